@@ -1,0 +1,124 @@
+/*  zmr: the launcher. `zmr run` runs the whole pipeline on this machine. */
+#include "zmr_launcher.h"
+#include <getopt.h>
+#include <unistd.h>
+
+static void
+s_help (void)
+{
+    printf (
+"Usage: zmr run [OPTION]... [FILE]...\n"
+"Count the words of FILEs (none or '-': standard input) with the whole zmr\n"
+"pipeline on this machine: a ventilator, mappers, reducers and a sink, each\n"
+"its own process. Writes 'word<TAB>count' lines, most frequent first, ties in\n"
+"byte order.\n"
+"\n"
+"  -m, --mappers=N       mapper processes, 1..256 (default: number of cores)\n"
+"  -r, --reducers=N      reducer processes (partitions), 1..%d (default 2)\n"
+"  -o, --output=FILE     write the result to FILE (default standard output)\n"
+"      --parts=DIR       also write DIR/part-00000... one per reducer\n"
+"      --chunk-size=SIZE bytes per chunk, cut at whitespace (default 1M)\n"
+"      --dead-ms=MS      silence after which a worker is dead (default 3000)\n"
+"      --status=EP       also publish the status at EP, for zmr-monitor\n"
+"      --expose=tcp://HOST:PORT\n"
+"                        use tcp on HOST, ports PORT.. PORT+4+R, so mappers on\n"
+"                        other machines can join: zmr-mapper tcp://HOST:PORT\n"
+"      --progress        progress bar on stderr (default: if it is a terminal)\n"
+"      --no-progress     no progress bar\n"
+"  -v, --verbose         the roles say more on stderr\n"
+"  -h, --help            show this help and exit\n"
+"      --version         show the version and exit\n"
+"\n"
+"Exit status: 0 done, 1 failed, 2 usage error, 130 interrupted.\n",
+        ZMR_MAX_REDUCERS);
+}
+
+static int
+s_run (int argc, char *argv[])
+{
+    long cores = sysconf (_SC_NPROCESSORS_ONLN);
+    zmr_launcher_config_t config = {
+        .mappers = cores > 0? (uint32_t) cores: 1, .reducers = 2,
+        .chunk_size = ZMR_DEFAULT_CHUNK, .dead_ms = 3000,
+        .progress = isatty (STDERR_FILENO)
+    };
+    enum { O_PARTS = 256, O_CHUNK_SIZE, O_DEAD_MS, O_STATUS, O_EXPOSE, O_PROGRESS,
+           O_NO_PROGRESS, O_VERSION };
+    static const struct option options[] = {
+        { "mappers", required_argument, NULL, 'm' },
+        { "reducers", required_argument, NULL, 'r' },
+        { "output", required_argument, NULL, 'o' },
+        { "parts", required_argument, NULL, O_PARTS },
+        { "chunk-size", required_argument, NULL, O_CHUNK_SIZE },
+        { "dead-ms", required_argument, NULL, O_DEAD_MS },
+        { "status", required_argument, NULL, O_STATUS },
+        { "expose", required_argument, NULL, O_EXPOSE },
+        { "progress", no_argument, NULL, O_PROGRESS },
+        { "no-progress", no_argument, NULL, O_NO_PROGRESS },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, O_VERSION },
+        { NULL, 0, NULL, 0 }
+    };
+    int opt;
+    opterr = 0;
+    while ((opt = getopt_long (argc, argv, ":m:r:o:vh", options, NULL)) != -1) {
+        switch (opt) {
+            case 'm': config.mappers = (uint32_t) zmr_option_u64 ("--mappers", optarg, 1, 256); break;
+            case 'r': config.reducers = (uint32_t) zmr_option_u64 ("--reducers", optarg, 1, ZMR_MAX_REDUCERS); break;
+            case 'o': config.output = strcmp (optarg, "-")? optarg: NULL; break;
+            case O_PARTS: config.parts_dir = optarg; break;
+            case O_CHUNK_SIZE: config.chunk_size = zmr_option_size ("--chunk-size", optarg, 1, ZMR_MAX_CHUNK); break;
+            case O_DEAD_MS: config.dead_ms = (uint32_t) zmr_option_u64 ("--dead-ms", optarg, 100, 3600000); break;
+            case O_STATUS: config.status = zmr_option_endpoint ("--status", optarg); break;
+            case O_EXPOSE:
+                config.expose = zmr_option_endpoint ("--expose", optarg);
+                if (strncmp (optarg, "tcp://", 6))
+                    zmr_usage_error ("option --expose: expected tcp://HOST:PORT, got '%s'", optarg);
+                break;
+            case O_PROGRESS: config.progress = true; break;
+            case O_NO_PROGRESS: config.progress = false; break;
+            case 'v': config.verbose++; break;
+            case 'h': s_help (); return 0;
+            case O_VERSION: zmr_print_version ("zmr"); return 0;
+            case ':': zmr_usage_error ("option %s needs a value", argv[optind - 1]);
+            default: zmr_usage_error ("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    static const char *const standard_input[] = { "-" };
+    if (optind < argc) {
+        config.inputs = (const char *const *) argv + optind;
+        config.ninputs = (size_t) (argc - optind);
+    }
+    else {
+        config.inputs = standard_input;
+        config.ninputs = 1;
+    }
+    zmr_log_set_level (config.verbose);
+    zmr_signals_install ();
+    return zmr_launcher_run (&config);
+}
+
+int
+main (int argc, char *argv[])
+{
+    zmr_log_init ("zmr");
+    if (argc >= 2 && !strcmp (argv[1], "run"))
+        return s_run (argc - 1, argv + 1);
+    if (argc >= 2 && (!strcmp (argv[1], "-h") || !strcmp (argv[1], "--help"))) {
+        printf ("Usage: zmr COMMAND [OPTION]...\n"
+                "A MapReduce word count on ZeroMQ.\n\n"
+                "Commands:\n"
+                "  run     count the words of files or stdin on this machine\n\n"
+                "'zmr run --help' tells more. The roles run on their own as\n"
+                "zmr-ventilator, zmr-mapper, zmr-reducer, zmr-sink and zmr-monitor.\n");
+        return 0;
+    }
+    if (argc >= 2 && !strcmp (argv[1], "--version")) {
+        zmr_print_version ("zmr");
+        return 0;
+    }
+    if (argc < 2)
+        zmr_usage_error ("missing command (try 'zmr run FILE')");
+    zmr_usage_error ("unknown command '%s'", argv[1]);
+}

@@ -1,0 +1,493 @@
+/*  zmr_launcher: starts ventilator, sink, reducers and mappers as children,
+    watches them and the status channel, and ends them all, whatever
+    happens. A mapper that dies is only reported: the ledger re-issues its
+    chunks. Any other role that dies before the job is done fails it. */
+#include "zmr_launcher.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef enum { C_VENTILATOR, C_SINK, C_REDUCER, C_MAPPER } s_kind_t;
+static const char *s_kind_names[] = { "ventilator", "sink", "reducer", "mapper" };
+
+typedef struct {
+    pid_t pid;               //  0 once reaped
+    int kind;                //  s_kind_t
+    uint32_t index;          //  Partition or mapper number
+    int status;              //  waitpid status once reaped
+} s_child_t;
+
+typedef struct {
+    const zmr_launcher_config_t *config;
+    char dir[160];                   //  Private directory, or ""
+    char bindir[PATH_MAX];           //  Where the role binaries are
+    char control[ZMR_ENDPOINT_MAX];  //  Endpoints, bind form
+    char chunks[ZMR_ENDPOINT_MAX];
+    char status[ZMR_ENDPOINT_MAX];
+    char sink[ZMR_ENDPOINT_MAX];
+    char connect_control[ZMR_ENDPOINT_MAX];  //  Endpoint the workers dial
+    s_child_t *children;             //  Everyone started
+    size_t nchildren;                //  Entries in children
+    char reason[512];                //  Why the job failed
+} s_launcher_t;
+
+static void
+s_describe (int status, char *out, size_t size)
+{
+    if (WIFEXITED (status))
+        snprintf (out, size, "exited with status %d", WEXITSTATUS (status));
+    else
+    if (WIFSIGNALED (status))
+        snprintf (out, size, "was killed by signal %d (%s)", WTERMSIG (status),
+                  strsignal (WTERMSIG (status)));
+    else
+        snprintf (out, size, "stopped");
+}
+
+//  Starts one role; argv[0] is the binary's name in bindir.
+static int
+s_spawn (s_launcher_t *self, int kind, uint32_t index, char **argv)
+{
+    char path[PATH_MAX + 64];
+    snprintf (path, sizeof path, "%s/%s", self->bindir, argv[0]);
+    pid_t parent = getpid ();
+    pid_t pid = fork ();
+    if (pid < 0) {
+        snprintf (self->reason, sizeof self->reason, "cannot start %s: %s",
+                  argv[0], strerror (errno));
+        return -1;
+    }
+    if (pid == 0) {
+        //  Die with the launcher, even if it is killed with SIGKILL.
+        prctl (PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid () != parent)
+            _exit (1);
+        //  Ctrl-C on the terminal reaches the launcher only; it stops the
+        //  children in the right order.
+        setpgid (0, 0);
+        signal (SIGPIPE, SIG_DFL);
+        int null = open ("/dev/null", O_RDWR);
+        if (kind != C_VENTILATOR)
+            dup2 (null, STDIN_FILENO);
+        if (kind != C_SINK)
+            dup2 (null, STDOUT_FILENO);
+        if (null > 2)
+            close (null);
+        execv (path, argv);
+        fprintf (stderr, "zmr: cannot run %s: %s\n", path, strerror (errno));
+        _exit (127);
+    }
+    s_child_t *children = realloc (self->children, (self->nchildren + 1) * sizeof *children);
+    if (!children) {
+        kill (pid, SIGKILL);
+        waitpid (pid, NULL, 0);
+        return -1;
+    }
+    self->children = children;
+    self->children[self->nchildren++] = (s_child_t) { .pid = pid, .kind = kind, .index = index };
+    return 0;
+}
+
+//  Builds the endpoints: ipc:// in the private directory, or tcp:// on
+//  consecutive ports when exposed.
+static int
+s_endpoints (s_launcher_t *self)
+{
+    const zmr_launcher_config_t *config = self->config;
+    if (config->expose) {
+        char host[200];
+        zmr_endpoint_host (config->expose, host, sizeof host);
+        const char *colon = strrchr (config->expose, ':');
+        uint64_t port;
+        if (!host[0] || !colon || zmr_parse_u64 (colon + 1, 1, 65535 - 4 - config->reducers, &port)) {
+            zmr_usage_error ("option --expose: expected tcp://HOST:PORT with room for %u ports, got '%s'",
+                             4 + config->reducers, config->expose);
+        }
+        snprintf (self->control, sizeof self->control, "tcp://%s:%llu", host, (unsigned long long) port);
+        snprintf (self->chunks, sizeof self->chunks, "tcp://%s:%llu", host, (unsigned long long) port + 1);
+        snprintf (self->status, sizeof self->status, "tcp://%s:%llu", host, (unsigned long long) port + 2);
+        snprintf (self->sink, sizeof self->sink, "tcp://%s:%llu", host, (unsigned long long) port + 3);
+        zmr_endpoint_with_host (self->control, "127.0.0.1", self->connect_control,
+                                sizeof self->connect_control);
+        return 0;
+    }
+    snprintf (self->control, sizeof self->control, "ipc://%s/control", self->dir);
+    snprintf (self->chunks, sizeof self->chunks, "ipc://%s/chunks", self->dir);
+    snprintf (self->status, sizeof self->status, "ipc://%s/status", self->dir);
+    snprintf (self->sink, sizeof self->sink, "ipc://%s/sink", self->dir);
+    snprintf (self->connect_control, sizeof self->connect_control, "%s", self->control);
+    if (strlen (self->control) + 16 >= 108) {
+        snprintf (self->reason, sizeof self->reason,
+                  "temporary directory path too long for ipc:// (%s): set TMPDIR shorter",
+                  self->dir);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+s_reducer_endpoint (s_launcher_t *self, uint32_t p, char *out, size_t size)
+{
+    if (self->config->expose) {
+        const char *colon = strrchr (self->control, ':');
+        unsigned long port = strtoul (colon + 1, NULL, 10) + 4 + p;
+        snprintf (out, size, "%.*s:%lu", (int) (colon - self->control), self->control, port);
+    }
+    else
+        snprintf (out, size, "ipc://%s/reducer-%u", self->dir, p);
+}
+
+static int
+s_start (s_launcher_t *self)
+{
+    const zmr_launcher_config_t *config = self->config;
+    char verbose[8] = "-q";
+    if (config->verbose)
+        snprintf (verbose, sizeof verbose, "-%.*s", config->verbose > 3? 3: config->verbose, "vvv");
+    bool talk = config->verbose > 0;
+
+    //  The ventilator first: it binds what the others dial.
+    char reducers[16], chunk_size[32], dead_ms[16];
+    snprintf (reducers, sizeof reducers, "%u", config->reducers);
+    snprintf (chunk_size, sizeof chunk_size, "%llu", (unsigned long long) config->chunk_size);
+    snprintf (dead_ms, sizeof dead_ms, "%u", config->dead_ms);
+    size_t n = 0;
+    char **argv = calloc (config->ninputs + 32, sizeof *argv);
+    if (!argv)
+        return -1;
+    char control_opt[ZMR_ENDPOINT_MAX + 16], chunks_opt[ZMR_ENDPOINT_MAX + 16];
+    char status_opt[ZMR_ENDPOINT_MAX + 16], extra_opt[ZMR_ENDPOINT_MAX + 16];
+    snprintf (control_opt, sizeof control_opt, "--control=%s", self->control);
+    snprintf (chunks_opt, sizeof chunks_opt, "--chunks=%s", self->chunks);
+    snprintf (status_opt, sizeof status_opt, "--status=%s", self->status);
+    argv[n++] = "zmr-ventilator";
+    argv[n++] = control_opt;
+    argv[n++] = chunks_opt;
+    argv[n++] = status_opt;
+    if (config->status) {
+        snprintf (extra_opt, sizeof extra_opt, "--status=%s", config->status);
+        argv[n++] = extra_opt;
+    }
+    argv[n++] = "--reducers";
+    argv[n++] = reducers;
+    argv[n++] = "--chunk-size";
+    argv[n++] = chunk_size;
+    argv[n++] = "--dead-ms";
+    argv[n++] = dead_ms;
+    if (talk)
+        argv[n++] = verbose;
+    argv[n++] = "--";
+    for (size_t i = 0; i < config->ninputs; i++)
+        argv[n++] = (char *) config->inputs[i];
+    argv[n] = NULL;
+    int rc = s_spawn (self, C_VENTILATOR, 0, argv);
+    free (argv);
+    if (rc)
+        return -1;
+
+    char bind_opt[ZMR_ENDPOINT_MAX + 16];
+    char output_opt[PATH_MAX + 16], parts_opt[PATH_MAX + 16];
+    snprintf (bind_opt, sizeof bind_opt, "--bind=%s", self->sink);
+    char *sink_argv[12] = { "zmr-sink", bind_opt };
+    n = 2;
+    if (config->output) {
+        snprintf (output_opt, sizeof output_opt, "--output=%s", config->output);
+        sink_argv[n++] = output_opt;
+    }
+    if (config->parts_dir) {
+        snprintf (parts_opt, sizeof parts_opt, "--parts=%s", config->parts_dir);
+        sink_argv[n++] = parts_opt;
+    }
+    if (talk)
+        sink_argv[n++] = verbose;
+    sink_argv[n++] = self->connect_control;
+    sink_argv[n] = NULL;
+    if (s_spawn (self, C_SINK, 0, sink_argv))
+        return -1;
+
+    for (uint32_t p = 0; p < config->reducers; p++) {
+        char endpoint[ZMR_ENDPOINT_MAX], partition[16];
+        s_reducer_endpoint (self, p, endpoint, sizeof endpoint);
+        snprintf (bind_opt, sizeof bind_opt, "--bind=%s", endpoint);
+        snprintf (partition, sizeof partition, "%u", p);
+        char *reducer_argv[12] = { "zmr-reducer", "--partition", partition,
+                                   "--reducers", reducers, bind_opt };
+        n = 6;
+        if (config->expose && strstr (endpoint, "://*:")) {
+            //  Bound on every interface; the job reaches it on loopback.
+            static char advertise[ZMR_ENDPOINT_MAX + 16];
+            char local[ZMR_ENDPOINT_MAX];
+            zmr_endpoint_with_host (endpoint, "127.0.0.1", local, sizeof local);
+            snprintf (advertise, sizeof advertise, "--advertise=%s", local);
+            reducer_argv[n++] = advertise;
+        }
+        if (talk)
+            reducer_argv[n++] = verbose;
+        reducer_argv[n++] = self->connect_control;
+        reducer_argv[n] = NULL;
+        if (s_spawn (self, C_REDUCER, p, reducer_argv))
+            return -1;
+    }
+    for (uint32_t m = 0; m < config->mappers; m++) {
+        char *mapper_argv[6] = { "zmr-mapper" };
+        n = 1;
+        if (talk)
+            mapper_argv[n++] = verbose;
+        mapper_argv[n++] = self->connect_control;
+        mapper_argv[n] = NULL;
+        if (s_spawn (self, C_MAPPER, m, mapper_argv))
+            return -1;
+    }
+    return 0;
+}
+
+//  Reaps whatever has ended. Returns the number of children reaped.
+static int
+s_reap (s_launcher_t *self, int *ended_status, s_child_t **ended)
+{
+    int status;
+    pid_t pid = waitpid (-1, &status, WNOHANG);
+    if (pid <= 0)
+        return 0;
+    for (size_t i = 0; i < self->nchildren; i++)
+        if (self->children[i].pid == pid) {
+            self->children[i].pid = 0;
+            self->children[i].status = status;
+            *ended = &self->children[i];
+            *ended_status = status;
+            return 1;
+        }
+    return s_reap (self, ended_status, ended);
+}
+
+//  Ends every child still running: lets them leave by themselves for
+//  leave_ms, then SIGTERM, then SIGKILL after grace_ms more.
+static void
+s_stop_all (s_launcher_t *self, int leave_ms, int grace_ms)
+{
+    int64_t term_at = zmr_now_ms () + leave_ms;
+    int64_t deadline = term_at + grace_ms;
+    bool termed = false, killed = false;
+    while (true) {
+        if (!termed && zmr_now_ms () >= term_at) {
+            for (size_t i = 0; i < self->nchildren; i++)
+                if (self->children[i].pid)
+                    kill (self->children[i].pid, SIGTERM);
+            termed = true;
+        }
+        bool running = false;
+        for (size_t i = 0; i < self->nchildren; i++) {
+            s_child_t *child = &self->children[i];
+            if (!child->pid)
+                continue;
+            pid_t rc = waitpid (child->pid, &child->status, WNOHANG);
+            if (rc == child->pid || (rc < 0 && errno == ECHILD))
+                child->pid = 0;
+            else
+                running = true;
+        }
+        if (!running)
+            break;
+        if (!killed && zmr_now_ms () > deadline) {
+            for (size_t i = 0; i < self->nchildren; i++)
+                if (self->children[i].pid)
+                    kill (self->children[i].pid, SIGKILL);
+            killed = true;
+        }
+        zclock_sleep (20);
+    }
+}
+
+static void
+s_remove_dir (const char *dir)
+{
+    if (!dir[0])
+        return;
+    DIR *handle = opendir (dir);
+    if (handle) {
+        struct dirent *entry;
+        while ((entry = readdir (handle))) {
+            if (!strcmp (entry->d_name, ".") || !strcmp (entry->d_name, ".."))
+                continue;
+            char path[PATH_MAX + 256];
+            snprintf (path, sizeof path, "%s/%s", dir, entry->d_name);
+            unlink (path);
+        }
+        closedir (handle);
+    }
+    rmdir (dir);
+}
+
+//  Checks every input before anything starts: the job does not start on a
+//  missing or unreadable file.
+static int
+s_check_inputs (const zmr_launcher_config_t *config)
+{
+    char error[512];
+    zmr_chunker_t *chunker = zmr_chunker_new (config->inputs, config->ninputs,
+                                              1, ZMR_MAX_CHUNK, error, sizeof error);
+    if (!chunker) {
+        zmr_log (0, "%s", error);
+        return -1;
+    }
+    zmr_chunker_destroy (&chunker);
+    return 0;
+}
+
+static void
+s_draw (const zmr_status_t *status)
+{
+    fputs ("\r", stderr);
+    zmr_status_write_progress (status, stderr, 100);
+    fputs ("\033[K", stderr);
+    fflush (stderr);
+}
+
+int
+zmr_launcher_run (const zmr_launcher_config_t *config)
+{
+    if (s_check_inputs (config))
+        return 1;
+    s_launcher_t self;
+    memset (&self, 0, sizeof self);
+    self.config = config;
+    char exe[PATH_MAX];
+    ssize_t len = readlink ("/proc/self/exe", exe, sizeof exe - 1);
+    if (len <= 0) {
+        zmr_log (0, "cannot find my own binary: %s", strerror (errno));
+        return 1;
+    }
+    exe[len] = 0;
+    snprintf (self.bindir, sizeof self.bindir, "%s", exe);
+    char *slash = strrchr (self.bindir, '/');
+    if (slash)
+        *slash = 0;
+    const char *tmp = getenv ("TMPDIR");
+    int n = snprintf (self.dir, sizeof self.dir, "%s/zmr-XXXXXX", tmp && *tmp? tmp: "/tmp");
+    if (n < 0 || (size_t) n >= sizeof self.dir) {
+        zmr_log (0, "TMPDIR is too long for ipc:// endpoints: %s", tmp);
+        return 1;
+    }
+    if (!mkdtemp (self.dir)) {
+        zmr_log (0, "cannot create a directory in %s: %s", tmp && *tmp? tmp: "/tmp",
+                 strerror (errno));
+        return 1;
+    }
+    int code = 1;
+    zsock_t *sub = NULL;
+    if (s_endpoints (&self) || s_start (&self)) {
+        zmr_log (0, "%s", self.reason);
+        goto cleanup;
+    }
+    sub = zmr_socket (ZMQ_SUB, 16 << 20, 0);
+    if (sub) {
+        zsock_set_conflate (sub, 1);
+        zsock_set_subscribe (sub, "");
+        char status[ZMR_ENDPOINT_MAX];
+        zmr_endpoint_with_host (self.status, "127.0.0.1", status, sizeof status);
+        zmr_connect (sub, status);
+    }
+    bool ventilator_done = false, sink_done = false, drawn = false;
+    int64_t left_at = 0;                //  When a reducer left cleanly
+    zmr_status_t last;
+    memset (&last, 0, sizeof last);
+    while (!zmr_interrupted ()) {
+        if (sub) {
+            zmq_pollitem_t item = { zsock_resolve (sub), 0, ZMQ_POLLIN, 0 };
+            if (zmq_poll (&item, 1, 50) > 0) {
+                zmq_msg_t frame;
+                int frames;
+                if (zmr_msg_recv (sub, &frame, 1, &frames, ZMQ_DONTWAIT) == 0) {
+                    zmr_msg_t msg;
+                    const char *why;
+                    zmr_status_reset (&last);
+                    if (zmr_msg_decode (zmq_msg_data (&frame), zmq_msg_size (&frame), &msg, &why) == 0
+                    &&  msg.type == ZMR_STATUS
+                    &&  zmr_status_decode (&msg, &last, &why) == 0 && config->progress) {
+                        s_draw (&last);
+                        drawn = true;
+                    }
+                    zmq_msg_close (&frame);
+                }
+            }
+        }
+        else
+            zclock_sleep (50);
+        int status;
+        s_child_t *child;
+        bool failed = false;
+        while (s_reap (&self, &status, &child)) {
+            char how[128];
+            s_describe (status, how, sizeof how);
+            bool clean = WIFEXITED (status) && WEXITSTATUS (status) == 0;
+            const char *kind = s_kind_names[child->kind];
+            if (child->kind == C_MAPPER) {
+                if (!clean && !ventilator_done)
+                    zmr_log (0, "mapper %u %s; its chunks go to the other mappers",
+                             child->index, how);
+                continue;
+            }
+            if (clean && child->kind == C_VENTILATOR)
+                ventilator_done = true;
+            else
+            if (clean && child->kind == C_SINK)
+                sink_done = true;
+            else
+            if (clean && child->kind == C_REDUCER) {
+                //  A reducer leaves cleanly on FINISH, which may be reaped
+                //  before the ventilator; anything else is a job it left.
+                if (!left_at)
+                    left_at = zmr_now_ms ();
+                snprintf (self.reason, sizeof self.reason,
+                          "reducer %u left before the job was done", child->index);
+            }
+            else {
+                if (child->kind == C_REDUCER)
+                    snprintf (self.reason, sizeof self.reason, "reducer %u %s", child->index, how);
+                else
+                    snprintf (self.reason, sizeof self.reason, "the %s %s", kind, how);
+                failed = true;
+            }
+        }
+        if (left_at && !(ventilator_done && sink_done)
+        &&  zmr_now_ms () - left_at > config->dead_ms + 1000)
+            failed = true;
+        if (failed)
+            break;
+        if (ventilator_done && sink_done) {
+            code = 0;
+            break;
+        }
+    }
+    if (drawn) {
+        if (code == 0) {
+            //  The final state, then a newline to keep it on screen.
+            last.bytes_done = last.input_known? last.input_bytes: last.bytes_done;
+            snprintf (last.phase, sizeof last.phase, "done");
+            s_draw (&last);
+        }
+        fputs ("\n", stderr);
+    }
+    if (zmr_interrupted ()) {
+        zmr_log (0, "interrupted: stopping the job");
+        code = 130;
+    }
+    else
+    if (code != 0)
+        zmr_log (0, "job failed: %s", self.reason);
+    zmr_status_reset (&last);
+cleanup:
+    zsock_destroy (&sub);
+    //  Done: the rest got FINISH and leave by themselves.
+    s_stop_all (&self, code == 0? 2000: 0, 2000);
+    free (self.children);
+    s_remove_dir (self.dir);
+    return code;
+}

@@ -1,0 +1,27 @@
+/*  zmr_launcher: `zmr run`, the whole pipeline on one machine as child
+    processes over ipc:// endpoints in a private directory, supervised: the
+    job completes exactly or fails with a reason, and nothing is left behind. */
+#ifndef ZMR_LAUNCHER_H
+#define ZMR_LAUNCHER_H
+#include "zmr.h"
+
+typedef struct {
+    uint32_t mappers;            //  Mapper processes
+    uint32_t reducers;           //  Reducer processes (R)
+    const char *output;          //  Result file, or NULL for stdout
+    const char *parts_dir;       //  part-NNNNN directory, or NULL
+    uint64_t chunk_size;         //  Bytes per chunk
+    uint32_t dead_ms;            //  Worker liveness timeout
+    const char *status;          //  Extra status endpoint to bind, or NULL
+    const char *expose;          //  tcp://HOST:PORT base for all endpoints, or NULL
+    bool progress;               //  Progress bar on stderr
+    int verbose;                 //  Passed on to the roles
+    const char *const *inputs;   //  Paths, "-" for stdin
+    size_t ninputs;              //  Number of inputs
+} zmr_launcher_config_t;
+
+//  Runs the job. Returns the exit code: 0 done, 1 failed, 130 interrupted.
+int
+    zmr_launcher_run (const zmr_launcher_config_t *config);
+
+#endif

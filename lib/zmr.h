@@ -1,0 +1,31 @@
+/*  zmr: the shared library of the five roles. One include for all modules,
+    and the limits every role agrees on. */
+#ifndef ZMR_H
+#define ZMR_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifndef ZMR_VERSION
+#define ZMR_VERSION "0.0.0"
+#endif
+
+#define ZMR_MAX_REDUCERS      256          //  Partitions a job may have
+#define ZMR_DEFAULT_CHUNK     (1u << 20)   //  Bytes per chunk, cut at whitespace
+#define ZMR_MAX_CHUNK         (64u << 20)  //  Longest chunk (hence word) accepted
+#define ZMR_MAX_MSG           (ZMR_MAX_CHUNK + 4096)  //  Largest frame any socket takes
+
+#include "zmr_tokenize.h"
+#include "zmr_partition.h"
+#include "zmr_counts.h"
+#include "zmr_u64set.h"
+#include "zmr_chunker.h"
+#include "zmr_mpr.h"
+#include "zmr_msg.h"
+#include "zmr_status.h"
+#include "zmr_json.h"
+#include "zmr_util.h"
+#include "zmr_join.h"
+
+#endif

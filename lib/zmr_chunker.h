@@ -1,0 +1,52 @@
+/*  zmr_chunker: cuts a list of inputs into chunks at whitespace, so that no
+    word is ever split and no word spans two inputs. A chunk is at least
+    chunk_size bytes (unless its input ends first) and ends just after a
+    whitespace byte or at the end of its input; a word longer than
+    chunk_size makes its chunk longer, up to max_chunk. */
+#ifndef ZMR_CHUNKER_H
+#define ZMR_CHUNKER_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    char *data;          //  The chunk's bytes; the caller's, to free()
+    size_t len;          //  Length of data in bytes
+    uint32_t input;      //  Index of the input in the list given to new
+    uint64_t offset;     //  Byte offset of data[0] in that input
+} zmr_chunk_t;
+
+typedef struct _zmr_chunker_t zmr_chunker_t;
+
+//  Creates a chunker over npaths inputs; "-" is standard input. Checks that
+//  every input can be opened for reading (each is opened again when its turn
+//  comes). On failure returns NULL and writes a one-line reason naming the
+//  path into errbuf (errlen bytes).
+zmr_chunker_t *
+    zmr_chunker_new (const char *const *paths, size_t npaths,
+                     size_t chunk_size, size_t max_chunk,
+                     char *errbuf, size_t errlen);
+
+//  Destroys the chunker, closing any open input; accepts NULL.
+void
+    zmr_chunker_destroy (zmr_chunker_t **self_p);
+
+//  Reads the next chunk into *chunk (the caller owns chunk->data).
+//  Returns 1 with a chunk, 0 when every input is exhausted, -1 on a read
+//  error or a word longer than max_chunk (see zmr_chunker_error).
+int
+    zmr_chunker_next (zmr_chunker_t *self, zmr_chunk_t *chunk);
+
+//  One-line reason for the last -1 of zmr_chunker_next, borrowed.
+const char *
+    zmr_chunker_error (zmr_chunker_t *self);
+
+//  Sum of the sizes of the inputs that are regular files, and whether every
+//  input is one (else the total is unknown until the end).
+uint64_t
+    zmr_chunker_known_bytes (zmr_chunker_t *self, int *all_known);
+
+//  Bytes handed out in chunks so far.
+uint64_t
+    zmr_chunker_bytes_read (zmr_chunker_t *self);
+
+#endif

@@ -1,0 +1,71 @@
+/*  zmr_counts: a word -> count table for the hot path of mapper, reducer and
+    sink. Open addressing over a dense array of entries; the words live in an
+    arena owned by the table, so adding a word costs one copy and no malloc. */
+#ifndef ZMR_COUNTS_H
+#define ZMR_COUNTS_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    const char *word;    //  In the table's arena, followed by a NUL byte
+    uint32_t len;        //  Word length in bytes (the NUL is not counted)
+    uint32_t aux;        //  Free for the caller (the mapper keeps the partition)
+    uint64_t count;      //  Occurrences
+    uint64_t hash;       //  The table's hash of the word
+} zmr_entry_t;
+
+typedef struct _zmr_counts_t zmr_counts_t;
+
+//  Creates an empty table. Returns NULL on out-of-memory.
+zmr_counts_t *
+    zmr_counts_new (void);
+
+//  Destroys the table and its arena; accepts NULL and *self_p == NULL.
+void
+    zmr_counts_destroy (zmr_counts_t **self_p);
+
+//  Adds delta to the count of word[0 .. len), inserting the word with count
+//  delta (and aux 0) when absent; *is_new (may be NULL) tells which. Returns
+//  the entry, borrowed and valid until the next add or clear; NULL on
+//  out-of-memory, leaving the table as it was.
+zmr_entry_t *
+    zmr_counts_add (zmr_counts_t *self, const void *word, size_t len,
+                    uint64_t delta, bool *is_new);
+
+//  Returns the entry of word, borrowed, or NULL when absent.
+zmr_entry_t *
+    zmr_counts_lookup (zmr_counts_t *self, const void *word, size_t len);
+
+//  Number of distinct words.
+size_t
+    zmr_counts_size (zmr_counts_t *self);
+
+//  Sum of all counts.
+uint64_t
+    zmr_counts_total (zmr_counts_t *self);
+
+//  Entries as a dense array of zmr_counts_size() elements, in insertion
+//  order; borrowed, valid until the next add or clear.
+zmr_entry_t *
+    zmr_counts_entries (zmr_counts_t *self);
+
+//  Empties the table, keeping its memory for reuse.
+void
+    zmr_counts_clear (zmr_counts_t *self);
+
+//  Bytes held by the table (entries, index and arena).
+size_t
+    zmr_counts_memory (zmr_counts_t *self);
+
+//  Result order of DESIGN.md: higher count first, ties in bytewise order of
+//  the word (a shorter word before a longer one it prefixes). For qsort over
+//  an array of zmr_entry_t.
+int
+    zmr_entry_compare (const void *a, const void *b);
+
+//  Sorts entries in place in result order.
+void
+    zmr_entries_sort (zmr_entry_t *entries, size_t count);
+
+#endif

@@ -1,0 +1,27 @@
+/*  zmr_join: how a worker (mapper, reducer, sink) joins a job: HELLO to the
+    ventilator's control endpoint, again every second, until WELCOME. */
+#ifndef ZMR_JOIN_H
+#define ZMR_JOIN_H
+#include "zmr_msg.h"
+#include <czmq.h>
+
+typedef struct {
+    zmr_role_t role;             //  Who we are
+    uint32_t partition;          //  Reducers: the partition served
+    uint32_t reducers;           //  Reducers: R expected (0: any)
+    const char *endpoint;        //  Reducers and sink: bound endpoint
+    const char *name;            //  Worker name
+    const char *control;         //  For diagnostics
+    uint32_t wait_ms;            //  Give up after this (0: never)
+} zmr_join_t;
+
+//  Joins over control (a connected DEALER). Returns 0 on WELCOME, with the
+//  frame in *frame (the caller's, to zmq_msg_close) and decoded in *welcome
+//  (views into the frame); 1 when the job is already over or a signal came
+//  (exit 0); -1 on REJECT, a failed job or the wait limit (exit 1). Frames
+//  that fail to decode are counted in *malformed.
+int
+    zmr_join (zsock_t *control, const zmr_join_t *join, zmq_msg_t *frame,
+              zmr_msg_t *welcome, uint64_t *malformed);
+
+#endif

@@ -1,0 +1,490 @@
+/*  zmr_msg: codec of docs/protocol.md. Each decoder reads the fields in the
+    order the page gives, with the one type the page gives, and the frame must
+    end where the message does. */
+#include "zmr_msg.h"
+#include "zmr.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *s_names[] = {
+    "unknown", "HELLO", "WELCOME", "REJECT", "CHUNK", "TAKE", "MAPPED",
+    "BATCH", "ACK", "HEARTBEAT", "BYE", "FLUSH", "RESULT", "STORED", "DONE",
+    "FINISH", "STATUS"
+};
+
+//  Number of fields after the job, per type.
+static const uint32_t s_fields[] = {
+    0, 5, 4, 1, 4, 1, 2, 4, 4, 2, 1, 1, 5, 1, 2, 2, 1
+};
+
+const char *
+zmr_msg_type_name (int type)
+{
+    return type >= ZMR_HELLO && type <= ZMR_TYPE_LAST? s_names[type]: s_names[0];
+}
+
+static int
+s_u32 (zmr_mpr_t *r, uint32_t *value)
+{
+    uint64_t v;
+    if (zmr_mpr_uint (r, &v))
+        return -1;
+    if (v > UINT32_MAX)
+        return zmr_mpr_fail (r, "number out of range");
+    *value = (uint32_t) v;
+    return 0;
+}
+
+static int
+s_counters (zmr_mpr_t *r, zmr_counters_t *c)
+{
+    uint32_t n;
+    if (zmr_mpr_array (r, &n))
+        return -1;
+    if (n != 6)
+        return zmr_mpr_fail (r, "counters are not 6 numbers");
+    return zmr_mpr_uint (r, &c->chunks) || zmr_mpr_uint (r, &c->words)
+        || zmr_mpr_uint (r, &c->bytes) || zmr_mpr_uint (r, &c->duplicates)
+        || zmr_mpr_uint (r, &c->malformed) || zmr_mpr_uint (r, &c->distinct)
+        ? -1: 0;
+}
+
+//  Validates the pairs array at the cursor and leaves msg->pairs at its
+//  first pair; the reader r ends after the array.
+static int
+s_pairs (zmr_mpr_t *r, zmr_msg_t *msg)
+{
+    uint32_t n;
+    if (zmr_mpr_array (r, &n))
+        return -1;
+    if (n % 2)
+        return zmr_mpr_fail (r, "pairs array has an odd length");
+    msg->pairs = *r;
+    msg->npairs = n / 2;
+    for (uint32_t i = 0; i < msg->npairs; i++) {
+        const char *word;
+        uint32_t len;
+        uint64_t count;
+        if (zmr_mpr_bin (r, &word, &len) || zmr_mpr_uint (r, &count))
+            return -1;
+        if (count == 0)
+            return zmr_mpr_fail (r, "pair with count 0");
+    }
+    return 0;
+}
+
+static int
+s_decode_fields (zmr_mpr_t *r, zmr_msg_t *msg)
+{
+    uint32_t n;
+    char scratch[ZMR_ENDPOINT_MAX];
+    switch (msg->type) {
+        case ZMR_HELLO:
+            if (s_u32 (r, &msg->role) || s_u32 (r, &msg->partition)
+            ||  s_u32 (r, &msg->reducers)
+            ||  zmr_mpr_cstr (r, msg->endpoint, sizeof msg->endpoint)
+            ||  zmr_mpr_cstr (r, msg->name, sizeof msg->name))
+                return -1;
+            if (msg->role < ZMR_ROLE_MAPPER || msg->role > ZMR_ROLE_SINK)
+                return zmr_mpr_fail (r, "unknown role");
+            if (msg->reducers > ZMR_MAX_REDUCERS)
+                return zmr_mpr_fail (r, "too many reducers");
+            return 0;
+        case ZMR_WELCOME:
+            if (s_u32 (r, &msg->reducers)
+            ||  zmr_mpr_cstr (r, msg->endpoint, sizeof msg->endpoint)
+            ||  zmr_mpr_cstr (r, msg->status, sizeof msg->status)
+            ||  zmr_mpr_array (r, &n))
+                return -1;
+            if (msg->reducers < 1 || msg->reducers > ZMR_MAX_REDUCERS)
+                return zmr_mpr_fail (r, "reducer count out of range");
+            if (n != msg->reducers)
+                return zmr_mpr_fail (r, "endpoint count differs from reducers");
+            msg->endpoints = *r;
+            for (uint32_t i = 0; i < n; i++)
+                if (zmr_mpr_cstr (r, scratch, sizeof scratch))
+                    return -1;
+            return 0;
+        case ZMR_REJECT:
+            return zmr_mpr_cstr (r, msg->reason, sizeof msg->reason);
+        case ZMR_CHUNK:
+            return zmr_mpr_uint (r, &msg->chunk) || s_u32 (r, &msg->input)
+                || zmr_mpr_uint (r, &msg->offset) || s_u32 (r, &msg->attempt)
+                ? -1: 0;
+        case ZMR_TAKE:
+            return zmr_mpr_uint (r, &msg->chunk);
+        case ZMR_MAPPED:
+            return zmr_mpr_uint (r, &msg->chunk) || zmr_mpr_uint (r, &msg->words)
+                ? -1: 0;
+        case ZMR_BATCH:
+            if (zmr_mpr_uint (r, &msg->chunk) || s_u32 (r, &msg->partition)
+            ||  s_u32 (r, &msg->reducers))
+                return -1;
+            if (msg->reducers < 1 || msg->reducers > ZMR_MAX_REDUCERS
+            ||  msg->partition >= msg->reducers)
+                return zmr_mpr_fail (r, "partition out of range");
+            return s_pairs (r, msg);
+        case ZMR_ACK:
+            return s_u32 (r, &msg->partition) || zmr_mpr_uint (r, &msg->chunk)
+                || zmr_mpr_uint (r, &msg->words) || zmr_mpr_bool (r, &msg->flag)
+                ? -1: 0;
+        case ZMR_HEARTBEAT:
+            if (s_u32 (r, &msg->state) || s_counters (r, &msg->counters))
+                return -1;
+            if (msg->state > 2)
+                return zmr_mpr_fail (r, "unknown worker state");
+            return 0;
+        case ZMR_BYE:
+            return s_counters (r, &msg->counters);
+        case ZMR_FLUSH:
+            return zmr_mpr_cstr (r, msg->endpoint, sizeof msg->endpoint);
+        case ZMR_RESULT:
+            if (s_u32 (r, &msg->partition) || s_u32 (r, &msg->reducers)
+            ||  zmr_mpr_uint (r, &msg->seq) || zmr_mpr_uint (r, &msg->parts))
+                return -1;
+            if (msg->reducers < 1 || msg->reducers > ZMR_MAX_REDUCERS
+            ||  msg->partition >= msg->reducers)
+                return zmr_mpr_fail (r, "partition out of range");
+            if (msg->parts < 1 || msg->seq >= msg->parts)
+                return zmr_mpr_fail (r, "part number out of range");
+            return s_pairs (r, msg);
+        case ZMR_STORED:
+            return s_u32 (r, &msg->partition);
+        case ZMR_DONE:
+            return zmr_mpr_uint (r, &msg->words) || zmr_mpr_uint (r, &msg->distinct)
+                ? -1: 0;
+        case ZMR_FINISH:
+            return zmr_mpr_bool (r, &msg->flag)
+                || zmr_mpr_cstr (r, msg->reason, sizeof msg->reason)? -1: 0;
+        case ZMR_STATUS:
+            msg->state_map = *r;
+            //  The state map holds a workers array of maps of scalars.
+            return zmr_mpr_skip (r, 3);
+        default:
+            return zmr_mpr_fail (r, "unknown message type");
+    }
+}
+
+int
+zmr_msg_decode (const void *data, size_t len, zmr_msg_t *msg, const char **why)
+{
+    memset (msg, 0, sizeof *msg);
+    zmr_mpr_t r;
+    zmr_mpr_init (&r, data, len);
+    uint32_t count;
+    uint64_t signature, version, type;
+    if (zmr_mpr_array (&r, &count) || zmr_mpr_uint (&r, &signature))
+        goto fail;
+    if (signature != ZMR_SIGNATURE) {
+        zmr_mpr_fail (&r, "not a zmr message (bad signature)");
+        goto fail;
+    }
+    if (zmr_mpr_uint (&r, &version))
+        goto fail;
+    if (version != ZMR_PROTOCOL) {
+        zmr_mpr_fail (&r, "unsupported protocol version");
+        goto fail;
+    }
+    if (zmr_mpr_uint (&r, &type) || zmr_mpr_uint (&r, &msg->job))
+        goto fail;
+    if (type < ZMR_HELLO || type > ZMR_TYPE_LAST) {
+        zmr_mpr_fail (&r, "unknown message type");
+        goto fail;
+    }
+    msg->type = (int) type;
+    if (count != 4 + s_fields[type]) {
+        zmr_mpr_fail (&r, "wrong number of fields");
+        goto fail;
+    }
+    if (s_decode_fields (&r, msg) || zmr_mpr_finish (&r))
+        goto fail;
+    return 0;
+fail:
+    *why = zmr_mpr_error (&r);
+    msg->type = 0;
+    return -1;
+}
+
+bool
+zmr_msg_next_pair (zmr_msg_t *msg, const char **word, uint32_t *len,
+                   uint64_t *count)
+{
+    if (msg->npairs == 0)
+        return false;
+    //  Validated by zmr_msg_decode: these reads cannot fail.
+    int rc = zmr_mpr_bin (&msg->pairs, word, len) | zmr_mpr_uint (&msg->pairs, count);
+    assert (rc == 0);
+    (void) rc;
+    msg->npairs--;
+    return true;
+}
+
+int
+zmr_msg_next_endpoint (zmr_msg_t *msg, char *buf)
+{
+    if (zmr_mpr_left (&msg->endpoints) == 0 || msg->endpoints.error)
+        return -1;
+    return zmr_mpr_cstr (&msg->endpoints, buf, ZMR_ENDPOINT_MAX);
+}
+
+void
+zmr_msg_begin (msgpack_packer *pk, int type, uint64_t job, uint32_t fields)
+{
+    msgpack_pack_array (pk, 4 + fields);
+    msgpack_pack_uint16 (pk, ZMR_SIGNATURE);
+    msgpack_pack_uint8 (pk, ZMR_PROTOCOL);
+    msgpack_pack_uint8 (pk, (uint8_t) type);
+    msgpack_pack_uint64 (pk, job);
+}
+
+static void
+s_pack_str (msgpack_packer *pk, const char *s)
+{
+    size_t len = s? strlen (s): 0;
+    msgpack_pack_str (pk, len);
+    msgpack_pack_str_body (pk, s, len);
+}
+
+void
+zmr_msg_pack_hello (msgpack_packer *pk, uint64_t job, zmr_role_t role,
+                    uint32_t partition, uint32_t reducers,
+                    const char *endpoint, const char *name)
+{
+    zmr_msg_begin (pk, ZMR_HELLO, job, s_fields[ZMR_HELLO]);
+    msgpack_pack_uint32 (pk, role);
+    msgpack_pack_uint32 (pk, partition);
+    msgpack_pack_uint32 (pk, reducers);
+    s_pack_str (pk, endpoint);
+    s_pack_str (pk, name);
+}
+
+void
+zmr_msg_pack_welcome (msgpack_packer *pk, uint64_t job, uint32_t reducers,
+                      const char *chunks, const char *status,
+                      const char *const *reducer_endpoints)
+{
+    zmr_msg_begin (pk, ZMR_WELCOME, job, s_fields[ZMR_WELCOME]);
+    msgpack_pack_uint32 (pk, reducers);
+    s_pack_str (pk, chunks);
+    s_pack_str (pk, status);
+    msgpack_pack_array (pk, reducers);
+    for (uint32_t i = 0; i < reducers; i++)
+        s_pack_str (pk, reducer_endpoints[i]);
+}
+
+void
+zmr_msg_pack_reason (msgpack_packer *pk, int type, uint64_t job, bool ok,
+                     const char *reason)
+{
+    assert (type == ZMR_REJECT || type == ZMR_FINISH);
+    zmr_msg_begin (pk, type, job, s_fields[type]);
+    if (type == ZMR_FINISH) {
+        if (ok)
+            msgpack_pack_true (pk);
+        else
+            msgpack_pack_false (pk);
+    }
+    //  Truncated so that it always decodes into the receiver's field.
+    size_t len = reason? strnlen (reason, ZMR_REASON_MAX - 1): 0;
+    msgpack_pack_str (pk, len);
+    msgpack_pack_str_body (pk, reason, len);
+}
+
+void
+zmr_msg_pack_chunk (msgpack_packer *pk, uint64_t job, uint64_t chunk,
+                    uint32_t input, uint64_t offset, uint32_t attempt)
+{
+    zmr_msg_begin (pk, ZMR_CHUNK, job, s_fields[ZMR_CHUNK]);
+    msgpack_pack_uint64 (pk, chunk);
+    msgpack_pack_uint32 (pk, input);
+    msgpack_pack_uint64 (pk, offset);
+    msgpack_pack_uint32 (pk, attempt);
+}
+
+void
+zmr_msg_pack_take (msgpack_packer *pk, uint64_t job, uint64_t chunk)
+{
+    zmr_msg_begin (pk, ZMR_TAKE, job, s_fields[ZMR_TAKE]);
+    msgpack_pack_uint64 (pk, chunk);
+}
+
+void
+zmr_msg_pack_mapped (msgpack_packer *pk, uint64_t job, uint64_t chunk,
+                     uint64_t words)
+{
+    zmr_msg_begin (pk, ZMR_MAPPED, job, s_fields[ZMR_MAPPED]);
+    msgpack_pack_uint64 (pk, chunk);
+    msgpack_pack_uint64 (pk, words);
+}
+
+void
+zmr_msg_pack_ack (msgpack_packer *pk, uint64_t job, uint32_t partition,
+                  uint64_t chunk, uint64_t words, bool duplicate)
+{
+    zmr_msg_begin (pk, ZMR_ACK, job, s_fields[ZMR_ACK]);
+    msgpack_pack_uint32 (pk, partition);
+    msgpack_pack_uint64 (pk, chunk);
+    msgpack_pack_uint64 (pk, words);
+    if (duplicate)
+        msgpack_pack_true (pk);
+    else
+        msgpack_pack_false (pk);
+}
+
+static void
+s_pack_counters (msgpack_packer *pk, const zmr_counters_t *c)
+{
+    msgpack_pack_array (pk, 6);
+    msgpack_pack_uint64 (pk, c->chunks);
+    msgpack_pack_uint64 (pk, c->words);
+    msgpack_pack_uint64 (pk, c->bytes);
+    msgpack_pack_uint64 (pk, c->duplicates);
+    msgpack_pack_uint64 (pk, c->malformed);
+    msgpack_pack_uint64 (pk, c->distinct);
+}
+
+void
+zmr_msg_pack_heartbeat (msgpack_packer *pk, uint64_t job, uint32_t state,
+                        const zmr_counters_t *counters)
+{
+    zmr_msg_begin (pk, ZMR_HEARTBEAT, job, s_fields[ZMR_HEARTBEAT]);
+    msgpack_pack_uint32 (pk, state);
+    s_pack_counters (pk, counters);
+}
+
+void
+zmr_msg_pack_bye (msgpack_packer *pk, uint64_t job, const zmr_counters_t *counters)
+{
+    zmr_msg_begin (pk, ZMR_BYE, job, s_fields[ZMR_BYE]);
+    s_pack_counters (pk, counters);
+}
+
+void
+zmr_msg_pack_flush (msgpack_packer *pk, uint64_t job, const char *sink)
+{
+    zmr_msg_begin (pk, ZMR_FLUSH, job, s_fields[ZMR_FLUSH]);
+    s_pack_str (pk, sink);
+}
+
+void
+zmr_msg_pack_stored (msgpack_packer *pk, uint64_t job, uint32_t partition)
+{
+    zmr_msg_begin (pk, ZMR_STORED, job, s_fields[ZMR_STORED]);
+    msgpack_pack_uint32 (pk, partition);
+}
+
+void
+zmr_msg_pack_done (msgpack_packer *pk, uint64_t job, uint64_t words,
+                   uint64_t distinct)
+{
+    zmr_msg_begin (pk, ZMR_DONE, job, s_fields[ZMR_DONE]);
+    msgpack_pack_uint64 (pk, words);
+    msgpack_pack_uint64 (pk, distinct);
+}
+
+void
+zmr_msg_begin_batch (msgpack_packer *pk, uint64_t job, uint64_t chunk,
+                     uint32_t partition, uint32_t reducers, uint32_t npairs)
+{
+    zmr_msg_begin (pk, ZMR_BATCH, job, s_fields[ZMR_BATCH]);
+    msgpack_pack_uint64 (pk, chunk);
+    msgpack_pack_uint32 (pk, partition);
+    msgpack_pack_uint32 (pk, reducers);
+    msgpack_pack_array (pk, npairs * 2);
+}
+
+void
+zmr_msg_begin_result (msgpack_packer *pk, uint64_t job, uint32_t partition,
+                      uint32_t reducers, uint64_t seq, uint64_t parts,
+                      uint32_t npairs)
+{
+    zmr_msg_begin (pk, ZMR_RESULT, job, s_fields[ZMR_RESULT]);
+    msgpack_pack_uint32 (pk, partition);
+    msgpack_pack_uint32 (pk, reducers);
+    msgpack_pack_uint64 (pk, seq);
+    msgpack_pack_uint64 (pk, parts);
+    msgpack_pack_array (pk, npairs * 2);
+}
+
+void
+zmr_msg_pack_pair (msgpack_packer *pk, const char *word, uint32_t len,
+                   uint64_t count)
+{
+    msgpack_pack_bin (pk, len);
+    msgpack_pack_bin_body (pk, word, len);
+    msgpack_pack_uint64 (pk, count);
+}
+
+static void
+s_free (void *data, void *hint)
+{
+    free (data);
+}
+
+int
+zmr_msg_send (void *sock, msgpack_sbuffer *sbuf, int flags)
+{
+    void *handle = zsock_resolve (sock);
+    zmq_msg_t frame;
+    size_t size = sbuf->size;
+    //  The frame takes the buffer: no copy of a batch on its way out.
+    char *data = msgpack_sbuffer_release (sbuf);
+    if (data == NULL) {
+        zmq_msg_init (&frame);
+        size = 0;
+    }
+    else
+        zmq_msg_init_data (&frame, data, size, s_free, NULL);
+    if (zmq_msg_send (&frame, handle, flags) == -1) {
+        int err = errno;
+        zmq_msg_close (&frame);
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
+int
+zmr_msg_recv (void *sock, zmq_msg_t *frames, int max_frames, int *nframes,
+              int flags)
+{
+    void *handle = zsock_resolve (sock);
+    int n = 0;
+    bool too_many = false;
+    zmq_msg_t extra;
+    while (true) {
+        zmq_msg_t *frame = n < max_frames? &frames[n]: &extra;
+        zmq_msg_init (frame);
+        if (zmq_msg_recv (frame, handle, n == 0? flags: 0) == -1) {
+            int err = errno;
+            zmq_msg_close (frame);
+            zmr_msg_close (frames, n < max_frames? n: max_frames);
+            errno = err;
+            return -1;
+        }
+        int more = zmq_msg_more (frame);
+        if (frame == &extra) {
+            zmq_msg_close (&extra);
+            too_many = true;
+        }
+        else
+            n++;
+        if (!more)
+            break;
+    }
+    if (too_many) {
+        zmr_msg_close (frames, n);
+        errno = EPROTO;
+        return -1;
+    }
+    *nframes = n;
+    return 0;
+}
+
+void
+zmr_msg_close (zmq_msg_t *frames, int n)
+{
+    for (int i = 0; i < n; i++)
+        zmq_msg_close (&frames[i]);
+}

@@ -1,0 +1,171 @@
+/*  zmr_msg: the codec of docs/protocol.md. Decoding turns one header frame
+    into a zmr_msg_t, checking signature, version, type, every field's type,
+    every length and the absence of trailing bytes; nothing is allocated and
+    strings are copied into fixed fields or left as views into the frame.
+    Encoding packs a message into a msgpack_sbuffer. Only zmr_msg_send and
+    zmr_msg_recv touch ZeroMQ, and they know nothing of the fields. */
+#ifndef ZMR_MSG_H
+#define ZMR_MSG_H
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <zmq.h>
+#include "zmr_mpr.h"
+
+#define ZMR_SIGNATURE    0x5A4D
+#define ZMR_PROTOCOL     1
+#define ZMR_ENDPOINT_MAX 256      //  Longest endpoint string, with its NUL
+#define ZMR_NAME_MAX     128      //  Longest worker name, with its NUL
+#define ZMR_REASON_MAX   256      //  Longest reason text, with its NUL
+
+typedef enum {
+    ZMR_HELLO = 1,
+    ZMR_WELCOME,
+    ZMR_REJECT,
+    ZMR_CHUNK,
+    ZMR_TAKE,
+    ZMR_MAPPED,
+    ZMR_BATCH,
+    ZMR_ACK,
+    ZMR_HEARTBEAT,
+    ZMR_BYE,
+    ZMR_FLUSH,
+    ZMR_RESULT,
+    ZMR_STORED,
+    ZMR_DONE,
+    ZMR_FINISH,
+    ZMR_STATUS,
+    ZMR_TYPE_LAST = ZMR_STATUS
+} zmr_msg_type_t;
+
+typedef enum {
+    ZMR_ROLE_MAPPER = 1,
+    ZMR_ROLE_REDUCER,
+    ZMR_ROLE_SINK
+} zmr_role_t;
+
+typedef struct {
+    uint64_t chunks;         //  Chunks mapped, batches applied, partitions stored
+    uint64_t words;          //  Word occurrences handled
+    uint64_t bytes;          //  Bytes of text mapped
+    uint64_t duplicates;     //  Duplicate batches dropped
+    uint64_t malformed;      //  Frames dropped as malformed or foreign
+    uint64_t distinct;       //  Distinct words held
+} zmr_counters_t;
+
+//  One decoded message. Which fields mean something depends on type (see
+//  docs/protocol.md); the others are zero. Views point into the frame.
+typedef struct {
+    int type;                //  zmr_msg_type_t
+    uint64_t job;            //  Job id, 0 if unknown to the sender
+    uint32_t role;           //  HELLO: zmr_role_t
+    uint32_t partition;      //  HELLO, BATCH, ACK, RESULT, STORED
+    uint32_t reducers;       //  HELLO, WELCOME, BATCH, RESULT: R
+    uint32_t state;          //  HEARTBEAT: 0 idle, 1 busy, 2 leaving
+    uint32_t input;          //  CHUNK: input index
+    uint32_t attempt;        //  CHUNK: 0 first issue, +1 per re-issue
+    uint64_t chunk;          //  CHUNK, TAKE, MAPPED, BATCH, ACK: chunk id
+    uint64_t offset;         //  CHUNK: byte offset in its input
+    uint64_t words;          //  MAPPED, ACK, DONE
+    uint64_t distinct;       //  DONE
+    uint64_t seq;            //  RESULT: part number
+    uint64_t parts;          //  RESULT: parts in the partition
+    bool flag;               //  ACK: duplicate; FINISH: ok
+    char endpoint[ZMR_ENDPOINT_MAX];  //  HELLO: own; WELCOME: chunks; FLUSH: sink
+    char status[ZMR_ENDPOINT_MAX];    //  WELCOME: status endpoint
+    char name[ZMR_NAME_MAX];          //  HELLO: worker name
+    char reason[ZMR_REASON_MAX];      //  REJECT, FINISH
+    zmr_counters_t counters;          //  HEARTBEAT, BYE
+    uint32_t npairs;         //  BATCH, RESULT: pairs, already validated
+    zmr_mpr_t pairs;         //  BATCH, RESULT: cursor at the first pair
+    zmr_mpr_t endpoints;     //  WELCOME: cursor at the first reducer endpoint
+    zmr_mpr_t state_map;     //  STATUS: cursor at the state map
+} zmr_msg_t;
+
+//  Decodes the header frame data[0 .. len) into *msg. Returns 0, or -1 with
+//  a static one-line reason in *why. BATCH and RESULT pairs are walked
+//  whole (each a bin and a uint > 0) before 0 is returned, so a consumer that
+//  applies them afterwards cannot meet a bad pair halfway.
+int
+    zmr_msg_decode (const void *data, size_t len, zmr_msg_t *msg,
+                    const char **why);
+
+//  Reads the next pair of a decoded BATCH or RESULT. Returns false after
+//  the last pair.
+bool
+    zmr_msg_next_pair (zmr_msg_t *msg, const char **word, uint32_t *len,
+                       uint64_t *count);
+
+//  Reads the next reducer endpoint of a decoded WELCOME into buf
+//  (ZMR_ENDPOINT_MAX bytes). Returns 0, or -1 after the last.
+int
+    zmr_msg_next_endpoint (zmr_msg_t *msg, char *buf);
+
+//  Name of a message type, for logs ("BATCH"), or "unknown".
+const char *
+    zmr_msg_type_name (int type);
+
+//  Starts a message in pk: packs the array header for `fields` fields after
+//  the job, then signature, version, type and job. The caller packs exactly
+//  `fields` values next, in the order of docs/protocol.md.
+void
+    zmr_msg_begin (msgpack_packer *pk, int type, uint64_t job, uint32_t fields);
+
+//  Encoders of the small messages: each packs one whole message into pk.
+void zmr_msg_pack_hello (msgpack_packer *pk, uint64_t job, zmr_role_t role,
+                         uint32_t partition, uint32_t reducers,
+                         const char *endpoint, const char *name);
+void zmr_msg_pack_welcome (msgpack_packer *pk, uint64_t job, uint32_t reducers,
+                           const char *chunks, const char *status,
+                           const char *const *reducer_endpoints);
+void zmr_msg_pack_reason (msgpack_packer *pk, int type, uint64_t job,
+                          bool ok, const char *reason);   //  REJECT, FINISH
+void zmr_msg_pack_chunk (msgpack_packer *pk, uint64_t job, uint64_t chunk,
+                         uint32_t input, uint64_t offset, uint32_t attempt);
+void zmr_msg_pack_take (msgpack_packer *pk, uint64_t job, uint64_t chunk);
+void zmr_msg_pack_mapped (msgpack_packer *pk, uint64_t job, uint64_t chunk,
+                          uint64_t words);
+void zmr_msg_pack_ack (msgpack_packer *pk, uint64_t job, uint32_t partition,
+                       uint64_t chunk, uint64_t words, bool duplicate);
+void zmr_msg_pack_heartbeat (msgpack_packer *pk, uint64_t job, uint32_t state,
+                             const zmr_counters_t *counters);
+void zmr_msg_pack_bye (msgpack_packer *pk, uint64_t job,
+                       const zmr_counters_t *counters);
+void zmr_msg_pack_flush (msgpack_packer *pk, uint64_t job, const char *sink);
+void zmr_msg_pack_stored (msgpack_packer *pk, uint64_t job, uint32_t partition);
+void zmr_msg_pack_done (msgpack_packer *pk, uint64_t job, uint64_t words,
+                        uint64_t distinct);
+
+//  BATCH and RESULT: packs the header and the pairs array header for npairs
+//  pairs; the caller then packs npairs times (bin word, uint count).
+void zmr_msg_begin_batch (msgpack_packer *pk, uint64_t job, uint64_t chunk,
+                          uint32_t partition, uint32_t reducers,
+                          uint32_t npairs);
+void zmr_msg_begin_result (msgpack_packer *pk, uint64_t job, uint32_t partition,
+                           uint32_t reducers, uint64_t seq, uint64_t parts,
+                           uint32_t npairs);
+//  Packs one pair.
+void zmr_msg_pack_pair (msgpack_packer *pk, const char *word, uint32_t len,
+                        uint64_t count);
+
+//  Sends the bytes of sbuf as one frame, handing its memory to ZeroMQ
+//  without a copy (sbuf is left empty and reusable). flags as zmq_msg_send
+//  (ZMQ_SNDMORE, ZMQ_DONTWAIT). Returns 0, or -1 with errno as zmq's.
+int
+    zmr_msg_send (void *sock, msgpack_sbuffer *sbuf, int flags);
+
+//  Receives one whole ZeroMQ message of at most max_frames frames into
+//  frames[] (initialised here; the caller closes *nframes of them with
+//  zmr_msg_close). A message with more frames is read to its end, closed,
+//  and reported as -1 with errno EPROTO. Returns 0, or -1 with errno as
+//  zmq's (EAGAIN with ZMQ_DONTWAIT, EINTR on a signal).
+int
+    zmr_msg_recv (void *sock, zmq_msg_t *frames, int max_frames,
+                  int *nframes, int flags);
+
+//  Closes n frames.
+void
+    zmr_msg_close (zmq_msg_t *frames, int n);
+
+#endif

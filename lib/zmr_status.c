@@ -1,0 +1,305 @@
+/*  zmr_status: STATUS encoding, bounded decoding and JSON. The numeric
+    fields of the job and of a worker are listed once each, in tables of
+    (key, offset); the three forms walk the same tables, so a field added to
+    a table is published, read and printed alike. */
+#include "zmr_status.h"
+#include "zmr_json.h"
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *key;         //  Key in the state map
+    size_t offset;           //  Of a uint64_t in the struct
+} s_field_t;
+
+#define JOB_FIELD(name) { #name, offsetof (zmr_status_t, name) }
+static const s_field_t s_job_fields[] = {
+    JOB_FIELD (seq), JOB_FIELD (reducers), JOB_FIELD (elapsed_ms),
+    JOB_FIELD (input_bytes), JOB_FIELD (bytes_read), JOB_FIELD (bytes_done),
+    JOB_FIELD (chunks_read), JOB_FIELD (chunks_issued), JOB_FIELD (chunks_done),
+    JOB_FIELD (chunks_reissued), JOB_FIELD (in_flight), JOB_FIELD (words),
+    JOB_FIELD (bytes_per_s), JOB_FIELD (words_per_s), JOB_FIELD (mappers_alive),
+    JOB_FIELD (malformed), JOB_FIELD (duplicates)
+};
+#define WORKER_FIELD(name) { #name, offsetof (zmr_worker_status_t, name) }
+static const s_field_t s_worker_fields[] = {
+    WORKER_FIELD (id), WORKER_FIELD (partition), WORKER_FIELD (chunks),
+    WORKER_FIELD (words), WORKER_FIELD (bytes), WORKER_FIELD (duplicates),
+    WORKER_FIELD (malformed), WORKER_FIELD (distinct), WORKER_FIELD (last_seen_ms)
+};
+#define COUNT(a) (sizeof (a) / sizeof ((a)[0]))
+
+static uint64_t *
+s_at (const void *base, const s_field_t *field)
+{
+    return (uint64_t *) ((char *) base + field->offset);
+}
+
+static void
+s_pack_key (msgpack_packer *pk, const char *key)
+{
+    size_t len = strlen (key);
+    msgpack_pack_str (pk, len);
+    msgpack_pack_str_body (pk, key, len);
+}
+
+static void
+s_pack_str (msgpack_packer *pk, const char *key, const char *value)
+{
+    s_pack_key (pk, key);
+    s_pack_key (pk, value);
+}
+
+static void
+s_pack_bool (msgpack_packer *pk, const char *key, bool value)
+{
+    s_pack_key (pk, key);
+    if (value)
+        msgpack_pack_true (pk);
+    else
+        msgpack_pack_false (pk);
+}
+
+void
+zmr_status_pack (msgpack_packer *pk, const zmr_status_t *status)
+{
+    zmr_msg_begin (pk, ZMR_STATUS, status->job, 1);
+    msgpack_pack_map (pk, COUNT (s_job_fields) + 5);
+    for (size_t i = 0; i < COUNT (s_job_fields); i++) {
+        s_pack_key (pk, s_job_fields[i].key);
+        msgpack_pack_uint64 (pk, *s_at (status, &s_job_fields[i]));
+    }
+    s_pack_str (pk, "phase", status->phase);
+    s_pack_str (pk, "reason", status->reason);
+    s_pack_bool (pk, "input_known", status->input_known);
+    s_pack_bool (pk, "input_eof", status->input_eof);
+    s_pack_key (pk, "workers");
+    uint32_t nworkers = status->nworkers < ZMR_STATUS_MAX_WORKERS
+                      ? status->nworkers: ZMR_STATUS_MAX_WORKERS;
+    msgpack_pack_array (pk, nworkers);
+    for (uint32_t w = 0; w < nworkers; w++) {
+        const zmr_worker_status_t *worker = &status->workers[w];
+        msgpack_pack_map (pk, COUNT (s_worker_fields) + 3);
+        for (size_t i = 0; i < COUNT (s_worker_fields); i++) {
+            s_pack_key (pk, s_worker_fields[i].key);
+            msgpack_pack_uint64 (pk, *s_at (worker, &s_worker_fields[i]));
+        }
+        s_pack_str (pk, "role", worker->role);
+        s_pack_str (pk, "name", worker->name);
+        s_pack_str (pk, "state", worker->state);
+    }
+}
+
+//  Reads one map value for key into base, given its numeric fields, or
+//  skips it. Returns 0 or -1.
+static int
+s_read_numeric (zmr_mpr_t *r, const char *key, uint32_t key_len, void *base,
+                const s_field_t *fields, size_t nfields, bool *found)
+{
+    *found = false;
+    for (size_t i = 0; i < nfields; i++)
+        if (strlen (fields[i].key) == key_len
+        &&  memcmp (fields[i].key, key, key_len) == 0) {
+            *found = true;
+            return zmr_mpr_uint (r, s_at (base, &fields[i]));
+        }
+    return 0;
+}
+
+static bool
+s_is (const char *key, uint32_t len, const char *name)
+{
+    return strlen (name) == len && memcmp (key, name, len) == 0;
+}
+
+static int
+s_decode_worker (zmr_mpr_t *r, zmr_worker_status_t *worker)
+{
+    uint32_t n;
+    if (zmr_mpr_map (r, &n))
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *key;
+        uint32_t len;
+        bool found;
+        if (zmr_mpr_str (r, &key, &len)
+        ||  s_read_numeric (r, key, len, worker, s_worker_fields,
+                            COUNT (s_worker_fields), &found))
+            return -1;
+        if (found)
+            continue;
+        int rc;
+        if (s_is (key, len, "role"))
+            rc = zmr_mpr_cstr (r, worker->role, sizeof worker->role);
+        else
+        if (s_is (key, len, "name"))
+            rc = zmr_mpr_cstr (r, worker->name, sizeof worker->name);
+        else
+        if (s_is (key, len, "state"))
+            rc = zmr_mpr_cstr (r, worker->state, sizeof worker->state);
+        else
+            rc = zmr_mpr_skip (r, 2);
+        if (rc)
+            return -1;
+    }
+    return 0;
+}
+
+int
+zmr_status_decode (zmr_msg_t *msg, zmr_status_t *status, const char **why)
+{
+    zmr_mpr_t *r = &msg->state_map;
+    uint32_t n;
+    status->job = msg->job;
+    if (zmr_mpr_map (r, &n))
+        goto fail;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *key;
+        uint32_t len;
+        bool found;
+        if (zmr_mpr_str (r, &key, &len)
+        ||  s_read_numeric (r, key, len, status, s_job_fields,
+                            COUNT (s_job_fields), &found))
+            goto fail;
+        if (found)
+            continue;
+        int rc;
+        if (s_is (key, len, "phase"))
+            rc = zmr_mpr_cstr (r, status->phase, sizeof status->phase);
+        else
+        if (s_is (key, len, "reason"))
+            rc = zmr_mpr_cstr (r, status->reason, sizeof status->reason);
+        else
+        if (s_is (key, len, "input_known"))
+            rc = zmr_mpr_bool (r, &status->input_known);
+        else
+        if (s_is (key, len, "input_eof"))
+            rc = zmr_mpr_bool (r, &status->input_eof);
+        else
+        if (s_is (key, len, "workers") && status->workers == NULL) {
+            uint32_t count;
+            rc = zmr_mpr_array (r, &count);
+            if (rc == 0 && count > ZMR_STATUS_MAX_WORKERS)
+                rc = zmr_mpr_fail (r, "too many workers");
+            if (rc == 0 && count > 0) {
+                status->workers = calloc (count, sizeof *status->workers);
+                if (!status->workers)
+                    rc = zmr_mpr_fail (r, "out of memory");
+            }
+            for (uint32_t w = 0; rc == 0 && w < count; w++) {
+                rc = s_decode_worker (r, &status->workers[w]);
+                status->nworkers = w + 1;
+            }
+        }
+        else
+            rc = zmr_mpr_skip (r, 3);
+        if (rc)
+            goto fail;
+    }
+    return 0;
+fail:
+    *why = zmr_mpr_error (r)? zmr_mpr_error (r): "bad status";
+    return -1;
+}
+
+void
+zmr_status_reset (zmr_status_t *status)
+{
+    free (status->workers);
+    memset (status, 0, sizeof *status);
+}
+
+static void
+s_json_numbers (FILE *out, const void *base, const s_field_t *fields,
+                size_t nfields)
+{
+    for (size_t i = 0; i < nfields; i++)
+        fprintf (out, ",\"%s\":%llu", fields[i].key,
+                 (unsigned long long) *s_at (base, &fields[i]));
+}
+
+static void
+s_json_str (FILE *out, const char *key, const char *value)
+{
+    fprintf (out, ",\"%s\":", key);
+    zmr_json_string (out, value, strlen (value));
+}
+
+void
+zmr_status_write_json (const zmr_status_t *status, FILE *out)
+{
+    //  The job id as a hex string: 64-bit numbers do not survive JSON readers.
+    fprintf (out, "{\"job\":\"%016llx\"", (unsigned long long) status->job);
+    s_json_str (out, "phase", status->phase);
+    s_json_str (out, "reason", status->reason);
+    fprintf (out, ",\"input_known\":%s,\"input_eof\":%s",
+             status->input_known? "true": "false",
+             status->input_eof? "true": "false");
+    s_json_numbers (out, status, s_job_fields, COUNT (s_job_fields));
+    fputs (",\"workers\":[", out);
+    for (uint32_t w = 0; w < status->nworkers; w++) {
+        const zmr_worker_status_t *worker = &status->workers[w];
+        fputs (w? ",{\"role\":": "{\"role\":", out);
+        zmr_json_string (out, worker->role, strlen (worker->role));
+        s_json_str (out, "name", worker->name);
+        s_json_str (out, "state", worker->state);
+        s_json_numbers (out, worker, s_worker_fields, COUNT (s_worker_fields));
+        fputc ('}', out);
+    }
+    fputs ("]}", out);
+}
+
+//  "12.3 MB" style, into buf.
+const char *
+zmr_human (uint64_t value, char *buf, size_t size)
+{
+    const char *units[] = { "", "k", "M", "G", "T" };
+    double v = (double) value;
+    int u = 0;
+    while (v >= 1000 && u < 4) {
+        v /= 1000;
+        u++;
+    }
+    if (u == 0)
+        snprintf (buf, size, "%llu", (unsigned long long) value);
+    else
+        snprintf (buf, size, "%.1f%s", v, units[u]);
+    return buf;
+}
+
+void
+zmr_status_write_progress (const zmr_status_t *status, FILE *out, int width)
+{
+    double fraction = 0;
+    if (status->input_known && status->input_bytes > 0)
+        fraction = (double) status->bytes_done / (double) status->input_bytes;
+    else
+    if (status->input_eof && status->chunks_read > 0)
+        fraction = (double) status->chunks_done / (double) status->chunks_read;
+    if (!strcmp (status->phase, "flushing") || !strcmp (status->phase, "done"))
+        fraction = 1;
+    if (fraction > 1)
+        fraction = 1;
+    char b1[32], b2[32], b3[32];
+    char tail[256];
+    int n = snprintf (tail, sizeof tail, " %3d%% %sB %sB/s %s words %llu/%llu chunks mappers %llu %s",
+                      (int) (fraction * 100), zmr_human (status->bytes_done, b1, sizeof b1),
+                      zmr_human (status->bytes_per_s, b2, sizeof b2),
+                      zmr_human (status->words, b3, sizeof b3),
+                      (unsigned long long) status->chunks_done,
+                      (unsigned long long) status->chunks_read,
+                      (unsigned long long) status->mappers_alive, status->phase);
+    int bar = width - n - 3;
+    if (bar > 40)
+        bar = 40;
+    if (bar < 10)
+        bar = 10;
+    int filled = (int) (fraction * bar);
+    fputc ('[', out);
+    for (int i = 0; i < bar; i++)
+        fputc (i < filled? '#': '.', out);
+    fputc (']', out);
+    fputs (tail, out);
+}
+

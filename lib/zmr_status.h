@@ -1,0 +1,83 @@
+/*  zmr_status: the job's state as the ventilator publishes it (STATUS of
+    docs/protocol.md) and as monitors read it: one struct, its encoder, its
+    bounded decoder and its JSON form, all driven by one table of fields. */
+#ifndef ZMR_STATUS_H
+#define ZMR_STATUS_H
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "zmr_msg.h"
+
+#define ZMR_STATUS_MAX_WORKERS 4096   //  Workers listed in one status
+
+typedef struct {
+    uint64_t id;             //  The ventilator's number for this worker
+    char role[16];           //  "mapper", "reducer", "sink"
+    char name[ZMR_NAME_MAX]; //  host:pid as the worker gave it
+    char state[16];          //  "alive", "dead", "left"
+    uint64_t partition;      //  Reducers: the partition served
+    uint64_t chunks;         //  Chunks mapped / batches applied / parts stored
+    uint64_t words;          //  Words handled
+    uint64_t bytes;          //  Bytes mapped
+    uint64_t duplicates;     //  Duplicate batches dropped
+    uint64_t malformed;      //  Frames dropped
+    uint64_t distinct;       //  Distinct words held
+    uint64_t last_seen_ms;   //  Milliseconds since last heard from
+} zmr_worker_status_t;
+
+typedef struct {
+    uint64_t job;            //  Job id
+    uint64_t seq;            //  Publication number
+    char phase[16];          //  waiting, mapping, flushing, done, failed
+    char reason[ZMR_REASON_MAX];  //  Failure, or what the job waits for
+    uint64_t reducers;       //  R
+    uint64_t elapsed_ms;     //  Since the ventilator started
+    uint64_t input_bytes;    //  Input size when known, else 0
+    bool input_known;        //  input_bytes is the whole input
+    bool input_eof;          //  All input has been read
+    uint64_t bytes_read;     //  Bytes cut into chunks
+    uint64_t bytes_done;     //  Bytes in completed chunks
+    uint64_t chunks_read;    //  Chunks cut
+    uint64_t chunks_issued;  //  Issues, re-issues included
+    uint64_t chunks_done;    //  Chunks applied at every reducer
+    uint64_t chunks_reissued;    //  Re-issues
+    uint64_t in_flight;      //  Issued, not done
+    uint64_t words;          //  Words in completed chunks
+    uint64_t bytes_per_s;    //  Rate over the last second
+    uint64_t words_per_s;    //  Rate over the last second
+    uint64_t mappers_alive;  //  Mappers heard from recently
+    uint64_t malformed;      //  Frames dropped by the ventilator
+    uint64_t duplicates;     //  Duplicate batches dropped by reducers
+    uint32_t nworkers;       //  Entries in workers
+    zmr_worker_status_t *workers; //  Owned array (malloc), or NULL
+} zmr_status_t;
+
+//  Packs status as one STATUS message.
+void
+    zmr_status_pack (msgpack_packer *pk, const zmr_status_t *status);
+
+//  Decodes the state map of a decoded STATUS message into *status (which
+//  must be zeroed or reset; it then owns its workers array). Unknown keys are
+//  skipped. Returns 0, or -1 with a static reason in *why.
+int
+    zmr_status_decode (zmr_msg_t *msg, zmr_status_t *status, const char **why);
+
+//  Frees the workers array and zeroes *status.
+void
+    zmr_status_reset (zmr_status_t *status);
+
+//  Writes status as one line of JSON (no trailing newline).
+void
+    zmr_status_write_json (const zmr_status_t *status, FILE *out);
+
+//  Writes a one-line progress bar for status (no newline), fitting width
+//  columns: for the monitor and for zmr run on a terminal.
+void
+    zmr_status_write_progress (const zmr_status_t *status, FILE *out, int width);
+
+//  Formats value with a k, M, G or T suffix into buf; returns buf.
+const char *
+    zmr_human (uint64_t value, char *buf, size_t size);
+
+#endif

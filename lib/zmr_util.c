@@ -1,0 +1,333 @@
+/*  zmr_util: diagnostics, signals, option parsing and socket setup shared by
+    the roles. The interrupt counter is the one piece of global state. */
+#include "zmr.h"
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+static const char *s_program = "zmr";
+static int s_level = 0;
+static volatile sig_atomic_t s_signals = 0;
+
+void
+zmr_log_init (const char *program)
+{
+    s_program = program;
+}
+
+void
+zmr_log_set_level (int level)
+{
+    s_level = level;
+}
+
+static void
+s_vlog (const char *format, va_list args)
+{
+    char line[1024];
+    vsnprintf (line, sizeof line, format, args);
+    //  One write per line, so lines of several processes never interleave.
+    char out[1100];
+    int n = snprintf (out, sizeof out, "%s: %s\n", s_program, line);
+    if (n > (int) sizeof out - 1)
+        n = (int) sizeof out - 1;
+    if (write (STDERR_FILENO, out, (size_t) n) < 0) {
+        //  Nothing sensible is left to do when stderr is gone.
+    }
+}
+
+void
+zmr_log (int level, const char *format, ...)
+{
+    if (level > s_level)
+        return;
+    va_list args;
+    va_start (args, format);
+    s_vlog (format, args);
+    va_end (args);
+}
+
+void
+zmr_log_dropped (const char *socket, const char *why)
+{
+    static int64_t last = 0;
+    static uint64_t unsaid = 0;
+    int64_t now = zmr_now_ms ();
+    if (last && now - last < 1000) {
+        unsaid++;
+        return;
+    }
+    if (unsaid)
+        zmr_log (0, "dropped a frame on %s: %s (and %llu more since the last report)",
+                 socket, why, (unsigned long long) unsaid);
+    else
+        zmr_log (0, "dropped a frame on %s: %s", socket, why);
+    last = now;
+    unsaid = 0;
+}
+
+void
+zmr_usage_error (const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    s_vlog (format, args);
+    va_end (args);
+    fprintf (stderr, "Try '%s --help' for more information.\n", s_program);
+    exit (2);
+}
+
+static void
+s_on_signal (int signum)
+{
+    if (s_signals > 0)
+        _exit (128 + signum);
+    s_signals = s_signals + 1;
+}
+
+void
+zmr_signals_install (void)
+{
+    zsys_handler_set (NULL);
+    struct sigaction action;
+    memset (&action, 0, sizeof action);
+    action.sa_handler = s_on_signal;
+    sigemptyset (&action.sa_mask);
+    //  No SA_RESTART: a blocking call returns EINTR and the loop looks.
+    sigaction (SIGINT, &action, NULL);
+    sigaction (SIGTERM, &action, NULL);
+    signal (SIGPIPE, SIG_IGN);
+}
+
+int
+zmr_interrupted (void)
+{
+    return s_signals;
+}
+
+int
+zmr_parse_u64 (const char *text, uint64_t min, uint64_t max, uint64_t *value)
+{
+    if (!text || *text < '0' || *text > '9')
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull (text, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return -1;
+    *value = v;
+    return 0;
+}
+
+int
+zmr_parse_size (const char *text, uint64_t min, uint64_t max, uint64_t *value)
+{
+    if (!text || *text < '0' || *text > '9')
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull (text, &end, 10);
+    if (errno)
+        return -1;
+    int shift = 0;
+    if (*end == 'K' || *end == 'k')
+        shift = 10;
+    else
+    if (*end == 'M' || *end == 'm')
+        shift = 20;
+    else
+    if (*end == 'G' || *end == 'g')
+        shift = 30;
+    if (shift) {
+        end++;
+        if (*end == 'i' && end[1] == 'B')
+            end += 2;
+        else
+        if (*end == 'B')
+            end++;
+    }
+    if (*end || (shift && v > (UINT64_MAX >> shift)))
+        return -1;
+    v <<= shift;
+    if (v < min || v > max)
+        return -1;
+    *value = v;
+    return 0;
+}
+
+uint64_t
+zmr_option_u64 (const char *option, const char *text, uint64_t min, uint64_t max)
+{
+    uint64_t value;
+    if (zmr_parse_u64 (text, min, max, &value))
+        zmr_usage_error ("option %s: expected a whole number from %llu to %llu, got '%s'",
+                         option, (unsigned long long) min,
+                         (unsigned long long) max, text);
+    return value;
+}
+
+uint64_t
+zmr_option_size (const char *option, const char *text, uint64_t min, uint64_t max)
+{
+    uint64_t value;
+    if (zmr_parse_size (text, min, max, &value))
+        zmr_usage_error ("option %s: expected a size from %llu to %llu bytes "
+                         "(suffix K, M or G allowed), got '%s'", option,
+                         (unsigned long long) min, (unsigned long long) max, text);
+    return value;
+}
+
+const char *
+zmr_option_endpoint (const char *option, const char *text)
+{
+    const char *schemes[] = { "tcp://", "ipc://", "inproc://" };
+    for (size_t i = 0; i < 3; i++) {
+        size_t n = strlen (schemes[i]);
+        if (strncmp (text, schemes[i], n) == 0 && text[n]
+        &&  strlen (text) < ZMR_ENDPOINT_MAX)
+            return text;
+    }
+    zmr_usage_error ("option %s: expected an endpoint tcp://HOST:PORT, ipc://PATH "
+                     "or inproc://NAME, got '%s'", option, text);
+}
+
+//  Splits a tcp endpoint into the start of its host and the start of ":port".
+static bool
+s_tcp_host (const char *endpoint, const char **host, const char **port)
+{
+    if (strncmp (endpoint, "tcp://", 6))
+        return false;
+    *host = endpoint + 6;
+    const char *colon = strrchr (*host, ':');
+    if (!colon)
+        return false;
+    *port = colon;
+    return true;
+}
+
+void
+zmr_endpoint_host (const char *endpoint, char *out, size_t size)
+{
+    const char *host, *port;
+    out[0] = 0;
+    if (s_tcp_host (endpoint, &host, &port))
+        snprintf (out, size, "%.*s", (int) (port - host), host);
+}
+
+int
+zmr_endpoint_with_host (const char *endpoint, const char *host, char *out,
+                        size_t size)
+{
+    const char *start, *port;
+    int n;
+    if (host && *host && s_tcp_host (endpoint, &start, &port)) {
+        size_t len = (size_t) (port - start);
+        bool wildcard = (len == 1 && *start == '*')
+                     || (len == 7 && memcmp (start, "0.0.0.0", 7) == 0)
+                     || (len == 2 && memcmp (start, "::", 2) == 0)
+                     || (len == 4 && memcmp (start, "[::]", 4) == 0);
+        if (wildcard) {
+            bool v6 = strchr (host, ':') && host[0] != '[';
+            n = snprintf (out, size, "tcp://%s%s%s%s", v6? "[": "", host,
+                          v6? "]": "", port);
+            return n < 0 || (size_t) n >= size? -1: 0;
+        }
+    }
+    n = snprintf (out, size, "%s", endpoint);
+    return n < 0 || (size_t) n >= size? -1: 0;
+}
+
+zsock_t *
+zmr_socket (int type, int64_t max_message, int linger_ms)
+{
+    zsock_t *sock = zsock_new (type);
+    if (!sock)
+        return NULL;
+    zsock_set_linger (sock, linger_ms);
+    if (max_message > 0)
+        zsock_set_maxmsgsize (sock, (int) max_message);
+    return sock;
+}
+
+int
+zmr_bind (zsock_t *sock, const char *endpoint, char *bound)
+{
+    if (zsock_bind (sock, "%s", endpoint) == -1) {
+        zmr_log (0, "cannot bind %s: %s", endpoint, zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+    if (bound) {
+        size_t size = ZMR_ENDPOINT_MAX;
+        if (zmq_getsockopt (zsock_resolve (sock), ZMQ_LAST_ENDPOINT, bound, &size))
+            snprintf (bound, ZMR_ENDPOINT_MAX, "%s", endpoint);
+    }
+    return 0;
+}
+
+int
+zmr_connect (zsock_t *sock, const char *endpoint)
+{
+    if (zsock_connect (sock, "%s", endpoint) == -1) {
+        zmr_log (0, "cannot connect to %s: %s", endpoint, zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+    return 0;
+}
+
+void
+zmr_default_name (char *out, size_t size)
+{
+    char host[64] = "localhost";
+    gethostname (host, sizeof host - 1);
+    host[sizeof host - 1] = 0;
+    snprintf (out, size, "%s:%d", host, (int) getpid ());
+}
+
+void
+zmr_set_random_identity (zsock_t *sock)
+{
+    //  A leading zero byte is reserved by ZeroMQ for its own ids.
+    uint8_t id[12];
+    id[0] = 'z';
+    uint32_t pid = (uint32_t) getpid ();
+    memcpy (id + 1, &pid, 4);
+    zmr_random (id + 5, sizeof id - 5);
+    zmq_setsockopt (zsock_resolve (sock), ZMQ_ROUTING_ID, id, sizeof id);
+}
+
+void
+zmr_random (void *out, size_t len)
+{
+    uint8_t *p = out;
+    while (len > 0) {
+        ssize_t n = getrandom (p, len, 0);
+        if (n <= 0) {
+            //  No entropy source: fall back to a clock-and-pid mix.
+            uint64_t x = (uint64_t) zclock_usecs () ^ ((uint64_t) getpid () << 32);
+            for (; len > 0; len--, p++) {
+                x = x * 6364136223846793005ull + 1442695040888963407ull;
+                *p = (uint8_t) (x >> 56);
+            }
+            return;
+        }
+        p += n;
+        len -= (size_t) n;
+    }
+}
+
+int64_t
+zmr_now_ms (void)
+{
+    return zclock_mono ();
+}
+
+void
+zmr_print_version (const char *program)
+{
+    printf ("%s %s (libzmq %d.%d.%d, CZMQ %d.%d.%d)\n", program, ZMR_VERSION,
+            ZMQ_VERSION_MAJOR, ZMQ_VERSION_MINOR, ZMQ_VERSION_PATCH,
+            CZMQ_VERSION_MAJOR, CZMQ_VERSION_MINOR, CZMQ_VERSION_PATCH);
+}

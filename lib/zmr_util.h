@@ -1,0 +1,114 @@
+/*  zmr_util: what every role's main and loop need besides the codec:
+    diagnostics on stderr, the interrupt flag, parsing of numbers, sizes and
+    endpoints from the command line, and sockets set up the zmr way. */
+#ifndef ZMR_UTIL_H
+#define ZMR_UTIL_H
+#include <czmq.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+//  Names the program in every diagnostic ("zmr-mapper"). Call first.
+void
+    zmr_log_init (const char *program);
+
+//  Sets how chatty the program is: 0 errors and warnings only, 1 info, 2 debug.
+void
+    zmr_log_set_level (int level);
+
+//  Writes "program: message" as one line on stderr, at a level (0 always).
+void
+    zmr_log (int level, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+//  Logs a dropped frame with its reason, at most ~one line per second per
+//  program (the rest is counted, and the count said on the next line).
+void
+    zmr_log_dropped (const char *socket, const char *why);
+
+//  Usage error: writes "program: message" and "Try 'program --help'." and
+//  exits 2.
+void
+    zmr_usage_error (const char *format, ...)
+    __attribute__ ((format (printf, 1, 2), noreturn));
+
+//  Installs SIGINT/SIGTERM handlers that only count the signal (a second
+//  signal exits at once with 128+signal), ignores SIGPIPE, and turns off
+//  CZMQ's own handler. Call before any socket is created.
+void
+    zmr_signals_install (void);
+
+//  Number of SIGINT/SIGTERM received so far.
+int
+    zmr_interrupted (void);
+
+//  Parses a whole decimal number in [min, max] from text. Returns 0, or -1
+//  (text is not such a number).
+int
+    zmr_parse_u64 (const char *text, uint64_t min, uint64_t max, uint64_t *value);
+
+//  Like zmr_parse_u64, accepting a binary suffix K, M or G (KiB, MiB, GiB).
+int
+    zmr_parse_size (const char *text, uint64_t min, uint64_t max, uint64_t *value);
+
+//  Parses a number option or exits 2 naming the option and the range.
+uint64_t
+    zmr_option_u64 (const char *option, const char *text, uint64_t min, uint64_t max);
+
+//  Parses a size option (with K/M/G) or exits 2 naming the option and range.
+uint64_t
+    zmr_option_size (const char *option, const char *text, uint64_t min, uint64_t max);
+
+//  Checks that text is an endpoint zmr can use (tcp://, ipc://, inproc://
+//  with something after the scheme) or exits 2 naming the option.
+const char *
+    zmr_option_endpoint (const char *option, const char *text);
+
+//  Copies endpoint into out (size bytes), replacing a wildcard tcp host
+//  ("*", "0.0.0.0", "::", "[::]") with host, when host is not NULL or empty.
+//  Returns 0, or -1 if it does not fit.
+int
+    zmr_endpoint_with_host (const char *endpoint, const char *host,
+                            char *out, size_t size);
+
+//  Copies the host of a tcp:// endpoint into out; "" for other transports.
+void
+    zmr_endpoint_host (const char *endpoint, char *out, size_t size);
+
+//  Creates a socket of type with a maximum inbound message size (bytes, or
+//  -1 for outbound-only sockets) and linger (ms). Returns NULL on failure.
+zsock_t *
+    zmr_socket (int type, int64_t max_message, int linger_ms);
+
+//  Binds sock to endpoint; on failure logs "cannot bind ENDPOINT: reason"
+//  and returns -1. On success copies the bound endpoint (with any ephemeral
+//  port resolved) into bound (ZMR_ENDPOINT_MAX bytes) if not NULL.
+int
+    zmr_bind (zsock_t *sock, const char *endpoint, char *bound);
+
+//  Connects sock to endpoint; logs and returns -1 on failure.
+int
+    zmr_connect (zsock_t *sock, const char *endpoint);
+
+//  "host:pid", this process's default worker name.
+void
+    zmr_default_name (char *out, size_t size);
+
+//  Sets a random routing id on a DEALER, so the ventilator knows the same
+//  worker across reconnects.
+void
+    zmr_set_random_identity (zsock_t *sock);
+
+//  Fills out with len random bytes (the kernel's getrandom).
+void
+    zmr_random (void *out, size_t len);
+
+//  Monotonic milliseconds.
+int64_t
+    zmr_now_ms (void);
+
+//  Prints "program version" on stdout (for --version).
+void
+    zmr_print_version (const char *program);
+
+#endif

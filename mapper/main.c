@@ -1,0 +1,65 @@
+/*  zmr-mapper: an elastic worker; start as many as you like, any time. */
+#include "zmr_mapper.h"
+#include <getopt.h>
+
+static void
+s_help (void)
+{
+    printf (
+"Usage: zmr-mapper [OPTION]... CONTROL\n"
+"Join the zmr job whose ventilator listens at CONTROL (e.g. tcp://host:5550)\n"
+"and map chunks until the job is over. SIGTERM or Ctrl-C: finish the chunk in\n"
+"hand and leave; the ventilator re-issues anything not finished.\n"
+"\n"
+"      --name=NAME         name shown in the status (default host:pid)\n"
+"      --heartbeat-ms=MS   heartbeat period (default 250)\n"
+"      --wait-ms=MS        give up if the job does not answer within MS\n"
+"                          (default 0: wait for ever)\n"
+"  -v, --verbose           say more on stderr\n"
+"  -h, --help              show this help and exit\n"
+"      --version           show the version and exit\n"
+"\n"
+"Exit status: 0 job done or left cleanly, 1 rejected or failed, 2 usage error.\n");
+}
+
+int
+main (int argc, char *argv[])
+{
+    zmr_log_init ("zmr-mapper");
+    zmr_mapper_config_t config = { .heartbeat_ms = 250 };
+    enum { O_NAME = 256, O_HEARTBEAT, O_WAIT, O_VERSION };
+    static const struct option options[] = {
+        { "name", required_argument, NULL, O_NAME },
+        { "heartbeat-ms", required_argument, NULL, O_HEARTBEAT },
+        { "wait-ms", required_argument, NULL, O_WAIT },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, O_VERSION },
+        { NULL, 0, NULL, 0 }
+    };
+    int verbose = 0;
+    int opt;
+    opterr = 0;
+    while ((opt = getopt_long (argc, argv, ":vh", options, NULL)) != -1) {
+        switch (opt) {
+            case O_NAME:
+                if (strlen (optarg) >= ZMR_NAME_MAX)
+                    zmr_usage_error ("option --name: at most %d bytes", ZMR_NAME_MAX - 1);
+                config.name = optarg;
+                break;
+            case O_HEARTBEAT: config.heartbeat_ms = (uint32_t) zmr_option_u64 ("--heartbeat-ms", optarg, 10, 60000); break;
+            case O_WAIT: config.wait_ms = (uint32_t) zmr_option_u64 ("--wait-ms", optarg, 0, 86400000); break;
+            case 'v': verbose++; break;
+            case 'h': s_help (); return 0;
+            case O_VERSION: zmr_print_version ("zmr-mapper"); return 0;
+            case ':': zmr_usage_error ("option %s needs a value", argv[optind - 1]);
+            default: zmr_usage_error ("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1)
+        zmr_usage_error ("expected one argument, the ventilator's control endpoint");
+    config.control = zmr_option_endpoint ("CONTROL", argv[optind]);
+    zmr_log_set_level (verbose);
+    zmr_signals_install ();
+    return zmr_mapper_run (&config);
+}

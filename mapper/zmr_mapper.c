@@ -1,0 +1,310 @@
+/*  zmr_mapper: tokenizes a chunk into a combining table, looks up each
+    distinct word's partition in a cache (SHA-1 once per distinct word, not
+    per occurrence), and sends one batch per reducer, empty ones included,
+    before it tells the ventilator the chunk is MAPPED. */
+#include "zmr_mapper.h"
+#include <errno.h>
+#include <string.h>
+
+#define S_CACHE_MAX (4u << 20)   //  Partition cache entries before a reset
+
+typedef struct {
+    const zmr_mapper_config_t *config;
+    char name[ZMR_NAME_MAX];     //  As sent in HELLO
+    uint64_t job;                //  Adopted from WELCOME
+    uint32_t reducers;           //  R
+    zsock_t *control;            //  DEALER to the ventilator
+    zsock_t *chunks;             //  PULL from the ventilator
+    zsock_t **batches;           //  PUSH per reducer
+    zmr_partitioner_t *partitioner;  //  SHA-1 with one reused context
+    zmr_counts_t *combined;      //  The chunk's words, aux = partition
+    zmr_counts_t *cache;         //  word -> partition, across chunks
+    uint32_t *npairs;            //  Pairs per partition for this chunk
+    msgpack_sbuffer *bufs;       //  One batch buffer per partition
+    msgpack_packer *packers;     //  Packers into bufs
+    msgpack_sbuffer sbuf;        //  Small messages
+    msgpack_packer pk;           //  Packs into sbuf
+    zmr_counters_t counters;     //  For heartbeats
+    int64_t next_heartbeat;      //  When the next HEARTBEAT is due
+    bool finished;               //  FINISH received
+    bool finish_ok;              //  ... and the job was done
+} s_mapper_t;
+
+static void
+s_send_control (s_mapper_t *self)
+{
+    if (zmr_msg_send (self->control, &self->sbuf, 0) == -1)
+        msgpack_sbuffer_clear (&self->sbuf);
+}
+
+static void
+s_heartbeat (s_mapper_t *self, uint32_t state)
+{
+    zmr_msg_pack_heartbeat (&self->pk, self->job, state, &self->counters);
+    s_send_control (self);
+    self->next_heartbeat = zmr_now_ms () + self->config->heartbeat_ms;
+}
+
+//  Handles one message from the ventilator during the job.
+static void
+s_on_control (s_mapper_t *self)
+{
+    zmq_msg_t frame;
+    int n;
+    if (zmr_msg_recv (self->control, &frame, 1, &n, ZMQ_DONTWAIT) == -1) {
+        if (errno == EPROTO) {
+            self->counters.malformed++;
+            zmr_log_dropped ("control", "too many frames");
+        }
+        return;
+    }
+    zmr_msg_t msg;
+    const char *why;
+    if (zmr_msg_decode (zmq_msg_data (&frame), zmq_msg_size (&frame), &msg, &why)) {
+        self->counters.malformed++;
+        zmr_log_dropped ("control", why);
+    }
+    else
+    if (msg.type == ZMR_FINISH && (msg.job == self->job || self->job == 0)) {
+        self->finished = true;
+        self->finish_ok = msg.flag;
+        if (!msg.flag)
+            zmr_log (0, "the job ended without success: %s", msg.reason);
+    }
+    else
+    if (msg.type == ZMR_REJECT) {
+        zmr_log (0, "rejected by the ventilator: %s", msg.reason);
+        self->finished = true;
+        self->finish_ok = false;
+    }
+    else
+    if (msg.type != ZMR_WELCOME) {
+        self->counters.malformed++;
+        zmr_log_dropped ("control", "unexpected message");
+    }
+    zmq_msg_close (&frame);
+}
+
+//  Maps one chunk: combine, partition, send R batches, MAPPED.
+static int
+s_map (s_mapper_t *self, uint64_t chunk, const char *data, size_t len)
+{
+    zmr_msg_pack_take (&self->pk, self->job, chunk);
+    s_send_control (self);
+
+    uint32_t R = self->reducers;
+    zmr_counts_clear (self->combined);
+    memset (self->npairs, 0, R * sizeof *self->npairs);
+    uint64_t words = 0;
+    size_t pos = 0;
+    const char *word;
+    size_t word_len;
+    while (zmr_tokenize_next (data, len, &pos, &word, &word_len)) {
+        bool is_new;
+        zmr_entry_t *entry = zmr_counts_add (self->combined, word, word_len, 1, &is_new);
+        if (!entry)
+            return -1;
+        words++;
+        if (!is_new)
+            continue;
+        //  First time in this chunk: its partition comes from the cache,
+        //  or from SHA-1 once for the whole life of this mapper.
+        zmr_entry_t *cached = zmr_counts_lookup (self->cache, word, word_len);
+        uint32_t partition;
+        if (cached)
+            partition = cached->aux;
+        else {
+            partition = zmr_partitioner_of (self->partitioner, word, word_len);
+            if (zmr_counts_size (self->cache) >= S_CACHE_MAX)
+                zmr_counts_clear (self->cache);
+            zmr_entry_t *added = zmr_counts_add (self->cache, word, word_len, 1, NULL);
+            if (added)
+                added->aux = partition;
+        }
+        entry->aux = partition;
+        self->npairs[partition]++;
+    }
+    size_t distinct = zmr_counts_size (self->combined);
+    zmr_entry_t *entries = zmr_counts_entries (self->combined);
+    for (uint32_t p = 0; p < R; p++)
+        zmr_msg_begin_batch (&self->packers[p], self->job, chunk, p, R, self->npairs[p]);
+    for (size_t i = 0; i < distinct; i++)
+        zmr_msg_pack_pair (&self->packers[entries[i].aux], entries[i].word,
+                           entries[i].len, entries[i].count);
+    for (uint32_t p = 0; p < R; p++)
+        while (zmr_msg_send (self->batches[p], &self->bufs[p], 0) == -1) {
+            //  A signal interrupted the send: it still has to go out.
+            if (errno != EINTR)
+                return -1;
+        }
+    zmr_msg_pack_mapped (&self->pk, self->job, chunk, words);
+    s_send_control (self);
+    self->counters.chunks++;
+    self->counters.words += words;
+    self->counters.bytes += len;
+    return 0;
+}
+
+static void
+s_on_chunk (s_mapper_t *self)
+{
+    zmq_msg_t frames[2];
+    int n;
+    if (zmr_msg_recv (self->chunks, frames, 2, &n, ZMQ_DONTWAIT) == -1) {
+        if (errno == EPROTO) {
+            self->counters.malformed++;
+            zmr_log_dropped ("chunks", "too many frames");
+        }
+        return;
+    }
+    zmr_msg_t msg;
+    const char *why = "a CHUNK has two frames";
+    if (n != 2 || zmr_msg_decode (zmq_msg_data (&frames[0]), zmq_msg_size (&frames[0]),
+                                  &msg, &why)
+    ||  (msg.type != ZMR_CHUNK && (why = "not a CHUNK"))
+    ||  (msg.job != self->job && (why = "CHUNK of another job"))) {
+        self->counters.malformed++;
+        zmr_log_dropped ("chunks", why);
+    }
+    else
+    if (s_map (self, msg.chunk, zmq_msg_data (&frames[1]), zmq_msg_size (&frames[1]))) {
+        zmr_log (0, "cannot map chunk %llu: out of memory",
+                 (unsigned long long) msg.chunk);
+        self->finished = true;
+    }
+    zmr_msg_close (frames, n);
+}
+
+//  Joins the job and connects to the chunks and every reducer. Returns
+//  0 welcomed, 1 to exit with success, -1 to exit with failure.
+static int
+s_join (s_mapper_t *self)
+{
+    zmr_join_t join = { .role = ZMR_ROLE_MAPPER, .endpoint = "", .name = self->name,
+                        .control = self->config->control, .wait_ms = self->config->wait_ms };
+    zmq_msg_t frame;
+    zmr_msg_t msg;
+    int rc = zmr_join (self->control, &join, &frame, &msg, &self->counters.malformed);
+    if (rc)
+        return rc;
+    rc = -1;
+    self->job = msg.job;
+    self->reducers = msg.reducers;
+    //  Wildcard hosts in what the ventilator advertises are its own host.
+    char host[ZMR_ENDPOINT_MAX];
+    zmr_endpoint_host (self->config->control, host, sizeof host);
+    char endpoint[ZMR_ENDPOINT_MAX];
+    uint32_t R = msg.reducers;
+    self->batches = calloc (R, sizeof *self->batches);
+    self->bufs = calloc (R, sizeof *self->bufs);
+    self->packers = calloc (R, sizeof *self->packers);
+    self->npairs = calloc (R, sizeof *self->npairs);
+    self->partitioner = zmr_partitioner_new (R);
+    if (!self->batches || !self->bufs || !self->packers || !self->npairs
+    ||  !self->partitioner)
+        goto done;
+    for (uint32_t p = 0; p < R; p++) {
+        msgpack_sbuffer_init (&self->bufs[p]);
+        msgpack_packer_init (&self->packers[p], &self->bufs[p], msgpack_sbuffer_write);
+    }
+    for (uint32_t p = 0; p < R; p++) {
+        char given[ZMR_ENDPOINT_MAX];
+        if (zmr_msg_next_endpoint (&msg, given)
+        ||  zmr_endpoint_with_host (given, host, endpoint, sizeof endpoint))
+            goto done;
+        //  Linger: batches queued at SIGTERM must still reach the reducer.
+        self->batches[p] = zmr_socket (ZMQ_PUSH, -1, 5000);
+        if (!self->batches[p])
+            goto done;
+        zsock_set_sndhwm (self->batches[p], 1000);
+        if (zmr_connect (self->batches[p], endpoint))
+            goto done;
+    }
+    if (zmr_endpoint_with_host (msg.endpoint, host, endpoint, sizeof endpoint))
+        goto done;
+    self->chunks = zmr_socket (ZMQ_PULL, ZMR_MAX_MSG, 0);
+    if (!self->chunks)
+        goto done;
+    //  Hold as little as possible: what sits here is lost if we die.
+    zsock_set_rcvhwm (self->chunks, 1);
+    zsock_set_rcvbuf (self->chunks, 256 * 1024);
+    if (zmr_connect (self->chunks, endpoint))
+        goto done;
+    zmr_log (1, "joined job %016llx with %u reducers", (unsigned long long) self->job, R);
+    rc = 0;
+done:
+    zmq_msg_close (&frame);
+    return rc;
+}
+
+int
+zmr_mapper_run (const zmr_mapper_config_t *config)
+{
+    s_mapper_t self;
+    memset (&self, 0, sizeof self);
+    self.config = config;
+    if (config->name)
+        snprintf (self.name, sizeof self.name, "%s", config->name);
+    else
+        zmr_default_name (self.name, sizeof self.name);
+    msgpack_sbuffer_init (&self.sbuf);
+    msgpack_packer_init (&self.pk, &self.sbuf, msgpack_sbuffer_write);
+    self.combined = zmr_counts_new ();
+    self.cache = zmr_counts_new ();
+    self.control = zmr_socket (ZMQ_DEALER, 1 << 20, 2000);
+    int code = 1;
+    if (!self.combined || !self.cache || !self.control)
+        goto cleanup;
+    zmr_set_random_identity (self.control);
+    if (zmr_connect (self.control, config->control))
+        goto cleanup;
+    int joined = s_join (&self);
+    if (joined != 0) {
+        code = joined > 0? 0: 1;
+        goto cleanup;
+    }
+    s_heartbeat (&self, 0);
+    while (!self.finished && !zmr_interrupted ()) {
+        zmq_pollitem_t items[] = {
+            { zsock_resolve (self.chunks), 0, ZMQ_POLLIN, 0 },
+            { zsock_resolve (self.control), 0, ZMQ_POLLIN, 0 },
+        };
+        int64_t wait = self.next_heartbeat - zmr_now_ms ();
+        int rc = zmq_poll (items, 2, wait > 0? (long) wait: 0);
+        if (rc == -1 && errno != EINTR)
+            break;
+        if (rc > 0 && (items[1].revents & ZMQ_POLLIN))
+            s_on_control (&self);
+        if (rc > 0 && (items[0].revents & ZMQ_POLLIN) && !self.finished)
+            s_on_chunk (&self);
+        if (zmr_now_ms () >= self.next_heartbeat)
+            s_heartbeat (&self, 0);
+    }
+    if (self.finished)
+        code = self.finish_ok? 0: 1;
+    else {
+        //  Leaving: what sits unread in the chunk queue is dropped with the
+        //  socket, and BYE tells the ventilator to issue it again now.
+        zsock_destroy (&self.chunks);
+        zmr_msg_pack_bye (&self.pk, self.job, &self.counters);
+        s_send_control (&self);
+        zmr_log (1, "left after %llu chunks", (unsigned long long) self.counters.chunks);
+        code = 0;
+    }
+cleanup:
+    zsock_destroy (&self.chunks);
+    for (uint32_t p = 0; self.batches && p < self.reducers; p++) {
+        zsock_destroy (&self.batches[p]);
+        msgpack_sbuffer_destroy (&self.bufs[p]);
+    }
+    free (self.batches);
+    free (self.bufs);
+    free (self.packers);
+    free (self.npairs);
+    zsock_destroy (&self.control);
+    zmr_partitioner_destroy (&self.partitioner);
+    zmr_counts_destroy (&self.cache);
+    zmr_counts_destroy (&self.combined);
+    msgpack_sbuffer_destroy (&self.sbuf);
+    return code;
+}

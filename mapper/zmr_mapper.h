@@ -1,0 +1,20 @@
+/*  zmr_mapper: the elastic worker. Joins a job knowing only the
+    ventilator's control endpoint, maps chunks into one combined batch per
+    reducer, and leaves cleanly on SIGTERM. */
+#ifndef ZMR_MAPPER_H
+#define ZMR_MAPPER_H
+#include "zmr.h"
+
+typedef struct {
+    const char *control;     //  Ventilator's control endpoint
+    const char *name;        //  Worker name for the status (host:pid if NULL)
+    uint32_t heartbeat_ms;   //  Heartbeat period
+    uint32_t wait_ms;        //  Give up if no WELCOME within this (0: never)
+} zmr_mapper_config_t;
+
+//  Works for the job until it is over or a signal says leave. Returns the
+//  exit code: 0 done or left cleanly, 1 rejected or failed.
+int
+    zmr_mapper_run (const zmr_mapper_config_t *config);
+
+#endif

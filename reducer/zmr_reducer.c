@@ -1,0 +1,276 @@
+/*  zmr_reducer: one partition's counts. A BATCH is applied only if its
+    chunk has not been applied here before (the set of applied chunk ids is
+    the whole of the de-duplication); either way it is ACKed, so an ACK lost
+    on the way can never stall the job. */
+#include "zmr_reducer.h"
+#include <errno.h>
+#include <string.h>
+
+#define S_PART_BYTES (4u << 20)      //  Target size of one RESULT message
+
+typedef struct {
+    const zmr_reducer_config_t *config;
+    char name[ZMR_NAME_MAX];         //  As sent in HELLO
+    char endpoint[ZMR_ENDPOINT_MAX]; //  As advertised
+    uint64_t job;                    //  Adopted from WELCOME
+    uint32_t reducers;               //  R
+    zsock_t *control;                //  DEALER to the ventilator
+    zsock_t *batches;                //  PULL from mappers
+    zsock_t *sink;                   //  PUSH to the sink, once flushed
+    char sink_endpoint[ZMR_ENDPOINT_MAX];  //  Where sink is connected
+    zmr_counts_t *counts;            //  The partition's counts
+    zmr_u64set_t *applied;           //  Chunk ids applied
+    msgpack_sbuffer sbuf;            //  Encoding buffer
+    msgpack_packer pk;               //  Packs into sbuf
+    zmr_counters_t counters;         //  For heartbeats
+    int64_t next_heartbeat;          //  When the next HEARTBEAT is due
+    bool finished;                   //  FINISH received
+    bool finish_ok;                  //  ... for a job that was done
+} s_reducer_t;
+
+static void
+s_send_control (s_reducer_t *self)
+{
+    if (zmr_msg_send (self->control, &self->sbuf, 0) == -1)
+        msgpack_sbuffer_clear (&self->sbuf);
+}
+
+static void
+s_heartbeat (s_reducer_t *self)
+{
+    self->counters.distinct = zmr_counts_size (self->counts);
+    zmr_msg_pack_heartbeat (&self->pk, self->job, 0, &self->counters);
+    s_send_control (self);
+    self->next_heartbeat = zmr_now_ms () + self->config->heartbeat_ms;
+}
+
+static void
+s_on_batch (s_reducer_t *self)
+{
+    zmq_msg_t frame;
+    int n;
+    if (zmr_msg_recv (self->batches, &frame, 1, &n, ZMQ_DONTWAIT) == -1) {
+        if (errno == EPROTO) {
+            self->counters.malformed++;
+            zmr_log_dropped ("batches", "too many frames");
+        }
+        return;
+    }
+    zmr_msg_t msg;
+    const char *why;
+    if (zmr_msg_decode (zmq_msg_data (&frame), zmq_msg_size (&frame), &msg, &why)
+    ||  (msg.type != ZMR_BATCH && (why = "not a BATCH"))
+    ||  (msg.job != self->job && (why = "BATCH of another job"))
+    ||  (msg.partition != self->config->partition && (why = "BATCH for another partition"))
+    ||  (msg.reducers != self->reducers && (why = "BATCH for another reducer count"))) {
+        self->counters.malformed++;
+        zmr_log_dropped ("batches", why);
+        zmq_msg_close (&frame);
+        return;
+    }
+    int fresh = zmr_u64set_insert (self->applied, msg.chunk);
+    uint64_t words = 0;
+    if (fresh == 1) {
+        //  The decoder walked every pair already: nothing below can meet a
+        //  bad one halfway through.
+        const char *word;
+        uint32_t len;
+        uint64_t count;
+        while (zmr_msg_next_pair (&msg, &word, &len, &count)) {
+            if (!zmr_counts_add (self->counts, word, len, count, NULL)) {
+                zmr_log (0, "out of memory with %zu distinct words",
+                         zmr_counts_size (self->counts));
+                exit (1);
+            }
+            words += count;
+        }
+        self->counters.chunks++;
+        self->counters.words += words;
+    }
+    else
+    if (fresh == 0)
+        self->counters.duplicates++;
+    zmq_msg_close (&frame);
+    if (fresh < 0) {
+        zmr_log (0, "out of memory for the applied set");
+        exit (1);
+    }
+    zmr_msg_pack_ack (&self->pk, self->job, self->config->partition, msg.chunk,
+                      words, fresh == 0);
+    s_send_control (self);
+}
+
+//  Sends the whole partition to the sink in parts of about S_PART_BYTES.
+static void
+s_send_result (s_reducer_t *self, const char *sink)
+{
+    if (strcmp (sink, self->sink_endpoint)) {
+        zsock_destroy (&self->sink);
+        self->sink = zmr_socket (ZMQ_PUSH, -1, 10000);
+        if (!self->sink || zmr_connect (self->sink, sink))
+            return;
+        snprintf (self->sink_endpoint, sizeof self->sink_endpoint, "%s", sink);
+    }
+    size_t distinct = zmr_counts_size (self->counts);
+    zmr_entry_t *entries = zmr_counts_entries (self->counts);
+    //  Cut into parts by bytes first, so each part knows how many there are.
+    uint64_t parts = 1;
+    size_t bytes = 0;
+    for (size_t i = 0; i < distinct; i++) {
+        size_t pair = entries[i].len + 16;
+        if (bytes > 0 && bytes + pair > S_PART_BYTES) {
+            parts++;
+            bytes = 0;
+        }
+        bytes += pair;
+    }
+    size_t start = 0;
+    for (uint64_t seq = 0; seq < parts; seq++) {
+        size_t end = start;
+        bytes = 0;
+        while (end < distinct) {
+            size_t pair = entries[end].len + 16;
+            if (bytes > 0 && bytes + pair > S_PART_BYTES)
+                break;
+            bytes += pair;
+            end++;
+        }
+        zmr_msg_begin_result (&self->pk, self->job, self->config->partition,
+                              self->reducers, seq, parts, (uint32_t) (end - start));
+        for (size_t i = start; i < end; i++)
+            zmr_msg_pack_pair (&self->pk, entries[i].word, entries[i].len,
+                               entries[i].count);
+        while (zmr_msg_send (self->sink, &self->sbuf, 0) == -1)
+            if (errno != EINTR) {
+                msgpack_sbuffer_clear (&self->sbuf);
+                break;
+            }
+        start = end;
+    }
+    zmr_log (1, "sent partition %u to the sink: %zu words in %llu parts",
+             self->config->partition, distinct, (unsigned long long) parts);
+}
+
+static void
+s_on_control (s_reducer_t *self)
+{
+    zmq_msg_t frame;
+    int n;
+    if (zmr_msg_recv (self->control, &frame, 1, &n, ZMQ_DONTWAIT) == -1) {
+        if (errno == EPROTO)
+            self->counters.malformed++;
+        return;
+    }
+    zmr_msg_t msg;
+    const char *why;
+    if (zmr_msg_decode (zmq_msg_data (&frame), zmq_msg_size (&frame), &msg, &why)) {
+        self->counters.malformed++;
+        zmr_log_dropped ("control", why);
+    }
+    else
+    if (msg.job != self->job) {
+        self->counters.malformed++;
+        zmr_log_dropped ("control", "message of another job");
+    }
+    else
+    if (msg.type == ZMR_FLUSH)
+        s_send_result (self, msg.endpoint);
+    else
+    if (msg.type == ZMR_FINISH) {
+        self->finished = true;
+        self->finish_ok = msg.flag;
+        if (!msg.flag)
+            zmr_log (0, "the job ended without success: %s", msg.reason);
+    }
+    else
+    if (msg.type == ZMR_REJECT) {
+        zmr_log (0, "rejected by the ventilator: %s", msg.reason);
+        self->finished = true;
+    }
+    else
+    if (msg.type != ZMR_WELCOME) {
+        self->counters.malformed++;
+        zmr_log_dropped ("control", "unexpected message");
+    }
+    zmq_msg_close (&frame);
+}
+
+int
+zmr_reducer_run (const zmr_reducer_config_t *config)
+{
+    s_reducer_t self;
+    memset (&self, 0, sizeof self);
+    self.config = config;
+    if (config->name)
+        snprintf (self.name, sizeof self.name, "%s", config->name);
+    else
+        zmr_default_name (self.name, sizeof self.name);
+    msgpack_sbuffer_init (&self.sbuf);
+    msgpack_packer_init (&self.pk, &self.sbuf, msgpack_sbuffer_write);
+    self.counts = zmr_counts_new ();
+    self.applied = zmr_u64set_new ();
+    //  A batch holds at most about twice its chunk's bytes (see protocol.md).
+    self.batches = zmr_socket (ZMQ_PULL, 2 * (int64_t) ZMR_MAX_MSG, 0);
+    self.control = zmr_socket (ZMQ_DEALER, 1 << 20, 2000);
+    int code = 1;
+    if (!self.counts || !self.applied || !self.batches || !self.control)
+        goto cleanup;
+    zsock_set_rcvhwm (self.batches, 1000);
+    char bound[ZMR_ENDPOINT_MAX];
+    if (zmr_bind (self.batches, config->bind, bound))
+        goto cleanup;
+    snprintf (self.endpoint, sizeof self.endpoint, "%s",
+              config->advertise? config->advertise: bound);
+    zmr_set_random_identity (self.control);
+    if (zmr_connect (self.control, config->control))
+        goto cleanup;
+    zmr_join_t join = { .role = ZMR_ROLE_REDUCER, .partition = config->partition,
+                        .reducers = config->reducers, .endpoint = self.endpoint,
+                        .name = self.name, .control = config->control,
+                        .wait_ms = config->wait_ms };
+    zmq_msg_t frame;
+    zmr_msg_t welcome;
+    int joined = zmr_join (self.control, &join, &frame, &welcome, &self.counters.malformed);
+    if (joined != 0) {
+        code = joined > 0? 0: 1;
+        goto cleanup;
+    }
+    self.job = welcome.job;
+    self.reducers = welcome.reducers;
+    zmq_msg_close (&frame);
+    zmr_log (1, "serving partition %u of %u for job %016llx at %s", config->partition,
+             self.reducers, (unsigned long long) self.job, self.endpoint);
+    s_heartbeat (&self);
+    while (!self.finished && !zmr_interrupted ()) {
+        zmq_pollitem_t items[] = {
+            { zsock_resolve (self.batches), 0, ZMQ_POLLIN, 0 },
+            { zsock_resolve (self.control), 0, ZMQ_POLLIN, 0 },
+        };
+        int64_t wait = self.next_heartbeat - zmr_now_ms ();
+        int rc = zmq_poll (items, 2, wait > 0? (long) wait: 0);
+        if (rc == -1 && errno != EINTR)
+            break;
+        if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
+            for (int i = 0; i < 64 && (zsock_events (self.batches) & ZMQ_POLLIN); i++)
+                s_on_batch (&self);
+        if (rc > 0 && (items[1].revents & ZMQ_POLLIN))
+            s_on_control (&self);
+        if (zmr_now_ms () >= self.next_heartbeat)
+            s_heartbeat (&self);
+    }
+    if (self.finished)
+        code = self.finish_ok? 0: 1;
+    else {
+        zmr_msg_pack_bye (&self.pk, self.job, &self.counters);
+        s_send_control (&self);
+        code = 0;
+    }
+cleanup:
+    zsock_destroy (&self.sink);
+    zsock_destroy (&self.batches);
+    zsock_destroy (&self.control);
+    zmr_u64set_destroy (&self.applied);
+    zmr_counts_destroy (&self.counts);
+    msgpack_sbuffer_destroy (&self.sbuf);
+    return code;
+}

@@ -1,0 +1,76 @@
+/*  zmr-sink: collects a job's partitions and writes the result. */
+#include "zmr_sink.h"
+#include <getopt.h>
+
+static void
+s_help (void)
+{
+    printf (
+"Usage: zmr-sink [OPTION]... CONTROL\n"
+"Collect the result of the zmr job whose ventilator listens at CONTROL and\n"
+"write it, one 'word<TAB>count' line per word, most frequent first.\n"
+"\n"
+"  -o, --output=FILE       write the result to FILE (default standard output);\n"
+"                          FILE appears whole or not at all\n"
+"      --parts=DIR         also write DIR/part-00000... one per partition\n"
+"      --bind=EP           where reducers send results (default tcp://*:*)\n"
+"      --advertise=EP      endpoint to give the job instead of the bound one\n"
+"      --name=NAME         name shown in the status (default host:pid)\n"
+"      --heartbeat-ms=MS   heartbeat period (default 250)\n"
+"      --wait-ms=MS        give up if the job does not answer within MS\n"
+"  -v, --verbose           say more on stderr\n"
+"  -h, --help              show this help and exit\n"
+"      --version           show the version and exit\n"
+"\n"
+"Exit status: 0 result written (or stopped by a signal), 1 failed, 2 usage error.\n");
+}
+
+int
+main (int argc, char *argv[])
+{
+    zmr_log_init ("zmr-sink");
+    zmr_sink_config_t config = { .bind = "tcp://*:*", .heartbeat_ms = 250 };
+    enum { O_BIND = 256, O_ADVERTISE, O_PARTS, O_NAME, O_HEARTBEAT, O_WAIT, O_VERSION };
+    static const struct option options[] = {
+        { "output", required_argument, NULL, 'o' },
+        { "parts", required_argument, NULL, O_PARTS },
+        { "bind", required_argument, NULL, O_BIND },
+        { "advertise", required_argument, NULL, O_ADVERTISE },
+        { "name", required_argument, NULL, O_NAME },
+        { "heartbeat-ms", required_argument, NULL, O_HEARTBEAT },
+        { "wait-ms", required_argument, NULL, O_WAIT },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, O_VERSION },
+        { NULL, 0, NULL, 0 }
+    };
+    int verbose = 0;
+    int opt;
+    opterr = 0;
+    while ((opt = getopt_long (argc, argv, ":o:vh", options, NULL)) != -1) {
+        switch (opt) {
+            case 'o': config.output = strcmp (optarg, "-")? optarg: NULL; break;
+            case O_PARTS: config.parts_dir = optarg; break;
+            case O_BIND: config.bind = zmr_option_endpoint ("--bind", optarg); break;
+            case O_ADVERTISE: config.advertise = zmr_option_endpoint ("--advertise", optarg); break;
+            case O_NAME:
+                if (strlen (optarg) >= ZMR_NAME_MAX)
+                    zmr_usage_error ("option --name: at most %d bytes", ZMR_NAME_MAX - 1);
+                config.name = optarg;
+                break;
+            case O_HEARTBEAT: config.heartbeat_ms = (uint32_t) zmr_option_u64 ("--heartbeat-ms", optarg, 10, 60000); break;
+            case O_WAIT: config.wait_ms = (uint32_t) zmr_option_u64 ("--wait-ms", optarg, 0, 86400000); break;
+            case 'v': verbose++; break;
+            case 'h': s_help (); return 0;
+            case O_VERSION: zmr_print_version ("zmr-sink"); return 0;
+            case ':': zmr_usage_error ("option %s needs a value", argv[optind - 1]);
+            default: zmr_usage_error ("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1)
+        zmr_usage_error ("expected one argument, the ventilator's control endpoint");
+    config.control = zmr_option_endpoint ("CONTROL", argv[optind]);
+    zmr_log_set_level (verbose);
+    zmr_signals_install ();
+    return zmr_sink_run (&config);
+}

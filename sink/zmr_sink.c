@@ -1,0 +1,358 @@
+/*  zmr_sink: each partition arrives as numbered RESULT parts; a part seen
+    before is dropped, so a partition sent twice (the ventilator FLUSHes
+    again when in doubt) is held once. The result is sorted once, here, and
+    written to a temporary name that is renamed into place when complete. */
+#include "zmr_sink.h"
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct {
+    zmr_counts_t *counts;    //  The partition's words
+    zmr_u64set_t *seqs;      //  Parts received
+    uint64_t parts;          //  Parts expected (0: none seen)
+    bool complete;           //  Every part is here
+} s_partition_t;
+
+typedef struct {
+    const zmr_sink_config_t *config;
+    char name[ZMR_NAME_MAX];         //  As sent in HELLO
+    char endpoint[ZMR_ENDPOINT_MAX]; //  As advertised
+    uint64_t job;                    //  Adopted from WELCOME
+    uint32_t reducers;               //  R
+    zsock_t *control;                //  DEALER to the ventilator
+    zsock_t *results;                //  PULL from reducers
+    s_partition_t *partitions;       //  R of them
+    uint32_t complete;               //  Partitions complete
+    msgpack_sbuffer sbuf;            //  Encoding buffer
+    msgpack_packer pk;               //  Packs into sbuf
+    zmr_counters_t counters;         //  For heartbeats
+    int64_t next_heartbeat;          //  When the next HEARTBEAT is due
+    bool finished;                   //  FINISH or REJECT received
+    bool finish_ok;                  //  ... for a job that was done
+} s_sink_t;
+
+static void
+s_send_control (s_sink_t *self)
+{
+    if (zmr_msg_send (self->control, &self->sbuf, 0) == -1)
+        msgpack_sbuffer_clear (&self->sbuf);
+}
+
+static void
+s_heartbeat (s_sink_t *self)
+{
+    zmr_msg_pack_heartbeat (&self->pk, self->job, 0, &self->counters);
+    s_send_control (self);
+    self->next_heartbeat = zmr_now_ms () + self->config->heartbeat_ms;
+}
+
+static void
+s_on_result (s_sink_t *self)
+{
+    zmq_msg_t frame;
+    int n;
+    if (zmr_msg_recv (self->results, &frame, 1, &n, ZMQ_DONTWAIT) == -1) {
+        if (errno == EPROTO) {
+            self->counters.malformed++;
+            zmr_log_dropped ("results", "too many frames");
+        }
+        return;
+    }
+    zmr_msg_t msg;
+    const char *why;
+    if (zmr_msg_decode (zmq_msg_data (&frame), zmq_msg_size (&frame), &msg, &why)
+    ||  (msg.type != ZMR_RESULT && (why = "not a RESULT"))
+    ||  (msg.job != self->job && (why = "RESULT of another job"))
+    ||  (msg.reducers != self->reducers && (why = "RESULT for another reducer count"))) {
+        self->counters.malformed++;
+        zmr_log_dropped ("results", why);
+        zmq_msg_close (&frame);
+        return;
+    }
+    s_partition_t *partition = &self->partitions[msg.partition];
+    if (partition->complete) {
+        zmq_msg_close (&frame);
+        return;
+    }
+    if (partition->parts != msg.parts) {
+        //  A different cut of the partition: start it again from this one.
+        zmr_counts_clear (partition->counts);
+        zmr_u64set_destroy (&partition->seqs);
+        partition->seqs = zmr_u64set_new ();
+        partition->parts = msg.parts;
+    }
+    int fresh = partition->seqs? zmr_u64set_insert (partition->seqs, msg.seq): -1;
+    if (fresh == 1) {
+        const char *word;
+        uint32_t len;
+        uint64_t count;
+        while (zmr_msg_next_pair (&msg, &word, &len, &count)) {
+            bool is_new;
+            if (!zmr_counts_add (partition->counts, word, len, count, &is_new)) {
+                fresh = -1;
+                break;
+            }
+            //  Within one partition each word comes once; a repeat is a
+            //  reducer gone wrong, and a sum would hide it.
+            if (!is_new) {
+                zmr_log (0, "partition %u sent the word '%.*s' twice",
+                         msg.partition, (int) (len > 40? 40: len), word);
+                self->counters.malformed++;
+            }
+            self->counters.words += count;
+        }
+    }
+    zmq_msg_close (&frame);
+    if (fresh < 0) {
+        zmr_log (0, "out of memory collecting partition %u", msg.partition);
+        exit (1);
+    }
+    if (zmr_u64set_size (partition->seqs) == partition->parts) {
+        partition->complete = true;
+        self->complete++;
+        self->counters.chunks++;
+        self->counters.distinct += zmr_counts_size (partition->counts);
+        zmr_msg_pack_stored (&self->pk, self->job, msg.partition);
+        s_send_control (self);
+    }
+}
+
+//  Writes entries in result order to out. Returns 0, or -1 on a write error.
+static int
+s_write_entries (FILE *out, zmr_entry_t *entries, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        fwrite (entries[i].word, 1, entries[i].len, out);
+        fprintf (out, "\t%llu\n", (unsigned long long) entries[i].count);
+    }
+    return ferror (out)? -1: 0;
+}
+
+//  Writes a file by way of a temporary name in the same directory, so that
+//  it appears whole or not at all.
+static int
+s_write_file (const char *path, zmr_entry_t *entries, size_t count)
+{
+    char temp[4096];
+    if (snprintf (temp, sizeof temp, "%s.tmp-%d", path, (int) getpid ()) >= (int) sizeof temp) {
+        zmr_log (0, "path too long: %s", path);
+        return -1;
+    }
+    FILE *out = fopen (temp, "w");
+    if (!out) {
+        zmr_log (0, "cannot write '%s': %s", temp, strerror (errno));
+        return -1;
+    }
+    static char buffer[1 << 20];
+    setvbuf (out, buffer, _IOFBF, sizeof buffer);
+    int rc = s_write_entries (out, entries, count);
+    if (fflush (out) || fsync (fileno (out)))
+        rc = -1;
+    if (fclose (out))
+        rc = -1;
+    if (rc == 0 && rename (temp, path))
+        rc = -1;
+    if (rc) {
+        zmr_log (0, "cannot write '%s': %s", path, strerror (errno));
+        unlink (temp);
+    }
+    return rc;
+}
+
+//  Copies a partition's entries out, sorted in result order. Caller frees.
+static zmr_entry_t *
+s_sorted (zmr_counts_t *counts, size_t *count)
+{
+    *count = zmr_counts_size (counts);
+    zmr_entry_t *copy = malloc ((*count? *count: 1) * sizeof *copy);
+    if (copy) {
+        memcpy (copy, zmr_counts_entries (counts), *count * sizeof *copy);
+        zmr_entries_sort (copy, *count);
+    }
+    return copy;
+}
+
+static int
+s_write_result (s_sink_t *self, uint64_t *words, uint64_t *distinct)
+{
+    size_t total = 0;
+    *words = 0;
+    for (uint32_t p = 0; p < self->reducers; p++) {
+        total += zmr_counts_size (self->partitions[p].counts);
+        *words += zmr_counts_total (self->partitions[p].counts);
+    }
+    *distinct = total;
+    if (self->config->parts_dir) {
+        if (mkdir (self->config->parts_dir, 0777) && errno != EEXIST) {
+            zmr_log (0, "cannot create '%s': %s", self->config->parts_dir, strerror (errno));
+            return -1;
+        }
+        for (uint32_t p = 0; p < self->reducers; p++) {
+            size_t count;
+            zmr_entry_t *sorted = s_sorted (self->partitions[p].counts, &count);
+            char path[4096];
+            snprintf (path, sizeof path, "%s/part-%05u", self->config->parts_dir, p);
+            int rc = sorted? s_write_file (path, sorted, count): -1;
+            free (sorted);
+            if (rc)
+                return -1;
+        }
+    }
+    zmr_entry_t *all = malloc ((total? total: 1) * sizeof *all);
+    if (!all) {
+        zmr_log (0, "out of memory for %zu result lines", total);
+        return -1;
+    }
+    size_t at = 0;
+    for (uint32_t p = 0; p < self->reducers; p++) {
+        size_t count = zmr_counts_size (self->partitions[p].counts);
+        memcpy (all + at, zmr_counts_entries (self->partitions[p].counts), count * sizeof *all);
+        at += count;
+    }
+    zmr_entries_sort (all, total);
+    int rc;
+    if (self->config->output)
+        rc = s_write_file (self->config->output, all, total);
+    else {
+        rc = s_write_entries (stdout, all, total);
+        if (fflush (stdout) || rc) {
+            zmr_log (0, "cannot write the result to standard output: %s", strerror (errno));
+            rc = -1;
+        }
+    }
+    free (all);
+    return rc;
+}
+
+static void
+s_on_control (s_sink_t *self)
+{
+    zmq_msg_t frame;
+    int n;
+    if (zmr_msg_recv (self->control, &frame, 1, &n, ZMQ_DONTWAIT) == -1) {
+        if (errno == EPROTO)
+            self->counters.malformed++;
+        return;
+    }
+    zmr_msg_t msg;
+    const char *why;
+    if (zmr_msg_decode (zmq_msg_data (&frame), zmq_msg_size (&frame), &msg, &why)) {
+        self->counters.malformed++;
+        zmr_log_dropped ("control", why);
+    }
+    else
+    if (msg.type == ZMR_FINISH && msg.job == self->job) {
+        self->finished = true;
+        self->finish_ok = msg.flag;
+        if (!msg.flag)
+            zmr_log (0, "the job ended without success: %s", msg.reason);
+    }
+    else
+    if (msg.type == ZMR_REJECT) {
+        zmr_log (0, "rejected by the ventilator: %s", msg.reason);
+        self->finished = true;
+    }
+    else
+    if (msg.type != ZMR_WELCOME) {
+        self->counters.malformed++;
+        zmr_log_dropped ("control", "unexpected message");
+    }
+    zmq_msg_close (&frame);
+}
+
+int
+zmr_sink_run (const zmr_sink_config_t *config)
+{
+    s_sink_t self;
+    memset (&self, 0, sizeof self);
+    self.config = config;
+    if (config->name)
+        snprintf (self.name, sizeof self.name, "%s", config->name);
+    else
+        zmr_default_name (self.name, sizeof self.name);
+    msgpack_sbuffer_init (&self.sbuf);
+    msgpack_packer_init (&self.pk, &self.sbuf, msgpack_sbuffer_write);
+    self.results = zmr_socket (ZMQ_PULL, ZMR_MAX_MSG + (64 << 10), 0);
+    self.control = zmr_socket (ZMQ_DEALER, 1 << 20, 2000);
+    int code = 1;
+    if (!self.results || !self.control)
+        goto cleanup;
+    char bound[ZMR_ENDPOINT_MAX];
+    if (zmr_bind (self.results, config->bind, bound))
+        goto cleanup;
+    snprintf (self.endpoint, sizeof self.endpoint, "%s",
+              config->advertise? config->advertise: bound);
+    zmr_set_random_identity (self.control);
+    if (zmr_connect (self.control, config->control))
+        goto cleanup;
+    zmr_join_t join = { .role = ZMR_ROLE_SINK, .endpoint = self.endpoint,
+                        .name = self.name, .control = config->control,
+                        .wait_ms = config->wait_ms };
+    zmq_msg_t frame;
+    zmr_msg_t welcome;
+    int joined = zmr_join (self.control, &join, &frame, &welcome, &self.counters.malformed);
+    if (joined != 0) {
+        code = joined > 0? 0: 1;
+        goto cleanup;
+    }
+    self.job = welcome.job;
+    self.reducers = welcome.reducers;
+    zmq_msg_close (&frame);
+    self.partitions = calloc (self.reducers, sizeof *self.partitions);
+    if (!self.partitions)
+        goto cleanup;
+    for (uint32_t p = 0; p < self.reducers; p++) {
+        self.partitions[p].counts = zmr_counts_new ();
+        self.partitions[p].seqs = zmr_u64set_new ();
+        if (!self.partitions[p].counts || !self.partitions[p].seqs)
+            goto cleanup;
+    }
+    s_heartbeat (&self);
+    bool written = false;
+    while (!self.finished && !zmr_interrupted ()) {
+        zmq_pollitem_t items[] = {
+            { zsock_resolve (self.results), 0, ZMQ_POLLIN, 0 },
+            { zsock_resolve (self.control), 0, ZMQ_POLLIN, 0 },
+        };
+        int64_t wait = self.next_heartbeat - zmr_now_ms ();
+        int rc = zmq_poll (items, 2, wait > 0? (long) wait: 0);
+        if (rc == -1 && errno != EINTR)
+            break;
+        if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
+            s_on_result (&self);
+        if (rc > 0 && (items[1].revents & ZMQ_POLLIN))
+            s_on_control (&self);
+        if (zmr_now_ms () >= self.next_heartbeat)
+            s_heartbeat (&self);
+        if (!written && self.complete == self.reducers) {
+            uint64_t words, distinct;
+            if (s_write_result (&self, &words, &distinct))
+                break;
+            written = true;
+            zmr_msg_pack_done (&self.pk, self.job, words, distinct);
+            s_send_control (&self);
+            zmr_log (1, "wrote %llu words, %llu distinct", (unsigned long long) words,
+                     (unsigned long long) distinct);
+        }
+    }
+    if (self.finished)
+        code = self.finish_ok && written? 0: 1;
+    else
+    if (zmr_interrupted ()) {
+        zmr_msg_pack_bye (&self.pk, self.job, &self.counters);
+        s_send_control (&self);
+        code = 0;
+    }
+cleanup:
+    for (uint32_t p = 0; self.partitions && p < self.reducers; p++) {
+        zmr_counts_destroy (&self.partitions[p].counts);
+        zmr_u64set_destroy (&self.partitions[p].seqs);
+    }
+    free (self.partitions);
+    zsock_destroy (&self.results);
+    zsock_destroy (&self.control);
+    msgpack_sbuffer_destroy (&self.sbuf);
+    return code;
+}

@@ -1,0 +1,23 @@
+/*  zmr_sink: collects every partition of a job from the reducers, writes
+    the result (and per-partition files), and tells the ventilator DONE. */
+#ifndef ZMR_SINK_H
+#define ZMR_SINK_H
+#include "zmr.h"
+
+typedef struct {
+    const char *control;     //  Ventilator's control endpoint
+    const char *bind;        //  Where reducers send results (PULL)
+    const char *advertise;   //  Endpoint to give the ventilator, or NULL
+    const char *output;      //  Result file, or NULL for stdout
+    const char *parts_dir;   //  Directory for part-NNNNN files, or NULL
+    const char *name;        //  Worker name, or NULL for host:pid
+    uint32_t heartbeat_ms;   //  Heartbeat period
+    uint32_t wait_ms;        //  Give up if no WELCOME within this (0: never)
+} zmr_sink_config_t;
+
+//  Collects and writes the result. Returns the exit code: 0 written (or
+//  stopped by a signal), 1 failed.
+int
+    zmr_sink_run (const zmr_sink_config_t *config);
+
+#endif

@@ -1,0 +1,95 @@
+/*  zmr-ventilator: reads the input and coordinates a job. */
+#include "zmr_ventilator.h"
+#include <getopt.h>
+
+static void
+s_help (void)
+{
+    printf (
+"Usage: zmr-ventilator [OPTION]... [FILE]...\n"
+"Coordinate a zmr word count over FILEs (none or '-': standard input).\n"
+"Reducers, the sink and mappers connect to the control endpoint.\n"
+"\n"
+"  -r, --reducers=N      partitions of the job, 1..%d (default 2)\n"
+"      --control=EP      control endpoint to bind (default tcp://*:5550)\n"
+"      --chunks=EP       chunk endpoint to bind (default tcp://*:5551)\n"
+"      --status=EP       status endpoint to bind, may repeat (default tcp://*:5552)\n"
+"      --chunk-size=SIZE bytes per chunk, cut at whitespace (default 1M)\n"
+"      --window=N        chunks in flight at most (default 16)\n"
+"      --dead-ms=MS      silence after which a worker is dead (default 3000)\n"
+"      --status-ms=MS    status period (default 250)\n"
+"      --job=ID          job id, a number (default: random)\n"
+"  -v, --verbose         say more on stderr (twice: debug)\n"
+"  -h, --help            show this help and exit\n"
+"      --version         show the version and exit\n"
+"\n"
+"Exit status: 0 job done (or stopped by a signal), 1 job failed, 2 usage error.\n",
+        ZMR_MAX_REDUCERS);
+}
+
+int
+main (int argc, char *argv[])
+{
+    zmr_log_init ("zmr-ventilator");
+    zmr_ventilator_config_t config = {
+        .control = "tcp://*:5550", .chunks = "tcp://*:5551",
+        .reducers = 2, .chunk_size = ZMR_DEFAULT_CHUNK, .window = 16,
+        .dead_ms = 3000, .status_ms = 250
+    };
+    enum { O_CONTROL = 256, O_CHUNKS, O_STATUS, O_CHUNK_SIZE, O_WINDOW,
+           O_DEAD_MS, O_STATUS_MS, O_JOB, O_VERSION };
+    static const struct option options[] = {
+        { "reducers", required_argument, NULL, 'r' },
+        { "control", required_argument, NULL, O_CONTROL },
+        { "chunks", required_argument, NULL, O_CHUNKS },
+        { "status", required_argument, NULL, O_STATUS },
+        { "chunk-size", required_argument, NULL, O_CHUNK_SIZE },
+        { "window", required_argument, NULL, O_WINDOW },
+        { "dead-ms", required_argument, NULL, O_DEAD_MS },
+        { "status-ms", required_argument, NULL, O_STATUS_MS },
+        { "job", required_argument, NULL, O_JOB },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, O_VERSION },
+        { NULL, 0, NULL, 0 }
+    };
+    int verbose = 0;
+    int opt;
+    opterr = 0;
+    while ((opt = getopt_long (argc, argv, ":r:vh", options, NULL)) != -1) {
+        switch (opt) {
+            case 'r': config.reducers = (uint32_t) zmr_option_u64 ("--reducers", optarg, 1, ZMR_MAX_REDUCERS); break;
+            case O_CONTROL: config.control = zmr_option_endpoint ("--control", optarg); break;
+            case O_CHUNKS: config.chunks = zmr_option_endpoint ("--chunks", optarg); break;
+            case O_STATUS:
+                if (config.nstatus == ZMR_VENTILATOR_MAX_STATUS)
+                    zmr_usage_error ("option --status: at most %d endpoints", ZMR_VENTILATOR_MAX_STATUS);
+                config.status[config.nstatus++] = zmr_option_endpoint ("--status", optarg);
+                break;
+            case O_CHUNK_SIZE: config.chunk_size = zmr_option_size ("--chunk-size", optarg, 1, ZMR_MAX_CHUNK); break;
+            case O_WINDOW: config.window = (uint32_t) zmr_option_u64 ("--window", optarg, 1, 1 << 20); break;
+            case O_DEAD_MS: config.dead_ms = (uint32_t) zmr_option_u64 ("--dead-ms", optarg, 100, 3600000); break;
+            case O_STATUS_MS: config.status_ms = (uint32_t) zmr_option_u64 ("--status-ms", optarg, 10, 500); break;
+            case O_JOB: config.job = zmr_option_u64 ("--job", optarg, 1, UINT64_MAX); break;
+            case 'v': verbose++; break;
+            case 'h': s_help (); return 0;
+            case O_VERSION: zmr_print_version ("zmr-ventilator"); return 0;
+            case ':': zmr_usage_error ("option %s needs a value", argv[optind - 1]);
+            default: zmr_usage_error ("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (config.nstatus == 0)
+        config.status[config.nstatus++] = "tcp://*:5552";
+    static const char *const standard_input[] = { "-" };
+    if (optind < argc) {
+        config.inputs = (const char *const *) argv + optind;
+        config.ninputs = (size_t) (argc - optind);
+    }
+    else {
+        config.inputs = standard_input;
+        config.ninputs = 1;
+    }
+    zmr_log_set_level (verbose);
+    zmr_signals_install ();
+    return zmr_ventilator_run (&config);
+}

@@ -1,0 +1,857 @@
+/*  zmr_ventilator: the coordinator of a job.
+
+    The ledger holds one entry per chunk from the moment it is cut until all
+    R reducers have ACKed it; then its bytes are freed. An entry moves
+    QUEUED -> ISSUED (pushed) -> TAKEN (a mapper said TAKE) -> MAPPED (the
+    mapper sent its batches) -> DONE (R ACKs). Anything short of DONE goes
+    back to QUEUED when the evidence says it may be lost: its holder went
+    silent for dead_ms or left, it sat ISSUED or MAPPED for dead_ms. A
+    re-issue can only cost duplicate work, which the reducers drop; it can
+    never lose or double a count. */
+#include "zmr_ventilator.h"
+#include <errno.h>
+#include <string.h>
+
+typedef enum { S_QUEUED, S_ISSUED, S_TAKEN, S_MAPPED, S_DONE } s_chunk_state_t;
+typedef enum { P_WAITING, P_MAPPING, P_FLUSHING, P_DONE, P_FAILED } s_phase_t;
+typedef enum { W_ALIVE, W_DEAD, W_LEFT } s_worker_state_t;
+
+static const char *s_phase_names[] = { "waiting", "mapping", "flushing", "done", "failed" };
+static const char *s_worker_states[] = { "alive", "dead", "left" };
+static const char *s_role_names[] = { "", "mapper", "reducer", "sink" };
+
+typedef struct {
+    char *data;              //  The chunk's bytes until DONE (owned)
+    size_t len;              //  Length of the chunk
+    uint32_t input;          //  Index of its input
+    uint64_t offset;         //  Offset in its input
+    uint8_t state;           //  s_chunk_state_t
+    uint32_t attempt;        //  Issues so far, minus one
+    int64_t since;           //  When it entered its state
+    uint32_t holder;         //  Worker index + 1 that holds it, or 0
+    uint32_t acks;           //  Partitions that ACKed it
+    uint8_t *acked;          //  R flags (owned)
+    uint64_t words;          //  Words ACKed so far
+} s_chunk_t;
+
+typedef struct {
+    uint8_t identity[256];   //  ROUTER routing id
+    size_t identity_len;     //  Its length
+    uint64_t id;             //  Our number for the worker
+    int role;                //  zmr_role_t
+    uint32_t partition;      //  Reducers: the partition served
+    int state;               //  s_worker_state_t
+    int64_t last_seen;       //  When last heard from
+    char name[ZMR_NAME_MAX]; //  As given in HELLO
+    char endpoint[ZMR_ENDPOINT_MAX];  //  Reducers and sink: where to reach them
+    bool welcomed;           //  WELCOME sent
+    zmr_counters_t counters; //  Last reported, or counted here for mappers
+} s_worker_t;
+
+typedef struct {
+    const zmr_ventilator_config_t *config;
+    uint64_t job;            //  Job id
+    zsock_t *control;        //  ROUTER
+    zsock_t *chunks;         //  PUSH
+    zsock_t *status;         //  PUB
+    char chunks_endpoint[ZMR_ENDPOINT_MAX];  //  As bound
+    char status_endpoint[ZMR_ENDPOINT_MAX];  //  First one, as bound
+    zmr_chunker_t *chunker;  //  The input
+    bool eof;                //  Chunker exhausted
+    s_chunk_t *ledger;       //  Indexed by chunk id
+    size_t nchunks;          //  Chunks cut so far
+    size_t ledger_size;      //  Allocated entries
+    uint64_t *queue;         //  Ring of chunk ids to (re)issue
+    size_t queue_head;       //  Next to issue
+    size_t queue_len;        //  Ids in the ring
+    size_t queue_size;       //  Ring capacity
+    s_worker_t *workers;     //  Everyone who said HELLO
+    size_t nworkers;         //  Entries in workers
+    size_t workers_size;     //  Allocated entries
+    int reducer_of[ZMR_MAX_REDUCERS];  //  Worker index serving p, or -1
+    int sink;                //  Worker index of the sink, or -1
+    bool stored[ZMR_MAX_REDUCERS];     //  The sink holds partition p
+    uint32_t nstored;        //  Partitions stored
+    int phase;               //  s_phase_t
+    char reason[ZMR_REASON_MAX];       //  Why it failed
+    zmr_status_t stat;       //  Counters published in STATUS
+    int64_t started;         //  Start time
+    int64_t next_status;     //  When the next STATUS is due
+    int64_t next_flush;      //  When FLUSH is sent again, in flushing
+    int64_t rate_at;         //  Rate sample time
+    uint64_t rate_bytes;     //  bytes_done at rate_at
+    uint64_t rate_words;     //  words at rate_at
+    msgpack_sbuffer sbuf;    //  Encoding buffer
+    msgpack_packer pk;       //  Packs into sbuf
+} s_vent_t;
+
+static void s_publish (s_vent_t *self);
+
+static void
+s_fail (s_vent_t *self, const char *reason)
+{
+    if (self->phase == P_FAILED || self->phase == P_DONE)
+        return;
+    zmr_log (0, "job failed: %s", reason);
+    snprintf (self->reason, sizeof self->reason, "%s", reason);
+    self->phase = P_FAILED;
+    s_publish (self);
+}
+
+//  Sends what is packed in sbuf to a worker over the ROUTER.
+static void
+s_send_to (s_vent_t *self, s_worker_t *worker)
+{
+    zmq_msg_t id;
+    zmq_msg_init_size (&id, worker->identity_len);
+    memcpy (zmq_msg_data (&id), worker->identity, worker->identity_len);
+    if (zmq_msg_send (&id, zsock_resolve (self->control), ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
+        zmq_msg_close (&id);
+        msgpack_sbuffer_clear (&self->sbuf);
+        return;
+    }
+    //  A peer whose queue is full is a dead peer: dropping is what heartbeats
+    //  and leases are there for.
+    if (zmr_msg_send (self->control, &self->sbuf, ZMQ_DONTWAIT) == -1)
+        msgpack_sbuffer_clear (&self->sbuf);
+}
+
+static int
+s_queue_push (s_vent_t *self, uint64_t chunk)
+{
+    if (self->queue_len == self->queue_size) {
+        size_t size = self->queue_size? self->queue_size * 2: 64;
+        uint64_t *queue = malloc (size * sizeof *queue);
+        if (!queue)
+            return -1;
+        for (size_t i = 0; i < self->queue_len; i++)
+            queue[i] = self->queue[(self->queue_head + i) % self->queue_size];
+        free (self->queue);
+        self->queue = queue;
+        self->queue_size = size;
+        self->queue_head = 0;
+    }
+    self->queue[(self->queue_head + self->queue_len) % self->queue_size] = chunk;
+    self->queue_len++;
+    return 0;
+}
+
+//  Puts a chunk that may be lost back in line, once.
+static void
+s_requeue (s_vent_t *self, uint64_t id, const char *why)
+{
+    s_chunk_t *chunk = &self->ledger[id];
+    if (chunk->state == S_DONE || chunk->state == S_QUEUED)
+        return;
+    zmr_log (1, "re-issuing chunk %llu (attempt %u): %s",
+             (unsigned long long) id, chunk->attempt + 1, why);
+    chunk->state = S_QUEUED;
+    chunk->holder = 0;
+    chunk->attempt++;
+    self->stat.chunks_reissued++;
+    if (s_queue_push (self, id))
+        s_fail (self, "out of memory");
+}
+
+//  Cuts the next chunk of input into the ledger and the queue. Returns 1 on
+//  a chunk, 0 at the end of the input, -1 on failure.
+static int
+s_read_chunk (s_vent_t *self)
+{
+    if (self->nchunks == self->ledger_size) {
+        size_t size = self->ledger_size? self->ledger_size * 2: 256;
+        s_chunk_t *ledger = realloc (self->ledger, size * sizeof *ledger);
+        if (!ledger) {
+            s_fail (self, "out of memory for the ledger");
+            return -1;
+        }
+        self->ledger = ledger;
+        self->ledger_size = size;
+    }
+    zmr_chunk_t cut;
+    int rc = zmr_chunker_next (self->chunker, &cut);
+    if (rc == 0) {
+        self->eof = true;
+        return 0;
+    }
+    if (rc < 0) {
+        s_fail (self, zmr_chunker_error (self->chunker));
+        return -1;
+    }
+    s_chunk_t *chunk = &self->ledger[self->nchunks];
+    memset (chunk, 0, sizeof *chunk);
+    chunk->data = cut.data;
+    chunk->len = cut.len;
+    chunk->input = cut.input;
+    chunk->offset = cut.offset;
+    chunk->state = S_QUEUED;
+    chunk->acked = calloc (self->config->reducers, 1);
+    if (!chunk->acked || s_queue_push (self, self->nchunks)) {
+        free (chunk->data);
+        free (chunk->acked);
+        s_fail (self, "out of memory for the ledger");
+        return -1;
+    }
+    self->nchunks++;
+    self->stat.chunks_read++;
+    self->stat.bytes_read += cut.len;
+    return 1;
+}
+
+//  Whether a chunk can go out now: one is queued or can be read, and the
+//  window has room.
+static bool
+s_can_issue (s_vent_t *self)
+{
+    if (self->phase != P_MAPPING)
+        return false;
+    if (self->queue_len > 0)
+        return true;
+    return !self->eof && self->stat.in_flight < self->config->window;
+}
+
+//  Pushes the next chunk to a mapper. Called when the PUSH socket can take
+//  a message.
+static void
+s_issue (s_vent_t *self)
+{
+    //  New chunks are read only while the window has room; re-issues of
+    //  chunks already in flight go first and need none.
+    while (self->queue_len == 0) {
+        if (self->eof || self->stat.in_flight >= self->config->window)
+            return;
+        if (s_read_chunk (self) <= 0)
+            return;
+        self->stat.in_flight++;
+    }
+    uint64_t id = self->queue[self->queue_head];
+    s_chunk_t *chunk = &self->ledger[id];
+    if (chunk->state != S_QUEUED) {
+        //  Queued twice and already handled: skip.
+        self->queue_head = (self->queue_head + 1) % self->queue_size;
+        self->queue_len--;
+        return;
+    }
+    zmr_msg_pack_chunk (&self->pk, self->job, id, chunk->input, chunk->offset,
+                        chunk->attempt);
+    if (zmr_msg_send (self->chunks, &self->sbuf, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
+        msgpack_sbuffer_clear (&self->sbuf);
+        return;
+    }
+    zmq_msg_t body;
+    zmq_msg_init_size (&body, chunk->len);
+    memcpy (zmq_msg_data (&body), chunk->data, chunk->len);
+    //  The first frame went out, so the second is accepted at once.
+    if (zmq_msg_send (&body, zsock_resolve (self->chunks), 0) == -1) {
+        zmq_msg_close (&body);
+        return;
+    }
+    self->queue_head = (self->queue_head + 1) % self->queue_size;
+    self->queue_len--;
+    chunk->state = S_ISSUED;
+    chunk->since = zmr_now_ms ();
+    self->stat.chunks_issued++;
+}
+
+static s_worker_t *
+s_worker_by_identity (s_vent_t *self, zmq_msg_t *identity)
+{
+    size_t len = zmq_msg_size (identity);
+    for (size_t i = 0; i < self->nworkers; i++)
+        if (self->workers[i].identity_len == len
+        &&  memcmp (self->workers[i].identity, zmq_msg_data (identity), len) == 0)
+            return &self->workers[i];
+    return NULL;
+}
+
+static bool
+s_ready (s_vent_t *self)
+{
+    if (self->sink < 0)
+        return false;
+    for (uint32_t p = 0; p < self->config->reducers; p++)
+        if (self->reducer_of[p] < 0)
+            return false;
+    return true;
+}
+
+static void
+s_welcome (s_vent_t *self, s_worker_t *worker)
+{
+    const char *endpoints[ZMR_MAX_REDUCERS];
+    for (uint32_t p = 0; p < self->config->reducers; p++)
+        endpoints[p] = self->workers[self->reducer_of[p]].endpoint;
+    zmr_msg_pack_welcome (&self->pk, self->job, self->config->reducers,
+                          self->chunks_endpoint, self->status_endpoint, endpoints);
+    s_send_to (self, worker);
+    worker->welcomed = true;
+}
+
+static void
+s_reject (s_vent_t *self, s_worker_t *worker, const char *reason)
+{
+    zmr_log (0, "rejected %s: %s", worker->name, reason);
+    zmr_msg_pack_reason (&self->pk, ZMR_REJECT, self->job, false, reason);
+    s_send_to (self, worker);
+    worker->state = W_LEFT;
+}
+
+//  Sends FLUSH to every reducer whose partition the sink does not hold.
+static void
+s_flush (s_vent_t *self)
+{
+    const char *sink = self->workers[self->sink].endpoint;
+    for (uint32_t p = 0; p < self->config->reducers; p++)
+        if (!self->stored[p]) {
+            zmr_msg_pack_flush (&self->pk, self->job, sink);
+            s_send_to (self, &self->workers[self->reducer_of[p]]);
+        }
+    self->next_flush = zmr_now_ms () + self->config->dead_ms;
+}
+
+//  Moves the job on when its condition is met: all registered -> mapping;
+//  all chunks done -> flushing.
+static void
+s_advance (s_vent_t *self)
+{
+    if (self->phase == P_WAITING && s_ready (self)) {
+        self->phase = P_MAPPING;
+        zmr_log (1, "all %u reducers and the sink are here: mapping",
+                 self->config->reducers);
+        for (size_t i = 0; i < self->nworkers; i++)
+            if (self->workers[i].state == W_ALIVE && !self->workers[i].welcomed)
+                s_welcome (self, &self->workers[i]);
+        s_publish (self);
+    }
+    if (self->phase == P_MAPPING && self->eof && self->stat.in_flight == 0
+    &&  self->queue_len == 0) {
+        self->phase = P_FLUSHING;
+        zmr_log (1, "every chunk is applied: flushing %u partitions",
+                 self->config->reducers);
+        s_flush (self);
+        s_publish (self);
+    }
+}
+
+//  Registers a worker that said HELLO (again, after a restart, or anew).
+static void
+s_on_hello (s_vent_t *self, zmq_msg_t *identity, zmr_msg_t *msg)
+{
+    s_worker_t *worker = s_worker_by_identity (self, identity);
+    if (!worker) {
+        if (self->nworkers == self->workers_size) {
+            size_t size = self->workers_size? self->workers_size * 2: 16;
+            s_worker_t *workers = realloc (self->workers, size * sizeof *workers);
+            if (!workers)
+                return;
+            self->workers = workers;
+            self->workers_size = size;
+        }
+        worker = &self->workers[self->nworkers];
+        memset (worker, 0, sizeof *worker);
+        worker->identity_len = zmq_msg_size (identity);
+        memcpy (worker->identity, zmq_msg_data (identity), worker->identity_len);
+        worker->id = ++self->nworkers;
+    }
+    int index = (int) (worker - self->workers);
+    worker->role = (int) msg->role;
+    worker->partition = msg->partition;
+    worker->state = W_ALIVE;
+    worker->last_seen = zmr_now_ms ();
+    snprintf (worker->name, sizeof worker->name, "%s", msg->name);
+    //  A wildcard host is replaced by the address the HELLO came from.
+    const char *peer = zmq_msg_gets (identity, "Peer-Address");
+    zmr_endpoint_with_host (msg->endpoint, peer, worker->endpoint,
+                            sizeof worker->endpoint);
+
+    if (self->phase == P_DONE || self->phase == P_FAILED) {
+        zmr_msg_pack_reason (&self->pk, ZMR_FINISH, self->job,
+                             self->phase == P_DONE, self->reason);
+        s_send_to (self, worker);
+        return;
+    }
+    char reason[ZMR_REASON_MAX];
+    uint32_t R = self->config->reducers;
+    if (msg->role == ZMR_ROLE_REDUCER) {
+        if (msg->reducers && msg->reducers != R) {
+            snprintf (reason, sizeof reason, "this job has %u reducers, not %u",
+                      R, msg->reducers);
+            s_reject (self, worker, reason);
+            return;
+        }
+        if (msg->partition >= R) {
+            snprintf (reason, sizeof reason,
+                      "partition %u does not exist: this job has partitions 0 to %u",
+                      msg->partition, R - 1);
+            s_reject (self, worker, reason);
+            return;
+        }
+        int holder = self->reducer_of[msg->partition];
+        if (holder >= 0 && holder != index) {
+            s_worker_t *other = &self->workers[holder];
+            if (other->state == W_ALIVE) {
+                snprintf (reason, sizeof reason, "partition %u is already served by %s",
+                          msg->partition, other->name);
+                s_reject (self, worker, reason);
+                return;
+            }
+            //  A new process for a partition whose reducer is gone: its
+            //  counts went with it, and without checkpoints they cannot be
+            //  rebuilt from chunks already freed.
+            if (self->stat.chunks_done > 0 || self->stat.in_flight > 0) {
+                snprintf (reason, sizeof reason,
+                          "the reducer of partition %u was lost with its counts",
+                          msg->partition);
+                s_reject (self, worker, reason);
+                s_fail (self, reason);
+                return;
+            }
+        }
+        self->reducer_of[msg->partition] = index;
+        zmr_log (1, "reducer %u is %s at %s", msg->partition, worker->name,
+                 worker->endpoint);
+    }
+    else
+    if (msg->role == ZMR_ROLE_SINK) {
+        if (self->sink >= 0 && self->sink != index
+        &&  self->workers[self->sink].state == W_ALIVE) {
+            snprintf (reason, sizeof reason, "the job already has a sink, %s",
+                      self->workers[self->sink].name);
+            s_reject (self, worker, reason);
+            return;
+        }
+        bool again = self->sink >= 0;
+        self->sink = index;
+        zmr_log (1, "the sink is %s at %s", worker->name, worker->endpoint);
+        if (again && self->phase == P_FLUSHING) {
+            //  A new sink holds nothing: every partition is sent again.
+            memset (self->stored, 0, sizeof self->stored);
+            self->nstored = 0;
+            s_flush (self);
+        }
+    }
+    else
+        zmr_log (1, "mapper %s joined", worker->name);
+    if (s_ready (self))
+        s_welcome (self, worker);
+    s_advance (self);
+}
+
+static void
+s_on_ack (s_vent_t *self, zmr_msg_t *msg)
+{
+    if (msg->chunk >= self->nchunks || msg->partition >= self->config->reducers) {
+        self->stat.malformed++;
+        zmr_log_dropped ("control", "ACK for an unknown chunk or partition");
+        return;
+    }
+    s_chunk_t *chunk = &self->ledger[msg->chunk];
+    if (chunk->state == S_DONE || chunk->acked[msg->partition])
+        return;
+    chunk->acked[msg->partition] = 1;
+    chunk->acks++;
+    chunk->words += msg->words;
+    if (chunk->acks < self->config->reducers)
+        return;
+    chunk->state = S_DONE;
+    self->stat.chunks_done++;
+    self->stat.bytes_done += chunk->len;
+    self->stat.words += chunk->words;
+    self->stat.in_flight--;
+    free (chunk->data);
+    chunk->data = NULL;
+    free (chunk->acked);
+    chunk->acked = NULL;
+    s_advance (self);
+}
+
+//  A mapper is gone (dead or left): what it held goes back in line, and so
+//  does what was pushed but not taken, which may sit in its lost queue.
+static void
+s_reclaim (s_vent_t *self, s_worker_t *worker, const char *why)
+{
+    uint32_t holder = (uint32_t) (worker - self->workers) + 1;
+    for (size_t id = 0; id < self->nchunks; id++) {
+        s_chunk_t *chunk = &self->ledger[id];
+        if ((chunk->state == S_TAKEN || chunk->state == S_MAPPED)
+        &&  chunk->holder == holder)
+            s_requeue (self, id, why);
+        else
+        if (chunk->state == S_ISSUED)
+            s_requeue (self, id, why);
+    }
+}
+
+static void
+s_on_control (s_vent_t *self)
+{
+    zmq_msg_t frames[2];
+    int n;
+    if (zmr_msg_recv (self->control, frames, 2, &n, ZMQ_DONTWAIT) == -1) {
+        if (errno == EPROTO) {
+            self->stat.malformed++;
+            zmr_log_dropped ("control", "too many frames");
+        }
+        return;
+    }
+    zmr_msg_t msg;
+    const char *why = "one frame after the routing id expected";
+    if (n != 2 || zmr_msg_decode (zmq_msg_data (&frames[1]), zmq_msg_size (&frames[1]),
+                                  &msg, &why)) {
+        self->stat.malformed++;
+        zmr_log_dropped ("control", why);
+        zmr_msg_close (frames, n);
+        return;
+    }
+    if (msg.type == ZMR_HELLO) {
+        if (msg.job != 0 && msg.job != self->job) {
+            self->stat.malformed++;
+            zmr_log_dropped ("control", "HELLO for another job");
+        }
+        else
+            s_on_hello (self, &frames[0], &msg);
+        zmr_msg_close (frames, n);
+        return;
+    }
+    if (msg.job != self->job) {
+        self->stat.malformed++;
+        zmr_log_dropped ("control", "message of another job");
+        zmr_msg_close (frames, n);
+        return;
+    }
+    s_worker_t *worker = s_worker_by_identity (self, &frames[0]);
+    zmr_msg_close (frames, n);
+    if (worker) {
+        worker->last_seen = zmr_now_ms ();
+        if (worker->state == W_DEAD) {
+            zmr_log (0, "%s %s is back", s_role_names[worker->role], worker->name);
+            worker->state = W_ALIVE;
+        }
+    }
+    uint32_t holder = worker? (uint32_t) (worker - self->workers) + 1: 0;
+    s_chunk_t *chunk = msg.chunk < self->nchunks? &self->ledger[msg.chunk]: NULL;
+    switch (msg.type) {
+        case ZMR_TAKE:
+            if (!chunk)
+                break;
+            if (chunk->state == S_ISSUED || chunk->state == S_QUEUED
+            ||  chunk->state == S_TAKEN) {
+                //  A TAKE of a chunk already back in line means it was not
+                //  lost after all; its queue entry is skipped when reached.
+                chunk->state = S_TAKEN;
+                chunk->holder = holder;
+                chunk->since = zmr_now_ms ();
+            }
+            break;
+        case ZMR_MAPPED:
+            if (!chunk)
+                break;
+            if (chunk->state != S_DONE) {
+                chunk->state = S_MAPPED;
+                chunk->holder = holder;
+                chunk->since = zmr_now_ms ();
+            }
+            if (worker) {
+                worker->counters.chunks++;
+                worker->counters.words += msg.words;
+                worker->counters.bytes += chunk->len;
+            }
+            break;
+        case ZMR_ACK:
+            s_on_ack (self, &msg);
+            break;
+        case ZMR_HEARTBEAT:
+        case ZMR_BYE:
+            if (!worker)
+                break;
+            if (worker->role != ZMR_ROLE_MAPPER)
+                worker->counters = msg.counters;
+            else
+                worker->counters.malformed = msg.counters.malformed;
+            if (msg.type == ZMR_BYE) {
+                worker->state = W_LEFT;
+                zmr_log (1, "%s %s left", s_role_names[worker->role], worker->name);
+                if (worker->role == ZMR_ROLE_MAPPER)
+                    s_reclaim (self, worker, "its mapper left");
+            }
+            break;
+        case ZMR_STORED:
+            if (msg.partition < self->config->reducers && !self->stored[msg.partition]) {
+                self->stored[msg.partition] = true;
+                self->nstored++;
+            }
+            break;
+        case ZMR_DONE:
+            if (self->phase == P_FLUSHING) {
+                zmr_log (1, "the sink wrote %llu words, %llu distinct",
+                         (unsigned long long) msg.words,
+                         (unsigned long long) msg.distinct);
+                if (msg.words != self->stat.words) {
+                    char reason[ZMR_REASON_MAX];
+                    snprintf (reason, sizeof reason,
+                              "the sink holds %llu words but the reducers applied %llu",
+                              (unsigned long long) msg.words,
+                              (unsigned long long) self->stat.words);
+                    s_fail (self, reason);
+                }
+                else {
+                    self->phase = P_DONE;
+                    s_publish (self);
+                }
+            }
+            break;
+        default:
+            self->stat.malformed++;
+            zmr_log_dropped ("control", "message type not for the ventilator");
+    }
+}
+
+//  Timeouts: dead workers, lost chunks, FLUSH again, the status.
+static void
+s_housekeeping (s_vent_t *self)
+{
+    int64_t now = zmr_now_ms ();
+    uint32_t dead_ms = self->config->dead_ms;
+    for (size_t i = 0; i < self->nworkers; i++) {
+        s_worker_t *worker = &self->workers[i];
+        if (worker->state == W_ALIVE && now - worker->last_seen > dead_ms) {
+            worker->state = W_DEAD;
+            zmr_log (0, "%s %s is silent for %u ms: declared dead",
+                     s_role_names[worker->role], worker->name, dead_ms);
+            if (worker->role == ZMR_ROLE_MAPPER)
+                s_reclaim (self, worker, "its mapper is dead");
+        }
+    }
+    if (self->phase == P_MAPPING)
+        for (size_t id = 0; id < self->nchunks; id++) {
+            s_chunk_t *chunk = &self->ledger[id];
+            if (chunk->state == S_ISSUED && now - chunk->since > dead_ms)
+                s_requeue (self, id, "no mapper took it");
+            else
+            if (chunk->state == S_MAPPED && now - chunk->since > dead_ms)
+                s_requeue (self, id, "its batches did not all arrive");
+        }
+    if (self->phase == P_FLUSHING && now >= self->next_flush)
+        s_flush (self);
+    if (now >= self->next_status)
+        s_publish (self);
+}
+
+static void
+s_publish (s_vent_t *self)
+{
+    int64_t now = zmr_now_ms ();
+    zmr_status_t *stat = &self->stat;
+    stat->job = self->job;
+    stat->seq++;
+    snprintf (stat->phase, sizeof stat->phase, "%s", s_phase_names[self->phase]);
+    stat->reducers = self->config->reducers;
+    stat->elapsed_ms = (uint64_t) (now - self->started);
+    stat->input_eof = self->eof;
+    stat->mappers_alive = 0;
+    stat->duplicates = 0;
+    for (size_t i = 0; i < self->nworkers; i++) {
+        s_worker_t *worker = &self->workers[i];
+        if (worker->role == ZMR_ROLE_MAPPER && worker->state == W_ALIVE)
+            stat->mappers_alive++;
+        if (worker->role == ZMR_ROLE_REDUCER)
+            stat->duplicates += worker->counters.duplicates;
+    }
+    if (self->phase == P_FAILED)
+        snprintf (stat->reason, sizeof stat->reason, "%s", self->reason);
+    else
+    if (self->phase == P_WAITING)
+        snprintf (stat->reason, sizeof stat->reason, "waiting for %s",
+                  self->sink < 0? "the sink and reducers": "reducers");
+    else
+    if (self->phase == P_MAPPING && stat->mappers_alive == 0)
+        snprintf (stat->reason, sizeof stat->reason, "no mapper alive: waiting for one");
+    else
+        stat->reason[0] = 0;
+    if (now - self->rate_at >= 1000) {
+        int64_t span = now - self->rate_at;
+        stat->bytes_per_s = (stat->bytes_done - self->rate_bytes) * 1000 / (uint64_t) span;
+        stat->words_per_s = (stat->words - self->rate_words) * 1000 / (uint64_t) span;
+        self->rate_at = now;
+        self->rate_bytes = stat->bytes_done;
+        self->rate_words = stat->words;
+    }
+    size_t nworkers = self->nworkers < ZMR_STATUS_MAX_WORKERS? self->nworkers
+                                                             : ZMR_STATUS_MAX_WORKERS;
+    zmr_worker_status_t workers[nworkers? nworkers: 1];
+    for (size_t i = 0; i < nworkers; i++) {
+        s_worker_t *worker = &self->workers[i];
+        zmr_worker_status_t *out = &workers[i];
+        memset (out, 0, sizeof *out);
+        out->id = worker->id;
+        snprintf (out->role, sizeof out->role, "%s", s_role_names[worker->role]);
+        snprintf (out->name, sizeof out->name, "%s", worker->name);
+        snprintf (out->state, sizeof out->state, "%s", s_worker_states[worker->state]);
+        out->partition = worker->partition;
+        out->chunks = worker->counters.chunks;
+        out->words = worker->counters.words;
+        out->bytes = worker->counters.bytes;
+        out->duplicates = worker->counters.duplicates;
+        out->malformed = worker->counters.malformed;
+        out->distinct = worker->counters.distinct;
+        out->last_seen_ms = (uint64_t) (now - worker->last_seen);
+    }
+    stat->workers = workers;
+    stat->nworkers = (uint32_t) nworkers;
+    zmr_status_pack (&self->pk, stat);
+    stat->workers = NULL;
+    stat->nworkers = 0;
+    //  PUB drops for a subscriber that does not keep up; never blocks.
+    if (zmr_msg_send (self->status, &self->sbuf, ZMQ_DONTWAIT) == -1)
+        msgpack_sbuffer_clear (&self->sbuf);
+    self->next_status = now + self->config->status_ms;
+}
+
+static int
+s_open (s_vent_t *self, const zmr_ventilator_config_t *config)
+{
+    self->config = config;
+    self->sink = -1;
+    for (uint32_t p = 0; p < ZMR_MAX_REDUCERS; p++)
+        self->reducer_of[p] = -1;
+    self->job = config->job;
+    while (self->job == 0)
+        zmr_random (&self->job, sizeof self->job);
+    msgpack_sbuffer_init (&self->sbuf);
+    msgpack_packer_init (&self->pk, &self->sbuf, msgpack_sbuffer_write);
+    self->started = self->rate_at = zmr_now_ms ();
+    snprintf (self->stat.phase, sizeof self->stat.phase, "waiting");
+
+    char error[512];
+    self->chunker = zmr_chunker_new (config->inputs, config->ninputs,
+                                     config->chunk_size, ZMR_MAX_CHUNK,
+                                     error, sizeof error);
+    if (!self->chunker) {
+        zmr_log (0, "%s", error);
+        return -1;
+    }
+    int all_known;
+    self->stat.input_bytes = zmr_chunker_known_bytes (self->chunker, &all_known);
+    self->stat.input_known = all_known != 0;
+
+    self->control = zmr_socket (ZMQ_ROUTER, 1 << 20, 1000);
+    //  Small queues towards each mapper keep joining fair (DESIGN.md).
+    self->chunks = zmr_socket (ZMQ_PUSH, -1, 0);
+    self->status = zmr_socket (ZMQ_PUB, -1, 0);
+    if (!self->control || !self->chunks || !self->status)
+        return -1;
+    zsock_set_sndhwm (self->chunks, 1);
+    zsock_set_sndbuf (self->chunks, 256 * 1024);
+    zsock_set_sndhwm (self->status, 64);
+    zsock_set_sndhwm (self->control, 10000);
+    if (zmr_bind (self->control, config->control, NULL)
+    ||  zmr_bind (self->chunks, config->chunks, self->chunks_endpoint))
+        return -1;
+    for (size_t i = 0; i < config->nstatus; i++)
+        if (zmr_bind (self->status, config->status[i],
+                      i == 0? self->status_endpoint: NULL))
+            return -1;
+    zmr_log (1, "job %016llx: control %s, chunks %s, status %s",
+             (unsigned long long) self->job, config->control,
+             self->chunks_endpoint, self->status_endpoint);
+    return 0;
+}
+
+static void
+s_close (s_vent_t *self)
+{
+    for (size_t i = 0; i < self->nchunks; i++) {
+        free (self->ledger[i].data);
+        free (self->ledger[i].acked);
+    }
+    free (self->ledger);
+    free (self->queue);
+    free (self->workers);
+    zsock_destroy (&self->status);
+    zsock_destroy (&self->chunks);
+    zsock_destroy (&self->control);
+    zmr_chunker_destroy (&self->chunker);
+    msgpack_sbuffer_destroy (&self->sbuf);
+}
+
+//  Tells every worker still here that the job is over, and publishes the
+//  final state a few times for monitors that are a little behind.
+static void
+s_finish (s_vent_t *self)
+{
+    for (size_t i = 0; i < self->nworkers; i++)
+        if (self->workers[i].state != W_LEFT) {
+            zmr_msg_pack_reason (&self->pk, ZMR_FINISH, self->job,
+                                 self->phase == P_DONE, self->reason);
+            s_send_to (self, &self->workers[i]);
+        }
+    for (int i = 0; i < 3 && !zmr_interrupted (); i++) {
+        s_publish (self);
+        zclock_sleep (self->config->status_ms < 100? (int) self->config->status_ms: 100);
+    }
+}
+
+int
+zmr_ventilator_run (const zmr_ventilator_config_t *config)
+{
+    s_vent_t self;
+    memset (&self, 0, sizeof self);
+    if (s_open (&self, config)) {
+        s_close (&self);
+        return 1;
+    }
+    s_publish (&self);
+    while (!zmr_interrupted () && self.phase != P_DONE && self.phase != P_FAILED) {
+        zmq_pollitem_t items[] = {
+            { zsock_resolve (self.control), 0, ZMQ_POLLIN, 0 },
+            { zsock_resolve (self.chunks), 0, ZMQ_POLLOUT, 0 },
+        };
+        int nitems = s_can_issue (&self)? 2: 1;
+        int64_t wait = self.next_status - zmr_now_ms ();
+        if (wait > 100)
+            wait = 100;
+        if (wait < 0)
+            wait = 0;
+        int rc = zmq_poll (items, nitems, (long) wait);
+        if (rc == -1 && errno != EINTR)
+            break;
+        if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
+            //  Drain a bounded batch so chunks keep flowing under load.
+            for (int i = 0; i < 256; i++) {
+                uint32_t events = zsock_events (self.control);
+                if (!(events & ZMQ_POLLIN))
+                    break;
+                s_on_control (&self);
+            }
+        if (rc > 0 && nitems > 1 && (items[1].revents & ZMQ_POLLOUT))
+            for (int i = 0; i < 64 && s_can_issue (&self); i++) {
+                uint64_t before = self.stat.chunks_issued;
+                s_issue (&self);
+                if (self.stat.chunks_issued == before && self.queue_len > 0
+                &&  !(zsock_events (self.chunks) & ZMQ_POLLOUT))
+                    break;
+            }
+        s_advance (&self);
+        s_housekeeping (&self);
+    }
+    int code;
+    if (self.phase == P_DONE) {
+        zmr_log (1, "job done: %llu words in %llu chunks",
+                 (unsigned long long) self.stat.words,
+                 (unsigned long long) self.stat.chunks_done);
+        code = 0;
+    }
+    else
+    if (self.phase == P_FAILED)
+        code = 1;
+    else {
+        //  Stopped by a signal: a clean end, and every worker is told.
+        zmr_log (0, "stopped by a signal: the job is abandoned");
+        snprintf (self.reason, sizeof self.reason, "the ventilator was stopped");
+        self.phase = P_FAILED;
+        code = 0;
+    }
+    s_finish (&self);
+    s_close (&self);
+    return code;
+}

@@ -1,0 +1,31 @@
+/*  zmr_ventilator: the job's coordinator. Reads the input, cuts it into
+    chunks at whitespace, leases them to mappers, keeps the ledger until every
+    reducer has applied every chunk, and publishes the job's state. */
+#ifndef ZMR_VENTILATOR_H
+#define ZMR_VENTILATOR_H
+#include "zmr.h"
+
+#define ZMR_VENTILATOR_MAX_STATUS 8   //  Status endpoints one ventilator binds
+
+typedef struct {
+    const char *control;             //  Bind: ROUTER for every worker
+    const char *chunks;              //  Bind: PUSH of chunks to mappers
+    const char *status[ZMR_VENTILATOR_MAX_STATUS];  //  Bind: PUB of status
+    size_t nstatus;                  //  Endpoints in status
+    const char *const *inputs;       //  Paths, "-" for stdin
+    size_t ninputs;                  //  Number of inputs
+    uint32_t reducers;               //  R
+    size_t chunk_size;               //  Bytes per chunk, cut at whitespace
+    uint32_t window;                 //  Chunks in flight at most
+    uint32_t dead_ms;                //  Silence after which a worker is dead
+    uint32_t status_ms;              //  Status period
+    uint64_t job;                    //  Job id, 0 for a random one
+} zmr_ventilator_config_t;
+
+//  Runs the job to its end. Returns the process exit code: 0 when the job
+//  is done or was stopped by a signal, 1 when it failed (the reason was
+//  logged).
+int
+    zmr_ventilator_run (const zmr_ventilator_config_t *config);
+
+#endif
