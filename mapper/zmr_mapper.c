@@ -91,6 +91,8 @@ s_map (s_mapper_t *self, uint64_t chunk, const char *data, size_t len)
 {
     zmr_msg_pack_take (&self->pk, self->job, chunk);
     s_send_control (self);
+    if (self->config->delay_ms)
+        zclock_sleep ((int) self->config->delay_ms);
 
     uint32_t R = self->reducers;
     zmr_counts_clear (self->combined);
@@ -166,11 +168,12 @@ s_on_chunk (s_mapper_t *self)
         self->counters.malformed++;
         zmr_log_dropped ("chunks", why);
     }
-    else
-    if (s_map (self, msg.chunk, zmq_msg_data (&frames[1]), zmq_msg_size (&frames[1]))) {
-        zmr_log (0, "cannot map chunk %llu: out of memory",
-                 (unsigned long long) msg.chunk);
-        self->finished = true;
+    else {
+        if (s_map (self, msg.chunk, zmq_msg_data (&frames[1]), zmq_msg_size (&frames[1]))) {
+            zmr_log (0, "cannot map chunk %llu: out of memory",
+                     (unsigned long long) msg.chunk);
+            self->finished = true;
+        }
     }
     zmr_msg_close (frames, n);
 }

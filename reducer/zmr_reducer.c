@@ -173,8 +173,11 @@ s_on_control (s_reducer_t *self)
         zmr_log_dropped ("control", "message of another job");
     }
     else
-    if (msg.type == ZMR_FLUSH)
+    if (msg.type == ZMR_FLUSH) {
+        //  The final counters go out before the result, for the status.
+        s_heartbeat (self);
         s_send_result (self, msg.endpoint);
+    }
     else
     if (msg.type == ZMR_FINISH) {
         self->finished = true;

@@ -331,6 +331,7 @@ zmr_sink_run (const zmr_sink_config_t *config)
             if (s_write_result (&self, &words, &distinct))
                 break;
             written = true;
+            s_heartbeat (&self);
             zmr_msg_pack_done (&self.pk, self.job, words, distinct);
             s_send_control (&self);
             zmr_log (1, "wrote %llu words, %llu distinct", (unsigned long long) words,
