@@ -220,14 +220,6 @@ s_start (s_launcher_t *self)
         char *reducer_argv[12] = { "zmr-reducer", "--partition", partition,
                                    "--reducers", reducers, bind_opt };
         n = 6;
-        if (config->expose && strstr (endpoint, "://*:")) {
-            //  Bound on every interface; the job reaches it on loopback.
-            static char advertise[ZMR_ENDPOINT_MAX + 16];
-            char local[ZMR_ENDPOINT_MAX];
-            zmr_endpoint_with_host (endpoint, "127.0.0.1", local, sizeof local);
-            snprintf (advertise, sizeof advertise, "--advertise=%s", local);
-            reducer_argv[n++] = advertise;
-        }
         if (talk)
             reducer_argv[n++] = verbose;
         reducer_argv[n++] = self->connect_control;

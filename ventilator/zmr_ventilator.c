@@ -335,7 +335,7 @@ s_advance (s_vent_t *self)
 
 //  Registers a worker that said HELLO (again, after a restart, or anew).
 static void
-s_on_hello (s_vent_t *self, zmq_msg_t *identity, zmr_msg_t *msg)
+s_on_hello (s_vent_t *self, zmq_msg_t *identity, zmq_msg_t *body, zmr_msg_t *msg)
 {
     s_worker_t *worker = s_worker_by_identity (self, identity);
     if (!worker) {
@@ -359,8 +359,13 @@ s_on_hello (s_vent_t *self, zmq_msg_t *identity, zmr_msg_t *msg)
     worker->state = W_ALIVE;
     worker->last_seen = zmr_now_ms ();
     snprintf (worker->name, sizeof worker->name, "%s", msg->name);
-    //  A wildcard host is replaced by the address the HELLO came from.
-    const char *peer = zmq_msg_gets (identity, "Peer-Address");
+    //  A wildcard host is replaced by the address the HELLO came from,
+    //  unless that is loopback: then the wildcard stays, and each mapper puts
+    //  in the host it reached us at, which is right for remote mappers too.
+    const char *peer = zmq_msg_gets (body, "Peer-Address");
+    if (peer && (strncmp (peer, "127.", 4) == 0 || strcmp (peer, "::1") == 0
+             ||  strncmp (peer, "::ffff:127.", 11) == 0))
+        peer = NULL;
     zmr_endpoint_with_host (msg->endpoint, peer, worker->endpoint,
                             sizeof worker->endpoint);
 
@@ -509,7 +514,7 @@ s_on_control (s_vent_t *self)
             zmr_log_dropped ("control", "HELLO for another job");
         }
         else
-            s_on_hello (self, &frames[0], &msg);
+            s_on_hello (self, &frames[0], &frames[1], &msg);
         zmr_msg_close (frames, n);
         return;
     }

@@ -1,0 +1,159 @@
+/*  The job status: published by the ventilator, read by monitors. It must
+    come back whole, skip what it does not know, and print as valid JSON. */
+#include <criterion/criterion.h>
+#include "zmr.h"
+
+static void
+s_sample (zmr_status_t *status, zmr_worker_status_t *workers)
+{
+    memset (status, 0, sizeof *status);
+    status->job = 0x0123456789abcdefull;
+    status->seq = 17;
+    snprintf (status->phase, sizeof status->phase, "mapping");
+    snprintf (status->reason, sizeof status->reason, "no mapper alive: \"quoted\"\n");
+    status->reducers = 3;
+    status->input_bytes = 4298239;
+    status->input_known = true;
+    status->bytes_done = 1000;
+    status->chunks_read = 62;
+    status->chunks_reissued = 4;
+    status->words = 823359;
+    status->malformed = 2;
+    memset (workers, 0, 2 * sizeof *workers);
+    snprintf (workers[0].role, sizeof workers[0].role, "mapper");
+    snprintf (workers[0].name, sizeof workers[0].name, "host\xff:1\x01");
+    snprintf (workers[0].state, sizeof workers[0].state, "alive");
+    workers[0].chunks = 34;
+    workers[0].id = 4;
+    snprintf (workers[1].role, sizeof workers[1].role, "reducer");
+    snprintf (workers[1].name, sizeof workers[1].name, "caf\xc3\xa9:2");
+    snprintf (workers[1].state, sizeof workers[1].state, "dead");
+    workers[1].partition = 2;
+    workers[1].last_seen_ms = 3100;
+    status->workers = workers;
+    status->nworkers = 2;
+}
+
+Test (status, roundtrips_the_whole_state)
+{
+    zmr_status_t in;
+    zmr_worker_status_t workers[2];
+    s_sample (&in, workers);
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    zmr_status_pack (&pk, &in);
+    zmr_msg_t msg;
+    const char *why = NULL;
+    cr_assert_eq (zmr_msg_decode (sbuf.data, sbuf.size, &msg, &why), 0, "%s", why);
+    cr_assert_eq (msg.type, ZMR_STATUS);
+    zmr_status_t out;
+    memset (&out, 0, sizeof out);
+    cr_assert_eq (zmr_status_decode (&msg, &out, &why), 0, "%s", why);
+    cr_assert_eq (out.job, in.job);
+    cr_assert_eq (out.seq, 17);
+    cr_assert_str_eq (out.phase, "mapping");
+    cr_assert_str_eq (out.reason, in.reason);
+    cr_assert (out.input_known);
+    cr_assert_not (out.input_eof);
+    cr_assert_eq (out.words, 823359);
+    cr_assert_eq (out.chunks_reissued, 4);
+    cr_assert_eq (out.nworkers, 2);
+    cr_assert_str_eq (out.workers[0].name, workers[0].name);
+    cr_assert_eq (out.workers[0].chunks, 34);
+    cr_assert_str_eq (out.workers[1].state, "dead");
+    cr_assert_eq (out.workers[1].partition, 2);
+    cr_assert_eq (out.workers[1].last_seen_ms, 3100);
+    zmr_status_reset (&out);
+    cr_assert_null (out.workers);
+    msgpack_sbuffer_destroy (&sbuf);
+}
+
+Test (status, skips_keys_it_does_not_know)
+{
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    zmr_msg_begin (&pk, ZMR_STATUS, 5, 1);
+    msgpack_pack_map (&pk, 3);
+    msgpack_pack_str (&pk, 6); msgpack_pack_str_body (&pk, "future", 6);
+    msgpack_pack_array (&pk, 2); msgpack_pack_nil (&pk); msgpack_pack_double (&pk, 1.5);
+    msgpack_pack_str (&pk, 5); msgpack_pack_str_body (&pk, "words", 5);
+    msgpack_pack_uint64 (&pk, 42);
+    msgpack_pack_str (&pk, 5); msgpack_pack_str_body (&pk, "phase", 5);
+    msgpack_pack_str (&pk, 4); msgpack_pack_str_body (&pk, "done", 4);
+    zmr_msg_t msg;
+    const char *why = NULL;
+    cr_assert_eq (zmr_msg_decode (sbuf.data, sbuf.size, &msg, &why), 0, "%s", why);
+    zmr_status_t out;
+    memset (&out, 0, sizeof out);
+    cr_assert_eq (zmr_status_decode (&msg, &out, &why), 0, "%s", why);
+    cr_assert_eq (out.words, 42);
+    cr_assert_str_eq (out.phase, "done");
+    zmr_status_reset (&out);
+    msgpack_sbuffer_destroy (&sbuf);
+}
+
+Test (status, refuses_a_numeric_field_of_the_wrong_type)
+{
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    zmr_msg_begin (&pk, ZMR_STATUS, 5, 1);
+    msgpack_pack_map (&pk, 1);
+    msgpack_pack_str (&pk, 5); msgpack_pack_str_body (&pk, "words", 5);
+    msgpack_pack_str (&pk, 2); msgpack_pack_str_body (&pk, "42", 2);
+    zmr_msg_t msg;
+    const char *why = NULL;
+    cr_assert_eq (zmr_msg_decode (sbuf.data, sbuf.size, &msg, &why), 0, "%s", why);
+    zmr_status_t out;
+    memset (&out, 0, sizeof out);
+    cr_assert_eq (zmr_status_decode (&msg, &out, &why), -1);
+    zmr_status_reset (&out);
+    msgpack_sbuffer_destroy (&sbuf);
+}
+
+Test (status, json_is_valid_for_any_bytes_in_names, .timeout = 30)
+{
+    zmr_status_t in;
+    zmr_worker_status_t workers[2];
+    s_sample (&in, workers);
+    char path[] = "/tmp/zmr-status-XXXXXX";
+    int fd = mkstemp (path);
+    cr_assert_geq (fd, 0);
+    FILE *out = fdopen (fd, "w");
+    zmr_status_write_json (&in, out);
+    fputc ('\n', out);
+    fclose (out);
+    //  An independent JSON parser judges the output.
+    char command[1024];
+    snprintf (command, sizeof command,
+              "python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); "
+              "assert d[\"job\"]==\"0123456789abcdef\" and d[\"words\"]==823359 "
+              "and d[\"workers\"][1][\"name\"]==\"caf\\u00e9:2\" "
+              "and d[\"workers\"][0][\"name\"]==\"host\\u00ff:1\\u0001\" "
+              "and d[\"reason\"].endswith(\"\\\"quoted\\\"\\n\")' %s", path);
+    int rc = system (command);
+    unlink (path);
+    cr_assert_eq (rc, 0, "python3 rejected the JSON (exit %d)", rc);
+}
+
+Test (status, progress_line_shows_percent_and_phase)
+{
+    zmr_status_t in;
+    zmr_worker_status_t workers[2];
+    s_sample (&in, workers);
+    in.input_bytes = 4000000;
+    in.bytes_done = 2000000;
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&text, &size);
+    zmr_status_write_progress (&in, out, 100);
+    fclose (out);
+    cr_assert (strstr (text, " 50%") != NULL, "line: %s", text);
+    cr_assert (strstr (text, "mapping") != NULL, "line: %s", text);
+    free (text);
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Runs one whole job over ipc:// with every role under valgrind, and fails
+# on any memory error, any leak, a non-zero exit, or a wrong result.
+# usage: tests/valgrind_job.sh BIN_DIR
+set -euo pipefail
+bin=$(cd "$1" && pwd)
+dir=$(mktemp -d /tmp/zmr-vg-XXXXXX)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+
+# A few hundred KB of real text, with the awkward bytes DESIGN.md names.
+if command -v bible >/dev/null; then
+    bible gen1:1-gen50:26 > "$dir/input"
+else
+    seq 1 50000 | sed 's/$/ word/' > "$dir/input"
+fi
+printf 'tab\there\vvt\fff\r\ncrlf \x00nul \xff\xfe bad-utf8 no-newline' >> "$dir/input"
+
+vg=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect
+    --show-leak-kinds=definite,indirect --error-exitcode=99 --track-fds=no)
+start() {   # start NAME COMMAND...
+    local name=$1; shift
+    "${vg[@]}" --log-file="$dir/$name.vg" "$@" 2>"$dir/$name.err" &
+    pids+=($!)
+    names+=("$name")
+}
+names=()
+c="ipc://$dir/control"
+start ventilator "$bin/zmr-ventilator" -r 2 --control "$c" --chunks "ipc://$dir/chunks" \
+    --status "ipc://$dir/status" --chunk-size 32K --dead-ms 20000 "$dir/input"
+start reducer0 "$bin/zmr-reducer" -p 0 --bind "ipc://$dir/r0" "$c"
+start reducer1 "$bin/zmr-reducer" -p 1 --bind "ipc://$dir/r1" "$c"
+start sink "$bin/zmr-sink" -o "$dir/output" --bind "ipc://$dir/sink" "$c"
+start mapper0 "$bin/zmr-mapper" "$c"
+start mapper1 "$bin/zmr-mapper" "$c"
+
+failed=0
+deadline=$((SECONDS + 300))
+for i in "${!pids[@]}"; do
+    while kill -0 "${pids[$i]}" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+    if kill -0 "${pids[$i]}" 2>/dev/null; then
+        echo "valgrind job: ${names[$i]} did not finish in time" >&2
+        failed=1
+        continue
+    fi
+    rc=0; wait "${pids[$i]}" || rc=$?
+    if [ $rc -ne 0 ] || [ -s "$dir/${names[$i]}.vg" ]; then
+        echo "valgrind job: ${names[$i]} exited $rc" >&2
+        cat "$dir/${names[$i]}.vg" "$dir/${names[$i]}.err" >&2
+        failed=1
+    fi
+done
+pids=()
+
+export LC_ALL=C
+tr -s ' \t\n\v\f\r' '\n' < "$dir/input" | sed '/^$/d' | sort | uniq -c \
+    | awk '{ n = $1; sub(/^ *[0-9]+ /, ""); print $0 "\t" n }' | sort > "$dir/reference"
+sort < "$dir/output" > "$dir/sorted"
+if ! cmp -s "$dir/reference" "$dir/sorted"; then
+    echo "valgrind job: the result differs from the reference" >&2
+    diff "$dir/reference" "$dir/sorted" | head >&2
+    failed=1
+fi
+if [ $failed -ne 0 ]; then
+    echo "valgrind job: 0 passed, 1 failed"
+    exit 1
+fi
+echo "valgrind job: 6 processes clean, result exact"
