@@ -117,6 +117,7 @@ s_map (s_mapper_t *self, uint64_t chunk, const char *data, size_t len)
             partition = cached->aux;
         else {
             partition = zmr_partitioner_of (self->partitioner, word, word_len);
+            self->counters.distinct++;      //  Words hashed, for the status
             if (zmr_counts_size (self->cache) >= S_CACHE_MAX)
                 zmr_counts_clear (self->cache);
             zmr_entry_t *added = zmr_counts_add (self->cache, word, word_len, 1, NULL);

@@ -60,6 +60,7 @@ typedef struct {
     bool eof;                //  Chunker exhausted
     s_chunk_t *ledger;       //  Indexed by chunk id
     size_t nchunks;          //  Chunks cut so far
+    size_t first_open;       //  Every chunk below this one is DONE
     size_t ledger_size;      //  Allocated entries
     uint64_t *queue;         //  Ring of chunk ids to (re)issue
     size_t queue_head;       //  Next to issue
@@ -467,6 +468,10 @@ s_on_ack (s_vent_t *self, zmr_msg_t *msg)
     chunk->data = NULL;
     free (chunk->acked);
     chunk->acked = NULL;
+    //  Scans for lost chunks start here: the ledger's done prefix is skipped.
+    while (self->first_open < self->nchunks
+       &&  self->ledger[self->first_open].state == S_DONE)
+        self->first_open++;
     s_advance (self);
 }
 
@@ -476,7 +481,7 @@ static void
 s_reclaim (s_vent_t *self, s_worker_t *worker, const char *why)
 {
     uint32_t holder = (uint32_t) (worker - self->workers) + 1;
-    for (size_t id = 0; id < self->nchunks; id++) {
+    for (size_t id = self->first_open; id < self->nchunks; id++) {
         s_chunk_t *chunk = &self->ledger[id];
         if ((chunk->state == S_TAKEN || chunk->state == S_MAPPED)
         &&  chunk->holder == holder)
@@ -571,8 +576,12 @@ s_on_control (s_vent_t *self)
                 break;
             if (worker->role != ZMR_ROLE_MAPPER)
                 worker->counters = msg.counters;
-            else
+            else {
+                //  Chunks, words and bytes are counted here from MAPPED;
+                //  the rest only the mapper knows.
                 worker->counters.malformed = msg.counters.malformed;
+                worker->counters.distinct = msg.counters.distinct;
+            }
             if (msg.type == ZMR_BYE) {
                 worker->state = W_LEFT;
                 zmr_log (1, "%s %s left", s_role_names[worker->role], worker->name);
@@ -628,7 +637,7 @@ s_housekeeping (s_vent_t *self)
         }
     }
     if (self->phase == P_MAPPING)
-        for (size_t id = 0; id < self->nchunks; id++) {
+        for (size_t id = self->first_open; id < self->nchunks; id++) {
             s_chunk_t *chunk = &self->ledger[id];
             if (chunk->state == S_ISSUED && now - chunk->since > dead_ms)
                 s_requeue (self, id, "no mapper took it");
