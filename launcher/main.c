@@ -25,6 +25,10 @@ s_help (void)
 "                        other machines can join: zmr-mapper tcp://HOST:PORT\n"
 "      --progress        progress bar on stderr (default: if it is a terminal)\n"
 "      --no-progress     no progress bar\n"
+"      --stats           at the end, print wall time and the peak memory summed\n"
+"                        over every process of the job (stderr)\n"
+"      --map-cost=N      N rounds of extra work per word in the mappers, to\n"
+"                        study scaling when map work dominates (bench only)\n"
 "  -v, --verbose         the roles say more on stderr\n"
 "  -h, --help            show this help and exit\n"
 "      --version         show the version and exit\n"
@@ -43,7 +47,7 @@ s_run (int argc, char *argv[])
         .progress = isatty (STDERR_FILENO)
     };
     enum { O_PARTS = 256, O_CHUNK_SIZE, O_DEAD_MS, O_STATUS, O_EXPOSE, O_PROGRESS,
-           O_NO_PROGRESS, O_VERSION };
+           O_NO_PROGRESS, O_STATS, O_MAP_COST, O_VERSION };
     static const struct option options[] = {
         { "mappers", required_argument, NULL, 'm' },
         { "reducers", required_argument, NULL, 'r' },
@@ -55,6 +59,8 @@ s_run (int argc, char *argv[])
         { "expose", required_argument, NULL, O_EXPOSE },
         { "progress", no_argument, NULL, O_PROGRESS },
         { "no-progress", no_argument, NULL, O_NO_PROGRESS },
+        { "stats", no_argument, NULL, O_STATS },
+        { "map-cost", required_argument, NULL, O_MAP_COST },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, O_VERSION },
@@ -78,6 +84,8 @@ s_run (int argc, char *argv[])
                 break;
             case O_PROGRESS: config.progress = true; break;
             case O_NO_PROGRESS: config.progress = false; break;
+            case O_STATS: config.stats = true; break;
+            case O_MAP_COST: config.map_cost = (uint32_t) zmr_option_u64 ("--map-cost", optarg, 0, 100000); break;
             case 'v': config.verbose++; break;
             case 'h': s_help (); return 0;
             case O_VERSION: zmr_print_version ("zmr"); return 0;

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,6 +23,7 @@ typedef struct {
     int kind;                //  s_kind_t
     uint32_t index;          //  Partition or mapper number
     int status;              //  waitpid status once reaped
+    long maxrss_kb;          //  Peak resident memory, once reaped
 } s_child_t;
 
 typedef struct {
@@ -228,8 +230,13 @@ s_start (s_launcher_t *self)
             return -1;
     }
     for (uint32_t m = 0; m < config->mappers; m++) {
-        char *mapper_argv[6] = { "zmr-mapper" };
+        char *mapper_argv[8] = { "zmr-mapper" };
         n = 1;
+        char cost[32];
+        if (config->map_cost) {
+            snprintf (cost, sizeof cost, "--map-cost=%u", config->map_cost);
+            mapper_argv[n++] = cost;
+        }
         if (talk)
             mapper_argv[n++] = verbose;
         mapper_argv[n++] = self->connect_control;
@@ -245,13 +252,15 @@ static int
 s_reap (s_launcher_t *self, int *ended_status, s_child_t **ended)
 {
     int status;
-    pid_t pid = waitpid (-1, &status, WNOHANG);
+    struct rusage usage;
+    pid_t pid = wait4 (-1, &status, WNOHANG, &usage);
     if (pid <= 0)
         return 0;
     for (size_t i = 0; i < self->nchildren; i++)
         if (self->children[i].pid == pid) {
             self->children[i].pid = 0;
             self->children[i].status = status;
+            self->children[i].maxrss_kb = usage.ru_maxrss;
             *ended = &self->children[i];
             *ended_status = status;
             return 1;
@@ -279,7 +288,10 @@ s_stop_all (s_launcher_t *self, int leave_ms, int grace_ms)
             s_child_t *child = &self->children[i];
             if (!child->pid)
                 continue;
-            pid_t rc = waitpid (child->pid, &child->status, WNOHANG);
+            struct rusage usage;
+            pid_t rc = wait4 (child->pid, &child->status, WNOHANG, &usage);
+            if (rc == child->pid)
+                child->maxrss_kb = usage.ru_maxrss;
             if (rc == child->pid || (rc < 0 && errno == ECHILD))
                 child->pid = 0;
             else
@@ -347,6 +359,7 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
 {
     if (s_check_inputs (config))
         return 1;
+    int64_t started = zmr_now_ms ();
     s_launcher_t self;
     memset (&self, 0, sizeof self);
     self.config = config;
@@ -479,6 +492,16 @@ cleanup:
     zsock_destroy (&sub);
     //  Done: the rest got FINISH and leave by themselves.
     s_stop_all (&self, code == 0? 2000: 0, 2000);
+    if (config->stats) {
+        //  For the bench: the memory of the whole pipeline, not one process.
+        struct rusage own;
+        getrusage (RUSAGE_SELF, &own);
+        long total = own.ru_maxrss;
+        for (size_t i = 0; i < self.nchildren; i++)
+            total += self.children[i].maxrss_kb;
+        fprintf (stderr, "zmr: stats: wall_ms=%lld peak_rss_kb=%ld processes=%zu\n",
+                 (long long) (zmr_now_ms () - started), total, self.nchildren + 1);
+    }
     free (self.children);
     s_remove_dir (self.dir);
     return code;

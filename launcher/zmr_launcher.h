@@ -15,6 +15,8 @@ typedef struct {
     const char *status;          //  Extra status endpoint to bind, or NULL
     const char *expose;          //  tcp://HOST:PORT base for all endpoints, or NULL
     bool progress;               //  Progress bar on stderr
+    bool stats;                  //  Print wall time and summed peak RSS
+    uint32_t map_cost;           //  Extra per-word work in mappers (bench)
     int verbose;                 //  Passed on to the roles
     const char *const *inputs;   //  Paths, "-" for stdin
     size_t ninputs;              //  Number of inputs

@@ -16,6 +16,7 @@ s_help (void)
 "      --wait-ms=MS        give up if the job does not answer within MS\n"
 "                          (default 0: wait for ever)\n"
 "      --delay-ms=MS       sleep MS before each chunk (to test a slow mapper)\n"
+"      --map-cost=N        N rounds of extra work per word (bench only)\n"
 "  -v, --verbose           say more on stderr\n"
 "  -h, --help              show this help and exit\n"
 "      --version           show the version and exit\n"
@@ -28,12 +29,13 @@ main (int argc, char *argv[])
 {
     zmr_log_init ("zmr-mapper");
     zmr_mapper_config_t config = { .heartbeat_ms = 250 };
-    enum { O_NAME = 256, O_HEARTBEAT, O_WAIT, O_DELAY, O_VERSION };
+    enum { O_NAME = 256, O_HEARTBEAT, O_WAIT, O_DELAY, O_MAP_COST, O_VERSION };
     static const struct option options[] = {
         { "name", required_argument, NULL, O_NAME },
         { "heartbeat-ms", required_argument, NULL, O_HEARTBEAT },
         { "wait-ms", required_argument, NULL, O_WAIT },
         { "delay-ms", required_argument, NULL, O_DELAY },
+        { "map-cost", required_argument, NULL, O_MAP_COST },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, O_VERSION },
@@ -52,6 +54,7 @@ main (int argc, char *argv[])
             case O_HEARTBEAT: config.heartbeat_ms = (uint32_t) zmr_option_u64 ("--heartbeat-ms", optarg, 10, 60000); break;
             case O_WAIT: config.wait_ms = (uint32_t) zmr_option_u64 ("--wait-ms", optarg, 0, 86400000); break;
             case O_DELAY: config.delay_ms = (uint32_t) zmr_option_u64 ("--delay-ms", optarg, 0, 1000); break;
+            case O_MAP_COST: config.map_cost = (uint32_t) zmr_option_u64 ("--map-cost", optarg, 0, 100000); break;
             case 'v': verbose++; break;
             case 'h': s_help (); return 0;
             case O_VERSION: zmr_print_version ("zmr-mapper"); return 0;

@@ -85,6 +85,19 @@ s_on_control (s_mapper_t *self)
     zmq_msg_close (&frame);
 }
 
+//  Stands in for a map function that does real work per word (the bench
+//  uses it to show scaling with mappers): `rounds` FNV-1a passes.
+static void
+s_costly_map (const char *word, size_t len, uint32_t rounds)
+{
+    uint64_t hash = 1469598103934665603ull;
+    for (uint32_t r = 0; r < rounds; r++)
+        for (size_t i = 0; i < len; i++)
+            hash = (hash ^ (uint8_t) word[i]) * 1099511628211ull;
+    //  Keeps the compiler from dropping work whose result nobody reads.
+    __asm__ __volatile__ ("" : : "r" (hash));
+}
+
 //  Maps one chunk: combine, partition, send R batches, MAPPED.
 static int
 s_map (s_mapper_t *self, uint64_t chunk, const char *data, size_t len)
@@ -102,6 +115,8 @@ s_map (s_mapper_t *self, uint64_t chunk, const char *data, size_t len)
     const char *word;
     size_t word_len;
     while (zmr_tokenize_next (data, len, &pos, &word, &word_len)) {
+        if (self->config->map_cost)
+            s_costly_map (word, word_len, self->config->map_cost);
         bool is_new;
         zmr_entry_t *entry = zmr_counts_add (self->combined, word, word_len, 1, &is_new);
         if (!entry)
