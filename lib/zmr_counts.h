@@ -64,7 +64,9 @@ size_t
 int
     zmr_entry_compare (const void *a, const void *b);
 
-//  Sorts entries in place in result order.
+//  Sorts entries in place in result order. Sort a copy of a table's
+//  entries, not the table's own array: the index would point at the wrong
+//  entries afterwards.
 void
     zmr_entries_sort (zmr_entry_t *entries, size_t count);
 

@@ -1,0 +1,360 @@
+/*  zmr_chunker: reads the job's inputs one after the other and cuts them into
+    chunks just after a whitespace byte, carrying the partial word at the end
+    of each read into the next chunk of the same input. Memory stays bounded
+    by one chunk, one read step and the carried partial word. */
+#include "zmr_chunker.h"
+#include "zmr_tokenize.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ZMR_CHUNKER_STEP_MAX  (1u << 20)    //  Largest read past chunk_size
+#define ZMR_CHUNKER_STEP_MIN  (64u << 10)   //  First read past chunk_size (at most)
+#define ZMR_CHUNKER_READ_MAX  (1u << 30)    //  Largest single read(2)
+
+struct _zmr_chunker_t {
+    char **paths;               //  Copies of the input paths
+    size_t npaths;              //  Number of inputs
+    size_t chunk_size;          //  Shortest chunk, unless its input ends first
+    size_t max_chunk;           //  Longest chunk
+    size_t step_min;            //  First read past chunk_size, per chunk
+    uint64_t known_bytes;       //  Sum of the regular files' sizes
+    bool all_known;             //  Every input is a regular file
+    uint64_t bytes_read;        //  Bytes handed out in chunks
+    size_t current;             //  Index of the input being read
+    int fd;                     //  Its descriptor, or -1 when none is open
+    bool eof;                   //  read(2) returned 0 on fd
+    uint64_t offset;            //  Offset of buf[0] in the current input
+    char *buf;                  //  Bytes read and not yet handed out
+    size_t len;                 //  Bytes held in buf
+    size_t cap;                 //  Bytes allocated for buf
+    size_t scanned;             //  buf[chunk_size-1 .. scanned) holds no whitespace
+    bool failed;                //  A -1 was returned; every later call fails too
+    char error [512];           //  Reason for the last -1
+};
+
+static bool
+s_is_stdin (const char *path)
+{
+    return strcmp (path, "-") == 0;
+}
+
+static void
+s_close_input (zmr_chunker_t *self)
+{
+    if (self->fd >= 0 && !s_is_stdin (self->paths [self->current]))
+        close (self->fd);
+    self->fd = -1;
+}
+
+//  Checks that path can be read and adds its size if it is a regular file.
+//  Returns 0, or -1 with a reason in errbuf.
+static int
+s_check_input (zmr_chunker_t *self, const char *path, char *errbuf, size_t errlen)
+{
+    if (s_is_stdin (path)) {
+        self->all_known = false;
+        return 0;
+    }
+    struct stat info;
+    int err = 0;
+    if (stat (path, &info))
+        err = errno;
+    else
+    if (S_ISDIR (info.st_mode))
+        err = EISDIR;
+    else
+    if (!S_ISREG (info.st_mode)) {
+        //  Opening a named pipe would block, or wake its writer only to
+        //  leave it writing to no reader: ask the kernel instead
+        self->all_known = false;
+        if (access (path, R_OK))
+            err = errno;
+    }
+    else {
+        int fd = open (path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            err = errno;
+        else {
+            if (fstat (fd, &info))
+                err = errno;
+            else
+                self->known_bytes += (uint64_t) info.st_size;
+            close (fd);
+        }
+    }
+    if (err) {
+        if (errbuf && errlen)
+            snprintf (errbuf, errlen, "zmr: cannot read '%s': %s", path, strerror (err));
+        return -1;
+    }
+    return 0;
+}
+
+zmr_chunker_t *
+zmr_chunker_new (const char *const *paths, size_t npaths,
+                 size_t chunk_size, size_t max_chunk,
+                 char *errbuf, size_t errlen)
+{
+    assert (paths || npaths == 0);
+    assert (npaths <= UINT32_MAX);
+    assert (chunk_size >= 1 && chunk_size <= max_chunk);
+    zmr_chunker_t *self = (zmr_chunker_t *) calloc (1, sizeof (*self));
+    if (self)
+        self->paths = (char **) calloc (npaths ? npaths : 1, sizeof (char *));
+    if (!self || !self->paths) {
+        free (self);
+        if (errbuf && errlen)
+            snprintf (errbuf, errlen, "zmr: out of memory");
+        return NULL;
+    }
+    self->npaths = npaths;
+    self->chunk_size = chunk_size;
+    self->max_chunk = max_chunk;
+    self->step_min = chunk_size / 16;
+    if (self->step_min < 1)
+        self->step_min = 1;
+    if (self->step_min > ZMR_CHUNKER_STEP_MIN)
+        self->step_min = ZMR_CHUNKER_STEP_MIN;
+    self->all_known = true;
+    self->fd = -1;
+    for (size_t input = 0; input < npaths; input++) {
+        assert (paths [input]);
+        self->paths [input] = strdup (paths [input]);
+        if (!self->paths [input]) {
+            if (errbuf && errlen)
+                snprintf (errbuf, errlen, "zmr: out of memory");
+            zmr_chunker_destroy (&self);
+            return NULL;
+        }
+        if (s_check_input (self, paths [input], errbuf, errlen)) {
+            zmr_chunker_destroy (&self);
+            return NULL;
+        }
+    }
+    return self;
+}
+
+void
+zmr_chunker_destroy (zmr_chunker_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    zmr_chunker_t *self = *self_p;
+    s_close_input (self);
+    free (self->buf);
+    for (size_t input = 0; input < self->npaths; input++)
+        free (self->paths [input]);
+    free (self->paths);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Makes this and every later next() fail; self->error holds the reason.
+static int
+s_fail (zmr_chunker_t *self)
+{
+    self->failed = true;
+    return -1;
+}
+
+//  Opens the current input. Returns 0 or -1 with a reason.
+static int
+s_open_input (zmr_chunker_t *self)
+{
+    const char *path = self->paths [self->current];
+    if (s_is_stdin (path))
+        self->fd = 0;
+    else {
+        self->fd = open (path, O_RDONLY | O_CLOEXEC);
+        if (self->fd < 0) {
+            snprintf (self->error, sizeof (self->error),
+                      "zmr: cannot read '%s': %s", path, strerror (errno));
+            return s_fail (self);
+        }
+    }
+    self->eof = false;
+    self->offset = 0;
+    self->len = 0;
+    self->scanned = 0;
+    return 0;
+}
+
+//  Reads until buf holds target bytes or the input ends. Returns 0, or -1
+//  with a reason.
+static int
+s_fill (zmr_chunker_t *self, size_t target)
+{
+    if (target > self->cap) {
+        size_t cap = self->cap * 2;
+        if (cap < self->chunk_size + self->step_min)
+            cap = self->chunk_size + self->step_min;
+        if (cap > self->max_chunk + 1)
+            cap = self->max_chunk + 1;
+        if (cap < target)
+            cap = target;
+        char *buf = (char *) realloc (self->buf, cap);
+        if (!buf) {
+            snprintf (self->error, sizeof (self->error),
+                      "zmr: out of memory reading '%s'", self->paths [self->current]);
+            return s_fail (self);
+        }
+        self->buf = buf;
+        self->cap = cap;
+    }
+    while (self->len < target && !self->eof) {
+        size_t want = target - self->len;
+        if (want > ZMR_CHUNKER_READ_MAX)
+            want = ZMR_CHUNKER_READ_MAX;
+        ssize_t got = read (self->fd, self->buf + self->len, want);
+        if (got > 0)
+            self->len += (size_t) got;
+        else
+        if (got == 0)
+            self->eof = true;
+        else
+        if (errno != EINTR) {
+            snprintf (self->error, sizeof (self->error),
+                      "zmr: cannot read '%s' at offset %llu: %s",
+                      self->paths [self->current],
+                      (unsigned long long) (self->offset + self->len), strerror (errno));
+            return s_fail (self);
+        }
+    }
+    return 0;
+}
+
+//  Hands buf[0 .. cut) to the caller as a chunk and keeps the rest in a new
+//  buffer. Returns 1, or -1 with a reason.
+static int
+s_emit (zmr_chunker_t *self, size_t cut, zmr_chunk_t *chunk)
+{
+    assert (cut > 0 && cut <= self->len);
+    size_t carry = self->len - cut;
+    char *rest = NULL;
+    size_t rest_cap = 0;
+    if (carry) {
+        rest_cap = self->chunk_size + self->step_min;
+        if (rest_cap < carry + self->step_min)
+            rest_cap = carry + self->step_min;
+        rest = (char *) malloc (rest_cap);
+        if (!rest) {
+            snprintf (self->error, sizeof (self->error),
+                      "zmr: out of memory reading '%s'", self->paths [self->current]);
+            return s_fail (self);
+        }
+        memcpy (rest, self->buf + cut, carry);
+    }
+    //  The chunk keeps the read buffer itself; give back what it does not use
+    char *data = self->buf;
+    if (self->cap > cut) {
+        char *shrunk = (char *) realloc (data, cut);
+        if (shrunk)
+            data = shrunk;
+    }
+    chunk->data = data;
+    chunk->len = cut;
+    chunk->input = (uint32_t) self->current;
+    chunk->offset = self->offset;
+
+    self->buf = rest;
+    self->cap = rest_cap;
+    self->len = carry;
+    self->offset += cut;
+    self->scanned = 0;
+    self->bytes_read += cut;
+    return 1;
+}
+
+int
+zmr_chunker_next (zmr_chunker_t *self, zmr_chunk_t *chunk)
+{
+    assert (self);
+    assert (chunk);
+    if (self->failed)
+        return -1;
+    size_t step = self->step_min;
+    size_t target = self->chunk_size + step;
+    while (true) {
+        if (self->fd < 0) {
+            if (self->current == self->npaths)
+                return 0;
+            if (s_open_input (self))
+                return -1;
+        }
+        if (target > self->max_chunk + 1)
+            target = self->max_chunk + 1;
+        if (s_fill (self, target))
+            return -1;
+        if (self->eof && self->len <= self->max_chunk) {
+            if (self->len)
+                return s_emit (self, self->len, chunk);
+            //  Input done: no word continues into the next one
+            s_close_input (self);
+            self->current++;
+            target = self->chunk_size + step;
+            continue;
+        }
+
+        //  A cut in buf[chunk_size-1 .. max_chunk) gives a chunk of at least
+        //  chunk_size bytes and at most max_chunk; look only at new bytes
+        if (self->len >= self->chunk_size) {
+            size_t from = self->chunk_size - 1;
+            if (from < self->scanned)
+                from = self->scanned;
+            size_t end = self->len < self->max_chunk ? self->len : self->max_chunk;
+            if (end > from) {
+                size_t cut = zmr_tokenize_last_cut (self->buf + from, end - from);
+                self->scanned = end;
+                if (cut)
+                    return s_emit (self, from + cut, chunk);
+            }
+        }
+        if (self->len > self->max_chunk) {
+            //  No cut fits: end the chunk before the long word if we can,
+            //  so that the word gets a chunk of its own
+            size_t cut = zmr_tokenize_last_cut (self->buf, self->chunk_size - 1);
+            if (cut)
+                return s_emit (self, cut, chunk);
+            snprintf (self->error, sizeof (self->error),
+                      "zmr: word longer than %zu bytes at '%s' offset %llu",
+                      self->max_chunk - 1, self->paths [self->current],
+                      (unsigned long long) self->offset);
+            return s_fail (self);
+        }
+        //  A word runs past chunk_size: read on, in growing steps
+        target = self->len + step;
+        if (step < ZMR_CHUNKER_STEP_MAX)
+            step *= 2;
+    }
+}
+
+const char *
+zmr_chunker_error (zmr_chunker_t *self)
+{
+    assert (self);
+    return self->error;
+}
+
+uint64_t
+zmr_chunker_known_bytes (zmr_chunker_t *self, int *all_known)
+{
+    assert (self);
+    if (all_known)
+        *all_known = self->all_known ? 1 : 0;
+    return self->known_bytes;
+}
+
+uint64_t
+zmr_chunker_bytes_read (zmr_chunker_t *self)
+{
+    assert (self);
+    return self->bytes_read;
+}

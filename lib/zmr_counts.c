@@ -1,0 +1,402 @@
+/*  zmr_counts: the word -> count table every role spends its time in.
+    Entries sit in a dense array in insertion order; a power-of-two index of
+    uint32 entry numbers (0 = empty) is probed linearly and kept at most half
+    full; words are copied into large arena blocks, so an insert costs one
+    memcpy and no malloc. */
+#include "zmr_counts.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ZMR_COUNTS_BLOCK    (1u << 20)  //  Arena block for ordinary words
+#define ZMR_COUNTS_LARGE    (ZMR_COUNTS_BLOCK / 4)  //  Words this long get a block of their own
+#define ZMR_COUNTS_SLOTS    1024        //  Initial index size (a power of two)
+#define ZMR_COUNTS_ENTRIES  512         //  Initial entries capacity
+
+typedef struct _s_block_t s_block_t;
+struct _s_block_t {
+    s_block_t *next;            //  Next block in its list
+    size_t capacity;            //  Bytes in data
+    size_t used;                //  Bytes of data holding words
+    char data [];               //  Words, each followed by a NUL byte
+};
+
+struct _zmr_counts_t {
+    zmr_entry_t *entries;       //  Dense, insertion order
+    size_t size;                //  Entries in use
+    size_t capacity;            //  Entries allocated
+    uint32_t *index;            //  Entry number + 1 per slot, 0 = empty
+    size_t mask;                //  Index slots - 1 (slots is a power of two)
+    uint64_t total;             //  Sum of all counts
+    s_block_t *blocks;          //  Arena blocks in use, head is the current one
+    s_block_t *spare;           //  Blocks emptied by clear, for reuse
+    size_t arena_bytes;         //  Capacity of all blocks in both lists
+};
+
+
+//  --------------------------------------------------------------------------
+//  The hash: a wyhash-style multiply-and-fold over 8-byte reads. Words are
+//  mostly short, so lengths up to 16 take one multiply and no loop.
+
+#define S_K0  0xa0761d6478bd642full
+#define S_K1  0xe7037ed1a0b428dbull
+#define S_K2  0x8ebc6af09c88c6e3ull
+#define S_K3  0x589965cc75374cc3ull
+
+static inline uint64_t
+s_fold (uint64_t a, uint64_t b)
+{
+    __uint128_t product = (__uint128_t) a * b;
+    return (uint64_t) product ^ (uint64_t) (product >> 64);
+}
+
+static inline uint64_t
+s_read64 (const uint8_t *p)
+{
+    uint64_t value;
+    memcpy (&value, p, 8);
+    return value;
+}
+
+static inline uint64_t
+s_read32 (const uint8_t *p)
+{
+    uint32_t value;
+    memcpy (&value, p, 4);
+    return value;
+}
+
+static inline uint64_t
+s_hash (const void *word, size_t len)
+{
+    const uint8_t *p = (const uint8_t *) word;
+    uint64_t seed = S_K0 ^ s_fold (len ^ S_K1, S_K0);
+    uint64_t a, b;
+    if (len <= 16) {
+        if (len >= 4) {
+            //  Two overlapping 4-byte reads from each end cover 4..16 bytes
+            size_t step = (len >> 3) << 2;
+            a = (s_read32 (p) << 32) | s_read32 (p + step);
+            b = (s_read32 (p + len - 4) << 32) | s_read32 (p + len - 4 - step);
+        }
+        else
+        if (len > 0) {
+            a = ((uint64_t) p [0] << 16) | ((uint64_t) p [len >> 1] << 8) | p [len - 1];
+            b = 0;
+        }
+        else
+            a = b = 0;
+    }
+    else {
+        size_t left = len;
+        if (left > 48) {
+            //  Three independent lanes let the multiplies overlap
+            uint64_t seed1 = seed, seed2 = seed;
+            do {
+                seed  = s_fold (s_read64 (p)      ^ S_K1, s_read64 (p + 8)  ^ seed);
+                seed1 = s_fold (s_read64 (p + 16) ^ S_K2, s_read64 (p + 24) ^ seed1);
+                seed2 = s_fold (s_read64 (p + 32) ^ S_K3, s_read64 (p + 40) ^ seed2);
+                p += 48;
+                left -= 48;
+            } while (left > 48);
+            seed ^= seed1 ^ seed2;
+        }
+        while (left > 16) {
+            seed = s_fold (s_read64 (p) ^ S_K1, s_read64 (p + 8) ^ seed);
+            p += 16;
+            left -= 16;
+        }
+        //  The last 16 bytes, overlapping what the loop already took
+        a = s_read64 (p + left - 16);
+        b = s_read64 (p + left - 8);
+    }
+    return s_fold (S_K1 ^ len, s_fold (a ^ S_K1, b ^ seed));
+}
+
+
+//  --------------------------------------------------------------------------
+//  The arena
+
+//  Returns a block with room for need bytes, from the spare list or new,
+//  or NULL on out-of-memory. The block is not yet linked into blocks.
+static s_block_t *
+s_block_take (zmr_counts_t *self, size_t need, size_t capacity)
+{
+    for (s_block_t **link = &self->spare; *link; link = &(*link)->next) {
+        s_block_t *block = *link;
+        if (block->capacity >= need) {
+            *link = block->next;
+            block->next = NULL;
+            block->used = 0;
+            return block;
+        }
+    }
+    s_block_t *block = (s_block_t *) malloc (sizeof (s_block_t) + capacity);
+    if (!block)
+        return NULL;
+    block->next = NULL;
+    block->capacity = capacity;
+    block->used = 0;
+    self->arena_bytes += capacity;
+    return block;
+}
+
+//  Copies word into the arena, followed by a NUL byte. Returns the copy,
+//  or NULL on out-of-memory with the arena as it was.
+static const char *
+s_arena_copy (zmr_counts_t *self, const void *word, size_t len)
+{
+    size_t need = len + 1;
+    s_block_t *block = self->blocks;
+    if (!block || block->capacity - block->used < need) {
+        if (need >= ZMR_COUNTS_LARGE) {
+            //  A long word gets its own block, linked behind the current
+            //  one so that the room left there is still used
+            block = s_block_take (self, need, need);
+            if (!block)
+                return NULL;
+            if (self->blocks) {
+                block->next = self->blocks->next;
+                self->blocks->next = block;
+            }
+            else
+                self->blocks = block;
+        }
+        else {
+            block = s_block_take (self, need, ZMR_COUNTS_BLOCK);
+            if (!block)
+                return NULL;
+            block->next = self->blocks;
+            self->blocks = block;
+        }
+    }
+    char *copy = block->data + block->used;
+    if (len)
+        memcpy (copy, word, len);
+    copy [len] = 0;
+    block->used += need;
+    return copy;
+}
+
+
+//  --------------------------------------------------------------------------
+//  The index
+
+//  Returns the slot holding word, or the empty slot where it would go.
+static inline size_t
+s_probe (zmr_counts_t *self, const void *word, size_t len, uint64_t hash)
+{
+    size_t slot = (size_t) hash & self->mask;
+    while (true) {
+        uint32_t ref = self->index [slot];
+        if (ref == 0)
+            return slot;
+        zmr_entry_t *entry = &self->entries [ref - 1];
+        if (entry->hash == hash && entry->len == len
+        &&  (len == 0 || memcmp (entry->word, word, len) == 0))
+            return slot;
+        slot = (slot + 1) & self->mask;
+    }
+}
+
+//  Doubles the index. Returns 0, or -1 on out-of-memory with the old index
+//  still in place.
+static int
+s_index_grow (zmr_counts_t *self)
+{
+    size_t slots = (self->mask + 1) * 2;
+    uint32_t *index = (uint32_t *) calloc (slots, sizeof (uint32_t));
+    if (!index)
+        return -1;
+    size_t mask = slots - 1;
+    for (size_t number = 0; number < self->size; number++) {
+        size_t slot = (size_t) self->entries [number].hash & mask;
+        while (index [slot])
+            slot = (slot + 1) & mask;
+        index [slot] = (uint32_t) (number + 1);
+    }
+    free (self->index);
+    self->index = index;
+    self->mask = mask;
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+
+zmr_counts_t *
+zmr_counts_new (void)
+{
+    zmr_counts_t *self = (zmr_counts_t *) calloc (1, sizeof (*self));
+    if (!self)
+        return NULL;
+    self->entries = (zmr_entry_t *) malloc (ZMR_COUNTS_ENTRIES * sizeof (zmr_entry_t));
+    self->index = (uint32_t *) calloc (ZMR_COUNTS_SLOTS, sizeof (uint32_t));
+    if (!self->entries || !self->index) {
+        zmr_counts_destroy (&self);
+        return NULL;
+    }
+    self->capacity = ZMR_COUNTS_ENTRIES;
+    self->mask = ZMR_COUNTS_SLOTS - 1;
+    return self;
+}
+
+static void
+s_blocks_free (s_block_t *block)
+{
+    while (block) {
+        s_block_t *next = block->next;
+        free (block);
+        block = next;
+    }
+}
+
+void
+zmr_counts_destroy (zmr_counts_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    zmr_counts_t *self = *self_p;
+    s_blocks_free (self->spare);
+    s_blocks_free (self->blocks);
+    free (self->index);
+    free (self->entries);
+    free (self);
+    *self_p = NULL;
+}
+
+zmr_entry_t *
+zmr_counts_add (zmr_counts_t *self, const void *word, size_t len,
+                uint64_t delta, bool *is_new)
+{
+    assert (self);
+    assert (word || len == 0);
+    assert (len <= UINT32_MAX);
+    uint64_t hash = s_hash (word, len);
+    size_t slot = s_probe (self, word, len, hash);
+    uint32_t ref = self->index [slot];
+    if (ref) {
+        zmr_entry_t *entry = &self->entries [ref - 1];
+        entry->count += delta;
+        self->total += delta;
+        if (is_new)
+            *is_new = false;
+        return entry;
+    }
+    //  Entry numbers are stored + 1 in a uint32, so 0 can mean empty
+    if (self->size >= UINT32_MAX - 1)
+        return NULL;
+
+    //  Grow everything that can fail before changing anything visible
+    if (self->size == self->capacity) {
+        size_t capacity = self->capacity * 2;
+        zmr_entry_t *entries = (zmr_entry_t *) realloc (
+            self->entries, capacity * sizeof (zmr_entry_t));
+        if (!entries)
+            return NULL;
+        self->entries = entries;
+        self->capacity = capacity;
+    }
+    if ((self->size + 1) * 2 > self->mask + 1) {
+        if (s_index_grow (self))
+            return NULL;
+        slot = s_probe (self, word, len, hash);
+    }
+    const char *copy = s_arena_copy (self, word, len);
+    if (!copy)
+        return NULL;
+
+    zmr_entry_t *entry = &self->entries [self->size];
+    entry->word = copy;
+    entry->len = (uint32_t) len;
+    entry->aux = 0;
+    entry->count = delta;
+    entry->hash = hash;
+    self->size++;
+    self->index [slot] = (uint32_t) self->size;
+    self->total += delta;
+    if (is_new)
+        *is_new = true;
+    return entry;
+}
+
+zmr_entry_t *
+zmr_counts_lookup (zmr_counts_t *self, const void *word, size_t len)
+{
+    assert (self);
+    assert (word || len == 0);
+    if (len > UINT32_MAX)
+        return NULL;
+    uint32_t ref = self->index [s_probe (self, word, len, s_hash (word, len))];
+    return ref ? &self->entries [ref - 1] : NULL;
+}
+
+size_t
+zmr_counts_size (zmr_counts_t *self)
+{
+    assert (self);
+    return self->size;
+}
+
+uint64_t
+zmr_counts_total (zmr_counts_t *self)
+{
+    assert (self);
+    return self->total;
+}
+
+zmr_entry_t *
+zmr_counts_entries (zmr_counts_t *self)
+{
+    assert (self);
+    return self->entries;
+}
+
+void
+zmr_counts_clear (zmr_counts_t *self)
+{
+    assert (self);
+    memset (self->index, 0, (self->mask + 1) * sizeof (uint32_t));
+    self->size = 0;
+    self->total = 0;
+    //  Every block goes to the spare list, to be refilled by later adds
+    while (self->blocks) {
+        s_block_t *block = self->blocks;
+        self->blocks = block->next;
+        block->next = self->spare;
+        self->spare = block;
+    }
+}
+
+size_t
+zmr_counts_memory (zmr_counts_t *self)
+{
+    assert (self);
+    return self->capacity * sizeof (zmr_entry_t)
+         + (self->mask + 1) * sizeof (uint32_t)
+         + self->arena_bytes;
+}
+
+int
+zmr_entry_compare (const void *a, const void *b)
+{
+    const zmr_entry_t *left = (const zmr_entry_t *) a;
+    const zmr_entry_t *right = (const zmr_entry_t *) b;
+    if (left->count != right->count)
+        return left->count > right->count ? -1 : 1;
+    uint32_t common = left->len < right->len ? left->len : right->len;
+    //  memcmp compares as unsigned char, so bytes above 0x7f sort last
+    int order = memcmp (left->word, right->word, common);
+    if (order)
+        return order;
+    return (left->len > right->len) - (left->len < right->len);
+}
+
+void
+zmr_entries_sort (zmr_entry_t *entries, size_t count)
+{
+    assert (entries || count == 0);
+    if (count > 1)
+        qsort (entries, count, sizeof (zmr_entry_t), zmr_entry_compare);
+}

@@ -1,0 +1,549 @@
+/*  test_chunker: cutting inputs into chunks at whitespace. Each test writes
+    its inputs into a fresh directory under /tmp and removes it afterwards. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "zmr_chunker.h"
+#include "zmr_tokenize.h"
+
+static char s_dir [64];             //  This test's temporary directory
+
+static void
+s_setup (void)
+{
+    strcpy (s_dir, "/tmp/zmr-test-chunker-XXXXXX");
+    cr_assert_not_null (mkdtemp (s_dir));
+}
+
+static void
+s_teardown (void)
+{
+    DIR *dir = opendir (s_dir);
+    if (!dir)
+        return;
+    struct dirent *item;
+    char path [512];
+    while ((item = readdir (dir))) {
+        if (strcmp (item->d_name, ".") == 0 || strcmp (item->d_name, "..") == 0)
+            continue;
+        snprintf (path, sizeof (path), "%s/%s", s_dir, item->d_name);
+        if (unlink (path))
+            rmdir (path);
+    }
+    closedir (dir);
+    rmdir (s_dir);
+}
+
+TestSuite (chunker, .init = s_setup, .fini = s_teardown);
+
+//  Writes data into the test directory; returns its path, the caller's to free.
+static char *
+s_write (const char *name, const void *data, size_t len)
+{
+    char *path = (char *) malloc (512);
+    cr_assert_not_null (path);
+    snprintf (path, 512, "%s/%s", s_dir, name);
+    FILE *file = fopen (path, "wb");
+    cr_assert_not_null (file);
+    if (len)
+        cr_assert_eq (fwrite (data, 1, len, file), len);
+    cr_assert_eq (fclose (file), 0);
+    return path;
+}
+
+typedef struct {
+    zmr_chunk_t *chunks;        //  Every chunk, in order
+    size_t count;               //  Number of chunks
+    int last_rc;                //  What the last next() returned
+} s_run_t;
+
+//  Runs a chunker to its end (0) or first error (-1), keeping every chunk.
+static s_run_t
+s_run (zmr_chunker_t *chunker)
+{
+    s_run_t run = { NULL, 0, 0 };
+    size_t cap = 0;
+    while (true) {
+        zmr_chunk_t chunk;
+        run.last_rc = zmr_chunker_next (chunker, &chunk);
+        if (run.last_rc != 1)
+            break;
+        if (run.count == cap) {
+            cap = cap ? cap * 2 : 16;
+            run.chunks = (zmr_chunk_t *) realloc (run.chunks, cap * sizeof (zmr_chunk_t));
+            cr_assert_not_null (run.chunks);
+        }
+        run.chunks [run.count++] = chunk;
+    }
+    return run;
+}
+
+static void
+s_run_free (s_run_t *run)
+{
+    for (size_t at = 0; at < run->count; at++)
+        free (run->chunks [at].data);
+    free (run->chunks);
+    run->chunks = NULL;
+    run->count = 0;
+}
+
+//  Checks every promise of zmr_chunker.h for a run over inputs: chunks come
+//  input by input; per input they are contiguous from offset 0 and join into
+//  the input exactly; each ends just after whitespace or at its input's end;
+//  none is shorter than chunk_size unless it is its input's last; none is
+//  longer than max_chunk.
+static void
+s_check_run (s_run_t *run, const char *const *inputs, const size_t *lens,
+             size_t ninputs, size_t chunk_size, size_t max_chunk)
+{
+    size_t at = 0;
+    for (size_t input = 0; input < ninputs; input++) {
+        uint64_t offset = 0;
+        while (at < run->count && run->chunks [at].input == input) {
+            zmr_chunk_t *chunk = &run->chunks [at];
+            cr_assert_gt (chunk->len, 0, "chunk %zu is empty", at);
+            cr_assert_leq (chunk->len, max_chunk, "chunk %zu too long", at);
+            cr_assert_eq (chunk->offset, offset, "chunk %zu: offset %llu, expected %llu",
+                          at, (unsigned long long) chunk->offset, (unsigned long long) offset);
+            cr_assert_leq (offset + chunk->len, lens [input], "chunk %zu runs past its input", at);
+            cr_assert_eq (memcmp (chunk->data, inputs [input] + offset, chunk->len), 0,
+                          "chunk %zu differs from its input", at);
+            offset += chunk->len;
+            bool at_end = offset == lens [input];
+            cr_assert (at_end || zmr_is_space ((uint8_t) chunk->data [chunk->len - 1]),
+                       "chunk %zu of input %zu ends mid-word at offset %llu",
+                       at, input, (unsigned long long) offset);
+            cr_assert (at_end || chunk->len >= chunk_size,
+                       "chunk %zu is %zu bytes, shorter than %zu", at, chunk->len, chunk_size);
+            at++;
+        }
+        cr_assert_eq (offset, lens [input], "input %zu not reproduced in full", input);
+    }
+    cr_assert_eq (at, run->count, "chunks out of input order");
+}
+
+//  Fills buf with random words and whitespace; words hold NUL, 0x85, 0xa0
+//  and other bytes that are not whitespace.
+static void
+s_random_text (char *buf, size_t len, unsigned int seed)
+{
+    const char spaces [] = " \t\n\v\f\r";
+    const char letters [] = "abcXYZ\x00\x85\xa0\xff\x1c";
+    size_t at = 0;
+    while (at < len) {
+        seed = seed * 1103515245u + 12345u;
+        size_t word = 1 + (seed >> 16) % 12;
+        for (size_t k = 0; k < word && at < len; k++) {
+            seed = seed * 1103515245u + 12345u;
+            buf [at++] = letters [(seed >> 16) % (sizeof (letters) - 1)];
+        }
+        seed = seed * 1103515245u + 12345u;
+        size_t gap = 1 + (seed >> 16) % 3;
+        for (size_t k = 0; k < gap && at < len; k++) {
+            seed = seed * 1103515245u + 12345u;
+            buf [at++] = spaces [(seed >> 16) % 6];
+        }
+    }
+}
+
+Test (chunker, chunks_join_into_each_input_exactly)
+{
+    size_t lens [3] = { 100000, 1, 33333 };
+    char *texts [3];
+    const char *paths [3];
+    for (int input = 0; input < 3; input++) {
+        texts [input] = (char *) malloc (lens [input]);
+        s_random_text (texts [input], lens [input], 7u + (unsigned) input);
+        char name [16];
+        snprintf (name, sizeof (name), "in%d", input);
+        paths [input] = s_write (name, texts [input], lens [input]);
+    }
+    const size_t sizes [] = { 1, 2, 7, 64, 1000, 4096, 65536, 1 << 20 };
+    for (size_t at = 0; at < sizeof (sizes) / sizeof (sizes [0]); at++) {
+        char err [256] = "";
+        zmr_chunker_t *chunker = zmr_chunker_new (paths, 3, sizes [at], 1 << 20, err, sizeof (err));
+        cr_assert_not_null (chunker, "%s", err);
+        s_run_t run = s_run (chunker);
+        cr_assert_eq (run.last_rc, 0, "chunk size %zu: %s", sizes [at], zmr_chunker_error (chunker));
+        s_check_run (&run, (const char *const *) texts, lens, 3, sizes [at], 1 << 20);
+        //  Words here are short, so chunks stay close to chunk_size
+        for (size_t k = 0; k < run.count; k++)
+            cr_assert_lt (run.chunks [k].len, 2 * sizes [at] + 64,
+                          "chunk of %zu bytes for chunk size %zu", run.chunks [k].len, sizes [at]);
+        cr_assert_eq (zmr_chunker_bytes_read (chunker), lens [0] + lens [1] + lens [2]);
+        cr_assert_eq (zmr_chunker_next (chunker, &(zmr_chunk_t) { 0 }), 0, "stays at the end");
+        if (sizes [at] == 1000)
+            cr_assert_gt (run.count, 100, "a 1000-byte chunk size cuts ~134 KB into many chunks");
+        s_run_free (&run);
+        zmr_chunker_destroy (&chunker);
+        cr_assert_null (chunker);
+    }
+    for (int input = 0; input < 3; input++) {
+        free (texts [input]);
+        free ((char *) paths [input]);
+    }
+}
+
+Test (chunker, never_splits_a_word)
+{
+    //  Every word in the input is whole in exactly one chunk: counting the
+    //  words chunk by chunk gives the count of the whole input
+    size_t len = 50000;
+    char *text = (char *) malloc (len);
+    s_random_text (text, len, 99);
+    const char *path = s_write ("words", text, len);
+    size_t whole = zmr_tokenize_count (text, len);
+    for (size_t chunk_size = 1; chunk_size < 3000; chunk_size = chunk_size * 3 + 1) {
+        zmr_chunker_t *chunker = zmr_chunker_new (&path, 1, chunk_size, 4096, NULL, 0);
+        cr_assert_not_null (chunker);
+        s_run_t run = s_run (chunker);
+        cr_assert_eq (run.last_rc, 0);
+        size_t words = 0;
+        for (size_t at = 0; at < run.count; at++) {
+            zmr_chunk_t *chunk = &run.chunks [at];
+            words += zmr_tokenize_count (chunk->data, chunk->len);
+            //  The byte before a chunk, if any, is whitespace
+            if (chunk->offset > 0)
+                cr_assert (zmr_is_space ((uint8_t) text [chunk->offset - 1]),
+                           "chunk at offset %llu starts mid-word",
+                           (unsigned long long) chunk->offset);
+        }
+        cr_assert_eq (words, whole, "chunk size %zu", chunk_size);
+        s_check_run (&run, (const char *const *) &text, &len, 1, chunk_size, 4096);
+        s_run_free (&run);
+        zmr_chunker_destroy (&chunker);
+    }
+    free (text);
+    free ((char *) path);
+}
+
+Test (chunker, words_never_span_inputs)
+{
+    const char *paths [2] = { s_write ("a", "abc", 3), s_write ("b", "def", 3) };
+    zmr_chunker_t *chunker = zmr_chunker_new (paths, 2, 1024, 4096, NULL, 0);
+    cr_assert_not_null (chunker);
+    s_run_t run = s_run (chunker);
+    cr_assert_eq (run.last_rc, 0);
+    cr_assert_eq (run.count, 2, "one chunk per input, got %zu", run.count);
+    cr_assert_eq (run.chunks [0].input, 0);
+    cr_assert_eq (run.chunks [0].len, 3);
+    cr_assert_eq (memcmp (run.chunks [0].data, "abc", 3), 0);
+    cr_assert_eq (run.chunks [0].offset, 0);
+    cr_assert_eq (run.chunks [1].input, 1);
+    cr_assert_eq (run.chunks [1].len, 3);
+    cr_assert_eq (memcmp (run.chunks [1].data, "def", 3), 0);
+    cr_assert_eq (run.chunks [1].offset, 0, "offsets restart in each input");
+    s_run_free (&run);
+    zmr_chunker_destroy (&chunker);
+    free ((char *) paths [0]);
+    free ((char *) paths [1]);
+}
+
+Test (chunker, offsets_are_byte_offsets_in_the_input)
+{
+    //  Ten-byte lines; a chunk of at least 25 bytes ends after the third line
+    const char *text = "line-0001\nline-0002\nline-0003\nline-0004\nline-0005\nline-0006\nlast";
+    const char *path = s_write ("lines", text, strlen (text));
+    zmr_chunker_t *chunker = zmr_chunker_new (&path, 1, 25, 1000, NULL, 0);
+    cr_assert_not_null (chunker);
+    s_run_t run = s_run (chunker);
+    cr_assert_eq (run.last_rc, 0);
+    uint64_t expected = 0;
+    for (size_t at = 0; at < run.count; at++) {
+        cr_assert_eq (run.chunks [at].offset, expected);
+        cr_assert_eq (run.chunks [at].offset % 10, 0, "chunks start at a line");
+        cr_assert_eq (memcmp (run.chunks [at].data, text + expected, run.chunks [at].len), 0);
+        expected += run.chunks [at].len;
+    }
+    cr_assert_eq (expected, strlen (text));
+    cr_assert_geq (run.count, 2);
+    s_run_free (&run);
+    zmr_chunker_destroy (&chunker);
+    free ((char *) path);
+}
+
+Test (chunker, a_four_mebibyte_word_comes_whole_in_one_chunk)
+{
+    size_t word_len = 4u << 20;
+    size_t head = 100000, len = head + word_len + 1 + 50000;
+    char *text = (char *) malloc (len);
+    s_random_text (text, head, 5);
+    text [head - 1] = '\n';
+    memset (text + head, 'w', word_len);
+    text [head + word_len] = ' ';
+    s_random_text (text + head + word_len + 1, len - head - word_len - 1, 6);
+    const char *path = s_write ("big", text, len);
+
+    zmr_chunker_t *chunker = zmr_chunker_new (&path, 1, 64 << 10, 64u << 20, NULL, 0);
+    cr_assert_not_null (chunker);
+    s_run_t run = s_run (chunker);
+    cr_assert_eq (run.last_rc, 0, "%s", zmr_chunker_error (chunker));
+    size_t holding = 0;
+    for (size_t at = 0; at < run.count; at++) {
+        zmr_chunk_t *chunk = &run.chunks [at];
+        if (chunk->offset <= head && chunk->offset + chunk->len >= head + word_len + 1) {
+            holding++;
+            //  Just the long word's chunk: not much more than the word
+            cr_assert_lt (chunk->len, word_len + (2u << 20));
+        }
+    }
+    cr_assert_eq (holding, 1, "the word is whole in exactly one chunk");
+    s_check_run (&run, (const char *const *) &text, &len, 1, 64 << 10, 64u << 20);
+    s_run_free (&run);
+    zmr_chunker_destroy (&chunker);
+    free (text);
+    free ((char *) path);
+}
+
+Test (chunker, a_long_word_gets_a_chunk_of_its_own_when_needed)
+{
+    //  chunk_size 10 and max_chunk 100: "aa bb " cannot grow to 10 bytes
+    //  without taking the 97-byte word, which would make it 104 bytes
+    char text [200];
+    memcpy (text, "aa bb ", 6);
+    memset (text + 6, 'x', 97);
+    memcpy (text + 103, " cc", 3);
+    size_t len = 106;
+    const char *path = s_write ("long", text, len);
+    zmr_chunker_t *chunker = zmr_chunker_new (&path, 1, 10, 100, NULL, 0);
+    s_run_t run = s_run (chunker);
+    cr_assert_eq (run.last_rc, 0, "%s", zmr_chunker_error (chunker));
+    cr_assert_eq (run.count, 3);
+    cr_assert_eq (run.chunks [0].len, 6);
+    cr_assert_eq (run.chunks [1].offset, 6);
+    cr_assert_eq (run.chunks [1].len, 98, "the word and its space");
+    cr_assert_eq (run.chunks [2].len, 2);
+    s_run_free (&run);
+    zmr_chunker_destroy (&chunker);
+    free ((char *) path);
+}
+
+Test (chunker, a_word_of_max_chunk_bytes_at_the_end_is_accepted)
+{
+    char text [103];
+    memcpy (text, "ab ", 3);
+    memset (text + 3, 'y', 100);
+    const char *path = s_write ("edge", text, sizeof (text));
+    zmr_chunker_t *chunker = zmr_chunker_new (&path, 1, 10, 100, NULL, 0);
+    s_run_t run = s_run (chunker);
+    cr_assert_eq (run.last_rc, 0, "%s", zmr_chunker_error (chunker));
+    cr_assert_eq (run.count, 2);
+    cr_assert_eq (run.chunks [1].offset, 3);
+    cr_assert_eq (run.chunks [1].len, 100);
+    s_run_free (&run);
+    zmr_chunker_destroy (&chunker);
+    free ((char *) path);
+}
+
+Test (chunker, a_word_longer_than_max_chunk_is_an_error_naming_path_and_offset)
+{
+    char text [300];
+    memcpy (text, "ab cd ", 6);
+    memset (text + 6, 'z', 200);
+    memcpy (text + 206, " ef", 3);
+    const char *path = s_write ("toolong", text, 209);
+    zmr_chunker_t *chunker = zmr_chunker_new (&path, 1, 10, 100, NULL, 0);
+    cr_assert_not_null (chunker);
+    s_run_t run = s_run (chunker);
+    cr_assert_eq (run.last_rc, -1);
+    const char *error = zmr_chunker_error (chunker);
+    cr_assert_not_null (strstr (error, path), "error names the path: %s", error);
+    cr_assert_not_null (strstr (error, "offset 6"), "error names the offset: %s", error);
+    cr_assert_not_null (strstr (error, "longer than"), "%s", error);
+    //  What came before the word was handed out whole
+    cr_assert_eq (run.count, 1);
+    cr_assert_eq (run.chunks [0].len, 6);
+    zmr_chunk_t chunk;
+    cr_assert_eq (zmr_chunker_next (chunker, &chunk), -1, "the error sticks");
+    s_run_free (&run);
+    zmr_chunker_destroy (&chunker);
+    free ((char *) path);
+}
+
+Test (chunker, missing_file_is_rejected_naming_the_path)
+{
+    char *good = s_write ("good", "x\n", 2);
+    char missing [512];
+    snprintf (missing, sizeof (missing), "%s/no-such-file", s_dir);
+    const char *paths [2] = { good, missing };
+    char err [600] = "";
+    cr_assert_null (zmr_chunker_new (paths, 2, 1024, 4096, err, sizeof (err)));
+    cr_assert_not_null (strstr (err, missing), "%s", err);
+    cr_assert_not_null (strstr (err, "No such file"), "%s", err);
+    cr_assert_null (strchr (err, '\n'), "one line");
+    free (good);
+}
+
+Test (chunker, directory_is_rejected_naming_the_path)
+{
+    char err [600] = "";
+    const char *path = s_dir;
+    cr_assert_null (zmr_chunker_new (&path, 1, 1024, 4096, err, sizeof (err)));
+    cr_assert_not_null (strstr (err, s_dir), "%s", err);
+    cr_assert_not_null (strstr (err, "Is a directory"), "%s", err);
+    //  A NULL errbuf is allowed
+    cr_assert_null (zmr_chunker_new (&path, 1, 1024, 4096, NULL, 0));
+}
+
+Test (chunker, empty_input_gives_no_chunks)
+{
+    const char *paths [3] = { s_write ("e1", "", 0), s_write ("full", "w \n", 3), s_write ("e2", "", 0) };
+    zmr_chunker_t *chunker = zmr_chunker_new (paths, 3, 1024, 4096, NULL, 0);
+    cr_assert_not_null (chunker);
+    s_run_t run = s_run (chunker);
+    cr_assert_eq (run.last_rc, 0);
+    cr_assert_eq (run.count, 1);
+    cr_assert_eq (run.chunks [0].input, 1);
+    cr_assert_eq (run.chunks [0].len, 3);
+    s_run_free (&run);
+    zmr_chunker_destroy (&chunker);
+
+    chunker = zmr_chunker_new (paths, 1, 1024, 4096, NULL, 0);
+    zmr_chunk_t chunk;
+    cr_assert_eq (zmr_chunker_next (chunker, &chunk), 0);
+    zmr_chunker_destroy (&chunker);
+    chunker = zmr_chunker_new (NULL, 0, 1024, 4096, NULL, 0);
+    cr_assert_not_null (chunker);
+    cr_assert_eq (zmr_chunker_next (chunker, &chunk), 0, "no inputs, no chunks");
+    zmr_chunker_destroy (&chunker);
+    for (int at = 0; at < 3; at++)
+        free ((char *) paths [at]);
+}
+
+Test (chunker, known_bytes_sums_regular_files)
+{
+    const char *paths [3] = { s_write ("k1", "hello\n", 6), s_write ("k2", "", 0),
+                              s_write ("k3", "abc def ghi", 11) };
+    zmr_chunker_t *chunker = zmr_chunker_new (paths, 3, 1024, 4096, NULL, 0);
+    int all_known = -1;
+    cr_assert_eq (zmr_chunker_known_bytes (chunker, &all_known), 17);
+    cr_assert_eq (all_known, 1);
+    cr_assert_eq (zmr_chunker_bytes_read (chunker), 0);
+    s_run_t run = s_run (chunker);
+    cr_assert_eq (zmr_chunker_bytes_read (chunker), 17);
+    s_run_free (&run);
+    zmr_chunker_destroy (&chunker);
+
+    const char *with_stdin [2] = { paths [0], "-" };
+    chunker = zmr_chunker_new (with_stdin, 2, 1024, 4096, NULL, 0);
+    cr_assert_not_null (chunker);
+    cr_assert_eq (zmr_chunker_known_bytes (chunker, &all_known), 6);
+    cr_assert_eq (all_known, 0, "stdin's size is not known");
+    zmr_chunker_destroy (&chunker);
+    for (int at = 0; at < 3; at++)
+        free ((char *) paths [at]);
+}
+
+Test (chunker, dash_reads_standard_input_and_leaves_it_open)
+{
+    //  Each Criterion test runs in its own process: stdin is ours to replace
+    size_t len = 20000;
+    char *text = (char *) malloc (len);
+    s_random_text (text, len, 11);
+    char *path = s_write ("stdin", text, len);
+    int fd = open (path, O_RDONLY);
+    cr_assert_geq (fd, 0);
+    cr_assert_eq (dup2 (fd, 0), 0);
+    close (fd);
+    const char *dash = "-";
+    zmr_chunker_t *chunker = zmr_chunker_new (&dash, 1, 1000, 4096, NULL, 0);
+    cr_assert_not_null (chunker);
+    s_run_t run = s_run (chunker);
+    cr_assert_eq (run.last_rc, 0, "%s", zmr_chunker_error (chunker));
+    cr_assert_gt (run.count, 5);
+    s_check_run (&run, (const char *const *) &text, &len, 1, 1000, 4096);
+    s_run_free (&run);
+    zmr_chunker_destroy (&chunker);
+    cr_assert_neq (fcntl (0, F_GETFD), -1, "stdin is still open");
+    free (text);
+    free (path);
+}
+
+//  Starts a child that writes text into the pipe fds in pieces of 1 to 997
+//  bytes, so the reader sees short reads, then exits. Returns its pid.
+static pid_t
+s_writer (int fds [2], const char *text, size_t len)
+{
+    pid_t pid = fork ();
+    cr_assert_geq (pid, 0);
+    if (pid == 0) {
+        //  Without the read end, the writer ends (EPIPE) if the test dies
+        close (fds [0]);
+        alarm (20);
+        int fd = fds [1];
+        size_t at = 0, piece = 1;
+        while (at < len) {
+            size_t size = piece < len - at ? piece : len - at;
+            ssize_t put = write (fd, text + at, size);
+            if (put <= 0)
+                _exit (1);
+            at += (size_t) put;
+            piece = piece * 7 % 997 + 1;
+        }
+        _exit (0);
+    }
+    return pid;
+}
+
+Test (chunker, dash_reads_a_pipe_on_standard_input_through_short_reads)
+{
+    size_t len = 200000;
+    char *text = (char *) malloc (len);
+    s_random_text (text, len, 12);
+    int fds [2];
+    cr_assert_eq (pipe (fds), 0);
+    pid_t pid = s_writer (fds, text, len);
+    close (fds [1]);
+    cr_assert_eq (dup2 (fds [0], 0), 0);
+    close (fds [0]);
+    const char *dash = "-";
+    zmr_chunker_t *chunker = zmr_chunker_new (&dash, 1, 4096, 1 << 20, NULL, 0);
+    s_run_t run = s_run (chunker);
+    cr_assert_eq (run.last_rc, 0, "%s", zmr_chunker_error (chunker));
+    s_check_run (&run, (const char *const *) &text, &len, 1, 4096, 1 << 20);
+    int status;
+    cr_assert_eq (waitpid (pid, &status, 0), pid);
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    s_run_free (&run);
+    zmr_chunker_destroy (&chunker);
+    free (text);
+}
+
+Test (chunker, a_named_pipe_is_not_opened_before_its_turn, .timeout = 10)
+{
+    char fifo [512];
+    snprintf (fifo, sizeof (fifo), "%s/fifo", s_dir);
+    cr_assert_eq (mkfifo (fifo, 0600), 0);
+    const char *path = fifo;
+    //  Opening a FIFO without a writer blocks: new must not do it
+    zmr_chunker_t *chunker = zmr_chunker_new (&path, 1, 1024, 4096, NULL, 0);
+    cr_assert_not_null (chunker);
+    int all_known = 1;
+    zmr_chunker_known_bytes (chunker, &all_known);
+    cr_assert_eq (all_known, 0);
+    pid_t pid = fork ();
+    cr_assert_geq (pid, 0);
+    if (pid == 0) {
+        alarm (10);             //  Do not outlive a test that never reads
+        int fd = open (fifo, O_WRONLY);
+        _exit (fd >= 0 && write (fd, "through a fifo\n", 15) == 15 ? 0 : 1);
+    }
+    zmr_chunk_t chunk;
+    cr_assert_eq (zmr_chunker_next (chunker, &chunk), 1, "%s", zmr_chunker_error (chunker));
+    cr_assert_eq (chunk.len, 15);
+    cr_assert_eq (memcmp (chunk.data, "through a fifo\n", 15), 0);
+    free (chunk.data);
+    cr_assert_eq (zmr_chunker_next (chunker, &chunk), 0);
+    int status;
+    cr_assert_eq (waitpid (pid, &status, 0), pid);
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0, "the writer was not cut off");
+    zmr_chunker_destroy (&chunker);
+}

@@ -1,0 +1,327 @@
+/*  test_counts: the word -> count table, as the mapper, reducer and sink use
+    it: add, look up, walk in insertion order, sort into result order, clear. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "zmr_counts.h"
+
+Test (counts, add_inserts_then_increments)
+{
+    zmr_counts_t *counts = zmr_counts_new ();
+    cr_assert_not_null (counts);
+    cr_assert_eq (zmr_counts_size (counts), 0);
+    cr_assert_eq (zmr_counts_total (counts), 0);
+    cr_assert_null (zmr_counts_lookup (counts, "hello", 5));
+
+    bool is_new = false;
+    zmr_entry_t *entry = zmr_counts_add (counts, "hello", 5, 1, &is_new);
+    cr_assert_not_null (entry);
+    cr_assert (is_new);
+    cr_assert_eq (entry->len, 5);
+    cr_assert_eq (entry->count, 1);
+    cr_assert_eq (entry->aux, 0);
+    cr_assert_eq (memcmp (entry->word, "hello", 6), 0, "word is copied and NUL-terminated");
+    entry->aux = 42;
+
+    entry = zmr_counts_add (counts, "hello", 5, 3, &is_new);
+    cr_assert_not (is_new);
+    cr_assert_eq (entry->count, 4);
+    cr_assert_eq (entry->aux, 42, "aux belongs to the caller and is kept");
+    cr_assert_not_null (zmr_counts_add (counts, "world", 5, 2, NULL));
+
+    cr_assert_eq (zmr_counts_size (counts), 2);
+    cr_assert_eq (zmr_counts_total (counts), 6);
+    cr_assert_eq (zmr_counts_lookup (counts, "hello", 5)->count, 4);
+    cr_assert_eq (zmr_counts_lookup (counts, "world", 5)->count, 2);
+    cr_assert_null (zmr_counts_lookup (counts, "hell", 4), "a prefix is another word");
+    cr_assert_null (zmr_counts_lookup (counts, "hello!", 6));
+    zmr_counts_destroy (&counts);
+    cr_assert_null (counts);
+    zmr_counts_destroy (&counts);
+    zmr_counts_destroy (NULL);
+}
+
+Test (counts, words_are_copied_not_borrowed)
+{
+    zmr_counts_t *counts = zmr_counts_new ();
+    char word [] = "mutable";
+    zmr_counts_add (counts, word, 7, 1, NULL);
+    memcpy (word, "changed", 7);
+    cr_assert_not_null (zmr_counts_lookup (counts, "mutable", 7));
+    cr_assert_null (zmr_counts_lookup (counts, "changed", 7));
+    zmr_counts_destroy (&counts);
+}
+
+Test (counts, entries_are_dense_in_insertion_order)
+{
+    zmr_counts_t *counts = zmr_counts_new ();
+    const char *words [] = { "delta", "alpha", "charlie", "bravo" };
+    for (int round = 0; round < 3; round++)
+        for (int at = 0; at < 4; at++)
+            zmr_counts_add (counts, words [at], strlen (words [at]), (uint64_t) at + 1, NULL);
+    zmr_entry_t *entries = zmr_counts_entries (counts);
+    cr_assert_eq (zmr_counts_size (counts), 4);
+    for (int at = 0; at < 4; at++) {
+        cr_assert_str_eq (entries [at].word, words [at]);
+        cr_assert_eq (entries [at].count, 3 * ((uint64_t) at + 1));
+        cr_assert_eq (zmr_counts_lookup (counts, words [at], strlen (words [at])), &entries [at]);
+    }
+    cr_assert_eq (zmr_counts_total (counts), 3 * (1 + 2 + 3 + 4));
+    zmr_counts_destroy (&counts);
+}
+
+Test (counts, empty_word_and_words_with_nul_bytes_are_distinct_words)
+{
+    zmr_counts_t *counts = zmr_counts_new ();
+    zmr_counts_add (counts, "", 0, 1, NULL);
+    zmr_counts_add (counts, "a\0b", 3, 2, NULL);
+    zmr_counts_add (counts, "a\0c", 3, 3, NULL);
+    zmr_counts_add (counts, "a", 1, 4, NULL);
+    zmr_counts_add (counts, "\0", 1, 5, NULL);
+    zmr_counts_add (counts, "\0\0", 2, 6, NULL);
+    cr_assert_eq (zmr_counts_size (counts), 6);
+    cr_assert_eq (zmr_counts_lookup (counts, "", 0)->count, 1);
+    cr_assert_eq (zmr_counts_lookup (counts, "a\0b", 3)->count, 2);
+    cr_assert_eq (zmr_counts_lookup (counts, "a\0c", 3)->count, 3);
+    cr_assert_eq (zmr_counts_lookup (counts, "a", 1)->count, 4);
+    cr_assert_eq (zmr_counts_lookup (counts, "\0", 1)->count, 5);
+    cr_assert_eq (zmr_counts_lookup (counts, "\0\0", 2)->count, 6);
+    cr_assert_null (zmr_counts_lookup (counts, "\0\0\0", 3));
+    zmr_entry_t *entry = zmr_counts_lookup (counts, "a\0c", 3);
+    cr_assert_eq (entry->len, 3);
+    cr_assert_eq (memcmp (entry->word, "a\0c\0", 4), 0);
+    zmr_counts_destroy (&counts);
+}
+
+//  Word number n as text; distinct for every n
+static size_t
+s_word (char *buf, size_t n)
+{
+    return (size_t) sprintf (buf, "w%zx.%zu", n * 2654435761u, n);
+}
+
+Test (counts, a_million_distinct_words_survive_every_rehash)
+{
+    zmr_counts_t *counts = zmr_counts_new ();
+    const size_t words = 1000000;
+    char buf [64];
+    for (size_t n = 0; n < words; n++) {
+        bool is_new = false;
+        size_t len = s_word (buf, n);
+        zmr_entry_t *entry = zmr_counts_add (counts, buf, len, n % 7 + 1, &is_new);
+        cr_assert_not_null (entry);
+        if (!is_new)
+            cr_assert_fail ("word %zu reported as present", n);
+    }
+    //  Every third word a second time
+    for (size_t n = 0; n < words; n += 3) {
+        size_t len = s_word (buf, n);
+        bool is_new = true;
+        zmr_counts_add (counts, buf, len, 100, &is_new);
+        if (is_new)
+            cr_assert_fail ("word %zu lost after growth", n);
+    }
+    cr_assert_eq (zmr_counts_size (counts), words);
+    uint64_t total = 0;
+    zmr_entry_t *entries = zmr_counts_entries (counts);
+    for (size_t n = 0; n < words; n++) {
+        size_t len = s_word (buf, n);
+        uint64_t expected = n % 7 + 1 + (n % 3 == 0 ? 100 : 0);
+        total += expected;
+        zmr_entry_t *entry = zmr_counts_lookup (counts, buf, len);
+        if (!entry || entry->count != expected || entry != &entries [n]
+        ||  entry->len != len || memcmp (entry->word, buf, len + 1) != 0)
+            cr_assert_fail ("word %zu: wrong entry after growth", n);
+    }
+    cr_assert_eq (zmr_counts_total (counts), total);
+    cr_assert_null (zmr_counts_lookup (counts, "w-absent", 8));
+    //  Index at most half full, words once in the arena: memory stays modest
+    cr_assert_lt (zmr_counts_memory (counts), 128u << 20);
+    zmr_counts_destroy (&counts);
+}
+
+Test (counts, every_word_is_found_right_after_each_growth)
+{
+    //  A later rehash would hide an index slot lost during an earlier one,
+    //  so look every word up just after each power of two
+    zmr_counts_t *counts = zmr_counts_new ();
+    char buf [64];
+    for (size_t n = 0; n < 70000; n++) {
+        zmr_counts_add (counts, buf, s_word (buf, n), n + 1, NULL);
+        bool power = (n & (n - 1)) == 0;
+        bool after_power = n > 1 && ((n - 1) & (n - 2)) == 0;
+        if (!power && !after_power)
+            continue;
+        for (size_t k = 0; k <= n; k++) {
+            zmr_entry_t *entry = zmr_counts_lookup (counts, buf, s_word (buf, k));
+            if (!entry || entry->count != k + 1)
+                cr_assert_fail ("word %zu lost after adding word %zu", k, n);
+        }
+    }
+    zmr_counts_destroy (&counts);
+}
+
+Test (counts, a_five_mebibyte_word_is_stored_whole)
+{
+    zmr_counts_t *counts = zmr_counts_new ();
+    size_t len = 5u << 20;
+    char *big = (char *) malloc (len);
+    cr_assert_not_null (big);
+    for (size_t at = 0; at < len; at++)
+        big [at] = (char) ('a' + at % 26);
+    zmr_counts_add (counts, "before", 6, 1, NULL);
+    zmr_entry_t *entry = zmr_counts_add (counts, big, len, 1, NULL);
+    cr_assert_not_null (entry);
+    cr_assert_eq (entry->len, len);
+    cr_assert_eq (memcmp (entry->word, big, len), 0);
+    cr_assert_eq (entry->word [len], 0, "followed by a NUL byte");
+    zmr_counts_add (counts, "after", 5, 1, NULL);
+    cr_assert_eq (zmr_counts_add (counts, big, len, 2, NULL)->count, 3);
+    //  The same word but for its last byte is another word
+    big [len - 1] ^= 1;
+    cr_assert_null (zmr_counts_lookup (counts, big, len));
+    cr_assert_null (zmr_counts_lookup (counts, big, len - 1));
+    cr_assert_eq (zmr_counts_size (counts), 3);
+    cr_assert_str_eq (zmr_counts_lookup (counts, "before", 6)->word, "before");
+    cr_assert_str_eq (zmr_counts_lookup (counts, "after", 5)->word, "after");
+    cr_assert_geq (zmr_counts_memory (counts), len);
+    free (big);
+    zmr_counts_destroy (&counts);
+}
+
+Test (counts, hash_tells_apart_words_of_every_length)
+{
+    //  Words of lengths 0..200 that differ in one byte each are all distinct
+    zmr_counts_t *counts = zmr_counts_new ();
+    char buf [256];
+    size_t expected = 0;
+    for (size_t len = 0; len <= 200; len++) {
+        memset (buf, 'q', len);
+        zmr_counts_add (counts, buf, len, 1, NULL);
+        expected++;
+        for (size_t at = 0; at < len; at++) {
+            buf [at] = 'r';
+            bool is_new = false;
+            zmr_counts_add (counts, buf, len, 1, &is_new);
+            cr_assert (is_new, "len %zu, byte %zu", len, at);
+            expected++;
+            buf [at] = 'q';
+        }
+    }
+    cr_assert_eq (zmr_counts_size (counts), expected);
+    zmr_entry_t *entries = zmr_counts_entries (counts);
+    size_t equal_hashes = 0;
+    for (size_t at = 1; at < expected; at++)
+        equal_hashes += entries [at].hash == entries [at - 1].hash;
+    cr_assert_eq (equal_hashes, 0, "neighbouring words share a 64-bit hash");
+    zmr_counts_destroy (&counts);
+}
+
+Test (counts, clear_empties_and_keeps_memory)
+{
+    zmr_counts_t *counts = zmr_counts_new ();
+    char buf [64];
+    for (size_t n = 0; n < 50000; n++)
+        zmr_counts_add (counts, buf, s_word (buf, n), 1, NULL);
+    size_t memory = zmr_counts_memory (counts);
+    zmr_counts_clear (counts);
+    cr_assert_eq (zmr_counts_size (counts), 0);
+    cr_assert_eq (zmr_counts_total (counts), 0);
+    cr_assert_null (zmr_counts_lookup (counts, buf, s_word (buf, 7)));
+    cr_assert_eq (zmr_counts_memory (counts), memory, "clear keeps its memory");
+
+    //  Reuse: the same words again are new, and the arena is refilled not grown
+    for (size_t n = 0; n < 50000; n++) {
+        bool is_new = false;
+        zmr_counts_add (counts, buf, s_word (buf, n), 2, &is_new);
+        if (!is_new)
+            cr_assert_fail ("word %zu survived clear", n);
+    }
+    cr_assert_eq (zmr_counts_size (counts), 50000);
+    cr_assert_eq (zmr_counts_total (counts), 100000);
+    cr_assert_eq (zmr_counts_lookup (counts, buf, s_word (buf, 49999))->count, 2);
+    cr_assert_eq (zmr_counts_memory (counts), memory, "reuse needs no new memory");
+    zmr_counts_clear (counts);
+    zmr_counts_add (counts, "x", 1, 1, NULL);
+    cr_assert_eq (zmr_counts_entries (counts) [0].count, 1);
+    cr_assert_str_eq (zmr_counts_entries (counts) [0].word, "x");
+    zmr_counts_destroy (&counts);
+}
+
+static zmr_entry_t
+s_entry (const char *word, size_t len, uint64_t count)
+{
+    zmr_entry_t entry = { .word = word, .len = (uint32_t) len, .count = count };
+    return entry;
+}
+
+Test (counts, compare_orders_by_count_then_bytes)
+{
+    zmr_entry_t a = s_entry ("a", 1, 5), ab = s_entry ("ab", 2, 5), b = s_entry ("b", 1, 9);
+    cr_assert_lt (zmr_entry_compare (&b, &a), 0, "higher count first");
+    cr_assert_gt (zmr_entry_compare (&a, &b), 0);
+    cr_assert_lt (zmr_entry_compare (&a, &ab), 0, "a prefix before the longer word");
+    cr_assert_gt (zmr_entry_compare (&ab, &a), 0);
+    cr_assert_eq (zmr_entry_compare (&a, &a), 0);
+    zmr_entry_t high = s_entry ("\xc3\xa9", 2, 5), z = s_entry ("z", 1, 5);
+    cr_assert_gt (zmr_entry_compare (&high, &z), 0, "bytes compare unsigned");
+    zmr_entry_t nul = s_entry ("a\0", 2, 5);
+    cr_assert_lt (zmr_entry_compare (&a, &nul), 0, "'a' before 'a\\0'");
+    cr_assert_lt (zmr_entry_compare (&nul, &ab), 0, "'a\\0' before 'ab'");
+    zmr_entry_t huge = s_entry ("a", 1, UINT64_MAX), one = s_entry ("a", 1, 1);
+    cr_assert_lt (zmr_entry_compare (&huge, &one), 0, "no overflow in count order");
+}
+
+Test (counts, sort_gives_the_result_order)
+{
+    zmr_counts_t *counts = zmr_counts_new ();
+    struct { const char *word; uint64_t count; } input [] = {
+        { "b", 2 }, { "ab", 3 }, { "\xc3\xa9t\xc3\xa9", 3 }, { "a", 3 }, { "Z", 3 },
+        { "zebra", 7 }, { "B", 2 }, { "~", 3 }, { "\x7f", 3 }, { "\x80", 3 }, { "aa", 3 },
+    };
+    size_t n = sizeof (input) / sizeof (input [0]);
+    for (size_t at = 0; at < n; at++)
+        zmr_counts_add (counts, input [at].word, strlen (input [at].word), input [at].count, NULL);
+    zmr_entry_t *entries = zmr_counts_entries (counts);
+    zmr_entries_sort (entries, zmr_counts_size (counts));
+    const char *expected [] = {
+        "zebra", "Z", "a", "aa", "ab", "~", "\x7f", "\x80", "\xc3\xa9t\xc3\xa9", "B", "b"
+    };
+    for (size_t at = 0; at < n; at++)
+        cr_assert_str_eq (entries [at].word, expected [at], "position %zu", at);
+    zmr_entries_sort (entries, 0);
+    zmr_entries_sort (NULL, 0);
+    zmr_counts_destroy (&counts);
+}
+
+Test (counts, sort_agrees_with_a_pairwise_check_on_many_entries)
+{
+    zmr_counts_t *counts = zmr_counts_new ();
+    char buf [16];
+    unsigned int seed = 12345;
+    for (int at = 0; at < 20000; at++) {
+        seed = seed * 1103515245u + 12345u;
+        size_t len = 1 + (seed >> 16) % 4;
+        for (size_t k = 0; k < len; k++) {
+            seed = seed * 1103515245u + 12345u;
+            buf [k] = (char) ("aAz\x01\xff" [(seed >> 16) % 5]);
+        }
+        zmr_counts_add (counts, buf, len, 1, NULL);
+    }
+    size_t size = zmr_counts_size (counts);
+    zmr_entry_t *entries = zmr_counts_entries (counts);
+    zmr_entries_sort (entries, size);
+    for (size_t at = 1; at < size; at++) {
+        const zmr_entry_t *prev = &entries [at - 1], *next = &entries [at];
+        cr_assert_geq (prev->count, next->count);
+        if (prev->count == next->count) {
+            size_t common = prev->len < next->len ? prev->len : next->len;
+            int order = memcmp (prev->word, next->word, common);
+            cr_assert (order < 0 || (order == 0 && prev->len < next->len),
+                       "entries %zu and %zu out of order", at - 1, at);
+        }
+    }
+    zmr_counts_destroy (&counts);
+}
