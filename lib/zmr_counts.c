@@ -4,6 +4,7 @@
     full; words are copied into large arena blocks, so an insert costs one
     memcpy and no malloc. */
 #include "zmr_counts.h"
+#include "zmr_tokenize.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -32,6 +33,10 @@ struct _zmr_counts_t {
     s_block_t *blocks;          //  Arena blocks in use, head is the current one
     s_block_t *spare;           //  Blocks emptied by clear, for reuse
     size_t arena_bytes;         //  Capacity of all blocks in both lists
+    uint32_t round;             //  Current round, 0 when rounds are unused
+    uint32_t *touched;          //  Entries touched in the round
+    size_t ntouched;            //  Entries in touched
+    size_t touched_size;        //  Allocated entries of touched
 };
 
 
@@ -71,9 +76,9 @@ static inline uint64_t
 s_hash (const void *word, size_t len)
 {
     const uint8_t *p = (const uint8_t *) word;
-    uint64_t seed = S_K0 ^ s_fold (len ^ S_K1, S_K0);
     uint64_t a, b;
     if (len <= 16) {
+        //  Most words: one multiply over two reads that cover every byte.
         if (len >= 4) {
             //  Two overlapping 4-byte reads from each end cover 4..16 bytes
             size_t step = (len >> 3) << 2;
@@ -87,31 +92,53 @@ s_hash (const void *word, size_t len)
         }
         else
             a = b = 0;
+        return s_fold (a ^ S_K0 ^ len, b ^ S_K1);
     }
-    else {
-        size_t left = len;
-        if (left > 48) {
-            //  Three independent lanes let the multiplies overlap
-            uint64_t seed1 = seed, seed2 = seed;
-            do {
-                seed  = s_fold (s_read64 (p)      ^ S_K1, s_read64 (p + 8)  ^ seed);
-                seed1 = s_fold (s_read64 (p + 16) ^ S_K2, s_read64 (p + 24) ^ seed1);
-                seed2 = s_fold (s_read64 (p + 32) ^ S_K3, s_read64 (p + 40) ^ seed2);
-                p += 48;
-                left -= 48;
-            } while (left > 48);
-            seed ^= seed1 ^ seed2;
-        }
-        while (left > 16) {
-            seed = s_fold (s_read64 (p) ^ S_K1, s_read64 (p + 8) ^ seed);
-            p += 16;
-            left -= 16;
-        }
-        //  The last 16 bytes, overlapping what the loop already took
-        a = s_read64 (p + left - 16);
-        b = s_read64 (p + left - 8);
+    uint64_t seed = S_K0 ^ s_fold (len ^ S_K1, S_K0);
+    size_t left = len;
+    if (left > 48) {
+        //  Three independent lanes let the multiplies overlap
+        uint64_t seed1 = seed, seed2 = seed;
+        do {
+            seed  = s_fold (s_read64 (p)      ^ S_K1, s_read64 (p + 8)  ^ seed);
+            seed1 = s_fold (s_read64 (p + 16) ^ S_K2, s_read64 (p + 24) ^ seed1);
+            seed2 = s_fold (s_read64 (p + 32) ^ S_K3, s_read64 (p + 40) ^ seed2);
+            p += 48;
+            left -= 48;
+        } while (left > 48);
+        seed ^= seed1 ^ seed2;
     }
+    while (left > 16) {
+        seed = s_fold (s_read64 (p) ^ S_K1, s_read64 (p + 8) ^ seed);
+        p += 16;
+        left -= 16;
+    }
+    //  The last 16 bytes, overlapping what the loop already took
+    a = s_read64 (p + left - 16);
+    b = s_read64 (p + left - 8);
     return s_fold (S_K1 ^ len, s_fold (a ^ S_K1, b ^ seed));
+}
+
+//  Whether stored[0 .. len) equals word[0 .. len): short words with a few
+//  overlapping loads (never reading past either), long ones with memcmp.
+static inline bool
+s_same (const char *stored, const void *word, size_t len)
+{
+    const uint8_t *x = (const uint8_t *) stored;
+    const uint8_t *y = (const uint8_t *) word;
+    if (len >= 8 && len <= 16)
+        return s_read64 (x) == s_read64 (y)
+            && s_read64 (x + len - 8) == s_read64 (y + len - 8);
+    if (len >= 4 && len < 8)
+        return s_read32 (x) == s_read32 (y)
+            && s_read32 (x + len - 4) == s_read32 (y + len - 4);
+    if (len < 4) {
+        for (size_t i = 0; i < len; i++)
+            if (x [i] != y [i])
+                return false;
+        return true;
+    }
+    return memcmp (x, y, len) == 0;
 }
 
 
@@ -187,14 +214,16 @@ s_arena_copy (zmr_counts_t *self, const void *word, size_t len)
 static inline size_t
 s_probe (zmr_counts_t *self, const void *word, size_t len, uint64_t hash)
 {
-    size_t slot = (size_t) hash & self->mask;
+    //  The home slot comes from the 32 bits an entry keeps, so that growing
+    //  the index finds the same home.
+    size_t slot = (size_t) (uint32_t) hash & self->mask;
     while (true) {
         uint32_t ref = self->index [slot];
         if (ref == 0)
             return slot;
         zmr_entry_t *entry = &self->entries [ref - 1];
-        if (entry->hash == hash && entry->len == len
-        &&  (len == 0 || memcmp (entry->word, word, len) == 0))
+        if (entry->hash == (uint32_t) hash && entry->len == len
+        &&  s_same (entry->word, word, len))
             return slot;
         slot = (slot + 1) & self->mask;
     }
@@ -262,28 +291,17 @@ zmr_counts_destroy (zmr_counts_t **self_p)
     s_blocks_free (self->blocks);
     free (self->index);
     free (self->entries);
+    free (self->touched);
     free (self);
     *self_p = NULL;
 }
 
-zmr_entry_t *
-zmr_counts_add (zmr_counts_t *self, const void *word, size_t len,
-                uint64_t delta, bool *is_new)
+//  Inserts a word known to be absent, probed to slot. Out of line: the hot
+//  loops only come here for new words.
+static __attribute__ ((noinline)) zmr_entry_t *
+s_insert (zmr_counts_t *self, const void *word, size_t len, uint64_t hash,
+          size_t slot, uint64_t delta)
 {
-    assert (self);
-    assert (word || len == 0);
-    assert (len <= UINT32_MAX);
-    uint64_t hash = s_hash (word, len);
-    size_t slot = s_probe (self, word, len, hash);
-    uint32_t ref = self->index [slot];
-    if (ref) {
-        zmr_entry_t *entry = &self->entries [ref - 1];
-        entry->count += delta;
-        self->total += delta;
-        if (is_new)
-            *is_new = false;
-        return entry;
-    }
     //  Entry numbers are stored + 1 in a uint32, so 0 can mean empty
     if (self->size >= UINT32_MAX - 1)
         return NULL;
@@ -312,13 +330,120 @@ zmr_counts_add (zmr_counts_t *self, const void *word, size_t len,
     entry->len = (uint32_t) len;
     entry->aux = 0;
     entry->count = delta;
-    entry->hash = hash;
+    entry->hash = (uint32_t) hash;
+    entry->round = 0;
     self->size++;
     self->index [slot] = (uint32_t) self->size;
-    self->total += delta;
-    if (is_new)
-        *is_new = true;
     return entry;
+}
+
+zmr_entry_t *
+zmr_counts_add (zmr_counts_t *self, const void *word, size_t len,
+                uint64_t delta, bool *is_new)
+{
+    assert (self);
+    assert (word || len == 0);
+    assert (len <= UINT32_MAX);
+    uint64_t hash = s_hash (word, len);
+    size_t slot = s_probe (self, word, len, hash);
+    uint32_t ref = self->index [slot];
+    if (ref) {
+        zmr_entry_t *entry = &self->entries [ref - 1];
+        entry->count += delta;
+        self->total += delta;
+        if (is_new)
+            *is_new = false;
+        return entry;
+    }
+    zmr_entry_t *entry = s_insert (self, word, len, hash, slot, delta);
+    if (entry) {
+        self->total += delta;
+        if (is_new)
+            *is_new = true;
+    }
+    return entry;
+}
+
+//  Lists entry number as touched in the round. Returns 0 or -1.
+static int
+s_touch (zmr_counts_t *self, size_t number)
+{
+    if (self->ntouched == self->touched_size) {
+        size_t size = self->touched_size? self->touched_size * 2: 4096;
+        uint32_t *touched = (uint32_t *) realloc (self->touched, size * sizeof (uint32_t));
+        if (!touched)
+            return -1;
+        self->touched = touched;
+        self->touched_size = size;
+    }
+    self->touched [self->ntouched++] = (uint32_t) number;
+    return 0;
+}
+
+int
+zmr_counts_add_text (zmr_counts_t *self, const char *text, size_t len,
+                     zmr_counts_new_fn *on_new, void *arg, uint64_t *words)
+{
+    assert (self);
+    assert (text || len == 0);
+    zmr_words_t scan;
+    zmr_words_init (&scan, text, len);
+    const char *word;
+    size_t word_len;
+    uint64_t counted = 0;
+    uint32_t round = self->round;
+    int rc = 0;
+    while (zmr_words_next (&scan, &word, &word_len)) {
+        uint64_t hash = s_hash (word, word_len);
+        size_t slot = s_probe (self, word, word_len, hash);
+        uint32_t ref = self->index [slot];
+        zmr_entry_t *entry;
+        if (ref)
+            entry = &self->entries [ref - 1];
+        else {
+            entry = s_insert (self, word, word_len, hash, slot, 0);
+            if (!entry || (on_new && on_new (entry, arg))) {
+                rc = -1;
+                break;
+            }
+        }
+        if (entry->round != round) {
+            //  First time in this round: its count restarts.
+            if (s_touch (self, (size_t) (entry - self->entries))) {
+                rc = -1;
+                break;
+            }
+            entry->round = round;
+            entry->count = 0;
+        }
+        entry->count++;
+        counted++;
+    }
+    self->total += counted;
+    *words = counted;
+    return rc;
+}
+
+void
+zmr_counts_next_round (zmr_counts_t *self)
+{
+    assert (self);
+    self->round++;
+    if (self->round == 0) {
+        //  Wrapped after 2^32 rounds: no entry may look touched.
+        for (size_t i = 0; i < self->size; i++)
+            self->entries [i].round = 0;
+        self->round = 1;
+    }
+    self->ntouched = 0;
+}
+
+const uint32_t *
+zmr_counts_touched (zmr_counts_t *self, size_t *count)
+{
+    assert (self);
+    *count = self->ntouched;
+    return self->touched;
 }
 
 zmr_entry_t *
@@ -360,6 +485,7 @@ zmr_counts_clear (zmr_counts_t *self)
     memset (self->index, 0, (self->mask + 1) * sizeof (uint32_t));
     self->size = 0;
     self->total = 0;
+    self->ntouched = 0;
     //  Every block goes to the spare list, to be refilled by later adds
     while (self->blocks) {
         s_block_t *block = self->blocks;

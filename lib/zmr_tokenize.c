@@ -56,3 +56,4 @@ zmr_tokenize_last_cut (const char *buf, size_t len)
             return at;
     return 0;
 }
+

@@ -1,7 +1,10 @@
-/*  zmr_mapper: tokenizes a chunk into a combining table, looks up each
-    distinct word's partition in a cache (SHA-1 once per distinct word, not
-    per occurrence), and sends one batch per reducer, empty ones included,
-    before it tells the ventilator the chunk is MAPPED. */
+/*  zmr_mapper: counts a chunk's words, combined, and sends one batch per
+    reducer, empty ones included, before it tells the ventilator the chunk
+    is MAPPED. One table serves as both the combiner and the partition
+    cache: it lives across chunks, a chunk is one of its rounds (only the
+    chunk's own counts, only the words it touched), and an entry keeps its
+    word's partition in aux, so SHA-1 runs once per distinct word for the
+    mapper's life and each word costs one hash lookup. */
 #include "zmr_mapper.h"
 #include <errno.h>
 #include <string.h>
@@ -17,8 +20,7 @@ typedef struct {
     zsock_t *chunks;             //  PULL from the ventilator
     zsock_t **batches;           //  PUSH per reducer
     zmr_partitioner_t *partitioner;  //  SHA-1 with one reused context
-    zmr_counts_t *combined;      //  The chunk's words, aux = partition
-    zmr_counts_t *cache;         //  word -> partition, across chunks
+    zmr_counts_t *words;         //  Combiner and partition cache, by rounds
     uint32_t *npairs;            //  Pairs per partition for this chunk
     msgpack_sbuffer *bufs;       //  One batch buffer per partition
     msgpack_packer *packers;     //  Packers into bufs
@@ -98,6 +100,28 @@ s_costly_map (const char *word, size_t len, uint32_t rounds)
     __asm__ __volatile__ ("" : : "r" (hash));
 }
 
+//  The bench's costly map, over every word of a chunk.
+static void
+s_costly_map_text (const char *data, size_t len, uint32_t rounds)
+{
+    zmr_words_t scan;
+    zmr_words_init (&scan, data, len);
+    const char *word;
+    size_t word_len;
+    while (zmr_words_next (&scan, &word, &word_len))
+        s_costly_map (word, word_len, rounds);
+}
+
+//  A word new to this mapper: SHA-1 once for its whole life.
+static int
+s_on_new_word (zmr_entry_t *entry, void *arg)
+{
+    s_mapper_t *self = (s_mapper_t *) arg;
+    entry->aux = zmr_partitioner_of (self->partitioner, entry->word, entry->len);
+    self->counters.distinct++;      //  Words hashed, for the status
+    return 0;
+}
+
 //  Maps one chunk: combine, partition, send R batches, MAPPED.
 static int
 s_map (s_mapper_t *self, uint64_t chunk, const char *data, size_t len)
@@ -108,47 +132,27 @@ s_map (s_mapper_t *self, uint64_t chunk, const char *data, size_t len)
         zclock_sleep ((int) self->config->delay_ms);
 
     uint32_t R = self->reducers;
-    zmr_counts_clear (self->combined);
-    memset (self->npairs, 0, R * sizeof *self->npairs);
+    //  The cache is bounded by a reset between chunks.
+    if (zmr_counts_size (self->words) >= S_CACHE_MAX)
+        zmr_counts_clear (self->words);
+    zmr_counts_next_round (self->words);
     uint64_t words = 0;
-    size_t pos = 0;
-    const char *word;
-    size_t word_len;
-    while (zmr_tokenize_next (data, len, &pos, &word, &word_len)) {
-        if (self->config->map_cost)
-            s_costly_map (word, word_len, self->config->map_cost);
-        bool is_new;
-        zmr_entry_t *entry = zmr_counts_add (self->combined, word, word_len, 1, &is_new);
-        if (!entry)
-            return -1;
-        words++;
-        if (!is_new)
-            continue;
-        //  First time in this chunk: its partition comes from the cache,
-        //  or from SHA-1 once for the whole life of this mapper.
-        zmr_entry_t *cached = zmr_counts_lookup (self->cache, word, word_len);
-        uint32_t partition;
-        if (cached)
-            partition = cached->aux;
-        else {
-            partition = zmr_partitioner_of (self->partitioner, word, word_len);
-            self->counters.distinct++;      //  Words hashed, for the status
-            if (zmr_counts_size (self->cache) >= S_CACHE_MAX)
-                zmr_counts_clear (self->cache);
-            zmr_entry_t *added = zmr_counts_add (self->cache, word, word_len, 1, NULL);
-            if (added)
-                added->aux = partition;
-        }
-        entry->aux = partition;
-        self->npairs[partition]++;
-    }
-    size_t distinct = zmr_counts_size (self->combined);
-    zmr_entry_t *entries = zmr_counts_entries (self->combined);
+    if (self->config->map_cost)
+        s_costly_map_text (data, len, self->config->map_cost);
+    if (zmr_counts_add_text (self->words, data, len, s_on_new_word, self, &words))
+        return -1;
+    size_t ntouched;
+    const uint32_t *touched = zmr_counts_touched (self->words, &ntouched);
+    zmr_entry_t *entries = zmr_counts_entries (self->words);
+    memset (self->npairs, 0, R * sizeof *self->npairs);
+    for (size_t i = 0; i < ntouched; i++)
+        self->npairs[entries[touched[i]].aux]++;
     for (uint32_t p = 0; p < R; p++)
         zmr_msg_begin_batch (&self->packers[p], self->job, chunk, p, R, self->npairs[p]);
-    for (size_t i = 0; i < distinct; i++)
-        zmr_msg_pack_pair (&self->packers[entries[i].aux], entries[i].word,
-                           entries[i].len, entries[i].count);
+    for (size_t i = 0; i < ntouched; i++) {
+        zmr_entry_t *entry = &entries[touched[i]];
+        zmr_msg_pack_pair (&self->packers[entry->aux], entry->word, entry->len, entry->count);
+    }
     for (uint32_t p = 0; p < R; p++)
         while (zmr_msg_send (self->batches[p], &self->bufs[p], 0) == -1) {
             //  A signal interrupted the send: it still has to go out.
@@ -268,11 +272,10 @@ zmr_mapper_run (const zmr_mapper_config_t *config)
         zmr_default_name (self.name, sizeof self.name);
     msgpack_sbuffer_init (&self.sbuf);
     msgpack_packer_init (&self.pk, &self.sbuf, msgpack_sbuffer_write);
-    self.combined = zmr_counts_new ();
-    self.cache = zmr_counts_new ();
+    self.words = zmr_counts_new ();
     self.control = zmr_socket (ZMQ_DEALER, 1 << 20, 2000);
     int code = 1;
-    if (!self.combined || !self.cache || !self.control)
+    if (!self.words || !self.control)
         goto cleanup;
     zmr_set_random_identity (self.control);
     if (zmr_connect (self.control, config->control))
@@ -322,8 +325,7 @@ cleanup:
     free (self.npairs);
     zsock_destroy (&self.control);
     zmr_partitioner_destroy (&self.partitioner);
-    zmr_counts_destroy (&self.cache);
-    zmr_counts_destroy (&self.combined);
+    zmr_counts_destroy (&self.words);
     msgpack_sbuffer_destroy (&self.sbuf);
     return code;
 }

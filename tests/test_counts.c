@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "zmr_counts.h"
+#include "zmr_tokenize.h"
 
 Test (counts, add_inserts_then_increments)
 {
@@ -215,7 +216,7 @@ Test (counts, hash_tells_apart_words_of_every_length)
     size_t equal_hashes = 0;
     for (size_t at = 1; at < expected; at++)
         equal_hashes += entries [at].hash == entries [at - 1].hash;
-    cr_assert_eq (equal_hashes, 0, "neighbouring words share a 64-bit hash");
+    cr_assert_eq (equal_hashes, 0, "neighbouring words share a 32-bit hash");
     zmr_counts_destroy (&counts);
 }
 
@@ -324,4 +325,103 @@ Test (counts, sort_agrees_with_a_pairwise_check_on_many_entries)
         }
     }
     zmr_counts_destroy (&counts);
+}
+
+static int
+s_count_new (zmr_entry_t *entry, void *arg)
+{
+    (*(size_t *) arg)++;
+    entry->aux = 7;
+    return 0;
+}
+
+//  Counting a whole text must equal adding its words one by one.
+Test (counts, add_text_counts_like_adding_each_word)
+{
+    const char text[] = "the cat\tand the\r\nhat\v\fthe \0nul \xff end-without-newline";
+    size_t len = sizeof text - 1;
+    zmr_counts_t *bulk = zmr_counts_new ();
+    zmr_counts_t *single = zmr_counts_new ();
+    size_t news = 0;
+    uint64_t words = 0;
+    cr_assert_eq (zmr_counts_add_text (bulk, text, len, s_count_new, &news, &words), 0);
+    size_t pos = 0;
+    const char *word;
+    size_t word_len;
+    uint64_t expected_words = 0;
+    while (zmr_tokenize_next (text, len, &pos, &word, &word_len)) {
+        zmr_counts_add (single, word, word_len, 1, NULL);
+        expected_words++;
+    }
+    cr_assert_eq (words, expected_words);
+    cr_assert_eq (words, 9);
+    cr_assert_eq (zmr_counts_total (bulk), words);
+    cr_assert_eq (news, zmr_counts_size (single));
+    cr_assert_eq (zmr_counts_size (bulk), zmr_counts_size (single));
+    zmr_entry_t *entries = zmr_counts_entries (single);
+    for (size_t i = 0; i < zmr_counts_size (single); i++) {
+        zmr_entry_t *found = zmr_counts_lookup (bulk, entries[i].word, entries[i].len);
+        cr_assert_not_null (found);
+        cr_assert_eq (found->count, entries[i].count);
+        cr_assert_eq (found->aux, 7, "on_new saw every new word");
+    }
+    cr_assert_eq (zmr_counts_lookup (bulk, "the", 3)->count, 3);
+    zmr_counts_destroy (&bulk);
+    zmr_counts_destroy (&single);
+}
+
+static int
+s_stop_at_second (zmr_entry_t *entry, void *arg)
+{
+    return ++*(int *) arg == 2? -1: 0;
+}
+
+Test (counts, add_text_stops_when_told_and_counts_what_it_did)
+{
+    zmr_counts_t *table = zmr_counts_new ();
+    int seen = 0;
+    uint64_t words = 0;
+    cr_assert_eq (zmr_counts_add_text (table, "a a b c", 7, s_stop_at_second, &seen, &words), -1);
+    cr_assert_eq (words, 2, "a and a were counted before the stop at b");
+    cr_assert_eq (zmr_counts_total (table), 2);
+    cr_assert_eq (zmr_counts_lookup (table, "b", 1)->count, 0);
+    cr_assert_null (zmr_counts_lookup (table, "c", 1));
+    zmr_counts_destroy (&table);
+}
+
+//  A mapper's table across chunks: each round counts only its own words,
+//  lists exactly the words it touched, and keeps aux (the partition).
+Test (counts, rounds_count_each_chunk_apart_and_keep_aux)
+{
+    zmr_counts_t *table = zmr_counts_new ();
+    uint64_t words;
+    size_t news = 0;
+    zmr_counts_next_round (table);
+    cr_assert_eq (zmr_counts_add_text (table, "x y x", 5, s_count_new, &news, &words), 0);
+    size_t ntouched;
+    const uint32_t *touched = zmr_counts_touched (table, &ntouched);
+    cr_assert_eq (ntouched, 2);
+    zmr_entry_t *entries = zmr_counts_entries (table);
+    cr_assert_eq (entries[touched[0]].len, 1);
+    cr_assert_eq (entries[touched[0]].word[0], 'x');
+    cr_assert_eq (entries[touched[0]].count, 2);
+    cr_assert_eq (entries[touched[1]].count, 1);
+
+    zmr_counts_next_round (table);
+    cr_assert_eq (zmr_counts_add_text (table, "y z y y", 7, s_count_new, &news, &words), 0);
+    cr_assert_eq (news, 3, "x, y, z are new once each");
+    touched = zmr_counts_touched (table, &ntouched);
+    entries = zmr_counts_entries (table);
+    cr_assert_eq (ntouched, 2, "x is not part of this round");
+    cr_assert_eq (entries[touched[0]].word[0], 'y');
+    cr_assert_eq (entries[touched[0]].count, 3, "y's count restarted in the round");
+    cr_assert_eq (entries[touched[0]].aux, 7, "aux survived the round");
+    cr_assert_eq (entries[touched[1]].word[0], 'z');
+    cr_assert_eq (entries[touched[1]].count, 1);
+    cr_assert_eq (zmr_counts_total (table), 7);
+
+    zmr_counts_next_round (table);
+    touched = zmr_counts_touched (table, &ntouched);
+    cr_assert_eq (ntouched, 0);
+    zmr_counts_destroy (&table);
 }

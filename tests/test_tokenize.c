@@ -173,3 +173,59 @@ Test (tokenize, cutting_at_last_cut_never_splits_a_word)
                       whole, "cut at %zu splits a word", cut);
     }
 }
+
+//  zmr_words_next must give exactly the words of the plain byte-by-byte
+//  scan, for every length around the 64-byte blocks and every mix of
+//  whitespace, long words and odd bytes.
+Test (tokenize, block_scanner_gives_the_same_words_as_the_byte_scan)
+{
+    static const char alphabet[] = { ' ', '\t', '\n', '\v', '\f', '\r', 'a', 'b',
+                                     '\0', (char) 0x85, (char) 0xa0, (char) 0xff,
+                                     0x08, 0x0e, 0x1f, 0x21 };
+    uint64_t x = 0x2545F4914F6CDD1Dull;
+    char buf[700];
+    for (int round = 0; round < 20000; round++) {
+        size_t len = (size_t) (round % 700);
+        //  Some rounds have long words: few whitespace bytes.
+        int sparse = round % 3 == 0;
+        for (size_t i = 0; i < len; i++) {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            unsigned pick = (unsigned) (x % 16);
+            if (sparse && pick < 6 && (x >> 20) % 16)
+                pick += 6;
+            buf[i] = alphabet[pick];
+        }
+        zmr_words_t words;
+        zmr_words_init (&words, buf, len);
+        size_t pos = 0;
+        const char *a, *b;
+        size_t alen, blen;
+        while (true) {
+            bool more_a = zmr_tokenize_next (buf, len, &pos, &a, &alen);
+            bool more_b = zmr_words_next (&words, &b, &blen);
+            cr_assert_eq (more_a, more_b, "round %d: word count differs", round);
+            if (!more_a)
+                break;
+            cr_assert_eq (a, b, "round %d: word at %td vs %td", round, a - buf, b - buf);
+            cr_assert_eq (alen, blen, "round %d: length %zu vs %zu", round, alen, blen);
+        }
+    }
+}
+
+Test (tokenize, block_scanner_handles_a_word_across_many_blocks)
+{
+    size_t len = 1000;
+    char *buf = malloc (len);
+    memset (buf, 'x', len);
+    buf[0] = ' ';
+    buf[999] = '\n';
+    zmr_words_t words;
+    zmr_words_init (&words, buf, len);
+    const char *word;
+    size_t word_len;
+    cr_assert (zmr_words_next (&words, &word, &word_len));
+    cr_assert_eq (word, buf + 1);
+    cr_assert_eq (word_len, 998);
+    cr_assert_not (zmr_words_next (&words, &word, &word_len));
+    free (buf);
+}
