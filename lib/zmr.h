@@ -27,5 +27,6 @@
 #include "zmr_json.h"
 #include "zmr_util.h"
 #include "zmr_join.h"
+#include "zmr_store.h"
 
 #endif

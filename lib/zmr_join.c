@@ -14,8 +14,8 @@ zmr_join (zsock_t *control, const zmr_join_t *join, zmq_msg_t *frame,
     int64_t start = zmr_now_ms ();
     int64_t next_hello = 0;
     bool said_waiting = false;
-    int rc = 2;                 //  Still joining
-    while (rc == 2) {
+    int rc = 3;                 //  Still joining
+    while (rc == 3) {
         if (zmr_interrupted ()) {
             rc = 1;
             break;
@@ -27,8 +27,9 @@ zmr_join (zsock_t *control, const zmr_join_t *join, zmq_msg_t *frame,
             break;
         }
         if (now >= next_hello) {
-            zmr_msg_pack_hello (&pk, 0, join->role, join->partition, join->reducers,
-                                join->endpoint, join->name);
+            zmr_msg_pack_hello (&pk, join->job, join->role, join->partition,
+                                join->reducers, join->endpoint, join->name,
+                                join->applied);
             if (zmr_msg_send (control, &sbuf, ZMQ_DONTWAIT) == -1)
                 msgpack_sbuffer_clear (&sbuf);
             next_hello = now + 1000;
@@ -55,6 +56,12 @@ zmr_join (zsock_t *control, const zmr_join_t *join, zmq_msg_t *frame,
         if (welcome->type == ZMR_WELCOME) {
             rc = 0;         //  The frame stays open: the caller reads it.
             break;
+        }
+        else
+        if (welcome->type == ZMR_REJECT && welcome->flag) {
+            zmr_log (1, "not yet: %s", welcome->reason);
+            zclock_sleep (500);
+            rc = 2;
         }
         else
         if (welcome->type == ZMR_REJECT) {

@@ -13,13 +13,17 @@ typedef struct {
     const char *name;            //  Worker name
     const char *control;         //  For diagnostics
     uint32_t wait_ms;            //  Give up after this (0: never)
+    uint64_t job;                //  Job of the state the worker holds, or 0
+    uint64_t applied;            //  Chunks applied in that state (reducers)
 } zmr_join_t;
 
 //  Joins over control (a connected DEALER). Returns 0 on WELCOME, with the
 //  frame in *frame (the caller's, to zmq_msg_close) and decoded in *welcome
 //  (views into the frame); 1 when the job is already over or a signal came
-//  (exit 0); -1 on REJECT, a failed job or the wait limit (exit 1). Frames
-//  that fail to decode are counted in *malformed.
+//  (exit 0); -1 on REJECT, a failed job or the wait limit (exit 1); 2 on a
+//  REJECT that says try again (the place is taken for now: the caller may
+//  refresh what it said in HELLO and call again). Frames that fail to
+//  decode are counted in *malformed.
 int
     zmr_join (zsock_t *control, const zmr_join_t *join, zmq_msg_t *frame,
               zmr_msg_t *welcome, uint64_t *malformed);

@@ -10,12 +10,12 @@
 static const char *s_names[] = {
     "unknown", "HELLO", "WELCOME", "REJECT", "CHUNK", "TAKE", "MAPPED",
     "BATCH", "ACK", "HEARTBEAT", "BYE", "FLUSH", "RESULT", "STORED", "DONE",
-    "FINISH", "STATUS"
+    "FINISH", "STATUS", "AGAIN"
 };
 
 //  Number of fields after the job, per type.
 static const uint32_t s_fields[] = {
-    0, 5, 4, 1, 4, 1, 2, 4, 4, 2, 1, 1, 5, 1, 2, 2, 1
+    0, 6, 4, 2, 4, 1, 2, 4, 4, 2, 1, 1, 5, 1, 2, 2, 1, 0
 };
 
 const char *
@@ -84,7 +84,8 @@ s_decode_fields (zmr_mpr_t *r, zmr_msg_t *msg)
             if (s_u32 (r, &msg->role) || s_u32 (r, &msg->partition)
             ||  s_u32 (r, &msg->reducers)
             ||  zmr_mpr_cstr (r, msg->endpoint, sizeof msg->endpoint)
-            ||  zmr_mpr_cstr (r, msg->name, sizeof msg->name))
+            ||  zmr_mpr_cstr (r, msg->name, sizeof msg->name)
+            ||  zmr_mpr_uint (r, &msg->applied))
                 return -1;
             if (msg->role < ZMR_ROLE_MAPPER || msg->role > ZMR_ROLE_SINK)
                 return zmr_mpr_fail (r, "unknown role");
@@ -107,7 +108,8 @@ s_decode_fields (zmr_mpr_t *r, zmr_msg_t *msg)
                     return -1;
             return 0;
         case ZMR_REJECT:
-            return zmr_mpr_cstr (r, msg->reason, sizeof msg->reason);
+            return zmr_mpr_bool (r, &msg->flag)
+                || zmr_mpr_cstr (r, msg->reason, sizeof msg->reason)? -1: 0;
         case ZMR_CHUNK:
             return zmr_mpr_uint (r, &msg->chunk) || s_u32 (r, &msg->input)
                 || zmr_mpr_uint (r, &msg->offset) || s_u32 (r, &msg->attempt)
@@ -157,6 +159,8 @@ s_decode_fields (zmr_mpr_t *r, zmr_msg_t *msg)
         case ZMR_FINISH:
             return zmr_mpr_bool (r, &msg->flag)
                 || zmr_mpr_cstr (r, msg->reason, sizeof msg->reason)? -1: 0;
+        case ZMR_AGAIN:
+            return 0;
         case ZMR_STATUS:
             msg->state_map = *r;
             //  The state map holds a workers array of maps of scalars.
@@ -249,7 +253,7 @@ s_pack_str (msgpack_packer *pk, const char *s)
 void
 zmr_msg_pack_hello (msgpack_packer *pk, uint64_t job, zmr_role_t role,
                     uint32_t partition, uint32_t reducers,
-                    const char *endpoint, const char *name)
+                    const char *endpoint, const char *name, uint64_t applied)
 {
     zmr_msg_begin (pk, ZMR_HELLO, job, s_fields[ZMR_HELLO]);
     msgpack_pack_uint32 (pk, role);
@@ -257,6 +261,7 @@ zmr_msg_pack_hello (msgpack_packer *pk, uint64_t job, zmr_role_t role,
     msgpack_pack_uint32 (pk, reducers);
     s_pack_str (pk, endpoint);
     s_pack_str (pk, name);
+    msgpack_pack_uint64 (pk, applied);
 }
 
 void
@@ -279,12 +284,10 @@ zmr_msg_pack_reason (msgpack_packer *pk, int type, uint64_t job, bool ok,
 {
     assert (type == ZMR_REJECT || type == ZMR_FINISH);
     zmr_msg_begin (pk, type, job, s_fields[type]);
-    if (type == ZMR_FINISH) {
-        if (ok)
-            msgpack_pack_true (pk);
-        else
-            msgpack_pack_false (pk);
-    }
+    if (ok)
+        msgpack_pack_true (pk);
+    else
+        msgpack_pack_false (pk);
     //  Truncated so that it always decodes into the receiver's field.
     size_t len = reason? strnlen (reason, ZMR_REASON_MAX - 1): 0;
     msgpack_pack_str (pk, len);
@@ -365,6 +368,12 @@ zmr_msg_pack_flush (msgpack_packer *pk, uint64_t job, const char *sink)
 {
     zmr_msg_begin (pk, ZMR_FLUSH, job, s_fields[ZMR_FLUSH]);
     s_pack_str (pk, sink);
+}
+
+void
+zmr_msg_pack_again (msgpack_packer *pk, uint64_t job)
+{
+    zmr_msg_begin (pk, ZMR_AGAIN, job, s_fields[ZMR_AGAIN]);
 }
 
 void

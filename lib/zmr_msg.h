@@ -36,7 +36,8 @@ typedef enum {
     ZMR_DONE,
     ZMR_FINISH,
     ZMR_STATUS,
-    ZMR_TYPE_LAST = ZMR_STATUS
+    ZMR_AGAIN,
+    ZMR_TYPE_LAST = ZMR_AGAIN
 } zmr_msg_type_t;
 
 typedef enum {
@@ -71,7 +72,8 @@ typedef struct {
     uint64_t distinct;       //  DONE
     uint64_t seq;            //  RESULT: part number
     uint64_t parts;          //  RESULT: parts in the partition
-    bool flag;               //  ACK: duplicate; FINISH: ok
+    uint64_t applied;        //  HELLO: chunks the worker holds applied
+    bool flag;               //  ACK: duplicate; FINISH: ok; REJECT: retry
     char endpoint[ZMR_ENDPOINT_MAX];  //  HELLO: own; WELCOME: chunks; FLUSH: sink
     char status[ZMR_ENDPOINT_MAX];    //  WELCOME: status endpoint
     char name[ZMR_NAME_MAX];          //  HELLO: worker name
@@ -115,12 +117,15 @@ void
 //  Encoders of the small messages: each packs one whole message into pk.
 void zmr_msg_pack_hello (msgpack_packer *pk, uint64_t job, zmr_role_t role,
                          uint32_t partition, uint32_t reducers,
-                         const char *endpoint, const char *name);
+                         const char *endpoint, const char *name,
+                         uint64_t applied);
+void zmr_msg_pack_again (msgpack_packer *pk, uint64_t job);
 void zmr_msg_pack_welcome (msgpack_packer *pk, uint64_t job, uint32_t reducers,
                            const char *chunks, const char *status,
                            const char *const *reducer_endpoints);
+//  FINISH (flag: the job was done) and REJECT (flag: try again later).
 void zmr_msg_pack_reason (msgpack_packer *pk, int type, uint64_t job,
-                          bool ok, const char *reason);   //  REJECT, FINISH
+                          bool flag, const char *reason);
 void zmr_msg_pack_chunk (msgpack_packer *pk, uint64_t job, uint64_t chunk,
                          uint32_t input, uint64_t offset, uint32_t attempt);
 void zmr_msg_pack_take (msgpack_packer *pk, uint64_t job, uint64_t chunk);

@@ -120,3 +120,16 @@ zmr_u64set_size (zmr_u64set_t *self)
     assert (self);
     return self->used + (self->has_zero ? 1 : 0);
 }
+
+size_t
+zmr_u64set_values (zmr_u64set_t *self, uint64_t *out)
+{
+    assert (self);
+    size_t n = 0;
+    if (self->has_zero)
+        out [n++] = 0;
+    for (size_t slot = 0; slot <= self->mask; slot++)
+        if (self->slots [slot])
+            out [n++] = self->slots [slot];
+    return n;
+}

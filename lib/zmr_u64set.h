@@ -28,4 +28,9 @@ bool
 size_t
     zmr_u64set_size (zmr_u64set_t *self);
 
+//  Copies every value into out (room for zmr_u64set_size values), in no
+//  particular order. Returns the number copied.
+size_t
+    zmr_u64set_values (zmr_u64set_t *self, uint64_t *out);
+
 #endif

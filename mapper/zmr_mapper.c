@@ -80,6 +80,12 @@ s_on_control (s_mapper_t *self)
         self->finish_ok = false;
     }
     else
+    if (msg.type == ZMR_AGAIN) {
+        //  The ventilator does not know us (it restarted): HELLO again.
+        zmr_msg_pack_hello (&self->pk, self->job, ZMR_ROLE_MAPPER, 0, 0, "", self->name, 0);
+        s_send_control (self);
+    }
+    else
     if (msg.type != ZMR_WELCOME) {
         self->counters.malformed++;
         zmr_log_dropped ("control", "unexpected message");
@@ -207,7 +213,9 @@ s_join (s_mapper_t *self)
                         .control = self->config->control, .wait_ms = self->config->wait_ms };
     zmq_msg_t frame;
     zmr_msg_t msg;
-    int rc = zmr_join (self->control, &join, &frame, &msg, &self->counters.malformed);
+    int rc = 2;
+    while (rc == 2)
+        rc = zmr_join (self->control, &join, &frame, &msg, &self->counters.malformed);
     if (rc)
         return rc;
     rc = -1;

@@ -14,6 +14,9 @@ s_help (void)
 "      --bind=EP           where mappers send batches (default tcp://*:*,\n"
 "                          a free port)\n"
 "      --advertise=EP      endpoint to give the job instead of the bound one\n"
+"      --state=DIR         keep the partition durable in DIR: killed and started\n"
+"                          again with the same DIR, the reducer loses nothing\n"
+"      --checkpoint-ms=MS  snapshot period of the durable state (default 5000)\n"
 "      --name=NAME         name shown in the status (default host:pid)\n"
 "      --heartbeat-ms=MS   heartbeat period (default 250)\n"
 "      --wait-ms=MS        give up if the job does not answer within MS\n"
@@ -28,8 +31,10 @@ int
 main (int argc, char *argv[])
 {
     zmr_log_init ("zmr-reducer");
-    zmr_reducer_config_t config = { .bind = "tcp://*:*", .heartbeat_ms = 250 };
-    enum { O_BIND = 256, O_ADVERTISE, O_NAME, O_HEARTBEAT, O_WAIT, O_VERSION };
+    zmr_reducer_config_t config = { .bind = "tcp://*:*", .heartbeat_ms = 250,
+                                    .checkpoint_ms = 5000 };
+    enum { O_BIND = 256, O_ADVERTISE, O_NAME, O_HEARTBEAT, O_WAIT, O_STATE,
+           O_CHECKPOINT, O_VERSION };
     static const struct option options[] = {
         { "partition", required_argument, NULL, 'p' },
         { "reducers", required_argument, NULL, 'r' },
@@ -38,6 +43,8 @@ main (int argc, char *argv[])
         { "name", required_argument, NULL, O_NAME },
         { "heartbeat-ms", required_argument, NULL, O_HEARTBEAT },
         { "wait-ms", required_argument, NULL, O_WAIT },
+        { "state", required_argument, NULL, O_STATE },
+        { "checkpoint-ms", required_argument, NULL, O_CHECKPOINT },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, O_VERSION },
@@ -63,6 +70,8 @@ main (int argc, char *argv[])
                 break;
             case O_HEARTBEAT: config.heartbeat_ms = (uint32_t) zmr_option_u64 ("--heartbeat-ms", optarg, 10, 60000); break;
             case O_WAIT: config.wait_ms = (uint32_t) zmr_option_u64 ("--wait-ms", optarg, 0, 86400000); break;
+            case O_STATE: config.state_dir = optarg; break;
+            case O_CHECKPOINT: config.checkpoint_ms = (uint32_t) zmr_option_u64 ("--checkpoint-ms", optarg, 10, 3600000); break;
             case 'v': verbose++; break;
             case 'h': s_help (); return 0;
             case O_VERSION: zmr_print_version ("zmr-reducer"); return 0;

@@ -1,7 +1,12 @@
 /*  zmr_reducer: one partition's counts. A BATCH is applied only if its
     chunk has not been applied here before (the set of applied chunk ids is
     the whole of the de-duplication); either way it is ACKed, so an ACK lost
-    on the way can never stall the job. */
+    on the way can never stall the job.
+
+    With --state, a BATCH is appended to the store's log before it is
+    applied and ACKed, so every ACK the ventilator holds is backed by the
+    log: a reducer killed at any moment comes back with every batch it ACKed
+    (snapshot + log replayed through the same apply path). */
 #include "zmr_reducer.h"
 #include <errno.h>
 #include <string.h>
@@ -20,6 +25,9 @@ typedef struct {
     char sink_endpoint[ZMR_ENDPOINT_MAX];  //  Where sink is connected
     zmr_counts_t *counts;            //  The partition's counts
     zmr_u64set_t *applied;           //  Chunk ids applied
+    zmr_store_t *store;              //  Durable state, or NULL
+    int64_t next_sync;               //  When the log is fsynced next
+    int64_t next_snapshot;           //  When a snapshot is due
     msgpack_sbuffer sbuf;            //  Encoding buffer
     msgpack_packer pk;               //  Packs into sbuf
     zmr_counters_t counters;         //  For heartbeats
@@ -42,6 +50,87 @@ s_heartbeat (s_reducer_t *self)
     zmr_msg_pack_heartbeat (&self->pk, self->job, 0, &self->counters);
     s_send_control (self);
     self->next_heartbeat = zmr_now_ms () + self->config->heartbeat_ms;
+}
+
+//  Applies a decoded BATCH of a chunk not applied yet: its pairs, then its
+//  chunk id. Returns 0, or -1 on out-of-memory.
+static int
+s_apply (s_reducer_t *self, zmr_msg_t *msg, uint64_t *words)
+{
+    //  The decoder walked every pair already: nothing below can meet a bad
+    //  one halfway through.
+    const char *word;
+    uint32_t len;
+    uint64_t count;
+    *words = 0;
+    while (zmr_msg_next_pair (msg, &word, &len, &count)) {
+        if (!zmr_counts_add (self->counts, word, len, count, NULL))
+            return -1;
+        *words += count;
+    }
+    if (zmr_u64set_insert (self->applied, msg->chunk) < 0)
+        return -1;
+    self->counters.chunks++;
+    self->counters.words += *words;
+    return 0;
+}
+
+//  Replays one logged frame at startup: the log holds only BATCH frames
+//  this reducer applied, all of one job (the snapshot's, or the first's).
+static int
+s_replay (const void *frame, size_t len, void *arg)
+{
+    s_reducer_t *self = (s_reducer_t *) arg;
+    zmr_msg_t msg;
+    const char *why;
+    if (zmr_msg_decode (frame, len, &msg, &why) || msg.type != ZMR_BATCH
+    ||  msg.partition != self->config->partition)
+        return -1;
+    if (self->job == 0) {
+        self->job = msg.job;
+        self->reducers = msg.reducers;
+    }
+    if (msg.job != self->job || msg.reducers != self->reducers)
+        return -1;
+    if (zmr_u64set_contains (self->applied, msg.chunk))
+        return 0;
+    uint64_t words;
+    return s_apply (self, &msg, &words);
+}
+
+//  Loads the stored state, if any. Returns 0 or -1.
+static int
+s_recover (s_reducer_t *self)
+{
+    char error[512];
+    self->store = zmr_store_open (self->config->state_dir, self->config->partition,
+                                  error, sizeof error);
+    if (!self->store) {
+        zmr_log (0, "%s", error);
+        return -1;
+    }
+    if (zmr_store_load (self->store, &self->job, &self->reducers, self->counts,
+                        self->applied, s_replay, self, error, sizeof error)) {
+        zmr_log (0, "%s", error);
+        return -1;
+    }
+    if (zmr_u64set_size (self->applied))
+        zmr_log (0, "recovered partition %u of job %016llx: %zu chunks, %zu words",
+                 self->config->partition, (unsigned long long) self->job,
+                 zmr_u64set_size (self->applied), zmr_counts_size (self->counts));
+    return 0;
+}
+
+//  Writes a snapshot (which empties the log).
+static void
+s_checkpoint (s_reducer_t *self)
+{
+    if (self->store && zmr_store_log_bytes (self->store) > 0
+    &&  zmr_store_snapshot (self->store, self->job, self->reducers, self->counts,
+                            self->applied))
+        zmr_log (0, "cannot write a snapshot in %s: %s", self->config->state_dir,
+                 strerror (errno));
+    self->next_snapshot = zmr_now_ms () + self->config->checkpoint_ms;
 }
 
 static void
@@ -68,35 +157,24 @@ s_on_batch (s_reducer_t *self)
         zmq_msg_close (&frame);
         return;
     }
-    int fresh = zmr_u64set_insert (self->applied, msg.chunk);
+    int fresh = zmr_u64set_contains (self->applied, msg.chunk)? 0: 1;
     uint64_t words = 0;
-    if (fresh == 1) {
-        //  The decoder walked every pair already: nothing below can meet a
-        //  bad one halfway through.
-        const char *word;
-        uint32_t len;
-        uint64_t count;
-        while (zmr_msg_next_pair (&msg, &word, &len, &count)) {
-            if (!zmr_counts_add (self->counts, word, len, count, NULL)) {
-                zmr_log (0, "out of memory with %zu distinct words",
-                         zmr_counts_size (self->counts));
-                exit (1);
-            }
-            words += count;
-        }
-        self->counters.chunks++;
-        self->counters.words += words;
-    }
-    else
-    if (fresh == 0)
-        self->counters.duplicates++;
-    zmq_msg_close (&frame);
-    if (fresh < 0) {
-        zmr_log (0, "out of memory for the applied set");
+    if (fresh && self->store
+    &&  zmr_store_append (self->store, zmq_msg_data (&frame), zmq_msg_size (&frame))) {
+        zmr_log (0, "cannot log a batch in %s: %s", self->config->state_dir,
+                 strerror (errno));
         exit (1);
     }
+    if (fresh && s_apply (self, &msg, &words)) {
+        zmr_log (0, "out of memory with %zu distinct words",
+                 zmr_counts_size (self->counts));
+        exit (1);
+    }
+    if (!fresh)
+        self->counters.duplicates++;
+    zmq_msg_close (&frame);
     zmr_msg_pack_ack (&self->pk, self->job, self->config->partition, msg.chunk,
-                      words, fresh == 0);
+                      words, !fresh);
     s_send_control (self);
 }
 
@@ -173,6 +251,14 @@ s_on_control (s_reducer_t *self)
         zmr_log_dropped ("control", "message of another job");
     }
     else
+    if (msg.type == ZMR_AGAIN) {
+        //  A ventilator that does not know us (it restarted): HELLO again.
+        zmr_msg_pack_hello (&self->pk, self->job, ZMR_ROLE_REDUCER, self->config->partition,
+                            self->reducers, self->endpoint, self->name,
+                            zmr_u64set_size (self->applied));
+        s_send_control (self);
+    }
+    else
     if (msg.type == ZMR_FLUSH) {
         //  The final counters go out before the result, for the status.
         s_heartbeat (self);
@@ -227,20 +313,53 @@ zmr_reducer_run (const zmr_reducer_config_t *config)
     zmr_set_random_identity (self.control);
     if (zmr_connect (self.control, config->control))
         goto cleanup;
-    zmr_join_t join = { .role = ZMR_ROLE_REDUCER, .partition = config->partition,
-                        .reducers = config->reducers, .endpoint = self.endpoint,
-                        .name = self.name, .control = config->control,
-                        .wait_ms = config->wait_ms };
     zmq_msg_t frame;
     zmr_msg_t welcome;
-    int joined = zmr_join (self.control, &join, &frame, &welcome, &self.counters.malformed);
+    int joined = 2;
+    while (joined == 2) {
+        //  Told to wait (another process holds the partition, maybe dying):
+        //  the state on disk is read again before every try, so a reducer
+        //  that takes over from one sharing its --state has all of it.
+        if (config->state_dir) {
+            zmr_store_destroy (&self.store);
+            zmr_counts_clear (self.counts);
+            zmr_u64set_destroy (&self.applied);
+            self.applied = zmr_u64set_new ();
+            self.job = 0;
+            self.reducers = 0;
+            memset (&self.counters, 0, sizeof self.counters);
+            if (!self.applied || s_recover (&self))
+                goto cleanup;
+        }
+        zmr_join_t join = { .role = ZMR_ROLE_REDUCER, .partition = config->partition,
+                            .reducers = config->reducers, .endpoint = self.endpoint,
+                            .name = self.name, .control = config->control,
+                            .wait_ms = config->wait_ms, .job = self.job,
+                            .applied = zmr_u64set_size (self.applied) };
+        joined = zmr_join (self.control, &join, &frame, &welcome, &self.counters.malformed);
+    }
     if (joined != 0) {
         code = joined > 0? 0: 1;
         goto cleanup;
     }
+    if (self.job && (self.job != welcome.job || self.reducers != welcome.reducers)) {
+        //  What is stored belongs to another job: start empty.
+        zmr_log (0, "stored state is of job %016llx, not %016llx: starting empty",
+                 (unsigned long long) self.job, (unsigned long long) welcome.job);
+        zmr_counts_clear (self.counts);
+        zmr_u64set_destroy (&self.applied);
+        self.applied = zmr_u64set_new ();
+        memset (&self.counters, 0, sizeof self.counters);
+        if (!self.applied || (self.store && zmr_store_reset (self.store))) {
+            zmq_msg_close (&frame);
+            goto cleanup;
+        }
+    }
     self.job = welcome.job;
     self.reducers = welcome.reducers;
     zmq_msg_close (&frame);
+    self.next_sync = zmr_now_ms () + 1000;
+    self.next_snapshot = zmr_now_ms () + config->checkpoint_ms;
     zmr_log (1, "serving partition %u of %u for job %016llx at %s", config->partition,
              self.reducers, (unsigned long long) self.job, self.endpoint);
     s_heartbeat (&self);
@@ -258,17 +377,27 @@ zmr_reducer_run (const zmr_reducer_config_t *config)
                 s_on_batch (&self);
         if (rc > 0 && (items[1].revents & ZMQ_POLLIN))
             s_on_control (&self);
-        if (zmr_now_ms () >= self.next_heartbeat)
+        int64_t now = zmr_now_ms ();
+        if (now >= self.next_heartbeat)
             s_heartbeat (&self);
+        if (self.store && now >= self.next_sync) {
+            //  A write survives the process; this makes it survive the machine.
+            zmr_store_sync (self.store);
+            self.next_sync = now + 1000;
+        }
+        if (self.store && now >= self.next_snapshot)
+            s_checkpoint (&self);
     }
     if (self.finished)
         code = self.finish_ok? 0: 1;
     else {
+        s_checkpoint (&self);
         zmr_msg_pack_bye (&self.pk, self.job, &self.counters);
         s_send_control (&self);
         code = 0;
     }
 cleanup:
+    zmr_store_destroy (&self.store);
     zsock_destroy (&self.sink);
     zsock_destroy (&self.batches);
     zsock_destroy (&self.control);

@@ -14,6 +14,8 @@ typedef struct {
     const char *name;        //  Worker name, or NULL for host:pid
     uint32_t heartbeat_ms;   //  Heartbeat period
     uint32_t wait_ms;        //  Give up if no WELCOME within this (0: never)
+    const char *state_dir;   //  Durable state here (NULL: in memory only)
+    uint32_t checkpoint_ms;  //  Snapshot period when the log has grown
 } zmr_reducer_config_t;
 
 //  Serves the partition until FINISH or a signal. Returns the exit code.

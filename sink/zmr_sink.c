@@ -255,6 +255,12 @@ s_on_control (s_sink_t *self)
         self->finished = true;
     }
     else
+    if (msg.type == ZMR_AGAIN) {
+        zmr_msg_pack_hello (&self->pk, self->job, ZMR_ROLE_SINK, 0, 0, self->endpoint,
+                            self->name, 0);
+        s_send_control (self);
+    }
+    else
     if (msg.type != ZMR_WELCOME) {
         self->counters.malformed++;
         zmr_log_dropped ("control", "unexpected message");
@@ -292,7 +298,9 @@ zmr_sink_run (const zmr_sink_config_t *config)
                         .wait_ms = config->wait_ms };
     zmq_msg_t frame;
     zmr_msg_t welcome;
-    int joined = zmr_join (self.control, &join, &frame, &welcome, &self.counters.malformed);
+    int joined = 2;
+    while (joined == 2)
+        joined = zmr_join (self.control, &join, &frame, &welcome, &self.counters.malformed);
     if (joined != 0) {
         code = joined > 0? 0: 1;
         goto cleanup;

@@ -34,9 +34,10 @@ s_roundtrip (s_buf_t *b, int type)
 Test (msg, hello_roundtrips_with_every_field)
 {
     s_buf_t b; s_init (&b);
-    zmr_msg_pack_hello (&b.pk, 0, ZMR_ROLE_REDUCER, 3, 8, "tcp://*:5560", "box:42");
+    zmr_msg_pack_hello (&b.pk, 5, ZMR_ROLE_REDUCER, 3, 8, "tcp://*:5560", "box:42", 1234);
     zmr_msg_t msg = s_roundtrip (&b, ZMR_HELLO);
-    cr_assert_eq (msg.job, 0);
+    cr_assert_eq (msg.job, 5);
+    cr_assert_eq (msg.applied, 1234);
     cr_assert_eq (msg.role, ZMR_ROLE_REDUCER);
     cr_assert_eq (msg.partition, 3);
     cr_assert_eq (msg.reducers, 8);
@@ -123,9 +124,15 @@ Test (msg, small_messages_roundtrip)
     cr_assert_str_eq (msg.reason, "the sink was lost");
     msgpack_sbuffer_clear (&b.sbuf);
 
-    zmr_msg_pack_reason (&b.pk, ZMR_REJECT, 7, false, "partition 9 does not exist");
+    zmr_msg_pack_reason (&b.pk, ZMR_REJECT, 7, true, "partition 9 is served");
     msg = s_roundtrip (&b, ZMR_REJECT);
-    cr_assert_str_eq (msg.reason, "partition 9 does not exist");
+    cr_assert (msg.flag, "retry");
+    cr_assert_str_eq (msg.reason, "partition 9 is served");
+    msgpack_sbuffer_clear (&b.sbuf);
+
+    zmr_msg_pack_again (&b.pk, 7);
+    msg = s_roundtrip (&b, ZMR_AGAIN);
+    cr_assert_eq (msg.job, 7);
     msgpack_sbuffer_destroy (&b.sbuf);
 }
 
@@ -266,7 +273,7 @@ Test (msg, refuses_strings_that_do_not_fit_or_hold_nul)
     char name[ZMR_NAME_MAX + 1];
     memset (name, 'n', sizeof name - 1);
     name[sizeof name - 1] = 0;
-    zmr_msg_pack_hello (&b.pk, 0, ZMR_ROLE_MAPPER, 0, 0, "", name);
+    zmr_msg_pack_hello (&b.pk, 0, ZMR_ROLE_MAPPER, 0, 0, "", name, 0);
     s_refused (b.sbuf.data, b.sbuf.size, "a name longer than its field");
     msgpack_sbuffer_clear (&b.sbuf);
     zmr_msg_begin (&b.pk, ZMR_FLUSH, 1, 1);

@@ -72,3 +72,30 @@ Test (u64set, many_values_survive_growth)
     cr_assert_eq (zmr_u64set_size (set), 2 * count);
     zmr_u64set_destroy (&set);
 }
+
+Test (u64set, values_lists_every_member_once)
+{
+    zmr_u64set_t *set = zmr_u64set_new ();
+    uint64_t expected_sum = 0;
+    for (uint64_t v = 0; v < 1000; v += 3) {
+        zmr_u64set_insert (set, v);
+        expected_sum += v;
+    }
+    zmr_u64set_insert (set, UINT64_MAX);
+    uint64_t *out = malloc (zmr_u64set_size (set) * sizeof *out);
+    size_t n = zmr_u64set_values (set, out);
+    cr_assert_eq (n, zmr_u64set_size (set));
+    uint64_t sum = 0;
+    bool saw_zero = false, saw_max = false;
+    for (size_t i = 0; i < n; i++) {
+        if (out[i] == UINT64_MAX)
+            saw_max = true;
+        else
+            sum += out[i];
+        saw_zero |= out[i] == 0;
+    }
+    cr_assert (saw_zero && saw_max);
+    cr_assert_eq (sum, expected_sum);
+    free (out);
+    zmr_u64set_destroy (&set);
+}

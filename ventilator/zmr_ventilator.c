@@ -72,6 +72,7 @@ typedef struct {
     int reducer_of[ZMR_MAX_REDUCERS];  //  Worker index serving p, or -1
     int sink;                //  Worker index of the sink, or -1
     bool stored[ZMR_MAX_REDUCERS];     //  The sink holds partition p
+    uint64_t acks_by[ZMR_MAX_REDUCERS];  //  Chunks partition p has ACKed
     uint32_t nstored;        //  Partitions stored
     int phase;               //  s_phase_t
     char reason[ZMR_REASON_MAX];       //  Why it failed
@@ -276,6 +277,15 @@ s_ready (s_vent_t *self)
     return true;
 }
 
+//  Whether a worker still holds its place: alive and heard from within a
+//  second. A worker silent for longer may be replaced by a newcomer for its
+//  role before it is declared dead (a restart is quicker than dead_ms).
+static bool
+s_present (s_vent_t *self, s_worker_t *worker)
+{
+    return worker->state == W_ALIVE && zmr_now_ms () - worker->last_seen < 1000;
+}
+
 static void
 s_welcome (s_vent_t *self, s_worker_t *worker)
 {
@@ -288,11 +298,14 @@ s_welcome (s_vent_t *self, s_worker_t *worker)
     worker->welcomed = true;
 }
 
+//  Refuses a worker; with retry, only for now (its place is taken by a
+//  worker that may be gone: the newcomer asks again and gets it once the
+//  holder has been silent for a second).
 static void
-s_reject (s_vent_t *self, s_worker_t *worker, const char *reason)
+s_reject (s_vent_t *self, s_worker_t *worker, const char *reason, bool retry)
 {
-    zmr_log (0, "rejected %s: %s", worker->name, reason);
-    zmr_msg_pack_reason (&self->pk, ZMR_REJECT, self->job, false, reason);
+    zmr_log (retry? 1: 0, "%s %s: %s", retry? "not yet": "rejected", worker->name, reason);
+    zmr_msg_pack_reason (&self->pk, ZMR_REJECT, self->job, retry, reason);
     s_send_to (self, worker);
     worker->state = W_LEFT;
 }
@@ -382,35 +395,45 @@ s_on_hello (s_vent_t *self, zmq_msg_t *identity, zmq_msg_t *body, zmr_msg_t *msg
         if (msg->reducers && msg->reducers != R) {
             snprintf (reason, sizeof reason, "this job has %u reducers, not %u",
                       R, msg->reducers);
-            s_reject (self, worker, reason);
+            s_reject (self, worker, reason, false);
             return;
         }
         if (msg->partition >= R) {
             snprintf (reason, sizeof reason,
                       "partition %u does not exist: this job has partitions 0 to %u",
                       msg->partition, R - 1);
-            s_reject (self, worker, reason);
+            s_reject (self, worker, reason, false);
             return;
         }
         int holder = self->reducer_of[msg->partition];
+        if (holder >= 0 && holder != index && s_present (self, &self->workers[holder])) {
+            snprintf (reason, sizeof reason, "partition %u is already served by %s",
+                      msg->partition, self->workers[holder].name);
+            s_reject (self, worker, reason, true);
+            return;
+        }
+        //  A reducer that comes back must hold every chunk it ever ACKed,
+        //  or counts were lost: fail rather than finish wrong.
+        uint64_t applied = msg->job == self->job? msg->applied: 0;
+        uint64_t acked = self->acks_by[msg->partition];
+        if (applied < acked) {
+            snprintf (reason, sizeof reason,
+                      "reducer %u came back holding %llu of the %llu chunks it ACKed "
+                      "(was it started without its --state?)", msg->partition,
+                      (unsigned long long) applied, (unsigned long long) acked);
+            s_reject (self, worker, reason, false);
+            s_fail (self, reason);
+            return;
+        }
         if (holder >= 0 && holder != index) {
-            s_worker_t *other = &self->workers[holder];
-            if (other->state == W_ALIVE) {
-                snprintf (reason, sizeof reason, "partition %u is already served by %s",
-                          msg->partition, other->name);
-                s_reject (self, worker, reason);
-                return;
-            }
-            //  A new process for a partition whose reducer is gone: its
-            //  counts went with it, and without checkpoints they cannot be
-            //  rebuilt from chunks already freed.
-            if (self->stat.chunks_done > 0 || self->stat.in_flight > 0) {
-                snprintf (reason, sizeof reason,
-                          "the reducer of partition %u was lost with its counts",
-                          msg->partition);
-                s_reject (self, worker, reason);
-                s_fail (self, reason);
-                return;
+            zmr_log (0, "reducer %u is back as %s with %llu chunks applied",
+                     msg->partition, worker->name, (unsigned long long) applied);
+            //  Batches in flight to the old process may be lost: what this
+            //  partition has not ACKed yet goes out again.
+            for (size_t id = self->first_open; id < self->nchunks; id++) {
+                s_chunk_t *chunk = &self->ledger[id];
+                if (chunk->state == S_MAPPED && !chunk->acked[msg->partition])
+                    s_requeue (self, id, "its reducer came back");
             }
         }
         self->reducer_of[msg->partition] = index;
@@ -420,10 +443,10 @@ s_on_hello (s_vent_t *self, zmq_msg_t *identity, zmq_msg_t *body, zmr_msg_t *msg
     else
     if (msg->role == ZMR_ROLE_SINK) {
         if (self->sink >= 0 && self->sink != index
-        &&  self->workers[self->sink].state == W_ALIVE) {
+        &&  s_present (self, &self->workers[self->sink])) {
             snprintf (reason, sizeof reason, "the job already has a sink, %s",
                       self->workers[self->sink].name);
-            s_reject (self, worker, reason);
+            s_reject (self, worker, reason, true);
             return;
         }
         bool again = self->sink >= 0;
@@ -456,6 +479,7 @@ s_on_ack (s_vent_t *self, zmr_msg_t *msg)
         return;
     chunk->acked[msg->partition] = 1;
     chunk->acks++;
+    self->acks_by[msg->partition]++;
     chunk->words += msg->words;
     if (chunk->acks < self->config->reducers)
         return;
@@ -530,6 +554,21 @@ s_on_control (s_vent_t *self)
         return;
     }
     s_worker_t *worker = s_worker_by_identity (self, &frames[0]);
+    if (!worker && msg.type != ZMR_BYE) {
+        //  A worker of this job that we do not know (we restarted, or it
+        //  reconnected under a new id): ask it to say HELLO.
+        zmq_msg_t id;
+        zmq_msg_init (&id);
+        zmq_msg_copy (&id, &frames[0]);
+        zmr_msg_pack_again (&self->pk, self->job);
+        if (zmq_msg_send (&id, zsock_resolve (self->control), ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
+            zmq_msg_close (&id);
+            msgpack_sbuffer_clear (&self->sbuf);
+        }
+        else
+        if (zmr_msg_send (self->control, &self->sbuf, ZMQ_DONTWAIT) == -1)
+            msgpack_sbuffer_clear (&self->sbuf);
+    }
     zmr_msg_close (frames, n);
     if (worker) {
         worker->last_seen = zmr_now_ms ();

@@ -1,0 +1,64 @@
+/*  zmr_store: a reducer's durable state, so that a reducer killed at any
+    moment comes back with every batch it ever ACKed. Two files in a
+    directory of its own: a log of the BATCH frames applied since the last
+    snapshot (appended before the ACK goes out), and a snapshot of the counts
+    and of the applied chunk ids (written to a temporary name, fsynced and
+    renamed over the old one, then the log is emptied). Recovery loads the
+    snapshot and replays the log through the reducer's own apply path. */
+#ifndef ZMR_STORE_H
+#define ZMR_STORE_H
+#include <stddef.h>
+#include <stdint.h>
+#include "zmr_counts.h"
+#include "zmr_u64set.h"
+
+typedef struct _zmr_store_t zmr_store_t;
+
+//  Called for each logged frame on replay, in the order they were logged.
+//  Returns 0, or -1 to stop the load.
+typedef int (zmr_store_replay_fn) (const void *frame, size_t len, void *arg);
+
+//  Opens the store in dir (created if missing) for one partition. Returns
+//  NULL with a one-line reason in errbuf when dir cannot be used.
+zmr_store_t *
+    zmr_store_open (const char *dir, uint32_t partition, char *errbuf, size_t errlen);
+
+//  Closes the store; accepts NULL.
+void
+    zmr_store_destroy (zmr_store_t **self_p);
+
+//  Loads what is stored: the snapshot's counts and applied ids into counts
+//  and applied (both empty), setting *job and *reducers to the snapshot's
+//  (0 when there is none), then every whole logged frame through replay
+//  (which decides what a frame of which job means). A torn or corrupt log
+//  tail is cut off. Returns 0, or -1 with a reason in errbuf.
+int
+    zmr_store_load (zmr_store_t *self, uint64_t *job, uint32_t *reducers,
+                    zmr_counts_t *counts, zmr_u64set_t *applied,
+                    zmr_store_replay_fn *replay, void *arg,
+                    char *errbuf, size_t errlen);
+
+//  Forgets everything stored (state of another job). Returns 0 or -1.
+int
+    zmr_store_reset (zmr_store_t *self);
+
+//  Appends one frame to the log (written, not yet fsynced: it survives the
+//  process, not the machine). Returns 0 or -1.
+int
+    zmr_store_append (zmr_store_t *self, const void *frame, size_t len);
+
+//  fsyncs the log. Returns 0 or -1.
+int
+    zmr_store_sync (zmr_store_t *self);
+
+//  Bytes in the log since the last snapshot.
+uint64_t
+    zmr_store_log_bytes (zmr_store_t *self);
+
+//  Writes a snapshot of counts and applied atomically, then empties the
+//  log. Returns 0, or -1 (the previous snapshot and the log stay valid).
+int
+    zmr_store_snapshot (zmr_store_t *self, uint64_t job, uint32_t reducers,
+                        zmr_counts_t *counts, zmr_u64set_t *applied);
+
+#endif
