@@ -28,5 +28,6 @@
 #include "zmr_util.h"
 #include "zmr_join.h"
 #include "zmr_store.h"
+#include "zmr_journal.h"
 
 #endif

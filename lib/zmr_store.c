@@ -190,33 +190,10 @@ zmr_store_load (zmr_store_t *self, uint64_t *job, uint32_t *reducers,
             return -1;
         }
     }
-    data = s_slurp (self->log_path, &size, &err);
-    if (err) {
-        snprintf (errbuf, errlen, "cannot read '%s': %s", self->log_path, strerror (err));
+    if (zmr_records_read (self->log_fd, replay, arg, &self->log_bytes)) {
+        snprintf (errbuf, errlen, "cannot replay '%s'", self->log_path);
         return -1;
     }
-    size_t at = 0;
-    while (at + 8 <= size) {
-        uint32_t len, check;
-        memcpy (&len, data + at, 4);
-        memcpy (&check, data + at + 4, 4);
-        if (len > S_RECORD_MAX || len > size - at - 8
-        ||  s_check (data + at + 8, len) != check)
-            break;              //  A torn or damaged tail: cut it off.
-        if (replay (data + at + 8, len, arg)) {
-            free (data);
-            snprintf (errbuf, errlen, "cannot replay '%s'", self->log_path);
-            return -1;
-        }
-        at += 8 + (size_t) len;
-    }
-    free (data);
-    //  Appends go right after the last whole record.
-    if (ftruncate (self->log_fd, (off_t) at) || lseek (self->log_fd, (off_t) at, SEEK_SET) < 0) {
-        snprintf (errbuf, errlen, "cannot truncate '%s': %s", self->log_path, strerror (errno));
-        return -1;
-    }
-    self->log_bytes = at;
     return 0;
 }
 
@@ -248,21 +225,68 @@ s_write_all (int fd, const void *data, size_t len)
 }
 
 int
-zmr_store_append (zmr_store_t *self, const void *frame, size_t len)
+zmr_records_append (int fd, const void *data, size_t len)
 {
-    uint32_t header[2] = { (uint32_t) len, s_check (frame, len) };
-    //  One buffer, one write: a record is never split by another writer's
-    //  data (there is none) and a crash can only tear the tail.
+    uint32_t header[2] = { (uint32_t) len, s_check (data, len) };
+    //  One buffer, one write: a crash can only tear the tail.
     char *record = malloc (8 + len);
     if (!record)
         return -1;
     memcpy (record, header, 8);
-    memcpy (record + 8, frame, len);
-    int rc = s_write_all (self->log_fd, record, 8 + len);
+    memcpy (record + 8, data, len);
+    int rc = s_write_all (fd, record, 8 + len);
     free (record);
-    if (rc == 0)
-        self->log_bytes += 8 + len;
     return rc;
+}
+
+int
+zmr_records_read (int fd, zmr_store_replay_fn *each, void *arg, uint64_t *bytes)
+{
+    struct stat st;
+    if (fstat (fd, &st))
+        return -1;
+    size_t size = (size_t) st.st_size;
+    char *data = malloc (size? size: 1);
+    if (!data)
+        return -1;
+    size_t got = 0;
+    while (got < size) {
+        ssize_t n = pread (fd, data + got, size - got, (off_t) got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t) n;
+    }
+    size_t at = 0;
+    int rc = 0;
+    while (at + 8 <= got) {
+        uint32_t len, check;
+        memcpy (&len, data + at, 4);
+        memcpy (&check, data + at + 4, 4);
+        if (len > S_RECORD_MAX || len > got - at - 8
+        ||  s_check (data + at + 8, len) != check)
+            break;              //  A torn or damaged tail: cut it off.
+        if (each (data + at + 8, len, arg)) {
+            rc = -1;
+            break;
+        }
+        at += 8 + (size_t) len;
+    }
+    free (data);
+    if (rc == 0 && (ftruncate (fd, (off_t) at) || lseek (fd, (off_t) at, SEEK_SET) < 0))
+        rc = -1;
+    *bytes = at;
+    return rc;
+}
+
+int
+zmr_store_append (zmr_store_t *self, const void *frame, size_t len)
+{
+    if (zmr_records_append (self->log_fd, frame, len))
+        return -1;
+    self->log_bytes += 8 + len;
+    return 0;
 }
 
 int

@@ -61,4 +61,19 @@ int
     zmr_store_snapshot (zmr_store_t *self, uint64_t job, uint32_t reducers,
                         zmr_counts_t *counts, zmr_u64set_t *applied);
 
+//  The record file format the store's log uses, for other append-only
+//  files (the ventilator's journal): each record is 4 bytes length, 4 bytes
+//  checksum, then the bytes.
+
+//  Appends one record to fd with a single write. Returns 0 or -1.
+int
+    zmr_records_append (int fd, const void *data, size_t len);
+
+//  Reads every whole record of fd from its start through each (return -1 to
+//  stop with an error), cuts a torn or corrupt tail off, and leaves fd
+//  positioned for appending. Sets *bytes to the size kept. Returns 0, or -1
+//  on a read error or when each said stop.
+int
+    zmr_records_read (int fd, zmr_store_replay_fn *each, void *arg, uint64_t *bytes);
+
 #endif

@@ -319,6 +319,7 @@ zmr_sink_run (const zmr_sink_config_t *config)
     }
     s_heartbeat (&self);
     bool written = false;
+    uint64_t done_words = 0, done_distinct = 0;
     while (!self.finished && !zmr_interrupted ()) {
         zmq_pollitem_t items[] = {
             { zsock_resolve (self.results), 0, ZMQ_POLLIN, 0 },
@@ -332,18 +333,24 @@ zmr_sink_run (const zmr_sink_config_t *config)
             s_on_result (&self);
         if (rc > 0 && (items[1].revents & ZMQ_POLLIN))
             s_on_control (&self);
-        if (zmr_now_ms () >= self.next_heartbeat)
+        if (zmr_now_ms () >= self.next_heartbeat) {
             s_heartbeat (&self);
+            if (written) {
+                //  Until FINISH: a ventilator that restarted meanwhile
+                //  must still hear that the result is written.
+                zmr_msg_pack_done (&self.pk, self.job, done_words, done_distinct);
+                s_send_control (&self);
+            }
+        }
         if (!written && self.complete == self.reducers) {
-            uint64_t words, distinct;
-            if (s_write_result (&self, &words, &distinct))
+            if (s_write_result (&self, &done_words, &done_distinct))
                 break;
             written = true;
             s_heartbeat (&self);
-            zmr_msg_pack_done (&self.pk, self.job, words, distinct);
+            zmr_msg_pack_done (&self.pk, self.job, done_words, done_distinct);
             s_send_control (&self);
-            zmr_log (1, "wrote %llu words, %llu distinct", (unsigned long long) words,
-                     (unsigned long long) distinct);
+            zmr_log (1, "wrote %llu words, %llu distinct", (unsigned long long) done_words,
+                     (unsigned long long) done_distinct);
         }
     }
     if (self.finished)

@@ -18,7 +18,10 @@ s_help (void)
 "      --window=N        chunks in flight at most (default 16)\n"
 "      --dead-ms=MS      silence after which a worker is dead (default 3000)\n"
 "      --status-ms=MS    status period (default 250)\n"
-"      --job=ID          job id, a number (default: random)\n"
+"      --job=ID          job id, a number (default: random, or the journal's)\n"
+"      --journal=FILE    keep the ledger in FILE: a ventilator killed mid-job and\n"
+"                        started again with the same FILE and input resumes,\n"
+"                        without recounting finished chunks (files only)\n"
 "  -v, --verbose         say more on stderr (twice: debug)\n"
 "  -h, --help            show this help and exit\n"
 "      --version         show the version and exit\n"
@@ -37,7 +40,7 @@ main (int argc, char *argv[])
         .dead_ms = 3000, .status_ms = 250
     };
     enum { O_CONTROL = 256, O_CHUNKS, O_STATUS, O_CHUNK_SIZE, O_WINDOW,
-           O_DEAD_MS, O_STATUS_MS, O_JOB, O_VERSION };
+           O_DEAD_MS, O_STATUS_MS, O_JOB, O_JOURNAL, O_VERSION };
     static const struct option options[] = {
         { "reducers", required_argument, NULL, 'r' },
         { "control", required_argument, NULL, O_CONTROL },
@@ -48,6 +51,7 @@ main (int argc, char *argv[])
         { "dead-ms", required_argument, NULL, O_DEAD_MS },
         { "status-ms", required_argument, NULL, O_STATUS_MS },
         { "job", required_argument, NULL, O_JOB },
+        { "journal", required_argument, NULL, O_JOURNAL },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, O_VERSION },
@@ -71,6 +75,7 @@ main (int argc, char *argv[])
             case O_DEAD_MS: config.dead_ms = (uint32_t) zmr_option_u64 ("--dead-ms", optarg, 100, 3600000); break;
             case O_STATUS_MS: config.status_ms = (uint32_t) zmr_option_u64 ("--status-ms", optarg, 10, 500); break;
             case O_JOB: config.job = zmr_option_u64 ("--job", optarg, 1, UINT64_MAX); break;
+            case O_JOURNAL: config.journal = optarg; break;
             case 'v': verbose++; break;
             case 'h': s_help (); return 0;
             case O_VERSION: zmr_print_version ("zmr-ventilator"); return 0;

@@ -31,7 +31,9 @@ typedef struct {
     uint32_t holder;         //  Worker index + 1 that holds it, or 0
     uint32_t acks;           //  Partitions that ACKed it
     uint8_t *acked;          //  R flags (owned)
-    uint64_t words;          //  Words ACKed so far
+    uint64_t words;          //  Words in the chunk, from its first MAPPED
+    bool has_words;          //  A MAPPED told words
+    bool counted;            //  Done and its words added to the total
 } s_chunk_t;
 
 typedef struct {
@@ -57,10 +59,13 @@ typedef struct {
     char chunks_endpoint[ZMR_ENDPOINT_MAX];  //  As bound
     char status_endpoint[ZMR_ENDPOINT_MAX];  //  First one, as bound
     zmr_chunker_t *chunker;  //  The input
+    zmr_journal_t *journal;  //  Completed chunks on disk, or NULL
+    int64_t next_sync;       //  When the journal is fsynced next
     bool eof;                //  Chunker exhausted
     s_chunk_t *ledger;       //  Indexed by chunk id
     size_t nchunks;          //  Chunks cut so far
     size_t first_open;       //  Every chunk below this one is DONE
+    size_t uncounted;        //  DONE chunks whose words are not known yet
     size_t ledger_size;      //  Allocated entries
     uint64_t *queue;         //  Ring of chunk ids to (re)issue
     size_t queue_head;       //  Next to issue
@@ -156,7 +161,8 @@ s_requeue (s_vent_t *self, uint64_t id, const char *why)
 }
 
 //  Cuts the next chunk of input into the ledger and the queue. Returns 1 on
-//  a chunk, 0 at the end of the input, -1 on failure.
+//  a chunk to issue, 2 on a chunk the journal says is complete already, 0
+//  at the end of the input, -1 on failure.
 static int
 s_read_chunk (s_vent_t *self)
 {
@@ -197,6 +203,26 @@ s_read_chunk (s_vent_t *self)
     self->nchunks++;
     self->stat.chunks_read++;
     self->stat.bytes_read += cut.len;
+    uint64_t words;
+    if (self->journal && zmr_journal_was_done (self->journal, self->nchunks - 1, &words)) {
+        //  Applied at every reducer before a restart: not issued again.
+        self->queue_len--;
+        chunk->state = S_DONE;
+        free (chunk->data);
+        chunk->data = NULL;
+        free (chunk->acked);
+        chunk->acked = NULL;
+        chunk->words = words;
+        chunk->has_words = chunk->counted = true;
+        self->stat.chunks_done++;
+        self->stat.bytes_done += cut.len;
+        self->stat.words += words;
+        for (uint32_t p = 0; p < self->config->reducers; p++)
+            self->acks_by[p]++;
+        if (self->first_open == self->nchunks - 1)
+            self->first_open++;
+        return 2;
+    }
     return 1;
 }
 
@@ -222,9 +248,11 @@ s_issue (s_vent_t *self)
     while (self->queue_len == 0) {
         if (self->eof || self->stat.in_flight >= self->config->window)
             return;
-        if (s_read_chunk (self) <= 0)
+        int rc = s_read_chunk (self);
+        if (rc <= 0)
             return;
-        self->stat.in_flight++;
+        if (rc == 1)
+            self->stat.in_flight++;
     }
     uint64_t id = self->queue[self->queue_head];
     s_chunk_t *chunk = &self->ledger[id];
@@ -338,7 +366,7 @@ s_advance (s_vent_t *self)
         s_publish (self);
     }
     if (self->phase == P_MAPPING && self->eof && self->stat.in_flight == 0
-    &&  self->queue_len == 0) {
+    &&  self->queue_len == 0 && self->uncounted == 0) {
         self->phase = P_FLUSHING;
         zmr_log (1, "every chunk is applied: flushing %u partitions",
                  self->config->reducers);
@@ -466,6 +494,22 @@ s_on_hello (s_vent_t *self, zmq_msg_t *identity, zmq_msg_t *body, zmr_msg_t *msg
     s_advance (self);
 }
 
+//  Adds a complete chunk's words to the total, once, as soon as both its
+//  last ACK and a MAPPED (which says how many words it has) are in: ACKs
+//  cannot tell, a reducer that drops a duplicate does not count it again.
+static void
+s_count (s_vent_t *self, uint64_t id)
+{
+    s_chunk_t *chunk = &self->ledger[id];
+    if (chunk->state != S_DONE || !chunk->has_words || chunk->counted)
+        return;
+    chunk->counted = true;
+    self->uncounted--;
+    self->stat.words += chunk->words;
+    if (self->journal && zmr_journal_done (self->journal, id, chunk->words))
+        s_fail (self, "cannot write the journal");
+}
+
 static void
 s_on_ack (s_vent_t *self, zmr_msg_t *msg)
 {
@@ -480,14 +524,14 @@ s_on_ack (s_vent_t *self, zmr_msg_t *msg)
     chunk->acked[msg->partition] = 1;
     chunk->acks++;
     self->acks_by[msg->partition]++;
-    chunk->words += msg->words;
     if (chunk->acks < self->config->reducers)
         return;
     chunk->state = S_DONE;
     self->stat.chunks_done++;
     self->stat.bytes_done += chunk->len;
-    self->stat.words += chunk->words;
     self->stat.in_flight--;
+    self->uncounted++;
+    s_count (self, msg->chunk);
     free (chunk->data);
     chunk->data = NULL;
     free (chunk->acked);
@@ -595,6 +639,11 @@ s_on_control (s_vent_t *self)
         case ZMR_MAPPED:
             if (!chunk)
                 break;
+            if (!chunk->has_words) {
+                chunk->words = msg.words;
+                chunk->has_words = true;
+                s_count (self, msg.chunk);
+            }
             if (chunk->state != S_DONE) {
                 chunk->state = S_MAPPED;
                 chunk->holder = holder;
@@ -686,6 +735,10 @@ s_housekeeping (s_vent_t *self)
         }
     if (self->phase == P_FLUSHING && now >= self->next_flush)
         s_flush (self);
+    if (self->journal && now >= self->next_sync) {
+        zmr_journal_sync (self->journal);
+        self->next_sync = now + 1000;
+    }
     if (now >= self->next_status)
         s_publish (self);
 }
@@ -786,6 +839,28 @@ s_open (s_vent_t *self, const zmr_ventilator_config_t *config)
     int all_known;
     self->stat.input_bytes = zmr_chunker_known_bytes (self->chunker, &all_known);
     self->stat.input_known = all_known != 0;
+    if (config->journal) {
+        zmr_journal_header_t header = {
+            .job = config->job, .reducers = config->reducers,
+            .chunk_size = config->chunk_size, .input_bytes = self->stat.input_bytes,
+            .inputs = (uint32_t) config->ninputs
+        };
+        self->journal = zmr_journal_open (config->journal, &header, error, sizeof error);
+        if (!self->journal) {
+            zmr_log (0, "%s", error);
+            return -1;
+        }
+        self->job = header.job;
+        size_t loaded = zmr_journal_loaded (self->journal);
+        if (loaded && !all_known) {
+            zmr_log (0, "cannot resume from '%s': the input is not all regular files",
+                     config->journal);
+            return -1;
+        }
+        if (loaded)
+            zmr_log (0, "resuming job %016llx: %zu chunks already complete",
+                     (unsigned long long) self->job, loaded);
+    }
 
     self->control = zmr_socket (ZMQ_ROUTER, 1 << 20, 1000);
     //  Small queues towards each mapper keep joining fair (DESIGN.md).
@@ -824,6 +899,9 @@ s_close (s_vent_t *self)
     zsock_destroy (&self->chunks);
     zsock_destroy (&self->control);
     zmr_chunker_destroy (&self->chunker);
+    if (self->phase == P_DONE)
+        zmr_journal_remove (&self->journal);
+    zmr_journal_destroy (&self->journal);
     msgpack_sbuffer_destroy (&self->sbuf);
 }
 
@@ -899,12 +977,14 @@ zmr_ventilator_run (const zmr_ventilator_config_t *config)
         code = 1;
     else {
         //  Stopped by a signal: a clean end, and every worker is told.
-        zmr_log (0, "stopped by a signal: the job is abandoned");
-        snprintf (self.reason, sizeof self.reason, "the ventilator was stopped");
-        self.phase = P_FAILED;
+        //  Stopped by a signal: the workers are not told the job is over.
+        //  They wait, and a ventilator started again with the same job
+        //  (--job, --journal) carries on where this one stopped.
+        zmr_log (1, "stopped by a signal; workers wait for the job to come back");
         code = 0;
     }
-    s_finish (&self);
+    if (self.phase == P_DONE || self.phase == P_FAILED)
+        s_finish (&self);
     s_close (&self);
     return code;
 }

@@ -20,6 +20,7 @@ typedef struct {
     uint32_t dead_ms;                //  Silence after which a worker is dead
     uint32_t status_ms;              //  Status period
     uint64_t job;                    //  Job id, 0 for a random one
+    const char *journal;             //  Ledger on disk for resuming, or NULL
 } zmr_ventilator_config_t;
 
 //  Runs the job to its end. Returns the process exit code: 0 when the job

@@ -1,0 +1,190 @@
+/*  zmr_journal: records of the zmr_store file format. Header record:
+    [0x5A4A, 1, job, R, chunk_size, input_bytes, inputs]; completed chunk:
+    [chunk, words]. Decoded with the bounded reader. */
+#include "zmr.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#define S_SIGNATURE 0x5A4A
+#define S_VERSION   1
+
+struct _zmr_journal_t {
+    char *path;                  //  The journal file
+    int fd;                      //  Open for append
+    zmr_counts_t *done;          //  Chunk id (8 bytes) -> words, completed
+    size_t loaded;               //  Completed chunks found at open
+    bool have_header;            //  A header was read
+    zmr_journal_header_t header; //  As read or written
+};
+
+static int
+s_read_record (const void *data, size_t len, void *arg)
+{
+    zmr_journal_t *self = (zmr_journal_t *) arg;
+    zmr_mpr_t r;
+    zmr_mpr_init (&r, data, len);
+    uint32_t n;
+    if (zmr_mpr_array (&r, &n))
+        return -1;
+    if (!self->have_header) {
+        uint64_t signature, version, reducers, inputs;
+        zmr_journal_header_t *h = &self->header;
+        if (n != 7 || zmr_mpr_uint (&r, &signature) || signature != S_SIGNATURE
+        ||  zmr_mpr_uint (&r, &version) || version != S_VERSION
+        ||  zmr_mpr_uint (&r, &h->job) || zmr_mpr_uint (&r, &reducers)
+        ||  zmr_mpr_uint (&r, &h->chunk_size) || zmr_mpr_uint (&r, &h->input_bytes)
+        ||  zmr_mpr_uint (&r, &inputs) || zmr_mpr_finish (&r)
+        ||  reducers > UINT32_MAX || inputs > UINT32_MAX)
+            return -1;
+        h->reducers = (uint32_t) reducers;
+        h->inputs = (uint32_t) inputs;
+        self->have_header = true;
+        return 0;
+    }
+    uint64_t chunk, words;
+    if (n != 2 || zmr_mpr_uint (&r, &chunk) || zmr_mpr_uint (&r, &words)
+    ||  zmr_mpr_finish (&r))
+        return -1;
+    bool is_new;
+    zmr_entry_t *entry = zmr_counts_add (self->done, &chunk, sizeof chunk, 0, &is_new);
+    if (!entry)
+        return -1;
+    entry->count = words;
+    self->loaded += is_new;
+    return 0;
+}
+
+static int
+s_append (zmr_journal_t *self, msgpack_sbuffer *sbuf)
+{
+    int rc = zmr_records_append (self->fd, sbuf->data, sbuf->size);
+    msgpack_sbuffer_clear (sbuf);
+    return rc;
+}
+
+zmr_journal_t *
+zmr_journal_open (const char *path, zmr_journal_header_t *header,
+                  char *errbuf, size_t errlen)
+{
+    zmr_journal_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->fd = -1;
+    self->path = strdup (path);
+    self->done = zmr_counts_new ();
+    if (!self->path || !self->done) {
+        snprintf (errbuf, errlen, "out of memory");
+        goto fail;
+    }
+    self->fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (self->fd < 0) {
+        snprintf (errbuf, errlen, "cannot open journal '%s': %s", path, strerror (errno));
+        goto fail;
+    }
+    uint64_t bytes;
+    if (zmr_records_read (self->fd, s_read_record, self, &bytes)) {
+        snprintf (errbuf, errlen, "journal '%s' is corrupt", path);
+        goto fail;
+    }
+    if (self->have_header) {
+        zmr_journal_header_t *h = &self->header;
+        if ((header->job && header->job != h->job) || header->reducers != h->reducers
+        ||  header->chunk_size != h->chunk_size || header->input_bytes != h->input_bytes
+        ||  header->inputs != h->inputs) {
+            snprintf (errbuf, errlen,
+                      "journal '%s' is of another job (job %016llx, %u reducers, "
+                      "%llu input bytes): remove it to start afresh", path,
+                      (unsigned long long) h->job, h->reducers,
+                      (unsigned long long) h->input_bytes);
+            goto fail;
+        }
+        header->job = h->job;
+        return self;
+    }
+    //  A new journal: its header first, on disk before any chunk goes out.
+    while (header->job == 0)
+        zmr_random (&header->job, sizeof header->job);
+    self->header = *header;
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    msgpack_pack_array (&pk, 7);
+    msgpack_pack_uint16 (&pk, S_SIGNATURE);
+    msgpack_pack_uint8 (&pk, S_VERSION);
+    msgpack_pack_uint64 (&pk, header->job);
+    msgpack_pack_uint32 (&pk, header->reducers);
+    msgpack_pack_uint64 (&pk, header->chunk_size);
+    msgpack_pack_uint64 (&pk, header->input_bytes);
+    msgpack_pack_uint32 (&pk, header->inputs);
+    int rc = s_append (self, &sbuf);
+    msgpack_sbuffer_destroy (&sbuf);
+    if (rc || fsync (self->fd)) {
+        snprintf (errbuf, errlen, "cannot write journal '%s': %s", path, strerror (errno));
+        goto fail;
+    }
+    self->have_header = true;
+    return self;
+fail:
+    zmr_journal_destroy (&self);
+    return NULL;
+}
+
+void
+zmr_journal_destroy (zmr_journal_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    zmr_journal_t *self = *self_p;
+    if (self->fd >= 0)
+        close (self->fd);
+    zmr_counts_destroy (&self->done);
+    free (self->path);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+zmr_journal_done (zmr_journal_t *self, uint64_t chunk, uint64_t words)
+{
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    msgpack_pack_array (&pk, 2);
+    msgpack_pack_uint64 (&pk, chunk);
+    msgpack_pack_uint64 (&pk, words);
+    int rc = s_append (self, &sbuf);
+    msgpack_sbuffer_destroy (&sbuf);
+    return rc;
+}
+
+bool
+zmr_journal_was_done (zmr_journal_t *self, uint64_t chunk, uint64_t *words)
+{
+    zmr_entry_t *entry = zmr_counts_lookup (self->done, &chunk, sizeof chunk);
+    if (entry)
+        *words = entry->count;
+    return entry != NULL;
+}
+
+size_t
+zmr_journal_loaded (zmr_journal_t *self)
+{
+    return self->loaded;
+}
+
+int
+zmr_journal_sync (zmr_journal_t *self)
+{
+    return fdatasync (self->fd);
+}
+
+void
+zmr_journal_remove (zmr_journal_t **self_p)
+{
+    if (self_p && *self_p)
+        unlink ((*self_p)->path);
+    zmr_journal_destroy (self_p);
+}

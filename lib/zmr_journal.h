@@ -1,0 +1,55 @@
+/*  zmr_journal: the ventilator's ledger on disk, so that a ventilator
+    killed mid-job and started again with the same journal resumes: it knows
+    the job id and which chunks every reducer has already applied, and only
+    the rest is issued again. A header record names the job and its input;
+    then one record per completed chunk. */
+#ifndef ZMR_JOURNAL_H
+#define ZMR_JOURNAL_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct _zmr_journal_t zmr_journal_t;
+
+typedef struct {
+    uint64_t job;            //  Job id (0 in a request: take the journal's)
+    uint32_t reducers;       //  R
+    uint64_t chunk_size;     //  Chunks are cut the same way on resume
+    uint64_t input_bytes;    //  Sum of the input sizes
+    uint32_t inputs;         //  Number of inputs
+} zmr_journal_header_t;
+
+//  Opens the journal at path. A new or empty journal gets header; an
+//  existing one must match header (job, when given, R, chunk size, inputs)
+//  and its completed chunks are loaded; header->job is set to the journal's
+//  job (a new journal takes header->job, or a random one if it is 0).
+//  Returns NULL with a one-line reason in errbuf otherwise.
+zmr_journal_t *
+    zmr_journal_open (const char *path, zmr_journal_header_t *header,
+                      char *errbuf, size_t errlen);
+
+//  Closes the journal; accepts NULL.
+void
+    zmr_journal_destroy (zmr_journal_t **self_p);
+
+//  Records that chunk is complete with words words. Returns 0 or -1.
+int
+    zmr_journal_done (zmr_journal_t *self, uint64_t chunk, uint64_t words);
+
+//  Whether chunk was complete before; sets *words then.
+bool
+    zmr_journal_was_done (zmr_journal_t *self, uint64_t chunk, uint64_t *words);
+
+//  Completed chunks loaded at open.
+size_t
+    zmr_journal_loaded (zmr_journal_t *self);
+
+//  fsyncs the journal. Returns 0 or -1.
+int
+    zmr_journal_sync (zmr_journal_t *self);
+
+//  Deletes the journal file (the job is over) and closes it.
+void
+    zmr_journal_remove (zmr_journal_t **self_p);
+
+#endif
