@@ -18,12 +18,19 @@
 typedef enum { C_VENTILATOR, C_SINK, C_REDUCER, C_MAPPER } s_kind_t;
 static const char *s_kind_names[] = { "ventilator", "sink", "reducer", "mapper" };
 
+#define S_CRASH_LIMIT   5        //  Crashes of one child ...
+#define S_CRASH_WINDOW  30000    //  ... within this many ms fail the job
+
 typedef struct {
-    pid_t pid;               //  0 once reaped
+    pid_t pid;               //  0 when not running
     int kind;                //  s_kind_t
     uint32_t index;          //  Partition or mapper number
+    char **argv;             //  What it runs, for restarts (owned)
     int status;              //  waitpid status once reaped
-    long maxrss_kb;          //  Peak resident memory, once reaped
+    long maxrss_kb;          //  Peak resident memory over its runs
+    int64_t crashes[S_CRASH_LIMIT];  //  When it last crashed, a ring
+    uint32_t ncrashes;       //  Crashes so far
+    int64_t restart_at;      //  When to start it again, or 0
 } s_child_t;
 
 typedef struct {
@@ -53,17 +60,17 @@ s_describe (int status, char *out, size_t size)
         snprintf (out, size, "stopped");
 }
 
-//  Starts one role; argv[0] is the binary's name in bindir.
+//  Starts (or starts again) one child; argv[0] is the binary's name in bindir.
 static int
-s_spawn (s_launcher_t *self, int kind, uint32_t index, char **argv)
+s_launch (s_launcher_t *self, s_child_t *child)
 {
     char path[PATH_MAX + 64];
-    snprintf (path, sizeof path, "%s/%s", self->bindir, argv[0]);
+    snprintf (path, sizeof path, "%s/%s", self->bindir, child->argv[0]);
     pid_t parent = getpid ();
     pid_t pid = fork ();
     if (pid < 0) {
         snprintf (self->reason, sizeof self->reason, "cannot start %s: %s",
-                  argv[0], strerror (errno));
+                  child->argv[0], strerror (errno));
         return -1;
     }
     if (pid == 0) {
@@ -76,25 +83,44 @@ s_spawn (s_launcher_t *self, int kind, uint32_t index, char **argv)
         setpgid (0, 0);
         signal (SIGPIPE, SIG_DFL);
         int null = open ("/dev/null", O_RDWR);
-        if (kind != C_VENTILATOR)
+        if (child->kind != C_VENTILATOR)
             dup2 (null, STDIN_FILENO);
-        if (kind != C_SINK)
+        if (child->kind != C_SINK)
             dup2 (null, STDOUT_FILENO);
         if (null > 2)
             close (null);
-        execv (path, argv);
+        execv (path, child->argv);
         fprintf (stderr, "zmr: cannot run %s: %s\n", path, strerror (errno));
         _exit (127);
     }
-    s_child_t *children = realloc (self->children, (self->nchildren + 1) * sizeof *children);
-    if (!children) {
-        kill (pid, SIGKILL);
-        waitpid (pid, NULL, 0);
-        return -1;
-    }
-    self->children = children;
-    self->children[self->nchildren++] = (s_child_t) { .pid = pid, .kind = kind, .index = index };
+    child->pid = pid;
+    child->restart_at = 0;
     return 0;
+}
+
+//  Adds a child running argv (copied) and starts it.
+static int
+s_spawn (s_launcher_t *self, int kind, uint32_t index, char **argv)
+{
+    s_child_t *children = realloc (self->children, (self->nchildren + 1) * sizeof *children);
+    if (!children)
+        return -1;
+    self->children = children;
+    s_child_t *child = &self->children[self->nchildren];
+    memset (child, 0, sizeof *child);
+    child->kind = kind;
+    child->index = index;
+    size_t n = 0;
+    while (argv[n])
+        n++;
+    child->argv = calloc (n + 1, sizeof *child->argv);
+    if (!child->argv)
+        return -1;
+    self->nchildren++;
+    for (size_t i = 0; i < n; i++)
+        if (!(child->argv[i] = strdup (argv[i])))
+            return -1;
+    return s_launch (self, child);
 }
 
 //  Builds the endpoints: ipc:// in the private directory, or tcp:// on
@@ -183,6 +209,15 @@ s_start (s_launcher_t *self)
     argv[n++] = chunk_size;
     argv[n++] = "--dead-ms";
     argv[n++] = dead_ms;
+    //  A fixed job id and a journal: a ventilator started again resumes.
+    char job_opt[40], journal_opt[PATH_MAX + 16];
+    uint64_t job = 0;
+    while (job == 0)
+        zmr_random (&job, sizeof job);
+    snprintf (job_opt, sizeof job_opt, "--job=%llu", (unsigned long long) job);
+    snprintf (journal_opt, sizeof journal_opt, "--journal=%s/journal", self->dir);
+    argv[n++] = job_opt;
+    argv[n++] = journal_opt;
     if (talk)
         argv[n++] = verbose;
     argv[n++] = "--";
@@ -219,9 +254,12 @@ s_start (s_launcher_t *self)
         s_reducer_endpoint (self, p, endpoint, sizeof endpoint);
         snprintf (bind_opt, sizeof bind_opt, "--bind=%s", endpoint);
         snprintf (partition, sizeof partition, "%u", p);
+        //  Durable state: a reducer started again loses nothing.
+        char state_opt[PATH_MAX + 16];
+        snprintf (state_opt, sizeof state_opt, "--state=%s/state", self->dir);
         char *reducer_argv[12] = { "zmr-reducer", "--partition", partition,
-                                   "--reducers", reducers, bind_opt };
-        n = 6;
+                                   "--reducers", reducers, bind_opt, state_opt };
+        n = 7;
         if (talk)
             reducer_argv[n++] = verbose;
         reducer_argv[n++] = self->connect_control;
@@ -260,7 +298,8 @@ s_reap (s_launcher_t *self, int *ended_status, s_child_t **ended)
         if (self->children[i].pid == pid) {
             self->children[i].pid = 0;
             self->children[i].status = status;
-            self->children[i].maxrss_kb = usage.ru_maxrss;
+            if (usage.ru_maxrss > self->children[i].maxrss_kb)
+                self->children[i].maxrss_kb = usage.ru_maxrss;
             *ended = &self->children[i];
             *ended_status = status;
             return 1;
@@ -290,7 +329,7 @@ s_stop_all (s_launcher_t *self, int leave_ms, int grace_ms)
                 continue;
             struct rusage usage;
             pid_t rc = wait4 (child->pid, &child->status, WNOHANG, &usage);
-            if (rc == child->pid)
+            if (rc == child->pid && usage.ru_maxrss > child->maxrss_kb)
                 child->maxrss_kb = usage.ru_maxrss;
             if (rc == child->pid || (rc < 0 && errno == ECHILD))
                 child->pid = 0;
@@ -309,6 +348,7 @@ s_stop_all (s_launcher_t *self, int leave_ms, int grace_ms)
     }
 }
 
+//  Removes dir and everything in it (sockets, journal, reducer state).
 static void
 s_remove_dir (const char *dir)
 {
@@ -320,9 +360,14 @@ s_remove_dir (const char *dir)
         while ((entry = readdir (handle))) {
             if (!strcmp (entry->d_name, ".") || !strcmp (entry->d_name, ".."))
                 continue;
-            char path[PATH_MAX + 256];
-            snprintf (path, sizeof path, "%s/%s", dir, entry->d_name);
-            unlink (path);
+            char path[PATH_MAX];
+            if (snprintf (path, sizeof path, "%s/%s", dir, entry->d_name) >= (int) sizeof path)
+                continue;
+            struct stat st;
+            if (lstat (path, &st) == 0 && S_ISDIR (st.st_mode))
+                s_remove_dir (path);
+            else
+                unlink (path);
         }
         closedir (handle);
     }
@@ -352,6 +397,76 @@ s_draw (const zmr_status_t *status)
     zmr_status_write_progress (status, stderr, 100);
     fputs ("\033[K", stderr);
     fflush (stderr);
+}
+
+//  Reads what the status channel has, waiting up to wait_ms for the first
+//  message; keeps the newest state in *last and draws it if asked.
+static void
+s_read_status (zsock_t *sub, zmr_status_t *last, bool progress, bool *drawn, int wait_ms)
+{
+    zmq_pollitem_t item = { zsock_resolve (sub), 0, ZMQ_POLLIN, 0 };
+    if (zmq_poll (&item, 1, wait_ms) <= 0)
+        return;
+    zmq_msg_t frame;
+    int frames;
+    while (zmr_msg_recv (sub, &frame, 1, &frames, ZMQ_DONTWAIT) == 0) {
+        zmr_msg_t msg;
+        zmr_status_t status;
+        memset (&status, 0, sizeof status);
+        const char *why;
+        if (zmr_msg_decode (zmq_msg_data (&frame), zmq_msg_size (&frame), &msg, &why) == 0
+        &&  msg.type == ZMR_STATUS && zmr_status_decode (&msg, &status, &why) == 0) {
+            zmr_status_reset (last);
+            *last = status;
+            if (progress) {
+                s_draw (last);
+                *drawn = true;
+            }
+        }
+        else
+            zmr_status_reset (&status);
+        zmq_msg_close (&frame);
+    }
+}
+
+//  A child ended before the job was done: start it again after a backoff,
+//  unless it keeps crashing. Returns true if the job must fail.
+static bool
+s_crashed (s_launcher_t *self, s_child_t *child, const char *how)
+{
+    char name[64];
+    if (child->kind == C_REDUCER || child->kind == C_MAPPER)
+        snprintf (name, sizeof name, "%s %u", s_kind_names[child->kind], child->index);
+    else
+        snprintf (name, sizeof name, "the %s", s_kind_names[child->kind]);
+    int64_t now = zmr_now_ms ();
+    int64_t *slot = &child->crashes[child->ncrashes % S_CRASH_LIMIT];
+    int64_t oldest = *slot;          //  The crash S_CRASH_LIMIT crashes ago
+    *slot = now;
+    child->ncrashes++;
+    if (child->ncrashes >= S_CRASH_LIMIT && now - oldest < S_CRASH_WINDOW) {
+        snprintf (self->reason, sizeof self->reason, "%s crashed %d times in %d s (last: %s)",
+                  name, S_CRASH_LIMIT, S_CRASH_WINDOW / 1000, how);
+        return true;
+    }
+    //  Backoff: 100 ms, doubling with each crash of this child, at most 3 s.
+    uint32_t shift = child->ncrashes < 6? child->ncrashes - 1: 5;
+    int64_t backoff = 100ll << shift;
+    if (backoff > 3000)
+        backoff = 3000;
+    child->restart_at = now + backoff;
+    zmr_log (0, "%s %s: starting it again in %lld ms", name, how, (long long) backoff);
+    return false;
+}
+
+//  Whether every child of kind has ended.
+static bool
+s_gone (s_launcher_t *self, int kind)
+{
+    for (size_t i = 0; i < self->nchildren; i++)
+        if (self->children[i].kind == kind && self->children[i].pid)
+            return false;
+    return true;
 }
 
 int
@@ -399,74 +514,54 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
         zmr_endpoint_with_host (self.status, "127.0.0.1", status, sizeof status);
         zmr_connect (sub, status);
     }
-    bool ventilator_done = false, sink_done = false, drawn = false;
-    int64_t left_at = 0;                //  When a reducer left cleanly
+    bool drawn = false, done = false;
     zmr_status_t last;
     memset (&last, 0, sizeof last);
     while (!zmr_interrupted ()) {
-        if (sub) {
-            zmq_pollitem_t item = { zsock_resolve (sub), 0, ZMQ_POLLIN, 0 };
-            if (zmq_poll (&item, 1, 50) > 0) {
-                zmq_msg_t frame;
-                int frames;
-                if (zmr_msg_recv (sub, &frame, 1, &frames, ZMQ_DONTWAIT) == 0) {
-                    zmr_msg_t msg;
-                    const char *why;
-                    zmr_status_reset (&last);
-                    if (zmr_msg_decode (zmq_msg_data (&frame), zmq_msg_size (&frame), &msg, &why) == 0
-                    &&  msg.type == ZMR_STATUS
-                    &&  zmr_status_decode (&msg, &last, &why) == 0 && config->progress) {
-                        s_draw (&last);
-                        drawn = true;
-                    }
-                    zmq_msg_close (&frame);
-                }
-            }
-        }
+        if (sub)
+            s_read_status (sub, &last, config->progress, &drawn, 50);
         else
             zclock_sleep (50);
+        if (!strcmp (last.phase, "done"))
+            done = true;
+        if (!strcmp (last.phase, "failed")) {
+            snprintf (self.reason, sizeof self.reason, "%s", last.reason);
+            break;
+        }
         int status;
         s_child_t *child;
         bool failed = false;
-        while (s_reap (&self, &status, &child)) {
+        while (!failed && s_reap (&self, &status, &child)) {
             char how[128];
             s_describe (status, how, sizeof how);
             bool clean = WIFEXITED (status) && WEXITSTATUS (status) == 0;
-            const char *kind = s_kind_names[child->kind];
-            if (child->kind == C_MAPPER) {
-                if (!clean && !ventilator_done)
-                    zmr_log (0, "mapper %u %s; its chunks go to the other mappers",
-                             child->index, how);
-                continue;
-            }
-            if (clean && child->kind == C_VENTILATOR)
-                ventilator_done = true;
-            else
-            if (clean && child->kind == C_SINK)
-                sink_done = true;
-            else
-            if (clean && child->kind == C_REDUCER) {
-                //  A reducer leaves cleanly on FINISH, which may be reaped
-                //  before the ventilator; anything else is a job it left.
-                if (!left_at)
-                    left_at = zmr_now_ms ();
-                snprintf (self.reason, sizeof self.reason,
-                          "reducer %u left before the job was done", child->index);
-            }
-            else {
-                if (child->kind == C_REDUCER)
-                    snprintf (self.reason, sizeof self.reason, "reducer %u %s", child->index, how);
-                else
-                    snprintf (self.reason, sizeof self.reason, "the %s %s", kind, how);
+            if (child->kind == C_VENTILATOR && clean && sub)
+                //  It may have published `done` just before it went.
+                s_read_status (sub, &last, false, &drawn, 0);
+            if (!strcmp (last.phase, "done"))
+                done = true;
+            if (done)
+                continue;           //  Leaving after the job, as it should
+            if (child->kind == C_VENTILATOR && WIFEXITED (status) && WEXITSTATUS (status) == 1) {
+                //  The ventilator said why the job failed.
+                snprintf (self.reason, sizeof self.reason, "the ventilator failed the job");
                 failed = true;
+                break;
             }
+            if (child->kind == C_MAPPER && clean)
+                continue;           //  A mapper told to leave
+            failed = s_crashed (&self, child, how);
         }
-        if (left_at && !(ventilator_done && sink_done)
-        &&  zmr_now_ms () - left_at > config->dead_ms + 1000)
-            failed = true;
         if (failed)
             break;
-        if (ventilator_done && sink_done) {
+        //  Restarts that are due.
+        int64_t now = zmr_now_ms ();
+        for (size_t i = 0; i < self.nchildren; i++) {
+            s_child_t *c = &self.children[i];
+            if (!c->pid && c->restart_at && now >= c->restart_at && !done)
+                s_launch (&self, c);
+        }
+        if (done && s_gone (&self, C_VENTILATOR) && s_gone (&self, C_SINK)) {
             code = 0;
             break;
         }
@@ -501,6 +596,11 @@ cleanup:
             total += self.children[i].maxrss_kb;
         fprintf (stderr, "zmr: stats: wall_ms=%lld peak_rss_kb=%ld processes=%zu\n",
                  (long long) (zmr_now_ms () - started), total, self.nchildren + 1);
+    }
+    for (size_t i = 0; i < self.nchildren; i++) {
+        for (char **arg = self.children[i].argv; arg && *arg; arg++)
+            free (*arg);
+        free (self.children[i].argv);
     }
     free (self.children);
     s_remove_dir (self.dir);

@@ -513,11 +513,15 @@ s_count (s_vent_t *self, uint64_t id)
 static void
 s_on_ack (s_vent_t *self, zmr_msg_t *msg)
 {
-    if (msg->chunk >= self->nchunks || msg->partition >= self->config->reducers) {
+    if (msg->partition >= self->config->reducers) {
         self->stat.malformed++;
-        zmr_log_dropped ("control", "ACK for an unknown chunk or partition");
+        zmr_log_dropped ("control", "ACK for a partition the job does not have");
         return;
     }
+    //  A chunk not cut yet: after a restart, reducers ACK what the last
+    //  ventilator issued. It is issued again and ACKed again as a duplicate.
+    if (msg->chunk >= self->nchunks)
+        return;
     s_chunk_t *chunk = &self->ledger[msg->chunk];
     if (chunk->state == S_DONE || chunk->acked[msg->partition])
         return;
