@@ -230,7 +230,7 @@ s_start (s_launcher_t *self)
         return -1;
 
     char bind_opt[ZMR_ENDPOINT_MAX + 16];
-    char output_opt[PATH_MAX + 16], parts_opt[PATH_MAX + 16];
+    char output_opt[PATH_MAX + 16], parts_opt[PATH_MAX + 16], receipt_opt[PATH_MAX + 16];
     snprintf (bind_opt, sizeof bind_opt, "--bind=%s", self->sink);
     char *sink_argv[12] = { "zmr-sink", bind_opt };
     n = 2;
@@ -241,6 +241,10 @@ s_start (s_launcher_t *self)
     if (config->parts_dir) {
         snprintf (parts_opt, sizeof parts_opt, "--parts=%s", config->parts_dir);
         sink_argv[n++] = parts_opt;
+    }
+    if (config->receipt) {
+        snprintf (receipt_opt, sizeof receipt_opt, "--receipt=%s", config->receipt);
+        sink_argv[n++] = receipt_opt;
     }
     if (talk)
         sink_argv[n++] = verbose;
@@ -575,12 +579,21 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
         }
         fputs ("\n", stderr);
     }
+    if (code == 0 && last.chunks_quarantined) {
+        zmr_log (0, "done WITHOUT %llu quarantined chunks (mappers kept dying on them):",
+                 (unsigned long long) last.chunks_quarantined);
+        for (uint32_t q = 0; q < last.nquarantine; q++)
+            zmr_log (0, "  '%s' offset %llu, %llu bytes", last.quarantine[q].file,
+                     (unsigned long long) last.quarantine[q].offset,
+                     (unsigned long long) last.quarantine[q].length);
+        code = 3;
+    }
     if (zmr_interrupted ()) {
         zmr_log (0, "interrupted: stopping the job");
         code = 130;
     }
     else
-    if (code != 0)
+    if (code == 1)
         zmr_log (0, "job failed: %s", self.reason);
     zmr_status_reset (&last);
 cleanup:

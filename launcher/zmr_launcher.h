@@ -10,6 +10,7 @@ typedef struct {
     uint32_t reducers;           //  Reducer processes (R)
     const char *output;          //  Result file, or NULL for stdout
     const char *parts_dir;       //  part-NNNNN directory, or NULL
+    const char *receipt;         //  Receipt file, or NULL
     uint64_t chunk_size;         //  Bytes per chunk
     uint32_t dead_ms;            //  Worker liveness timeout
     const char *status;          //  Extra status endpoint to bind, or NULL
@@ -22,7 +23,8 @@ typedef struct {
     size_t ninputs;              //  Number of inputs
 } zmr_launcher_config_t;
 
-//  Runs the job. Returns the exit code: 0 done, 1 failed, 130 interrupted.
+//  Runs the job. Returns the exit code: 0 done, 1 failed, 3 done without
+//  quarantined chunks, 130 interrupted.
 int
     zmr_launcher_run (const zmr_launcher_config_t *config);
 

@@ -15,7 +15,7 @@ static const char *s_names[] = {
 
 //  Number of fields after the job, per type.
 static const uint32_t s_fields[] = {
-    0, 6, 4, 2, 4, 1, 2, 4, 4, 2, 1, 1, 5, 1, 2, 2, 1, 0
+    0, 6, 4, 2, 4, 1, 2, 4, 4, 2, 1, 1, 5, 1, 2, 3, 1, 0
 };
 
 const char *
@@ -157,8 +157,11 @@ s_decode_fields (zmr_mpr_t *r, zmr_msg_t *msg)
             return zmr_mpr_uint (r, &msg->words) || zmr_mpr_uint (r, &msg->distinct)
                 ? -1: 0;
         case ZMR_FINISH:
-            return zmr_mpr_bool (r, &msg->flag)
-                || zmr_mpr_cstr (r, msg->reason, sizeof msg->reason)? -1: 0;
+            if (zmr_mpr_bool (r, &msg->flag)
+            ||  zmr_mpr_cstr (r, msg->reason, sizeof msg->reason))
+                return -1;
+            msg->state_map = *r;
+            return zmr_mpr_skip (r, 3);
         case ZMR_AGAIN:
             return 0;
         case ZMR_STATUS:
@@ -282,7 +285,7 @@ void
 zmr_msg_pack_reason (msgpack_packer *pk, int type, uint64_t job, bool ok,
                      const char *reason)
 {
-    assert (type == ZMR_REJECT || type == ZMR_FINISH);
+    assert (type == ZMR_REJECT);
     zmr_msg_begin (pk, type, job, s_fields[type]);
     if (ok)
         msgpack_pack_true (pk);

@@ -82,7 +82,7 @@ typedef struct {
     uint32_t npairs;         //  BATCH, RESULT: pairs, already validated
     zmr_mpr_t pairs;         //  BATCH, RESULT: cursor at the first pair
     zmr_mpr_t endpoints;     //  WELCOME: cursor at the first reducer endpoint
-    zmr_mpr_t state_map;     //  STATUS: cursor at the state map
+    zmr_mpr_t state_map;     //  STATUS, FINISH: cursor at the state map
 } zmr_msg_t;
 
 //  Decodes the header frame data[0 .. len) into *msg. Returns 0, or -1 with
@@ -123,7 +123,7 @@ void zmr_msg_pack_again (msgpack_packer *pk, uint64_t job);
 void zmr_msg_pack_welcome (msgpack_packer *pk, uint64_t job, uint32_t reducers,
                            const char *chunks, const char *status,
                            const char *const *reducer_endpoints);
-//  FINISH (flag: the job was done) and REJECT (flag: try again later).
+//  REJECT (flag: try again later). FINISH is zmr_status_pack_finish.
 void zmr_msg_pack_reason (msgpack_packer *pk, int type, uint64_t job,
                           bool flag, const char *reason);
 void zmr_msg_pack_chunk (msgpack_packer *pk, uint64_t job, uint64_t chunk,

@@ -20,7 +20,8 @@ static const s_field_t s_job_fields[] = {
     JOB_FIELD (chunks_read), JOB_FIELD (chunks_issued), JOB_FIELD (chunks_done),
     JOB_FIELD (chunks_reissued), JOB_FIELD (in_flight), JOB_FIELD (words),
     JOB_FIELD (bytes_per_s), JOB_FIELD (words_per_s), JOB_FIELD (mappers_alive),
-    JOB_FIELD (malformed), JOB_FIELD (duplicates)
+    JOB_FIELD (malformed), JOB_FIELD (duplicates), JOB_FIELD (chunks_quarantined),
+    JOB_FIELD (inputs)
 };
 #define WORKER_FIELD(name) { #name, offsetof (zmr_worker_status_t, name) }
 static const s_field_t s_worker_fields[] = {
@@ -61,11 +62,34 @@ s_pack_bool (msgpack_packer *pk, const char *key, bool value)
         msgpack_pack_false (pk);
 }
 
+static void s_pack_state (msgpack_packer *pk, const zmr_status_t *status);
+
 void
 zmr_status_pack (msgpack_packer *pk, const zmr_status_t *status)
 {
     zmr_msg_begin (pk, ZMR_STATUS, status->job, 1);
-    msgpack_pack_map (pk, COUNT (s_job_fields) + 5);
+    s_pack_state (pk, status);
+}
+
+void
+zmr_status_pack_finish (msgpack_packer *pk, const zmr_status_t *status, bool ok,
+                        const char *reason)
+{
+    zmr_msg_begin (pk, ZMR_FINISH, status->job, 3);
+    if (ok)
+        msgpack_pack_true (pk);
+    else
+        msgpack_pack_false (pk);
+    size_t len = reason? strnlen (reason, ZMR_REASON_MAX - 1): 0;
+    msgpack_pack_str (pk, len);
+    msgpack_pack_str_body (pk, reason, len);
+    s_pack_state (pk, status);
+}
+
+static void
+s_pack_state (msgpack_packer *pk, const zmr_status_t *status)
+{
+    msgpack_pack_map (pk, COUNT (s_job_fields) + 6);
     for (size_t i = 0; i < COUNT (s_job_fields); i++) {
         s_pack_key (pk, s_job_fields[i].key);
         msgpack_pack_uint64 (pk, *s_at (status, &s_job_fields[i]));
@@ -74,6 +98,18 @@ zmr_status_pack (msgpack_packer *pk, const zmr_status_t *status)
     s_pack_str (pk, "reason", status->reason);
     s_pack_bool (pk, "input_known", status->input_known);
     s_pack_bool (pk, "input_eof", status->input_eof);
+    s_pack_key (pk, "quarantine");
+    uint32_t nquarantine = status->nquarantine < ZMR_STATUS_MAX_QUARANTINE
+                         ? status->nquarantine: ZMR_STATUS_MAX_QUARANTINE;
+    msgpack_pack_array (pk, nquarantine);
+    for (uint32_t q = 0; q < nquarantine; q++) {
+        msgpack_pack_map (pk, 3);
+        s_pack_str (pk, "file", status->quarantine[q].file);
+        s_pack_key (pk, "offset");
+        msgpack_pack_uint64 (pk, status->quarantine[q].offset);
+        s_pack_key (pk, "length");
+        msgpack_pack_uint64 (pk, status->quarantine[q].length);
+    }
     s_pack_key (pk, "workers");
     uint32_t nworkers = status->nworkers < ZMR_STATUS_MAX_WORKERS
                       ? status->nworkers: ZMR_STATUS_MAX_WORKERS;
@@ -146,6 +182,48 @@ s_decode_worker (zmr_mpr_t *r, zmr_worker_status_t *worker)
     return 0;
 }
 
+static int
+s_decode_quarantine (zmr_mpr_t *r, zmr_status_t *status)
+{
+    uint32_t count;
+    if (zmr_mpr_array (r, &count))
+        return -1;
+    if (count > ZMR_STATUS_MAX_QUARANTINE)
+        return zmr_mpr_fail (r, "too many quarantined chunks");
+    if (count == 0)
+        return 0;
+    status->quarantine = calloc (count, sizeof *status->quarantine);
+    if (!status->quarantine)
+        return zmr_mpr_fail (r, "out of memory");
+    for (uint32_t q = 0; q < count; q++) {
+        zmr_quarantine_t *item = &status->quarantine[q];
+        status->nquarantine = q + 1;
+        uint32_t n;
+        if (zmr_mpr_map (r, &n))
+            return -1;
+        for (uint32_t i = 0; i < n; i++) {
+            const char *key;
+            uint32_t len;
+            if (zmr_mpr_str (r, &key, &len))
+                return -1;
+            int rc;
+            if (s_is (key, len, "file"))
+                rc = zmr_mpr_cstr (r, item->file, sizeof item->file);
+            else
+            if (s_is (key, len, "offset"))
+                rc = zmr_mpr_uint (r, &item->offset);
+            else
+            if (s_is (key, len, "length"))
+                rc = zmr_mpr_uint (r, &item->length);
+            else
+                rc = zmr_mpr_skip (r, 1);
+            if (rc)
+                return -1;
+        }
+    }
+    return 0;
+}
+
 int
 zmr_status_decode (zmr_msg_t *msg, zmr_status_t *status, const char **why)
 {
@@ -193,6 +271,9 @@ zmr_status_decode (zmr_msg_t *msg, zmr_status_t *status, const char **why)
             }
         }
         else
+        if (s_is (key, len, "quarantine") && status->quarantine == NULL)
+            rc = s_decode_quarantine (r, status);
+        else
             rc = zmr_mpr_skip (r, 3);
         if (rc)
             goto fail;
@@ -207,6 +288,7 @@ void
 zmr_status_reset (zmr_status_t *status)
 {
     free (status->workers);
+    free (status->quarantine);
     memset (status, 0, sizeof *status);
 }
 
@@ -237,6 +319,15 @@ zmr_status_write_json (const zmr_status_t *status, FILE *out)
              status->input_known? "true": "false",
              status->input_eof? "true": "false");
     s_json_numbers (out, status, s_job_fields, COUNT (s_job_fields));
+    fputs (",\"quarantine\":[", out);
+    for (uint32_t q = 0; q < status->nquarantine; q++) {
+        fputs (q? ",{\"file\":": "{\"file\":", out);
+        zmr_json_string (out, status->quarantine[q].file, strlen (status->quarantine[q].file));
+        fprintf (out, ",\"offset\":%llu,\"length\":%llu}",
+                 (unsigned long long) status->quarantine[q].offset,
+                 (unsigned long long) status->quarantine[q].length);
+    }
+    fputs ("]", out);
     fputs (",\"workers\":[", out);
     for (uint32_t w = 0; w < status->nworkers; w++) {
         const zmr_worker_status_t *worker = &status->workers[w];

@@ -26,6 +26,14 @@ typedef struct {
     uint64_t last_seen_ms;   //  Milliseconds since last heard from
 } zmr_worker_status_t;
 
+#define ZMR_STATUS_MAX_QUARANTINE 1024  //  Quarantined chunks listed
+
+typedef struct {
+    char file[256];          //  Input the chunk came from
+    uint64_t offset;         //  Its offset in that input
+    uint64_t length;         //  Its length
+} zmr_quarantine_t;
+
 typedef struct {
     uint64_t job;            //  Job id
     uint64_t seq;            //  Publication number
@@ -49,6 +57,10 @@ typedef struct {
     uint64_t mappers_alive;  //  Mappers heard from recently
     uint64_t malformed;      //  Frames dropped by the ventilator
     uint64_t duplicates;     //  Duplicate batches dropped by reducers
+    uint64_t chunks_quarantined; //  Chunks that kept killing mappers
+    uint64_t inputs;         //  Input files (stdin counts as one)
+    uint32_t nquarantine;    //  Entries in quarantine
+    zmr_quarantine_t *quarantine; //  Owned array (malloc), or NULL
     uint32_t nworkers;       //  Entries in workers
     zmr_worker_status_t *workers; //  Owned array (malloc), or NULL
 } zmr_status_t;
@@ -57,13 +69,19 @@ typedef struct {
 void
     zmr_status_pack (msgpack_packer *pk, const zmr_status_t *status);
 
-//  Decodes the state map of a decoded STATUS message into *status (which
+//  Packs FINISH: the job is over (ok: done), why not if not, and its
+//  final state (for the sink's receipt).
+void
+    zmr_status_pack_finish (msgpack_packer *pk, const zmr_status_t *status,
+                            bool ok, const char *reason);
+
+//  Decodes the state map of a decoded STATUS or FINISH message into *status (which
 //  must be zeroed or reset; it then owns its workers array). Unknown keys are
 //  skipped. Returns 0, or -1 with a static reason in *why.
 int
     zmr_status_decode (zmr_msg_t *msg, zmr_status_t *status, const char **why);
 
-//  Frees the workers array and zeroes *status.
+//  Frees the workers and quarantine arrays and zeroes *status.
 void
     zmr_status_reset (zmr_status_t *status);
 

@@ -65,6 +65,10 @@ main (int argc, char *argv[])
     if (optind != argc - 1)
         zmr_usage_error ("expected one argument, the ventilator's control endpoint");
     config.control = zmr_option_endpoint ("CONTROL", argv[optind]);
+    //  For fault-injection tests only: see tests/test_recovery.c.
+    const char *poison = getenv ("ZMR_TEST_POISON");
+    if (poison && *poison)
+        config.poison = poison;
     zmr_log_set_level (verbose);
     zmr_signals_install ();
     return zmr_mapper_run (&config);

@@ -5,8 +5,10 @@
     chunk's own counts, only the words it touched), and an entry keeps its
     word's partition in aux, so SHA-1 runs once per distinct word for the
     mapper's life and each word costs one hash lookup. */
+#define _GNU_SOURCE
 #include "zmr_mapper.h"
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 
 #define S_CACHE_MAX (4u << 20)   //  Partition cache entries before a reset
@@ -136,6 +138,12 @@ s_map (s_mapper_t *self, uint64_t chunk, const char *data, size_t len)
     s_send_control (self);
     if (self->config->delay_ms)
         zclock_sleep ((int) self->config->delay_ms);
+    if (self->config->poison && memmem (data, len, self->config->poison,
+                                        strlen (self->config->poison))) {
+        //  The test fault: a map function that crashes on some input.
+        zmr_log (0, "ZMR_TEST_POISON: dying on chunk %llu", (unsigned long long) chunk);
+        raise (SIGKILL);
+    }
 
     uint32_t R = self->reducers;
     //  The cache is bounded by a reset between chunks.

@@ -12,6 +12,7 @@ typedef struct {
     uint32_t wait_ms;        //  Give up if no WELCOME within this (0: never)
     uint32_t delay_ms;       //  Sleep before each chunk (tests: a slow mapper)
     uint32_t map_cost;       //  Extra hashing rounds per word (bench: costly map)
+    const char *poison;      //  Tests: die on a chunk holding these bytes
 } zmr_mapper_config_t;
 
 //  Works for the job until it is over or a signal says leave. Returns the

@@ -13,6 +13,7 @@ s_help (void)
 "  -o, --output=FILE       write the result to FILE (default standard output);\n"
 "                          FILE appears whole or not at all\n"
 "      --parts=DIR         also write DIR/part-00000... one per partition\n"
+"      --receipt=FILE      write the job's receipt (JSON) to FILE at the end\n"
 "      --bind=EP           where reducers send results (default tcp://*:*)\n"
 "      --advertise=EP      endpoint to give the job instead of the bound one\n"
 "      --name=NAME         name shown in the status (default host:pid)\n"
@@ -30,10 +31,12 @@ main (int argc, char *argv[])
 {
     zmr_log_init ("zmr-sink");
     zmr_sink_config_t config = { .bind = "tcp://*:*", .heartbeat_ms = 250 };
-    enum { O_BIND = 256, O_ADVERTISE, O_PARTS, O_NAME, O_HEARTBEAT, O_WAIT, O_VERSION };
+    enum { O_BIND = 256, O_ADVERTISE, O_PARTS, O_RECEIPT, O_NAME, O_HEARTBEAT, O_WAIT,
+           O_VERSION };
     static const struct option options[] = {
         { "output", required_argument, NULL, 'o' },
         { "parts", required_argument, NULL, O_PARTS },
+        { "receipt", required_argument, NULL, O_RECEIPT },
         { "bind", required_argument, NULL, O_BIND },
         { "advertise", required_argument, NULL, O_ADVERTISE },
         { "name", required_argument, NULL, O_NAME },
@@ -51,6 +54,7 @@ main (int argc, char *argv[])
         switch (opt) {
             case 'o': config.output = strcmp (optarg, "-")? optarg: NULL; break;
             case O_PARTS: config.parts_dir = optarg; break;
+            case O_RECEIPT: config.receipt = optarg; break;
             case O_BIND: config.bind = zmr_option_endpoint ("--bind", optarg); break;
             case O_ADVERTISE: config.advertise = zmr_option_endpoint ("--advertise", optarg); break;
             case O_NAME:

@@ -4,6 +4,7 @@
     written to a temporary name that is renamed into place when complete. */
 #include "zmr_sink.h"
 #include <errno.h>
+#include <openssl/evp.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -31,6 +32,8 @@ typedef struct {
     int64_t next_heartbeat;          //  When the next HEARTBEAT is due
     bool finished;                   //  FINISH or REJECT received
     bool finish_ok;                  //  ... for a job that was done
+    zmr_status_t final;              //  The job's state at FINISH
+    uint64_t digest;                 //  Of the result (see s_line_digest)
 } s_sink_t;
 
 static void
@@ -119,21 +122,56 @@ s_on_result (s_sink_t *self)
     }
 }
 
-//  Writes entries in result order to out. Returns 0, or -1 on a write error.
-static int
-s_write_entries (FILE *out, zmr_entry_t *entries, size_t count)
+//  The receipt's digest of one result line: the first 8 bytes, big-endian,
+//  of SHA-256 of the line ("word<TAB>count<LF>"). The digest of a result is
+//  the sum of its lines' modulo 2^64: independent of their order, and a
+//  few lines of Python recompute it from the output.
+static uint64_t
+s_line_digest (EVP_MD_CTX *ctx, const EVP_MD *sha256, const char *word,
+               uint32_t len, uint64_t count)
 {
+    char tail[32];
+    int n = snprintf (tail, sizeof tail, "\t%llu\n", (unsigned long long) count);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (!EVP_DigestInit_ex2 (ctx, sha256, NULL) || !EVP_DigestUpdate (ctx, word, len)
+    ||  !EVP_DigestUpdate (ctx, tail, (size_t) n) || !EVP_DigestFinal_ex (ctx, md, &mdlen)) {
+        zmr_log (0, "SHA-256 failed");
+        abort ();
+    }
+    uint64_t value = 0;
+    for (int i = 0; i < 8; i++)
+        value = (value << 8) | md[i];
+    return value;
+}
+
+//  Writes entries in result order to out; adds their digest to *digest if
+//  not NULL. Returns 0, or -1 on a write error.
+static int
+s_write_entries (FILE *out, zmr_entry_t *entries, size_t count, uint64_t *digest)
+{
+    EVP_MD *sha256 = digest? EVP_MD_fetch (NULL, "SHA256", NULL): NULL;
+    EVP_MD_CTX *ctx = digest? EVP_MD_CTX_new (): NULL;
+    if (digest && (!sha256 || !ctx)) {
+        zmr_log (0, "OpenSSL has no SHA-256");
+        abort ();
+    }
     for (size_t i = 0; i < count; i++) {
         fwrite (entries[i].word, 1, entries[i].len, out);
         fprintf (out, "\t%llu\n", (unsigned long long) entries[i].count);
+        if (digest)
+            *digest += s_line_digest (ctx, sha256, entries[i].word, entries[i].len,
+                                      entries[i].count);
     }
+    EVP_MD_CTX_free (ctx);
+    EVP_MD_free (sha256);
     return ferror (out)? -1: 0;
 }
 
 //  Writes a file by way of a temporary name in the same directory, so that
 //  it appears whole or not at all.
 static int
-s_write_file (const char *path, zmr_entry_t *entries, size_t count)
+s_write_file (const char *path, zmr_entry_t *entries, size_t count, uint64_t *digest)
 {
     char temp[4096];
     if (snprintf (temp, sizeof temp, "%s.tmp-%d", path, (int) getpid ()) >= (int) sizeof temp) {
@@ -147,7 +185,7 @@ s_write_file (const char *path, zmr_entry_t *entries, size_t count)
     }
     static char buffer[1 << 20];
     setvbuf (out, buffer, _IOFBF, sizeof buffer);
-    int rc = s_write_entries (out, entries, count);
+    int rc = s_write_entries (out, entries, count, digest);
     if (fflush (out) || fsync (fileno (out)))
         rc = -1;
     if (fclose (out))
@@ -194,7 +232,7 @@ s_write_result (s_sink_t *self, uint64_t *words, uint64_t *distinct)
             zmr_entry_t *sorted = s_sorted (self->partitions[p].counts, &count);
             char path[4096];
             snprintf (path, sizeof path, "%s/part-%05u", self->config->parts_dir, p);
-            int rc = sorted? s_write_file (path, sorted, count): -1;
+            int rc = sorted? s_write_file (path, sorted, count, NULL): -1;
             free (sorted);
             if (rc)
                 return -1;
@@ -213,16 +251,72 @@ s_write_result (s_sink_t *self, uint64_t *words, uint64_t *distinct)
     }
     zmr_entries_sort (all, total);
     int rc;
+    self->digest = 0;
     if (self->config->output)
-        rc = s_write_file (self->config->output, all, total);
+        rc = s_write_file (self->config->output, all, total, &self->digest);
     else {
-        rc = s_write_entries (stdout, all, total);
+        rc = s_write_entries (stdout, all, total, &self->digest);
         if (fflush (stdout) || rc) {
             zmr_log (0, "cannot write the result to standard output: %s", strerror (errno));
             rc = -1;
         }
     }
     free (all);
+    return rc;
+}
+
+//  Writes the job's receipt (JSON), whole or not at all.
+static int
+s_write_receipt (s_sink_t *self, const char *path, uint64_t words, uint64_t distinct)
+{
+    char temp[4096];
+    if (snprintf (temp, sizeof temp, "%s.tmp-%d", path, (int) getpid ()) >= (int) sizeof temp)
+        return -1;
+    FILE *out = fopen (temp, "w");
+    if (!out) {
+        zmr_log (0, "cannot write '%s': %s", temp, strerror (errno));
+        return -1;
+    }
+    zmr_status_t *f = &self->final;
+    fprintf (out, "{\n  \"job\": \"%016llx\",\n", (unsigned long long) self->job);
+    fprintf (out, "  \"input_bytes\": %llu,\n  \"input_files\": %llu,\n",
+             (unsigned long long) f->bytes_read, (unsigned long long) f->inputs);
+    fprintf (out, "  \"chunks\": %llu,\n  \"chunks_issued\": %llu,\n"
+             "  \"chunks_reissued\": %llu,\n  \"chunks_quarantined\": %llu,\n",
+             (unsigned long long) f->chunks_read, (unsigned long long) f->chunks_issued,
+             (unsigned long long) f->chunks_reissued,
+             (unsigned long long) f->chunks_quarantined);
+    fputs ("  \"quarantine\": [", out);
+    for (uint32_t q = 0; q < f->nquarantine; q++) {
+        fputs (q? ", {\"file\": ": "{\"file\": ", out);
+        zmr_json_string (out, f->quarantine[q].file, strlen (f->quarantine[q].file));
+        fprintf (out, ", \"offset\": %llu, \"length\": %llu}",
+                 (unsigned long long) f->quarantine[q].offset,
+                 (unsigned long long) f->quarantine[q].length);
+    }
+    fputs ("],\n  \"duplicates_dropped\": {", out);
+    bool first = true;
+    for (uint32_t w = 0; w < f->nworkers; w++)
+        if (!strcmp (f->workers[w].role, "reducer") && strcmp (f->workers[w].state, "left")) {
+            fprintf (out, "%s\"%llu\": %llu", first? "": ", ",
+                     (unsigned long long) f->workers[w].partition,
+                     (unsigned long long) f->workers[w].duplicates);
+            first = false;
+        }
+    fprintf (out, "},\n  \"words\": %llu,\n  \"distinct\": %llu,\n",
+             (unsigned long long) words, (unsigned long long) distinct);
+    fprintf (out, "  \"digest\": \"%016llx\",\n", (unsigned long long) self->digest);
+    fputs ("  \"digest_rule\": \"sum modulo 2^64 over the result's lines of the first "
+           "8 bytes, big-endian, of SHA-256 of the line (word, TAB, count, LF)\"\n}\n", out);
+    int rc = ferror (out) || fflush (out) || fsync (fileno (out))? -1: 0;
+    if (fclose (out))
+        rc = -1;
+    if (rc == 0 && rename (temp, path))
+        rc = -1;
+    if (rc) {
+        zmr_log (0, "cannot write the receipt '%s': %s", path, strerror (errno));
+        unlink (temp);
+    }
     return rc;
 }
 
@@ -246,6 +340,9 @@ s_on_control (s_sink_t *self)
     if (msg.type == ZMR_FINISH && msg.job == self->job) {
         self->finished = true;
         self->finish_ok = msg.flag;
+        zmr_status_reset (&self->final);
+        if (zmr_status_decode (&msg, &self->final, &why))
+            zmr_log (0, "FINISH without a readable state: %s", why);
         if (!msg.flag)
             zmr_log (0, "the job ended without success: %s", msg.reason);
     }
@@ -355,6 +452,9 @@ zmr_sink_run (const zmr_sink_config_t *config)
     }
     if (self.finished)
         code = self.finish_ok && written? 0: 1;
+    if (code == 0 && self.finished && config->receipt
+    &&  s_write_receipt (&self, config->receipt, done_words, done_distinct))
+        code = 1;
     else
     if (zmr_interrupted ()) {
         zmr_msg_pack_bye (&self.pk, self.job, &self.counters);
@@ -362,6 +462,7 @@ zmr_sink_run (const zmr_sink_config_t *config)
         code = 0;
     }
 cleanup:
+    zmr_status_reset (&self.final);
     for (uint32_t p = 0; self.partitions && p < self.reducers; p++) {
         zmr_counts_destroy (&self.partitions[p].counts);
         zmr_u64set_destroy (&self.partitions[p].seqs);

@@ -10,6 +10,7 @@ typedef struct {
     const char *advertise;   //  Endpoint to give the ventilator, or NULL
     const char *output;      //  Result file, or NULL for stdout
     const char *parts_dir;   //  Directory for part-NNNNN files, or NULL
+    const char *receipt;     //  Receipt (JSON) file, or NULL
     const char *name;        //  Worker name, or NULL for host:pid
     uint32_t heartbeat_ms;   //  Heartbeat period
     uint32_t wait_ms;        //  Give up if no WELCOME within this (0: never)

@@ -118,10 +118,18 @@ Test (msg, small_messages_roundtrip)
     cr_assert (msg.words == 823359 && msg.distinct == 33000);
     msgpack_sbuffer_clear (&b.sbuf);
 
-    zmr_msg_pack_reason (&b.pk, ZMR_FINISH, 7, false, "the sink was lost");
+    zmr_status_t final;
+    memset (&final, 0, sizeof final);
+    final.job = 7;
+    final.words = 99;
+    zmr_status_pack_finish (&b.pk, &final, false, "the sink was lost");
     msg = s_roundtrip (&b, ZMR_FINISH);
     cr_assert (!msg.flag);
     cr_assert_str_eq (msg.reason, "the sink was lost");
+    const char *why;
+    cr_assert_eq (zmr_status_decode (&msg, &final, &why), 0);
+    cr_assert_eq (final.words, 99);
+    zmr_status_reset (&final);
     msgpack_sbuffer_clear (&b.sbuf);
 
     zmr_msg_pack_reason (&b.pk, ZMR_REJECT, 7, true, "partition 9 is served");

@@ -18,6 +18,8 @@ s_help (void)
 "      --window=N        chunks in flight at most (default 16)\n"
 "      --dead-ms=MS      silence after which a worker is dead (default 3000)\n"
 "      --status-ms=MS    status period (default 250)\n"
+"      --poison-limit=N  mappers that may die on one chunk before it is\n"
+"                        quarantined and the job finishes without it (default 3)\n"
 "      --job=ID          job id, a number (default: random, or the journal's)\n"
 "      --journal=FILE    keep the ledger in FILE: a ventilator killed mid-job and\n"
 "                        started again with the same FILE and input resumes,\n"
@@ -26,7 +28,8 @@ s_help (void)
 "  -h, --help            show this help and exit\n"
 "      --version         show the version and exit\n"
 "\n"
-"Exit status: 0 job done (or stopped by a signal), 1 job failed, 2 usage error.\n",
+"Exit status: 0 job done (or stopped by a signal), 1 job failed, 2 usage error,\n"
+"3 job done without chunks that were quarantined (listed on stderr).\n",
         ZMR_MAX_REDUCERS);
 }
 
@@ -37,10 +40,10 @@ main (int argc, char *argv[])
     zmr_ventilator_config_t config = {
         .control = "tcp://*:5550", .chunks = "tcp://*:5551",
         .reducers = 2, .chunk_size = ZMR_DEFAULT_CHUNK, .window = 16,
-        .dead_ms = 3000, .status_ms = 250
+        .dead_ms = 3000, .status_ms = 250, .poison_limit = 3
     };
     enum { O_CONTROL = 256, O_CHUNKS, O_STATUS, O_CHUNK_SIZE, O_WINDOW,
-           O_DEAD_MS, O_STATUS_MS, O_JOB, O_JOURNAL, O_VERSION };
+           O_DEAD_MS, O_STATUS_MS, O_JOB, O_JOURNAL, O_POISON, O_VERSION };
     static const struct option options[] = {
         { "reducers", required_argument, NULL, 'r' },
         { "control", required_argument, NULL, O_CONTROL },
@@ -52,6 +55,7 @@ main (int argc, char *argv[])
         { "status-ms", required_argument, NULL, O_STATUS_MS },
         { "job", required_argument, NULL, O_JOB },
         { "journal", required_argument, NULL, O_JOURNAL },
+        { "poison-limit", required_argument, NULL, O_POISON },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, O_VERSION },
@@ -76,6 +80,7 @@ main (int argc, char *argv[])
             case O_STATUS_MS: config.status_ms = (uint32_t) zmr_option_u64 ("--status-ms", optarg, 10, 500); break;
             case O_JOB: config.job = zmr_option_u64 ("--job", optarg, 1, UINT64_MAX); break;
             case O_JOURNAL: config.journal = optarg; break;
+            case O_POISON: config.poison_limit = (uint32_t) zmr_option_u64 ("--poison-limit", optarg, 1, 1000); break;
             case 'v': verbose++; break;
             case 'h': s_help (); return 0;
             case O_VERSION: zmr_print_version ("zmr-ventilator"); return 0;

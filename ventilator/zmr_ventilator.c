@@ -34,6 +34,7 @@ typedef struct {
     uint64_t words;          //  Words in the chunk, from its first MAPPED
     bool has_words;          //  A MAPPED told words
     bool counted;            //  Done and its words added to the total
+    uint32_t crashes;        //  Mappers that died holding it
 } s_chunk_t;
 
 typedef struct {
@@ -66,6 +67,7 @@ typedef struct {
     size_t nchunks;          //  Chunks cut so far
     size_t first_open;       //  Every chunk below this one is DONE
     size_t uncounted;        //  DONE chunks whose words are not known yet
+    zmr_quarantine_t *quarantine;  //  Chunks given up on (owned)
     size_t ledger_size;      //  Allocated entries
     uint64_t *queue;         //  Ring of chunk ids to (re)issue
     size_t queue_head;       //  Next to issue
@@ -93,6 +95,7 @@ typedef struct {
 } s_vent_t;
 
 static void s_publish (s_vent_t *self);
+static void s_pack_state (s_vent_t *self, int type);
 
 static void
 s_fail (s_vent_t *self, const char *reason)
@@ -412,8 +415,7 @@ s_on_hello (s_vent_t *self, zmq_msg_t *identity, zmq_msg_t *body, zmr_msg_t *msg
                             sizeof worker->endpoint);
 
     if (self->phase == P_DONE || self->phase == P_FAILED) {
-        zmr_msg_pack_reason (&self->pk, ZMR_FINISH, self->job,
-                             self->phase == P_DONE, self->reason);
+        s_pack_state (self, ZMR_FINISH);
         s_send_to (self, worker);
         return;
     }
@@ -547,14 +549,54 @@ s_on_ack (s_vent_t *self, zmr_msg_t *msg)
     s_advance (self);
 }
 
-//  A mapper is gone (dead or left): what it held goes back in line, and so
-//  does what was pushed but not taken, which may sit in its lost queue.
+//  Gives up on a chunk that kept killing mappers: the job finishes without
+//  it, and says so (stderr, status, receipt, exit code 3).
 static void
-s_reclaim (s_vent_t *self, s_worker_t *worker, const char *why)
+s_quarantine (s_vent_t *self, uint64_t id)
+{
+    s_chunk_t *chunk = &self->ledger[id];
+    zmr_quarantine_t *list = realloc (self->quarantine,
+        (self->stat.chunks_quarantined + 1) * sizeof *list);
+    if (!list) {
+        s_fail (self, "out of memory");
+        return;
+    }
+    self->quarantine = list;
+    zmr_quarantine_t *item = &list[self->stat.chunks_quarantined++];
+    memset (item, 0, sizeof *item);
+    snprintf (item->file, sizeof item->file, "%s", self->config->inputs[chunk->input]);
+    item->offset = chunk->offset;
+    item->length = chunk->len;
+    zmr_log (0, "quarantined chunk %llu ('%s', offset %llu, %zu bytes): "
+             "%u mappers died mapping it", (unsigned long long) id, item->file,
+             (unsigned long long) chunk->offset, chunk->len, chunk->crashes);
+    chunk->state = S_DONE;
+    chunk->counted = chunk->has_words = true;
+    chunk->words = 0;
+    free (chunk->data);
+    chunk->data = NULL;
+    free (chunk->acked);
+    chunk->acked = NULL;
+    self->stat.in_flight--;
+    while (self->first_open < self->nchunks
+       &&  self->ledger[self->first_open].state == S_DONE)
+        self->first_open++;
+}
+
+//  A mapper is gone: what it held goes back in line, and so does what was
+//  pushed but not taken, which may sit in its lost queue. A chunk whose
+//  mapper died while mapping it counts a crash; poison_limit crashes and it
+//  is quarantined instead.
+static void
+s_reclaim (s_vent_t *self, s_worker_t *worker, const char *why, bool died)
 {
     uint32_t holder = (uint32_t) (worker - self->workers) + 1;
     for (size_t id = self->first_open; id < self->nchunks; id++) {
         s_chunk_t *chunk = &self->ledger[id];
+        if (died && chunk->state == S_TAKEN && chunk->holder == holder
+        &&  ++chunk->crashes >= self->config->poison_limit)
+            s_quarantine (self, id);
+        else
         if ((chunk->state == S_TAKEN || chunk->state == S_MAPPED)
         &&  chunk->holder == holder)
             s_requeue (self, id, why);
@@ -678,7 +720,7 @@ s_on_control (s_vent_t *self)
                 worker->state = W_LEFT;
                 zmr_log (1, "%s %s left", s_role_names[worker->role], worker->name);
                 if (worker->role == ZMR_ROLE_MAPPER)
-                    s_reclaim (self, worker, "its mapper left");
+                    s_reclaim (self, worker, "its mapper left", false);
             }
             break;
         case ZMR_STORED:
@@ -725,7 +767,7 @@ s_housekeeping (s_vent_t *self)
             zmr_log (0, "%s %s is silent for %u ms: declared dead",
                      s_role_names[worker->role], worker->name, dead_ms);
             if (worker->role == ZMR_ROLE_MAPPER)
-                s_reclaim (self, worker, "its mapper is dead");
+                s_reclaim (self, worker, "its mapper is dead", true);
         }
     }
     if (self->phase == P_MAPPING)
@@ -747,15 +789,19 @@ s_housekeeping (s_vent_t *self)
         s_publish (self);
 }
 
+//  Packs the job's whole state into sbuf, as STATUS (for the PUB) or as
+//  FINISH (for a worker, at the end).
 static void
-s_publish (s_vent_t *self)
+s_pack_state (s_vent_t *self, int type)
 {
     int64_t now = zmr_now_ms ();
     zmr_status_t *stat = &self->stat;
     stat->job = self->job;
-    stat->seq++;
+    if (type == ZMR_STATUS)
+        stat->seq++;
     snprintf (stat->phase, sizeof stat->phase, "%s", s_phase_names[self->phase]);
     stat->reducers = self->config->reducers;
+    stat->inputs = self->config->ninputs;
     stat->elapsed_ms = (uint64_t) (now - self->started);
     stat->input_eof = self->eof;
     stat->mappers_alive = 0;
@@ -808,13 +854,26 @@ s_publish (s_vent_t *self)
     }
     stat->workers = workers;
     stat->nworkers = (uint32_t) nworkers;
-    zmr_status_pack (&self->pk, stat);
+    stat->quarantine = self->quarantine;
+    stat->nquarantine = (uint32_t) stat->chunks_quarantined;
+    if (type == ZMR_STATUS)
+        zmr_status_pack (&self->pk, stat);
+    else
+        zmr_status_pack_finish (&self->pk, stat, self->phase == P_DONE, self->reason);
     stat->workers = NULL;
     stat->nworkers = 0;
+    stat->quarantine = NULL;
+    stat->nquarantine = 0;
+}
+
+static void
+s_publish (s_vent_t *self)
+{
+    s_pack_state (self, ZMR_STATUS);
     //  PUB drops for a subscriber that does not keep up; never blocks.
     if (zmr_msg_send (self->status, &self->sbuf, ZMQ_DONTWAIT) == -1)
         msgpack_sbuffer_clear (&self->sbuf);
-    self->next_status = now + self->config->status_ms;
+    self->next_status = zmr_now_ms () + self->config->status_ms;
 }
 
 static int
@@ -899,6 +958,7 @@ s_close (s_vent_t *self)
     free (self->ledger);
     free (self->queue);
     free (self->workers);
+    free (self->quarantine);
     zsock_destroy (&self->status);
     zsock_destroy (&self->chunks);
     zsock_destroy (&self->control);
@@ -916,8 +976,7 @@ s_finish (s_vent_t *self)
 {
     for (size_t i = 0; i < self->nworkers; i++)
         if (self->workers[i].state != W_LEFT) {
-            zmr_msg_pack_reason (&self->pk, ZMR_FINISH, self->job,
-                                 self->phase == P_DONE, self->reason);
+            s_pack_state (self, ZMR_FINISH);
             s_send_to (self, &self->workers[i]);
         }
     for (int i = 0; i < 3 && !zmr_interrupted (); i++) {
@@ -975,6 +1034,15 @@ zmr_ventilator_run (const zmr_ventilator_config_t *config)
                  (unsigned long long) self.stat.words,
                  (unsigned long long) self.stat.chunks_done);
         code = 0;
+        if (self.stat.chunks_quarantined) {
+            zmr_log (0, "done WITHOUT %llu quarantined chunks:",
+                     (unsigned long long) self.stat.chunks_quarantined);
+            for (uint64_t q = 0; q < self.stat.chunks_quarantined; q++)
+                zmr_log (0, "  '%s' offset %llu, %llu bytes", self.quarantine[q].file,
+                         (unsigned long long) self.quarantine[q].offset,
+                         (unsigned long long) self.quarantine[q].length);
+            code = 3;
+        }
     }
     else
     if (self.phase == P_FAILED)

@@ -21,11 +21,12 @@ typedef struct {
     uint32_t status_ms;              //  Status period
     uint64_t job;                    //  Job id, 0 for a random one
     const char *journal;             //  Ledger on disk for resuming, or NULL
+    uint32_t poison_limit;           //  Mapper deaths before a chunk is quarantined
 } zmr_ventilator_config_t;
 
 //  Runs the job to its end. Returns the process exit code: 0 when the job
 //  is done or was stopped by a signal, 1 when it failed (the reason was
-//  logged).
+//  logged), 3 when it is done without chunks it had to quarantine.
 int
     zmr_ventilator_run (const zmr_ventilator_config_t *config);
 
