@@ -463,6 +463,35 @@ s_crashed (s_launcher_t *self, s_child_t *child, const char *how)
     return false;
 }
 
+//  A child that is frozen (SIGSTOP, a hang) does not end by itself: the
+//  status shows it dead for longer than the timeout, or, for the
+//  ventilator, the status stops. It is killed, and so started again.
+static void
+s_kill_frozen (s_launcher_t *self, zmr_status_t *last, int64_t last_status_at,
+               uint32_t dead_ms)
+{
+    int64_t now = zmr_now_ms ();
+    for (size_t i = 0; i < self->nchildren; i++) {
+        s_child_t *child = &self->children[i];
+        if (!child->pid)
+            continue;
+        bool frozen = false;
+        if (child->kind == C_VENTILATOR)
+            frozen = last_status_at && now - last_status_at > 2 * (int64_t) dead_ms;
+        for (uint32_t w = 0; !frozen && w < last->nworkers; w++) {
+            const char *colon = strrchr (last->workers[w].name, ':');
+            frozen = colon && atol (colon + 1) == (long) child->pid
+                  && !strcmp (last->workers[w].state, "dead")
+                  && last->workers[w].last_seen_ms > 2 * (uint64_t) dead_ms;
+        }
+        if (frozen) {
+            zmr_log (0, "%s %u (pid %d) is frozen: killing it to start it again",
+                     s_kind_names[child->kind], child->index, (int) child->pid);
+            kill (child->pid, SIGKILL);
+        }
+    }
+}
+
 //  Whether every child of kind has ended.
 static bool
 s_gone (s_launcher_t *self, int kind)
@@ -519,13 +548,17 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
         zmr_connect (sub, status);
     }
     bool drawn = false, done = false;
+    int64_t last_status_at = 0;         //  When the status last changed
     zmr_status_t last;
     memset (&last, 0, sizeof last);
     while (!zmr_interrupted ()) {
+        uint64_t seq = last.seq;
         if (sub)
             s_read_status (sub, &last, config->progress, &drawn, 50);
         else
             zclock_sleep (50);
+        if (last.seq != seq || !last_status_at)
+            last_status_at = zmr_now_ms ();
         if (!strcmp (last.phase, "done"))
             done = true;
         if (!strcmp (last.phase, "failed")) {
@@ -552,12 +585,11 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
                 failed = true;
                 break;
             }
-            if (child->kind == C_MAPPER && clean)
-                continue;           //  A mapper told to leave
             failed = s_crashed (&self, child, how);
         }
         if (failed)
             break;
+        s_kill_frozen (&self, &last, last_status_at, config->dead_ms);
         //  Restarts that are due.
         int64_t now = zmr_now_ms ();
         for (size_t i = 0; i < self.nchildren; i++) {
