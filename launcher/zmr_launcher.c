@@ -453,8 +453,12 @@ s_crashed (s_launcher_t *self, s_child_t *child, const char *how)
                   name, S_CRASH_LIMIT, S_CRASH_WINDOW / 1000, how);
         return true;
     }
-    //  Backoff: 100 ms, doubling with each crash of this child, at most 3 s.
-    uint32_t shift = child->ncrashes < 6? child->ncrashes - 1: 5;
+    //  Backoff: 100 ms, doubling with each recent crash of this child (within
+    //  the window), at most 3 s.
+    uint32_t recent = 0;
+    for (uint32_t i = 0; i < S_CRASH_LIMIT && i < child->ncrashes; i++)
+        recent += now - child->crashes[i] < S_CRASH_WINDOW;
+    uint32_t shift = recent - 1;
     int64_t backoff = 100ll << shift;
     if (backoff > 3000)
         backoff = 3000;
