@@ -1,0 +1,484 @@
+/*  test_faults: a job keeps its result exact while workers die, leave and
+    join (DESIGN.md properties 1, 3, 4), its status tells late monitors the
+    whole state and never waits for a slow one (property 5), even while its
+    input is idle, and `zmr run` ends cleanly, leaving no process and no
+    directory, when a role dies or it is interrupted (property 7), and
+    reports success exactly when the job is done.
+
+    Hand-started jobs run over ipc:// in the test's directory on the King
+    James Bible in 16K chunks, with mappers that sleep 20 ms per chunk
+    (--delay-ms) so that a job lasts a few seconds, and --dead-ms 1000. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+TestSuite (faults, .init = h_setup, .fini = h_teardown, .timeout = 90);
+
+#define S_JOB_TIMEOUT 60000
+#define S_PROGRESS_TIMEOUT 30000
+
+static void
+s_assert_exact (h_job_t *job)
+{
+    h_counts_t ref;
+    h_kjv_reference (&ref);
+    h_assert_result (job->output, &ref);
+    h_counts_free (&ref);
+}
+
+static void
+s_kill9 (pid_t pid, const char *what)
+{
+    cr_assert_eq (kill (pid, SIGKILL), 0, "kill %s: %s", what, strerror (errno));
+    int status = h_wait (pid, 5000, what);
+    cr_assert (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL, "%s was not killed", what);
+}
+
+Test (faults, exact_when_mappers_are_killed_and_replaced_mid_job)
+{
+    h_job_t job;
+    h_job_opts_t opts = { .reducers = 3, .mappers = 2, .delay_ms = 20 };
+    h_job_start (&job, h_kjv (), &opts);
+    double marks[] = { 0.2, 0.4, 0.6 };
+    for (int k = 0; k < 3; k++) {
+        h_job_wait_progress (&job, marks[k], S_PROGRESS_TIMEOUT, NULL);
+        //  The oldest mapper still alive dies; a new one takes its place.
+        s_kill9 (job.mapper[k], "a mapper");
+        h_job_add_mapper (&job, 20);
+    }
+    h_status_t final;
+    h_job_wait_done (&job, S_JOB_TIMEOUT, &final);
+    s_assert_exact (&job);
+    uint64_t reissued = h_status_max (job.monitor_out, "chunks_reissued");
+    cr_assert_gt (reissued, 0, "no chunk was re-issued after three mappers died");
+}
+
+static bool
+s_no_mapper_alive (const h_status_t *status, void *arg)
+{
+    (void) arg;
+    return !strcmp (status->phase, "mapping") && status->mappers_alive == 0
+        && strstr (status->reason, "no mapper");
+}
+
+Test (faults, job_waits_with_no_mapper_alive_and_completes_when_one_joins)
+{
+    h_job_t job;
+    h_job_opts_t opts = { .reducers = 2, .mappers = 2, .delay_ms = 20 };
+    h_job_start (&job, h_kjv (), &opts);
+    h_job_wait_progress (&job, 0.2, S_PROGRESS_TIMEOUT, NULL);
+    s_kill9 (job.mapper[0], "mapper 0");
+    s_kill9 (job.mapper[1], "mapper 1");
+
+    h_status_t waiting;
+    bool met = h_status_wait (job.monitor_out, s_no_mapper_alive, NULL, 10000, &waiting);
+    cr_assert (met, "no status said 'mapping' with no mapper alive (last: phase '%s', "
+               "mappers_alive %llu, reason '%s')", waiting.phase,
+               (unsigned long long) waiting.mappers_alive, waiting.reason);
+    //  And it stays so: nothing finishes without a mapper.
+    h_sleep_ms (1500);
+    cr_assert (h_running (job.ventilator), "the ventilator ended without mappers");
+    cr_assert (h_running (job.sink), "the sink ended without mappers");
+    h_status_t later;
+    cr_assert_eq (h_status_last (job.monitor_out, &later), 0);
+    cr_assert_gt (later.seq, waiting.seq, "the status is no longer published");
+    cr_assert_str_eq (later.phase, "mapping");
+    cr_assert_eq (later.mappers_alive, 0);
+    cr_assert_eq (later.chunks_done, waiting.chunks_done,
+                  "chunks were done with no mapper alive");
+
+    h_job_add_mapper (&job, 0);
+    h_job_wait_done (&job, S_JOB_TIMEOUT, NULL);
+    s_assert_exact (&job);
+}
+
+Test (faults, mapper_joining_mid_job_takes_a_fair_share)
+{
+    h_job_t job;
+    h_job_opts_t opts = { .reducers = 2, .mappers = 1, .delay_ms = 20 };
+    h_job_start (&job, h_kjv (), &opts);
+    h_status_t before;
+    h_job_wait_progress (&job, 0.2, S_PROGRESS_TIMEOUT, &before);
+    pid_t late = h_job_add_mapper (&job, 20);
+    h_status_t final;
+    h_job_wait_done (&job, S_JOB_TIMEOUT, &final);
+    s_assert_exact (&job);
+
+    const h_worker_t *worker = h_status_worker (&final, late);
+    cr_assert_not_null (worker, "the late mapper (pid %d) is not in the final status",
+                        (int) late);
+    cr_assert_str_eq (worker->role, "mapper");
+    uint64_t after = final.chunks_done - before.chunks_done;
+    cr_assert_gt (worker->chunks, 0, "the late mapper mapped nothing");
+    cr_assert_geq (worker->chunks * 5, after,
+                   "the late mapper mapped %llu of the %llu chunks done after it joined "
+                   "(less than 20%%)", (unsigned long long) worker->chunks,
+                   (unsigned long long) after);
+}
+
+Test (faults, sigterm_lets_a_mapper_leave_cleanly_without_losing_chunks)
+{
+    h_job_t job;
+    h_job_opts_t opts = { .reducers = 2, .mappers = 2, .delay_ms = 20 };
+    h_job_start (&job, h_kjv (), &opts);
+    h_job_wait_progress (&job, 0.2, S_PROGRESS_TIMEOUT, NULL);
+    pid_t leaving = job.mapper[0];
+    cr_assert_eq (kill (leaving, SIGTERM), 0);
+    int code = h_exit_code (h_wait (leaving, 5000, "the mapper sent SIGTERM"));
+    cr_assert_eq (code, 0, "the mapper sent SIGTERM exited with %d", code);
+    h_status_t final;
+    h_job_wait_done (&job, S_JOB_TIMEOUT, &final);
+    s_assert_exact (&job);
+    const h_worker_t *worker = h_status_worker (&final, leaving);
+    cr_assert_not_null (worker, "the mapper that left is not in the status");
+    cr_assert_str_eq (worker->state, "left");
+}
+
+Test (faults, late_monitor_gets_the_full_state_at_once)
+{
+    h_job_t job;
+    h_job_opts_t opts = { .reducers = 3, .mappers = 2, .delay_ms = 20 };
+    h_job_start (&job, h_kjv (), &opts);
+    h_job_wait_progress (&job, 0.2, S_PROGRESS_TIMEOUT, NULL);
+
+    char *late_out = h_path ("late.json");
+    h_io_t io = { .stdout_path = late_out };
+    pid_t monitor = h_spawnl (&io, "zmr-monitor", "--json", "--once", "--wait-ms=5000",
+                              job.status, NULL);
+    int code = h_exit_code (h_wait (monitor, 10000, "the late monitor"));
+    cr_assert_eq (code, 0, "the late monitor exited with %d", code);
+    cr_assert_eq (h_count_lines (late_out), 1, "--once printed more or less than a line");
+    h_status_t status;
+    cr_assert_eq (h_status_last (late_out, &status), 0, "the late monitor printed no status");
+    cr_assert_str_eq (status.phase, "mapping");
+    cr_assert_eq (status.reducers, 3);
+    cr_assert_gt (status.chunks_done, 0);
+    cr_assert_eq (h_status_count_role (&status, "reducer"), 3);
+    cr_assert_eq (h_status_count_role (&status, "sink"), 1);
+    cr_assert_eq (h_status_count_role (&status, "mapper"), 2);
+    for (int p = 0; p < 3; p++) {
+        const h_worker_t *reducer = h_status_worker (&status, job.reducer[p]);
+        cr_assert_not_null (reducer, "reducer %d (pid %d) is not listed", p, (int) job.reducer[p]);
+        cr_assert_str_eq (reducer->role, "reducer");
+        cr_assert_eq (reducer->partition, (uint64_t) p);
+    }
+    const h_worker_t *sink = h_status_worker (&status, job.sink);
+    cr_assert_not_null (sink, "the sink is not listed");
+    cr_assert_str_eq (sink->role, "sink");
+    for (int m = 0; m < 2; m++) {
+        const h_worker_t *mapper = h_status_worker (&status, job.mapper[m]);
+        cr_assert_not_null (mapper, "mapper %d is not listed", m);
+        cr_assert_str_eq (mapper->role, "mapper");
+    }
+    h_job_wait_done (&job, S_JOB_TIMEOUT, NULL);
+    s_assert_exact (&job);
+}
+
+Test (faults, stopped_monitor_does_not_block_the_job)
+{
+    h_job_t job;
+    //  Many status messages: the stopped monitor's queues fill early.
+    h_job_opts_t opts = { .reducers = 2, .mappers = 2, .delay_ms = 20, .status_ms = 10 };
+    h_job_start (&job, h_kjv (), &opts);
+    char *stopped_out = h_path ("stopped.txt");
+    h_io_t io = { .stdout_path = stopped_out };
+    pid_t monitor = h_spawnl (&io, "zmr-monitor", "--json", job.status, NULL);
+    //  Stop it once it is surely subscribed: it printed a status.
+    int64_t deadline = h_now_ms () + 10000;
+    while (h_count_lines (stopped_out) < 1 && h_now_ms () < deadline)
+        h_sleep_ms (10);
+    cr_assert_geq (h_count_lines (stopped_out), 1, "the monitor printed no status");
+    cr_assert_eq (kill (monitor, SIGSTOP), 0);
+
+    h_job_wait_done (&job, S_JOB_TIMEOUT, NULL);
+    s_assert_exact (&job);
+    cr_assert (h_running (monitor), "the stopped monitor ended");
+    cr_assert_eq (kill (monitor, SIGKILL), 0);
+    h_wait (monitor, 5000, "the stopped monitor");
+}
+
+//  ---------------------------------------------------------------------
+//  zmr run: a live input on stdin, fed slowly from a FIFO, keeps the job
+//  running as long as the test wants.
+
+typedef struct {
+    pid_t zmr;
+    char *status_ep;
+    char *monitor_out;
+    char *output;
+    char *err;
+} s_run_t;
+
+static bool
+s_running_job (const h_status_t *status, void *arg)
+{
+    (void) arg;
+    return !strcmp (status->phase, "mapping") && status->chunks_done > 0
+        && h_status_count_role (status, "reducer") == 2
+        && h_status_count_role (status, "sink") == 1
+        && h_status_count_role (status, "mapper") == 2;
+}
+
+static void
+s_run_start (s_run_t *run, h_status_t *status)
+{
+    char *fifo = h_fifo ("input.fifo");
+    //  16 KiB every 5 ms: a few MB/s, and the job never runs dry soon.
+    h_feed_start (fifo, h_kjv (), 16384, 5, 1ull << 30);
+    run->status_ep = h_strf ("ipc://%s/st", h_dir ());
+    run->output = h_path ("out.txt");
+    run->err = h_path ("zmr.err");
+    run->monitor_out = h_path ("monitor.json");
+    const char *env[] = { h_strf ("TMPDIR=%s", h_dir ()), NULL };
+    h_io_t io = { .stdin_path = fifo, .stderr_path = run->err, .env = env };
+    run->zmr = h_spawnl (&io, "zmr", "run", "--no-progress", "-m", "2", "-r", "2",
+                         "--chunk-size", "16K", "--status", run->status_ep, "-o", run->output,
+                         NULL);
+    h_io_t mon = { .stdout_path = run->monitor_out };
+    h_spawnl (&mon, "zmr-monitor", "--json", run->status_ep, NULL);
+    bool met = h_status_wait (run->monitor_out, s_running_job, NULL, 20000, status);
+    cr_assert (met, "zmr run did not reach a running job with 2 reducers, a sink and 2 "
+               "mappers (last phase '%s', %zu workers)", status->phase, status->nworkers);
+}
+
+//  After zmr ended: none of its processes is left, nor its directory in
+//  TMPDIR, nor a result.
+static void
+s_assert_nothing_left (const pid_t *pids, size_t npids)
+{
+    for (size_t i = 0; i < npids; i++)
+        cr_assert (!h_pid_alive (pids[i]), "process %d of zmr run is still there",
+                   (int) pids[i]);
+    DIR *dir = opendir (h_dir ());
+    cr_assert_not_null (dir);
+    struct dirent *entry;
+    while ((entry = readdir (dir)))
+        cr_assert (strncmp (entry->d_name, "zmr-", 4), "zmr run left %s/%s", h_dir (),
+                   entry->d_name);
+    closedir (dir);
+    cr_assert_eq (access (h_path ("out.txt"), F_OK), -1, "a failed job wrote a result");
+}
+
+//  Every process of the job: zmr's children now, and the workers the
+//  status names.
+static size_t
+s_job_pids (const s_run_t *run, const h_status_t *status, pid_t *pids, size_t max)
+{
+    size_t n = h_children_of (run->zmr, pids, max);
+    cr_assert_geq (n, 6, "zmr run has %zu children, not 6", n);
+    for (size_t i = 0; i < status->nworkers && n < max; i++) {
+        bool known = false;
+        for (size_t j = 0; j < n; j++)
+            known |= pids[j] == status->workers[i].pid;
+        cr_assert (known, "worker %s is not a child of zmr run", status->workers[i].name);
+    }
+    return n;
+}
+
+Test (faults, run_fails_cleanly_when_a_reducer_is_killed)
+{
+    s_run_t run;
+    h_status_t status;
+    s_run_start (&run, &status);
+    pid_t pids[64];
+    size_t npids = s_job_pids (&run, &status, pids, 64);
+    const h_worker_t *reducer = NULL;
+    for (size_t i = 0; i < status.nworkers; i++)
+        if (!strcmp (status.workers[i].role, "reducer") && status.workers[i].partition == 1)
+            reducer = &status.workers[i];
+    cr_assert_not_null (reducer);
+    cr_assert_eq (kill ((pid_t) reducer->pid, SIGKILL), 0);
+
+    int code = h_exit_code (h_wait (run.zmr, 20000, "zmr run after a reducer died"));
+    cr_assert_neq (code, 0, "zmr run exited 0 though a reducer died");
+    //  One line of its own says why (the roles may add theirs).
+    size_t len;
+    char *err = h_read (run.err, &len);
+    cr_assert_not_null (err);
+    int lines = 0;
+    const char *reason = NULL;
+    for (char *line = strtok (err, "\n"); line; line = strtok (NULL, "\n"))
+        if (!strncmp (line, "zmr: ", 5)) {
+            lines++;
+            reason = h_strf ("%s", line);
+        }
+    h_release (err);
+    cr_assert_eq (lines, 1, "zmr run wrote %d lines of its own on stderr", lines);
+    cr_assert_not_null (strstr (reason, "reducer 1"), "the reason does not name reducer 1: %s",
+                        reason);
+    s_assert_nothing_left (pids, npids);
+}
+
+Test (faults, run_stops_cleanly_on_sigint)
+{
+    s_run_t run;
+    h_status_t status;
+    s_run_start (&run, &status);
+    pid_t pids[64];
+    size_t npids = s_job_pids (&run, &status, pids, 64);
+    cr_assert_eq (kill (run.zmr, SIGINT), 0);
+    int code = h_exit_code (h_wait (run.zmr, 20000, "zmr run after SIGINT"));
+    cr_assert_eq (code, 130, "zmr run exited with %d after SIGINT, not 130", code);
+    s_assert_nothing_left (pids, npids);
+}
+
+//  The roles exit 0 when a signal stops them ("0 job done (or stopped by a
+//  signal)"); zmr run must not take that for a job done: "a result is never
+//  reported complete when it is not" (DESIGN.md property 3). Here every
+//  role gets SIGTERM (as from `pkill zmr-`): the ventilator is held stopped
+//  meanwhile, so that the workers leave by their SIGTERM and not by its
+//  FINISH, whatever the timing.
+Test (faults, run_fails_when_its_roles_are_terminated)
+{
+    s_run_t run;
+    h_status_t status;
+    s_run_start (&run, &status);
+    pid_t pids[64];
+    size_t npids = s_job_pids (&run, &status, pids, 64);
+    pid_t ventilator = 0;
+    for (size_t i = 0; i < npids; i++)
+        if (!h_status_worker (&status, pids[i]))
+            ventilator = pids[i];
+    cr_assert_neq (ventilator, 0, "no ventilator among the children of zmr run");
+    cr_assert_eq (kill (ventilator, SIGSTOP), 0);
+    for (size_t i = 0; i < status.nworkers; i++)
+        kill ((pid_t) status.workers[i].pid, SIGTERM);
+    int64_t deadline = h_now_ms () + 10000;
+    for (size_t i = 0; i < status.nworkers; i++)
+        while (h_pid_alive ((pid_t) status.workers[i].pid) && h_now_ms () < deadline)
+            h_sleep_ms (5);
+    kill (ventilator, SIGTERM);
+    kill (ventilator, SIGCONT);
+    int code = h_exit_code (h_wait (run.zmr, 20000, "zmr run after its roles were stopped"));
+    bool written = access (run.output, F_OK) == 0;
+    cr_assert_neq (code, 0, "zmr run exited 0 after SIGTERM to all its roles; result %s",
+                   written? "written": "not written");
+    s_assert_nothing_left (pids, npids);
+}
+
+static bool
+s_all_listed (const h_status_t *status, void *arg)
+{
+    (void) arg;
+    return h_status_count_role (status, "reducer") == 2
+        && h_status_count_role (status, "sink") == 1
+        && h_status_count_role (status, "mapper") == 2;
+}
+
+//  A job that is done stays done: a ventilator slow to exit after it sent
+//  FINISH (a loaded machine, here a SIGSTOP of 5.5 s) must not turn the
+//  finished job into a failure.
+Test (faults, run_succeeds_when_the_ventilator_is_slow_to_exit)
+{
+    char *input = h_kjv_slice ("input.txt", 2000000);
+    h_counts_t ref;
+    h_reference_file (input, &ref);
+    char *status_ep = h_strf ("ipc://%s/st", h_dir ());
+    char *output = h_path ("out.txt");
+    char *err = h_path ("zmr.err");
+    const char *env[] = { h_strf ("TMPDIR=%s", h_dir ()), NULL };
+    h_io_t io = { .stderr_path = err, .env = env };
+    pid_t zmr = h_spawnl (&io, "zmr", "run", "--no-progress", "-m", "2", "-r", "2",
+                          "--chunk-size", "16K", "--status", status_ep, "-o", output, input,
+                          NULL);
+    char *monitor_out = h_path ("monitor.json");
+    h_io_t mon = { .stdout_path = monitor_out };
+    h_spawnl (&mon, "zmr-monitor", "--json", status_ep, NULL);
+    h_status_t status;
+    cr_assert (h_status_wait (monitor_out, s_all_listed, NULL, 20000, &status),
+               "the status never listed every worker");
+    //  The ventilator: the child of zmr that is not a worker.
+    pid_t children[64];
+    size_t n = h_children_of (zmr, children, 64);
+    pid_t ventilator = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!h_status_worker (&status, children[i]))
+            ventilator = children[i];
+    cr_assert_neq (ventilator, 0, "no ventilator among the children of zmr run");
+    pid_t reducers[2];
+    size_t nreducers = 0;
+    for (size_t i = 0; i < status.nworkers; i++)
+        if (!strcmp (status.workers[i].role, "reducer"))
+            reducers[nreducers++] = (pid_t) status.workers[i].pid;
+    //  A reducer leaves on FINISH, which the ventilator sends once the job
+    //  is done; then the ventilator stops for a while before it exits.
+    int64_t deadline = h_now_ms () + 60000;
+    while (h_pid_alive (reducers[0]) && h_pid_alive (reducers[1]) && h_now_ms () < deadline)
+        h_sleep_ms (1);
+    kill (ventilator, SIGSTOP);
+    h_sleep_ms (5500);
+    kill (ventilator, SIGCONT);
+    int code = h_exit_code (h_wait (zmr, 30000, "zmr run"));
+    size_t len;
+    char *text = h_read (err, &len);
+    cr_assert_eq (code, 0, "zmr run exited with %d after a job that was done (result %s): %s",
+                  code, access (output, F_OK) == 0? "written": "not written", text);
+    h_assert_result (output, &ref);
+    h_counts_free (&ref);
+}
+
+//  ---------------------------------------------------------------------
+//  A live input that is idle: the ventilator reads stdin from a FIFO the
+//  test holds open without writing.
+
+static bool
+s_mapping (const h_status_t *status, void *arg)
+{
+    (void) arg;
+    return !strcmp (status->phase, "mapping");
+}
+
+static void
+s_start_idle_job (h_job_t *job)
+{
+    char *fifo = h_fifo ("input.fifo");
+    h_feed_start (fifo, NULL, 0, 0, 0);
+    h_job_opts_t opts = { .reducers = 1, .mappers = 1, .stdin_path = fifo };
+    h_job_start (job, "-", &opts);
+    h_status_t status;
+    bool met = h_status_wait (job->monitor_out, s_mapping, NULL, 10000, &status);
+    cr_assert (met, "the job did not start mapping (last phase '%s')", status.phase);
+    //  The mapper joins within this time; then the ventilator has a chunk
+    //  to read and reads.
+    h_sleep_ms (500);
+}
+
+//  Property 5: "publishes the whole job state periodically", whatever the
+//  input does. A live stream (DESIGN.md: files, stdin, a live stream) may
+//  be silent for a while.
+Test (faults, ventilator_publishes_status_while_its_input_is_idle)
+{
+    h_job_t job;
+    s_start_idle_job (&job);
+    char *late_out = h_path ("late.json");
+    h_io_t io = { .stdout_path = late_out };
+    pid_t monitor = h_spawnl (&io, "zmr-monitor", "--json", "--once", "--wait-ms=3000",
+                              job.status, NULL);
+    int code = h_exit_code (h_wait (monitor, 10000, "the late monitor"));
+    cr_assert_eq (code, 0, "a monitor attached while stdin is idle got no status within "
+                  "3 s (exit %d)", code);
+    h_status_t status;
+    cr_assert_eq (h_status_last (late_out, &status), 0);
+    cr_assert_str_eq (status.phase, "mapping");
+}
+
+//  Property 7: SIGTERM ends every process cleanly, whatever it waits for.
+Test (faults, ventilator_stops_on_sigterm_while_its_input_is_idle)
+{
+    h_job_t job;
+    s_start_idle_job (&job);
+    cr_assert_eq (kill (job.ventilator, SIGTERM), 0);
+    int status;
+    bool ended = h_try_wait (job.ventilator, 5000, &status);
+    cr_assert (ended, "the ventilator, reading an idle stdin, did not end within 5 s "
+               "of SIGTERM");
+    cr_assert_eq (h_exit_code (status), 0);
+}

@@ -1,0 +1,421 @@
+/*  test_hostile: DESIGN.md property 6. While a slow job runs, the test
+    connects raw ZeroMQ sockets (libzmq, no zmr code) to the ventilator's
+    control ROUTER (as a DEALER), to each reducer's PULL and to the sink's
+    PULL (as PUSH), and sends a few hundred of each kind of bad frame:
+    random bytes, an empty frame, an array32 header declaring 268M
+    elements, a good-looking header with the wrong signature or version,
+    truncated MessagePack, trailing bytes, three-frame messages, and
+    well-formed messages of another job or for another partition. The job
+    must complete with an exact result, and the counters in the final status
+    must show every frame dropped. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "harness.h"
+
+#define S_PER_KIND 200
+#define S_MAX_SOCKETS 16
+
+static void *s_ctx;
+static void *s_sockets[S_MAX_SOCKETS];
+static size_t s_nsockets;
+
+static void
+s_setup (void)
+{
+    h_setup ();
+    s_ctx = NULL;
+    s_nsockets = 0;
+}
+
+static void
+s_teardown (void)
+{
+    for (size_t i = 0; i < s_nsockets; i++) {
+        int linger = 0;
+        zmq_setsockopt (s_sockets[i], ZMQ_LINGER, &linger, sizeof linger);
+        zmq_close (s_sockets[i]);
+    }
+    s_nsockets = 0;
+    if (s_ctx)
+        zmq_ctx_term (s_ctx);
+    s_ctx = NULL;
+    h_teardown ();
+}
+
+TestSuite (hostile, .init = s_setup, .fini = s_teardown, .timeout = 90);
+
+static void *
+s_socket (int type, const char *endpoint)
+{
+    if (!s_ctx)
+        s_ctx = zmq_ctx_new ();
+    cr_assert_not_null (s_ctx);
+    cr_assert (s_nsockets < S_MAX_SOCKETS);
+    void *sock = zmq_socket (s_ctx, type);
+    cr_assert_not_null (sock, "zmq_socket: %s", zmq_strerror (zmq_errno ()));
+    int timeout = 5000;
+    zmq_setsockopt (sock, ZMQ_SNDTIMEO, &timeout, sizeof timeout);
+    int linger = 5000;
+    zmq_setsockopt (sock, ZMQ_LINGER, &linger, sizeof linger);
+    cr_assert_eq (zmq_connect (sock, endpoint), 0, "connect %s: %s", endpoint,
+                  zmq_strerror (zmq_errno ()));
+    s_sockets[s_nsockets++] = sock;
+    return sock;
+}
+
+//  Closes every socket, waiting (linger) until what was sent is delivered.
+static void
+s_flush_sockets (void)
+{
+    for (size_t i = 0; i < s_nsockets; i++)
+        zmq_close (s_sockets[i]);
+    s_nsockets = 0;
+    zmq_ctx_term (s_ctx);
+    s_ctx = NULL;
+}
+
+//  ---------------------------------------------------------------------
+//  Hand-made MessagePack (docs/protocol.md framing)
+
+typedef struct {
+    unsigned char data[512];
+    size_t len;
+} s_buf_t;
+
+static void
+s_byte (s_buf_t *b, unsigned char byte)
+{
+    cr_assert (b->len < sizeof b->data);
+    b->data[b->len++] = byte;
+}
+
+static void
+s_u64 (s_buf_t *b, uint64_t value)
+{
+    s_byte (b, 0xcf);
+    for (int shift = 56; shift >= 0; shift -= 8)
+        s_byte (b, (unsigned char) (value >> shift));
+}
+
+static void
+s_uint (s_buf_t *b, uint64_t value)
+{
+    if (value < 128)
+        s_byte (b, (unsigned char) value);
+    else
+        s_u64 (b, value);
+}
+
+static void
+s_array (s_buf_t *b, uint32_t n)
+{
+    cr_assert (n < 16);
+    s_byte (b, (unsigned char) (0x90 | n));
+}
+
+static void
+s_bin (s_buf_t *b, const char *data, size_t len)
+{
+    s_byte (b, 0xc4);
+    s_byte (b, (unsigned char) len);
+    for (size_t i = 0; i < len; i++)
+        s_byte (b, (unsigned char) data[i]);
+}
+
+//  [signature, version, type, job, ...] with nfields fields to follow.
+static void
+s_header (s_buf_t *b, uint32_t signature, uint32_t version, uint32_t type, uint64_t job,
+          uint32_t nfields)
+{
+    s_array (b, 4 + nfields);
+    s_byte (b, 0xcd);
+    s_byte (b, (unsigned char) (signature >> 8));
+    s_byte (b, (unsigned char) signature);
+    s_uint (b, version);
+    s_uint (b, type);
+    s_u64 (b, job);
+}
+
+//  A BATCH with one pair (word, count).
+static s_buf_t
+s_batch (uint32_t signature, uint32_t version, uint64_t job, uint64_t chunk,
+         uint32_t partition, uint32_t reducers, const char *word, uint64_t count)
+{
+    s_buf_t b = { .len = 0 };
+    s_header (&b, signature, version, 7, job, 4);
+    s_uint (&b, chunk);
+    s_uint (&b, partition);
+    s_uint (&b, reducers);
+    s_array (&b, 2);
+    s_bin (&b, word, strlen (word));
+    s_uint (&b, count);
+    return b;
+}
+
+//  A RESULT (one part of one) with one pair.
+static s_buf_t
+s_result (uint64_t job, uint32_t partition, uint32_t reducers, const char *word,
+          uint64_t count)
+{
+    s_buf_t b = { .len = 0 };
+    s_header (&b, 0x5A4D, 1, 12, job, 5);
+    s_uint (&b, partition);
+    s_uint (&b, reducers);
+    s_uint (&b, 0);
+    s_uint (&b, 1);
+    s_array (&b, 2);
+    s_bin (&b, word, strlen (word));
+    s_uint (&b, count);
+    return b;
+}
+
+//  An ACK.
+static s_buf_t
+s_ack (uint64_t job, uint32_t partition, uint64_t chunk, uint64_t words)
+{
+    s_buf_t b = { .len = 0 };
+    s_header (&b, 0x5A4D, 1, 8, job, 4);
+    s_uint (&b, partition);
+    s_uint (&b, chunk);
+    s_uint (&b, words);
+    s_byte (&b, 0xc2);
+    return b;
+}
+
+static void
+s_send (void *sock, const void *data, size_t len, int flags)
+{
+    int rc = zmq_send (sock, data, len, flags);
+    cr_assert_neq (rc, -1, "zmq_send: %s", zmq_strerror (zmq_errno ()));
+}
+
+//  Sends every generic kind of bad frame S_PER_KIND times, plus the
+//  message-level ones given. Returns the number of messages sent.
+static uint64_t
+s_send_garbage (void *sock, const s_buf_t *specific, size_t nspecific, uint64_t job)
+{
+    uint64_t sent = 0;
+    uint32_t x = 88172645u;
+    for (int i = 0; i < S_PER_KIND; i++) {
+        //  Random bytes, 1 to 300 of them.
+        unsigned char random[300];
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        size_t len = 1 + x % sizeof random;
+        for (size_t k = 0; k < len; k++) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            random[k] = (unsigned char) x;
+        }
+        s_send (sock, random, len, 0);
+        //  An empty frame.
+        s_send (sock, "", 0, 0);
+        //  array32 declaring 268,435,456 elements, and nothing after.
+        static const unsigned char array32[] = { 0xdd, 0x10, 0x00, 0x00, 0x00 };
+        s_send (sock, array32, sizeof array32, 0);
+        //  A good-looking BATCH with the wrong signature, then version.
+        s_buf_t b = s_batch (0x5A4E, 1, job, 1000000 + (uint64_t) i, 0, 1, "the", 1000);
+        s_send (sock, b.data, b.len, 0);
+        b = s_batch (0x5A4D, 2, job, 1000000 + (uint64_t) i, 0, 1, "the", 1000);
+        s_send (sock, b.data, b.len, 0);
+        //  Truncated: the same message cut at every length in turn.
+        b = s_batch (0x5A4D, 1, job ^ 1, 1000000 + (uint64_t) i, 0, 1, "truncated", 7);
+        s_send (sock, b.data, 1 + (size_t) i % (b.len - 1), 0);
+        //  Trailing bytes after a whole message.
+        b.data[b.len++] = 0xc0;
+        s_send (sock, b.data, b.len, 0);
+        //  Three frames.
+        s_send (sock, "one", 3, ZMQ_SNDMORE);
+        s_send (sock, "two", 3, ZMQ_SNDMORE);
+        s_send (sock, "three", 5, 0);
+        sent += 8;
+        for (size_t k = 0; k < nspecific; k++) {
+            s_send (sock, specific[k].data, specific[k].len, 0);
+            sent++;
+        }
+    }
+    return sent;
+}
+
+//  ---------------------------------------------------------------------
+//  A sender that disconnects while the receiver's queue is full loses what
+//  libzmq still held for it, so the sockets stay open until the status
+//  shows every frame counted (or 10 s passed: the final check then fails).
+
+typedef struct {
+    long pid;                   //  The worker, or -1 for the ventilator
+    uint64_t sent;              //  Frames it was sent
+} s_counted_t;
+
+static bool
+s_all_counted (const h_status_t *status, void *arg)
+{
+    const s_counted_t *counted = arg;
+    if (counted->pid < 0)
+        return status->malformed >= counted->sent;
+    const h_worker_t *worker = h_status_worker (status, counted->pid);
+    return worker && worker->malformed >= counted->sent;
+}
+
+static void
+s_wait_counted (h_job_t *job, long pid, uint64_t sent)
+{
+    s_counted_t counted = { pid, sent };
+    h_status_wait (job->monitor_out, s_all_counted, &counted, 10000, NULL);
+}
+
+static uint64_t
+s_job_id (const h_status_t *status)
+{
+    char *end;
+    uint64_t job = strtoull (status->job, &end, 16);
+    cr_assert (status->job[0] && !*end, "bad job id '%s' in the status", status->job);
+    return job;
+}
+
+static void
+s_start (h_job_t *job, h_status_t *status)
+{
+    h_job_opts_t opts = { .reducers = 2, .mappers = 2, .delay_ms = 20 };
+    h_job_start (job, h_kjv (), &opts);
+    h_job_wait_progress (job, 0.1, 30000, status);
+}
+
+static void
+s_finish (h_job_t *job, h_status_t *final)
+{
+    h_job_wait_done (job, 60000, final);
+    h_counts_t ref;
+    h_kjv_reference (&ref);
+    h_assert_result (job->output, &ref);
+    h_counts_free (&ref);
+}
+
+static const h_worker_t *
+s_worker (const h_status_t *status, pid_t pid, const char *what)
+{
+    const h_worker_t *worker = h_status_worker (status, pid);
+    cr_assert_not_null (worker, "%s (pid %d) is not in the final status", what, (int) pid);
+    return worker;
+}
+
+Test (hostile, ventilator_counts_and_drops_malformed_control_frames)
+{
+    h_job_t job;
+    h_status_t status;
+    s_start (&job, &status);
+    uint64_t id = s_job_id (&status);
+    void *dealer = s_socket (ZMQ_DEALER, job.control);
+    s_buf_t specific[] = {
+        s_ack (id ^ 0x5a5a, 0, 0, 1000000),         //  Another job
+        s_ack (id, 0, 999999999, 1000000),          //  An unknown chunk
+        s_ack (id, 7, 0, 1000000),                  //  An unknown partition
+        s_batch (0x5A4D, 1, id, 1, 0, 2, "the", 5), //  Not for the ventilator
+    };
+    uint64_t sent = s_send_garbage (dealer, specific, 4, id);
+    s_wait_counted (&job, -1, sent);
+    s_flush_sockets ();
+    h_status_t final;
+    s_finish (&job, &final);
+    cr_assert_gt (final.malformed, 0, "the ventilator counted no malformed frame");
+    cr_assert_geq (final.malformed, sent, "the ventilator counted %llu malformed frames of "
+                   "the %llu sent", (unsigned long long) final.malformed,
+                   (unsigned long long) sent);
+}
+
+Test (hostile, reducers_count_and_drop_malformed_batches)
+{
+    h_job_t job;
+    h_status_t status;
+    s_start (&job, &status);
+    uint64_t id = s_job_id (&status);
+    uint64_t sent[2];
+    for (uint32_t p = 0; p < 2; p++) {
+        void *push = s_socket (ZMQ_PUSH, job.reducer_ep[p]);
+        s_buf_t specific[] = {
+            //  Another job: would add a million to 'the'.
+            s_batch (0x5A4D, 1, id ^ 0x5a5a, 999999999, p, 2, "the", 1000000),
+            //  The other partition, a chunk that does not exist.
+            s_batch (0x5A4D, 1, id, 999999998, 1 - p, 2, "the", 1000000),
+            //  Another reducer count.
+            s_batch (0x5A4D, 1, id, 999999997, p, 3, "the", 1000000),
+            //  A pair with count 0.
+            s_batch (0x5A4D, 1, id, 999999996, p, 2, "the", 0),
+            //  A RESULT is not a BATCH.
+            s_result (id, p, 2, "the", 1000000),
+        };
+        sent[p] = s_send_garbage (push, specific, 5, id);
+    }
+    s_wait_counted (&job, job.reducer[0], sent[0]);
+    s_wait_counted (&job, job.reducer[1], sent[1]);
+    s_flush_sockets ();
+    h_status_t final;
+    s_finish (&job, &final);
+    for (int p = 0; p < 2; p++) {
+        const h_worker_t *reducer = s_worker (&final, job.reducer[p], "a reducer");
+        cr_assert_geq (reducer->malformed, sent[p], "reducer %d counted %llu malformed frames "
+                       "of the %llu sent", p, (unsigned long long) reducer->malformed,
+                       (unsigned long long) sent[p]);
+    }
+}
+
+Test (hostile, sink_counts_and_drops_malformed_results)
+{
+    h_job_t job;
+    h_status_t status;
+    s_start (&job, &status);
+    uint64_t id = s_job_id (&status);
+    void *push = s_socket (ZMQ_PUSH, job.sink_ep);
+    s_buf_t specific[] = {
+        s_result (id ^ 0x5a5a, 0, 2, "the", 1000000),   //  Another job
+        s_result (id, 0, 3, "the", 1000000),            //  Another reducer count
+        s_result (id, 2, 2, "the", 1000000),            //  No such partition
+        s_batch (0x5A4D, 1, id, 5, 0, 2, "the", 1000000),   //  Not a RESULT
+    };
+    uint64_t sent = s_send_garbage (push, specific, 4, id);
+    s_wait_counted (&job, job.sink, sent);
+    s_flush_sockets ();
+    h_status_t final;
+    s_finish (&job, &final);
+    const h_worker_t *sink = s_worker (&final, job.sink, "the sink");
+    cr_assert_geq (sink->malformed, sent, "the sink counted %llu malformed frames of the "
+                   "%llu sent", (unsigned long long) sink->malformed,
+                   (unsigned long long) sent);
+}
+
+//  A STORED on the control socket from a peer that never said HELLO (the
+//  job id is public: any monitor reads it) must be dropped as foreign,
+//  not taken as the sink's word that it holds a partition.
+Test (hostile, ventilator_ignores_stored_from_a_peer_that_is_not_the_sink)
+{
+    h_job_t job;
+    h_status_t status;
+    s_start (&job, &status);
+    uint64_t id = s_job_id (&status);
+    void *dealer = s_socket (ZMQ_DEALER, job.control);
+    for (uint32_t p = 0; p < 2; p++) {
+        s_buf_t b = { .len = 0 };
+        s_header (&b, 0x5A4D, 1, 13, id, 1);
+        s_uint (&b, p);
+        s_send (dealer, b.data, b.len, 0);
+    }
+    s_flush_sockets ();
+    //  The job takes a few seconds; it must still end, and exactly.
+    int status_code;
+    bool ended = h_try_wait (job.ventilator, 15000, &status_code);
+    h_status_t last;
+    h_status_last (job.monitor_out, &last);
+    cr_assert (ended, "the job did not end within 15 s of a stranger's STORED for every "
+               "partition: phase '%s', %llu chunks done, %llu malformed", last.phase,
+               (unsigned long long) last.chunks_done, (unsigned long long) last.malformed);
+    h_status_t final;
+    s_finish (&job, &final);
+    cr_assert_geq (final.malformed, 2, "the stranger's STOREDs were not counted as dropped");
+}
