@@ -118,8 +118,10 @@ int
 main (int argc, char *argv[])
 {
     zmr_log_init ("zmr");
-    if (argc >= 2 && !strcmp (argv[1], "run"))
+    if (argc >= 2 && !strcmp (argv[1], "run")) {
+        zmr_log_set_help ("zmr run");
         return s_run (argc - 1, argv + 1);
+    }
     if (argc >= 2 && (!strcmp (argv[1], "-h") || !strcmp (argv[1], "--help"))) {
         printf ("Usage: zmr COMMAND [OPTION]...\n"
                 "A MapReduce word count on ZeroMQ.\n\n"

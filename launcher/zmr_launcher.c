@@ -444,10 +444,10 @@ s_crashed (s_launcher_t *self, s_child_t *child, const char *how)
     else
         snprintf (name, sizeof name, "the %s", s_kind_names[child->kind]);
     int64_t now = zmr_now_ms ();
-    int64_t *slot = &child->crashes[child->ncrashes % S_CRASH_LIMIT];
-    int64_t oldest = *slot;          //  The crash S_CRASH_LIMIT crashes ago
-    *slot = now;
+    child->crashes[child->ncrashes % S_CRASH_LIMIT] = now;
     child->ncrashes++;
+    //  The oldest of the last S_CRASH_LIMIT crashes, this one included.
+    int64_t oldest = child->crashes[child->ncrashes % S_CRASH_LIMIT];
     if (child->ncrashes >= S_CRASH_LIMIT && now - oldest < S_CRASH_WINDOW) {
         snprintf (self->reason, sizeof self->reason, "%s crashed %d times in %d s (last: %s)",
                   name, S_CRASH_LIMIT, S_CRASH_WINDOW / 1000, how);

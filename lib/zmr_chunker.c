@@ -6,6 +6,7 @@
 #include "zmr_tokenize.h"
 
 #include <assert.h>
+#include <poll.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -31,6 +32,8 @@ struct _zmr_chunker_t {
     size_t current;             //  Index of the input being read
     int fd;                     //  Its descriptor, or -1 when none is open
     bool eof;                   //  read(2) returned 0 on fd
+    bool may_block;             //  fd is not a regular file
+    bool nonblocking;           //  next() returns 2 instead of waiting
     uint64_t offset;            //  Offset of buf[0] in the current input
     char *buf;                  //  Bytes read and not yet handed out
     size_t len;                 //  Bytes held in buf
@@ -92,7 +95,7 @@ s_check_input (zmr_chunker_t *self, const char *path, char *errbuf, size_t errle
     }
     if (err) {
         if (errbuf && errlen)
-            snprintf (errbuf, errlen, "zmr: cannot read '%s': %s", path, strerror (err));
+            snprintf (errbuf, errlen, "cannot read '%s': %s", path, strerror (err));
         return -1;
     }
     return 0;
@@ -112,7 +115,7 @@ zmr_chunker_new (const char *const *paths, size_t npaths,
     if (!self || !self->paths) {
         free (self);
         if (errbuf && errlen)
-            snprintf (errbuf, errlen, "zmr: out of memory");
+            snprintf (errbuf, errlen, "out of memory");
         return NULL;
     }
     self->npaths = npaths;
@@ -130,7 +133,7 @@ zmr_chunker_new (const char *const *paths, size_t npaths,
         self->paths [input] = strdup (paths [input]);
         if (!self->paths [input]) {
             if (errbuf && errlen)
-                snprintf (errbuf, errlen, "zmr: out of memory");
+                snprintf (errbuf, errlen, "out of memory");
             zmr_chunker_destroy (&self);
             return NULL;
         }
@@ -176,7 +179,7 @@ s_open_input (zmr_chunker_t *self)
         self->fd = open (path, O_RDONLY | O_CLOEXEC);
         if (self->fd < 0) {
             snprintf (self->error, sizeof (self->error),
-                      "zmr: cannot read '%s': %s", path, strerror (errno));
+                      "cannot read '%s': %s", path, strerror (errno));
             return s_fail (self);
         }
     }
@@ -184,11 +187,13 @@ s_open_input (zmr_chunker_t *self)
     self->offset = 0;
     self->len = 0;
     self->scanned = 0;
+    struct stat st;
+    self->may_block = fstat (self->fd, &st) || !S_ISREG (st.st_mode);
     return 0;
 }
 
-//  Reads until buf holds target bytes or the input ends. Returns 0, or -1
-//  with a reason.
+//  Reads until buf holds target bytes or the input ends. Returns 0, 2 when
+//  a non-blocking chunker would have to wait for input, or -1 with a reason.
 static int
 s_fill (zmr_chunker_t *self, size_t target)
 {
@@ -203,13 +208,20 @@ s_fill (zmr_chunker_t *self, size_t target)
         char *buf = (char *) realloc (self->buf, cap);
         if (!buf) {
             snprintf (self->error, sizeof (self->error),
-                      "zmr: out of memory reading '%s'", self->paths [self->current]);
+                      "out of memory reading '%s'", self->paths [self->current]);
             return s_fail (self);
         }
         self->buf = buf;
         self->cap = cap;
     }
     while (self->len < target && !self->eof) {
+        if (self->nonblocking && self->may_block) {
+            //  A pipe, FIFO or terminal: read only what is there now.
+            struct pollfd item = { .fd = self->fd, .events = POLLIN };
+            int ready = poll (&item, 1, 0);
+            if (ready == 0 || (ready < 0 && errno == EINTR))
+                return 2;
+        }
         size_t want = target - self->len;
         if (want > ZMR_CHUNKER_READ_MAX)
             want = ZMR_CHUNKER_READ_MAX;
@@ -222,7 +234,7 @@ s_fill (zmr_chunker_t *self, size_t target)
         else
         if (errno != EINTR) {
             snprintf (self->error, sizeof (self->error),
-                      "zmr: cannot read '%s' at offset %llu: %s",
+                      "cannot read '%s' at offset %llu: %s",
                       self->paths [self->current],
                       (unsigned long long) (self->offset + self->len), strerror (errno));
             return s_fail (self);
@@ -247,7 +259,7 @@ s_emit (zmr_chunker_t *self, size_t cut, zmr_chunk_t *chunk)
         rest = (char *) malloc (rest_cap);
         if (!rest) {
             snprintf (self->error, sizeof (self->error),
-                      "zmr: out of memory reading '%s'", self->paths [self->current]);
+                      "out of memory reading '%s'", self->paths [self->current]);
             return s_fail (self);
         }
         memcpy (rest, self->buf + cut, carry);
@@ -291,8 +303,9 @@ zmr_chunker_next (zmr_chunker_t *self, zmr_chunk_t *chunk)
         }
         if (target > self->max_chunk + 1)
             target = self->max_chunk + 1;
-        if (s_fill (self, target))
-            return -1;
+        int filled = s_fill (self, target);
+        if (filled)
+            return filled;
         if (self->eof && self->len <= self->max_chunk) {
             if (self->len)
                 return s_emit (self, self->len, chunk);
@@ -324,7 +337,7 @@ zmr_chunker_next (zmr_chunker_t *self, zmr_chunk_t *chunk)
             if (cut)
                 return s_emit (self, cut, chunk);
             snprintf (self->error, sizeof (self->error),
-                      "zmr: word longer than %zu bytes at '%s' offset %llu",
+                      "word longer than %zu bytes at '%s' offset %llu",
                       self->max_chunk - 1, self->paths [self->current],
                       (unsigned long long) self->offset);
             return s_fail (self);
@@ -357,4 +370,18 @@ zmr_chunker_bytes_read (zmr_chunker_t *self)
 {
     assert (self);
     return self->bytes_read;
+}
+
+void
+zmr_chunker_set_nonblocking (zmr_chunker_t *self, bool nonblocking)
+{
+    assert (self);
+    self->nonblocking = nonblocking;
+}
+
+int
+zmr_chunker_fd (zmr_chunker_t *self)
+{
+    assert (self);
+    return self->fd;
 }

@@ -5,6 +5,7 @@
     chunk_size makes its chunk longer, up to max_chunk. */
 #ifndef ZMR_CHUNKER_H
 #define ZMR_CHUNKER_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,9 +33,20 @@ void
 
 //  Reads the next chunk into *chunk (the caller owns chunk->data).
 //  Returns 1 with a chunk, 0 when every input is exhausted, -1 on a read
-//  error or a word longer than max_chunk (see zmr_chunker_error).
+//  error or a word longer than max_chunk (see zmr_chunker_error), and, when
+//  non-blocking, 2 when a pipe or terminal has no more input yet (wait for
+//  zmr_chunker_fd to be readable, then call again; nothing is lost).
 int
     zmr_chunker_next (zmr_chunker_t *self, zmr_chunk_t *chunk);
+
+//  In non-blocking mode, next() never waits for a pipe, FIFO or terminal
+//  (regular files are read as always).
+void
+    zmr_chunker_set_nonblocking (zmr_chunker_t *self, bool nonblocking);
+
+//  The descriptor being read now, or -1 (between inputs).
+int
+    zmr_chunker_fd (zmr_chunker_t *self);
 
 //  One-line reason for the last -1 of zmr_chunker_next, borrowed.
 const char *

@@ -6,9 +6,12 @@
 #include <stdarg.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static const char *s_program = "zmr";
+static const char *s_help_command = NULL;
 static int s_level = 0;
 static volatile sig_atomic_t s_signals = 0;
 
@@ -16,6 +19,12 @@ void
 zmr_log_init (const char *program)
 {
     s_program = program;
+}
+
+void
+zmr_log_set_help (const char *command)
+{
+    s_help_command = command;
 }
 
 void
@@ -76,7 +85,8 @@ zmr_usage_error (const char *format, ...)
     va_start (args, format);
     s_vlog (format, args);
     va_end (args);
-    fprintf (stderr, "Try '%s --help' for more information.\n", s_program);
+    fprintf (stderr, "Try '%s --help' for more information.\n",
+             s_help_command? s_help_command: s_program);
     exit (2);
 }
 
@@ -252,9 +262,35 @@ zmr_socket (int type, int64_t max_message, int linger_ms)
     return sock;
 }
 
+//  Whether a process listens on the ipc:// path of endpoint. libzmq
+//  removes the socket file of an ipc endpoint before it binds, which would
+//  silently take the endpoint from a live process: look first.
+static bool
+s_ipc_in_use (const char *endpoint)
+{
+    if (strncmp (endpoint, "ipc://", 6) || endpoint[6] == '@')
+        return false;
+    struct sockaddr_un addr;
+    memset (&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    if (strlen (endpoint + 6) >= sizeof addr.sun_path)
+        return false;
+    strcpy (addr.sun_path, endpoint + 6);
+    int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    bool live = connect (fd, (struct sockaddr *) &addr, sizeof addr) == 0;
+    close (fd);
+    return live;
+}
+
 int
 zmr_bind (zsock_t *sock, const char *endpoint, char *bound)
 {
+    if (s_ipc_in_use (endpoint)) {
+        zmr_log (0, "cannot bind %s: Address already in use", endpoint);
+        return -1;
+    }
     if (zsock_bind (sock, "%s", endpoint) == -1) {
         zmr_log (0, "cannot bind %s: %s", endpoint, zmq_strerror (zmq_errno ()));
         return -1;

@@ -12,6 +12,11 @@
 void
     zmr_log_init (const char *program);
 
+//  Names the command the usage hint points at ("zmr run"), if it is not
+//  the program name.
+void
+    zmr_log_set_help (const char *command);
+
 //  Sets how chatty the program is: 0 errors and warnings only, 1 info, 2 debug.
 void
     zmr_log_set_level (int level);

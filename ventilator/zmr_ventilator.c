@@ -63,6 +63,7 @@ typedef struct {
     zmr_journal_t *journal;  //  Completed chunks on disk, or NULL
     int64_t next_sync;       //  When the journal is fsynced next
     bool eof;                //  Chunker exhausted
+    bool input_waits;        //  The input has nothing to read right now
     s_chunk_t *ledger;       //  Indexed by chunk id
     size_t nchunks;          //  Chunks cut so far
     size_t first_open;       //  Every chunk below this one is DONE
@@ -181,6 +182,12 @@ s_read_chunk (s_vent_t *self)
     }
     zmr_chunk_t cut;
     int rc = zmr_chunker_next (self->chunker, &cut);
+    if (rc == 2) {
+        //  A pipe with nothing in it yet: the loop polls it, and keeps
+        //  publishing and housekeeping meanwhile.
+        self->input_waits = true;
+        return 0;
+    }
     if (rc == 0) {
         self->eof = true;
         return 0;
@@ -238,7 +245,7 @@ s_can_issue (s_vent_t *self)
         return false;
     if (self->queue_len > 0)
         return true;
-    return !self->eof && self->stat.in_flight < self->config->window;
+    return !self->eof && !self->input_waits && self->stat.in_flight < self->config->window;
 }
 
 //  Pushes the next chunk to a mapper. Called when the PUSH socket can take
@@ -667,7 +674,30 @@ s_on_control (s_vent_t *self)
             worker->state = W_ALIVE;
         }
     }
-    uint32_t holder = worker? (uint32_t) (worker - self->workers) + 1: 0;
+    if (!worker) {
+        //  Asked to say HELLO; until then it is nobody, and what it sends is
+        //  dropped (a restarted ventilator sees a few of these, honestly).
+        self->stat.malformed++;
+        zmr_log_dropped ("control", "message from a peer that has not said HELLO");
+        return;
+    }
+    //  Each message is taken only from the role that sends it: a peer that
+    //  said HELLO as a mapper cannot ACK, store or finish anything.
+    int expected = msg.type == ZMR_TAKE || msg.type == ZMR_MAPPED? ZMR_ROLE_MAPPER
+                 : msg.type == ZMR_ACK? ZMR_ROLE_REDUCER
+                 : msg.type == ZMR_STORED || msg.type == ZMR_DONE? ZMR_ROLE_SINK: 0;
+    bool in_place = expected == 0 || worker->role == expected;
+    if (msg.type == ZMR_ACK)
+        in_place = in_place && self->reducer_of[msg.partition < ZMR_MAX_REDUCERS? msg.partition: 0]
+                               == (int) (worker - self->workers);
+    if (expected == ZMR_ROLE_SINK)
+        in_place = in_place && self->sink == (int) (worker - self->workers);
+    if (!in_place || worker->state == W_LEFT) {
+        self->stat.malformed++;
+        zmr_log_dropped ("control", "message from a worker not in that role");
+        return;
+    }
+    uint32_t holder = (uint32_t) (worker - self->workers) + 1;
     s_chunk_t *chunk = msg.chunk < self->nchunks? &self->ledger[msg.chunk]: NULL;
     switch (msg.type) {
         case ZMR_TAKE:
@@ -899,6 +929,7 @@ s_open (s_vent_t *self, const zmr_ventilator_config_t *config)
         zmr_log (0, "%s", error);
         return -1;
     }
+    zmr_chunker_set_nonblocking (self->chunker, true);
     int all_known;
     self->stat.input_bytes = zmr_chunker_known_bytes (self->chunker, &all_known);
     self->stat.input_known = all_known != 0;
@@ -998,9 +1029,13 @@ zmr_ventilator_run (const zmr_ventilator_config_t *config)
     while (!zmr_interrupted () && self.phase != P_DONE && self.phase != P_FAILED) {
         zmq_pollitem_t items[] = {
             { zsock_resolve (self.control), 0, ZMQ_POLLIN, 0 },
+            { NULL, zmr_chunker_fd (self.chunker), ZMQ_POLLIN, 0 },
             { zsock_resolve (self.chunks), 0, ZMQ_POLLOUT, 0 },
         };
-        int nitems = s_can_issue (&self)? 2: 1;
+        //  The input is polled only while it is what we wait for.
+        if (!self.input_waits)
+            items[1].fd = -1;
+        int nitems = s_can_issue (&self)? 3: 2;
         int64_t wait = self.next_status - zmr_now_ms ();
         if (wait > 100)
             wait = 100;
@@ -1017,7 +1052,9 @@ zmr_ventilator_run (const zmr_ventilator_config_t *config)
                     break;
                 s_on_control (&self);
             }
-        if (rc > 0 && nitems > 1 && (items[1].revents & ZMQ_POLLOUT))
+        if (rc > 0 && (items[1].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
+            self.input_waits = false;
+        if (rc > 0 && nitems > 2 && (items[2].revents & ZMQ_POLLOUT))
             for (int i = 0; i < 64 && s_can_issue (&self); i++) {
                 uint64_t before = self.stat.chunks_issued;
                 s_issue (&self);
