@@ -38,7 +38,8 @@ s_help (void)
 "Exit status: 0 done, 1 failed, 2 usage error, 3 done without chunks that kept\n"
 "killing mappers (quarantined; listed on stderr and in the receipt), 130\n"
 "interrupted. Any process of the job may crash: it is started again and the\n"
-"result stays exact; one that crashes 5 times in 30 s fails the job.\n",
+"result stays exact; one that crashes 5 times in 30 s fails the job (a mapper\n"
+"counts only when it dies within a second of starting).\n",
         ZMR_MAX_REDUCERS);
 }
 

@@ -31,6 +31,7 @@ typedef struct {
     int64_t crashes[S_CRASH_LIMIT];  //  When it last crashed, a ring
     uint32_t ncrashes;       //  Crashes so far
     int64_t restart_at;      //  When to start it again, or 0
+    int64_t started_at;      //  When it was last started
 } s_child_t;
 
 typedef struct {
@@ -42,6 +43,7 @@ typedef struct {
     char status[ZMR_ENDPOINT_MAX];
     char sink[ZMR_ENDPOINT_MAX];
     char connect_control[ZMR_ENDPOINT_MAX];  //  Endpoint the workers dial
+    char journal[PATH_MAX];          //  The ventilator's journal
     s_child_t *children;             //  Everyone started
     size_t nchildren;                //  Entries in children
     char reason[512];                //  Why the job failed
@@ -95,6 +97,7 @@ s_launch (s_launcher_t *self, s_child_t *child)
     }
     child->pid = pid;
     child->restart_at = 0;
+    child->started_at = zmr_now_ms ();
     return 0;
 }
 
@@ -215,7 +218,8 @@ s_start (s_launcher_t *self)
     while (job == 0)
         zmr_random (&job, sizeof job);
     snprintf (job_opt, sizeof job_opt, "--job=%llu", (unsigned long long) job);
-    snprintf (journal_opt, sizeof journal_opt, "--journal=%s/journal", self->dir);
+    snprintf (self->journal, sizeof self->journal, "%s/journal", self->dir);
+    snprintf (journal_opt, sizeof journal_opt, "--journal=%s", self->journal);
     argv[n++] = job_opt;
     argv[n++] = journal_opt;
     if (talk)
@@ -444,6 +448,14 @@ s_crashed (s_launcher_t *self, s_child_t *child, const char *how)
     else
         snprintf (name, sizeof name, "the %s", s_kind_names[child->kind]);
     int64_t now = zmr_now_ms ();
+    //  Mappers are elastic, and a chunk that kills them is quarantined by
+    //  the ventilator: a mapper that ran a while and was killed is just
+    //  started again. Only one that dies as it starts is crash-looping.
+    if (child->kind == C_MAPPER && now - child->started_at >= 1000) {
+        child->restart_at = now + 100;
+        zmr_log (0, "%s %s: starting it again", name, how);
+        return false;
+    }
     child->crashes[child->ncrashes % S_CRASH_LIMIT] = now;
     child->ncrashes++;
     //  The oldest of the last S_CRASH_LIMIT crashes, this one included.
@@ -588,6 +600,19 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
                 snprintf (self.reason, sizeof self.reason, "the ventilator failed the job");
                 failed = true;
                 break;
+            }
+            if (child->kind == C_VENTILATOR && clean && access (self.journal, F_OK)) {
+                //  It removes its journal only when the job is done: a job
+                //  too short for the status channel to tell is done too.
+                done = true;
+                continue;
+            }
+            if (clean) {
+                //  A worker leaves cleanly on FINISH, which may come before
+                //  we know the job is done, or on a signal: it starts again
+                //  in a second, unless by then the job is done.
+                child->restart_at = zmr_now_ms () + 1000;
+                continue;
             }
             failed = s_crashed (&self, child, how);
         }

@@ -309,6 +309,20 @@ s_json_str (FILE *out, const char *key, const char *value)
 }
 
 void
+zmr_status_write_quarantine (const zmr_status_t *status, FILE *out)
+{
+    fputc ('[', out);
+    for (uint32_t q = 0; q < status->nquarantine; q++) {
+        fputs (q? ", {\"file\": ": "{\"file\": ", out);
+        zmr_json_string (out, status->quarantine[q].file, strlen (status->quarantine[q].file));
+        fprintf (out, ", \"offset\": %llu, \"length\": %llu}",
+                 (unsigned long long) status->quarantine[q].offset,
+                 (unsigned long long) status->quarantine[q].length);
+    }
+    fputc (']', out);
+}
+
+void
 zmr_status_write_json (const zmr_status_t *status, FILE *out)
 {
     //  The job id as a hex string: 64-bit numbers do not survive JSON readers.
@@ -319,15 +333,8 @@ zmr_status_write_json (const zmr_status_t *status, FILE *out)
              status->input_known? "true": "false",
              status->input_eof? "true": "false");
     s_json_numbers (out, status, s_job_fields, COUNT (s_job_fields));
-    fputs (",\"quarantine\":[", out);
-    for (uint32_t q = 0; q < status->nquarantine; q++) {
-        fputs (q? ",{\"file\":": "{\"file\":", out);
-        zmr_json_string (out, status->quarantine[q].file, strlen (status->quarantine[q].file));
-        fprintf (out, ",\"offset\":%llu,\"length\":%llu}",
-                 (unsigned long long) status->quarantine[q].offset,
-                 (unsigned long long) status->quarantine[q].length);
-    }
-    fputs ("]", out);
+    fputs (",\"quarantine\":", out);
+    zmr_status_write_quarantine (status, out);
     fputs (",\"workers\":[", out);
     for (uint32_t w = 0; w < status->nworkers; w++) {
         const zmr_worker_status_t *worker = &status->workers[w];

@@ -85,6 +85,11 @@ int
 void
     zmr_status_reset (zmr_status_t *status);
 
+//  Writes the quarantined chunks as a JSON array (for the status and the
+//  receipt).
+void
+    zmr_status_write_quarantine (const zmr_status_t *status, FILE *out);
+
 //  Writes status as one line of JSON (no trailing newline).
 void
     zmr_status_write_json (const zmr_status_t *status, FILE *out);

@@ -286,15 +286,9 @@ s_write_receipt (s_sink_t *self, const char *path, uint64_t words, uint64_t dist
              (unsigned long long) f->chunks_read, (unsigned long long) f->chunks_issued,
              (unsigned long long) f->chunks_reissued,
              (unsigned long long) f->chunks_quarantined);
-    fputs ("  \"quarantine\": [", out);
-    for (uint32_t q = 0; q < f->nquarantine; q++) {
-        fputs (q? ", {\"file\": ": "{\"file\": ", out);
-        zmr_json_string (out, f->quarantine[q].file, strlen (f->quarantine[q].file));
-        fprintf (out, ", \"offset\": %llu, \"length\": %llu}",
-                 (unsigned long long) f->quarantine[q].offset,
-                 (unsigned long long) f->quarantine[q].length);
-    }
-    fputs ("],\n  \"duplicates_dropped\": {", out);
+    fputs ("  \"quarantine\": ", out);
+    zmr_status_write_quarantine (f, out);
+    fputs (",\n  \"duplicates_dropped\": {", out);
     bool first = true;
     for (uint32_t w = 0; w < f->nworkers; w++)
         if (!strcmp (f->workers[w].role, "reducer") && strcmp (f->workers[w].state, "left")) {

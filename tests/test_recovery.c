@@ -172,12 +172,12 @@ Test (recovery, a_reducer_stopped_with_sigterm_leaves_and_comes_back_exact)
 Test (recovery, mappers_killed_throughout_the_job_leave_it_exact)
 {
     s_run_t run;
-    s_start (&run, h_kjv (), "16K", NULL);
+    const char *env[] = { NULL };
+    s_start (&run, h_kjv (), "16K", env);
     h_status_t status;
     s_wait_progress (&run, 0.05, &status);
     int kills = 0;
-    //  A mapper killed every 700 ms (the job lasts a few seconds) until
-    //  the job is over.
+    //  A mapper killed every 2 s until the job is over (issue 3).
     while (h_running (run.zmr) && kills < 40) {
         if (h_status_last (run.monitor_out, &status) == 0 && strcmp (status.phase, "mapping"))
             break;
@@ -187,9 +187,9 @@ Test (recovery, mappers_killed_throughout_the_job_leave_it_exact)
                 kills++;
                 break;
             }
-        h_sleep_ms (700);
+        h_sleep_ms (2000);
     }
-    cr_assert_geq (kills, 2, "only %d mappers were killed during the job", kills);
+    cr_assert_geq (kills, 1, "no mapper was killed during the job");
     s_assert_exact (&run, 0);
 }
 

@@ -674,9 +674,13 @@ s_on_control (s_vent_t *self)
             worker->state = W_ALIVE;
         }
     }
-    if (!worker) {
+    if (!worker && msg.type != ZMR_TAKE && msg.type != ZMR_MAPPED) {
         //  Asked to say HELLO; until then it is nobody, and what it sends is
         //  dropped (a restarted ventilator sees a few of these, honestly).
+        //  Only a mapper's TAKE and MAPPED are kept: after a restart they
+        //  may come before its HELLO, and a chunk's words are known only
+        //  from MAPPED. A forged one can only make the final check (sink
+        //  total against ventilator total) fail the job, never pass it.
         self->stat.malformed++;
         zmr_log_dropped ("control", "message from a peer that has not said HELLO");
         return;
@@ -686,18 +690,18 @@ s_on_control (s_vent_t *self)
     int expected = msg.type == ZMR_TAKE || msg.type == ZMR_MAPPED? ZMR_ROLE_MAPPER
                  : msg.type == ZMR_ACK? ZMR_ROLE_REDUCER
                  : msg.type == ZMR_STORED || msg.type == ZMR_DONE? ZMR_ROLE_SINK: 0;
-    bool in_place = expected == 0 || worker->role == expected;
+    bool in_place = !worker || expected == 0 || worker->role == expected;
     if (msg.type == ZMR_ACK)
         in_place = in_place && self->reducer_of[msg.partition < ZMR_MAX_REDUCERS? msg.partition: 0]
                                == (int) (worker - self->workers);
     if (expected == ZMR_ROLE_SINK)
         in_place = in_place && self->sink == (int) (worker - self->workers);
-    if (!in_place || worker->state == W_LEFT) {
+    if (!in_place || (worker && worker->state == W_LEFT)) {
         self->stat.malformed++;
         zmr_log_dropped ("control", "message from a worker not in that role");
         return;
     }
-    uint32_t holder = (uint32_t) (worker - self->workers) + 1;
+    uint32_t holder = worker? (uint32_t) (worker - self->workers) + 1: 0;
     s_chunk_t *chunk = msg.chunk < self->nchunks? &self->ledger[msg.chunk]: NULL;
     switch (msg.type) {
         case ZMR_TAKE:
