@@ -565,9 +565,12 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
     }
     bool drawn = false, done = false;
     int64_t last_status_at = 0;         //  When the status last changed
+    bool journal_seen = false;          //  The ventilator's journal existed
     zmr_status_t last;
     memset (&last, 0, sizeof last);
     while (!zmr_interrupted ()) {
+        if (!journal_seen && access (self.journal, F_OK) == 0)
+            journal_seen = true;
         uint64_t seq = last.seq;
         if (sub)
             s_read_status (sub, &last, config->progress, &drawn, 50);
@@ -601,17 +604,19 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
                 failed = true;
                 break;
             }
-            if (child->kind == C_VENTILATOR && clean && access (self.journal, F_OK)) {
-                //  It removes its journal only when the job is done: a job
-                //  too short for the status channel to tell is done too.
+            if (clean && journal_seen && access (self.journal, F_OK)) {
+                //  The ventilator removes its journal when the job is done,
+                //  before it sends FINISH: whoever leaves cleanly after that
+                //  leaves a finished job, however short it was.
                 done = true;
                 continue;
             }
             if (clean) {
-                //  A worker leaves cleanly on FINISH, which may come before
-                //  we know the job is done, or on a signal: it starts again
-                //  in a second, unless by then the job is done.
-                child->restart_at = zmr_now_ms () + 1000;
+                //  Left on a signal: starts again, like a crash, but it
+                //  does not count as one.
+                child->restart_at = zmr_now_ms () + 100;
+                zmr_log (0, "%s %u left before the job was done: starting it again",
+                         s_kind_names[child->kind], child->index);
                 continue;
             }
             failed = s_crashed (&self, child, how);

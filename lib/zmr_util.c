@@ -306,6 +306,10 @@ zmr_bind (zsock_t *sock, const char *endpoint, char *bound)
 int
 zmr_connect (zsock_t *sock, const char *endpoint)
 {
+    //  Roles start together and a peer may not have bound yet: try again
+    //  soon (10 ms, not libzmq's 100), backing off to a second.
+    zsock_set_reconnect_ivl (sock, 10);
+    zsock_set_reconnect_ivl_max (sock, 1000);
     if (zsock_connect (sock, "%s", endpoint) == -1) {
         zmr_log (0, "cannot connect to %s: %s", endpoint, zmq_strerror (zmq_errno ()));
         return -1;

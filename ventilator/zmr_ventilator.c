@@ -998,8 +998,6 @@ s_close (s_vent_t *self)
     zsock_destroy (&self->chunks);
     zsock_destroy (&self->control);
     zmr_chunker_destroy (&self->chunker);
-    if (self->phase == P_DONE)
-        zmr_journal_remove (&self->journal);
     zmr_journal_destroy (&self->journal);
     msgpack_sbuffer_destroy (&self->sbuf);
 }
@@ -1014,9 +1012,9 @@ s_finish (s_vent_t *self)
             s_pack_state (self, ZMR_FINISH);
             s_send_to (self, &self->workers[i]);
         }
-    for (int i = 0; i < 3 && !zmr_interrupted (); i++) {
+    for (int i = 0; i < 2 && !zmr_interrupted (); i++) {
         s_publish (self);
-        zclock_sleep (self->config->status_ms < 100? (int) self->config->status_ms: 100);
+        zclock_sleep (20);
     }
 }
 
@@ -1096,6 +1094,11 @@ zmr_ventilator_run (const zmr_ventilator_config_t *config)
         zmr_log (1, "stopped by a signal; workers wait for the job to come back");
         code = 0;
     }
+    //  The journal goes the moment the job is done, before anyone hears
+    //  FINISH: a supervisor that sees a worker leave can tell by it whether
+    //  the job was over.
+    if (self.phase == P_DONE)
+        zmr_journal_remove (&self.journal);
     if (self.phase == P_DONE || self.phase == P_FAILED)
         s_finish (&self);
     s_close (&self);
