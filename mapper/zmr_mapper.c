@@ -178,6 +178,9 @@ s_map (s_mapper_t *self, uint64_t chunk, const char *data, size_t len)
     self->counters.chunks++;
     self->counters.words += words;
     self->counters.bytes += len;
+    //  The counters follow each chunk, so that the status (and the final
+    //  one) is current even for a job shorter than a heartbeat period.
+    s_heartbeat (self, 0);
     return 0;
 }
 
