@@ -149,8 +149,30 @@ s_is (const char *key, uint32_t len, const char *name)
     return strlen (name) == len && memcmp (key, name, len) == 0;
 }
 
+typedef struct {
+    const char *key;             //  Key in the map
+    size_t offset;               //  Of a char array in the struct
+    size_t size;                 //  Its size
+} s_text_t;
+
+#define WORKER_TEXT(name) { #name, offsetof (zmr_worker_status_t, name), \
+                            sizeof (((zmr_worker_status_t *) 0)->name) }
+static const s_text_t s_worker_texts[] = {
+    WORKER_TEXT (role), WORKER_TEXT (name), WORKER_TEXT (state)
+};
+#define QUARANTINE_FIELD(name) { #name, offsetof (zmr_quarantine_t, name) }
+static const s_field_t s_quarantine_fields[] = {
+    QUARANTINE_FIELD (offset), QUARANTINE_FIELD (length)
+};
+static const s_text_t s_quarantine_texts[] = {
+    { "file", offsetof (zmr_quarantine_t, file), sizeof (((zmr_quarantine_t *) 0)->file) }
+};
+
+//  Decodes a map of numbers and strings (a worker, a quarantined chunk)
+//  into base, by its tables; other keys are skipped.
 static int
-s_decode_worker (zmr_mpr_t *r, zmr_worker_status_t *worker)
+s_decode_record (zmr_mpr_t *r, void *base, const s_field_t *fields, size_t nfields,
+                 const s_text_t *texts, size_t ntexts)
 {
     uint32_t n;
     if (zmr_mpr_map (r, &n))
@@ -160,23 +182,15 @@ s_decode_worker (zmr_mpr_t *r, zmr_worker_status_t *worker)
         uint32_t len;
         bool found;
         if (zmr_mpr_str (r, &key, &len)
-        ||  s_read_numeric (r, key, len, worker, s_worker_fields,
-                            COUNT (s_worker_fields), &found))
+        ||  s_read_numeric (r, key, len, base, fields, nfields, &found))
             return -1;
-        if (found)
-            continue;
-        int rc;
-        if (s_is (key, len, "role"))
-            rc = zmr_mpr_cstr (r, worker->role, sizeof worker->role);
-        else
-        if (s_is (key, len, "name"))
-            rc = zmr_mpr_cstr (r, worker->name, sizeof worker->name);
-        else
-        if (s_is (key, len, "state"))
-            rc = zmr_mpr_cstr (r, worker->state, sizeof worker->state);
-        else
-            rc = zmr_mpr_skip (r, 2);
-        if (rc)
+        for (size_t t = 0; !found && t < ntexts; t++)
+            if (s_is (key, len, texts[t].key)) {
+                found = true;
+                if (zmr_mpr_cstr (r, (char *) base + texts[t].offset, texts[t].size))
+                    return -1;
+            }
+        if (!found && zmr_mpr_skip (r, 2))
             return -1;
     }
     return 0;
@@ -196,30 +210,11 @@ s_decode_quarantine (zmr_mpr_t *r, zmr_status_t *status)
     if (!status->quarantine)
         return zmr_mpr_fail (r, "out of memory");
     for (uint32_t q = 0; q < count; q++) {
-        zmr_quarantine_t *item = &status->quarantine[q];
         status->nquarantine = q + 1;
-        uint32_t n;
-        if (zmr_mpr_map (r, &n))
+        if (s_decode_record (r, &status->quarantine[q], s_quarantine_fields,
+                             COUNT (s_quarantine_fields), s_quarantine_texts,
+                             COUNT (s_quarantine_texts)))
             return -1;
-        for (uint32_t i = 0; i < n; i++) {
-            const char *key;
-            uint32_t len;
-            if (zmr_mpr_str (r, &key, &len))
-                return -1;
-            int rc;
-            if (s_is (key, len, "file"))
-                rc = zmr_mpr_cstr (r, item->file, sizeof item->file);
-            else
-            if (s_is (key, len, "offset"))
-                rc = zmr_mpr_uint (r, &item->offset);
-            else
-            if (s_is (key, len, "length"))
-                rc = zmr_mpr_uint (r, &item->length);
-            else
-                rc = zmr_mpr_skip (r, 1);
-            if (rc)
-                return -1;
-        }
     }
     return 0;
 }
@@ -266,7 +261,9 @@ zmr_status_decode (zmr_msg_t *msg, zmr_status_t *status, const char **why)
                     rc = zmr_mpr_fail (r, "out of memory");
             }
             for (uint32_t w = 0; rc == 0 && w < count; w++) {
-                rc = s_decode_worker (r, &status->workers[w]);
+                rc = s_decode_record (r, &status->workers[w], s_worker_fields,
+                                      COUNT (s_worker_fields), s_worker_texts,
+                                      COUNT (s_worker_texts));
                 status->nworkers = w + 1;
             }
         }
