@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,12 @@
 #define ZMR_CHUNKER_STEP_MAX  (1u << 20)    //  Largest read past chunk_size
 #define ZMR_CHUNKER_STEP_MIN  (64u << 10)   //  First read past chunk_size (at most)
 #define ZMR_CHUNKER_READ_MAX  (1u << 30)    //  Largest single read(2)
+
+typedef struct {
+    uint32_t input;
+    uint64_t offset;
+    uint64_t len;
+} zmr_cut_t;
 
 struct _zmr_chunker_t {
     char **paths;               //  Copies of the input paths
@@ -40,6 +47,14 @@ struct _zmr_chunker_t {
     size_t cap;                 //  Bytes allocated for buf
     size_t scanned;             //  buf[chunk_size-1 .. scanned) holds no whitespace
     bool failed;                //  A -1 was returned; every later call fails too
+    char *spool_prefix;         //  Spool files' prefix, or NULL: no spooling
+    bool spool_resume;          //  Read what the spools hold before going on
+    int spool_fd;               //  Spool of the current input, or -1
+    uint64_t spool_size;        //  Bytes in it
+    zmr_cut_t *cuts;            //  Chunks to cut again as they were cut
+    size_t ncuts;               //  Number of them
+    size_t cuts_cap;            //  Allocated
+    size_t next_cut;            //  The first not cut yet
     char error [512];           //  Reason for the last -1
 };
 
@@ -55,6 +70,9 @@ s_close_input (zmr_chunker_t *self)
     if (self->fd >= 0 && !s_is_stdin (self->paths [self->current]))
         close (self->fd);
     self->fd = -1;
+    if (self->spool_fd >= 0)
+        close (self->spool_fd);
+    self->spool_fd = -1;
 }
 
 //  Checks that path can be read and adds its size if it is a regular file.
@@ -128,6 +146,7 @@ zmr_chunker_new (const char *const *paths, size_t npaths,
         self->step_min = ZMR_CHUNKER_STEP_MIN;
     self->all_known = true;
     self->fd = -1;
+    self->spool_fd = -1;
     for (size_t input = 0; input < npaths; input++) {
         assert (paths [input]);
         self->paths [input] = strdup (paths [input]);
@@ -153,6 +172,8 @@ zmr_chunker_destroy (zmr_chunker_t **self_p)
     zmr_chunker_t *self = *self_p;
     s_close_input (self);
     free (self->buf);
+    free (self->cuts);
+    free (self->spool_prefix);
     for (size_t input = 0; input < self->npaths; input++)
         free (self->paths [input]);
     free (self->paths);
@@ -189,7 +210,68 @@ s_open_input (zmr_chunker_t *self)
     self->scanned = 0;
     struct stat st;
     self->may_block = fstat (self->fd, &st) || !S_ISREG (st.st_mode);
+    if (self->spool_prefix && (self->may_block || s_is_stdin (path))) {
+        //  A stream: what is read from it cannot be read again, so it goes
+        //  to the spool first
+        char spool [PATH_MAX];
+        snprintf (spool, sizeof spool, "%s.%zu", self->spool_prefix, self->current);
+        int flags = O_RDWR | O_CREAT | O_CLOEXEC | (self->spool_resume? 0: O_TRUNC);
+        self->spool_fd = open (spool, flags, 0600);
+        if (self->spool_fd < 0 || fstat (self->spool_fd, &st)) {
+            snprintf (self->error, sizeof (self->error),
+                      "cannot open spool '%.400s': %s", spool, strerror (errno));
+            return s_fail (self);
+        }
+        self->spool_size = (uint64_t) st.st_size;
+    }
     return 0;
+}
+
+//  Reads up to want bytes of a spooled input into buf + len: the spool's
+//  bytes first, then the live input's, each written to the spool before it
+//  counts as read. Returns what read(2) would, 0 with *wait when a
+//  non-blocking chunker finds no live input now, or -2 with a reason when
+//  the spool cannot be written.
+static ssize_t
+s_read_spooled (zmr_chunker_t *self, size_t want, bool *wait)
+{
+    uint64_t at = self->offset + self->len;
+    if (at < self->spool_size) {
+        if (want > self->spool_size - at)
+            want = (size_t) (self->spool_size - at);
+        ssize_t got = pread (self->spool_fd, self->buf + self->len, want, (off_t) at);
+        if (got == 0) {
+            //  The spool shrank under us
+            errno = EIO;
+            return -1;
+        }
+        return got;
+    }
+    if (self->nonblocking && self->may_block) {
+        struct pollfd item = { .fd = self->fd, .events = POLLIN };
+        int ready = poll (&item, 1, 0);
+        if (ready == 0 || (ready < 0 && errno == EINTR)) {
+            *wait = true;
+            return 0;
+        }
+    }
+    ssize_t got = read (self->fd, self->buf + self->len, want);
+    if (got <= 0)
+        return got;
+    for (ssize_t put = 0; put < got;) {
+        ssize_t rc = pwrite (self->spool_fd, self->buf + self->len + put,
+                             (size_t) (got - put), (off_t) (at + (uint64_t) put));
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc <= 0) {
+            snprintf (self->error, sizeof (self->error), "cannot write the spool of '%s': %s",
+                      self->paths [self->current], rc < 0? strerror (errno): "disk full");
+            return -2;
+        }
+        put += rc;
+    }
+    self->spool_size = at + (uint64_t) got;
+    return got;
 }
 
 //  Reads until buf holds target bytes or the input ends. Returns 0, 2 when
@@ -215,17 +297,28 @@ s_fill (zmr_chunker_t *self, size_t target)
         self->cap = cap;
     }
     while (self->len < target && !self->eof) {
-        if (self->nonblocking && self->may_block) {
-            //  A pipe, FIFO or terminal: read only what is there now.
-            struct pollfd item = { .fd = self->fd, .events = POLLIN };
-            int ready = poll (&item, 1, 0);
-            if (ready == 0 || (ready < 0 && errno == EINTR))
-                return 2;
-        }
         size_t want = target - self->len;
         if (want > ZMR_CHUNKER_READ_MAX)
             want = ZMR_CHUNKER_READ_MAX;
-        ssize_t got = read (self->fd, self->buf + self->len, want);
+        ssize_t got;
+        if (self->spool_fd >= 0) {
+            bool wait = false;
+            got = s_read_spooled (self, want, &wait);
+            if (wait)
+                return 2;
+            if (got == -2)
+                return s_fail (self);
+        }
+        else {
+            if (self->nonblocking && self->may_block) {
+                //  A pipe, FIFO or terminal: read only what is there now.
+                struct pollfd item = { .fd = self->fd, .events = POLLIN };
+                int ready = poll (&item, 1, 0);
+                if (ready == 0 || (ready < 0 && errno == EINTR))
+                    return 2;
+            }
+            got = read (self->fd, self->buf + self->len, want);
+        }
         if (got > 0)
             self->len += (size_t) got;
         else
@@ -285,6 +378,44 @@ s_emit (zmr_chunker_t *self, size_t cut, zmr_chunk_t *chunk)
     return 1;
 }
 
+//  The next chunk when it must be cut as before: returns what next() does,
+//  or 3 when the current input has ended, as the cut said it would.
+static int
+s_next_replayed (zmr_chunker_t *self, zmr_chunk_t *chunk)
+{
+    zmr_cut_t *cut = &self->cuts [self->next_cut];
+    const char *path = self->paths [self->current];
+    if (cut->input == self->current && cut->offset == self->offset) {
+        int filled = s_fill (self, (size_t) cut->len);
+        if (filled)
+            return filled;
+        if (self->len < cut->len) {
+            snprintf (self->error, sizeof (self->error),
+                      "'%s' ends at offset %llu, before the chunk cut there last time: "
+                      "it is not the same input", path,
+                      (unsigned long long) (self->offset + self->len));
+            return s_fail (self);
+        }
+        self->next_cut++;
+        return s_emit (self, (size_t) cut->len, chunk);
+    }
+    if (cut->input > self->current) {
+        //  The cut is in a later input: this one must end here
+        int filled = s_fill (self, 1);
+        if (filled)
+            return filled;
+        if (self->len == 0) {
+            s_close_input (self);
+            self->current++;
+            return 3;
+        }
+    }
+    snprintf (self->error, sizeof (self->error),
+              "'%s' at offset %llu is not cut as it was last time: it is not the same input",
+              path, (unsigned long long) self->offset);
+    return s_fail (self);
+}
+
 int
 zmr_chunker_next (zmr_chunker_t *self, zmr_chunk_t *chunk)
 {
@@ -296,10 +427,22 @@ zmr_chunker_next (zmr_chunker_t *self, zmr_chunk_t *chunk)
     size_t target = self->chunk_size + step;
     while (true) {
         if (self->fd < 0) {
+            if (self->current == self->npaths && self->next_cut < self->ncuts) {
+                snprintf (self->error, sizeof (self->error),
+                          "the input ends before a chunk cut last time: "
+                          "it is not the same input");
+                return s_fail (self);
+            }
             if (self->current == self->npaths)
                 return 0;
             if (s_open_input (self))
                 return -1;
+        }
+        if (self->next_cut < self->ncuts) {
+            int rc = s_next_replayed (self, chunk);
+            if (rc != 3)
+                return rc;
+            continue;           //  This input is over: on to the next
         }
         if (target > self->max_chunk + 1)
             target = self->max_chunk + 1;
@@ -384,4 +527,63 @@ zmr_chunker_fd (zmr_chunker_t *self)
 {
     assert (self);
     return self->fd;
+}
+
+int
+zmr_chunker_spool (zmr_chunker_t *self, const char *prefix, bool resume,
+                   char *errbuf, size_t errlen)
+{
+    assert (self);
+    assert (prefix);
+    assert (self->fd < 0 && self->current == 0);
+    free (self->spool_prefix);
+    self->spool_prefix = strdup (prefix);
+    if (!self->spool_prefix) {
+        snprintf (errbuf, errlen, "out of memory");
+        return -1;
+    }
+    if (strlen (prefix) + 24 > PATH_MAX) {
+        snprintf (errbuf, errlen, "spool path '%s' is too long", prefix);
+        return -1;
+    }
+    self->spool_resume = resume;
+    return 0;
+}
+
+int
+zmr_chunker_sync (zmr_chunker_t *self)
+{
+    assert (self);
+    return self->spool_fd >= 0? fdatasync (self->spool_fd): 0;
+}
+
+void
+zmr_chunker_remove_spools (zmr_chunker_t *self)
+{
+    assert (self);
+    if (!self->spool_prefix)
+        return;
+    for (size_t input = 0; input < self->npaths; input++) {
+        char spool [PATH_MAX];
+        snprintf (spool, sizeof spool, "%s.%zu", self->spool_prefix, input);
+        unlink (spool);
+    }
+}
+
+int
+zmr_chunker_replay (zmr_chunker_t *self, uint32_t input, uint64_t offset, uint64_t len)
+{
+    assert (self);
+    if (len == 0 || len > self->max_chunk)
+        return -1;
+    if (self->ncuts == self->cuts_cap) {
+        size_t cap = self->cuts_cap? self->cuts_cap * 2: 64;
+        zmr_cut_t *cuts = (zmr_cut_t *) realloc (self->cuts, cap * sizeof *cuts);
+        if (!cuts)
+            return -1;
+        self->cuts = cuts;
+        self->cuts_cap = cap;
+    }
+    self->cuts [self->ncuts++] = (zmr_cut_t) { input, offset, len };
+    return 0;
 }

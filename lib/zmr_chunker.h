@@ -57,6 +57,36 @@ const char *
 uint64_t
     zmr_chunker_known_bytes (zmr_chunker_t *self, int *all_known);
 
+//  Spools every input that is standard input or not a regular file (a pipe,
+//  a FIFO, a terminal) to "<prefix>.<input>": each byte read from it is
+//  written there before it is used. With resume, bytes already in a spool
+//  are read again first and the live input goes on after them (the caller
+//  gives the rest of the stream, as zmr run does by handing the same
+//  standard input to a ventilator started again); without, old spools are
+//  emptied. Call before the first next(). Returns 0, or -1 with a one-line
+//  reason in errbuf.
+int
+    zmr_chunker_spool (zmr_chunker_t *self, const char *prefix, bool resume,
+                       char *errbuf, size_t errlen);
+
+//  fsyncs the spool being written, if any. Returns 0 or -1.
+int
+    zmr_chunker_sync (zmr_chunker_t *self);
+
+//  Deletes every spool file (the job is over).
+void
+    zmr_chunker_remove_spools (zmr_chunker_t *self);
+
+//  Makes the next chunk not yet cut by an earlier replay() exactly the
+//  given one: inputs are cut as they were before a restart, whatever sizes
+//  reads returned then. Chunks are given in the order they were cut. A
+//  later next() that finds the input different (shorter, or the chunk
+//  elsewhere) fails naming the input. Returns 0, or -1 (out of memory, or
+//  len 0 or over max_chunk).
+int
+    zmr_chunker_replay (zmr_chunker_t *self, uint32_t input, uint64_t offset,
+                        uint64_t len);
+
 //  Bytes handed out in chunks so far.
 uint64_t
     zmr_chunker_bytes_read (zmr_chunker_t *self);

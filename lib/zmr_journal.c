@@ -1,6 +1,7 @@
 /*  zmr_journal: records of the zmr_store file format. Header record:
-    [0x5A4A, 1, job, R, chunk_size, input_bytes, inputs]; completed chunk:
-    [chunk, words]. Decoded with the bounded reader. */
+    [0x5A4A, 1, job, R, chunk_size, input_bytes, inputs]; chunk cut (before
+    it is issued): [chunk, input, offset, length]; completed chunk: [chunk,
+    words]. Decoded with the bounded reader. */
 #include "zmr.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +15,11 @@ struct _zmr_journal_t {
     int fd;                      //  Open for append
     zmr_counts_t *done;          //  Chunk id (8 bytes) -> words, completed
     size_t loaded;               //  Completed chunks found at open
-    bool have_header;            //  A header was read
+    bool have_header;            //  A header was read or written
+    bool resumed;                //  The header was read: an old job
+    zmr_journal_cut_t *cuts;     //  Cuts found at open, chunk i at [i]
+    size_t ncuts;                //  Number of them
+    size_t cuts_cap;             //  Allocated
     zmr_journal_header_t header; //  As read or written
 };
 
@@ -39,10 +44,31 @@ s_read_record (const void *data, size_t len, void *arg)
             return -1;
         h->reducers = (uint32_t) reducers;
         h->inputs = (uint32_t) inputs;
-        self->have_header = true;
+        self->have_header = self->resumed = true;
         return 0;
     }
     uint64_t chunk, words;
+    if (n == 4) {
+        zmr_journal_cut_t cut;
+        uint64_t input;
+        //  Cuts come in the order chunks were cut: chunk i is the i-th
+        if (zmr_mpr_uint (&r, &chunk) || chunk != self->ncuts
+        ||  zmr_mpr_uint (&r, &input) || input >= self->header.inputs
+        ||  zmr_mpr_uint (&r, &cut.offset) || zmr_mpr_uint (&r, &cut.len)
+        ||  cut.len == 0 || zmr_mpr_finish (&r))
+            return -1;
+        cut.input = (uint32_t) input;
+        if (self->ncuts == self->cuts_cap) {
+            size_t cap = self->cuts_cap? self->cuts_cap * 2: 256;
+            zmr_journal_cut_t *cuts = realloc (self->cuts, cap * sizeof *cuts);
+            if (!cuts)
+                return -1;
+            self->cuts = cuts;
+            self->cuts_cap = cap;
+        }
+        self->cuts [self->ncuts++] = cut;
+        return 0;
+    }
     if (n != 2 || zmr_mpr_uint (&r, &chunk) || zmr_mpr_uint (&r, &words)
     ||  zmr_mpr_finish (&r))
         return -1;
@@ -140,6 +166,7 @@ zmr_journal_destroy (zmr_journal_t **self_p)
     if (self->fd >= 0)
         close (self->fd);
     zmr_counts_destroy (&self->done);
+    free (self->cuts);
     free (self->path);
     free (self);
     *self_p = NULL;
@@ -158,6 +185,36 @@ zmr_journal_done (zmr_journal_t *self, uint64_t chunk, uint64_t words)
     int rc = s_append (self, &sbuf);
     msgpack_sbuffer_destroy (&sbuf);
     return rc;
+}
+
+int
+zmr_journal_cut (zmr_journal_t *self, uint64_t chunk, const zmr_journal_cut_t *cut)
+{
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    msgpack_pack_array (&pk, 4);
+    msgpack_pack_uint64 (&pk, chunk);
+    msgpack_pack_uint32 (&pk, cut->input);
+    msgpack_pack_uint64 (&pk, cut->offset);
+    msgpack_pack_uint64 (&pk, cut->len);
+    int rc = s_append (self, &sbuf);
+    msgpack_sbuffer_destroy (&sbuf);
+    return rc;
+}
+
+const zmr_journal_cut_t *
+zmr_journal_cuts (zmr_journal_t *self, size_t *ncuts)
+{
+    *ncuts = self->ncuts;
+    return self->cuts;
+}
+
+bool
+zmr_journal_resumed (zmr_journal_t *self)
+{
+    return self->resumed;
 }
 
 bool

@@ -1,8 +1,9 @@
 /*  zmr_journal: the ventilator's ledger on disk, so that a ventilator
     killed mid-job and started again with the same journal resumes: it knows
-    the job id and which chunks every reducer has already applied, and only
-    the rest is issued again. A header record names the job and its input;
-    then one record per completed chunk. */
+    the job id, where every chunk issued was cut, and which chunks every
+    reducer has already applied; only the rest is issued again. A header
+    record names the job and its input; then one record per chunk cut and
+    one per chunk completed. */
 #ifndef ZMR_JOURNAL_H
 #define ZMR_JOURNAL_H
 #include <stdbool.h>
@@ -18,6 +19,12 @@ typedef struct {
     uint64_t input_bytes;    //  Sum of the input sizes
     uint32_t inputs;         //  Number of inputs
 } zmr_journal_header_t;
+
+typedef struct {
+    uint32_t input;          //  Index of the input
+    uint64_t offset;         //  Where the chunk starts in it
+    uint64_t len;            //  Its length in bytes
+} zmr_journal_cut_t;
 
 //  Opens the journal at path. A new or empty journal gets header; an
 //  existing one must match header (job, when given, R, chunk size, inputs)
@@ -35,6 +42,18 @@ void
 //  Records that chunk is complete with words words. Returns 0 or -1.
 int
     zmr_journal_done (zmr_journal_t *self, uint64_t chunk, uint64_t words);
+
+//  Records where chunk was cut, before it goes out. Returns 0 or -1.
+int
+    zmr_journal_cut (zmr_journal_t *self, uint64_t chunk, const zmr_journal_cut_t *cut);
+
+//  The cuts found at open, chunk i at [i]; *ncuts gets their number.
+const zmr_journal_cut_t *
+    zmr_journal_cuts (zmr_journal_t *self, size_t *ncuts);
+
+//  Whether the journal held a job at open (this is a restart).
+bool
+    zmr_journal_resumed (zmr_journal_t *self);
 
 //  Whether chunk was complete before; sets *words then.
 bool

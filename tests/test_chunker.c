@@ -547,3 +547,124 @@ Test (chunker, a_named_pipe_is_not_opened_before_its_turn, .timeout = 10)
     cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0, "the writer was not cut off");
     zmr_chunker_destroy (&chunker);
 }
+
+//  Makes standard input the read end of a pipe that a child fills with
+//  text in short pieces; returns the child.
+static pid_t
+s_stdin_pipe (const char *text, size_t len)
+{
+    int fds [2];
+    cr_assert_eq (pipe (fds), 0);
+    pid_t pid = s_writer (fds, text, len);
+    close (fds [1]);
+    cr_assert_eq (dup2 (fds [0], 0), 0);
+    close (fds [0]);
+    return pid;
+}
+
+Test (chunker, a_spooled_pipe_is_cut_again_the_same_way_after_a_restart)
+{
+    size_t lens [2] = { 30000, 300000 };
+    char *texts [2];
+    for (size_t i = 0; i < 2; i++) {
+        texts [i] = (char *) malloc (lens [i]);
+        s_random_text (texts [i], lens [i], 40 + (unsigned) i);
+    }
+    char *file = s_write ("file", texts [0], lens [0]);
+    pid_t writer = s_stdin_pipe (texts [1], lens [1]);
+    const char *paths [2] = { file, "-" };
+    char prefix [512];
+    snprintf (prefix, sizeof prefix, "%s/spool", s_dir);
+
+    //  A first chunker takes a dozen chunks and dies with more read than cut
+    zmr_chunker_t *first = zmr_chunker_new (paths, 2, 4096, 1 << 20, NULL, 0);
+    cr_assert_eq (zmr_chunker_spool (first, prefix, false, NULL, 0), 0);
+    zmr_chunk_t cut [12];
+    for (size_t i = 0; i < 12; i++)
+        cr_assert_eq (zmr_chunker_next (first, &cut [i]), 1, "%s", zmr_chunker_error (first));
+    cr_assert_eq (cut [11].input, 1, "the dozen chunks do not reach the pipe");
+    zmr_chunker_destroy (&first);
+
+    char spool [600];
+    snprintf (spool, sizeof spool, "%s.0", prefix);
+    cr_assert_neq (access (spool, F_OK), 0, "a regular file was spooled");
+    snprintf (spool, sizeof spool, "%s.1", prefix);
+    struct stat st;
+    cr_assert_eq (stat (spool, &st), 0, "the pipe was not spooled");
+    cr_assert_geq ((uint64_t) st.st_size, cut [11].offset + cut [11].len);
+
+    //  The next one is told where those were cut and gets the rest of the
+    //  pipe: together they are the whole input, the first dozen unchanged
+    zmr_chunker_t *second = zmr_chunker_new (paths, 2, 4096, 1 << 20, NULL, 0);
+    cr_assert_eq (zmr_chunker_spool (second, prefix, true, NULL, 0), 0);
+    for (size_t i = 0; i < 12; i++)
+        cr_assert_eq (zmr_chunker_replay (second, cut [i].input, cut [i].offset, cut [i].len), 0);
+    s_run_t run = s_run (second);
+    cr_assert_eq (run.last_rc, 0, "%s", zmr_chunker_error (second));
+    s_check_run (&run, (const char *const *) texts, lens, 2, 4096, 1 << 20);
+    for (size_t i = 0; i < 12; i++) {
+        cr_assert_eq (run.chunks [i].input, cut [i].input);
+        cr_assert_eq (run.chunks [i].offset, cut [i].offset);
+        cr_assert_eq (run.chunks [i].len, cut [i].len, "chunk %zu was cut elsewhere", i);
+        free (cut [i].data);
+    }
+    zmr_chunker_remove_spools (second);
+    cr_assert_neq (access (spool, F_OK), 0, "the spool was not removed");
+    int status;
+    cr_assert_eq (waitpid (writer, &status, 0), writer);
+    s_run_free (&run);
+    zmr_chunker_destroy (&second);
+    free (file);
+    for (size_t i = 0; i < 2; i++)
+        free (texts [i]);
+}
+
+Test (chunker, a_new_job_empties_an_old_spool)
+{
+    char prefix [512];
+    snprintf (prefix, sizeof prefix, "%s/spool", s_dir);
+    free (s_write ("spool.0", "left over from another job ", 27));
+    const char *text = "only this\n";
+    pid_t writer = s_stdin_pipe (text, 10);
+    const char *dash = "-";
+    zmr_chunker_t *chunker = zmr_chunker_new (&dash, 1, 4096, 1 << 20, NULL, 0);
+    cr_assert_eq (zmr_chunker_spool (chunker, prefix, false, NULL, 0), 0);
+    s_run_t run = s_run (chunker);
+    cr_assert_eq (run.last_rc, 0, "%s", zmr_chunker_error (chunker));
+    size_t len = 10;
+    s_check_run (&run, &text, &len, 1, 4096, 1 << 20);
+    int status;
+    cr_assert_eq (waitpid (writer, &status, 0), writer);
+    s_run_free (&run);
+    zmr_chunker_destroy (&chunker);
+}
+
+Test (chunker, an_input_that_is_not_the_one_cut_before_is_an_error_naming_it)
+{
+    char *path = s_write ("short", "now shorter than it was\n", 24);
+    const char *paths [1] = { path };
+    zmr_chunker_t *chunker = zmr_chunker_new (paths, 1, 16, 1024, NULL, 0);
+    cr_assert_eq (zmr_chunker_replay (chunker, 0, 0, 20), 0);
+    cr_assert_eq (zmr_chunker_replay (chunker, 0, 20, 30), 0);
+    zmr_chunk_t chunk;
+    cr_assert_eq (zmr_chunker_next (chunker, &chunk), 1);
+    cr_assert_eq (chunk.len, 20);
+    free (chunk.data);
+    cr_assert_eq (zmr_chunker_next (chunker, &chunk), -1);
+    cr_assert_not_null (strstr (zmr_chunker_error (chunker), "short"),
+                        "%s", zmr_chunker_error (chunker));
+    cr_assert_not_null (strstr (zmr_chunker_error (chunker), "not the same input"));
+    zmr_chunker_destroy (&chunker);
+    free (path);
+
+    //  And a cut the chunker is told of that is not where it stands now
+    path = s_write ("other", "abc def ghi\n", 12);
+    paths [0] = path;
+    chunker = zmr_chunker_new (paths, 1, 4, 1024, NULL, 0);
+    cr_assert_eq (zmr_chunker_replay (chunker, 0, 4, 4), 0);
+    cr_assert_eq (zmr_chunker_next (chunker, &chunk), -1);
+    cr_assert_not_null (strstr (zmr_chunker_error (chunker), "not the same input"));
+    cr_assert_eq (zmr_chunker_replay (chunker, 0, 0, 0), -1, "an empty cut was taken");
+    zmr_chunker_destroy (&chunker);
+    free (path);
+}

@@ -20,12 +20,15 @@ typedef struct {
     char *err;                   //  Its stderr
     char *monitor_out;           //  A JSON monitor's lines
     char *receipt;               //  Its --receipt file
+    uint64_t total;              //  Input bytes when the status cannot know
 } s_run_t;
 
 //  Starts zmr run on input with a status endpoint and a monitor; extra
-//  environment in env (may be NULL).
+//  environment in env (may be NULL); standard input from stdin_path (NULL:
+//  /dev/null).
 static void
-s_start (s_run_t *run, const char *input, const char *chunk_size, const char *const *env)
+s_start_io (s_run_t *run, const char *input, const char *chunk_size, const char *const *env,
+            const char *stdin_path)
 {
     char *status_ep = h_strf ("ipc://%s/st", h_dir ());
     run->output = h_path ("out.txt");
@@ -35,7 +38,7 @@ s_start (s_run_t *run, const char *input, const char *chunk_size, const char *co
     const char *env_all[8] = { h_strf ("TMPDIR=%s", h_dir ()) };
     for (size_t i = 0; env && env[i] && i < 6; i++)
         env_all[i + 1] = env[i];
-    h_io_t io = { .stderr_path = run->err, .env = env_all };
+    h_io_t io = { .stdin_path = stdin_path, .stderr_path = run->err, .env = env_all };
     run->zmr = h_spawnl (&io, "zmr", "run", "--no-progress", "-m", "2", "-r", "2",
                          "--map-cost", "600", "--dead-ms", "1000", "--chunk-size", chunk_size,
                          "--status", status_ep, "--receipt", run->receipt, "-o", run->output,
@@ -44,8 +47,16 @@ s_start (s_run_t *run, const char *input, const char *chunk_size, const char *co
     h_spawnl (&mon, "zmr-monitor", "--json", "--keep", status_ep, NULL);
 }
 
+static void
+s_start (s_run_t *run, const char *input, const char *chunk_size, const char *const *env)
+{
+    run->total = 0;
+    s_start_io (run, input, chunk_size, env, NULL);
+}
+
 typedef struct {
     double fraction;
+    uint64_t total;              //  Input bytes, or 0: as the status says
 } s_progress_t;
 
 static bool
@@ -55,15 +66,16 @@ s_reached (const h_status_t *status, void *arg)
     //  Past the fraction and not over: flushing is as good a moment to
     //  crash as any.
     bool running = !strcmp (status->phase, "mapping") || !strcmp (status->phase, "flushing");
-    return running && status->input_bytes
-        && (double) status->bytes_done >= progress->fraction * (double) status->input_bytes
+    uint64_t total = progress->total? progress->total: status->input_bytes;
+    return running && total
+        && (double) status->bytes_done >= progress->fraction * (double) total
         && h_status_count_role (status, "mapper") >= 2;
 }
 
 static void
 s_wait_progress (s_run_t *run, double fraction, h_status_t *status)
 {
-    s_progress_t progress = { fraction };
+    s_progress_t progress = { fraction, run->total };
     cr_assert (h_status_wait (run->monitor_out, s_reached, &progress, 60000, status),
                "the job did not reach %.0f%% (phase '%s')", fraction * 100, status->phase);
 }
@@ -153,6 +165,43 @@ s_ventilator_resumes (int seed)
 Test (recovery, the_ventilator_killed_at_25_percent_resumes_exact) { s_ventilator_resumes (0); }
 Test (recovery, the_ventilator_killed_at_50_percent_resumes_exact) { s_ventilator_resumes (1); }
 Test (recovery, the_ventilator_killed_at_75_percent_resumes_exact) { s_ventilator_resumes (2); }
+
+//  Standard input is a pipe fed in odd-sized pieces: what the killed
+//  ventilator read is gone from the pipe, and only its spool has it.
+static void
+s_ventilator_resumes_on_stdin (int seed)
+{
+    size_t kjv_len;
+    char *kjv = h_read (h_kjv (), &kjv_len);
+    cr_assert_not_null (kjv);
+    h_release (kjv);
+    char *fifo = h_fifo ("input");
+    static const size_t pieces[] = { 4093, 65521, 1000003 };
+    h_feed_start (fifo, h_kjv (), pieces[seed], 1, kjv_len);
+    s_run_t run = { .total = kjv_len };
+    s_start_io (&run, "-", s_chunk_sizes[seed], NULL, fifo);
+    h_status_t status;
+    s_wait_progress (&run, s_fractions[seed], &status);
+    cr_assert_eq (kill (s_ventilator (&run, &status), SIGKILL), 0);
+    s_assert_exact (&run, 0);
+    cr_assert (s_stderr_has (&run, "starting it again"), "zmr run did not restart the ventilator");
+    cr_assert (s_stderr_has (&run, "resuming job"), "the new ventilator did not resume");
+}
+
+Test (recovery, the_ventilator_on_stdin_killed_at_25_percent_resumes_exact)
+{
+    s_ventilator_resumes_on_stdin (0);
+}
+
+Test (recovery, the_ventilator_on_stdin_killed_at_50_percent_resumes_exact)
+{
+    s_ventilator_resumes_on_stdin (1);
+}
+
+Test (recovery, the_ventilator_on_stdin_killed_at_75_percent_resumes_exact)
+{
+    s_ventilator_resumes_on_stdin (2);
+}
 
 Test (recovery, a_reducer_stopped_with_sigterm_leaves_and_comes_back_exact)
 {

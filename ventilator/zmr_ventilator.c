@@ -66,6 +66,7 @@ typedef struct {
     bool input_waits;        //  The input has nothing to read right now
     s_chunk_t *ledger;       //  Indexed by chunk id
     size_t nchunks;          //  Chunks cut so far
+    size_t ncuts_journaled;  //  Chunks whose cut the journal held at start
     size_t first_open;       //  Every chunk below this one is DONE
     size_t uncounted;        //  DONE chunks whose words are not known yet
     zmr_quarantine_t *quarantine;  //  Chunks given up on (owned)
@@ -212,6 +213,14 @@ s_read_chunk (s_vent_t *self)
     }
     self->nchunks++;
     self->stat.chunks_read++;
+    if (self->journal && self->nchunks > self->ncuts_journaled) {
+        //  Where it was cut is on disk before the chunk goes anywhere
+        zmr_journal_cut_t where = { cut.input, cut.offset, cut.len };
+        if (zmr_journal_cut (self->journal, self->nchunks - 1, &where)) {
+            s_fail (self, "cannot write the journal");
+            return -1;
+        }
+    }
     self->stat.bytes_read += cut.len;
     uint64_t words;
     if (self->journal && zmr_journal_was_done (self->journal, self->nchunks - 1, &words)) {
@@ -816,6 +825,7 @@ s_housekeeping (s_vent_t *self)
     if (self->phase == P_FLUSHING && now >= self->next_flush)
         s_flush (self);
     if (self->journal && now >= self->next_sync) {
+        zmr_chunker_sync (self->chunker);
         zmr_journal_sync (self->journal);
         self->next_sync = now + 1000;
     }
@@ -949,15 +959,26 @@ s_open (s_vent_t *self, const zmr_ventilator_config_t *config)
             return -1;
         }
         self->job = header.job;
-        size_t loaded = zmr_journal_loaded (self->journal);
-        if (loaded && !all_known) {
-            zmr_log (0, "cannot resume from '%s': the input is not all regular files",
-                     config->journal);
+        //  What is read from a stream is spooled next to the journal, and
+        //  chunks are cut again where they were cut: a chunk id always
+        //  names the same bytes, whatever sizes reads return this time.
+        char spool[PATH_MAX];
+        snprintf (spool, sizeof spool, "%s.spool", config->journal);
+        bool resumed = zmr_journal_resumed (self->journal);
+        if (zmr_chunker_spool (self->chunker, spool, resumed, error, sizeof error)) {
+            zmr_log (0, "%s", error);
             return -1;
         }
-        if (loaded)
-            zmr_log (0, "resuming job %016llx: %zu chunks already complete",
-                     (unsigned long long) self->job, loaded);
+        const zmr_journal_cut_t *cuts = zmr_journal_cuts (self->journal, &self->ncuts_journaled);
+        for (size_t i = 0; i < self->ncuts_journaled; i++)
+            if (zmr_chunker_replay (self->chunker, cuts[i].input, cuts[i].offset, cuts[i].len)) {
+                zmr_log (0, "journal '%s' is corrupt", config->journal);
+                return -1;
+            }
+        if (resumed)
+            zmr_log (0, "resuming job %016llx: %zu chunks cut, %zu complete",
+                     (unsigned long long) self->job, self->ncuts_journaled,
+                     zmr_journal_loaded (self->journal));
     }
 
     self->control = zmr_socket (ZMQ_ROUTER, 1 << 20, 1000);
@@ -1087,7 +1108,6 @@ zmr_ventilator_run (const zmr_ventilator_config_t *config)
     if (self.phase == P_FAILED)
         code = 1;
     else {
-        //  Stopped by a signal: a clean end, and every worker is told.
         //  Stopped by a signal: the workers are not told the job is over.
         //  They wait, and a ventilator started again with the same job
         //  (--job, --journal) carries on where this one stopped.
@@ -1097,8 +1117,10 @@ zmr_ventilator_run (const zmr_ventilator_config_t *config)
     //  The journal goes the moment the job is done, before anyone hears
     //  FINISH: a supervisor that sees a worker leave can tell by it whether
     //  the job was over.
-    if (self.phase == P_DONE)
+    if (self.phase == P_DONE && self.journal) {
         zmr_journal_remove (&self.journal);
+        zmr_chunker_remove_spools (self.chunker);
+    }
     if (self.phase == P_DONE || self.phase == P_FAILED)
         s_finish (&self);
     s_close (&self);
