@@ -492,8 +492,13 @@ s_kill_frozen (s_launcher_t *self, zmr_status_t *last, int64_t last_status_at,
         if (!child->pid)
             continue;
         bool frozen = false;
-        if (child->kind == C_VENTILATOR)
-            frozen = last_status_at && now - last_status_at > 2 * (int64_t) dead_ms;
+        if (child->kind == C_VENTILATOR) {
+            //  Silent for long, counted from its start: the last status
+            //  may be from the ventilator before it
+            int64_t since = last_status_at > child->started_at? last_status_at
+                          : child->started_at;
+            frozen = last_status_at && now - since > 2 * (int64_t) dead_ms;
+        }
         for (uint32_t w = 0; !frozen && w < last->nworkers; w++) {
             const char *colon = strrchr (last->workers[w].name, ':');
             frozen = colon && atol (colon + 1) == (long) child->pid
