@@ -138,13 +138,6 @@ s_map (s_mapper_t *self, uint64_t chunk, const char *data, size_t len)
     s_send_control (self);
     if (self->config->delay_ms)
         zclock_sleep ((int) self->config->delay_ms);
-    if (self->config->poison && memmem (data, len, self->config->poison,
-                                        strlen (self->config->poison))) {
-        //  The test fault: a map function that crashes on some input.
-        zmr_log (0, "ZMR_TEST_POISON: dying on chunk %llu", (unsigned long long) chunk);
-        raise (SIGKILL);
-    }
-
     uint32_t R = self->reducers;
     //  The cache is bounded by a reset between chunks.
     if (zmr_counts_size (self->words) >= S_CACHE_MAX)
@@ -155,6 +148,15 @@ s_map (s_mapper_t *self, uint64_t chunk, const char *data, size_t len)
         s_costly_map_text (data, len, self->config->map_cost);
     if (zmr_counts_add_text (self->words, data, len, s_on_new_word, self, &words))
         return -1;
+    if (self->config->poison && memmem (data, len, self->config->poison,
+                                        strlen (self->config->poison))) {
+        //  The test fault: a map function that crashes on some input, in
+        //  the middle of its work (not at once: TAKE, queued just before,
+        //  would often die unsent with it, and the ventilator could not
+        //  tell whose chunk it was).
+        zmr_log (0, "ZMR_TEST_POISON: dying on chunk %llu", (unsigned long long) chunk);
+        raise (SIGKILL);
+    }
     size_t ntouched;
     const uint32_t *touched = zmr_counts_touched (self->words, &ntouched);
     zmr_entry_t *entries = zmr_counts_entries (self->words);
