@@ -222,6 +222,10 @@ s_start (s_launcher_t *self)
     snprintf (journal_opt, sizeof journal_opt, "--journal=%s", self->journal);
     argv[n++] = job_opt;
     argv[n++] = journal_opt;
+    //  Mappers on this machine read the files themselves; exposed, others
+    //  may join from elsewhere and need the bytes.
+    if (!config->expose)
+        argv[n++] = "--by-reference";
     if (talk)
         argv[n++] = verbose;
     argv[n++] = "--";

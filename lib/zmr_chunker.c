@@ -41,6 +41,10 @@ struct _zmr_chunker_t {
     bool eof;                   //  read(2) returned 0 on fd
     bool may_block;             //  fd is not a regular file
     bool nonblocking;           //  next() returns 2 instead of waiting
+    bool by_reference;          //  Regular files' chunks come without bytes
+    uint64_t size;              //  Size of the current input if regular
+    uint64_t device;            //  Its st_dev
+    uint64_t inode;             //  Its st_ino
     uint64_t offset;            //  Offset of buf[0] in the current input
     char *buf;                  //  Bytes read and not yet handed out
     size_t len;                 //  Bytes held in buf
@@ -210,6 +214,9 @@ s_open_input (zmr_chunker_t *self)
     self->scanned = 0;
     struct stat st;
     self->may_block = fstat (self->fd, &st) || !S_ISREG (st.st_mode);
+    self->size = self->may_block? 0: (uint64_t) st.st_size;
+    self->device = self->may_block? 0: (uint64_t) st.st_dev;
+    self->inode = self->may_block? 0: (uint64_t) st.st_ino;
     if (self->spool_prefix && (self->may_block || s_is_stdin (path))) {
         //  A stream: what is read from it cannot be read again, so it goes
         //  to the spool first
@@ -368,6 +375,7 @@ s_emit (zmr_chunker_t *self, size_t cut, zmr_chunk_t *chunk)
     chunk->len = cut;
     chunk->input = (uint32_t) self->current;
     chunk->offset = self->offset;
+    chunk->device = chunk->inode = 0;
 
     self->buf = rest;
     self->cap = rest_cap;
@@ -378,6 +386,109 @@ s_emit (zmr_chunker_t *self, size_t cut, zmr_chunk_t *chunk)
     return 1;
 }
 
+//  Whether the current input's chunks go out by reference.
+static bool
+s_by_reference (zmr_chunker_t *self)
+{
+    return self->by_reference && !self->may_block
+        && !s_is_stdin (self->paths [self->current]);
+}
+
+//  Hands out the next len bytes of the current input by reference.
+static int
+s_emit_reference (zmr_chunker_t *self, uint64_t len, zmr_chunk_t *chunk)
+{
+    assert (len > 0 && len <= self->max_chunk);
+    chunk->data = NULL;
+    chunk->len = (size_t) len;
+    chunk->input = (uint32_t) self->current;
+    chunk->offset = self->offset;
+    chunk->device = self->device;
+    chunk->inode = self->inode;
+    self->offset += len;
+    self->bytes_read += len;
+    return 1;
+}
+
+//  Reads len bytes at offset at of the current input into buf. Returns 0,
+//  or -1 with a reason (also when the input ends first: it shrank).
+static int
+s_window (zmr_chunker_t *self, uint64_t at, size_t len)
+{
+    if (len > self->cap) {
+        char *buf = (char *) realloc (self->buf, len);
+        if (!buf) {
+            snprintf (self->error, sizeof (self->error),
+                      "out of memory reading '%s'", self->paths [self->current]);
+            return s_fail (self);
+        }
+        self->buf = buf;
+        self->cap = len;
+    }
+    for (size_t got = 0; got < len;) {
+        ssize_t rc = pread (self->fd, self->buf + got, len - got, (off_t) (at + got));
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc <= 0) {
+            snprintf (self->error, sizeof (self->error),
+                      "cannot read '%s' at offset %llu: %s", self->paths [self->current],
+                      (unsigned long long) (at + got),
+                      rc? strerror (errno): "it is shorter than when it was opened");
+            return s_fail (self);
+        }
+        got += (size_t) rc;
+    }
+    return 0;
+}
+
+//  The next chunk of a regular file, by reference: the same cut rule as
+//  next(), reading only the bytes where a cut may fall. Returns what next()
+//  does, or 3 when the input is over.
+static int
+s_next_by_reference (zmr_chunker_t *self, zmr_chunk_t *chunk)
+{
+    uint64_t left = self->size > self->offset? self->size - self->offset: 0;
+    if (left == 0) {
+        s_close_input (self);
+        self->current++;
+        return 3;
+    }
+    uint64_t from = self->chunk_size - 1;
+    size_t step = self->step_min;
+    uint64_t end = self->chunk_size + step;
+    while (true) {
+        if (end > self->max_chunk)
+            end = self->max_chunk;
+        if (end >= left && left <= self->max_chunk)
+            return s_emit_reference (self, left, chunk);
+        if (end > from) {
+            if (s_window (self, self->offset + from, (size_t) (end - from)))
+                return -1;
+            size_t cut = zmr_tokenize_last_cut (self->buf, (size_t) (end - from));
+            if (cut)
+                return s_emit_reference (self, from + cut, chunk);
+            from = end;
+        }
+        if (end == self->max_chunk) {
+            //  No cut fits: end the chunk before the long word if we can
+            size_t before = self->chunk_size - 1;
+            if (before && s_window (self, self->offset, before))
+                return -1;
+            size_t cut = before? zmr_tokenize_last_cut (self->buf, before): 0;
+            if (cut)
+                return s_emit_reference (self, cut, chunk);
+            snprintf (self->error, sizeof (self->error),
+                      "word longer than %zu bytes at '%s' offset %llu",
+                      self->max_chunk - 1, self->paths [self->current],
+                      (unsigned long long) self->offset);
+            return s_fail (self);
+        }
+        end += step;
+        if (step < ZMR_CHUNKER_STEP_MAX)
+            step *= 2;
+    }
+}
+
 //  The next chunk when it must be cut as before: returns what next() does,
 //  or 3 when the current input has ended, as the cut said it would.
 static int
@@ -385,6 +496,19 @@ s_next_replayed (zmr_chunker_t *self, zmr_chunk_t *chunk)
 {
     zmr_cut_t *cut = &self->cuts [self->next_cut];
     const char *path = self->paths [self->current];
+    if (s_by_reference (self)) {
+        if (cut->input == self->current && cut->offset == self->offset
+        &&  cut->len <= self->size - self->offset) {
+            self->next_cut++;
+            return s_emit_reference (self, cut->len, chunk);
+        }
+        if (cut->input > self->current && self->offset == self->size) {
+            s_close_input (self);
+            self->current++;
+            return 3;
+        }
+    }
+    else
     if (cut->input == self->current && cut->offset == self->offset) {
         int filled = s_fill (self, (size_t) cut->len);
         if (filled)
@@ -438,8 +562,9 @@ zmr_chunker_next (zmr_chunker_t *self, zmr_chunk_t *chunk)
             if (s_open_input (self))
                 return -1;
         }
-        if (self->next_cut < self->ncuts) {
-            int rc = s_next_replayed (self, chunk);
+        if (self->next_cut < self->ncuts || s_by_reference (self)) {
+            int rc = self->next_cut < self->ncuts? s_next_replayed (self, chunk)
+                                                 : s_next_by_reference (self, chunk);
             if (rc != 3)
                 return rc;
             continue;           //  This input is over: on to the next
@@ -586,4 +711,11 @@ zmr_chunker_replay (zmr_chunker_t *self, uint32_t input, uint64_t offset, uint64
     }
     self->cuts [self->ncuts++] = (zmr_cut_t) { input, offset, len };
     return 0;
+}
+
+void
+zmr_chunker_set_by_reference (zmr_chunker_t *self, bool by_reference)
+{
+    assert (self);
+    self->by_reference = by_reference;
 }

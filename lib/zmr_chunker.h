@@ -10,10 +10,13 @@
 #include <stdint.h>
 
 typedef struct {
-    char *data;          //  The chunk's bytes; the caller's, to free()
-    size_t len;          //  Length of data in bytes
+    char *data;          //  The chunk's bytes, the caller's to free(); NULL
+                         //  for a chunk by reference (see set_by_reference)
+    size_t len;          //  Length of the chunk in bytes
     uint32_t input;      //  Index of the input in the list given to new
-    uint64_t offset;     //  Byte offset of data[0] in that input
+    uint64_t offset;     //  Byte offset of the chunk in that input
+    uint64_t device;     //  By reference: st_dev of the file read
+    uint64_t inode;      //  By reference: st_ino of the file read
 } zmr_chunk_t;
 
 typedef struct _zmr_chunker_t zmr_chunker_t;
@@ -43,6 +46,13 @@ int
 //  (regular files are read as always).
 void
     zmr_chunker_set_nonblocking (zmr_chunker_t *self, bool nonblocking);
+
+//  With by_reference, chunks of regular files come without their bytes
+//  (data NULL): the chunker reads only around each cut, to find the
+//  whitespace, and whoever maps the chunk reads it from the file. Streams
+//  still come with their bytes. Call before the first next().
+void
+    zmr_chunker_set_by_reference (zmr_chunker_t *self, bool by_reference);
 
 //  The descriptor being read now, or -1 (between inputs).
 int

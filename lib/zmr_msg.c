@@ -15,7 +15,7 @@ static const char *s_names[] = {
 
 //  Number of fields after the job, per type.
 static const uint32_t s_fields[] = {
-    0, 6, 4, 2, 4, 1, 2, 4, 4, 2, 1, 1, 5, 1, 2, 3, 1, 0
+    0, 6, 4, 2, 8, 1, 2, 4, 4, 2, 1, 1, 5, 1, 2, 3, 1, 0
 };
 
 const char *
@@ -111,9 +111,17 @@ s_decode_fields (zmr_mpr_t *r, zmr_msg_t *msg)
             return zmr_mpr_bool (r, &msg->flag)
                 || zmr_mpr_cstr (r, msg->reason, sizeof msg->reason)? -1: 0;
         case ZMR_CHUNK:
-            return zmr_mpr_uint (r, &msg->chunk) || s_u32 (r, &msg->input)
-                || zmr_mpr_uint (r, &msg->offset) || s_u32 (r, &msg->attempt)
-                ? -1: 0;
+            if (zmr_mpr_uint (r, &msg->chunk) || s_u32 (r, &msg->input)
+            ||  zmr_mpr_uint (r, &msg->offset) || s_u32 (r, &msg->attempt)
+            ||  zmr_mpr_uint (r, &msg->length)
+            ||  zmr_mpr_cstr (r, msg->path, sizeof msg->path)
+            ||  zmr_mpr_uint (r, &msg->device) || zmr_mpr_uint (r, &msg->inode))
+                return -1;
+            if (msg->length == 0 || msg->length > ZMR_MAX_CHUNK)
+                return zmr_mpr_fail (r, "chunk length out of range");
+            if (msg->path[0] && msg->path[0] != '/')
+                return zmr_mpr_fail (r, "chunk path is not absolute");
+            return 0;
         case ZMR_TAKE:
             return zmr_mpr_uint (r, &msg->chunk);
         case ZMR_MAPPED:
@@ -299,13 +307,21 @@ zmr_msg_pack_reason (msgpack_packer *pk, int type, uint64_t job, bool ok,
 
 void
 zmr_msg_pack_chunk (msgpack_packer *pk, uint64_t job, uint64_t chunk,
-                    uint32_t input, uint64_t offset, uint32_t attempt)
+                    uint32_t input, uint64_t offset, uint32_t attempt,
+                    uint64_t length, const zmr_file_ref_t *ref)
 {
     zmr_msg_begin (pk, ZMR_CHUNK, job, s_fields[ZMR_CHUNK]);
     msgpack_pack_uint64 (pk, chunk);
     msgpack_pack_uint32 (pk, input);
     msgpack_pack_uint64 (pk, offset);
     msgpack_pack_uint32 (pk, attempt);
+    msgpack_pack_uint64 (pk, length);
+    const char *path = ref? ref->path: "";
+    size_t len = strnlen (path, ZMR_PATH_MAX - 1);
+    msgpack_pack_str (pk, len);
+    msgpack_pack_str_body (pk, path, len);
+    msgpack_pack_uint64 (pk, ref? ref->device: 0);
+    msgpack_pack_uint64 (pk, ref? ref->inode: 0);
 }
 
 void

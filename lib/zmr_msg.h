@@ -18,6 +18,7 @@
 #define ZMR_ENDPOINT_MAX 256      //  Longest endpoint string, with its NUL
 #define ZMR_NAME_MAX     128      //  Longest worker name, with its NUL
 #define ZMR_REASON_MAX   256      //  Longest reason text, with its NUL
+#define ZMR_PATH_MAX     4096     //  Longest file path in a CHUNK, with its NUL
 
 typedef enum {
     ZMR_HELLO = 1,
@@ -68,6 +69,10 @@ typedef struct {
     uint32_t attempt;        //  CHUNK: 0 first issue, +1 per re-issue
     uint64_t chunk;          //  CHUNK, TAKE, MAPPED, BATCH, ACK: chunk id
     uint64_t offset;         //  CHUNK: byte offset in its input
+    uint64_t length;         //  CHUNK: bytes in the chunk (1 .. ZMR_MAX_CHUNK)
+    uint64_t device;         //  CHUNK by reference: st_dev of the file
+    uint64_t inode;          //  CHUNK by reference: st_ino of the file
+    char path[ZMR_PATH_MAX]; //  CHUNK by reference: the file, else ""
     uint64_t words;          //  MAPPED, ACK, DONE
     uint64_t distinct;       //  DONE
     uint64_t seq;            //  RESULT: part number
@@ -126,8 +131,18 @@ void zmr_msg_pack_welcome (msgpack_packer *pk, uint64_t job, uint32_t reducers,
 //  REJECT (flag: try again later). FINISH is zmr_status_pack_finish.
 void zmr_msg_pack_reason (msgpack_packer *pk, int type, uint64_t job,
                           bool flag, const char *reason);
+//  A chunk by reference: the mapper reads it from this file itself.
+typedef struct {
+    const char *path;        //  Absolute path
+    uint64_t device;         //  st_dev and st_ino of the file, which the
+    uint64_t inode;          //  mapper checks against the file it opens
+} zmr_file_ref_t;
+
+//  CHUNK: the bytes follow in a second frame if ref is NULL, else the frame
+//  is empty and the mapper reads length bytes at offset from ref's file.
 void zmr_msg_pack_chunk (msgpack_packer *pk, uint64_t job, uint64_t chunk,
-                         uint32_t input, uint64_t offset, uint32_t attempt);
+                         uint32_t input, uint64_t offset, uint32_t attempt,
+                         uint64_t length, const zmr_file_ref_t *ref);
 void zmr_msg_pack_take (msgpack_packer *pk, uint64_t job, uint64_t chunk);
 void zmr_msg_pack_mapped (msgpack_packer *pk, uint64_t job, uint64_t chunk,
                           uint64_t words);

@@ -8,8 +8,11 @@
 #define _GNU_SOURCE
 #include "zmr_mapper.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define S_CACHE_MAX (4u << 20)   //  Partition cache entries before a reset
 
@@ -32,6 +35,11 @@ typedef struct {
     int64_t next_heartbeat;      //  When the next HEARTBEAT is due
     bool finished;               //  FINISH received
     bool finish_ok;              //  ... and the job was done
+    bool failed;                 //  Cannot go on: leave, exit 1
+    int ref_fd;                  //  File of the last chunk by reference, or -1
+    char ref_path[ZMR_PATH_MAX]; //  Its path
+    char *ref_buf;               //  Bytes of a chunk by reference
+    size_t ref_cap;              //  Allocated in ref_buf
 } s_mapper_t;
 
 static void
@@ -186,6 +194,56 @@ s_map (s_mapper_t *self, uint64_t chunk, const char *data, size_t len)
     return 0;
 }
 
+//  Reads a chunk by reference from its file, which must be the very file
+//  the ventilator read (device and inode). Returns the bytes (ref_buf) or
+//  NULL after logging why.
+static const char *
+s_read_reference (s_mapper_t *self, const zmr_msg_t *msg)
+{
+    const char *why = NULL;
+    if (self->ref_fd < 0 || strcmp (self->ref_path, msg->path)) {
+        if (self->ref_fd >= 0)
+            close (self->ref_fd);
+        self->ref_fd = open (msg->path, O_RDONLY | O_CLOEXEC);
+        snprintf (self->ref_path, sizeof self->ref_path, "%s", msg->path);
+    }
+    struct stat st;
+    if (self->ref_fd < 0 || fstat (self->ref_fd, &st))
+        why = strerror (errno);
+    else
+    if ((uint64_t) st.st_dev != msg->device || (uint64_t) st.st_ino != msg->inode)
+        why = "not the file the ventilator read (another machine or file system?)";
+    if (!why && msg->length > self->ref_cap) {
+        char *buf = realloc (self->ref_buf, msg->length);
+        if (!buf)
+            why = "out of memory";
+        else {
+            self->ref_buf = buf;
+            self->ref_cap = msg->length;
+        }
+    }
+    for (uint64_t got = 0; !why && got < msg->length;) {
+        ssize_t rc = pread (self->ref_fd, self->ref_buf + got, msg->length - got,
+                            (off_t) (msg->offset + got));
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc <= 0)
+            why = rc? strerror (errno): "the file is shorter than the chunk";
+        else
+            got += (uint64_t) rc;
+    }
+    if (why) {
+        zmr_log (0, "cannot read chunk %llu from '%s' (the ventilator sends chunks by "
+                 "reference, for mappers that see its files): %s",
+                 (unsigned long long) msg->chunk, msg->path, why);
+        if (self->ref_fd >= 0)
+            close (self->ref_fd);
+        self->ref_fd = -1;
+        return NULL;
+    }
+    return self->ref_buf;
+}
+
 static void
 s_on_chunk (s_mapper_t *self)
 {
@@ -207,11 +265,26 @@ s_on_chunk (s_mapper_t *self)
         self->counters.malformed++;
         zmr_log_dropped ("chunks", why);
     }
+    else
+    if (!msg.path[0] && zmq_msg_size (&frames[1]) != msg.length) {
+        self->counters.malformed++;
+        zmr_log_dropped ("chunks", "CHUNK length differs from its bytes");
+    }
+    else
+    if (msg.path[0] && zmq_msg_size (&frames[1]) != 0) {
+        self->counters.malformed++;
+        zmr_log_dropped ("chunks", "CHUNK by reference with bytes");
+    }
     else {
-        if (s_map (self, msg.chunk, zmq_msg_data (&frames[1]), zmq_msg_size (&frames[1]))) {
+        const char *data = msg.path[0]? s_read_reference (self, &msg)
+                                      : (const char *) zmq_msg_data (&frames[1]);
+        if (!data)
+            self->failed = true;
+        else
+        if (s_map (self, msg.chunk, data, (size_t) msg.length)) {
             zmr_log (0, "cannot map chunk %llu: out of memory",
                      (unsigned long long) msg.chunk);
-            self->finished = true;
+            self->failed = true;
         }
     }
     zmr_msg_close (frames, n);
@@ -286,6 +359,7 @@ zmr_mapper_run (const zmr_mapper_config_t *config)
 {
     s_mapper_t self;
     memset (&self, 0, sizeof self);
+    self.ref_fd = -1;
     self.config = config;
     if (config->name)
         snprintf (self.name, sizeof self.name, "%s", config->name);
@@ -307,7 +381,7 @@ zmr_mapper_run (const zmr_mapper_config_t *config)
         goto cleanup;
     }
     s_heartbeat (&self, 0);
-    while (!self.finished && !zmr_interrupted ()) {
+    while (!self.finished && !self.failed && !zmr_interrupted ()) {
         zmq_pollitem_t items[] = {
             { zsock_resolve (self.chunks), 0, ZMQ_POLLIN, 0 },
             { zsock_resolve (self.control), 0, ZMQ_POLLIN, 0 },
@@ -318,7 +392,7 @@ zmr_mapper_run (const zmr_mapper_config_t *config)
             break;
         if (rc > 0 && (items[1].revents & ZMQ_POLLIN))
             s_on_control (&self);
-        if (rc > 0 && (items[0].revents & ZMQ_POLLIN) && !self.finished)
+        if (rc > 0 && (items[0].revents & ZMQ_POLLIN) && !self.finished && !self.failed)
             s_on_chunk (&self);
         if (zmr_now_ms () >= self.next_heartbeat)
             s_heartbeat (&self, 0);
@@ -326,15 +400,18 @@ zmr_mapper_run (const zmr_mapper_config_t *config)
     if (self.finished)
         code = self.finish_ok? 0: 1;
     else {
+        code = self.failed? 1: 0;
         //  Leaving: what sits unread in the chunk queue is dropped with the
         //  socket, and BYE tells the ventilator to issue it again now.
         zsock_destroy (&self.chunks);
         zmr_msg_pack_bye (&self.pk, self.job, &self.counters);
         s_send_control (&self);
         zmr_log (1, "left after %llu chunks", (unsigned long long) self.counters.chunks);
-        code = 0;
     }
 cleanup:
+    if (self.ref_fd >= 0)
+        close (self.ref_fd);
+    free (self.ref_buf);
     zsock_destroy (&self.chunks);
     for (uint32_t p = 0; self.batches && p < self.reducers; p++) {
         zsock_destroy (&self.batches[p]);

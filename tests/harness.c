@@ -1405,6 +1405,8 @@ h_job_start (h_job_t *job, const char *input, const h_job_opts_t *opts)
     args[n++] = h_strf ("--dead-ms=%d", opts->dead_ms? opts->dead_ms: 1000);
     if (opts->status_ms)
         args[n++] = h_strf ("--status-ms=%d", opts->status_ms);
+    if (opts->by_reference)
+        args[n++] = "--by-reference";
     args[n++] = "--";
     args[n++] = input;
     args[n] = NULL;

@@ -249,6 +249,7 @@ typedef struct {
     int status_ms;                  //  Ventilator --status-ms (0: default)
     bool no_monitor;                //  Do not start the JSON monitor
     const char *stdin_path;         //  Ventilator's stdin, with input "-"
+    bool by_reference;              //  Ventilator --by-reference
 } h_job_opts_t;
 
 typedef struct {

@@ -668,3 +668,148 @@ Test (chunker, an_input_that_is_not_the_one_cut_before_is_an_error_naming_it)
     zmr_chunker_destroy (&chunker);
     free (path);
 }
+
+//  Fills in the bytes of every chunk by reference from its file, checking
+//  that it names that file (device and inode).
+static void
+s_materialize (s_run_t *run, const char *const *paths)
+{
+    for (size_t at = 0; at < run->count; at++) {
+        zmr_chunk_t *chunk = &run->chunks [at];
+        if (chunk->data)
+            continue;
+        struct stat st;
+        cr_assert_eq (stat (paths [chunk->input], &st), 0);
+        cr_assert (chunk->device == (uint64_t) st.st_dev && chunk->inode == (uint64_t) st.st_ino,
+                   "chunk %zu does not name its file", at);
+        chunk->data = (char *) malloc (chunk->len);
+        int fd = open (paths [chunk->input], O_RDONLY);
+        cr_assert_eq (pread (fd, chunk->data, chunk->len, (off_t) chunk->offset),
+                      (ssize_t) chunk->len);
+        close (fd);
+    }
+}
+
+Test (chunker, by_reference_files_come_without_bytes_and_join_exactly)
+{
+    size_t lens [4] = { 100000, 1, 33333, 20000 };
+    char *texts [4];
+    const char *paths [4];
+    for (int input = 0; input < 4; input++) {
+        texts [input] = (char *) malloc (lens [input]);
+        s_random_text (texts [input], lens [input], 70u + (unsigned) input);
+        char name [16];
+        snprintf (name, sizeof (name), "in%d", input);
+        paths [input] = input == 3? "-": s_write (name, texts [input], lens [input]);
+    }
+    const size_t sizes [] = { 1, 2, 7, 64, 1000, 4096, 65536, 1 << 20 };
+    for (size_t at = 0; at < sizeof (sizes) / sizeof (sizes [0]); at++) {
+        pid_t writer = s_stdin_pipe (texts [3], lens [3]);
+        zmr_chunker_t *chunker = zmr_chunker_new (paths, 4, sizes [at], 1 << 20, NULL, 0);
+        zmr_chunker_set_by_reference (chunker, true);
+        s_run_t run = s_run (chunker);
+        cr_assert_eq (run.last_rc, 0, "chunk size %zu: %s", sizes [at], zmr_chunker_error (chunker));
+        for (size_t k = 0; k < run.count; k++)
+            cr_assert ((run.chunks [k].data == NULL) == (run.chunks [k].input != 3),
+                       "chunk %zu of input %u: by reference if and only if from a file",
+                       k, run.chunks [k].input);
+        s_materialize (&run, paths);
+        s_check_run (&run, (const char *const *) texts, lens, 4, sizes [at], 1 << 20);
+        for (size_t k = 0; k < run.count; k++)
+            cr_assert_lt (run.chunks [k].len, 2 * sizes [at] + 64,
+                          "chunk of %zu bytes for chunk size %zu", run.chunks [k].len, sizes [at]);
+        int status;
+        cr_assert_eq (waitpid (writer, &status, 0), writer);
+        s_run_free (&run);
+        zmr_chunker_destroy (&chunker);
+    }
+    for (int input = 0; input < 4; input++) {
+        free (texts [input]);
+        if (input != 3)
+            free ((char *) paths [input]);
+    }
+}
+
+Test (chunker, by_reference_long_words_are_whole_or_an_error)
+{
+    //  A 4 MiB word among short ones, and the case where the long word
+    //  must get a chunk of its own
+    size_t word_len = 4u << 20;
+    size_t head = 100000, len = head + word_len + 1 + 50000;
+    char *text = (char *) malloc (len);
+    s_random_text (text, head, 5);
+    text [head - 1] = '\n';
+    memset (text + head, 'w', word_len);
+    text [head + word_len] = ' ';
+    s_random_text (text + head + word_len + 1, len - head - word_len - 1, 6);
+    const char *path = s_write ("big", text, len);
+    zmr_chunker_t *chunker = zmr_chunker_new (&path, 1, 64 << 10, 64u << 20, NULL, 0);
+    zmr_chunker_set_by_reference (chunker, true);
+    s_run_t run = s_run (chunker);
+    cr_assert_eq (run.last_rc, 0, "%s", zmr_chunker_error (chunker));
+    s_materialize (&run, &path);
+    s_check_run (&run, (const char *const *) &text, &len, 1, 64 << 10, 64u << 20);
+    s_run_free (&run);
+    zmr_chunker_destroy (&chunker);
+    free ((char *) path);
+
+    char small [200];
+    memcpy (small, "aa bb ", 6);
+    memset (small + 6, 'x', 97);
+    memcpy (small + 103, " cc", 3);
+    path = s_write ("long", small, 106);
+    chunker = zmr_chunker_new (&path, 1, 10, 100, NULL, 0);
+    zmr_chunker_set_by_reference (chunker, true);
+    run = s_run (chunker);
+    cr_assert_eq (run.last_rc, 0, "%s", zmr_chunker_error (chunker));
+    //  The word cannot join "aa bb " (106 > 100 bytes); the rest fits one
+    cr_assert_eq (run.count, 2);
+    cr_assert (run.chunks [0].len == 6 && run.chunks [1].len == 100);
+    s_run_free (&run);
+    zmr_chunker_destroy (&chunker);
+
+    //  One byte more than max_chunk allows
+    chunker = zmr_chunker_new (&path, 1, 10, 96, NULL, 0);
+    zmr_chunker_set_by_reference (chunker, true);
+    run = s_run (chunker);
+    cr_assert_eq (run.last_rc, -1);
+    cr_assert_not_null (strstr (zmr_chunker_error (chunker), "word longer than 95 bytes"),
+                        "%s", zmr_chunker_error (chunker));
+    cr_assert_not_null (strstr (zmr_chunker_error (chunker), "offset 6"),
+                        "%s", zmr_chunker_error (chunker));
+    s_run_free (&run);
+    zmr_chunker_destroy (&chunker);
+    free ((char *) path);
+    free (text);
+}
+
+Test (chunker, by_reference_replays_cuts_and_catches_a_shorter_file)
+{
+    size_t len = 50000;
+    char *text = (char *) malloc (len);
+    s_random_text (text, len, 9);
+    const char *path = s_write ("file", text, len);
+    zmr_chunker_t *chunker = zmr_chunker_new (&path, 1, 3000, 1 << 20, NULL, 0);
+    zmr_chunker_set_by_reference (chunker, true);
+    //  Cuts made by bytes, replayed by reference: the same chunks
+    cr_assert_eq (zmr_chunker_replay (chunker, 0, 0, 4000), 0);
+    cr_assert_eq (zmr_chunker_replay (chunker, 0, 4000, 10), 0);
+    s_run_t run = s_run (chunker);
+    cr_assert_eq (run.last_rc, 0, "%s", zmr_chunker_error (chunker));
+    cr_assert (run.chunks [0].len == 4000 && run.chunks [1].offset == 4000
+               && run.chunks [1].len == 10);
+    s_materialize (&run, &path);
+    s_run_free (&run);
+    zmr_chunker_destroy (&chunker);
+
+    chunker = zmr_chunker_new (&path, 1, 3000, 1 << 20, NULL, 0);
+    zmr_chunker_set_by_reference (chunker, true);
+    cr_assert_eq (zmr_chunker_replay (chunker, 0, 0, len + 1), 0);
+    zmr_chunk_t chunk;
+    cr_assert_eq (zmr_chunker_next (chunker, &chunk), -1);
+    cr_assert_not_null (strstr (zmr_chunker_error (chunker), "not the same input"),
+                        "%s", zmr_chunker_error (chunker));
+    zmr_chunker_destroy (&chunker);
+    free ((char *) path);
+    free (text);
+}

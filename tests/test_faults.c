@@ -532,3 +532,36 @@ Test (faults, ventilator_stops_on_sigterm_while_its_input_is_idle)
                "of SIGTERM");
     cr_assert_eq (h_exit_code (status), 0);
 }
+
+//  Chunks by reference: mappers read the file themselves, and one that
+//  opens another file under the same path (here the input was replaced
+//  mid-job; the same goes for a mapper on another machine) says so and
+//  exits 1 rather than count other bytes. The chunk it got goes to a
+//  mapper that reads the very file the ventilator cut, and the job ends
+//  exact over the original text.
+Test (faults, a_mapper_that_sees_another_file_by_reference_refuses_it)
+{
+    size_t len;
+    char *text = h_read (h_kjv (), &len);
+    cr_assert_not_null (text);
+    char *input = h_write ("input.txt", text, len);
+    h_release (text);
+    h_job_t job;
+    h_job_opts_t opts = { .mappers = 1, .delay_ms = 20, .by_reference = true };
+    h_job_start (&job, input, &opts);
+    h_job_wait_progress (&job, 0.2, S_PROGRESS_TIMEOUT, NULL);
+    //  Another file, other words, under the input's name
+    char *other = h_write ("other.txt", "nothing like the original\n", 26);
+    cr_assert_eq (rename (other, input), 0);
+    char *err = h_path ("late-mapper.err");
+    h_io_t io = { .stderr_path = err };
+    pid_t late = h_spawnl (&io, "zmr-mapper", job.control, NULL);
+    int code = h_exit_code (h_wait (late, 30000, "the mapper that sees another file"));
+    size_t err_len;
+    char *said = h_read (err, &err_len);
+    cr_assert_eq (code, 1, "the mapper exited %d: %s", code, said? said: "");
+    cr_assert (said && strstr (said, "not the file the ventilator read")
+               && strstr (said, "input.txt"), "the mapper said: %s", said? said: "");
+    h_job_wait_done (&job, S_JOB_TIMEOUT, NULL);
+    s_assert_exact (&job);
+}

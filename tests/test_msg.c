@@ -69,10 +69,19 @@ Test (msg, small_messages_roundtrip)
 {
     s_buf_t b; s_init (&b);
     zmr_msg_t msg;
-    zmr_msg_pack_chunk (&b.pk, 7, 123456789012ull, 4, 1ull << 40, 2);
+    zmr_msg_pack_chunk (&b.pk, 7, 123456789012ull, 4, 1ull << 40, 2, 65536, NULL);
     msg = s_roundtrip (&b, ZMR_CHUNK);
     cr_assert (msg.job == 7 && msg.chunk == 123456789012ull && msg.input == 4
-            && msg.offset == 1ull << 40 && msg.attempt == 2);
+            && msg.offset == 1ull << 40 && msg.attempt == 2 && msg.length == 65536
+            && msg.path[0] == 0);
+    msgpack_sbuffer_clear (&b.sbuf);
+
+    zmr_file_ref_t ref = { "/data/corpus one.txt", 2049, 1ull << 35 };
+    zmr_msg_pack_chunk (&b.pk, 7, 5, 1, 1000, 0, ZMR_MAX_CHUNK, &ref);
+    msg = s_roundtrip (&b, ZMR_CHUNK);
+    cr_assert (msg.chunk == 5 && msg.input == 1 && msg.offset == 1000
+            && msg.length == ZMR_MAX_CHUNK && msg.device == 2049 && msg.inode == 1ull << 35);
+    cr_assert_str_eq (msg.path, "/data/corpus one.txt");
     msgpack_sbuffer_clear (&b.sbuf);
 
     zmr_msg_pack_take (&b.pk, 7, 9);
@@ -366,4 +375,22 @@ Test (msg, random_bytes_never_crash_the_decoder)
     }
     //  Random bytes almost never form a whole valid message.
     cr_assert_lt (accepted, 100);
+}
+
+Test (msg, refuses_a_chunk_of_no_bytes_too_many_or_a_relative_path)
+{
+    s_buf_t b; s_init (&b);
+    zmr_msg_t msg;
+    const char *why = NULL;
+    zmr_msg_pack_chunk (&b.pk, 7, 5, 0, 0, 0, 0, NULL);
+    cr_assert_eq (s_decode (&b, &msg, &why), -1, "accepted a chunk of 0 bytes");
+    msgpack_sbuffer_clear (&b.sbuf);
+    zmr_msg_pack_chunk (&b.pk, 7, 5, 0, 0, 0, ZMR_MAX_CHUNK + 1ull, NULL);
+    cr_assert_eq (s_decode (&b, &msg, &why), -1, "accepted a chunk over the maximum");
+    msgpack_sbuffer_clear (&b.sbuf);
+    zmr_file_ref_t ref = { "relative/path", 1, 2 };
+    zmr_msg_pack_chunk (&b.pk, 7, 5, 0, 0, 0, 10, &ref);
+    cr_assert_eq (s_decode (&b, &msg, &why), -1, "accepted a relative path");
+    cr_assert_not_null (strstr (why, "absolute"), "%s", why);
+    msgpack_sbuffer_destroy (&b.sbuf);
 }

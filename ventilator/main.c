@@ -26,6 +26,10 @@ s_help (void)
 "                        without recounting finished chunks; a stream (stdin,\n"
 "                        a pipe) is spooled to FILE.spool.N until the job ends,\n"
 "                        and a new ventilator goes on with the rest of it\n"
+"      --by-reference    send chunks of regular files as (file, offset, length)\n"
+"                        and let mappers read them: faster, for mappers that\n"
+"                        see the same files (this machine); stdin and pipes\n"
+"                        still go as bytes\n"
 "  -v, --verbose         say more on stderr (twice: debug)\n"
 "  -h, --help            show this help and exit\n"
 "      --version         show the version and exit\n"
@@ -45,7 +49,8 @@ main (int argc, char *argv[])
         .dead_ms = 3000, .status_ms = 250, .poison_limit = 3
     };
     enum { O_CONTROL = 256, O_CHUNKS, O_STATUS, O_CHUNK_SIZE, O_WINDOW,
-           O_DEAD_MS, O_STATUS_MS, O_JOB, O_JOURNAL, O_POISON, O_VERSION };
+           O_DEAD_MS, O_STATUS_MS, O_JOB, O_JOURNAL, O_POISON, O_BY_REFERENCE,
+           O_VERSION };
     static const struct option options[] = {
         { "reducers", required_argument, NULL, 'r' },
         { "control", required_argument, NULL, O_CONTROL },
@@ -57,6 +62,7 @@ main (int argc, char *argv[])
         { "status-ms", required_argument, NULL, O_STATUS_MS },
         { "job", required_argument, NULL, O_JOB },
         { "journal", required_argument, NULL, O_JOURNAL },
+        { "by-reference", no_argument, NULL, O_BY_REFERENCE },
         { "poison-limit", required_argument, NULL, O_POISON },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -82,6 +88,7 @@ main (int argc, char *argv[])
             case O_STATUS_MS: config.status_ms = (uint32_t) zmr_option_u64 ("--status-ms", optarg, 10, 500); break;
             case O_JOB: config.job = zmr_option_u64 ("--job", optarg, 1, UINT64_MAX); break;
             case O_JOURNAL: config.journal = optarg; break;
+            case O_BY_REFERENCE: config.by_reference = true; break;
             case O_POISON: config.poison_limit = (uint32_t) zmr_option_u64 ("--poison-limit", optarg, 1, 1000); break;
             case 'v': verbose++; break;
             case 'h': s_help (); return 0;

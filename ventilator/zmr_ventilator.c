@@ -67,6 +67,8 @@ typedef struct {
     s_chunk_t *ledger;       //  Indexed by chunk id
     size_t nchunks;          //  Chunks cut so far
     size_t ncuts_journaled;  //  Chunks whose cut the journal held at start
+    zmr_file_ref_t *refs;    //  Per input, for chunks by reference (path
+                             //  NULL until its first chunk)
     size_t first_open;       //  Every chunk below this one is DONE
     size_t uncounted;        //  DONE chunks whose words are not known yet
     zmr_quarantine_t *quarantine;  //  Chunks given up on (owned)
@@ -197,6 +199,18 @@ s_read_chunk (s_vent_t *self)
         s_fail (self, zmr_chunker_error (self->chunker));
         return -1;
     }
+    if (!cut.data && !self->refs[cut.input].path) {
+        //  The first chunk by reference of this input: mappers open it by
+        //  its absolute path and check it is the file read here
+        zmr_file_ref_t *ref = &self->refs[cut.input];
+        ref->path = realpath (self->config->inputs[cut.input], NULL);
+        if (!ref->path) {
+            s_fail (self, "cannot resolve an input's path");
+            return -1;
+        }
+        ref->device = cut.device;
+        ref->inode = cut.inode;
+    }
     s_chunk_t *chunk = &self->ledger[self->nchunks];
     memset (chunk, 0, sizeof *chunk);
     chunk->data = cut.data;
@@ -281,15 +295,18 @@ s_issue (s_vent_t *self)
         self->queue_len--;
         return;
     }
+    //  A chunk without bytes is one by reference: the mapper reads it.
     zmr_msg_pack_chunk (&self->pk, self->job, id, chunk->input, chunk->offset,
-                        chunk->attempt);
+                        chunk->attempt, chunk->len,
+                        chunk->data? NULL: &self->refs[chunk->input]);
     if (zmr_msg_send (self->chunks, &self->sbuf, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
         msgpack_sbuffer_clear (&self->sbuf);
         return;
     }
     zmq_msg_t body;
-    zmq_msg_init_size (&body, chunk->len);
-    memcpy (zmq_msg_data (&body), chunk->data, chunk->len);
+    zmq_msg_init_size (&body, chunk->data? chunk->len: 0);
+    if (chunk->data)
+        memcpy (zmq_msg_data (&body), chunk->data, chunk->len);
     //  The first frame went out, so the second is accepted at once.
     if (zmq_msg_send (&body, zsock_resolve (self->chunks), 0) == -1) {
         zmq_msg_close (&body);
@@ -944,6 +961,12 @@ s_open (s_vent_t *self, const zmr_ventilator_config_t *config)
         return -1;
     }
     zmr_chunker_set_nonblocking (self->chunker, true);
+    zmr_chunker_set_by_reference (self->chunker, config->by_reference);
+    self->refs = calloc (config->ninputs? config->ninputs: 1, sizeof *self->refs);
+    if (!self->refs) {
+        zmr_log (0, "out of memory");
+        return -1;
+    }
     int all_known;
     self->stat.input_bytes = zmr_chunker_known_bytes (self->chunker, &all_known);
     self->stat.input_known = all_known != 0;
@@ -1012,6 +1035,9 @@ s_close (s_vent_t *self)
         free (self->ledger[i].acked);
     }
     free (self->ledger);
+    for (size_t i = 0; self->refs && i < self->config->ninputs; i++)
+        free ((char *) self->refs[i].path);
+    free (self->refs);
     free (self->queue);
     free (self->workers);
     free (self->quarantine);

@@ -22,6 +22,9 @@ typedef struct {
     uint64_t job;                    //  Job id, 0 for a random one
     const char *journal;             //  Ledger on disk for resuming, or NULL
     uint32_t poison_limit;           //  Mapper deaths before a chunk is quarantined
+    bool by_reference;               //  Chunks of regular files go as (file,
+                                     //  offset, length): every mapper reads
+                                     //  the same files (one machine)
 } zmr_ventilator_config_t;
 
 //  Runs the job to its end. Returns the process exit code: 0 when the job
