@@ -337,14 +337,11 @@ s_insert (zmr_counts_t *self, const void *word, size_t len, uint64_t hash,
     return entry;
 }
 
-zmr_entry_t *
-zmr_counts_add (zmr_counts_t *self, const void *word, size_t len,
-                uint64_t delta, bool *is_new)
+//  zmr_counts_add with the word's hash already known.
+static inline zmr_entry_t *
+s_add_hashed (zmr_counts_t *self, const void *word, size_t len, uint64_t hash,
+              uint64_t delta, bool *is_new)
 {
-    assert (self);
-    assert (word || len == 0);
-    assert (len <= UINT32_MAX);
-    uint64_t hash = s_hash (word, len);
     size_t slot = s_probe (self, word, len, hash);
     uint32_t ref = self->index [slot];
     if (ref) {
@@ -364,6 +361,43 @@ zmr_counts_add (zmr_counts_t *self, const void *word, size_t len,
     return entry;
 }
 
+zmr_entry_t *
+zmr_counts_add (zmr_counts_t *self, const void *word, size_t len,
+                uint64_t delta, bool *is_new)
+{
+    assert (self);
+    assert (word || len == 0);
+    assert (len <= UINT32_MAX);
+    return s_add_hashed (self, word, len, s_hash (word, len), delta, is_new);
+}
+
+int
+zmr_counts_add_pairs (zmr_counts_t *self, const zmr_pair_t *pairs, size_t n)
+{
+    assert (self);
+    assert (pairs || n == 0);
+    //  As in s_add_text_batched: index slots, then entries, then the adds.
+    uint64_t hashes [ZMR_COUNTS_BATCH];
+    for (size_t from = 0; from < n; from += ZMR_COUNTS_BATCH) {
+        size_t to = n - from < ZMR_COUNTS_BATCH? n: from + ZMR_COUNTS_BATCH;
+        for (size_t i = from; i < to; i++) {
+            assert (pairs [i].len <= UINT32_MAX);
+            hashes [i - from] = s_hash (pairs [i].word, pairs [i].len);
+            __builtin_prefetch (&self->index [(uint32_t) hashes [i - from] & self->mask]);
+        }
+        for (size_t i = from; i < to; i++) {
+            uint32_t ref = self->index [(uint32_t) hashes [i - from] & self->mask];
+            if (ref)
+                __builtin_prefetch (&self->entries [ref - 1]);
+        }
+        for (size_t i = from; i < to; i++)
+            if (!s_add_hashed (self, pairs [i].word, pairs [i].len, hashes [i - from],
+                               pairs [i].count, NULL))
+                return -1;
+    }
+    return 0;
+}
+
 //  Lists entry number as touched in the round. Returns 0 or -1.
 static int
 s_touch (zmr_counts_t *self, size_t number)
@@ -380,6 +414,103 @@ s_touch (zmr_counts_t *self, size_t number)
     return 0;
 }
 
+//  Words of a batch in zmr_counts_add_text: hashed, their slots prefetched.
+typedef struct {
+    const char *word;
+    size_t len;
+    uint64_t hash;
+} s_pending_t;
+
+#define S_SMALL_INDEX (1u << 16)    //  Index slots below which no batching
+
+//  Counts one word of zmr_counts_add_text. Returns 0 or -1.
+static inline __attribute__ ((always_inline)) int
+s_count_word (zmr_counts_t *self, const char *word, size_t len, uint64_t hash,
+              uint32_t round, zmr_counts_new_fn *on_new, void *arg)
+{
+    size_t slot = s_probe (self, word, len, hash);
+    uint32_t ref = self->index [slot];
+    zmr_entry_t *entry;
+    if (ref)
+        entry = &self->entries [ref - 1];
+    else {
+        entry = s_insert (self, word, len, hash, slot, 0);
+        if (!entry || (on_new && on_new (entry, arg)))
+            return -1;
+    }
+    if (entry->round != round) {
+        //  First time in this round: its count restarts.
+        if (s_touch (self, (size_t) (entry - self->entries)))
+            return -1;
+        entry->round = round;
+        entry->count = 0;
+    }
+    entry->count++;
+    return 0;
+}
+
+//  zmr_counts_add_text word by word, for a table that stays in cache.
+static int
+s_add_text_direct (zmr_counts_t *self, zmr_words_t *scan, zmr_counts_new_fn *on_new,
+                   void *arg, uint64_t *counted)
+{
+    uint32_t round = self->round;
+    const char *word;
+    size_t word_len;
+    uint64_t words = 0;         //  Not *counted: it would alias the counts
+    int rc = 0;
+    while (zmr_words_next (scan, &word, &word_len)) {
+        if (s_count_word (self, word, word_len, s_hash (word, word_len), round, on_new, arg)) {
+            rc = -1;
+            break;
+        }
+        words++;
+    }
+    *counted = words;
+    return rc;
+}
+
+//  zmr_counts_add_text in batches, for a large table. A word costs two
+//  dependent cache misses when probed at once (its index slot, then its
+//  entry); here the slots of a batch are prefetched first, then their
+//  entries, then the words are counted, so the misses overlap. Prefetches
+//  are hints only: counting probes afresh, so inserts and growth within a
+//  batch are harmless.
+static int
+s_add_text_batched (zmr_counts_t *self, zmr_words_t *scan, zmr_counts_new_fn *on_new,
+                    void *arg, uint64_t *counted)
+{
+    uint32_t round = self->round;
+    s_pending_t batch [ZMR_COUNTS_BATCH];
+    uint64_t words = 0;
+    int rc = 0;
+    bool more = true;
+    while (more && rc == 0) {
+        size_t n = 0;
+        while (n < ZMR_COUNTS_BATCH
+           && (more = zmr_words_next (scan, &batch [n].word, &batch [n].len))) {
+            batch [n].hash = s_hash (batch [n].word, batch [n].len);
+            __builtin_prefetch (&self->index [(uint32_t) batch [n].hash & self->mask]);
+            n++;
+        }
+        for (size_t i = 0; i < n; i++) {
+            uint32_t ref = self->index [(uint32_t) batch [i].hash & self->mask];
+            if (ref)
+                __builtin_prefetch (&self->entries [ref - 1]);
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (s_count_word (self, batch [i].word, batch [i].len, batch [i].hash, round,
+                              on_new, arg)) {
+                rc = -1;
+                break;
+            }
+            words++;
+        }
+    }
+    *counted = words;
+    return rc;
+}
+
 int
 zmr_counts_add_text (zmr_counts_t *self, const char *text, size_t len,
                      zmr_counts_new_fn *on_new, void *arg, uint64_t *words)
@@ -388,37 +519,14 @@ zmr_counts_add_text (zmr_counts_t *self, const char *text, size_t len,
     assert (text || len == 0);
     zmr_words_t scan;
     zmr_words_init (&scan, text, len);
-    const char *word;
-    size_t word_len;
     uint64_t counted = 0;
-    uint32_t round = self->round;
-    int rc = 0;
-    while (zmr_words_next (&scan, &word, &word_len)) {
-        uint64_t hash = s_hash (word, word_len);
-        size_t slot = s_probe (self, word, word_len, hash);
-        uint32_t ref = self->index [slot];
-        zmr_entry_t *entry;
-        if (ref)
-            entry = &self->entries [ref - 1];
-        else {
-            entry = s_insert (self, word, word_len, hash, slot, 0);
-            if (!entry || (on_new && on_new (entry, arg))) {
-                rc = -1;
-                break;
-            }
-        }
-        if (entry->round != round) {
-            //  First time in this round: its count restarts.
-            if (s_touch (self, (size_t) (entry - self->entries))) {
-                rc = -1;
-                break;
-            }
-            entry->round = round;
-            entry->count = 0;
-        }
-        entry->count++;
-        counted++;
-    }
+    //  Measured on 100 MB, one thread, best of 5: batches take Zipf text
+    //  (339k distinct words) from 463-577 ms to 341-378, and the KJV (29k)
+    //  from 288-310 to 388; so they start where the index outgrows the
+    //  cache.
+    int rc = self->mask < S_SMALL_INDEX
+           ? s_add_text_direct (self, &scan, on_new, arg, &counted)
+           : s_add_text_batched (self, &scan, on_new, arg, &counted);
     self->total += counted;
     *words = counted;
     return rc;

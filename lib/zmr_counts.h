@@ -34,6 +34,23 @@ zmr_entry_t *
     zmr_counts_add (zmr_counts_t *self, const void *word, size_t len,
                     uint64_t delta, bool *is_new);
 
+//  A word and a count to add, for zmr_counts_add_pairs.
+typedef struct {
+    const char *word;    //  Not terminated
+    size_t len;          //  At most UINT32_MAX
+    uint64_t count;
+} zmr_pair_t;
+
+//  Pairs per batch that zmr_counts_add_pairs (and the text scan) overlap
+#define ZMR_COUNTS_BATCH 16
+
+//  zmr_counts_add of each pair in order (counts to the word; is_new not
+//  told), with the table's cache misses overlapped across the pairs: the
+//  way to merge many pairs into a large table. Returns 0, or -1 on
+//  out-of-memory (the pairs before the failing one are added).
+int
+    zmr_counts_add_pairs (zmr_counts_t *self, const zmr_pair_t *pairs, size_t n);
+
 //  Called by zmr_counts_add_text for each word new to the table, with its
 //  entry (borrowed, valid until the next add). Returns 0, or -1 to stop.
 typedef int (zmr_counts_new_fn) (zmr_entry_t *entry, void *arg);

@@ -59,15 +59,26 @@ s_apply (s_reducer_t *self, zmr_msg_t *msg, uint64_t *words)
 {
     //  The decoder walked every pair already: nothing below can meet a bad
     //  one halfway through.
-    const char *word;
-    uint32_t len;
-    uint64_t count;
-    *words = 0;
-    while (zmr_msg_next_pair (msg, &word, &len, &count)) {
-        if (!zmr_counts_add (self->counts, word, len, count, NULL))
-            return -1;
-        *words += count;
+    zmr_pair_t pairs[ZMR_COUNTS_BATCH];
+    size_t n = 0;
+    uint64_t total = 0;
+    bool more = true;
+    while (more) {
+        const char *word;
+        uint32_t len;
+        uint64_t count;
+        more = zmr_msg_next_pair (msg, &word, &len, &count);
+        if (more) {
+            pairs[n++] = (zmr_pair_t) { word, len, count };
+            total += count;
+        }
+        if ((n == ZMR_COUNTS_BATCH || !more) && n) {
+            if (zmr_counts_add_pairs (self->counts, pairs, n))
+                return -1;
+            n = 0;
+        }
     }
+    *words = total;
     if (zmr_u64set_insert (self->applied, msg->chunk) < 0)
         return -1;
     self->counters.chunks++;
