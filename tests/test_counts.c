@@ -425,3 +425,100 @@ Test (counts, rounds_count_each_chunk_apart_and_keep_aux)
     cr_assert_eq (ntouched, 0);
     zmr_counts_destroy (&table);
 }
+
+//  A word made from an id ("w" and the id in base 36, some words long);
+//  returns its length.
+static size_t
+s_id_word (uint32_t id, char *out)
+{
+    size_t n = 0;
+    out[n++] = 'w';
+    do {
+        out[n++] = "0123456789abcdefghijklmnopqrstuvwxyz"[id % 36];
+        id /= 36;
+    } while (id);
+    if (n % 5 == 0) {
+        memset (out + n, '_', 20);          //  Some words past 16 bytes
+        n += 20;
+    }
+    return n;
+}
+
+//  Large tables take the batched paths (prefetching slots and entries):
+//  the counts must be those of an array indexed by word id, round by round
+//  for add_text and in total for add_pairs, duplicates within one batch
+//  included.
+Test (counts, large_tables_count_exactly_in_batches)
+{
+    enum { IDS = 150000, ROUNDS = 6, PER_ROUND = 120000 };
+    uint32_t *expected = calloc (IDS, sizeof *expected);
+    char *text = malloc ((size_t) PER_ROUND * 32);
+    zmr_counts_t *counts = zmr_counts_new ();
+    uint32_t seed = 12345;
+    for (int round = 0; round < ROUNDS; round++) {
+        memset (expected, 0, IDS * sizeof *expected);
+        size_t len = 0;
+        for (int k = 0; k < PER_ROUND; k++) {
+            seed = seed * 1103515245u + 12345u;
+            //  Skewed: low ids often, so batches repeat words
+            uint32_t id = (seed >> 8) % (k % 3? 50: IDS);
+            expected[id]++;
+            len += s_id_word (id, text + len);
+            text[len++] = k % 7? ' ': '\n';
+        }
+        zmr_counts_next_round (counts);
+        uint64_t words;
+        cr_assert_eq (zmr_counts_add_text (counts, text, len, NULL, NULL, &words), 0);
+        cr_assert_eq (words, PER_ROUND);
+        size_t ntouched;
+        const uint32_t *touched = zmr_counts_touched (counts, &ntouched);
+        size_t distinct = 0;
+        for (uint32_t id = 0; id < IDS; id++)
+            distinct += expected[id] > 0;
+        cr_assert_eq (ntouched, distinct, "round %d", round);
+        zmr_entry_t *entries = zmr_counts_entries (counts);
+        for (size_t i = 0; i < ntouched; i++) {
+            const zmr_entry_t *entry = &entries[touched[i]];
+            //  Back from the word to its id
+            uint32_t id = 0, scale = 1;
+            for (size_t at = 1; at < entry->len && entry->word[at] != '_'; at++) {
+                const char *digit = strchr ("0123456789abcdefghijklmnopqrstuvwxyz",
+                                            entry->word[at]);
+                id += (uint32_t) (digit - "0123456789abcdefghijklmnopqrstuvwxyz") * scale;
+                scale *= 36;
+            }
+            cr_assert_eq (entry->count, expected[id], "round %d, %.*s", round,
+                          (int) entry->len, entry->word);
+        }
+    }
+    zmr_counts_destroy (&counts);
+
+    //  add_pairs: every id with a count, in three passes, as a reducer would
+    counts = zmr_counts_new ();
+    char (*words)[32] = malloc ((size_t) IDS * 32);
+    zmr_pair_t *pairs = malloc (IDS * sizeof *pairs);
+    for (uint32_t id = 0; id < IDS; id++) {
+        pairs[id].word = words[id];
+        pairs[id].len = s_id_word (id, words[id]);
+        pairs[id].count = id % 4 + 1;
+    }
+    for (int pass = 0; pass < 3; pass++)
+        cr_assert_eq (zmr_counts_add_pairs (counts, pairs, IDS), 0);
+    //  Within one batch: the same word many times
+    zmr_pair_t same[40];
+    for (int k = 0; k < 40; k++)
+        same[k] = pairs[7];
+    cr_assert_eq (zmr_counts_add_pairs (counts, same, 40), 0);
+    cr_assert_eq (zmr_counts_size (counts), IDS);
+    for (uint32_t id = 0; id < IDS; id++) {
+        zmr_entry_t *entry = zmr_counts_lookup (counts, pairs[id].word, pairs[id].len);
+        cr_assert_not_null (entry);
+        uint64_t want = 3 * (uint64_t) (id % 4 + 1) + (id == 7? 40 * (uint64_t) (7 % 4 + 1): 0);
+        cr_assert_eq (entry->count, want, "id %u", id);
+    }
+    zmr_counts_destroy (&counts);
+    free (pairs);
+    free (words);
+    free (text);
+    free (expected);
+}
