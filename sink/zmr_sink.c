@@ -127,15 +127,13 @@ s_on_result (s_sink_t *self)
 //  the sum of its lines' modulo 2^64: independent of their order, and a
 //  few lines of Python recompute it from the output.
 static uint64_t
-s_line_digest (EVP_MD_CTX *ctx, const EVP_MD *sha256, const char *word,
-               uint32_t len, uint64_t count)
+s_line_digest (EVP_MD_CTX *ctx, const EVP_MD *sha256, const char *word, uint32_t len,
+               const char *tail, size_t tail_len)
 {
-    char tail[32];
-    int n = snprintf (tail, sizeof tail, "\t%llu\n", (unsigned long long) count);
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     if (!EVP_DigestInit_ex2 (ctx, sha256, NULL) || !EVP_DigestUpdate (ctx, word, len)
-    ||  !EVP_DigestUpdate (ctx, tail, (size_t) n) || !EVP_DigestFinal_ex (ctx, md, &mdlen)) {
+    ||  !EVP_DigestUpdate (ctx, tail, tail_len) || !EVP_DigestFinal_ex (ctx, md, &mdlen)) {
         zmr_log (0, "SHA-256 failed");
         abort ();
     }
@@ -156,13 +154,26 @@ s_write_entries (FILE *out, zmr_entry_t *entries, size_t count, uint64_t *digest
         zmr_log (0, "OpenSSL has no SHA-256");
         abort ();
     }
+    uint64_t sum = 0;
     for (size_t i = 0; i < count; i++) {
+        //  "\t<count>\n", the digits written backwards from the end
+        char tail[24];
+        char *at = tail + sizeof tail;
+        *--at = '\n';
+        uint64_t value = entries[i].count;
+        do {
+            *--at = (char) ('0' + value % 10);
+            value /= 10;
+        } while (value);
+        *--at = '\t';
+        size_t tail_len = (size_t) (tail + sizeof tail - at);
         fwrite (entries[i].word, 1, entries[i].len, out);
-        fprintf (out, "\t%llu\n", (unsigned long long) entries[i].count);
+        fwrite (at, 1, tail_len, out);
         if (digest)
-            *digest += s_line_digest (ctx, sha256, entries[i].word, entries[i].len,
-                                      entries[i].count);
+            sum += s_line_digest (ctx, sha256, entries[i].word, entries[i].len, at, tail_len);
     }
+    if (digest)
+        *digest += sum;
     EVP_MD_CTX_free (ctx);
     EVP_MD_free (sha256);
     return ferror (out)? -1: 0;
@@ -251,11 +262,14 @@ s_write_result (s_sink_t *self, uint64_t *words, uint64_t *distinct)
     }
     zmr_entries_sort (all, total);
     int rc;
+    //  The digest is for the receipt; without one it would cost a SHA-256
+    //  per line for nothing.
     self->digest = 0;
+    uint64_t *digest = self->config->receipt? &self->digest: NULL;
     if (self->config->output)
-        rc = s_write_file (self->config->output, all, total, &self->digest);
+        rc = s_write_file (self->config->output, all, total, digest);
     else {
-        rc = s_write_entries (stdout, all, total, &self->digest);
+        rc = s_write_entries (stdout, all, total, digest);
         if (fflush (stdout) || rc) {
             zmr_log (0, "cannot write the result to standard output: %s", strerror (errno));
             rc = -1;
