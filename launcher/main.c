@@ -119,6 +119,7 @@ int
 main (int argc, char *argv[])
 {
     zmr_log_init ("zmr");
+    zmr_tune_malloc ();
     if (argc >= 2 && !strcmp (argv[1], "run")) {
         zmr_log_set_help ("zmr run");
         return s_run (argc - 1, argv + 1);

@@ -2,6 +2,7 @@
     the roles. The interrupt counter is the one piece of global state. */
 #include "zmr.h"
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
@@ -19,6 +20,14 @@ void
 zmr_log_init (const char *program)
 {
     s_program = program;
+}
+
+void
+zmr_tune_malloc (void)
+{
+    //  Setting them fixes both: glibc no longer moves them on its own.
+    mallopt (M_MMAP_THRESHOLD, 4 << 20);
+    mallopt (M_TRIM_THRESHOLD, 32 << 20);
 }
 
 void

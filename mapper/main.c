@@ -28,6 +28,7 @@ int
 main (int argc, char *argv[])
 {
     zmr_log_init ("zmr-mapper");
+    zmr_tune_malloc ();
     zmr_mapper_config_t config = { .heartbeat_ms = 250 };
     enum { O_NAME = 256, O_HEARTBEAT, O_WAIT, O_DELAY, O_MAP_COST, O_VERSION };
     static const struct option options[] = {

@@ -26,6 +26,7 @@ int
 main (int argc, char *argv[])
 {
     zmr_log_init ("zmr-monitor");
+    zmr_tune_malloc ();
     zmr_monitor_config_t config = {
         .view = isatty (STDOUT_FILENO)? ZMR_VIEW_LIVE: ZMR_VIEW_LINES
     };

@@ -31,6 +31,7 @@ int
 main (int argc, char *argv[])
 {
     zmr_log_init ("zmr-reducer");
+    zmr_tune_malloc ();
     zmr_reducer_config_t config = { .bind = "tcp://*:*", .heartbeat_ms = 250,
                                     .checkpoint_ms = 5000 };
     enum { O_BIND = 256, O_ADVERTISE, O_NAME, O_HEARTBEAT, O_WAIT, O_STATE,

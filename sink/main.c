@@ -30,6 +30,7 @@ int
 main (int argc, char *argv[])
 {
     zmr_log_init ("zmr-sink");
+    zmr_tune_malloc ();
     zmr_sink_config_t config = { .bind = "tcp://*:*", .heartbeat_ms = 250 };
     enum { O_BIND = 256, O_ADVERTISE, O_PARTS, O_RECEIPT, O_NAME, O_HEARTBEAT, O_WAIT,
            O_VERSION };

@@ -43,6 +43,7 @@ int
 main (int argc, char *argv[])
 {
     zmr_log_init ("zmr-ventilator");
+    zmr_tune_malloc ();
     zmr_ventilator_config_t config = {
         .control = "tcp://*:5550", .chunks = "tcp://*:5551",
         .reducers = 2, .chunk_size = ZMR_DEFAULT_CHUNK, .window = 16,
