@@ -527,11 +527,26 @@ s_gone (s_launcher_t *self, int kind)
     return true;
 }
 
+//  SIGCHLD interrupts the wait for a status (poll(2) is never restarted,
+//  whatever SA_RESTART says; other calls are): the loop then reaps at once
+//  instead of up to 50 ms later.
+static void
+s_on_child (int signum)
+{
+    (void) signum;
+}
+
 int
 zmr_launcher_run (const zmr_launcher_config_t *config)
 {
     if (s_check_inputs (config))
         return 1;
+    struct sigaction action;
+    memset (&action, 0, sizeof action);
+    action.sa_handler = s_on_child;
+    action.sa_flags = SA_NOCLDSTOP | SA_RESTART;
+    sigemptyset (&action.sa_mask);
+    sigaction (SIGCHLD, &action, NULL);
     int64_t started = zmr_now_ms ();
     s_launcher_t self;
     memset (&self, 0, sizeof self);
