@@ -19,7 +19,7 @@ Test (mapper, hashes_each_distinct_word_once_and_sends_one_batch_per_chunk_and_r
     h_io_t io = { .env = env };
     //  --map-cost keeps the job long enough for the monitor to be there.
     pid_t zmr = h_spawnl (&io, "zmr", "run", "--no-progress", "-m", "2", "-r", "3",
-                          "--chunk-size", "64K", "--map-cost", "50", "--status", status_ep,
+                          "--chunk-size", "64K", "--map-cost", "150", "--status", status_ep,
                           "-o", output, h_kjv (), NULL);
     cr_assert_eq (h_exit_code (h_wait (zmr, 100000, "zmr run")), 0);
     h_wait (monitor, 20000, "the monitor");
