@@ -522,3 +522,53 @@ Test (counts, large_tables_count_exactly_in_batches)
     free (text);
     free (expected);
 }
+
+//  Words that the first 8 bytes cannot tell apart (long common prefixes,
+//  NUL bytes where padding would be, the empty word, bytes above 0x7f):
+//  the sort must still give result order, checked pair by pair, and keep
+//  every entry.
+Test (counts, sort_orders_words_alike_in_their_first_eight_bytes)
+{
+    zmr_counts_t *counts = zmr_counts_new ();
+    char buf [32];
+    unsigned int seed = 777;
+    static const char *const heads [] = { "", "ab", "ab\0", "commonpr", "commonprefix", "\xff\xff" };
+    static const size_t head_lens [] = { 0, 2, 3, 8, 12, 2 };
+    for (int at = 0; at < 30000; at++) {
+        seed = seed * 1103515245u + 12345u;
+        size_t head = (seed >> 16) % 6;
+        memcpy (buf, heads [head], head_lens [head]);
+        size_t len = head_lens [head];
+        seed = seed * 1103515245u + 12345u;
+        size_t tail = (seed >> 16) % 6;
+        for (size_t k = 0; k < tail; k++) {
+            seed = seed * 1103515245u + 12345u;
+            buf [len++] = (char) ("a\0z\x80" [(seed >> 16) % 4]);
+        }
+        zmr_counts_add (counts, buf, len, 1 + (seed >> 20) % 3, NULL);
+    }
+    size_t size = zmr_counts_size (counts);
+    uint64_t total = zmr_counts_total (counts);
+    zmr_entry_t *entries = malloc (size * sizeof *entries);
+    memcpy (entries, zmr_counts_entries (counts), size * sizeof *entries);
+    zmr_entries_sort (entries, size);
+    uint64_t sum = 0;
+    for (size_t at = 0; at < size; at++) {
+        sum += entries [at].count;
+        cr_assert_eq (zmr_counts_lookup (counts, entries [at].word, entries [at].len)->count,
+                      entries [at].count, "entry %zu is not one of the table's", at);
+        if (at == 0)
+            continue;
+        const zmr_entry_t *prev = &entries [at - 1], *next = &entries [at];
+        cr_assert_geq (prev->count, next->count);
+        if (prev->count == next->count) {
+            size_t common = prev->len < next->len ? prev->len : next->len;
+            int order = memcmp (prev->word, next->word, common);
+            cr_assert (order < 0 || (order == 0 && prev->len < next->len),
+                       "entries %zu and %zu out of order", at - 1, at);
+        }
+    }
+    cr_assert_eq (sum, total, "entries lost or doubled by the sort");
+    free (entries);
+    zmr_counts_destroy (&counts);
+}
