@@ -266,6 +266,22 @@ s_can_issue (s_vent_t *self)
 {
     if (self->phase != P_MAPPING)
         return false;
+    //  Credit: at most two chunks waiting (issued, not taken) per mapper;
+    //  one kept mappers short of work, measured on the bench corpora. The
+    //  PUSH socket's HWM of 1 bounds queues only in messages, and a chunk
+    //  by reference is ~100 bytes: the kernel's socket buffers held the
+    //  whole window in the mappers' queues, where chunks waited past
+    //  --dead-ms behind slow ones (and were issued again), while a mapper
+    //  that joined got none.
+    size_t mappers = 0, waiting = 0;
+    for (size_t i = 0; i < self->nworkers; i++)
+        if (self->workers[i].role == ZMR_ROLE_MAPPER && self->workers[i].state == W_ALIVE)
+            mappers++;
+    for (size_t id = self->first_open; id < self->nchunks; id++)
+        if (self->ledger[id].state == S_ISSUED)
+            waiting++;
+    if (waiting >= 2 * (mappers? mappers: 1))
+        return false;
     if (self->queue_len > 0)
         return true;
     return !self->eof && !self->input_waits && self->stat.in_flight < self->config->window;
