@@ -231,7 +231,7 @@ make_reference() {   # make_reference NAME -> $OUT/ref-NAME-LABEL.tsv and .info
 # ---- running the tools -----------------------------------------------------
 
 FAIL=0
-declare -A WALL RSS          # "corpus|tool" -> space-separated samples
+declare -A WALL RSS PSS      # "corpus|tool" -> space-separated samples (PSS: zmr's only)
 declare -A BAD               # "corpus|tool" -> "wrong failed ..." per bad run
 declare -A NAME=(
     [zmr]="zmr run (defaults)"
@@ -280,11 +280,13 @@ run_one() {
     t1=${EPOCHREALTIME/./}
     R_MS=$(( (t1 - t0) / 1000 ))
     R_KB=0
+    R_PSS=
     case $tool in
         zmr)
             if [ "$ZMR_STATS" = 1 ]; then
                 R_KB=$(sed -n 's/.*zmr: stats:.*peak_rss_kb=\([0-9][0-9]*\).*/\1/p' "$err" | tail -n 1)
                 R_KB=${R_KB:-0}
+                R_PSS=$(sed -n 's/.*zmr: stats:.*peak_pss_kb=\([0-9][0-9]*\).*/\1/p' "$err" | tail -n 1)
             else
                 R_KB=$(peak_of "$tf")
             fi ;;
@@ -329,7 +331,10 @@ check() {
 }
 
 # record KEY -- after a successful, checked run
-record() { WALL[$1]="${WALL[$1]:-} $R_MS"; RSS[$1]="${RSS[$1]:-} $R_KB"; }
+record() {
+    WALL[$1]="${WALL[$1]:-} $R_MS"; RSS[$1]="${RSS[$1]:-} $R_KB"
+    [ -z "${R_PSS:-}" ] || PSS[$1]="${PSS[$1]:-} $R_PSS"
+}
 
 median() {   # median "SAMPLES" (space-separated integers) -> integer
     echo "$*" | tr -s ' ' '\n' | sed '/^$/d' | sort -n | awk '{ v[NR] = $1 } END {
@@ -372,6 +377,8 @@ md "Machine: $NPROC cores ($CPU), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 10
 md "zmr $ZMR_REV; $RUNS runs per tool and corpus, interleaved; medians; page cache warm."
 md "MB = 10^6 bytes; RSS in MiB: zmr's is the sum over all its processes (--stats),"
 md "pipelines' the sum of each stage's peak, Dask's the launcher's plus each worker's."
+md "Summed RSS counts shared pages (libzmq, libc...) once per process; the targets line"
+md "also gives zmr's summed PSS (each page once), sampled every 10 ms by zmr run --stats."
 md "zmr's defaults: -m = cores ($NPROC), -r 2, 1 MiB chunks. Times are wall clock, start to exit."
 md ""
 
@@ -444,14 +451,16 @@ targets() {   # targets CORPUS: zmr against the issue's targets
     local c=$1 goal
     [ -n "${WALL[$c|zmr]:-}" ] || return 0
     [ "$c" = kjv ] && goal=0.4 || goal=0.3
-    local zms zkb y2ms y2kb dms
+    local zms zkb zpss y2ms y2kb dms
     zms=$(median "${WALL[$c|zmr]}"); zkb=$(median "${RSS[$c|zmr]}")
+    zpss=$( [ -n "${PSS[$c|zmr]:-}" ] && median "${PSS[$c|zmr]}" || echo 0 )
     y2ms=$( [ -n "${WALL[$c|yard2]:-}" ] && median "${WALL[$c|yard2]}" || echo 0 )
     y2kb=$( [ -n "${RSS[$c|yard2]:-}" ] && median "${RSS[$c|yard2]}" || echo 0 )
     dms=$( [ -n "${WALL[$c|dask]:-}" ] && median "${WALL[$c|dask]}" || echo 0 )
-    awk -v z="$zms" -v zk="$zkb" -v y="$y2ms" -v yk="$y2kb" -v d="$dms" -v goal="$goal" 'BEGIN {
+    awk -v z="$zms" -v zk="$zkb" -v zp="$zpss" -v y="$y2ms" -v yk="$y2kb" -v d="$dms" -v goal="$goal" 'BEGIN {
         if (y > 0) printf "zmr: %.2f× the 2-thread yardstick'\''s speed (target ≥ %s) — %s; ", y / z, goal, (y / z >= goal) ? "met" : "NOT met"
         if (yk > 0) printf "RSS %.1f× the yardstick'\''s (target ≤ 2) — %s; ", zk / yk, (zk / yk <= 2) ? "met" : "NOT met"
+        if (yk > 0 && zp > 0) printf "summed PSS (shared pages once, %.0f MiB) %.1f× the yardstick'\''s RSS — %s; ", zp / 1024, zp / yk, (zp / yk <= 2) ? "met" : "NOT met"
         if (d > 0) printf "%.1f× Dask (target ≥ 10) — %s", d / z, (d / z >= 10) ? "met" : "NOT met"
         printf "\n" }'
 }

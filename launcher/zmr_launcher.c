@@ -527,6 +527,39 @@ s_gone (s_launcher_t *self, int kind)
     return true;
 }
 
+//  Proportional set size of a process in KiB (each shared page divided
+//  among the processes that map it), or 0 if it cannot be read.
+static long
+s_pss_kb (pid_t pid)
+{
+    char path[64];
+    snprintf (path, sizeof path, "/proc/%d/smaps_rollup", (int) pid);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return 0;
+    char line[256];
+    long kb = 0;
+    while (fgets (line, sizeof line, file))
+        if (sscanf (line, "Pss: %ld kB", &kb) == 1)
+            break;
+    fclose (file);
+    return kb;
+}
+
+//  The job's memory now: the sum of the PSS of the launcher and every live
+//  child. Summed RSS counts the pages of libzmq, libc and the rest once per
+//  process; summed PSS counts every page once, so it is what the whole
+//  pipeline holds.
+static long
+s_pss_now (s_launcher_t *self)
+{
+    long total = s_pss_kb (getpid ());
+    for (size_t i = 0; i < self->nchildren; i++)
+        if (self->children[i].pid)
+            total += s_pss_kb (self->children[i].pid);
+    return total;
+}
+
 //  SIGCHLD interrupts the wait for a status (poll(2) is never restarted,
 //  whatever SA_RESTART says; other calls are): the loop then reaps at once
 //  instead of up to 50 ms later.
@@ -575,6 +608,7 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
     }
     int code = 1;
     zsock_t *sub = NULL;
+    long peak_pss = 0;                  //  --stats: sampled every 10 ms
     if (s_endpoints (&self) || s_start (&self)) {
         zmr_log (0, "%s", self.reason);
         goto cleanup;
@@ -595,11 +629,17 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
     while (!zmr_interrupted ()) {
         if (!journal_seen && access (self.journal, F_OK) == 0)
             journal_seen = true;
+        if (config->stats) {
+            long pss = s_pss_now (&self);
+            if (pss > peak_pss)
+                peak_pss = pss;
+        }
         uint64_t seq = last.seq;
+        int wait = config->stats? 10: 50;
         if (sub)
-            s_read_status (sub, &last, config->progress, &drawn, 50);
+            s_read_status (sub, &last, config->progress, &drawn, wait);
         else
-            zclock_sleep (50);
+            zclock_sleep (wait);
         if (last.seq != seq || !last_status_at)
             last_status_at = zmr_now_ms ();
         if (!strcmp (last.phase, "done"))
@@ -697,8 +737,9 @@ cleanup:
         long total = own.ru_maxrss;
         for (size_t i = 0; i < self.nchildren; i++)
             total += self.children[i].maxrss_kb;
-        fprintf (stderr, "zmr: stats: wall_ms=%lld peak_rss_kb=%ld processes=%zu\n",
-                 (long long) (zmr_now_ms () - started), total, self.nchildren + 1);
+        fprintf (stderr, "zmr: stats: wall_ms=%lld peak_rss_kb=%ld peak_pss_kb=%ld "
+                 "processes=%zu\n", (long long) (zmr_now_ms () - started), total, peak_pss,
+                 self.nchildren + 1);
     }
     for (size_t i = 0; i < self.nchildren; i++) {
         for (char **arg = self.children[i].argv; arg && *arg; arg++)

@@ -317,3 +317,26 @@ Test (cli, run_fails_when_its_status_endpoint_is_taken)
     cr_assert_eq (r.out_len, 0, "zmr run wrote a result: %s", r.out);
     cr_assert_not_null (strstr (r.err, "cannot bind"), "stderr: %s", r.err);
 }
+
+//  --stats: one line on stderr with the wall time, the summed peak RSS, the
+//  sampled peak of the summed PSS (no more than the RSS: shared pages are
+//  counted once) and the number of processes (launcher, ventilator, sink,
+//  R reducers, M mappers); the result is on stdout as without it.
+Test (cli, run_stats_reports_time_memory_and_processes)
+{
+    char *input = h_kjv_slice ("stats.txt", 300000);
+    const char *args[] = { "run", "--stats", "--no-progress", "-m", "2", "-r", "3", input, NULL };
+    s_result_t r = s_run ("zmr", args);
+    cr_assert_eq (r.code, 0, "zmr run --stats exited with %d: %s", r.code, r.err);
+    cr_assert_gt (r.out_len, 0, "no result on stdout");
+    long long wall, rss, pss;
+    int processes;
+    const char *line = strstr (r.err, "zmr: stats: ");
+    cr_assert_not_null (line, "no stats line: %s", r.err);
+    cr_assert_eq (sscanf (line, "zmr: stats: wall_ms=%lld peak_rss_kb=%lld peak_pss_kb=%lld "
+                                "processes=%d", &wall, &rss, &pss, &processes), 4,
+                  "stats line: %s", line);
+    cr_assert_eq (processes, 1 + 1 + 1 + 3 + 2);
+    cr_assert (wall > 0 && rss > 0 && pss > 0, "stats line: %s", line);
+    cr_assert_leq (pss, rss, "summed PSS above summed RSS: %s", line);
+}
