@@ -281,6 +281,21 @@ s_read_spooled (zmr_chunker_t *self, size_t want, bool *wait)
     return got;
 }
 
+//  Grows buf to cap bytes. Returns 0, or -1 with a reason.
+static int
+s_reserve (zmr_chunker_t *self, size_t cap)
+{
+    char *buf = (char *) realloc (self->buf, cap);
+    if (!buf) {
+        snprintf (self->error, sizeof (self->error),
+                  "out of memory reading '%s'", self->paths [self->current]);
+        return s_fail (self);
+    }
+    self->buf = buf;
+    self->cap = cap;
+    return 0;
+}
+
 //  Reads until buf holds target bytes or the input ends. Returns 0, 2 when
 //  a non-blocking chunker would have to wait for input, or -1 with a reason.
 static int
@@ -294,14 +309,8 @@ s_fill (zmr_chunker_t *self, size_t target)
             cap = self->max_chunk + 1;
         if (cap < target)
             cap = target;
-        char *buf = (char *) realloc (self->buf, cap);
-        if (!buf) {
-            snprintf (self->error, sizeof (self->error),
-                      "out of memory reading '%s'", self->paths [self->current]);
-            return s_fail (self);
-        }
-        self->buf = buf;
-        self->cap = cap;
+        if (s_reserve (self, cap))
+            return -1;
     }
     while (self->len < target && !self->eof) {
         size_t want = target - self->len;
@@ -415,16 +424,8 @@ s_emit_reference (zmr_chunker_t *self, uint64_t len, zmr_chunk_t *chunk)
 static int
 s_window (zmr_chunker_t *self, uint64_t at, size_t len)
 {
-    if (len > self->cap) {
-        char *buf = (char *) realloc (self->buf, len);
-        if (!buf) {
-            snprintf (self->error, sizeof (self->error),
-                      "out of memory reading '%s'", self->paths [self->current]);
-            return s_fail (self);
-        }
-        self->buf = buf;
-        self->cap = len;
-    }
+    if (len > self->cap && s_reserve (self, len))
+        return -1;
     for (size_t got = 0; got < len;) {
         ssize_t rc = pread (self->fd, self->buf + got, len - got, (off_t) (at + got));
         if (rc < 0 && errno == EINTR)

@@ -20,6 +20,8 @@ struct _zmr_journal_t {
     zmr_journal_cut_t *cuts;     //  Cuts found at open, chunk i at [i]
     size_t ncuts;                //  Number of them
     size_t cuts_cap;             //  Allocated
+    msgpack_sbuffer sbuf;        //  One record being packed
+    msgpack_packer pk;           //  Packs into sbuf
     zmr_journal_header_t header; //  As read or written
 };
 
@@ -81,11 +83,12 @@ s_read_record (const void *data, size_t len, void *arg)
     return 0;
 }
 
+//  Appends the record packed in self->sbuf. Returns 0 or -1.
 static int
-s_append (zmr_journal_t *self, msgpack_sbuffer *sbuf)
+s_append (zmr_journal_t *self)
 {
-    int rc = zmr_records_append (self->fd, sbuf->data, sbuf->size);
-    msgpack_sbuffer_clear (sbuf);
+    int rc = zmr_records_append (self->fd, self->sbuf.data, self->sbuf.size);
+    msgpack_sbuffer_clear (&self->sbuf);
     return rc;
 }
 
@@ -97,6 +100,8 @@ zmr_journal_open (const char *path, zmr_journal_header_t *header,
     if (!self)
         return NULL;
     self->fd = -1;
+    msgpack_sbuffer_init (&self->sbuf);
+    msgpack_packer_init (&self->pk, &self->sbuf, msgpack_sbuffer_write);
     self->path = strdup (path);
     self->done = zmr_counts_new ();
     if (!self->path || !self->done) {
@@ -132,21 +137,16 @@ zmr_journal_open (const char *path, zmr_journal_header_t *header,
     while (header->job == 0)
         zmr_random (&header->job, sizeof header->job);
     self->header = *header;
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    msgpack_sbuffer_init (&sbuf);
-    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-    msgpack_pack_array (&pk, 7);
-    msgpack_pack_uint16 (&pk, S_SIGNATURE);
-    msgpack_pack_uint8 (&pk, S_VERSION);
-    msgpack_pack_uint64 (&pk, header->job);
-    msgpack_pack_uint32 (&pk, header->reducers);
-    msgpack_pack_uint64 (&pk, header->chunk_size);
-    msgpack_pack_uint64 (&pk, header->input_bytes);
-    msgpack_pack_uint32 (&pk, header->inputs);
-    int rc = s_append (self, &sbuf);
-    msgpack_sbuffer_destroy (&sbuf);
-    if (rc || fsync (self->fd)) {
+    msgpack_packer *pk = &self->pk;
+    msgpack_pack_array (pk, 7);
+    msgpack_pack_uint16 (pk, S_SIGNATURE);
+    msgpack_pack_uint8 (pk, S_VERSION);
+    msgpack_pack_uint64 (pk, header->job);
+    msgpack_pack_uint32 (pk, header->reducers);
+    msgpack_pack_uint64 (pk, header->chunk_size);
+    msgpack_pack_uint64 (pk, header->input_bytes);
+    msgpack_pack_uint32 (pk, header->inputs);
+    if (s_append (self) || fsync (self->fd)) {
         snprintf (errbuf, errlen, "cannot write journal '%s': %s", path, strerror (errno));
         goto fail;
     }
@@ -166,6 +166,7 @@ zmr_journal_destroy (zmr_journal_t **self_p)
     if (self->fd >= 0)
         close (self->fd);
     zmr_counts_destroy (&self->done);
+    msgpack_sbuffer_destroy (&self->sbuf);
     free (self->cuts);
     free (self->path);
     free (self);
@@ -175,33 +176,21 @@ zmr_journal_destroy (zmr_journal_t **self_p)
 int
 zmr_journal_done (zmr_journal_t *self, uint64_t chunk, uint64_t words)
 {
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    msgpack_sbuffer_init (&sbuf);
-    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-    msgpack_pack_array (&pk, 2);
-    msgpack_pack_uint64 (&pk, chunk);
-    msgpack_pack_uint64 (&pk, words);
-    int rc = s_append (self, &sbuf);
-    msgpack_sbuffer_destroy (&sbuf);
-    return rc;
+    msgpack_pack_array (&self->pk, 2);
+    msgpack_pack_uint64 (&self->pk, chunk);
+    msgpack_pack_uint64 (&self->pk, words);
+    return s_append (self);
 }
 
 int
 zmr_journal_cut (zmr_journal_t *self, uint64_t chunk, const zmr_journal_cut_t *cut)
 {
-    msgpack_sbuffer sbuf;
-    msgpack_packer pk;
-    msgpack_sbuffer_init (&sbuf);
-    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-    msgpack_pack_array (&pk, 4);
-    msgpack_pack_uint64 (&pk, chunk);
-    msgpack_pack_uint32 (&pk, cut->input);
-    msgpack_pack_uint64 (&pk, cut->offset);
-    msgpack_pack_uint64 (&pk, cut->len);
-    int rc = s_append (self, &sbuf);
-    msgpack_sbuffer_destroy (&sbuf);
-    return rc;
+    msgpack_pack_array (&self->pk, 4);
+    msgpack_pack_uint64 (&self->pk, chunk);
+    msgpack_pack_uint32 (&self->pk, cut->input);
+    msgpack_pack_uint64 (&self->pk, cut->offset);
+    msgpack_pack_uint64 (&self->pk, cut->len);
+    return s_append (self);
 }
 
 const zmr_journal_cut_t *

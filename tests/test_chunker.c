@@ -270,17 +270,30 @@ Test (chunker, offsets_are_byte_offsets_in_the_input)
     free ((char *) path);
 }
 
+//  A file of short random words with a 4 MiB word at offset S_LONG_HEAD;
+//  sets *text (the caller frees it) and *len, returns its path (freed too).
+#define S_LONG_HEAD 100000
+#define S_LONG_WORD (4u << 20)
+
+static const char *
+s_long_word_file (char **text, size_t *len)
+{
+    size_t head = S_LONG_HEAD, word_len = S_LONG_WORD;
+    *len = head + word_len + 1 + 50000;
+    *text = (char *) malloc (*len);
+    s_random_text (*text, head, 5);
+    (*text) [head - 1] = '\n';
+    memset (*text + head, 'w', word_len);
+    (*text) [head + word_len] = ' ';
+    s_random_text (*text + head + word_len + 1, *len - head - word_len - 1, 6);
+    return s_write ("big", *text, *len);
+}
+
 Test (chunker, a_four_mebibyte_word_comes_whole_in_one_chunk)
 {
-    size_t word_len = 4u << 20;
-    size_t head = 100000, len = head + word_len + 1 + 50000;
-    char *text = (char *) malloc (len);
-    s_random_text (text, head, 5);
-    text [head - 1] = '\n';
-    memset (text + head, 'w', word_len);
-    text [head + word_len] = ' ';
-    s_random_text (text + head + word_len + 1, len - head - word_len - 1, 6);
-    const char *path = s_write ("big", text, len);
+    size_t word_len = S_LONG_WORD, head = S_LONG_HEAD, len;
+    char *text;
+    const char *path = s_long_word_file (&text, &len);
 
     zmr_chunker_t *chunker = zmr_chunker_new (&path, 1, 64 << 10, 64u << 20, NULL, 0);
     cr_assert_not_null (chunker);
@@ -734,15 +747,9 @@ Test (chunker, by_reference_long_words_are_whole_or_an_error)
 {
     //  A 4 MiB word among short ones, and the case where the long word
     //  must get a chunk of its own
-    size_t word_len = 4u << 20;
-    size_t head = 100000, len = head + word_len + 1 + 50000;
-    char *text = (char *) malloc (len);
-    s_random_text (text, head, 5);
-    text [head - 1] = '\n';
-    memset (text + head, 'w', word_len);
-    text [head + word_len] = ' ';
-    s_random_text (text + head + word_len + 1, len - head - word_len - 1, 6);
-    const char *path = s_write ("big", text, len);
+    char *text;
+    size_t len;
+    const char *path = s_long_word_file (&text, &len);
     zmr_chunker_t *chunker = zmr_chunker_new (&path, 1, 64 << 10, 64u << 20, NULL, 0);
     zmr_chunker_set_by_reference (chunker, true);
     s_run_t run = s_run (chunker);
