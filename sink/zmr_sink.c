@@ -179,35 +179,53 @@ s_write_entries (FILE *out, zmr_entry_t *entries, size_t count, uint64_t *digest
     return ferror (out)? -1: 0;
 }
 
-//  Writes a file by way of a temporary name in the same directory, so that
-//  it appears whole or not at all.
-static int
-s_write_file (const char *path, zmr_entry_t *entries, size_t count, uint64_t *digest)
+//  Opens a temporary name beside path (its name into temp, size bytes), to
+//  be renamed into place by s_temp_commit: a file appears whole or not at
+//  all. Returns NULL after logging why.
+static FILE *
+s_temp_open (const char *path, char *temp, size_t size)
 {
-    char temp[4096];
-    if (snprintf (temp, sizeof temp, "%s.tmp-%d", path, (int) getpid ()) >= (int) sizeof temp) {
+    if (snprintf (temp, size, "%s.tmp-%d", path, (int) getpid ()) >= (int) size) {
         zmr_log (0, "path too long: %s", path);
-        return -1;
+        return NULL;
     }
     FILE *out = fopen (temp, "w");
-    if (!out) {
+    if (!out)
         zmr_log (0, "cannot write '%s': %s", temp, strerror (errno));
-        return -1;
-    }
-    static char buffer[1 << 20];
-    setvbuf (out, buffer, _IOFBF, sizeof buffer);
-    int rc = s_write_entries (out, entries, count, digest);
-    if (fflush (out) || fsync (fileno (out)))
+    return out;
+}
+
+//  Flushes, fsyncs and closes out, then renames temp to path; with rc
+//  already -1, or on any failure, removes temp and logs what (the file's
+//  kind) could not be written. Returns 0 or -1.
+static int
+s_temp_commit (FILE *out, const char *temp, const char *path, int rc, const char *what)
+{
+    if (ferror (out) || fflush (out) || fsync (fileno (out)))
         rc = -1;
     if (fclose (out))
         rc = -1;
     if (rc == 0 && rename (temp, path))
         rc = -1;
     if (rc) {
-        zmr_log (0, "cannot write '%s': %s", path, strerror (errno));
+        zmr_log (0, "cannot write %s'%s': %s", what, path, strerror (errno));
         unlink (temp);
     }
     return rc;
+}
+
+//  Writes entries to path, whole or not at all.
+static int
+s_write_file (const char *path, zmr_entry_t *entries, size_t count, uint64_t *digest)
+{
+    char temp[4096];
+    FILE *out = s_temp_open (path, temp, sizeof temp);
+    if (!out)
+        return -1;
+    static char buffer[1 << 20];
+    setvbuf (out, buffer, _IOFBF, sizeof buffer);
+    int rc = s_write_entries (out, entries, count, digest);
+    return s_temp_commit (out, temp, path, rc, "");
 }
 
 //  Copies a partition's entries out, sorted in result order. Caller frees.
@@ -284,13 +302,9 @@ static int
 s_write_receipt (s_sink_t *self, const char *path, uint64_t words, uint64_t distinct)
 {
     char temp[4096];
-    if (snprintf (temp, sizeof temp, "%s.tmp-%d", path, (int) getpid ()) >= (int) sizeof temp)
+    FILE *out = s_temp_open (path, temp, sizeof temp);
+    if (!out)
         return -1;
-    FILE *out = fopen (temp, "w");
-    if (!out) {
-        zmr_log (0, "cannot write '%s': %s", temp, strerror (errno));
-        return -1;
-    }
     zmr_status_t *f = &self->final;
     fprintf (out, "{\n  \"job\": \"%016llx\",\n", (unsigned long long) self->job);
     fprintf (out, "  \"input_bytes\": %llu,\n  \"input_files\": %llu,\n",
@@ -316,16 +330,7 @@ s_write_receipt (s_sink_t *self, const char *path, uint64_t words, uint64_t dist
     fprintf (out, "  \"digest\": \"%016llx\",\n", (unsigned long long) self->digest);
     fputs ("  \"digest_rule\": \"sum modulo 2^64 over the result's lines of the first "
            "8 bytes, big-endian, of SHA-256 of the line (word, TAB, count, LF)\"\n}\n", out);
-    int rc = ferror (out) || fflush (out) || fsync (fileno (out))? -1: 0;
-    if (fclose (out))
-        rc = -1;
-    if (rc == 0 && rename (temp, path))
-        rc = -1;
-    if (rc) {
-        zmr_log (0, "cannot write the receipt '%s': %s", path, strerror (errno));
-        unlink (temp);
-    }
-    return rc;
+    return s_temp_commit (out, temp, path, 0, "the receipt ");
 }
 
 static void
