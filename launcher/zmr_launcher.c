@@ -624,6 +624,7 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
     bool drawn = false, done = false;
     int64_t last_status_at = 0;         //  When the status last changed
     bool journal_seen = false;          //  The ventilator's journal existed
+    bool some_quarantined = false;      //  The ventilator exited 3
     zmr_status_t last;
     memset (&last, 0, sizeof last);
     while (!zmr_interrupted ()) {
@@ -654,7 +655,13 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
         while (!failed && s_reap (&self, &status, &child)) {
             char how[128];
             s_describe (status, how, sizeof how);
-            bool clean = WIFEXITED (status) && WEXITSTATUS (status) == 0;
+            //  Exit 3 is the ventilator's "done without quarantined chunks":
+            //  a finished job too, not a crash.
+            bool quarantined = child->kind == C_VENTILATOR && WIFEXITED (status)
+                            && WEXITSTATUS (status) == 3;
+            bool clean = WIFEXITED (status) && (WEXITSTATUS (status) == 0 || quarantined);
+            if (quarantined)
+                some_quarantined = true;
             if (child->kind == C_VENTILATOR && clean && sub)
                 //  It may have published `done` just before it went.
                 s_read_status (sub, &last, false, &drawn, 0);
@@ -709,7 +716,7 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
         }
         fputs ("\n", stderr);
     }
-    if (code == 0 && last.chunks_quarantined) {
+    if (code == 0 && (last.chunks_quarantined || some_quarantined)) {
         zmr_log (0, "done WITHOUT %llu quarantined chunks (mappers kept dying on them):",
                  (unsigned long long) last.chunks_quarantined);
         for (uint32_t q = 0; q < last.nquarantine; q++)

@@ -463,11 +463,12 @@ zmr_sink_run (const zmr_sink_config_t *config)
                      (unsigned long long) done_distinct);
         }
     }
-    if (self.finished)
+    if (self.finished) {
         code = self.finish_ok && written? 0: 1;
-    if (code == 0 && self.finished && config->receipt
-    &&  s_write_receipt (&self, config->receipt, done_words, done_distinct))
-        code = 1;
+        if (code == 0 && config->receipt
+        &&  s_write_receipt (&self, config->receipt, done_words, done_distinct))
+            code = 1;
+    }
     else
     if (zmr_interrupted ()) {
         zmr_msg_pack_bye (&self.pk, self.job, &self.counters);
