@@ -662,14 +662,14 @@ zmr_chunker_spool (zmr_chunker_t *self, const char *prefix, bool resume,
     assert (self);
     assert (prefix);
     assert (self->fd < 0 && self->current == 0);
+    if (strlen (prefix) + 24 > PATH_MAX) {
+        snprintf (errbuf, errlen, "spool path '%s' is too long", prefix);
+        return -1;
+    }
     free (self->spool_prefix);
     self->spool_prefix = strdup (prefix);
     if (!self->spool_prefix) {
         snprintf (errbuf, errlen, "out of memory");
-        return -1;
-    }
-    if (strlen (prefix) + 24 > PATH_MAX) {
-        snprintf (errbuf, errlen, "spool path '%s' is too long", prefix);
         return -1;
     }
     self->spool_resume = resume;

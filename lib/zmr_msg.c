@@ -114,12 +114,16 @@ s_decode_fields (zmr_mpr_t *r, zmr_msg_t *msg)
             if (zmr_mpr_uint (r, &msg->chunk) || s_u32 (r, &msg->input)
             ||  zmr_mpr_uint (r, &msg->offset) || s_u32 (r, &msg->attempt)
             ||  zmr_mpr_uint (r, &msg->length)
-            ||  zmr_mpr_cstr (r, msg->path, sizeof msg->path)
+            ||  zmr_mpr_str (r, &msg->path, &msg->path_len)
             ||  zmr_mpr_uint (r, &msg->device) || zmr_mpr_uint (r, &msg->inode))
                 return -1;
             if (msg->length == 0 || msg->length > ZMR_MAX_CHUNK)
                 return zmr_mpr_fail (r, "chunk length out of range");
-            if (msg->path[0] && msg->path[0] != '/')
+            if (msg->path_len >= ZMR_PATH_MAX)
+                return zmr_mpr_fail (r, "chunk path too long");
+            if (msg->path_len && memchr (msg->path, 0, msg->path_len))
+                return zmr_mpr_fail (r, "chunk path holds a NUL byte");
+            if (msg->path_len && msg->path[0] != '/')
                 return zmr_mpr_fail (r, "chunk path is not absolute");
             return 0;
         case ZMR_TAKE:

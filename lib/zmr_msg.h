@@ -72,7 +72,8 @@ typedef struct {
     uint64_t length;         //  CHUNK: bytes in the chunk (1 .. ZMR_MAX_CHUNK)
     uint64_t device;         //  CHUNK by reference: st_dev of the file
     uint64_t inode;          //  CHUNK by reference: st_ino of the file
-    char path[ZMR_PATH_MAX]; //  CHUNK by reference: the file, else ""
+    const char *path;        //  CHUNK by reference: the file, a view into the
+    uint32_t path_len;       //  frame (not terminated); path_len 0: bytes
     uint64_t words;          //  MAPPED, ACK, DONE
     uint64_t distinct;       //  DONE
     uint64_t seq;            //  RESULT: part number

@@ -201,11 +201,14 @@ static const char *
 s_read_reference (s_mapper_t *self, const zmr_msg_t *msg)
 {
     const char *why = NULL;
-    if (self->ref_fd < 0 || strcmp (self->ref_path, msg->path)) {
+    if (self->ref_fd < 0 || strlen (self->ref_path) != msg->path_len
+    ||  memcmp (self->ref_path, msg->path, msg->path_len)) {
         if (self->ref_fd >= 0)
             close (self->ref_fd);
-        self->ref_fd = open (msg->path, O_RDONLY | O_CLOEXEC);
-        snprintf (self->ref_path, sizeof self->ref_path, "%s", msg->path);
+        //  The decoder checked the length (< ZMR_PATH_MAX) and no NUL
+        memcpy (self->ref_path, msg->path, msg->path_len);
+        self->ref_path[msg->path_len] = 0;
+        self->ref_fd = open (self->ref_path, O_RDONLY | O_CLOEXEC);
     }
     struct stat st;
     if (self->ref_fd < 0 || fstat (self->ref_fd, &st))
@@ -235,7 +238,7 @@ s_read_reference (s_mapper_t *self, const zmr_msg_t *msg)
     if (why) {
         zmr_log (0, "cannot read chunk %llu from '%s' (the ventilator sends chunks by "
                  "reference, for mappers that see its files): %s",
-                 (unsigned long long) msg->chunk, msg->path, why);
+                 (unsigned long long) msg->chunk, self->ref_path, why);
         if (self->ref_fd >= 0)
             close (self->ref_fd);
         self->ref_fd = -1;
@@ -266,17 +269,17 @@ s_on_chunk (s_mapper_t *self)
         zmr_log_dropped ("chunks", why);
     }
     else
-    if (!msg.path[0] && zmq_msg_size (&frames[1]) != msg.length) {
+    if (!msg.path_len && zmq_msg_size (&frames[1]) != msg.length) {
         self->counters.malformed++;
         zmr_log_dropped ("chunks", "CHUNK length differs from its bytes");
     }
     else
-    if (msg.path[0] && zmq_msg_size (&frames[1]) != 0) {
+    if (msg.path_len && zmq_msg_size (&frames[1]) != 0) {
         self->counters.malformed++;
         zmr_log_dropped ("chunks", "CHUNK by reference with bytes");
     }
     else {
-        const char *data = msg.path[0]? s_read_reference (self, &msg)
+        const char *data = msg.path_len? s_read_reference (self, &msg)
                                       : (const char *) zmq_msg_data (&frames[1]);
         if (!data)
             self->failed = true;
