@@ -813,7 +813,7 @@ s_on_control (s_vent_t *self)
                 if (msg.words != self->stat.words) {
                     char reason[ZMR_REASON_MAX];
                     snprintf (reason, sizeof reason,
-                              "the sink holds %llu words but the reducers applied %llu",
+                              "the sink holds %llu words but the completed chunks %llu",
                               (unsigned long long) msg.words,
                               (unsigned long long) self->stat.words);
                     s_fail (self, reason);
