@@ -15,8 +15,7 @@ struct _zmr_journal_t {
     int fd;                      //  Open for append
     zmr_counts_t *done;          //  Chunk id (8 bytes) -> words, completed
     size_t loaded;               //  Completed chunks found at open
-    bool have_header;            //  A header was read or written
-    bool resumed;                //  The header was read: an old job
+    bool have_header;            //  A header was read: an old job
     zmr_journal_cut_t *cuts;     //  Cuts found at open, chunk i at [i]
     size_t ncuts;                //  Number of them
     size_t cuts_cap;             //  Allocated
@@ -46,7 +45,7 @@ s_read_record (const void *data, size_t len, void *arg)
             return -1;
         h->reducers = (uint32_t) reducers;
         h->inputs = (uint32_t) inputs;
-        self->have_header = self->resumed = true;
+        self->have_header = true;
         return 0;
     }
     uint64_t chunk, words;
@@ -150,7 +149,6 @@ zmr_journal_open (const char *path, zmr_journal_header_t *header,
         snprintf (errbuf, errlen, "cannot write journal '%s': %s", path, strerror (errno));
         goto fail;
     }
-    self->have_header = true;
     return self;
 fail:
     zmr_journal_destroy (&self);
@@ -203,7 +201,7 @@ zmr_journal_cuts (zmr_journal_t *self, size_t *ncuts)
 bool
 zmr_journal_resumed (zmr_journal_t *self)
 {
-    return self->resumed;
+    return self->have_header;
 }
 
 bool

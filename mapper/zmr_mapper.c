@@ -37,6 +37,7 @@ typedef struct {
     bool finish_ok;              //  ... and the job was done
     bool failed;                 //  Cannot go on: leave, exit 1
     int ref_fd;                  //  File of the last chunk by reference, or -1
+    struct stat ref_stat;        //  Its fstat, taken when it was opened
     char ref_path[ZMR_PATH_MAX]; //  Its path
     char *ref_buf;               //  Bytes of a chunk by reference
     size_t ref_cap;              //  Allocated in ref_buf
@@ -209,12 +210,16 @@ s_read_reference (s_mapper_t *self, const zmr_msg_t *msg)
         memcpy (self->ref_path, msg->path, msg->path_len);
         self->ref_path[msg->path_len] = 0;
         self->ref_fd = open (self->ref_path, O_RDONLY | O_CLOEXEC);
+        if (self->ref_fd >= 0 && fstat (self->ref_fd, &self->ref_stat)) {
+            close (self->ref_fd);
+            self->ref_fd = -1;
+        }
     }
-    struct stat st;
-    if (self->ref_fd < 0 || fstat (self->ref_fd, &st))
+    const struct stat *st = &self->ref_stat;
+    if (self->ref_fd < 0)
         why = strerror (errno);
     else
-    if ((uint64_t) st.st_dev != msg->device || (uint64_t) st.st_ino != msg->inode)
+    if ((uint64_t) st->st_dev != msg->device || (uint64_t) st->st_ino != msg->inode)
         why = "not the file the ventilator read (another machine or file system?)";
     if (!why && msg->length > self->ref_cap) {
         char *buf = realloc (self->ref_buf, msg->length);
