@@ -616,6 +616,8 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
     sub = zmr_socket (ZMQ_SUB, 16 << 20, 0);
     if (sub) {
         zsock_set_conflate (sub, 1);
+        //  The ventilator may not have bound yet: try again soon, not in 100 ms.
+        zsock_set_reconnect_ivl (sub, 10);
         zsock_set_subscribe (sub, "");
         char status[ZMR_ENDPOINT_MAX];
         zmr_endpoint_with_host (self.status, "127.0.0.1", status, sizeof status);
@@ -655,16 +657,18 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
         while (!failed && s_reap (&self, &status, &child)) {
             char how[128];
             s_describe (status, how, sizeof how);
-            //  Exit 3 is the ventilator's "done without quarantined chunks":
-            //  a finished job too, not a crash.
-            bool quarantined = child->kind == C_VENTILATOR && WIFEXITED (status)
-                            && WEXITSTATUS (status) == 3;
-            bool clean = WIFEXITED (status) && (WEXITSTATUS (status) == 0 || quarantined);
-            if (quarantined)
+            //  The ventilator exits 0 only for a job done, 3 for one done
+            //  without quarantined chunks, and 128 + the signal when it was
+            //  stopped first: its exit tells, whether or not we heard its
+            //  last state (a short job may end before we subscribe).
+            int code_of = WIFEXITED (status)? WEXITSTATUS (status): -1;
+            bool vent = child->kind == C_VENTILATOR;
+            if (vent && (code_of == 0 || code_of == 3))
+                done = true;
+            if (vent && code_of == 3)
                 some_quarantined = true;
-            if (child->kind == C_VENTILATOR && clean && sub)
-                //  It may have published `done` just before it went.
-                s_read_status (sub, &last, false, &drawn, 0);
+            bool clean = code_of == 0
+                      || (vent && (code_of == 128 + SIGTERM || code_of == 128 + SIGINT));
             if (!strcmp (last.phase, "done"))
                 done = true;
             if (done)

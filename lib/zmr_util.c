@@ -15,6 +15,7 @@ static const char *s_program = "zmr";
 static const char *s_help_command = NULL;
 static int s_level = 0;
 static volatile sig_atomic_t s_signals = 0;
+static volatile sig_atomic_t s_first_signal = 0;
 
 void
 zmr_log_init (const char *program)
@@ -105,6 +106,7 @@ s_on_signal (int signum)
     if (s_signals > 0)
         _exit (128 + signum);
     s_signals = s_signals + 1;
+    s_first_signal = signum;
 }
 
 void
@@ -125,6 +127,12 @@ int
 zmr_interrupted (void)
 {
     return s_signals;
+}
+
+int
+zmr_stop_signal (void)
+{
+    return s_first_signal;
 }
 
 int

@@ -56,6 +56,10 @@ void
 int
     zmr_interrupted (void);
 
+//  The first SIGINT or SIGTERM received, or 0.
+int
+    zmr_stop_signal (void);
+
 //  Parses a whole decimal number in [min, max] from text. Returns 0, or -1
 //  (text is not such a number).
 int

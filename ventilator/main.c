@@ -34,8 +34,9 @@ s_help (void)
 "  -h, --help            show this help and exit\n"
 "      --version         show the version and exit\n"
 "\n"
-"Exit status: 0 job done (or stopped by a signal), 1 job failed, 2 usage error,\n"
-"3 job done without chunks that were quarantined (listed on stderr).\n",
+"Exit status: 0 job done, 1 job failed, 2 usage error, 3 job done without\n"
+"chunks that were quarantined (listed on stderr), 130 or 143 stopped by SIGINT\n"
+"or SIGTERM before the job was done (start it again with --journal).\n",
         ZMR_MAX_REDUCERS);
 }
 

@@ -1023,12 +1023,16 @@ s_open (s_vent_t *self, const zmr_ventilator_config_t *config)
     self->control = zmr_socket (ZMQ_ROUTER, 1 << 20, 1000);
     //  Small queues towards each mapper keep joining fair (DESIGN.md).
     self->chunks = zmr_socket (ZMQ_PUSH, -1, 0);
-    self->status = zmr_socket (ZMQ_PUB, -1, 0);
+    //  XPUB, so that every new subscriber is answered with the state at
+    //  once (a last-value cache) instead of waiting for the next tick; the
+    //  linger lets the final state reach subscribers after we close.
+    self->status = zmr_socket (ZMQ_XPUB, 64, 200);
     if (!self->control || !self->chunks || !self->status)
         return -1;
     zsock_set_sndhwm (self->chunks, 1);
     zsock_set_sndbuf (self->chunks, 256 * 1024);
     zsock_set_sndhwm (self->status, 64);
+    zsock_set_xpub_verbose (self->status, 1);
     zsock_set_sndhwm (self->control, 10000);
     if (zmr_bind (self->control, config->control, NULL)
     ||  zmr_bind (self->chunks, config->chunks, self->chunks_endpoint))
@@ -1065,8 +1069,30 @@ s_close (s_vent_t *self)
     msgpack_sbuffer_destroy (&self->sbuf);
 }
 
-//  Tells every worker still here that the job is over, and publishes the
-//  final state a few times for monitors that are a little behind.
+//  Takes the subscriptions that arrived on the status socket; if any is
+//  new, publishes the state, so a late joiner has it at once.
+static void
+s_on_subscribers (s_vent_t *self)
+{
+    bool joined = false;
+    for (int i = 0; i < 64 && (zsock_events (self->status) & ZMQ_POLLIN); i++) {
+        zmq_msg_t frame;
+        zmq_msg_init (&frame);
+        if (zmq_msg_recv (&frame, zsock_resolve (self->status), ZMQ_DONTWAIT) == -1) {
+            zmq_msg_close (&frame);
+            break;
+        }
+        //  1 + topic subscribes, 0 + topic unsubscribes.
+        if (zmq_msg_size (&frame) >= 1 && *(uint8_t *) zmq_msg_data (&frame) == 1)
+            joined = true;
+        zmq_msg_close (&frame);
+    }
+    if (joined)
+        s_publish (self);
+}
+
+//  Tells every worker still here that the job is over and publishes the
+//  final state, once more for anyone who subscribed meanwhile.
 static void
 s_finish (s_vent_t *self)
 {
@@ -1075,10 +1101,8 @@ s_finish (s_vent_t *self)
             s_pack_state (self, ZMR_FINISH);
             s_send_to (self, &self->workers[i]);
         }
-    for (int i = 0; i < 2 && !zmr_interrupted (); i++) {
-        s_publish (self);
-        zclock_sleep (20);
-    }
+    s_publish (self);
+    s_on_subscribers (self);
 }
 
 int
@@ -1095,12 +1119,13 @@ zmr_ventilator_run (const zmr_ventilator_config_t *config)
         zmq_pollitem_t items[] = {
             { zsock_resolve (self.control), 0, ZMQ_POLLIN, 0 },
             { NULL, zmr_chunker_fd (self.chunker), ZMQ_POLLIN, 0 },
+            { zsock_resolve (self.status), 0, ZMQ_POLLIN, 0 },
             { zsock_resolve (self.chunks), 0, ZMQ_POLLOUT, 0 },
         };
         //  The input is polled only while it is what we wait for.
         if (!self.input_waits)
             items[1].fd = -1;
-        int nitems = s_can_issue (&self)? 3: 2;
+        int nitems = s_can_issue (&self)? 4: 3;
         int64_t wait = self.next_status - zmr_now_ms ();
         if (wait > 100)
             wait = 100;
@@ -1119,7 +1144,9 @@ zmr_ventilator_run (const zmr_ventilator_config_t *config)
             }
         if (rc > 0 && (items[1].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
             self.input_waits = false;
-        if (rc > 0 && nitems > 2 && (items[2].revents & ZMQ_POLLOUT))
+        if (rc > 0 && (items[2].revents & ZMQ_POLLIN))
+            s_on_subscribers (&self);
+        if (rc > 0 && nitems > 3 && (items[3].revents & ZMQ_POLLOUT))
             for (int i = 0; i < 64 && s_can_issue (&self); i++) {
                 uint64_t before = self.stat.chunks_issued;
                 s_issue (&self);
@@ -1153,8 +1180,10 @@ zmr_ventilator_run (const zmr_ventilator_config_t *config)
         //  Stopped by a signal: the workers are not told the job is over.
         //  They wait, and a ventilator started again with the same job
         //  (--job, --journal) carries on where this one stopped.
+        //  The exit status says so (128 + the signal), and a supervisor can
+        //  tell it from 0, which is a job done.
         zmr_log (1, "stopped by a signal; workers wait for the job to come back");
-        code = 0;
+        code = 128 + zmr_stop_signal ();
     }
     //  The journal goes the moment the job is done, before anyone hears
     //  FINISH: a supervisor that sees a worker leave can tell by it whether
