@@ -618,6 +618,27 @@ zmr_chunker_next (zmr_chunker_t *self, zmr_chunk_t *chunk)
     }
 }
 
+size_t
+zmr_chunker_pending (zmr_chunker_t *self)
+{
+    assert (self);
+    return self->fd >= 0? self->len: 0;
+}
+
+int
+zmr_chunker_flush (zmr_chunker_t *self, zmr_chunk_t *chunk)
+{
+    assert (self);
+    assert (chunk);
+    if (self->failed)
+        return -1;
+    if (self->fd < 0 || self->len == 0 || self->next_cut < self->ncuts
+    ||  s_by_reference (self))
+        return 0;
+    size_t cut = zmr_tokenize_last_cut (self->buf, self->len);
+    return cut? s_emit (self, cut, chunk): 0;
+}
+
 const char *
 zmr_chunker_error (zmr_chunker_t *self)
 {

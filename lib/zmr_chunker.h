@@ -97,6 +97,19 @@ int
     zmr_chunker_replay (zmr_chunker_t *self, uint32_t input, uint64_t offset,
                         uint64_t len);
 
+//  Bytes of the current input read and not yet handed out in a chunk (a
+//  stream's text waiting for the chunk to fill).
+size_t
+    zmr_chunker_pending (zmr_chunker_t *self);
+
+//  Cuts what is pending of a stream now, at its last whitespace byte,
+//  however short the chunk: for a stream that has waited long enough
+//  (the flush interval). Returns 1 with a chunk, 0 when nothing can be cut
+//  (nothing pending, no whitespace in it yet, a file by reference, or
+//  cuts still to replay), -1 as next().
+int
+    zmr_chunker_flush (zmr_chunker_t *self, zmr_chunk_t *chunk);
+
 //  Bytes handed out in chunks so far.
 uint64_t
     zmr_chunker_bytes_read (zmr_chunker_t *self);
