@@ -30,6 +30,21 @@ s_help (void)
 "      --stats           at the end, print wall time and the peak memory summed\n"
 "                        over every process of the job (stderr): RSS, and PSS\n"
 "                        sampled every 10 ms (shared pages counted once)\n"
+"Streaming (text that keeps coming, e.g. tail -f some.log | zmr run --stream):\n"
+"      --stream          running totals while the job runs: the status (and\n"
+"                        zmr-monitor) shows the top words and the latency from\n"
+"                        text in to count visible; stdin's text waits at most\n"
+"                        --flush-ms for its chunk to fill\n"
+"      --follow          write 'word<TAB>total' on stdout each time a word's\n"
+"                        total changes (coalesced over 100 ms); the last line\n"
+"                        of each word is its final count (implies --stream)\n"
+"      --snapshot=FILE   keep FILE holding every total so far, replaced whole\n"
+"                        each second (implies --stream)\n"
+"      --publish=EP      send the changed totals as TOTALS messages on a PUB\n"
+"                        socket bound at EP (implies --stream)\n"
+"      --flush-ms=MS     longest wait of text for its chunk (default 20; 10 with\n"
+"                        --stream)\n"
+"      --live-ms=MS      reducers send running totals every MS (default 10)\n"
 "      --map-cost=N      N rounds of extra work per word in the mappers, to\n"
 "                        study scaling when map work dominates (bench only)\n"
 "  -v, --verbose         the roles say more on stderr\n"
@@ -51,10 +66,11 @@ s_run (int argc, char *argv[])
     zmr_launcher_config_t config = {
         .mappers = cores > 0? (uint32_t) cores: 1, .reducers = 2,
         .chunk_size = ZMR_DEFAULT_CHUNK, .dead_ms = 3000,
-        .progress = isatty (STDERR_FILENO)
+        .progress = isatty (STDERR_FILENO), .live_ms = 10
     };
     enum { O_RECEIPT = 200, O_PARTS = 256, O_CHUNK_SIZE, O_DEAD_MS, O_STATUS, O_EXPOSE, O_PROGRESS,
-           O_NO_PROGRESS, O_STATS, O_MAP_COST, O_VERSION };
+           O_NO_PROGRESS, O_STATS, O_MAP_COST, O_STREAM, O_FOLLOW, O_SNAPSHOT, O_PUBLISH,
+           O_FLUSH_MS, O_LIVE_MS, O_VERSION };
     static const struct option options[] = {
         { "mappers", required_argument, NULL, 'm' },
         { "reducers", required_argument, NULL, 'r' },
@@ -69,6 +85,12 @@ s_run (int argc, char *argv[])
         { "no-progress", no_argument, NULL, O_NO_PROGRESS },
         { "stats", no_argument, NULL, O_STATS },
         { "map-cost", required_argument, NULL, O_MAP_COST },
+        { "stream", no_argument, NULL, O_STREAM },
+        { "follow", no_argument, NULL, O_FOLLOW },
+        { "snapshot", required_argument, NULL, O_SNAPSHOT },
+        { "publish", required_argument, NULL, O_PUBLISH },
+        { "flush-ms", required_argument, NULL, O_FLUSH_MS },
+        { "live-ms", required_argument, NULL, O_LIVE_MS },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, O_VERSION },
@@ -95,6 +117,12 @@ s_run (int argc, char *argv[])
             case O_NO_PROGRESS: config.progress = false; break;
             case O_STATS: config.stats = true; break;
             case O_MAP_COST: config.map_cost = (uint32_t) zmr_option_u64 ("--map-cost", optarg, 0, 100000); break;
+            case O_STREAM: config.stream = true; break;
+            case O_FOLLOW: config.stream = config.follow = true; break;
+            case O_SNAPSHOT: config.stream = true; config.snapshot = optarg; break;
+            case O_PUBLISH: config.stream = true; config.publish = zmr_option_endpoint ("--publish", optarg); break;
+            case O_FLUSH_MS: config.flush_ms = (uint32_t) zmr_option_u64 ("--flush-ms", optarg, 1, 60000); break;
+            case O_LIVE_MS: config.live_ms = (uint32_t) zmr_option_u64 ("--live-ms", optarg, 1, 60000); break;
             case 'v': config.verbose++; break;
             case 'h': s_help (); return 0;
             case O_VERSION: zmr_print_version ("zmr"); return 0;
@@ -102,6 +130,8 @@ s_run (int argc, char *argv[])
             default: zmr_usage_error ("unknown option '%s'", argv[optind - 1]);
         }
     }
+    if (config.stream && !config.flush_ms)
+        config.flush_ms = 10;
     static const char *const standard_input[] = { "-" };
     if (optind < argc) {
         config.inputs = (const char *const *) argv + optind;

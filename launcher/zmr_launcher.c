@@ -226,6 +226,15 @@ s_start (s_launcher_t *self)
     //  may join from elsewhere and need the bytes.
     if (!config->expose)
         argv[n++] = "--by-reference";
+    char flush_opt[32], live_opt[32];
+    if (config->flush_ms) {
+        snprintf (flush_opt, sizeof flush_opt, "--flush-ms=%u", config->flush_ms);
+        argv[n++] = flush_opt;
+    }
+    if (config->stream) {
+        snprintf (live_opt, sizeof live_opt, "--live-ms=%u", config->live_ms);
+        argv[n++] = live_opt;
+    }
     if (talk)
         argv[n++] = verbose;
     argv[n++] = "--";
@@ -240,8 +249,19 @@ s_start (s_launcher_t *self)
     char bind_opt[ZMR_ENDPOINT_MAX + 16];
     char output_opt[PATH_MAX + 16], parts_opt[PATH_MAX + 16], receipt_opt[PATH_MAX + 16];
     snprintf (bind_opt, sizeof bind_opt, "--bind=%s", self->sink);
-    char *sink_argv[12] = { "zmr-sink", bind_opt };
+    char *sink_argv[16] = { "zmr-sink", bind_opt };
     n = 2;
+    char snapshot_opt[PATH_MAX + 16], publish_opt[ZMR_ENDPOINT_MAX + 16];
+    if (config->follow)
+        sink_argv[n++] = "--follow";
+    if (config->snapshot) {
+        snprintf (snapshot_opt, sizeof snapshot_opt, "--snapshot=%s", config->snapshot);
+        sink_argv[n++] = snapshot_opt;
+    }
+    if (config->publish) {
+        snprintf (publish_opt, sizeof publish_opt, "--publish=%s", config->publish);
+        sink_argv[n++] = publish_opt;
+    }
     if (config->output) {
         snprintf (output_opt, sizeof output_opt, "--output=%s", config->output);
         sink_argv[n++] = output_opt;

@@ -18,6 +18,12 @@ typedef struct {
     bool progress;               //  Progress bar on stderr
     bool stats;                  //  Print wall time and summed peak RSS
     uint32_t map_cost;           //  Extra per-word work in mappers (bench)
+    bool stream;                 //  Running totals while the job runs
+    bool follow;                 //  ... on stdout as they change
+    const char *snapshot;        //  ... in this file, or NULL
+    const char *publish;         //  ... on a PUB at this endpoint, or NULL
+    uint32_t flush_ms;           //  Ventilator --flush-ms (0: its default)
+    uint32_t live_ms;            //  Ventilator --live-ms with stream
     int verbose;                 //  Passed on to the roles
     const char *const *inputs;   //  Paths, "-" for stdin
     size_t ninputs;              //  Number of inputs

@@ -29,5 +29,6 @@
 #include "zmr_join.h"
 #include "zmr_store.h"
 #include "zmr_journal.h"
+#include "zmr_live.h"
 
 #endif

@@ -10,12 +10,12 @@
 static const char *s_names[] = {
     "unknown", "HELLO", "WELCOME", "REJECT", "CHUNK", "TAKE", "MAPPED",
     "BATCH", "ACK", "HEARTBEAT", "BYE", "FLUSH", "RESULT", "STORED", "DONE",
-    "FINISH", "STATUS", "AGAIN"
+    "FINISH", "STATUS", "AGAIN", "LIVE", "UPDATE", "TOTALS", "LIVESTAT"
 };
 
 //  Number of fields after the job, per type.
 static const uint32_t s_fields[] = {
-    0, 6, 4, 2, 8, 1, 2, 4, 4, 2, 1, 1, 5, 1, 2, 3, 1, 0
+    0, 6, 4, 2, 9, 1, 2, 5, 4, 2, 1, 1, 5, 1, 2, 3, 1, 0, 2, 4, 1, 4
 };
 
 const char *
@@ -115,7 +115,8 @@ s_decode_fields (zmr_mpr_t *r, zmr_msg_t *msg)
             ||  zmr_mpr_uint (r, &msg->offset) || s_u32 (r, &msg->attempt)
             ||  zmr_mpr_uint (r, &msg->length)
             ||  zmr_mpr_str (r, &msg->path, &msg->path_len)
-            ||  zmr_mpr_uint (r, &msg->device) || zmr_mpr_uint (r, &msg->inode))
+            ||  zmr_mpr_uint (r, &msg->device) || zmr_mpr_uint (r, &msg->inode)
+            ||  zmr_mpr_uint (r, &msg->stamp))
                 return -1;
             if (msg->length == 0 || msg->length > ZMR_MAX_CHUNK)
                 return zmr_mpr_fail (r, "chunk length out of range");
@@ -133,7 +134,7 @@ s_decode_fields (zmr_mpr_t *r, zmr_msg_t *msg)
                 ? -1: 0;
         case ZMR_BATCH:
             if (zmr_mpr_uint (r, &msg->chunk) || s_u32 (r, &msg->partition)
-            ||  s_u32 (r, &msg->reducers))
+            ||  s_u32 (r, &msg->reducers) || zmr_mpr_uint (r, &msg->stamp))
                 return -1;
             if (msg->reducers < 1 || msg->reducers > ZMR_MAX_REDUCERS
             ||  msg->partition >= msg->reducers)
@@ -175,6 +176,39 @@ s_decode_fields (zmr_mpr_t *r, zmr_msg_t *msg)
             msg->state_map = *r;
             return zmr_mpr_skip (r, 3);
         case ZMR_AGAIN:
+            return 0;
+        case ZMR_LIVE:
+            if (zmr_mpr_cstr (r, msg->endpoint, sizeof msg->endpoint)
+            ||  s_u32 (r, &msg->interval))
+                return -1;
+            if (msg->interval < 1 || msg->interval > 60000)
+                return zmr_mpr_fail (r, "update interval out of range");
+            return 0;
+        case ZMR_UPDATE:
+            if (s_u32 (r, &msg->partition) || s_u32 (r, &msg->reducers)
+            ||  zmr_mpr_array (r, &n))
+                return -1;
+            if (msg->reducers < 1 || msg->reducers > ZMR_MAX_REDUCERS
+            ||  msg->partition >= msg->reducers)
+                return zmr_mpr_fail (r, "partition out of range");
+            if (n % 2 || n / 2 > ZMR_UPDATE_CHUNKS)
+                return zmr_mpr_fail (r, "bad chunk list");
+            msg->chunks = *r;
+            msg->nchunks = n / 2;
+            for (uint32_t i = 0; i < n; i++) {
+                uint64_t value;
+                if (zmr_mpr_uint (r, &value))
+                    return -1;
+            }
+            return s_pairs (r, msg);
+        case ZMR_TOTALS:
+            return s_pairs (r, msg);
+        case ZMR_LIVESTAT:
+            if (zmr_mpr_uint (r, &msg->p50) || zmr_mpr_uint (r, &msg->p99)
+            ||  zmr_mpr_uint (r, &msg->samples) || s_pairs (r, msg))
+                return -1;
+            if (msg->npairs > ZMR_TOP_MAX)
+                return zmr_mpr_fail (r, "top list too long");
             return 0;
         case ZMR_STATUS:
             msg->state_map = *r;
@@ -236,6 +270,19 @@ zmr_msg_next_pair (zmr_msg_t *msg, const char **word, uint32_t *len,
     assert (rc == 0);
     (void) rc;
     msg->npairs--;
+    return true;
+}
+
+bool
+zmr_msg_next_chunk (zmr_msg_t *msg, uint64_t *chunk, uint64_t *stamp)
+{
+    if (msg->nchunks == 0)
+        return false;
+    //  Validated by zmr_msg_decode: these reads cannot fail.
+    int rc = zmr_mpr_uint (&msg->chunks, chunk) | zmr_mpr_uint (&msg->chunks, stamp);
+    assert (rc == 0);
+    (void) rc;
+    msg->nchunks--;
     return true;
 }
 
@@ -312,7 +359,7 @@ zmr_msg_pack_reason (msgpack_packer *pk, int type, uint64_t job, bool ok,
 void
 zmr_msg_pack_chunk (msgpack_packer *pk, uint64_t job, uint64_t chunk,
                     uint32_t input, uint64_t offset, uint32_t attempt,
-                    uint64_t length, const zmr_file_ref_t *ref)
+                    uint64_t length, const zmr_file_ref_t *ref, uint64_t stamp)
 {
     zmr_msg_begin (pk, ZMR_CHUNK, job, s_fields[ZMR_CHUNK]);
     msgpack_pack_uint64 (pk, chunk);
@@ -326,6 +373,7 @@ zmr_msg_pack_chunk (msgpack_packer *pk, uint64_t job, uint64_t chunk,
     msgpack_pack_str_body (pk, path, len);
     msgpack_pack_uint64 (pk, ref? ref->device: 0);
     msgpack_pack_uint64 (pk, ref? ref->inode: 0);
+    msgpack_pack_uint64 (pk, stamp);
 }
 
 void
@@ -394,6 +442,14 @@ zmr_msg_pack_flush (msgpack_packer *pk, uint64_t job, const char *sink)
 }
 
 void
+zmr_msg_pack_live (msgpack_packer *pk, uint64_t job, const char *sink, uint32_t interval)
+{
+    zmr_msg_begin (pk, ZMR_LIVE, job, s_fields[ZMR_LIVE]);
+    s_pack_str (pk, sink);
+    msgpack_pack_uint32 (pk, interval);
+}
+
+void
 zmr_msg_pack_again (msgpack_packer *pk, uint64_t job)
 {
     zmr_msg_begin (pk, ZMR_AGAIN, job, s_fields[ZMR_AGAIN]);
@@ -417,12 +473,50 @@ zmr_msg_pack_done (msgpack_packer *pk, uint64_t job, uint64_t words,
 
 void
 zmr_msg_begin_batch (msgpack_packer *pk, uint64_t job, uint64_t chunk,
-                     uint32_t partition, uint32_t reducers, uint32_t npairs)
+                     uint32_t partition, uint32_t reducers, uint64_t stamp,
+                     uint32_t npairs)
 {
     zmr_msg_begin (pk, ZMR_BATCH, job, s_fields[ZMR_BATCH]);
     msgpack_pack_uint64 (pk, chunk);
     msgpack_pack_uint32 (pk, partition);
     msgpack_pack_uint32 (pk, reducers);
+    msgpack_pack_uint64 (pk, stamp);
+    msgpack_pack_array (pk, npairs * 2);
+}
+
+void
+zmr_msg_begin_update (msgpack_packer *pk, uint64_t job, uint32_t partition,
+                      uint32_t reducers, uint32_t nchunks)
+{
+    assert (nchunks <= ZMR_UPDATE_CHUNKS);
+    zmr_msg_begin (pk, ZMR_UPDATE, job, s_fields[ZMR_UPDATE]);
+    msgpack_pack_uint32 (pk, partition);
+    msgpack_pack_uint32 (pk, reducers);
+    msgpack_pack_array (pk, nchunks * 2);
+}
+
+void
+zmr_msg_begin_totals (msgpack_packer *pk, uint64_t job, uint32_t npairs)
+{
+    zmr_msg_begin (pk, ZMR_TOTALS, job, s_fields[ZMR_TOTALS]);
+    msgpack_pack_array (pk, npairs * 2);
+}
+
+void
+zmr_msg_begin_livestat (msgpack_packer *pk, uint64_t job, uint64_t p50, uint64_t p99,
+                        uint64_t samples, uint32_t npairs)
+{
+    assert (npairs <= ZMR_TOP_MAX);
+    zmr_msg_begin (pk, ZMR_LIVESTAT, job, s_fields[ZMR_LIVESTAT]);
+    msgpack_pack_uint64 (pk, p50);
+    msgpack_pack_uint64 (pk, p99);
+    msgpack_pack_uint64 (pk, samples);
+    msgpack_pack_array (pk, npairs * 2);
+}
+
+void
+zmr_msg_begin_pairs (msgpack_packer *pk, uint32_t npairs)
+{
     msgpack_pack_array (pk, npairs * 2);
 }
 

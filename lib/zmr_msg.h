@@ -19,6 +19,8 @@
 #define ZMR_NAME_MAX     128      //  Longest worker name, with its NUL
 #define ZMR_REASON_MAX   256      //  Longest reason text, with its NUL
 #define ZMR_PATH_MAX     4096     //  Longest file path in a CHUNK, with its NUL
+#define ZMR_TOP_MAX      20       //  Words in a LIVESTAT's top list
+#define ZMR_UPDATE_CHUNKS 4096    //  Chunks listed in one UPDATE
 
 typedef enum {
     ZMR_HELLO = 1,
@@ -38,7 +40,11 @@ typedef enum {
     ZMR_FINISH,
     ZMR_STATUS,
     ZMR_AGAIN,
-    ZMR_TYPE_LAST = ZMR_AGAIN
+    ZMR_LIVE,
+    ZMR_UPDATE,
+    ZMR_TOTALS,
+    ZMR_LIVESTAT,
+    ZMR_TYPE_LAST = ZMR_LIVESTAT
 } zmr_msg_type_t;
 
 typedef enum {
@@ -79,14 +85,21 @@ typedef struct {
     uint64_t seq;            //  RESULT: part number
     uint64_t parts;          //  RESULT: parts in the partition
     uint64_t applied;        //  HELLO: chunks the worker holds applied
+    uint64_t stamp;          //  CHUNK, BATCH: ms since the epoch when the
+                             //  chunk's text entered the ventilator
+    uint32_t interval;       //  LIVE: ms between UPDATEs
+    uint64_t p50, p99;       //  LIVESTAT: latency percentiles (ms)
+    uint64_t samples;        //  LIVESTAT: chunks they are over
+    uint32_t nchunks;        //  UPDATE: (chunk, stamp) entries, validated
+    zmr_mpr_t chunks;        //  UPDATE: cursor at the first entry
     bool flag;               //  ACK: duplicate; FINISH: ok; REJECT: retry
     char endpoint[ZMR_ENDPOINT_MAX];  //  HELLO: own; WELCOME: chunks; FLUSH: sink
     char status[ZMR_ENDPOINT_MAX];    //  WELCOME: status endpoint
     char name[ZMR_NAME_MAX];          //  HELLO: worker name
     char reason[ZMR_REASON_MAX];      //  REJECT, FINISH
     zmr_counters_t counters;          //  HEARTBEAT, BYE
-    uint32_t npairs;         //  BATCH, RESULT: pairs, already validated
-    zmr_mpr_t pairs;         //  BATCH, RESULT: cursor at the first pair
+    uint32_t npairs;         //  BATCH, RESULT, UPDATE, TOTALS, LIVESTAT:
+    zmr_mpr_t pairs;         //  pairs, validated; cursor at the first
     zmr_mpr_t endpoints;     //  WELCOME: cursor at the first reducer endpoint
     zmr_mpr_t state_map;     //  STATUS, FINISH: cursor at the state map
 } zmr_msg_t;
@@ -104,6 +117,11 @@ int
 bool
     zmr_msg_next_pair (zmr_msg_t *msg, const char **word, uint32_t *len,
                        uint64_t *count);
+
+//  Reads the next (chunk, stamp) entry of a decoded UPDATE. Returns false
+//  after the last.
+bool
+    zmr_msg_next_chunk (zmr_msg_t *msg, uint64_t *chunk, uint64_t *stamp);
 
 //  Reads the next reducer endpoint of a decoded WELCOME into buf
 //  (ZMR_ENDPOINT_MAX bytes). Returns 0, or -1 after the last.
@@ -143,7 +161,8 @@ typedef struct {
 //  is empty and the mapper reads length bytes at offset from ref's file.
 void zmr_msg_pack_chunk (msgpack_packer *pk, uint64_t job, uint64_t chunk,
                          uint32_t input, uint64_t offset, uint32_t attempt,
-                         uint64_t length, const zmr_file_ref_t *ref);
+                         uint64_t length, const zmr_file_ref_t *ref,
+                         uint64_t stamp);
 void zmr_msg_pack_take (msgpack_packer *pk, uint64_t job, uint64_t chunk);
 void zmr_msg_pack_mapped (msgpack_packer *pk, uint64_t job, uint64_t chunk,
                           uint64_t words);
@@ -157,12 +176,26 @@ void zmr_msg_pack_flush (msgpack_packer *pk, uint64_t job, const char *sink);
 void zmr_msg_pack_stored (msgpack_packer *pk, uint64_t job, uint32_t partition);
 void zmr_msg_pack_done (msgpack_packer *pk, uint64_t job, uint64_t words,
                         uint64_t distinct);
+void zmr_msg_pack_live (msgpack_packer *pk, uint64_t job, const char *sink,
+                        uint32_t interval);
 
 //  BATCH and RESULT: packs the header and the pairs array header for npairs
 //  pairs; the caller then packs npairs times (bin word, uint count).
 void zmr_msg_begin_batch (msgpack_packer *pk, uint64_t job, uint64_t chunk,
                           uint32_t partition, uint32_t reducers,
-                          uint32_t npairs);
+                          uint64_t stamp, uint32_t npairs);
+//  UPDATE: packs the header and the chunks array header for nchunks
+//  entries; the caller packs nchunks times (uint chunk, uint stamp), then
+//  zmr_msg_begin_pairs and the pairs (word, its total in the partition).
+void zmr_msg_begin_update (msgpack_packer *pk, uint64_t job, uint32_t partition,
+                           uint32_t reducers, uint32_t nchunks);
+//  TOTALS (the sink's live totals, to subscribers): header and pairs array.
+void zmr_msg_begin_totals (msgpack_packer *pk, uint64_t job, uint32_t npairs);
+//  LIVESTAT: header and the top list's pairs array (npairs <= ZMR_TOP_MAX).
+void zmr_msg_begin_livestat (msgpack_packer *pk, uint64_t job, uint64_t p50,
+                             uint64_t p99, uint64_t samples, uint32_t npairs);
+//  The pairs array header for npairs pairs.
+void zmr_msg_begin_pairs (msgpack_packer *pk, uint32_t npairs);
 void zmr_msg_begin_result (msgpack_packer *pk, uint64_t job, uint32_t partition,
                            uint32_t reducers, uint64_t seq, uint64_t parts,
                            uint32_t npairs);

@@ -21,7 +21,8 @@ static const s_field_t s_job_fields[] = {
     JOB_FIELD (chunks_reissued), JOB_FIELD (in_flight), JOB_FIELD (words),
     JOB_FIELD (bytes_per_s), JOB_FIELD (words_per_s), JOB_FIELD (mappers_alive),
     JOB_FIELD (malformed), JOB_FIELD (duplicates), JOB_FIELD (chunks_quarantined),
-    JOB_FIELD (inputs)
+    JOB_FIELD (inputs), JOB_FIELD (latency_p50_ms), JOB_FIELD (latency_p99_ms),
+    JOB_FIELD (latency_samples)
 };
 #define WORKER_FIELD(name) { #name, offsetof (zmr_worker_status_t, name) }
 static const s_field_t s_worker_fields[] = {
@@ -89,7 +90,7 @@ zmr_status_pack_finish (msgpack_packer *pk, const zmr_status_t *status, bool ok,
 static void
 s_pack_state (msgpack_packer *pk, const zmr_status_t *status)
 {
-    msgpack_pack_map (pk, COUNT (s_job_fields) + 6);
+    msgpack_pack_map (pk, COUNT (s_job_fields) + 8);
     for (size_t i = 0; i < COUNT (s_job_fields); i++) {
         s_pack_key (pk, s_job_fields[i].key);
         msgpack_pack_uint64 (pk, *s_at (status, &s_job_fields[i]));
@@ -98,6 +99,16 @@ s_pack_state (msgpack_packer *pk, const zmr_status_t *status)
     s_pack_str (pk, "reason", status->reason);
     s_pack_bool (pk, "input_known", status->input_known);
     s_pack_bool (pk, "input_eof", status->input_eof);
+    s_pack_bool (pk, "backpressured", status->backpressured);
+    s_pack_key (pk, "top");
+    uint32_t ntop = status->ntop < ZMR_TOP_MAX? status->ntop: ZMR_TOP_MAX;
+    msgpack_pack_array (pk, ntop);
+    for (uint32_t t = 0; t < ntop; t++) {
+        msgpack_pack_map (pk, 2);
+        s_pack_str (pk, "word", status->top[t].word);
+        s_pack_key (pk, "count");
+        msgpack_pack_uint64 (pk, status->top[t].count);
+    }
     s_pack_key (pk, "quarantine");
     uint32_t nquarantine = status->nquarantine < ZMR_STATUS_MAX_QUARANTINE
                          ? status->nquarantine: ZMR_STATUS_MAX_QUARANTINE;
@@ -166,6 +177,10 @@ static const s_field_t s_quarantine_fields[] = {
 };
 static const s_text_t s_quarantine_texts[] = {
     { "file", offsetof (zmr_quarantine_t, file), sizeof (((zmr_quarantine_t *) 0)->file) }
+};
+static const s_field_t s_top_fields[] = { { "count", offsetof (zmr_top_t, count) } };
+static const s_text_t s_top_texts[] = {
+    { "word", offsetof (zmr_top_t, word), ZMR_TOP_WORD }
 };
 
 //  Decodes a map of numbers and strings (a worker, a quarantined chunk)
@@ -250,6 +265,22 @@ zmr_status_decode (zmr_msg_t *msg, zmr_status_t *status, const char **why)
         if (s_is (key, len, "input_eof"))
             rc = zmr_mpr_bool (r, &status->input_eof);
         else
+        if (s_is (key, len, "backpressured"))
+            rc = zmr_mpr_bool (r, &status->backpressured);
+        else
+        if (s_is (key, len, "top") && status->ntop == 0) {
+            uint32_t count;
+            rc = zmr_mpr_array (r, &count);
+            if (rc == 0 && count > ZMR_TOP_MAX)
+                rc = zmr_mpr_fail (r, "top list too long");
+            for (uint32_t t = 0; rc == 0 && t < count; t++) {
+                rc = s_decode_record (r, &status->top[t], s_top_fields,
+                                      COUNT (s_top_fields), s_top_texts,
+                                      COUNT (s_top_texts));
+                status->ntop = t + 1;
+            }
+        }
+        else
         if (s_is (key, len, "workers") && status->workers == NULL) {
             uint32_t count;
             rc = zmr_mpr_array (r, &count);
@@ -326,11 +357,18 @@ zmr_status_write_json (const zmr_status_t *status, FILE *out)
     fprintf (out, "{\"job\":\"%016llx\"", (unsigned long long) status->job);
     s_json_str (out, "phase", status->phase);
     s_json_str (out, "reason", status->reason);
-    fprintf (out, ",\"input_known\":%s,\"input_eof\":%s",
+    fprintf (out, ",\"input_known\":%s,\"input_eof\":%s,\"backpressured\":%s",
              status->input_known? "true": "false",
-             status->input_eof? "true": "false");
+             status->input_eof? "true": "false",
+             status->backpressured? "true": "false");
     s_json_numbers (out, status, s_job_fields, COUNT (s_job_fields));
-    fputs (",\"quarantine\":", out);
+    fputs (",\"top\":[", out);
+    for (uint32_t t = 0; t < status->ntop; t++) {
+        fputs (t? ",{\"word\":": "{\"word\":", out);
+        zmr_json_string (out, status->top[t].word, strlen (status->top[t].word));
+        fprintf (out, ",\"count\":%llu}", (unsigned long long) status->top[t].count);
+    }
+    fputs ("],\"quarantine\":", out);
     zmr_status_write_quarantine (status, out);
     fputs (",\"workers\":[", out);
     for (uint32_t w = 0; w < status->nworkers; w++) {
@@ -343,6 +381,21 @@ zmr_status_write_json (const zmr_status_t *status, FILE *out)
         fputc ('}', out);
     }
     fputs ("]}", out);
+}
+
+void
+zmr_status_set_word (zmr_top_t *top, const char *word, size_t len)
+{
+    if (len > ZMR_TOP_WORD - 1) {
+        //  Not in the middle of a UTF-8 sequence: when the first byte left
+        //  out continues one, the sequence goes, from its lead byte.
+        len = ZMR_TOP_WORD - 1;
+        while (len > 0 && ((unsigned char) word[len] & 0xC0) == 0x80)
+            len--;
+    }
+    for (size_t i = 0; i < len; i++)
+        top->word[i] = word[i]? word[i]: '?';
+    top->word[len] = 0;
 }
 
 //  "12.3 MB" style, into buf.

@@ -34,6 +34,13 @@ typedef struct {
     uint64_t length;         //  Its length
 } zmr_quarantine_t;
 
+#define ZMR_TOP_WORD 64     //  Bytes kept of a top word, with its NUL
+
+typedef struct {
+    char word[ZMR_TOP_WORD]; //  The word, cut to fit (at a UTF-8 boundary)
+    uint64_t count;          //  Its running total
+} zmr_top_t;
+
 typedef struct {
     uint64_t job;            //  Job id
     uint64_t seq;            //  Publication number
@@ -59,6 +66,12 @@ typedef struct {
     uint64_t duplicates;     //  Duplicate batches dropped by reducers
     uint64_t chunks_quarantined; //  Chunks that kept killing mappers
     uint64_t inputs;         //  Input files (stdin counts as one)
+    bool backpressured;      //  Input waits: the pipeline is full
+    uint64_t latency_p50_ms; //  Running totals: from text in to count
+    uint64_t latency_p99_ms; //  visible at the sink, over the last minute
+    uint64_t latency_samples;//  Chunks those are over
+    uint32_t ntop;           //  Entries in top
+    zmr_top_t top[ZMR_TOP_MAX];   //  Most frequent words so far (--live-ms)
     uint32_t nquarantine;    //  Entries in quarantine
     zmr_quarantine_t *quarantine; //  Owned array (malloc), or NULL
     uint32_t nworkers;       //  Entries in workers
@@ -98,6 +111,11 @@ void
 //  columns: for the monitor and for zmr run on a terminal.
 void
     zmr_status_write_progress (const zmr_status_t *status, FILE *out, int width);
+
+//  Sets top's word to word[0 .. len), cut to fit at a UTF-8 boundary, NUL
+//  bytes shown as '?'.
+void
+    zmr_status_set_word (zmr_top_t *top, const char *word, size_t len);
 
 //  Formats value with a k, M, G or T suffix into buf; returns buf.
 const char *

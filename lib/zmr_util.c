@@ -381,6 +381,14 @@ zmr_now_ms (void)
     return zclock_mono ();
 }
 
+uint64_t
+zmr_wall_ms (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_REALTIME, &now);
+    return (uint64_t) now.tv_sec * 1000 + (uint64_t) now.tv_nsec / 1000000;
+}
+
 void
 zmr_print_version (const char *program)
 {

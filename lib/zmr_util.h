@@ -125,6 +125,11 @@ void
 int64_t
     zmr_now_ms (void);
 
+//  Wall-clock milliseconds since the Unix epoch (CLOCK_REALTIME): stamps
+//  that other processes, on this machine, compare with their own clock.
+uint64_t
+    zmr_wall_ms (void);
+
 //  Prints "program version" on stdout (for --version).
 void
     zmr_print_version (const char *program);

@@ -141,7 +141,7 @@ s_on_new_word (zmr_entry_t *entry, void *arg)
 
 //  Maps one chunk: combine, partition, send R batches, MAPPED.
 static int
-s_map (s_mapper_t *self, uint64_t chunk, const char *data, size_t len)
+s_map (s_mapper_t *self, uint64_t chunk, uint64_t stamp, const char *data, size_t len)
 {
     zmr_msg_pack_take (&self->pk, self->job, chunk);
     s_send_control (self);
@@ -173,7 +173,8 @@ s_map (s_mapper_t *self, uint64_t chunk, const char *data, size_t len)
     for (size_t i = 0; i < ntouched; i++)
         self->npairs[entries[touched[i]].aux]++;
     for (uint32_t p = 0; p < R; p++)
-        zmr_msg_begin_batch (&self->packers[p], self->job, chunk, p, R, self->npairs[p]);
+        zmr_msg_begin_batch (&self->packers[p], self->job, chunk, p, R, stamp,
+                             self->npairs[p]);
     for (size_t i = 0; i < ntouched; i++) {
         zmr_entry_t *entry = &entries[touched[i]];
         zmr_msg_pack_pair (&self->packers[entry->aux], entry->word, entry->len, entry->count);
@@ -289,7 +290,7 @@ s_on_chunk (s_mapper_t *self)
         if (!data)
             self->failed = true;
         else
-        if (s_map (self, msg.chunk, data, (size_t) msg.length)) {
+        if (s_map (self, msg.chunk, msg.stamp, data, (size_t) msg.length)) {
             zmr_log (0, "cannot map chunk %llu: out of memory",
                      (unsigned long long) msg.chunk);
             self->failed = true;

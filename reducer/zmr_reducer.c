@@ -3,6 +3,12 @@
     the whole of the de-duplication); either way it is ACKed, so an ACK lost
     on the way can never stall the job.
 
+    Told LIVE, it also sends the sink, every interval, the running total of
+    each word that changed (UPDATE; an entry's aux marks it changed) and the
+    chunks applied since the last one, with their stamps, so the sink can
+    show totals while the job runs and measure how late they are. Totals,
+    not increments: an UPDATE lost or sent twice leaves nothing wrong.
+
     With --state, a BATCH is appended to the store's log before it is
     applied and ACKed, so every ACK the ventilator holds is backed by the
     log: a reducer killed at any moment comes back with every batch it ACKed
@@ -12,6 +18,7 @@
 #include <string.h>
 
 #define S_PART_BYTES (4u << 20)      //  Target size of one RESULT message
+#define S_STAMPS_MAX 65536           //  Chunks held for the next UPDATE
 
 typedef struct {
     const zmr_reducer_config_t *config;
@@ -34,6 +41,12 @@ typedef struct {
     int64_t next_heartbeat;          //  When the next HEARTBEAT is due
     bool finished;                   //  FINISH received
     bool finish_ok;                  //  ... for a job that was done
+    uint32_t live_ms;                //  UPDATE period, 0 until LIVE
+    int64_t next_update;             //  When the next UPDATE is due
+    uint32_t *dirty;                 //  Entries changed since the last UPDATE
+    size_t ndirty, dirty_cap;
+    uint64_t *stamps;                //  (chunk, stamp) applied since then
+    size_t nstamps, stamps_cap;      //  (in uint64s: two per chunk)
 } s_reducer_t;
 
 static void
@@ -50,6 +63,57 @@ s_heartbeat (s_reducer_t *self)
     zmr_msg_pack_heartbeat (&self->pk, self->job, 0, &self->counters);
     s_send_control (self);
     self->next_heartbeat = zmr_now_ms () + self->config->heartbeat_ms;
+}
+
+//  Grows a vector of n elements of size bytes to hold one more. Returns 0
+//  or -1.
+static int
+s_grow (void **vector, size_t n, size_t *cap, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    size_t want = *cap? *cap * 2: 1024;
+    void *grown = realloc (*vector, want * size);
+    if (!grown)
+        return -1;
+    *vector = grown;
+    *cap = want;
+    return 0;
+}
+
+//  Marks the entries of pairs changed, for the next UPDATE.
+static int
+s_mark (s_reducer_t *self, const zmr_pair_t *pairs, size_t n)
+{
+    zmr_entry_t *entries = zmr_counts_entries (self->counts);
+    for (size_t i = 0; i < n; i++) {
+        zmr_entry_t *entry = zmr_counts_lookup (self->counts, pairs[i].word, pairs[i].len);
+        if (!entry || entry->aux)
+            continue;
+        if (s_grow ((void **) &self->dirty, self->ndirty, &self->dirty_cap, sizeof (uint32_t)))
+            return -1;
+        entry->aux = 1;
+        self->dirty[self->ndirty++] = (uint32_t) (entry - entries);
+    }
+    return 0;
+}
+
+//  Marks every entry changed: a new sink (or this reducer, restarted)
+//  needs all of them.
+static int
+s_mark_all (s_reducer_t *self)
+{
+    size_t size = zmr_counts_size (self->counts);
+    zmr_entry_t *entries = zmr_counts_entries (self->counts);
+    for (size_t i = 0; i < size; i++) {
+        if (entries[i].aux)
+            continue;
+        if (s_grow ((void **) &self->dirty, self->ndirty, &self->dirty_cap, sizeof (uint32_t)))
+            return -1;
+        entries[i].aux = 1;
+        self->dirty[self->ndirty++] = (uint32_t) i;
+    }
+    return 0;
 }
 
 //  Applies a decoded BATCH of a chunk not applied yet: its pairs, then its
@@ -73,7 +137,8 @@ s_apply (s_reducer_t *self, zmr_msg_t *msg, uint64_t *words)
             total += count;
         }
         if ((n == ZMR_COUNTS_BATCH || !more) && n) {
-            if (zmr_counts_add_pairs (self->counts, pairs, n))
+            if (zmr_counts_add_pairs (self->counts, pairs, n)
+            ||  (self->live_ms && s_mark (self, pairs, n)))
                 return -1;
             n = 0;
         }
@@ -81,6 +146,14 @@ s_apply (s_reducer_t *self, zmr_msg_t *msg, uint64_t *words)
     *words = total;
     if (zmr_u64set_insert (self->applied, msg->chunk) < 0)
         return -1;
+    //  (Latency samples stop, bounded, while no sink takes them.)
+    if (self->live_ms && self->nstamps < 2 * S_STAMPS_MAX) {
+        if (s_grow ((void **) &self->stamps, self->nstamps + 1, &self->stamps_cap,
+                    sizeof (uint64_t)))
+            return -1;
+        self->stamps[self->nstamps++] = msg->chunk;
+        self->stamps[self->nstamps++] = msg->stamp;
+    }
     self->counters.chunks++;
     self->counters.words += *words;
     return 0;
@@ -189,17 +262,82 @@ s_on_batch (s_reducer_t *self)
     s_send_control (self);
 }
 
+//  Connects to the sink at endpoint, unless connected there already.
+//  Returns 0 or -1.
+static int
+s_sink_connect (s_reducer_t *self, const char *endpoint)
+{
+    if (self->sink && !strcmp (endpoint, self->sink_endpoint))
+        return 0;
+    zsock_destroy (&self->sink);
+    self->sink_endpoint[0] = 0;
+    self->sink = zmr_socket (ZMQ_PUSH, -1, 10000);
+    if (!self->sink || zmr_connect (self->sink, endpoint))
+        return -1;
+    snprintf (self->sink_endpoint, sizeof self->sink_endpoint, "%s", endpoint);
+    return 0;
+}
+
+//  Sends the sink what changed since the last UPDATE: the totals of the
+//  words marked changed, in messages of about S_PART_BYTES, and the chunks
+//  applied meanwhile in the last of them (or in messages of their own when
+//  there are many), so a chunk is listed only once its counts have gone.
+//  What the sink cannot take now (its queue is full) stays for next time.
+static void
+s_update (s_reducer_t *self)
+{
+    self->next_update = zmr_now_ms () + self->live_ms;
+    if (!self->sink || (self->ndirty == 0 && self->nstamps == 0))
+        return;
+    zmr_entry_t *entries = zmr_counts_entries (self->counts);
+    size_t at = 0, chunks_at = 0;
+    while (at < self->ndirty || chunks_at < self->nstamps) {
+        size_t end = at, bytes = 0;
+        while (end < self->ndirty) {
+            size_t pair = entries[self->dirty[end]].len + 16;
+            if (bytes > 0 && bytes + pair > S_PART_BYTES)
+                break;
+            bytes += pair;
+            end++;
+        }
+        size_t nchunks = 0;
+        if (end == self->ndirty) {
+            nchunks = (self->nstamps - chunks_at) / 2;
+            if (nchunks > ZMR_UPDATE_CHUNKS)
+                nchunks = ZMR_UPDATE_CHUNKS;
+        }
+        zmr_msg_begin_update (&self->pk, self->job, self->config->partition,
+                              self->reducers, (uint32_t) nchunks);
+        for (size_t i = 0; i < 2 * nchunks; i++)
+            msgpack_pack_uint64 (&self->pk, self->stamps[chunks_at + i]);
+        zmr_msg_begin_pairs (&self->pk, (uint32_t) (end - at));
+        for (size_t i = at; i < end; i++) {
+            zmr_entry_t *entry = &entries[self->dirty[i]];
+            zmr_msg_pack_pair (&self->pk, entry->word, entry->len, entry->count);
+        }
+        if (zmr_msg_send (self->sink, &self->sbuf, ZMQ_DONTWAIT) == -1) {
+            msgpack_sbuffer_clear (&self->sbuf);
+            break;
+        }
+        for (size_t i = at; i < end; i++)
+            entries[self->dirty[i]].aux = 0;
+        at = end;
+        chunks_at += 2 * nchunks;
+    }
+    //  Keep what did not go.
+    memmove (self->dirty, self->dirty + at, (self->ndirty - at) * sizeof *self->dirty);
+    self->ndirty -= at;
+    memmove (self->stamps, self->stamps + chunks_at,
+             (self->nstamps - chunks_at) * sizeof *self->stamps);
+    self->nstamps -= chunks_at;
+}
+
 //  Sends the whole partition to the sink in parts of about S_PART_BYTES.
 static void
 s_send_result (s_reducer_t *self, const char *sink)
 {
-    if (strcmp (sink, self->sink_endpoint)) {
-        zsock_destroy (&self->sink);
-        self->sink = zmr_socket (ZMQ_PUSH, -1, 10000);
-        if (!self->sink || zmr_connect (self->sink, sink))
-            return;
-        snprintf (self->sink_endpoint, sizeof self->sink_endpoint, "%s", sink);
-    }
+    if (s_sink_connect (self, sink))
+        return;
     size_t distinct = zmr_counts_size (self->counts);
     zmr_entry_t *entries = zmr_counts_entries (self->counts);
     //  Cut into parts by bytes first, so each part knows how many there are.
@@ -271,9 +409,26 @@ s_on_control (s_reducer_t *self)
     }
     else
     if (msg.type == ZMR_FLUSH) {
-        //  The final counters go out before the result, for the status.
+        //  The final counters go out before the result, for the status,
+        //  and the last running totals too, for the sink's live views.
         s_heartbeat (self);
+        if (self->live_ms && !s_sink_connect (self, msg.endpoint))
+            s_update (self);
         s_send_result (self, msg.endpoint);
+    }
+    else
+    if (msg.type == ZMR_LIVE) {
+        bool anew = !self->live_ms || strcmp (msg.endpoint, self->sink_endpoint);
+        self->live_ms = msg.interval;
+        if (s_sink_connect (self, msg.endpoint))
+            zmr_log (0, "cannot connect to the sink at %s", msg.endpoint);
+        else
+        if (anew && s_mark_all (self)) {
+            zmr_log (0, "out of memory with %zu distinct words",
+                     zmr_counts_size (self->counts));
+            exit (1);
+        }
+        self->next_update = zmr_now_ms () + self->live_ms;
     }
     else
     if (msg.type == ZMR_FINISH) {
@@ -380,6 +535,8 @@ zmr_reducer_run (const zmr_reducer_config_t *config)
             { zsock_resolve (self.control), 0, ZMQ_POLLIN, 0 },
         };
         int64_t wait = self.next_heartbeat - zmr_now_ms ();
+        if (self.live_ms && self.next_update - zmr_now_ms () < wait)
+            wait = self.next_update - zmr_now_ms ();
         int rc = zmq_poll (items, 2, wait > 0? (long) wait: 0);
         if (rc == -1 && errno != EINTR)
             break;
@@ -391,6 +548,8 @@ zmr_reducer_run (const zmr_reducer_config_t *config)
         int64_t now = zmr_now_ms ();
         if (now >= self.next_heartbeat)
             s_heartbeat (&self);
+        if (self.live_ms && now >= self.next_update)
+            s_update (&self);
         if (self.store && now >= self.next_sync) {
             //  A write survives the process; this makes it survive the machine.
             zmr_store_sync (self.store);
@@ -415,5 +574,7 @@ cleanup:
     zmr_u64set_destroy (&self.applied);
     zmr_counts_destroy (&self.counts);
     msgpack_sbuffer_destroy (&self.sbuf);
+    free (self.dirty);
+    free (self.stamps);
     return code;
 }

@@ -14,6 +14,18 @@ s_help (void)
 "                          FILE appears whole or not at all\n"
 "      --parts=DIR         also write DIR/part-00000... one per partition\n"
 "      --receipt=FILE      write the job's receipt (JSON) to FILE at the end\n"
+"Running totals, while the job runs (the ventilator's --live-ms):\n"
+"      --follow            write 'word<TAB>total' on standard output for each\n"
+"                          word whose total changed; without --output the final\n"
+"                          result is not written again (the last line of each\n"
+"                          word is its final count)\n"
+"      --follow-ms=MS      changes coalesced over MS (default 100); also for\n"
+"                          --publish\n"
+"      --snapshot=FILE     keep FILE holding every total so far, replaced whole\n"
+"      --snapshot-ms=MS    how often (default 1000)\n"
+"      --publish=EP        PUB socket at EP sending TOTALS messages of the\n"
+"                          changed words (docs/protocol.md)\n"
+"      --top=N             words in the status's top list, 0..20 (default 10)\n"
 "      --bind=EP           where reducers send results (default tcp://*:*)\n"
 "      --advertise=EP      endpoint to give the job instead of the bound one\n"
 "      --name=NAME         name shown in the status (default host:pid)\n"
@@ -31,9 +43,10 @@ main (int argc, char *argv[])
 {
     zmr_log_init ("zmr-sink");
     zmr_tune_malloc ();
-    zmr_sink_config_t config = { .bind = "tcp://*:*", .heartbeat_ms = 250 };
+    zmr_sink_config_t config = { .bind = "tcp://*:*", .heartbeat_ms = 250,
+                                 .follow_ms = 100, .snapshot_ms = 1000, .top = 10 };
     enum { O_BIND = 256, O_ADVERTISE, O_PARTS, O_RECEIPT, O_NAME, O_HEARTBEAT, O_WAIT,
-           O_VERSION };
+           O_FOLLOW, O_FOLLOW_MS, O_SNAPSHOT, O_SNAPSHOT_MS, O_PUBLISH, O_TOP, O_VERSION };
     static const struct option options[] = {
         { "output", required_argument, NULL, 'o' },
         { "parts", required_argument, NULL, O_PARTS },
@@ -43,6 +56,12 @@ main (int argc, char *argv[])
         { "name", required_argument, NULL, O_NAME },
         { "heartbeat-ms", required_argument, NULL, O_HEARTBEAT },
         { "wait-ms", required_argument, NULL, O_WAIT },
+        { "follow", no_argument, NULL, O_FOLLOW },
+        { "follow-ms", required_argument, NULL, O_FOLLOW_MS },
+        { "snapshot", required_argument, NULL, O_SNAPSHOT },
+        { "snapshot-ms", required_argument, NULL, O_SNAPSHOT_MS },
+        { "publish", required_argument, NULL, O_PUBLISH },
+        { "top", required_argument, NULL, O_TOP },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, O_VERSION },
@@ -65,6 +84,12 @@ main (int argc, char *argv[])
                 break;
             case O_HEARTBEAT: config.heartbeat_ms = (uint32_t) zmr_option_u64 ("--heartbeat-ms", optarg, 10, 60000); break;
             case O_WAIT: config.wait_ms = (uint32_t) zmr_option_u64 ("--wait-ms", optarg, 0, 86400000); break;
+            case O_FOLLOW: config.follow = true; break;
+            case O_FOLLOW_MS: config.follow_ms = (uint32_t) zmr_option_u64 ("--follow-ms", optarg, 1, 60000); break;
+            case O_SNAPSHOT: config.snapshot = optarg; break;
+            case O_SNAPSHOT_MS: config.snapshot_ms = (uint32_t) zmr_option_u64 ("--snapshot-ms", optarg, 1, 3600000); break;
+            case O_PUBLISH: config.publish = zmr_option_endpoint ("--publish", optarg); break;
+            case O_TOP: config.top = (uint32_t) zmr_option_u64 ("--top", optarg, 0, ZMR_TOP_MAX); break;
             case 'v': verbose++; break;
             case 'h': s_help (); return 0;
             case O_VERSION: zmr_print_version ("zmr-sink"); return 0;

@@ -1,7 +1,14 @@
 /*  zmr_sink: each partition arrives as numbered RESULT parts; a part seen
     before is dropped, so a partition sent twice (the ventilator FLUSHes
     again when in doubt) is held once. The result is sorted once, here, and
-    written to a temporary name that is renamed into place when complete. */
+    written to a temporary name that is renamed into place when complete.
+
+    While the job runs, reducers told LIVE send UPDATEs of their running
+    totals; the sink keeps them (zmr_live) and shows them: changed words on
+    stdout (--follow) and on a PUB socket (--publish, TOTALS messages), all
+    of them in a file replaced atomically (--snapshot), and, to the
+    ventilator for the status, the top words and the latency from text in
+    to count visible here (LIVESTAT). */
 #include "zmr_sink.h"
 #include <errno.h>
 #include <openssl/evp.h>
@@ -34,6 +41,15 @@ typedef struct {
     bool finish_ok;                  //  ... for a job that was done
     zmr_status_t final;              //  The job's state at FINISH
     uint64_t digest;                 //  Of the result (see s_line_digest)
+    zmr_live_t *live;                //  Running totals
+    zsock_t *publish;                //  PUB of TOTALS, or NULL
+    int64_t next_follow;             //  When changes go out next
+    int64_t next_snapshot;           //  When the snapshot is due
+    uint64_t snapshot_updates;       //  Updates the last snapshot holds
+    int64_t next_livestat;           //  When LIVESTAT is due
+    uint32_t npublish;               //  Pairs in the TOTALS being packed
+    msgpack_sbuffer pubbuf;          //  Its pairs
+    msgpack_packer pubpk;
 } s_sink_t;
 
 static void
@@ -66,12 +82,21 @@ s_on_result (s_sink_t *self)
     zmr_msg_t msg;
     const char *why;
     if (zmr_msg_decode (zmq_msg_data (&frame), zmq_msg_size (&frame), &msg, &why)
-    ||  (msg.type != ZMR_RESULT && (why = "not a RESULT"))
+    ||  (msg.type != ZMR_RESULT && msg.type != ZMR_UPDATE && (why = "not a RESULT"))
     ||  (msg.job != self->job && (why = "RESULT of another job"))
     ||  (msg.reducers != self->reducers && (why = "RESULT for another reducer count"))) {
         self->counters.malformed++;
         zmr_log_dropped ("results", why);
         zmq_msg_close (&frame);
+        return;
+    }
+    if (msg.type == ZMR_UPDATE) {
+        int rc = zmr_live_update (self->live, &msg, zmr_wall_ms ());
+        zmq_msg_close (&frame);
+        if (rc) {
+            zmr_log (0, "out of memory for the running totals");
+            exit (1);
+        }
         return;
     }
     s_partition_t *partition = &self->partitions[msg.partition];
@@ -286,6 +311,19 @@ s_write_result (s_sink_t *self, uint64_t *words, uint64_t *distinct)
     uint64_t *digest = self->config->receipt? &self->digest: NULL;
     if (self->config->output)
         rc = s_write_file (self->config->output, all, total, digest);
+    else
+    if (self->config->follow) {
+        //  Standard output carries the running totals: the last line of
+        //  each word is its final count already.
+        rc = 0;
+        if (digest) {
+            //  The receipt still gets the digest of the result.
+            FILE *null = fopen ("/dev/null", "w");
+            rc = null? s_write_entries (null, all, total, digest): -1;
+            if (null)
+                fclose (null);
+        }
+    }
     else {
         rc = s_write_entries (stdout, all, total, digest);
         if (fflush (stdout) || rc) {
@@ -331,6 +369,129 @@ s_write_receipt (s_sink_t *self, const char *path, uint64_t words, uint64_t dist
     fputs ("  \"digest_rule\": \"sum modulo 2^64 over the result's lines of the first "
            "8 bytes, big-endian, of SHA-256 of the line (word, TAB, count, LF)\"\n}\n", out);
     return s_temp_commit (out, temp, path, 0, "the receipt ");
+}
+
+//  --follow: one "word<TAB>total" line per changed word.
+static int
+s_follow_line (const char *word, uint32_t len, uint64_t total, void *arg)
+{
+    FILE *out = (FILE *) arg;
+    fwrite (word, 1, len, out);
+    fprintf (out, "\t%llu\n", (unsigned long long) total);
+    return ferror (out)? -1: 0;
+}
+
+//  Sends the TOTALS being packed, if any.
+static void
+s_publish_flush (s_sink_t *self)
+{
+    if (!self->npublish)
+        return;
+    zmr_msg_begin_totals (&self->pk, self->job, self->npublish);
+    msgpack_sbuffer_write (&self->sbuf, self->pubbuf.data, self->pubbuf.size);
+    msgpack_sbuffer_clear (&self->pubbuf);
+    self->npublish = 0;
+    //  A subscriber that does not keep up loses messages (HWM), never
+    //  holds the sink up.
+    if (zmr_msg_send (self->publish, &self->sbuf, ZMQ_DONTWAIT) == -1)
+        msgpack_sbuffer_clear (&self->sbuf);
+}
+
+//  --publish: packs a changed word into TOTALS of about 64 KiB.
+static int
+s_publish_pair (const char *word, uint32_t len, uint64_t total, void *arg)
+{
+    s_sink_t *self = (s_sink_t *) arg;
+    zmr_msg_pack_pair (&self->pubpk, word, len, total);
+    self->npublish++;
+    if (self->pubbuf.size >= (64u << 10))
+        s_publish_flush (self);
+    return 0;
+}
+
+//  Both: each changed word once to every view that wants it.
+static int
+s_changed (const char *word, uint32_t len, uint64_t total, void *arg)
+{
+    s_sink_t *self = (s_sink_t *) arg;
+    if (self->config->follow && s_follow_line (word, len, total, stdout))
+        return -1;
+    if (self->publish)
+        s_publish_pair (word, len, total, self);
+    return 0;
+}
+
+//  Writes every running total to the snapshot file, whole or not at all.
+static void
+s_snapshot (s_sink_t *self)
+{
+    size_t count;
+    zmr_entry_t *sorted = zmr_live_sorted (self->live, &count);
+    if (!sorted) {
+        zmr_log (0, "out of memory for a snapshot of %zu words", count);
+        return;
+    }
+    char temp[4096];
+    FILE *out = s_temp_open (self->config->snapshot, temp, sizeof temp);
+    if (out) {
+        int rc = s_write_entries (out, sorted, count, NULL);
+        //  No fsync: a snapshot is replaced before long; rename keeps it whole.
+        if (fclose (out) || rc || rename (temp, self->config->snapshot)) {
+            zmr_log (0, "cannot write the snapshot '%s': %s", self->config->snapshot,
+                     strerror (errno));
+            unlink (temp);
+        }
+    }
+    free (sorted);
+    self->snapshot_updates = zmr_live_updates (self->live);
+}
+
+//  The ventilator's view for the status: latency and the top words.
+static void
+s_livestat (s_sink_t *self)
+{
+    uint64_t p50, p99, samples;
+    zmr_live_latency (self->live, zmr_wall_ms (), 60000, &p50, &p99, &samples);
+    zmr_entry_t top[ZMR_TOP_MAX];
+    size_t k = self->config->top < ZMR_TOP_MAX? self->config->top: ZMR_TOP_MAX;
+    size_t n = zmr_live_top (self->live, top, k);
+    zmr_msg_begin_livestat (&self->pk, self->job, p50, p99, samples, (uint32_t) n);
+    for (size_t i = 0; i < n; i++)
+        zmr_msg_pack_pair (&self->pk, top[i].word,
+                           top[i].len < 256? top[i].len: 256, top[i].count);
+    s_send_control (self);
+}
+
+//  What is due of the live views; forced: all of it now (the job ends).
+static void
+s_live_tick (s_sink_t *self, bool forced)
+{
+    int64_t now = zmr_now_ms ();
+    if (zmr_live_updates (self->live) == 0)
+        return;
+    if (forced || now >= self->next_follow) {
+        self->next_follow = now + self->config->follow_ms;
+        if ((self->config->follow || self->publish)
+        &&  zmr_live_changed (self->live)) {
+            if (zmr_live_drain (self->live, s_changed, self)
+            ||  (self->config->follow && fflush (stdout))) {
+                zmr_log (0, "cannot write the running totals to standard output: %s",
+                         strerror (errno));
+                exit (1);
+            }
+            if (self->publish)
+                s_publish_flush (self);
+        }
+    }
+    if (self->config->snapshot && (forced || now >= self->next_snapshot)) {
+        self->next_snapshot = now + self->config->snapshot_ms;
+        if (zmr_live_updates (self->live) != self->snapshot_updates)
+            s_snapshot (self);
+    }
+    if (forced || now >= self->next_livestat) {
+        self->next_livestat = now + self->config->heartbeat_ms;
+        s_livestat (self);
+    }
 }
 
 static void
@@ -390,6 +551,8 @@ zmr_sink_run (const zmr_sink_config_t *config)
         zmr_default_name (self.name, sizeof self.name);
     msgpack_sbuffer_init (&self.sbuf);
     msgpack_packer_init (&self.pk, &self.sbuf, msgpack_sbuffer_write);
+    msgpack_sbuffer_init (&self.pubbuf);
+    msgpack_packer_init (&self.pubpk, &self.pubbuf, msgpack_sbuffer_write);
     self.results = zmr_socket (ZMQ_PULL, ZMR_MAX_MSG + (64 << 10), 0);
     self.control = zmr_socket (ZMQ_DEALER, 1 << 20, 2000);
     int code = 1;
@@ -398,6 +561,15 @@ zmr_sink_run (const zmr_sink_config_t *config)
     char bound[ZMR_ENDPOINT_MAX];
     if (zmr_bind (self.results, config->bind, bound))
         goto cleanup;
+    if (config->publish) {
+        //  Outbound only; subscribers that lag lose updates, never stall us.
+        self.publish = zmr_socket (ZMQ_PUB, 256, 1000);
+        if (!self.publish)
+            goto cleanup;
+        zsock_set_sndhwm (self.publish, 1000);
+        if (zmr_bind (self.publish, config->publish, NULL))
+            goto cleanup;
+    }
     snprintf (self.endpoint, sizeof self.endpoint, "%s",
               config->advertise? config->advertise: bound);
     zmr_set_random_identity (self.control);
@@ -419,7 +591,8 @@ zmr_sink_run (const zmr_sink_config_t *config)
     self.reducers = welcome.reducers;
     zmq_msg_close (&frame);
     self.partitions = calloc (self.reducers, sizeof *self.partitions);
-    if (!self.partitions)
+    self.live = zmr_live_new (self.reducers);
+    if (!self.partitions || !self.live)
         goto cleanup;
     for (uint32_t p = 0; p < self.reducers; p++) {
         self.partitions[p].counts = zmr_counts_new ();
@@ -436,11 +609,16 @@ zmr_sink_run (const zmr_sink_config_t *config)
             { zsock_resolve (self.control), 0, ZMQ_POLLIN, 0 },
         };
         int64_t wait = self.next_heartbeat - zmr_now_ms ();
+        if (zmr_live_updates (self.live) && self.next_follow - zmr_now_ms () < wait)
+            wait = self.next_follow - zmr_now_ms ();
         int rc = zmq_poll (items, 2, wait > 0? (long) wait: 0);
         if (rc == -1 && errno != EINTR)
             break;
         if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
-            s_on_result (&self);
+            //  A bounded batch, so the live views keep their pace.
+            for (int i = 0; i < 64 && (zsock_events (self.results) & ZMQ_POLLIN); i++)
+                s_on_result (&self);
+        s_live_tick (&self, false);
         if (rc > 0 && (items[1].revents & ZMQ_POLLIN))
             s_on_control (&self);
         if (zmr_now_ms () >= self.next_heartbeat) {
@@ -453,6 +631,8 @@ zmr_sink_run (const zmr_sink_config_t *config)
             }
         }
         if (!written && self.complete == self.reducers) {
+            //  The reducers' last UPDATEs came before their results.
+            s_live_tick (&self, true);
             if (s_write_result (&self, &done_words, &done_distinct))
                 break;
             written = true;
@@ -482,6 +662,9 @@ cleanup:
         zmr_u64set_destroy (&self.partitions[p].seqs);
     }
     free (self.partitions);
+    zmr_live_destroy (&self.live);
+    zsock_destroy (&self.publish);
+    msgpack_sbuffer_destroy (&self.pubbuf);
     zsock_destroy (&self.results);
     zsock_destroy (&self.control);
     msgpack_sbuffer_destroy (&self.sbuf);

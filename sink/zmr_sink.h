@@ -14,6 +14,12 @@ typedef struct {
     const char *name;        //  Worker name, or NULL for host:pid
     uint32_t heartbeat_ms;   //  Heartbeat period
     uint32_t wait_ms;        //  Give up if no WELCOME within this (0: never)
+    bool follow;             //  Running totals on stdout, as they change
+    const char *snapshot;    //  File of all running totals, or NULL
+    const char *publish;     //  PUB endpoint of running totals, or NULL
+    uint32_t follow_ms;      //  --follow and --publish: changes coalesced
+    uint32_t snapshot_ms;    //  Snapshot period
+    uint32_t top;            //  Words in the status's top list
 } zmr_sink_config_t;
 
 //  Collects and writes the result. Returns the exit code: 0 written (or

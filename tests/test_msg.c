@@ -69,15 +69,16 @@ Test (msg, small_messages_roundtrip)
 {
     s_buf_t b; s_init (&b);
     zmr_msg_t msg;
-    zmr_msg_pack_chunk (&b.pk, 7, 123456789012ull, 4, 1ull << 40, 2, 65536, NULL);
+    zmr_msg_pack_chunk (&b.pk, 7, 123456789012ull, 4, 1ull << 40, 2, 65536, NULL,
+                        1795000000123ull);
     msg = s_roundtrip (&b, ZMR_CHUNK);
     cr_assert (msg.job == 7 && msg.chunk == 123456789012ull && msg.input == 4
             && msg.offset == 1ull << 40 && msg.attempt == 2 && msg.length == 65536
-            && msg.path_len == 0);
+            && msg.path_len == 0 && msg.stamp == 1795000000123ull);
     msgpack_sbuffer_clear (&b.sbuf);
 
     zmr_file_ref_t ref = { "/data/corpus one.txt", 2049, 1ull << 35 };
-    zmr_msg_pack_chunk (&b.pk, 7, 5, 1, 1000, 0, ZMR_MAX_CHUNK, &ref);
+    zmr_msg_pack_chunk (&b.pk, 7, 5, 1, 1000, 0, ZMR_MAX_CHUNK, &ref, 0);
     msg = s_roundtrip (&b, ZMR_CHUNK);
     cr_assert (msg.chunk == 5 && msg.input == 1 && msg.offset == 1000
             && msg.length == ZMR_MAX_CHUNK && msg.device == 2049 && msg.inode == 1ull << 35);
@@ -162,11 +163,12 @@ Test (msg, batch_pairs_come_back_in_order_with_any_bytes)
     const char *words[] = { "the", "\0nul\xff", "", "caf\xc3\xa9" };
     uint32_t lens[] = { 3, 5, 0, 5 };
     uint64_t counts[] = { 62051, 1, 2, UINT64_MAX };
-    zmr_msg_begin_batch (&b.pk, 99, 12, 1, 4, 4);
+    zmr_msg_begin_batch (&b.pk, 99, 12, 1, 4, 1795000000456ull, 4);
     for (int i = 0; i < 4; i++)
         zmr_msg_pack_pair (&b.pk, words[i], lens[i], counts[i]);
     zmr_msg_t msg = s_roundtrip (&b, ZMR_BATCH);
-    cr_assert (msg.chunk == 12 && msg.partition == 1 && msg.reducers == 4);
+    cr_assert (msg.chunk == 12 && msg.partition == 1 && msg.reducers == 4
+            && msg.stamp == 1795000000456ull);
     cr_assert_eq (msg.npairs, 4);
     const char *word;
     uint32_t len;
@@ -222,7 +224,7 @@ Test (msg, refuses_frames_that_are_not_zmr_messages)
 Test (msg, refuses_every_truncation_and_trailing_bytes)
 {
     s_buf_t b; s_init (&b);
-    zmr_msg_begin_batch (&b.pk, 1, 2, 0, 1, 2);
+    zmr_msg_begin_batch (&b.pk, 1, 2, 0, 1, 0, 2);
     zmr_msg_pack_pair (&b.pk, "alpha", 5, 3);
     zmr_msg_pack_pair (&b.pk, "beta", 4, 4);
     for (size_t cut = 0; cut < b.sbuf.size; cut++)
@@ -240,7 +242,7 @@ Test (msg, refuses_a_batch_with_a_bad_pair_anywhere)
     s_buf_t b; s_init (&b);
     //  The last pair's count is 0: the whole batch is refused, not applied
     //  up to the bad pair.
-    zmr_msg_begin_batch (&b.pk, 1, 2, 0, 1, 2);
+    zmr_msg_begin_batch (&b.pk, 1, 2, 0, 1, 0, 2);
     zmr_msg_pack_pair (&b.pk, "alpha", 5, 3);
     zmr_msg_pack_pair (&b.pk, "beta", 4, 0);
     s_refused (b.sbuf.data, b.sbuf.size, "a pair with count 0");
@@ -257,7 +259,7 @@ Test (msg, refuses_a_batch_with_a_bad_pair_anywhere)
     s_refused (b.sbuf.data, b.sbuf.size, "a word that is a str");
     msgpack_sbuffer_clear (&b.sbuf);
     //  Partition beyond R.
-    zmr_msg_begin_batch (&b.pk, 1, 2, 4, 4, 0);
+    zmr_msg_begin_batch (&b.pk, 1, 2, 4, 4, 0, 0);
     s_refused (b.sbuf.data, b.sbuf.size, "partition 4 of 4");
     msgpack_sbuffer_clear (&b.sbuf);
     //  A negative count.
@@ -385,15 +387,92 @@ Test (msg, refuses_a_chunk_of_no_bytes_too_many_or_a_relative_path)
     s_buf_t b; s_init (&b);
     zmr_msg_t msg;
     const char *why = NULL;
-    zmr_msg_pack_chunk (&b.pk, 7, 5, 0, 0, 0, 0, NULL);
+    zmr_msg_pack_chunk (&b.pk, 7, 5, 0, 0, 0, 0, NULL, 0);
     cr_assert_eq (s_decode (&b, &msg, &why), -1, "accepted a chunk of 0 bytes");
     msgpack_sbuffer_clear (&b.sbuf);
-    zmr_msg_pack_chunk (&b.pk, 7, 5, 0, 0, 0, ZMR_MAX_CHUNK + 1ull, NULL);
+    zmr_msg_pack_chunk (&b.pk, 7, 5, 0, 0, 0, ZMR_MAX_CHUNK + 1ull, NULL, 0);
     cr_assert_eq (s_decode (&b, &msg, &why), -1, "accepted a chunk over the maximum");
     msgpack_sbuffer_clear (&b.sbuf);
     zmr_file_ref_t ref = { "relative/path", 1, 2 };
-    zmr_msg_pack_chunk (&b.pk, 7, 5, 0, 0, 0, 10, &ref);
+    zmr_msg_pack_chunk (&b.pk, 7, 5, 0, 0, 0, 10, &ref, 0);
     cr_assert_eq (s_decode (&b, &msg, &why), -1, "accepted a relative path");
     cr_assert_not_null (strstr (why, "absolute"), "%s", why);
+    msgpack_sbuffer_destroy (&b.sbuf);
+}
+
+//  The running totals' messages: LIVE, UPDATE (chunks with their stamps,
+//  then words with their totals), TOTALS and LIVESTAT, and their bounds.
+Test (msg, live_messages_roundtrip_and_are_bounded)
+{
+    s_buf_t b; s_init (&b);
+    zmr_msg_pack_live (&b.pk, 3, "ipc:///tmp/sink", 25);
+    zmr_msg_t msg = s_roundtrip (&b, ZMR_LIVE);
+    cr_assert_str_eq (msg.endpoint, "ipc:///tmp/sink");
+    cr_assert_eq (msg.interval, 25);
+    msgpack_sbuffer_clear (&b.sbuf);
+
+    zmr_msg_pack_live (&b.pk, 3, "ipc:///tmp/sink", 0);
+    const char *why = NULL;
+    cr_assert_eq (zmr_msg_decode (b.sbuf.data, b.sbuf.size, &msg, &why), -1,
+                  "an update interval of 0 was accepted");
+    msgpack_sbuffer_clear (&b.sbuf);
+
+    zmr_msg_begin_update (&b.pk, 3, 1, 2, 2);
+    msgpack_pack_uint64 (&b.pk, 40); msgpack_pack_uint64 (&b.pk, 1795000000001ull);
+    msgpack_pack_uint64 (&b.pk, 41); msgpack_pack_uint64 (&b.pk, 1795000000002ull);
+    zmr_msg_begin_pairs (&b.pk, 1);
+    zmr_msg_pack_pair (&b.pk, "whale", 5, 1234);
+    msg = s_roundtrip (&b, ZMR_UPDATE);
+    cr_assert (msg.partition == 1 && msg.reducers == 2 && msg.nchunks == 2 && msg.npairs == 1);
+    uint64_t chunk, stamp;
+    cr_assert (zmr_msg_next_chunk (&msg, &chunk, &stamp));
+    cr_assert (chunk == 40 && stamp == 1795000000001ull);
+    cr_assert (zmr_msg_next_chunk (&msg, &chunk, &stamp));
+    cr_assert (chunk == 41 && stamp == 1795000000002ull);
+    cr_assert_not (zmr_msg_next_chunk (&msg, &chunk, &stamp));
+    const char *word;
+    uint32_t len;
+    uint64_t count;
+    cr_assert (zmr_msg_next_pair (&msg, &word, &len, &count));
+    cr_assert (len == 5 && !memcmp (word, "whale", 5) && count == 1234);
+    msgpack_sbuffer_clear (&b.sbuf);
+
+    //  A partition beyond R, and a chunk list of odd length, are refused.
+    zmr_msg_begin_update (&b.pk, 3, 2, 2, 0);
+    zmr_msg_begin_pairs (&b.pk, 0);
+    cr_assert_eq (zmr_msg_decode (b.sbuf.data, b.sbuf.size, &msg, &why), -1);
+    msgpack_sbuffer_clear (&b.sbuf);
+    zmr_msg_begin (&b.pk, ZMR_UPDATE, 3, 4);
+    msgpack_pack_uint32 (&b.pk, 0);
+    msgpack_pack_uint32 (&b.pk, 1);
+    msgpack_pack_array (&b.pk, 3);
+    for (int i = 0; i < 3; i++)
+        msgpack_pack_uint64 (&b.pk, 1);
+    zmr_msg_begin_pairs (&b.pk, 0);
+    cr_assert_eq (zmr_msg_decode (b.sbuf.data, b.sbuf.size, &msg, &why), -1);
+    cr_assert_str_eq (why, "bad chunk list");
+    msgpack_sbuffer_clear (&b.sbuf);
+
+    zmr_msg_begin_totals (&b.pk, 3, 1);
+    zmr_msg_pack_pair (&b.pk, "the", 3, 62051);
+    msg = s_roundtrip (&b, ZMR_TOTALS);
+    cr_assert (zmr_msg_next_pair (&msg, &word, &len, &count));
+    cr_assert (len == 3 && count == 62051);
+    msgpack_sbuffer_clear (&b.sbuf);
+
+    zmr_msg_begin_livestat (&b.pk, 3, 12, 48, 900, 1);
+    zmr_msg_pack_pair (&b.pk, "the", 3, 62051);
+    msg = s_roundtrip (&b, ZMR_LIVESTAT);
+    cr_assert (msg.p50 == 12 && msg.p99 == 48 && msg.samples == 900 && msg.npairs == 1);
+    msgpack_sbuffer_clear (&b.sbuf);
+
+    //  A top list longer than ZMR_TOP_MAX is refused.
+    zmr_msg_begin (&b.pk, ZMR_LIVESTAT, 3, 4);
+    for (int i = 0; i < 3; i++)
+        msgpack_pack_uint64 (&b.pk, 1);
+    zmr_msg_begin_pairs (&b.pk, ZMR_TOP_MAX + 1);
+    for (int i = 0; i <= ZMR_TOP_MAX; i++)
+        zmr_msg_pack_pair (&b.pk, "w", 1, 1);
+    cr_assert_eq (zmr_msg_decode (b.sbuf.data, b.sbuf.size, &msg, &why), -1);
     msgpack_sbuffer_destroy (&b.sbuf);
 }

@@ -30,6 +30,11 @@ s_help (void)
 "                        and let mappers read them: faster, for mappers that\n"
 "                        see the same files (this machine); stdin and pipes\n"
 "                        still go as bytes\n"
+"      --flush-ms=MS     a stream's text waits at most MS for its chunk to fill\n"
+"                        before it is cut at its last whitespace (default 20)\n"
+"      --live-ms=MS      reducers send running totals to the sink every MS\n"
+"                        (default 0: only at the end), for zmr-sink --follow,\n"
+"                        --snapshot, --publish and the status's top words\n"
 "  -v, --verbose         say more on stderr (twice: debug)\n"
 "  -h, --help            show this help and exit\n"
 "      --version         show the version and exit\n"
@@ -48,11 +53,11 @@ main (int argc, char *argv[])
     zmr_ventilator_config_t config = {
         .control = "tcp://*:5550", .chunks = "tcp://*:5551",
         .reducers = 2, .chunk_size = ZMR_DEFAULT_CHUNK, .window = 16,
-        .dead_ms = 3000, .status_ms = 250, .poison_limit = 3
+        .dead_ms = 3000, .status_ms = 250, .poison_limit = 3, .flush_ms = 20
     };
     enum { O_CONTROL = 256, O_CHUNKS, O_STATUS, O_CHUNK_SIZE, O_WINDOW,
            O_DEAD_MS, O_STATUS_MS, O_JOB, O_JOURNAL, O_POISON, O_BY_REFERENCE,
-           O_VERSION };
+           O_FLUSH_MS, O_LIVE_MS, O_VERSION };
     static const struct option options[] = {
         { "reducers", required_argument, NULL, 'r' },
         { "control", required_argument, NULL, O_CONTROL },
@@ -65,6 +70,8 @@ main (int argc, char *argv[])
         { "job", required_argument, NULL, O_JOB },
         { "journal", required_argument, NULL, O_JOURNAL },
         { "by-reference", no_argument, NULL, O_BY_REFERENCE },
+        { "flush-ms", required_argument, NULL, O_FLUSH_MS },
+        { "live-ms", required_argument, NULL, O_LIVE_MS },
         { "poison-limit", required_argument, NULL, O_POISON },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -91,6 +98,8 @@ main (int argc, char *argv[])
             case O_JOB: config.job = zmr_option_u64 ("--job", optarg, 1, UINT64_MAX); break;
             case O_JOURNAL: config.journal = optarg; break;
             case O_BY_REFERENCE: config.by_reference = true; break;
+            case O_FLUSH_MS: config.flush_ms = (uint32_t) zmr_option_u64 ("--flush-ms", optarg, 1, 60000); break;
+            case O_LIVE_MS: config.live_ms = (uint32_t) zmr_option_u64 ("--live-ms", optarg, 0, 60000); break;
             case O_POISON: config.poison_limit = (uint32_t) zmr_option_u64 ("--poison-limit", optarg, 1, 1000); break;
             case 'v': verbose++; break;
             case 'h': s_help (); return 0;

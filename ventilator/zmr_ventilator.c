@@ -35,6 +35,7 @@ typedef struct {
     bool has_words;          //  A MAPPED told words
     bool counted;            //  Done and its words added to the total
     uint32_t crashes;        //  Mappers that died holding it
+    uint64_t stamp;          //  When its text came in (ms since the epoch)
 } s_chunk_t;
 
 typedef struct {
@@ -64,6 +65,9 @@ typedef struct {
     int64_t next_sync;       //  When the journal is fsynced next
     bool eof;                //  Chunker exhausted
     bool input_waits;        //  The input has nothing to read right now
+    int64_t pending_since;   //  Monotonic ms since text waits in the
+                             //  chunker for its chunk to fill, or 0
+    uint64_t pending_stamp;  //  The same, in ms since the epoch
     s_chunk_t *ledger;       //  Indexed by chunk id
     size_t nchunks;          //  Chunks cut so far
     size_t ncuts_journaled;  //  Chunks whose cut the journal held at start
@@ -167,6 +171,14 @@ s_requeue (s_vent_t *self, uint64_t id, const char *why)
         s_fail (self, "out of memory");
 }
 
+//  Whether text waiting in the chunker has waited a flush interval.
+static bool
+s_flush_due (s_vent_t *self)
+{
+    return self->pending_since
+        && zmr_now_ms () - self->pending_since >= (int64_t) self->config->flush_ms;
+}
+
 //  Cuts the next chunk of input into the ledger and the queue. Returns 1 on
 //  a chunk to issue, 2 on a chunk the journal says is complete already, 0
 //  at the end of the input, -1 on failure.
@@ -185,10 +197,25 @@ s_read_chunk (s_vent_t *self)
     }
     zmr_chunk_t cut;
     int rc = zmr_chunker_next (self->chunker, &cut);
+    if (rc == 2 && s_flush_due (self)) {
+        //  Text has waited a flush interval for its chunk to fill: it goes
+        //  now, cut at its last whitespace. With none, it is one word still
+        //  coming: it waits another interval for the rest.
+        rc = zmr_chunker_flush (self->chunker, &cut);
+        if (rc == 0) {
+            self->pending_since = zmr_now_ms ();
+            rc = 2;
+        }
+    }
     if (rc == 2) {
-        //  A pipe with nothing in it yet: the loop polls it, and keeps
-        //  publishing and housekeeping meanwhile.
+        //  A pipe with nothing more in it yet: the loop polls it, and keeps
+        //  publishing and housekeeping meanwhile. What was read waits for
+        //  its chunk to fill, at most a flush interval from now.
         self->input_waits = true;
+        if (zmr_chunker_pending (self->chunker) && !self->pending_since) {
+            self->pending_since = zmr_now_ms ();
+            self->pending_stamp = zmr_wall_ms ();
+        }
         return 0;
     }
     if (rc == 0) {
@@ -218,6 +245,14 @@ s_read_chunk (s_vent_t *self)
     chunk->input = cut.input;
     chunk->offset = cut.offset;
     chunk->state = S_QUEUED;
+    //  Stamped with the time its oldest text came in: when the text began
+    //  to wait in the chunker, or now.
+    chunk->stamp = self->pending_since? self->pending_stamp: zmr_wall_ms ();
+    self->pending_since = 0;
+    if (zmr_chunker_pending (self->chunker)) {
+        self->pending_since = zmr_now_ms ();
+        self->pending_stamp = zmr_wall_ms ();
+    }
     chunk->acked = calloc (self->config->reducers, 1);
     if (!chunk->acked || s_queue_push (self, self->nchunks)) {
         free (chunk->data);
@@ -284,7 +319,8 @@ s_can_issue (s_vent_t *self)
         return false;
     if (self->queue_len > 0)
         return true;
-    return !self->eof && !self->input_waits && self->stat.in_flight < self->config->window;
+    return !self->eof && (!self->input_waits || s_flush_due (self))
+        && self->stat.in_flight < self->config->window;
 }
 
 //  Pushes the next chunk to a mapper. Called when the PUSH socket can take
@@ -314,7 +350,7 @@ s_issue (s_vent_t *self)
     //  A chunk without bytes is one by reference: the mapper reads it.
     zmr_msg_pack_chunk (&self->pk, self->job, id, chunk->input, chunk->offset,
                         chunk->attempt, chunk->len,
-                        chunk->data? NULL: &self->refs[chunk->input]);
+                        chunk->data? NULL: &self->refs[chunk->input], chunk->stamp);
     if (zmr_msg_send (self->chunks, &self->sbuf, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
         msgpack_sbuffer_clear (&self->sbuf);
         return;
@@ -366,6 +402,17 @@ s_present (s_vent_t *self, s_worker_t *worker)
     return worker->state == W_ALIVE && zmr_now_ms () - worker->last_seen < 1000;
 }
 
+//  Tells a reducer to send its running totals to the sink (--live-ms).
+static void
+s_live (s_vent_t *self, s_worker_t *worker)
+{
+    if (!self->config->live_ms || self->sink < 0 || worker->role != ZMR_ROLE_REDUCER)
+        return;
+    zmr_msg_pack_live (&self->pk, self->job, self->workers[self->sink].endpoint,
+                       self->config->live_ms);
+    s_send_to (self, worker);
+}
+
 static void
 s_welcome (s_vent_t *self, s_worker_t *worker)
 {
@@ -376,6 +423,7 @@ s_welcome (s_vent_t *self, s_worker_t *worker)
                           self->chunks_endpoint, self->status_endpoint, endpoints);
     s_send_to (self, worker);
     worker->welcomed = true;
+    s_live (self, worker);
 }
 
 //  Refuses a worker; with retry, only for now (its place is taken by a
@@ -531,6 +579,12 @@ s_on_hello (s_vent_t *self, zmq_msg_t *identity, zmq_msg_t *body, zmr_msg_t *msg
         bool again = self->sink >= 0;
         self->sink = index;
         zmr_log (1, "the sink is %s at %s", worker->name, worker->endpoint);
+        if (again && self->phase == P_MAPPING)
+            //  The running totals go to the new sink (which holds none: the
+            //  reducers send it all of theirs).
+            for (uint32_t p = 0; p < R; p++)
+                if (self->reducer_of[p] >= 0)
+                    s_live (self, &self->workers[self->reducer_of[p]]);
         if (again && self->phase == P_FLUSHING) {
             //  A new sink holds nothing: every partition is sent again.
             memset (self->stored, 0, sizeof self->stored);
@@ -731,7 +785,8 @@ s_on_control (s_vent_t *self)
     //  said HELLO as a mapper cannot ACK, store or finish anything.
     int expected = msg.type == ZMR_TAKE || msg.type == ZMR_MAPPED? ZMR_ROLE_MAPPER
                  : msg.type == ZMR_ACK? ZMR_ROLE_REDUCER
-                 : msg.type == ZMR_STORED || msg.type == ZMR_DONE? ZMR_ROLE_SINK: 0;
+                 : msg.type == ZMR_STORED || msg.type == ZMR_DONE
+                   || msg.type == ZMR_LIVESTAT? ZMR_ROLE_SINK: 0;
     bool in_place = !worker || expected == 0 || worker->role == expected;
     if (msg.type == ZMR_ACK)
         in_place = in_place && self->reducer_of[msg.partition < ZMR_MAX_REDUCERS? msg.partition: 0]
@@ -824,6 +879,22 @@ s_on_control (s_vent_t *self)
                 }
             }
             break;
+        case ZMR_LIVESTAT: {
+            //  The sink's view of the running totals, for the status.
+            self->stat.latency_p50_ms = msg.p50;
+            self->stat.latency_p99_ms = msg.p99;
+            self->stat.latency_samples = msg.samples;
+            const char *word;
+            uint32_t len;
+            uint64_t count;
+            self->stat.ntop = 0;
+            while (zmr_msg_next_pair (&msg, &word, &len, &count)) {
+                zmr_top_t *top = &self->stat.top[self->stat.ntop++];
+                zmr_status_set_word (top, word, len);
+                top->count = count;
+            }
+            break;
+        }
         default:
             self->stat.malformed++;
             zmr_log_dropped ("control", "message type not for the ventilator");
@@ -881,6 +952,10 @@ s_pack_state (s_vent_t *self, int type)
     stat->inputs = self->config->ninputs;
     stat->elapsed_ms = (uint64_t) (now - self->started);
     stat->input_eof = self->eof;
+    //  Input to read, and no room to take it in: the reader waits (a pipe's
+    //  writer blocks, a socket's sender is held back by TCP).
+    stat->backpressured = self->phase == P_MAPPING && !self->eof && !self->input_waits
+                       && !s_can_issue (self);
     stat->mappers_alive = 0;
     stat->duplicates = 0;
     for (size_t i = 0; i < self->nworkers; i++) {
@@ -1127,6 +1202,11 @@ zmr_ventilator_run (const zmr_ventilator_config_t *config)
             items[1].fd = -1;
         int nitems = s_can_issue (&self)? 4: 3;
         int64_t wait = self.next_status - zmr_now_ms ();
+        if (self.pending_since) {
+            int64_t flush = self.pending_since + self.config->flush_ms - zmr_now_ms ();
+            if (flush < wait)
+                wait = flush;
+        }
         if (wait > 100)
             wait = 100;
         if (wait < 0)

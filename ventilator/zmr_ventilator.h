@@ -25,11 +25,16 @@ typedef struct {
     bool by_reference;               //  Chunks of regular files go as (file,
                                      //  offset, length): every mapper reads
                                      //  the same files (one machine)
+    uint32_t flush_ms;               //  A stream's text waits at most this
+                                     //  long for its chunk to fill
+    uint32_t live_ms;                //  Reducers send running totals to the
+                                     //  sink this often (0: only at the end)
 } zmr_ventilator_config_t;
 
 //  Runs the job to its end. Returns the process exit code: 0 when the job
-//  is done or was stopped by a signal, 1 when it failed (the reason was
-//  logged), 3 when it is done without chunks it had to quarantine.
+//  is done, 1 when it failed (the reason was logged), 3 when it is done
+//  without chunks it had to quarantine, 128 + the signal when a signal
+//  stopped it first.
 int
     zmr_ventilator_run (const zmr_ventilator_config_t *config);
 

@@ -1,0 +1,232 @@
+/*  zmr_live: running totals in one word table (a word comes from one
+    partition only, so its latest total is simply set), a list of the
+    entries changed since the last drain (an entry's aux marks it), and two
+    rings: chunks waiting for their last partition, by chunk id, and the
+    latency samples of the recent past. Both rings are bounded: a chunk
+    that waits while 64 Ki newer ones pass, or a sample older than 64 Ki
+    newer ones, is forgotten. */
+#include "zmr_live.h"
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_RING 65536u               //  Chunks waiting, and samples kept
+
+typedef struct {
+    uint64_t chunk_1;               //  Chunk id + 1, 0: free
+    uint64_t stamp;                 //  When its text came in
+    uint32_t seen;                  //  Partitions that listed it
+} s_waiting_t;
+
+typedef struct {
+    uint64_t at;                    //  When it was taken (ms since the epoch)
+    uint64_t latency;               //  ms
+} s_sample_t;
+
+struct _zmr_live_t {
+    uint32_t reducers;              //  R
+    zmr_counts_t *totals;           //  Word -> latest total
+    uint64_t words;                 //  Sum of the totals
+    uint64_t updates;               //  UPDATEs applied
+    uint32_t *changed;              //  Entries changed since the last drain
+    size_t nchanged, changed_cap;
+    s_waiting_t *waiting;           //  S_RING, by chunk id modulo
+    s_sample_t *samples;            //  S_RING, a ring
+    size_t nsamples;                //  Samples taken (the ring keeps S_RING)
+};
+
+zmr_live_t *
+zmr_live_new (uint32_t reducers)
+{
+    assert (reducers >= 1);
+    zmr_live_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->reducers = reducers;
+    self->totals = zmr_counts_new ();
+    self->waiting = calloc (S_RING, sizeof *self->waiting);
+    self->samples = calloc (S_RING, sizeof *self->samples);
+    if (!self->totals || !self->waiting || !self->samples)
+        zmr_live_destroy (&self);
+    return self;
+}
+
+void
+zmr_live_destroy (zmr_live_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    zmr_live_t *self = *self_p;
+    zmr_counts_destroy (&self->totals);
+    free (self->changed);
+    free (self->waiting);
+    free (self->samples);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Sets word's total and marks it changed. Returns 0 or -1.
+static int
+s_set (zmr_live_t *self, const char *word, uint32_t len, uint64_t total)
+{
+    if (self->nchanged == self->changed_cap) {
+        size_t cap = self->changed_cap? self->changed_cap * 2: 1024;
+        uint32_t *changed = realloc (self->changed, cap * sizeof *changed);
+        if (!changed)
+            return -1;
+        self->changed = changed;
+        self->changed_cap = cap;
+    }
+    zmr_entry_t *entry = zmr_counts_add (self->totals, word, len, 0, NULL);
+    if (!entry)
+        return -1;
+    if (entry->count == total)
+        return 0;
+    self->words += total - entry->count;
+    entry->count = total;
+    if (!entry->aux) {
+        entry->aux = 1;
+        self->changed[self->nchanged++] =
+            (uint32_t) (entry - zmr_counts_entries (self->totals));
+    }
+    return 0;
+}
+
+//  One partition listed chunk; the last of the R gives a sample.
+static void
+s_chunk (zmr_live_t *self, uint64_t chunk, uint64_t stamp, uint64_t now_ms)
+{
+    s_waiting_t *slot = &self->waiting[chunk % S_RING];
+    if (slot->chunk_1 != chunk + 1) {
+        slot->chunk_1 = chunk + 1;
+        slot->stamp = stamp;
+        slot->seen = 0;
+    }
+    if (++slot->seen < self->reducers)
+        return;
+    slot->chunk_1 = 0;
+    s_sample_t *sample = &self->samples[self->nsamples++ % S_RING];
+    sample->at = now_ms;
+    sample->latency = now_ms > stamp? now_ms - stamp: 0;
+}
+
+int
+zmr_live_update (zmr_live_t *self, zmr_msg_t *msg, uint64_t now_ms)
+{
+    assert (msg->type == ZMR_UPDATE && msg->partition < self->reducers);
+    const char *word;
+    uint32_t len;
+    uint64_t total;
+    while (zmr_msg_next_pair (msg, &word, &len, &total))
+        if (s_set (self, word, len, total))
+            return -1;
+    uint64_t chunk, stamp;
+    while (zmr_msg_next_chunk (msg, &chunk, &stamp))
+        s_chunk (self, chunk, stamp, now_ms);
+    self->updates++;
+    return 0;
+}
+
+int
+zmr_live_drain (zmr_live_t *self, zmr_live_fn *fn, void *arg)
+{
+    zmr_entry_t *entries = zmr_counts_entries (self->totals);
+    size_t i = 0;
+    int rc = 0;
+    for (; i < self->nchanged; i++) {
+        zmr_entry_t *entry = &entries[self->changed[i]];
+        if (fn (entry->word, entry->len, entry->count, arg)) {
+            rc = -1;
+            break;
+        }
+        entry->aux = 0;
+    }
+    memmove (self->changed, self->changed + i, (self->nchanged - i) * sizeof *self->changed);
+    self->nchanged -= i;
+    return rc;
+}
+
+size_t
+zmr_live_changed (zmr_live_t *self)
+{
+    return self->nchanged;
+}
+
+static int
+s_compare_u64 (const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+    return x < y? -1: x > y;
+}
+
+void
+zmr_live_latency (zmr_live_t *self, uint64_t now_ms, uint64_t window_ms,
+                  uint64_t *p50, uint64_t *p99, uint64_t *samples)
+{
+    *p50 = *p99 = *samples = 0;
+    size_t kept = self->nsamples < S_RING? self->nsamples: S_RING;
+    uint64_t *recent = malloc ((kept? kept: 1) * sizeof *recent);
+    if (!recent)
+        return;
+    size_t n = 0;
+    for (size_t i = 0; i < kept; i++) {
+        s_sample_t *sample = &self->samples[i];
+        if (sample->at + window_ms >= now_ms)
+            recent[n++] = sample->latency;
+    }
+    if (n) {
+        qsort (recent, n, sizeof *recent, s_compare_u64);
+        //  Nearest rank: the smallest value with at least p% at or below it.
+        *p50 = recent[(n * 50 + 99) / 100 - 1];
+        *p99 = recent[(n * 99 + 99) / 100 - 1];
+        *samples = n;
+    }
+    free (recent);
+}
+
+size_t
+zmr_live_top (zmr_live_t *self, zmr_entry_t *out, size_t k)
+{
+    size_t size = zmr_counts_size (self->totals);
+    zmr_entry_t *entries = zmr_counts_entries (self->totals);
+    size_t n = 0;
+    for (size_t i = 0; i < size && k; i++) {
+        zmr_entry_t *entry = &entries[i];
+        if (n == k && zmr_entry_compare (entry, &out[n - 1]) >= 0)
+            continue;
+        //  Insert in order; the last one falls off when full.
+        size_t at = n < k? n: k - 1;
+        while (at > 0 && zmr_entry_compare (entry, &out[at - 1]) < 0) {
+            out[at] = out[at - 1];
+            at--;
+        }
+        out[at] = *entry;
+        if (n < k)
+            n++;
+    }
+    return n;
+}
+
+zmr_entry_t *
+zmr_live_sorted (zmr_live_t *self, size_t *count)
+{
+    *count = zmr_counts_size (self->totals);
+    zmr_entry_t *copy = malloc ((*count? *count: 1) * sizeof *copy);
+    if (copy) {
+        memcpy (copy, zmr_counts_entries (self->totals), *count * sizeof *copy);
+        zmr_entries_sort (copy, *count);
+    }
+    return copy;
+}
+
+uint64_t
+zmr_live_words (zmr_live_t *self)
+{
+    return self->words;
+}
+
+uint64_t
+zmr_live_updates (zmr_live_t *self)
+{
+    return self->updates;
+}

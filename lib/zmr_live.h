@@ -1,0 +1,73 @@
+/*  zmr_live: the sink's running totals while a job runs. Reducers send
+    UPDATEs with the current total of each word that changed in their
+    partition and the chunks they applied since the last one, stamped with
+    the time their text came in; this table keeps the latest total of every
+    word, which words changed since they were last drained (for --follow
+    and the PUB of totals), and how late each chunk's counts became visible
+    here: when the last of the R partitions listed it. */
+#ifndef ZMR_LIVE_H
+#define ZMR_LIVE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "zmr_counts.h"
+#include "zmr_msg.h"
+
+typedef struct _zmr_live_t zmr_live_t;
+
+//  Creates the running totals of a job of R partitions. Returns NULL on
+//  out-of-memory.
+zmr_live_t *
+    zmr_live_new (uint32_t reducers);
+
+//  Destroys it; accepts NULL and *self_p == NULL.
+void
+    zmr_live_destroy (zmr_live_t **self_p);
+
+//  Applies a decoded UPDATE (whose partition is below R): sets each word's
+//  total and marks it changed, then takes its chunks; a chunk listed by
+//  every partition gives a latency sample, now_ms minus its stamp (both ms
+//  since the epoch). Returns 0, or -1 on out-of-memory.
+int
+    zmr_live_update (zmr_live_t *self, zmr_msg_t *msg, uint64_t now_ms);
+
+//  Called for each changed word by zmr_live_drain. Returns 0, or -1 to
+//  stop (the words not yet given stay changed).
+typedef int (zmr_live_fn) (const char *word, uint32_t len, uint64_t total, void *arg);
+
+//  Gives each word changed since the last drain once, with its total, in
+//  the order they first changed. Returns 0, or -1 when fn said stop.
+int
+    zmr_live_drain (zmr_live_t *self, zmr_live_fn *fn, void *arg);
+
+//  Words changed and not drained yet.
+size_t
+    zmr_live_changed (zmr_live_t *self);
+
+//  Latency over the samples of the last window_ms before now_ms: the 50th
+//  and 99th percentiles (nearest rank) and how many samples there are (all
+//  0 when none).
+void
+    zmr_live_latency (zmr_live_t *self, uint64_t now_ms, uint64_t window_ms,
+                      uint64_t *p50, uint64_t *p99, uint64_t *samples);
+
+//  The k most frequent words (result order of DESIGN.md) into out, which
+//  holds k entries; borrowed words, valid until the next update. Returns
+//  how many (at most k).
+size_t
+    zmr_live_top (zmr_live_t *self, zmr_entry_t *out, size_t k);
+
+//  Every word with its total, sorted in result order, as a new array
+//  (free() it); its words are borrowed as for top. NULL on out-of-memory.
+zmr_entry_t *
+    zmr_live_sorted (zmr_live_t *self, size_t *count);
+
+//  Sum of the totals: the words counted so far.
+uint64_t
+    zmr_live_words (zmr_live_t *self);
+
+//  Updates applied so far (a snapshot is due only when this moved).
+uint64_t
+    zmr_live_updates (zmr_live_t *self);
+
+#endif
