@@ -16,6 +16,30 @@ s_width (void)
     return 100;
 }
 
+//  The running totals' part of the view, when the job has them: latency
+//  and, live, the top words (in a column, or on one line).
+static void
+s_show_stream (const zmr_status_t *status, bool live)
+{
+    if (status->latency_samples)
+        printf ("%slatency p50 %llu ms p99 %llu ms (%llu chunks, last minute)",
+                live? "  ": " ", (unsigned long long) status->latency_p50_ms,
+                (unsigned long long) status->latency_p99_ms,
+                (unsigned long long) status->latency_samples);
+    if (status->backpressured)
+        printf ("%s", live? "  BACKPRESSURED: input waits for the pipeline": " backpressured");
+    if (live && (status->latency_samples || status->backpressured))
+        fputc ('\n', stdout);
+    if (live && status->ntop) {
+        printf ("\n  top words so far:\n");
+        for (uint32_t t = 0; t < status->ntop; t++)
+            printf ("  %12llu  %s\n", (unsigned long long) status->top[t].count,
+                    status->top[t].word);
+    }
+    if (live && (status->ntop || status->latency_samples))
+        fputc ('\n', stdout);
+}
+
 static void
 s_show_live (const zmr_status_t *status)
 {
@@ -36,6 +60,7 @@ s_show_live (const zmr_status_t *status)
             (unsigned long long) status->in_flight,
             (unsigned long long) status->duplicates,
             (unsigned long long) status->malformed);
+    s_show_stream (status, true);
     printf ("  %-4s %-8s %-28s %-6s %8s %12s %10s %8s\n", "id", "role", "name",
             "state", "chunks", "words", "distinct", "seen");
     for (uint32_t i = 0; i < status->nworkers; i++) {
@@ -59,6 +84,7 @@ s_show_line (const zmr_status_t *status)
     zmr_status_write_progress (status, stdout, 100);
     if (status->reason[0])
         printf (" (%s)", status->reason);
+    s_show_stream (status, false);
     fputc ('\n', stdout);
     fflush (stdout);
 }
