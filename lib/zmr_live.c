@@ -128,6 +128,12 @@ zmr_live_update (zmr_live_t *self, zmr_msg_t *msg, uint64_t now_ms)
 }
 
 int
+zmr_live_set (zmr_live_t *self, const char *word, uint32_t len, uint64_t total)
+{
+    return s_set (self, word, len, total);
+}
+
+int
 zmr_live_drain (zmr_live_t *self, zmr_live_fn *fn, void *arg)
 {
     zmr_entry_t *entries = zmr_counts_entries (self->totals);

@@ -31,6 +31,12 @@ void
 int
     zmr_live_update (zmr_live_t *self, zmr_msg_t *msg, uint64_t now_ms);
 
+//  Sets one word's total (marking it changed if it is new): the final
+//  result squares the running totals with what the partitions hold.
+//  Returns 0, or -1 on out-of-memory.
+int
+    zmr_live_set (zmr_live_t *self, const char *word, uint32_t len, uint64_t total);
+
 //  Called for each changed word by zmr_live_drain. Returns 0, or -1 to
 //  stop (the words not yet given stay changed).
 typedef int (zmr_live_fn) (const char *word, uint32_t len, uint64_t total, void *arg);

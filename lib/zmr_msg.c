@@ -15,7 +15,7 @@ static const char *s_names[] = {
 
 //  Number of fields after the job, per type.
 static const uint32_t s_fields[] = {
-    0, 6, 4, 2, 9, 1, 2, 5, 4, 2, 1, 1, 5, 1, 2, 3, 1, 0, 2, 4, 1, 4
+    0, 6, 4, 2, 9, 1, 2, 5, 4, 2, 1, 1, 5, 1, 2, 3, 1, 0, 2, 4, 2, 4
 };
 
 const char *
@@ -202,7 +202,7 @@ s_decode_fields (zmr_mpr_t *r, zmr_msg_t *msg)
             }
             return s_pairs (r, msg);
         case ZMR_TOTALS:
-            return s_pairs (r, msg);
+            return zmr_mpr_bool (r, &msg->flag) || s_pairs (r, msg)? -1: 0;
         case ZMR_LIVESTAT:
             if (zmr_mpr_uint (r, &msg->p50) || zmr_mpr_uint (r, &msg->p99)
             ||  zmr_mpr_uint (r, &msg->samples) || s_pairs (r, msg))
@@ -496,9 +496,13 @@ zmr_msg_begin_update (msgpack_packer *pk, uint64_t job, uint32_t partition,
 }
 
 void
-zmr_msg_begin_totals (msgpack_packer *pk, uint64_t job, uint32_t npairs)
+zmr_msg_begin_totals (msgpack_packer *pk, uint64_t job, bool final, uint32_t npairs)
 {
     zmr_msg_begin (pk, ZMR_TOTALS, job, s_fields[ZMR_TOTALS]);
+    if (final)
+        msgpack_pack_true (pk);
+    else
+        msgpack_pack_false (pk);
     msgpack_pack_array (pk, npairs * 2);
 }
 

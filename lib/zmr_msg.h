@@ -92,7 +92,8 @@ typedef struct {
     uint64_t samples;        //  LIVESTAT: chunks they are over
     uint32_t nchunks;        //  UPDATE: (chunk, stamp) entries, validated
     zmr_mpr_t chunks;        //  UPDATE: cursor at the first entry
-    bool flag;               //  ACK: duplicate; FINISH: ok; REJECT: retry
+    bool flag;               //  ACK: duplicate; FINISH: ok; REJECT: retry;
+                             //  TOTALS: final
     char endpoint[ZMR_ENDPOINT_MAX];  //  HELLO: own; WELCOME: chunks; FLUSH: sink
     char status[ZMR_ENDPOINT_MAX];    //  WELCOME: status endpoint
     char name[ZMR_NAME_MAX];          //  HELLO: worker name
@@ -189,8 +190,10 @@ void zmr_msg_begin_batch (msgpack_packer *pk, uint64_t job, uint64_t chunk,
 //  zmr_msg_begin_pairs and the pairs (word, its total in the partition).
 void zmr_msg_begin_update (msgpack_packer *pk, uint64_t job, uint32_t partition,
                            uint32_t reducers, uint32_t nchunks);
-//  TOTALS (the sink's live totals, to subscribers): header and pairs array.
-void zmr_msg_begin_totals (msgpack_packer *pk, uint64_t job, uint32_t npairs);
+//  TOTALS (the sink's running totals, to subscribers): header, final (the
+//  job is done: these messages hold every word) and the pairs array.
+void zmr_msg_begin_totals (msgpack_packer *pk, uint64_t job, bool final,
+                           uint32_t npairs);
 //  LIVESTAT: header and the top list's pairs array (npairs <= ZMR_TOP_MAX).
 void zmr_msg_begin_livestat (msgpack_packer *pk, uint64_t job, uint64_t p50,
                              uint64_t p99, uint64_t samples, uint32_t npairs);

@@ -381,13 +381,13 @@ s_follow_line (const char *word, uint32_t len, uint64_t total, void *arg)
     return ferror (out)? -1: 0;
 }
 
-//  Sends the TOTALS being packed, if any.
+//  Sends the TOTALS being packed, if any (final: the last ones).
 static void
-s_publish_flush (s_sink_t *self)
+s_publish_flush (s_sink_t *self, bool final)
 {
-    if (!self->npublish)
+    if (!self->npublish && !final)
         return;
-    zmr_msg_begin_totals (&self->pk, self->job, self->npublish);
+    zmr_msg_begin_totals (&self->pk, self->job, final, self->npublish);
     msgpack_sbuffer_write (&self->sbuf, self->pubbuf.data, self->pubbuf.size);
     msgpack_sbuffer_clear (&self->pubbuf);
     self->npublish = 0;
@@ -405,8 +405,25 @@ s_publish_pair (const char *word, uint32_t len, uint64_t total, void *arg)
     zmr_msg_pack_pair (&self->pubpk, word, len, total);
     self->npublish++;
     if (self->pubbuf.size >= (64u << 10))
-        s_publish_flush (self);
+        s_publish_flush (self, false);
     return 0;
+}
+
+//  At the end: every total once more, the last message marked final, so a
+//  subscriber that joined late still ends with the whole result.
+static void
+s_publish_all (s_sink_t *self)
+{
+    size_t count;
+    zmr_entry_t *sorted = zmr_live_sorted (self->live, &count);
+    if (!sorted) {
+        zmr_log (0, "out of memory publishing %zu totals", count);
+        return;
+    }
+    for (size_t i = 0; i < count; i++)
+        s_publish_pair (sorted[i].word, sorted[i].len, sorted[i].count, self);
+    s_publish_flush (self, true);
+    free (sorted);
 }
 
 //  Both: each changed word once to every view that wants it.
@@ -467,7 +484,7 @@ static void
 s_live_tick (s_sink_t *self, bool forced)
 {
     int64_t now = zmr_now_ms ();
-    if (zmr_live_updates (self->live) == 0)
+    if (!forced && zmr_live_updates (self->live) == 0)
         return;
     if (forced || now >= self->next_follow) {
         self->next_follow = now + self->config->follow_ms;
@@ -480,12 +497,14 @@ s_live_tick (s_sink_t *self, bool forced)
                 exit (1);
             }
             if (self->publish)
-                s_publish_flush (self);
+                s_publish_flush (self, false);
         }
+        if (forced && self->publish)
+            s_publish_all (self);
     }
     if (self->config->snapshot && (forced || now >= self->next_snapshot)) {
         self->next_snapshot = now + self->config->snapshot_ms;
-        if (zmr_live_updates (self->live) != self->snapshot_updates)
+        if (zmr_live_updates (self->live) != self->snapshot_updates || forced)
             s_snapshot (self);
     }
     if (forced || now >= self->next_livestat) {
@@ -631,7 +650,22 @@ zmr_sink_run (const zmr_sink_config_t *config)
             }
         }
         if (!written && self.complete == self.reducers) {
-            //  The reducers' last UPDATEs came before their results.
+            //  The running totals end as the result: the reducers' last
+            //  UPDATEs came before their results, and anything an UPDATE
+            //  did not carry (one the sink's queue refused, a reducer
+            //  restarted) is set from the partitions.
+            if (zmr_live_updates (self.live) || config->follow || config->snapshot
+            ||  config->publish)
+                for (uint32_t p = 0; p < self.reducers; p++) {
+                    zmr_counts_t *counts = self.partitions[p].counts;
+                    zmr_entry_t *entries = zmr_counts_entries (counts);
+                    for (size_t i = 0; i < zmr_counts_size (counts); i++)
+                        if (zmr_live_set (self.live, entries[i].word, entries[i].len,
+                                          entries[i].count)) {
+                            zmr_log (0, "out of memory for the running totals");
+                            goto cleanup;
+                        }
+                }
             s_live_tick (&self, true);
             if (s_write_result (&self, &done_words, &done_distinct))
                 break;

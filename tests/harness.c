@@ -1407,6 +1407,10 @@ h_job_start (h_job_t *job, const char *input, const h_job_opts_t *opts)
         args[n++] = h_strf ("--status-ms=%d", opts->status_ms);
     if (opts->by_reference)
         args[n++] = "--by-reference";
+    if (opts->live) {
+        args[n++] = "--live-ms=10";
+        args[n++] = "--flush-ms=10";
+    }
     args[n++] = "--";
     args[n++] = input;
     args[n] = NULL;
@@ -1429,8 +1433,12 @@ h_job_start (h_job_t *job, const char *input, const h_job_opts_t *opts)
                                     h_strf ("--bind=%s", job->reducer_ep[p]),
                                     job->control, NULL);
     }
-    job->sink = h_spawnl (NULL, "zmr-sink", "-o", job->output,
-                          h_strf ("--bind=%s", job->sink_ep), job->control, NULL);
+    job->follow_out = h_path ("follow.txt");
+    h_io_t sink_io = { .stdout_path = job->follow_out };
+    job->sink = h_spawnl (&sink_io, "zmr-sink", "-o", job->output,
+                          h_strf ("--bind=%s", job->sink_ep),
+                          opts->live? "--follow": job->control,
+                          opts->live? job->control: NULL, NULL);
     for (int m = 0; m < opts->mappers; m++)
         h_job_add_mapper (job, opts->delay_ms);
 }

@@ -250,6 +250,9 @@ typedef struct {
     bool no_monitor;                //  Do not start the JSON monitor
     const char *stdin_path;         //  Ventilator's stdin, with input "-"
     bool by_reference;              //  Ventilator --by-reference
+    bool live;                      //  Running totals: ventilator --live-ms=10
+                                    //  --flush-ms=10, sink --follow to
+                                    //  job->follow_out
 } h_job_opts_t;
 
 typedef struct {
@@ -259,6 +262,7 @@ typedef struct {
     char *sink_ep;
     char *output;                   //  The sink's -o file
     char *monitor_out;              //  The monitor's JSON lines
+    char *follow_out;               //  The sink's stdout (--follow)
     pid_t ventilator, sink, monitor;
     pid_t reducer[H_JOB_MAX_REDUCERS];
     pid_t mapper[H_JOB_MAX_MAPPERS];

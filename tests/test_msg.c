@@ -453,9 +453,10 @@ Test (msg, live_messages_roundtrip_and_are_bounded)
     cr_assert_str_eq (why, "bad chunk list");
     msgpack_sbuffer_clear (&b.sbuf);
 
-    zmr_msg_begin_totals (&b.pk, 3, 1);
+    zmr_msg_begin_totals (&b.pk, 3, true, 1);
     zmr_msg_pack_pair (&b.pk, "the", 3, 62051);
     msg = s_roundtrip (&b, ZMR_TOTALS);
+    cr_assert (msg.flag);
     cr_assert (zmr_msg_next_pair (&msg, &word, &len, &count));
     cr_assert (len == 3 && count == 62051);
     msgpack_sbuffer_clear (&b.sbuf);

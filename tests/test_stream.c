@@ -1,0 +1,494 @@
+/*  Issue 5: streaming word count. Text that keeps coming through a FIFO,
+    running totals visible while the input is still open (--follow,
+    --snapshot, --publish, the status), exact totals at the end of input,
+    mappers killed and added mid-stream, and a writer held back when the
+    pipeline is full. Every count is checked against the shell reference
+    (harness.c) of exactly the text sent so far. */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+#include "harness.h"
+#include "zmr.h"
+
+static void
+s_init (void)
+{
+    h_setup ();
+    //  A writer whose reader died gets EPIPE, not a signal.
+    signal (SIGPIPE, SIG_IGN);
+}
+
+TestSuite (stream, .init = s_init, .fini = h_teardown, .timeout = 180);
+
+//  The first bytes of the King James Bible up to the end of the line that
+//  holds byte `near`, as a file: a stream's prefix that ends at whitespace.
+static char *
+s_prefix (const char *name, size_t near, size_t *len)
+{
+    size_t total;
+    char *text = h_read (h_kjv (), &total);
+    cr_assert_not_null (text);
+    cr_assert (near < total);
+    char *nl = memchr (text + near, '\n', total - near);
+    cr_assert_not_null (nl);
+    *len = (size_t) (nl - text) + 1;
+    char *path = h_write (name, text, *len);
+    h_release (text);
+    return path;
+}
+
+//  Opens fifo for writing once its reader (zmr run) has it open, within
+//  10 s. Returns a blocking descriptor.
+static int
+s_fifo_writer (const char *fifo)
+{
+    int64_t deadline = h_now_ms () + 10000;
+    int fd = -1;
+    while (fd < 0 && h_now_ms () < deadline) {
+        fd = open (fifo, O_WRONLY | O_NONBLOCK);
+        if (fd < 0)
+            h_sleep_ms (5);
+    }
+    cr_assert_geq (fd, 0, "nobody opened %s for reading within 10 s", fifo);
+    cr_assert_eq (fcntl (fd, F_SETFL, 0), 0);
+    return fd;
+}
+
+static void
+s_write_all (int fd, const char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write (fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        cr_assert_gt (n, 0, "write to the stream: %s", strerror (errno));
+        data += n;
+        len -= (size_t) n;
+    }
+}
+
+typedef struct {
+    h_pair_t pair;
+    size_t seq;
+} s_line_t;
+
+static int
+s_line_order (const void *a, const void *b)
+{
+    const s_line_t *x = a, *y = b;
+    size_t n = x->pair.len < y->pair.len? x->pair.len: y->pair.len;
+    int cmp = memcmp (x->pair.word, y->pair.word, n);
+    if (cmp)
+        return cmp;
+    if (x->pair.len != y->pair.len)
+        return x->pair.len < y->pair.len? -1: 1;
+    return x->seq < y->seq? -1: x->seq > y->seq;
+}
+
+//  The running totals as a follower sees them: of the "word<TAB>total"
+//  lines of path, the last one of each word.
+static void
+s_latest (const char *path, h_counts_t *out)
+{
+    size_t len;
+    char *text = h_read (path, &len);
+    memset (out, 0, sizeof *out);
+    if (!text)
+        return;
+    size_t lines = 0;
+    for (size_t i = 0; i < len; i++)
+        lines += text[i] == '\n';
+    s_line_t *all = h_alloc ((lines + 1) * sizeof *all);
+    size_t n = 0;
+    char *at = text, *end = text + len;
+    while (at < end) {
+        char *nl = memchr (at, '\n', (size_t) (end - at));
+        if (!nl)
+            break;              //  A line being written: not yet a line
+        char *tab = memrchr (at, '\t', (size_t) (nl - at));
+        cr_assert_not_null (tab, "a line without a tab in %s", path);
+        all[n].pair.word = (const unsigned char *) at;
+        all[n].pair.len = (size_t) (tab - at);
+        all[n].pair.count = strtoull (tab + 1, NULL, 10);
+        all[n].seq = n;
+        n++;
+        at = nl + 1;
+    }
+    qsort (all, n, sizeof *all, s_line_order);
+    out->pairs = h_alloc ((n + 1) * sizeof *out->pairs);
+    for (size_t i = 0; i < n; i++)
+        if (i + 1 == n || all[i + 1].pair.len != all[i].pair.len
+        ||  memcmp (all[i + 1].pair.word, all[i].pair.word, all[i].pair.len))
+            out->pairs[out->n++] = all[i].pair;
+    out->buf = text;
+    h_release (all);
+}
+
+//  Whether the follower's latest totals are exactly ref; err says why not.
+static bool
+s_latest_is (const char *path, const h_counts_t *ref, char *err, size_t errlen)
+{
+    h_counts_t latest;
+    s_latest (path, &latest);
+    bool same = h_counts_compare (&latest, ref, err, errlen) == 0;
+    h_counts_free (&latest);
+    return same;
+}
+
+static const char *const *
+s_env (void)
+{
+    static const char *env[2];
+    env[0] = h_strf ("TMPDIR=%s", h_dir ());
+    env[1] = NULL;
+    return env;
+}
+
+//  --follow and --snapshot show, while the input is still open, the exact
+//  counts of the text sent so far (the flush interval cuts it: it does not
+//  wait for a 1 MiB chunk); after the end of input, the exact totals.
+Test (stream, follow_and_snapshot_show_the_totals_while_the_input_is_open)
+{
+    size_t len1, len;
+    char *part1 = s_prefix ("part1.txt", 150000, &len1);
+    char *whole = s_prefix ("whole.txt", 400000, &len);
+    h_counts_t ref1, ref;
+    h_reference_file (part1, &ref1);
+    h_reference_file (whole, &ref);
+    char *text = h_read (whole, &len);
+
+    char *fifo = h_fifo ("in");
+    char *follow = h_path ("follow.txt"), *snapshot = h_path ("snapshot.txt");
+    char *output = h_path ("out.txt");
+    h_io_t io = { .stdin_path = fifo, .stdout_path = follow,
+                  .stderr_path = h_path ("zmr.err"), .env = s_env () };
+    pid_t zmr = h_spawnl (&io, "zmr", "run", "--no-progress", "--follow",
+                          "--snapshot", snapshot, "-o", output, NULL);
+    int fd = s_fifo_writer (fifo);
+    s_write_all (fd, text, len1);
+
+    //  The input stays open: both views must reach part 1's counts.
+    char err[512] = "";
+    bool follow_ok = false, snapshot_ok = false;
+    int64_t deadline = h_now_ms () + 30000;
+    while (!(follow_ok && snapshot_ok) && h_now_ms () < deadline) {
+        h_sleep_ms (50);
+        follow_ok = follow_ok || s_latest_is (follow, &ref1, err, sizeof err);
+        snapshot_ok = snapshot_ok || h_check_result (snapshot, &ref1, err, sizeof err) == 0;
+    }
+    cr_assert (follow_ok, "--follow never showed the counts of the text sent so far: %s", err);
+    cr_assert (snapshot_ok, "--snapshot never held the counts of the text sent so far: %s", err);
+    cr_assert (h_running (zmr), "zmr run ended while its input was open");
+
+    s_write_all (fd, text + len1, len - len1);
+    close (fd);
+    int code = h_exit_code (h_wait (zmr, 60000, "zmr run"));
+    cr_assert_eq (code, 0, "zmr run --follow exited %d", code);
+    h_assert_result (output, &ref);
+    h_assert_result (snapshot, &ref);
+    cr_assert (s_latest_is (follow, &ref, err, sizeof err),
+               "the last --follow line of each word is not its total: %s", err);
+    h_release (text);
+}
+
+//  --publish: TOTALS messages while the job runs, and at the end every
+//  total once more, the last message marked final; a subscriber that keeps
+//  the last total of each word ends with the exact result.
+Test (stream, publish_sends_running_totals_and_ends_with_a_final_set)
+{
+    size_t len;
+    char *whole = s_prefix ("whole.txt", 600000, &len);
+    h_counts_t ref;
+    h_reference_file (whole, &ref);
+    char *endpoint = h_strf ("ipc://%s/totals", h_dir ());
+
+    void *ctx = zmq_ctx_new ();
+    void *sub = zmq_socket (ctx, ZMQ_SUB);
+    int64_t max = 64 << 20;
+    int ivl = 10, timeout = 100, linger = 0;
+    zmq_setsockopt (sub, ZMQ_MAXMSGSIZE, &max, sizeof max);
+    zmq_setsockopt (sub, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+    zmq_setsockopt (sub, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    zmq_setsockopt (sub, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt (sub, ZMQ_SUBSCRIBE, "", 0);
+    cr_assert_eq (zmq_connect (sub, endpoint), 0);
+
+    char *fifo = h_fifo ("in");
+    h_feed_start (fifo, whole, 8192, 10, len);
+    char *output = h_path ("out.txt");
+    h_io_t io = { .stdin_path = fifo, .stderr_path = h_path ("zmr.err"), .env = s_env () };
+    pid_t zmr = h_spawnl (&io, "zmr", "run", "--no-progress", "--publish", endpoint,
+                          "-o", output, NULL);
+
+    //  The totals received, as "word<TAB>total" lines in arrival order.
+    char *received = h_path ("received.txt");
+    FILE *lines = fopen (received, "w");
+    cr_assert_not_null (lines);
+    size_t updates = 0;
+    bool final = false;
+    int64_t deadline = h_now_ms () + 60000;
+    while (!final && h_now_ms () < deadline) {
+        zmq_msg_t frame;
+        zmq_msg_init (&frame);
+        if (zmq_msg_recv (&frame, sub, 0) < 0) {
+            zmq_msg_close (&frame);
+            continue;
+        }
+        zmr_msg_t msg;
+        const char *why;
+        cr_assert_eq (zmr_msg_decode (zmq_msg_data (&frame), zmq_msg_size (&frame), &msg, &why),
+                      0, "a published message does not decode: %s", why);
+        cr_assert_eq (msg.type, ZMR_TOTALS);
+        final = msg.flag;
+        if (!final)
+            updates++;
+        const char *word;
+        uint32_t wlen;
+        uint64_t total;
+        while (zmr_msg_next_pair (&msg, &word, &wlen, &total)) {
+            fwrite (word, 1, wlen, lines);
+            fprintf (lines, "\t%llu\n", (unsigned long long) total);
+        }
+        zmq_msg_close (&frame);
+    }
+    fclose (lines);
+    zmq_close (sub);
+    zmq_ctx_term (ctx);
+    cr_assert (final, "no final TOTALS within 60 s");
+    int code = h_exit_code (h_wait (zmr, 60000, "zmr run"));
+    cr_assert_eq (code, 0);
+    h_feed_stop ();
+    //  The feeder paces ~0.8 MB/s: the job ran long enough for updates.
+    cr_assert_geq (updates, 2, "only %zu TOTALS before the final set", updates);
+    char err[512];
+    cr_assert (s_latest_is (received, &ref, err, sizeof err),
+               "the published totals are not the result: %s", err);
+    h_assert_result (output, &ref);
+}
+
+//  Reads an unsigned number after "key": in a JSON line; 0 if absent.
+static uint64_t
+s_json_u64 (const char *line, const char *key)
+{
+    char *needle = h_strf ("\"%s\":", key);
+    const char *at = strstr (line, needle);
+    return at? strtoull (at + strlen (needle), NULL, 10): 0;
+}
+
+typedef struct {
+    char word[64];
+    uint64_t count;
+} s_top_t;
+
+//  The "top" list of a status line (words without quotes or backslashes,
+//  as in the King James Bible). Returns how many.
+static size_t
+s_json_top (const char *line, s_top_t *top, size_t max)
+{
+    const char *at = strstr (line, "\"top\":[");
+    cr_assert_not_null (at, "no top list in the status");
+    at += 7;
+    size_t n = 0;
+    while (n < max && !strncmp (at, "{\"word\":\"", 9)) {
+        at += 9;
+        const char *quote = strchr (at, '"');
+        cr_assert_not_null (quote);
+        snprintf (top[n].word, sizeof top[n].word, "%.*s", (int) (quote - at), at);
+        at = quote + 1;
+        cr_assert (!strncmp (at, ",\"count\":", 9));
+        top[n].count = strtoull (at + 9, (char **) &at, 10);
+        cr_assert_eq (*at, '}');
+        at++;
+        n++;
+        if (*at == ',')
+            at++;
+    }
+    return n;
+}
+
+//  Result order of DESIGN.md, for the reference.
+static int
+s_result_order (const void *a, const void *b)
+{
+    const h_pair_t *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count > y->count? -1: 1;
+    size_t n = x->len < y->len? x->len: y->len;
+    int cmp = memcmp (x->word, y->word, n);
+    return cmp? cmp: (x->len > y->len) - (x->len < y->len);
+}
+
+//  The status of a streaming job carries the latency from text in to count
+//  visible (p50 <= p99, over real samples) while it runs, and the top words,
+//  which at the end are the reference's ten most frequent, in order.
+Test (stream, the_status_shows_latency_and_the_top_words)
+{
+    size_t len;
+    char *whole = s_prefix ("whole.txt", 800000, &len);
+    h_counts_t ref;
+    h_reference_file (whole, &ref);
+    char *status = h_strf ("ipc://%s/st", h_dir ());
+    char *monitor_out = h_path ("monitor.json");
+    char *fifo = h_fifo ("in");
+    h_feed_start (fifo, whole, 16384, 10, len);
+    h_io_t io = { .stdin_path = fifo, .stderr_path = h_path ("zmr.err"), .env = s_env () };
+    pid_t zmr = h_spawnl (&io, "zmr", "run", "--no-progress", "--stream", "--status", status,
+                          "-o", h_path ("out.txt"), NULL);
+    h_io_t mon = { .stdout_path = monitor_out };
+    pid_t monitor = h_spawnl (&mon, "zmr-monitor", "--json", status, NULL);
+    cr_assert_eq (h_exit_code (h_wait (zmr, 60000, "zmr run")), 0);
+    h_wait (monitor, 10000, "the monitor");
+    h_feed_stop ();
+
+    size_t mlen;
+    char *lines = h_read (monitor_out, &mlen);
+    cr_assert_not_null (lines);
+    bool measured_while_running = false;
+    char *last = NULL;
+    for (char *line = strtok (lines, "\n"); line; line = strtok (NULL, "\n")) {
+        last = line;
+        if (strstr (line, "\"phase\":\"mapping\"") && s_json_u64 (line, "latency_samples")) {
+            measured_while_running = true;
+            cr_assert_leq (s_json_u64 (line, "latency_p50_ms"),
+                           s_json_u64 (line, "latency_p99_ms"));
+        }
+    }
+    cr_assert (measured_while_running, "no status in phase mapping had latency samples");
+    cr_assert_not_null (last);
+    cr_assert (strstr (last, "\"phase\":\"done\""), "the monitor's last status is not done");
+
+    qsort (ref.pairs, ref.n, sizeof *ref.pairs, s_result_order);
+    s_top_t top[20];
+    size_t n = s_json_top (last, top, 20);
+    cr_assert_eq (n, ref.n < 10? ref.n: 10, "the top list has %zu words", n);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert (strlen (top[i].word) == ref.pairs[i].len
+                   && !memcmp (top[i].word, ref.pairs[i].word, ref.pairs[i].len),
+                   "top word %zu is '%s', the reference's is %s", i, top[i].word,
+                   h_show (ref.pairs[i].word, ref.pairs[i].len));
+        cr_assert_eq (top[i].count, ref.pairs[i].count, "'%s'", top[i].word);
+    }
+}
+
+static bool
+s_chunks_done (const h_status_t *status, void *arg)
+{
+    return status->chunks_done >= *(uint64_t *) arg;
+}
+
+//  Mid-stream, a mapper is killed -9 and another joins: the running totals
+//  and the result stay exact, and the newcomer maps chunks.
+Test (stream, a_mapper_killed_and_one_added_mid_stream_keep_it_exact)
+{
+    size_t len;
+    char *whole = s_prefix ("whole.txt", 600000, &len);
+    h_counts_t ref;
+    h_reference_file (whole, &ref);
+    char *fifo = h_fifo ("in");
+    h_feed_start (fifo, whole, 8192, 5, len);
+    h_job_t job;
+    h_job_opts_t opts = { .mappers = 1, .delay_ms = 40, .live = true, .stdin_path = fifo };
+    h_job_start (&job, "-", &opts);
+    uint64_t some = 4;
+    h_status_t status;
+    cr_assert (h_status_wait (job.monitor_out, s_chunks_done, &some, 30000, &status),
+               "no chunk was done within 30 s");
+    cr_assert_not (status.input_eof, "the stream ended before the faults: make it longer");
+    pid_t newcomer = h_job_add_mapper (&job, 0);
+    cr_assert_eq (kill (job.mapper[0], SIGKILL), 0);
+    h_job_wait_done (&job, 60000, &status);
+    h_feed_stop ();
+    h_assert_result (job.output, &ref);
+    char err[512];
+    cr_assert (s_latest_is (job.follow_out, &ref, err, sizeof err),
+               "the running totals are not the result: %s", err);
+    const h_worker_t *added = h_status_worker (&status, (long) newcomer);
+    cr_assert_not_null (added, "the new mapper is not in the status");
+    cr_assert_gt (added->chunks, 0, "the new mapper mapped nothing");
+}
+
+typedef struct {
+    int fd;
+    const char *data;
+    size_t len;
+    size_t limit;
+    atomic_size_t written;
+} s_flood_t;
+
+//  Writes data repeated, as fast as the reader takes it, up to limit bytes
+//  or until the reader is gone.
+static void *
+s_flood (void *arg)
+{
+    s_flood_t *flood = arg;
+    size_t at = 0;
+    while (atomic_load (&flood->written) < flood->limit) {
+        size_t piece = flood->len - at < 65536? flood->len - at: 65536;
+        ssize_t n = write (flood->fd, flood->data + at, piece);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        atomic_fetch_add (&flood->written, (size_t) n);
+        at = (at + (size_t) n) % flood->len;
+    }
+    close (flood->fd);
+    return NULL;
+}
+
+static bool
+s_backpressured (const char *monitor_out)
+{
+    size_t len;
+    char *text = h_read (monitor_out, &len);
+    bool seen = text && strstr (text, "\"backpressured\":true");
+    h_release (text);
+    return seen;
+}
+
+//  A writer faster than the pipeline is held back: the ventilator stops
+//  reading (the writer blocks) instead of buffering without limit, and the
+//  status says backpressured.
+Test (stream, a_writer_faster_than_the_pipeline_is_held_back)
+{
+    size_t len;
+    char *text = h_read (h_kjv (), &len);
+    cr_assert_not_null (text);
+    char *status = h_strf ("ipc://%s/st", h_dir ());
+    char *monitor_out = h_path ("monitor.json");
+    char *fifo = h_fifo ("in");
+    h_io_t io = { .stdin_path = fifo, .stderr_path = h_path ("zmr.err"), .env = s_env () };
+    //  One slow mapper, small chunks: the pipeline holds little.
+    pid_t zmr = h_spawnl (&io, "zmr", "run", "--no-progress", "--stream", "-m", "1",
+                          "--map-cost", "20000", "--chunk-size", "64K", "--status", status,
+                          "-o", h_path ("out.txt"), NULL);
+    h_io_t mon = { .stdout_path = monitor_out };
+    h_spawnl (&mon, "zmr-monitor", "--json", "--keep", status, NULL);
+    s_flood_t flood = { .fd = s_fifo_writer (fifo), .data = text, .len = len,
+                        .limit = 64u << 20 };
+    pthread_t writer;
+    cr_assert_eq (pthread_create (&writer, NULL, s_flood, &flood), 0);
+
+    int64_t deadline = h_now_ms () + 30000;
+    while (!s_backpressured (monitor_out) && h_now_ms () < deadline)
+        h_sleep_ms (50);
+    bool held = s_backpressured (monitor_out);
+    //  Held back for a second: what got in is bounded by the pipeline's
+    //  window (16 chunks of 64 KiB), the chunker's buffer and the pipe's,
+    //  nowhere near the 64 MiB the writer wants to write.
+    h_sleep_ms (1000);
+    size_t written = atomic_load (&flood.written);
+    kill (zmr, SIGTERM);
+    h_wait (zmr, 20000, "zmr run after SIGTERM");
+    pthread_join (writer, NULL);
+    cr_assert (held, "the status never said backpressured");
+    cr_assert_lt (written, (size_t) 8 << 20,
+                  "the writer got %zu bytes in: the ventilator did not stop reading", written);
+    h_release (text);
+}
