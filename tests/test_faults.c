@@ -480,14 +480,17 @@ Test (faults, run_succeeds_when_the_ventilator_is_slow_to_exit)
     cr_assert_neq (ventilator, 0, "no ventilator among the children of zmr run");
     pid_t reducers[2];
     size_t nreducers = 0;
-    for (size_t i = 0; i < status.nworkers; i++)
+    for (size_t i = 0; i < status.nworkers && nreducers < 2; i++)
         if (!strcmp (status.workers[i].role, "reducer"))
             reducers[nreducers++] = (pid_t) status.workers[i].pid;
+    cr_assert_eq (nreducers, 2);
     //  A reducer leaves on FINISH, which the ventilator sends once the job
     //  is done; then the ventilator stops for a while before it exits.
     int64_t deadline = h_now_ms () + 60000;
     while (h_pid_alive (reducers[0]) && h_pid_alive (reducers[1]) && h_now_ms () < deadline)
         h_sleep_ms (1);
+    cr_assert (!h_pid_alive (reducers[0]) || !h_pid_alive (reducers[1]),
+               "no reducer left within 60 s: the job did not end");
     kill (ventilator, SIGSTOP);
     h_sleep_ms (5500);
     kill (ventilator, SIGCONT);

@@ -3,11 +3,12 @@
     control ROUTER (as a DEALER), to each reducer's PULL and to the sink's
     PULL (as PUSH), and sends a few hundred of each kind of bad frame:
     random bytes, an empty frame, an array32 header declaring 268M
-    elements, a good-looking header with the wrong signature or version,
-    truncated MessagePack, trailing bytes, three-frame messages, and
-    well-formed messages of another job or for another partition. The job
-    must complete with an exact result, and the counters in the final status
-    must show every frame dropped. */
+    elements, three-frame messages, well-formed messages of another job or
+    for another partition, and copies of a message the receiver would take
+    (right job, partition and reducer count) spoilt in exactly one way:
+    another signature, another version, cut short, or one byte too many.
+    The job must complete with an exact result, and the counters in the
+    final status must show every frame dropped. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
@@ -127,33 +128,82 @@ s_bin (s_buf_t *b, const char *data, size_t len)
         s_byte (b, (unsigned char) data[i]);
 }
 
-//  [signature, version, type, job, ...] with nfields fields to follow.
 static void
-s_header (s_buf_t *b, uint32_t signature, uint32_t version, uint32_t type, uint64_t job,
-          uint32_t nfields)
+s_str (s_buf_t *b, const char *text)
+{
+    size_t len = strlen (text);
+    cr_assert (len < 32);
+    s_byte (b, (unsigned char) (0xa0 | len));
+    for (size_t i = 0; i < len; i++)
+        s_byte (b, (unsigned char) text[i]);
+}
+
+//  [signature, version, type, job, ...] with nfields fields to follow:
+//  fixarray, then the signature as uint16 at bytes 2-3 and the version as
+//  a positive fixint at byte 4, where s_spoil_header finds them.
+static void
+s_header (s_buf_t *b, uint32_t type, uint64_t job, uint32_t nfields)
 {
     s_array (b, 4 + nfields);
     s_byte (b, 0xcd);
-    s_byte (b, (unsigned char) (signature >> 8));
-    s_byte (b, (unsigned char) signature);
-    s_uint (b, version);
+    s_byte (b, 0x5A);
+    s_byte (b, 0x4D);
+    s_uint (b, 1);
     s_uint (b, type);
     s_u64 (b, job);
 }
 
-//  A BATCH with one pair (word, count).
+//  A copy of a message made by s_header with another signature and
+//  version; nothing else differs.
 static s_buf_t
-s_batch (uint32_t signature, uint32_t version, uint64_t job, uint64_t chunk,
-         uint32_t partition, uint32_t reducers, const char *word, uint64_t count)
+s_spoil_header (const s_buf_t *message, uint16_t signature, uint8_t version)
+{
+    cr_assert (message->len > 5 && message->data[1] == 0xcd && message->data[4] == 1);
+    cr_assert (version < 128);
+    s_buf_t b = *message;
+    b.data[2] = (unsigned char) (signature >> 8);
+    b.data[3] = (unsigned char) signature;
+    b.data[4] = version;
+    return b;
+}
+
+//  A BATCH with one pair (word, count), or none if word is NULL. Its
+//  stamp (when the chunk entered the ventilator) is 0.
+static s_buf_t
+s_batch (uint64_t job, uint64_t chunk, uint32_t partition, uint32_t reducers,
+         const char *word, uint64_t count)
 {
     s_buf_t b = { .len = 0 };
-    s_header (&b, signature, version, 7, job, 4);
+    s_header (&b, 7, job, 5);
     s_uint (&b, chunk);
     s_uint (&b, partition);
     s_uint (&b, reducers);
-    s_array (&b, 2);
-    s_bin (&b, word, strlen (word));
-    s_uint (&b, count);
+    s_uint (&b, 0);
+    s_array (&b, word? 2: 0);
+    if (word) {
+        s_bin (&b, word, strlen (word));
+        s_uint (&b, count);
+    }
+    return b;
+}
+
+//  A RESULT, part seq of parts, with one pair (word, count), or none if
+//  word is NULL.
+static s_buf_t
+s_result_part (uint64_t job, uint32_t partition, uint32_t reducers, uint64_t seq,
+               uint64_t parts, const char *word, uint64_t count)
+{
+    s_buf_t b = { .len = 0 };
+    s_header (&b, 12, job, 5);
+    s_uint (&b, partition);
+    s_uint (&b, reducers);
+    s_uint (&b, seq);
+    s_uint (&b, parts);
+    s_array (&b, word? 2: 0);
+    if (word) {
+        s_bin (&b, word, strlen (word));
+        s_uint (&b, count);
+    }
     return b;
 }
 
@@ -162,16 +212,7 @@ static s_buf_t
 s_result (uint64_t job, uint32_t partition, uint32_t reducers, const char *word,
           uint64_t count)
 {
-    s_buf_t b = { .len = 0 };
-    s_header (&b, 0x5A4D, 1, 12, job, 5);
-    s_uint (&b, partition);
-    s_uint (&b, reducers);
-    s_uint (&b, 0);
-    s_uint (&b, 1);
-    s_array (&b, 2);
-    s_bin (&b, word, strlen (word));
-    s_uint (&b, count);
-    return b;
+    return s_result_part (job, partition, reducers, 0, 1, word, count);
 }
 
 //  An ACK.
@@ -179,11 +220,26 @@ static s_buf_t
 s_ack (uint64_t job, uint32_t partition, uint64_t chunk, uint64_t words)
 {
     s_buf_t b = { .len = 0 };
-    s_header (&b, 0x5A4D, 1, 8, job, 4);
+    s_header (&b, 8, job, 4);
     s_uint (&b, partition);
     s_uint (&b, chunk);
     s_uint (&b, words);
     s_byte (&b, 0xc2);
+    return b;
+}
+
+//  A mapper's HELLO for this job, as any mapper may send at any time.
+static s_buf_t
+s_hello (uint64_t job)
+{
+    s_buf_t b = { .len = 0 };
+    s_header (&b, 1, job, 6);
+    s_uint (&b, 1);
+    s_uint (&b, 0);
+    s_uint (&b, 2);
+    s_str (&b, "");
+    s_str (&b, "hostile:0");
+    s_uint (&b, 0);
     return b;
 }
 
@@ -195,9 +251,12 @@ s_send (void *sock, const void *data, size_t len, int flags)
 }
 
 //  Sends every generic kind of bad frame S_PER_KIND times, plus the
-//  message-level ones given. Returns the number of messages sent.
+//  message-level ones given. The spoilt frames are copies of valid, a
+//  message this receiver takes (so only the one spoilt thing can get them
+//  dropped: were that check missing, valid's content would be applied or
+//  go uncounted). Returns the number of messages sent.
 static uint64_t
-s_send_garbage (void *sock, const s_buf_t *specific, size_t nspecific, uint64_t job)
+s_send_garbage (void *sock, const s_buf_t *valid, const s_buf_t *specific, size_t nspecific)
 {
     uint64_t sent = 0;
     uint32_t x = 88172645u;
@@ -220,16 +279,16 @@ s_send_garbage (void *sock, const s_buf_t *specific, size_t nspecific, uint64_t 
         //  array32 declaring 268,435,456 elements, and nothing after.
         static const unsigned char array32[] = { 0xdd, 0x10, 0x00, 0x00, 0x00 };
         s_send (sock, array32, sizeof array32, 0);
-        //  A good-looking BATCH with the wrong signature, then version.
-        s_buf_t b = s_batch (0x5A4E, 1, job, 1000000 + (uint64_t) i, 0, 1, "the", 1000);
+        //  The valid message with the wrong signature, then version.
+        s_buf_t b = s_spoil_header (valid, 0x5A4E, 1);
         s_send (sock, b.data, b.len, 0);
-        b = s_batch (0x5A4D, 2, job, 1000000 + (uint64_t) i, 0, 1, "the", 1000);
+        b = s_spoil_header (valid, 0x5A4D, 2);
         s_send (sock, b.data, b.len, 0);
-        //  Truncated: the same message cut at every length in turn.
-        b = s_batch (0x5A4D, 1, job ^ 1, 1000000 + (uint64_t) i, 0, 1, "truncated", 7);
-        s_send (sock, b.data, 1 + (size_t) i % (b.len - 1), 0);
-        //  Trailing bytes after a whole message.
-        b.data[b.len++] = 0xc0;
+        //  Truncated: the valid message cut at every length in turn.
+        s_send (sock, valid->data, 1 + (size_t) i % (valid->len - 1), 0);
+        //  Trailing bytes: the whole valid message and a nil.
+        b = *valid;
+        s_byte (&b, 0xc0);
         s_send (sock, b.data, b.len, 0);
         //  Three frames.
         s_send (sock, "one", 3, ZMQ_SNDMORE);
@@ -313,13 +372,19 @@ Test (hostile, ventilator_counts_and_drops_malformed_control_frames)
     s_start (&job, &status);
     uint64_t id = s_job_id (&status);
     void *dealer = s_socket (ZMQ_DEALER, job.control);
+    //  This peer never said HELLO, so its ACKs are dropped as a stranger's
+    //  whatever they hold; the spoilt HELLOs would make it a mapper. The
+    //  same HELLO unspoilt, from another peer, must make that one a mapper:
+    //  else the spoilt ones were dropped for something else.
+    s_buf_t hello = s_hello (id);
+    s_send (s_socket (ZMQ_DEALER, job.control), hello.data, hello.len, 0);
     s_buf_t specific[] = {
         s_ack (id ^ 0x5a5a, 0, 0, 1000000),         //  Another job
         s_ack (id, 0, 999999999, 1000000),          //  An unknown chunk
         s_ack (id, 7, 0, 1000000),                  //  An unknown partition
-        s_batch (0x5A4D, 1, id, 1, 0, 2, "the", 5), //  Not for the ventilator
+        s_batch (id, 1, 0, 2, "the", 5),            //  Not for the ventilator
     };
-    uint64_t sent = s_send_garbage (dealer, specific, 4, id);
+    uint64_t sent = s_send_garbage (dealer, &hello, specific, 4);
     s_wait_counted (&job, -1, sent);
     s_flush_sockets ();
     h_status_t final;
@@ -328,6 +393,11 @@ Test (hostile, ventilator_counts_and_drops_malformed_control_frames)
     cr_assert_geq (final.malformed, sent, "the ventilator counted %llu malformed frames of "
                    "the %llu sent", (unsigned long long) final.malformed,
                    (unsigned long long) sent);
+    bool control = false;
+    for (size_t i = 0; i < final.nworkers; i++)
+        control = control || (!strcmp (final.workers[i].name, "hostile:0")
+                               && !strcmp (final.workers[i].role, "mapper"));
+    cr_assert (control, "the unspoilt HELLO was not taken: the test's HELLO is not valid");
 }
 
 Test (hostile, reducers_count_and_drop_malformed_batches)
@@ -339,19 +409,27 @@ Test (hostile, reducers_count_and_drop_malformed_batches)
     uint64_t sent[2];
     for (uint32_t p = 0; p < 2; p++) {
         void *push = s_socket (ZMQ_PUSH, job.reducer_ep[p]);
+        //  This job, this partition, R = 2, a chunk id no chunk has: taken,
+        //  it would add a thousand to 'the'.
+        s_buf_t batch = s_batch (id, 999999990, p, 2, "the", 1000);
+        //  The same without its pair, harmless, twice: the second must be
+        //  dropped as a duplicate, which shows the first was taken.
+        s_buf_t control = s_batch (id, 999999980, p, 2, NULL, 0);
+        s_send (push, control.data, control.len, 0);
+        s_send (push, control.data, control.len, 0);
         s_buf_t specific[] = {
             //  Another job: would add a million to 'the'.
-            s_batch (0x5A4D, 1, id ^ 0x5a5a, 999999999, p, 2, "the", 1000000),
+            s_batch (id ^ 0x5a5a, 999999999, p, 2, "the", 1000000),
             //  The other partition, a chunk that does not exist.
-            s_batch (0x5A4D, 1, id, 999999998, 1 - p, 2, "the", 1000000),
+            s_batch (id, 999999998, 1 - p, 2, "the", 1000000),
             //  Another reducer count.
-            s_batch (0x5A4D, 1, id, 999999997, p, 3, "the", 1000000),
+            s_batch (id, 999999997, p, 3, "the", 1000000),
             //  A pair with count 0.
-            s_batch (0x5A4D, 1, id, 999999996, p, 2, "the", 0),
+            s_batch (id, 999999996, p, 2, "the", 0),
             //  A RESULT is not a BATCH.
             s_result (id, p, 2, "the", 1000000),
         };
-        sent[p] = s_send_garbage (push, specific, 5, id);
+        sent[p] = s_send_garbage (push, &batch, specific, 5);
     }
     s_wait_counted (&job, job.reducer[0], sent[0]);
     s_wait_counted (&job, job.reducer[1], sent[1]);
@@ -363,6 +441,8 @@ Test (hostile, reducers_count_and_drop_malformed_batches)
         cr_assert_geq (reducer->malformed, sent[p], "reducer %d counted %llu malformed frames "
                        "of the %llu sent", p, (unsigned long long) reducer->malformed,
                        (unsigned long long) sent[p]);
+        cr_assert_geq (reducer->duplicates, 1, "reducer %d did not take the unspoilt BATCH: "
+                       "the test's BATCH is not valid", p);
     }
 }
 
@@ -373,13 +453,21 @@ Test (hostile, sink_counts_and_drops_malformed_results)
     s_start (&job, &status);
     uint64_t id = s_job_id (&status);
     void *push = s_socket (ZMQ_PUSH, job.sink_ep);
+    //  The whole of partition 0 in one part, of this job with R = 2: taken,
+    //  it would stand for the real partition 0.
+    s_buf_t result = s_result (id, 0, 2, "the", 1000000);
+    //  Harmless: part 0 of 1000 of partition 0, empty; the real partition,
+    //  in fewer parts, starts it again. Taken, it is not counted.
+    s_buf_t control = s_result_part (id, 0, 2, 0, 1000, NULL, 0);
+    for (int i = 0; i < S_PER_KIND; i++)
+        s_send (push, control.data, control.len, 0);
     s_buf_t specific[] = {
         s_result (id ^ 0x5a5a, 0, 2, "the", 1000000),   //  Another job
         s_result (id, 0, 3, "the", 1000000),            //  Another reducer count
         s_result (id, 2, 2, "the", 1000000),            //  No such partition
-        s_batch (0x5A4D, 1, id, 5, 0, 2, "the", 1000000),   //  Not a RESULT
+        s_batch (id, 5, 0, 2, "the", 1000000),          //  Not a RESULT
     };
-    uint64_t sent = s_send_garbage (push, specific, 4, id);
+    uint64_t sent = s_send_garbage (push, &result, specific, 4);
     s_wait_counted (&job, job.sink, sent);
     s_flush_sockets ();
     h_status_t final;
@@ -388,6 +476,8 @@ Test (hostile, sink_counts_and_drops_malformed_results)
     cr_assert_geq (sink->malformed, sent, "the sink counted %llu malformed frames of the "
                    "%llu sent", (unsigned long long) sink->malformed,
                    (unsigned long long) sent);
+    cr_assert_lt (sink->malformed, sent + S_PER_KIND, "the sink dropped the unspoilt "
+                  "RESULTs: the test's RESULT is not valid");
 }
 
 //  A STORED on the control socket from a peer that never said HELLO (the
@@ -402,7 +492,7 @@ Test (hostile, ventilator_ignores_stored_from_a_peer_that_is_not_the_sink)
     void *dealer = s_socket (ZMQ_DEALER, job.control);
     for (uint32_t p = 0; p < 2; p++) {
         s_buf_t b = { .len = 0 };
-        s_header (&b, 0x5A4D, 1, 13, id, 1);
+        s_header (&b, 13, id, 1);
         s_uint (&b, p);
         s_send (dealer, b.data, b.len, 0);
     }

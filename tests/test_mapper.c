@@ -1,7 +1,8 @@
 /*  Issue 2, point 7: the mapper combines, batches and hashes as promised.
     Seen from outside, through the status: each mapper computes SHA-1 once
     per distinct word it meets (its "distinct" counter), never per
-    occurrence, and each reducer applies exactly one batch per chunk. */
+    occurrence, and each reducer gets exactly one batch per chunk: it
+    applies one per chunk and drops none as a duplicate. */
 #include <criterion/criterion.h>
 #include <string.h>
 #include "harness.h"
@@ -36,7 +37,11 @@ Test (mapper, hashes_each_distinct_word_once_and_sends_one_batch_per_chunk_and_r
         "    assert 0 < m['distinct'] <= distinct, (m['distinct'], distinct)\n"
         "assert sum(m['words'] for m in mappers) == final['words'] > 10 * distinct\n"
         "for r in reducers:\n"
-        "    assert r['chunks'] == final['chunks_done'], (r['chunks'], final['chunks_done'])\n";
+        "    assert r['chunks'] == final['chunks_done'], (r['chunks'], final['chunks_done'])\n"
+        //  Applied once and sent once: no batch came twice to any reducer.
+        "    assert r['duplicates'] == 0, (r['partition'], r['duplicates'],\n"
+        "                                  final['chunks_reissued'])\n"
+        "assert final['duplicates'] == 0, final['duplicates']\n";
     char *script = h_write ("check.py", check, strlen (check));
     int code = h_exit_code (h_wait (h_spawnl (NULL, "/usr/bin/python3", script, monitor_out,
                                               output, NULL), 30000, "check.py"));

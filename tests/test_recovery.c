@@ -25,10 +25,10 @@ typedef struct {
 
 //  Starts zmr run on input with a status endpoint and a monitor; extra
 //  environment in env (may be NULL); standard input from stdin_path (NULL:
-//  /dev/null).
+//  /dev/null); --map-cost map_cost.
 static void
 s_start_io (s_run_t *run, const char *input, const char *chunk_size, const char *const *env,
-            const char *stdin_path)
+            const char *stdin_path, const char *map_cost)
 {
     char *status_ep = h_strf ("ipc://%s/st", h_dir ());
     run->output = h_path ("out.txt");
@@ -40,7 +40,7 @@ s_start_io (s_run_t *run, const char *input, const char *chunk_size, const char 
         env_all[i + 1] = env[i];
     h_io_t io = { .stdin_path = stdin_path, .stderr_path = run->err, .env = env_all };
     run->zmr = h_spawnl (&io, "zmr", "run", "--no-progress", "-m", "2", "-r", "2",
-                         "--map-cost", "600", "--dead-ms", "1000", "--chunk-size", chunk_size,
+                         "--map-cost", map_cost, "--dead-ms", "1000", "--chunk-size", chunk_size,
                          "--status", status_ep, "--receipt", run->receipt, "-o", run->output,
                          input, NULL);
     h_io_t mon = { .stdout_path = run->monitor_out };
@@ -51,7 +51,7 @@ static void
 s_start (s_run_t *run, const char *input, const char *chunk_size, const char *const *env)
 {
     run->total = 0;
-    s_start_io (run, input, chunk_size, env, NULL);
+    s_start_io (run, input, chunk_size, env, NULL, "600");
 }
 
 typedef struct {
@@ -179,7 +179,7 @@ s_ventilator_resumes_on_stdin (int seed)
     static const size_t pieces[] = { 4093, 65521, 1000003 };
     h_feed_start (fifo, h_kjv (), pieces[seed], 1, kjv_len);
     s_run_t run = { .total = kjv_len };
-    s_start_io (&run, "-", s_chunk_sizes[seed], NULL, fifo);
+    s_start_io (&run, "-", s_chunk_sizes[seed], NULL, fifo, "600");
     h_status_t status;
     s_wait_progress (&run, s_fractions[seed], &status);
     cr_assert_eq (kill (s_ventilator (&run, &status), SIGKILL), 0);
@@ -218,28 +218,62 @@ Test (recovery, a_reducer_stopped_with_sigterm_leaves_and_comes_back_exact)
     s_assert_exact (&run, 0);
 }
 
+//  Kills throughout the job: a mapper at each of these fractions of the
+//  input done, always one that is still running, while the job is mapping.
+static const double s_kill_marks[] = { 0.15, 0.4, 0.65 };
+#define S_KILLS (sizeof s_kill_marks / sizeof s_kill_marks[0])
+
+typedef struct {
+    double fraction;            //  Of the input bytes done
+    pid_t killed[S_KILLS];      //  Mappers killed so far
+    size_t nkilled;
+    pid_t victim;               //  Out: a live mapper not killed yet
+} s_mark_t;
+
+//  The job is mapping, past the mark, and a mapper it lists runs still.
+static bool
+s_mark_reached (const h_status_t *status, void *arg)
+{
+    s_mark_t *mark = (s_mark_t *) arg;
+    if (strcmp (status->phase, "mapping") || !status->input_bytes
+    ||  (double) status->bytes_done < mark->fraction * (double) status->input_bytes)
+        return false;
+    for (size_t i = 0; i < status->nworkers; i++) {
+        const h_worker_t *worker = &status->workers[i];
+        bool killed = false;
+        for (size_t k = 0; k < mark->nkilled; k++)
+            killed = killed || worker->pid == mark->killed[k];
+        if (!strcmp (worker->role, "mapper") && !strcmp (worker->state, "alive")
+        &&  worker->pid > 0 && !killed && h_pid_alive ((pid_t) worker->pid)) {
+            mark->victim = (pid_t) worker->pid;
+            return true;
+        }
+    }
+    return false;
+}
+
 Test (recovery, mappers_killed_throughout_the_job_leave_it_exact)
 {
-    s_run_t run;
-    const char *env[] = { NULL };
-    s_start (&run, h_kjv (), "16K", env);
-    h_status_t status;
-    s_wait_progress (&run, 0.05, &status);
-    int kills = 0;
-    //  A mapper killed every 2 s until the job is over (issue 3).
-    while (h_running (run.zmr) && kills < 40) {
-        if (h_status_last (run.monitor_out, &status) == 0 && strcmp (status.phase, "mapping"))
-            break;
-        for (size_t i = 0; i < status.nworkers; i++)
-            if (!strcmp (status.workers[i].role, "mapper") && !strcmp (status.workers[i].state, "alive")
-            &&  kill ((pid_t) status.workers[i].pid, SIGKILL) == 0) {
-                kills++;
-                break;
-            }
-        h_sleep_ms (2000);
+    //  A costlier map than the other cases: the job lasts a few seconds,
+    //  and each kill stalls it for --dead-ms, so every mark comes while it
+    //  is still mapping.
+    s_run_t run = { .total = 0 };
+    s_start_io (&run, h_kjv (), "16K", NULL, NULL, "1200");
+    s_mark_t mark = { .nkilled = 0 };
+    for (size_t k = 0; k < S_KILLS; k++) {
+        mark.fraction = s_kill_marks[k];
+        h_status_t status;
+        cr_assert (h_status_wait (run.monitor_out, s_mark_reached, &mark, 60000, &status),
+                   "kill %zu of %zu: the job was not mapping at %.0f%% with a mapper to "
+                   "kill (phase '%s')", k + 1, (size_t) S_KILLS, mark.fraction * 100,
+                   status.phase);
+        cr_assert_eq (kill (mark.victim, SIGKILL), 0, "kill mapper %d", (int) mark.victim);
+        mark.killed[mark.nkilled++] = mark.victim;
     }
-    cr_assert_geq (kills, 1, "no mapper was killed during the job");
     s_assert_exact (&run, 0);
+    cr_assert_gt (h_status_max (run.monitor_out, "chunks_reissued"), 0,
+                  "%zu mappers were killed mid-job and no chunk was issued again",
+                  (size_t) S_KILLS);
 }
 
 Test (recovery, a_frozen_mapper_is_declared_dead_and_its_late_batches_are_dropped)
