@@ -45,6 +45,12 @@ s_help (void)
 "      --flush-ms=MS     longest wait of text for its chunk (default 20; 10 with\n"
 "                        --stream)\n"
 "      --live-ms=MS      reducers send running totals every MS (default 10)\n"
+"      --window=DURATION tumbling windows of ingest time (e.g. 10s, 500ms, 1m):\n"
+"                        each window's counts are written once it is over, to\n"
+"                        --window-dir and/or --publish; the status counts the\n"
+"                        windows closed (implies --stream)\n"
+"      --window-dir=DIR  write DIR/window-START.tsv per window, START its start\n"
+"                        in ms since the epoch (created if missing)\n"
 "      --map-cost=N      N rounds of extra work per word in the mappers, to\n"
 "                        study scaling when map work dominates (bench only)\n"
 "  -v, --verbose         the roles say more on stderr\n"
@@ -70,7 +76,7 @@ s_run (int argc, char *argv[])
     };
     enum { O_RECEIPT = 200, O_PARTS = 256, O_CHUNK_SIZE, O_DEAD_MS, O_STATUS, O_EXPOSE, O_PROGRESS,
            O_NO_PROGRESS, O_STATS, O_MAP_COST, O_STREAM, O_FOLLOW, O_SNAPSHOT, O_PUBLISH,
-           O_FLUSH_MS, O_LIVE_MS, O_VERSION };
+           O_FLUSH_MS, O_LIVE_MS, O_WINDOW, O_WINDOW_DIR, O_VERSION };
     static const struct option options[] = {
         { "mappers", required_argument, NULL, 'm' },
         { "reducers", required_argument, NULL, 'r' },
@@ -91,6 +97,8 @@ s_run (int argc, char *argv[])
         { "publish", required_argument, NULL, O_PUBLISH },
         { "flush-ms", required_argument, NULL, O_FLUSH_MS },
         { "live-ms", required_argument, NULL, O_LIVE_MS },
+        { "window", required_argument, NULL, O_WINDOW },
+        { "window-dir", required_argument, NULL, O_WINDOW_DIR },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, O_VERSION },
@@ -123,6 +131,11 @@ s_run (int argc, char *argv[])
             case O_PUBLISH: config.stream = true; config.publish = zmr_option_endpoint ("--publish", optarg); break;
             case O_FLUSH_MS: config.flush_ms = (uint32_t) zmr_option_u64 ("--flush-ms", optarg, 1, 60000); break;
             case O_LIVE_MS: config.live_ms = (uint32_t) zmr_option_u64 ("--live-ms", optarg, 1, 60000); break;
+            case O_WINDOW:
+                config.window_ms = zmr_option_duration ("--window", optarg, 10, 7 * 86400000ull);
+                config.stream = true;
+                break;
+            case O_WINDOW_DIR: config.window_dir = optarg; break;
             case 'v': config.verbose++; break;
             case 'h': s_help (); return 0;
             case O_VERSION: zmr_print_version ("zmr"); return 0;
@@ -132,6 +145,11 @@ s_run (int argc, char *argv[])
     }
     if (config.stream && !config.flush_ms)
         config.flush_ms = 10;
+    if (config.window_ms && !config.window_dir && !config.publish)
+        zmr_usage_error ("option --window: say where the windows go, with --window-dir=DIR "
+                         "or --publish=EP");
+    if (config.window_dir && !config.window_ms)
+        zmr_usage_error ("option --window-dir needs --window");
     static const char *const standard_input[] = { "-" };
     if (optind < argc) {
         config.inputs = (const char *const *) argv + optind;

@@ -226,7 +226,12 @@ s_start (s_launcher_t *self)
     //  may join from elsewhere and need the bytes.
     if (!config->expose)
         argv[n++] = "--by-reference";
-    char flush_opt[32], live_opt[32];
+    char flush_opt[32], live_opt[32], window_opt[48];
+    if (config->window_ms) {
+        snprintf (window_opt, sizeof window_opt, "--window-ms=%llu",
+                  (unsigned long long) config->window_ms);
+        argv[n++] = window_opt;
+    }
     if (config->flush_ms) {
         snprintf (flush_opt, sizeof flush_opt, "--flush-ms=%u", config->flush_ms);
         argv[n++] = flush_opt;
@@ -252,6 +257,11 @@ s_start (s_launcher_t *self)
     char *sink_argv[16] = { "zmr-sink", bind_opt };
     n = 2;
     char snapshot_opt[PATH_MAX + 16], publish_opt[ZMR_ENDPOINT_MAX + 16];
+    char window_dir_opt[PATH_MAX + 16];
+    if (config->window_dir) {
+        snprintf (window_dir_opt, sizeof window_dir_opt, "--window-dir=%s", config->window_dir);
+        sink_argv[n++] = window_dir_opt;
+    }
     if (config->follow)
         sink_argv[n++] = "--follow";
     if (config->snapshot) {
@@ -615,6 +625,11 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
     char *slash = strrchr (self.bindir, '/');
     if (slash)
         *slash = 0;
+    if (config->window_dir && mkdir (config->window_dir, 0777) && errno != EEXIST) {
+        zmr_log (0, "cannot create the window directory '%s': %s", config->window_dir,
+                 strerror (errno));
+        return 1;
+    }
     const char *tmp = getenv ("TMPDIR");
     int n = snprintf (self.dir, sizeof self.dir, "%s/zmr-XXXXXX", tmp && *tmp? tmp: "/tmp");
     if (n < 0 || (size_t) n >= sizeof self.dir) {

@@ -10,12 +10,13 @@
 static const char *s_names[] = {
     "unknown", "HELLO", "WELCOME", "REJECT", "CHUNK", "TAKE", "MAPPED",
     "BATCH", "ACK", "HEARTBEAT", "BYE", "FLUSH", "RESULT", "STORED", "DONE",
-    "FINISH", "STATUS", "AGAIN", "LIVE", "UPDATE", "TOTALS", "LIVESTAT"
+    "FINISH", "STATUS", "AGAIN", "LIVE", "UPDATE", "TOTALS", "LIVESTAT", "CLOSE",
+    "WINDOW", "WSTORED"
 };
 
 //  Number of fields after the job, per type.
 static const uint32_t s_fields[] = {
-    0, 6, 4, 2, 9, 1, 2, 5, 4, 2, 1, 1, 5, 1, 2, 3, 1, 0, 2, 4, 2, 4
+    0, 6, 4, 2, 9, 1, 2, 5, 4, 2, 1, 1, 5, 1, 2, 3, 1, 0, 3, 4, 3, 4, 1, 6, 2
 };
 
 const char *
@@ -179,11 +180,30 @@ s_decode_fields (zmr_mpr_t *r, zmr_msg_t *msg)
             return 0;
         case ZMR_LIVE:
             if (zmr_mpr_cstr (r, msg->endpoint, sizeof msg->endpoint)
-            ||  s_u32 (r, &msg->interval))
+            ||  s_u32 (r, &msg->interval) || zmr_mpr_uint (r, &msg->window_ms))
                 return -1;
-            if (msg->interval < 1 || msg->interval > 60000)
+            if (msg->interval > 60000)
                 return zmr_mpr_fail (r, "update interval out of range");
+            if (msg->window_ms > 7 * 86400000ull)
+                return zmr_mpr_fail (r, "window longer than a week");
+            if (msg->interval == 0 && msg->window_ms == 0)
+                return zmr_mpr_fail (r, "LIVE asks for nothing");
             return 0;
+        case ZMR_CLOSE:
+            return zmr_mpr_uint (r, &msg->window);
+        case ZMR_WINDOW:
+            if (s_u32 (r, &msg->partition) || s_u32 (r, &msg->reducers)
+            ||  zmr_mpr_uint (r, &msg->window)
+            ||  zmr_mpr_uint (r, &msg->seq) || zmr_mpr_uint (r, &msg->parts))
+                return -1;
+            if (msg->reducers < 1 || msg->reducers > ZMR_MAX_REDUCERS
+            ||  msg->partition >= msg->reducers)
+                return zmr_mpr_fail (r, "partition out of range");
+            if (msg->parts < 1 || msg->seq >= msg->parts)
+                return zmr_mpr_fail (r, "part number out of range");
+            return s_pairs (r, msg);
+        case ZMR_WSTORED:
+            return zmr_mpr_uint (r, &msg->window) || zmr_mpr_uint (r, &msg->words)? -1: 0;
         case ZMR_UPDATE:
             if (s_u32 (r, &msg->partition) || s_u32 (r, &msg->reducers)
             ||  zmr_mpr_array (r, &n))
@@ -202,7 +222,8 @@ s_decode_fields (zmr_mpr_t *r, zmr_msg_t *msg)
             }
             return s_pairs (r, msg);
         case ZMR_TOTALS:
-            return zmr_mpr_bool (r, &msg->flag) || s_pairs (r, msg)? -1: 0;
+            return zmr_mpr_bool (r, &msg->flag) || zmr_mpr_uint (r, &msg->window)
+                || s_pairs (r, msg)? -1: 0;
         case ZMR_LIVESTAT:
             if (zmr_mpr_uint (r, &msg->p50) || zmr_mpr_uint (r, &msg->p99)
             ||  zmr_mpr_uint (r, &msg->samples) || s_pairs (r, msg))
@@ -442,11 +463,28 @@ zmr_msg_pack_flush (msgpack_packer *pk, uint64_t job, const char *sink)
 }
 
 void
-zmr_msg_pack_live (msgpack_packer *pk, uint64_t job, const char *sink, uint32_t interval)
+zmr_msg_pack_live (msgpack_packer *pk, uint64_t job, const char *sink, uint32_t interval,
+                   uint64_t window_ms)
 {
     zmr_msg_begin (pk, ZMR_LIVE, job, s_fields[ZMR_LIVE]);
     s_pack_str (pk, sink);
     msgpack_pack_uint32 (pk, interval);
+    msgpack_pack_uint64 (pk, window_ms);
+}
+
+void
+zmr_msg_pack_close (msgpack_packer *pk, uint64_t job, uint64_t window)
+{
+    zmr_msg_begin (pk, ZMR_CLOSE, job, s_fields[ZMR_CLOSE]);
+    msgpack_pack_uint64 (pk, window);
+}
+
+void
+zmr_msg_pack_wstored (msgpack_packer *pk, uint64_t job, uint64_t window, uint64_t words)
+{
+    zmr_msg_begin (pk, ZMR_WSTORED, job, s_fields[ZMR_WSTORED]);
+    msgpack_pack_uint64 (pk, window);
+    msgpack_pack_uint64 (pk, words);
 }
 
 void
@@ -496,13 +534,29 @@ zmr_msg_begin_update (msgpack_packer *pk, uint64_t job, uint32_t partition,
 }
 
 void
-zmr_msg_begin_totals (msgpack_packer *pk, uint64_t job, bool final, uint32_t npairs)
+zmr_msg_begin_totals (msgpack_packer *pk, uint64_t job, bool final, uint64_t window,
+                      uint32_t npairs)
 {
     zmr_msg_begin (pk, ZMR_TOTALS, job, s_fields[ZMR_TOTALS]);
     if (final)
         msgpack_pack_true (pk);
     else
         msgpack_pack_false (pk);
+    msgpack_pack_uint64 (pk, window);
+    msgpack_pack_array (pk, npairs * 2);
+}
+
+void
+zmr_msg_begin_window (msgpack_packer *pk, uint64_t job, uint32_t partition,
+                      uint32_t reducers, uint64_t window, uint64_t seq, uint64_t parts,
+                      uint32_t npairs)
+{
+    zmr_msg_begin (pk, ZMR_WINDOW, job, s_fields[ZMR_WINDOW]);
+    msgpack_pack_uint32 (pk, partition);
+    msgpack_pack_uint32 (pk, reducers);
+    msgpack_pack_uint64 (pk, window);
+    msgpack_pack_uint64 (pk, seq);
+    msgpack_pack_uint64 (pk, parts);
     msgpack_pack_array (pk, npairs * 2);
 }
 

@@ -44,7 +44,10 @@ typedef enum {
     ZMR_UPDATE,
     ZMR_TOTALS,
     ZMR_LIVESTAT,
-    ZMR_TYPE_LAST = ZMR_LIVESTAT
+    ZMR_CLOSE,
+    ZMR_WINDOW,
+    ZMR_WSTORED,
+    ZMR_TYPE_LAST = ZMR_WSTORED
 } zmr_msg_type_t;
 
 typedef enum {
@@ -87,7 +90,11 @@ typedef struct {
     uint64_t applied;        //  HELLO: chunks the worker holds applied
     uint64_t stamp;          //  CHUNK, BATCH: ms since the epoch when the
                              //  chunk's text entered the ventilator
-    uint32_t interval;       //  LIVE: ms between UPDATEs
+    uint32_t interval;       //  LIVE: ms between UPDATEs (0: none)
+    uint64_t window_ms;      //  LIVE: tumbling window length (0: none)
+    uint64_t window;         //  CLOSE, WINDOW, WSTORED, TOTALS: window,
+                             //  by its start (ms since the epoch; TOTALS:
+                             //  0 for running totals)
     uint64_t p50, p99;       //  LIVESTAT: latency percentiles (ms)
     uint64_t samples;        //  LIVESTAT: chunks they are over
     uint32_t nchunks;        //  UPDATE: (chunk, stamp) entries, validated
@@ -178,7 +185,10 @@ void zmr_msg_pack_stored (msgpack_packer *pk, uint64_t job, uint32_t partition);
 void zmr_msg_pack_done (msgpack_packer *pk, uint64_t job, uint64_t words,
                         uint64_t distinct);
 void zmr_msg_pack_live (msgpack_packer *pk, uint64_t job, const char *sink,
-                        uint32_t interval);
+                        uint32_t interval, uint64_t window_ms);
+void zmr_msg_pack_close (msgpack_packer *pk, uint64_t job, uint64_t window);
+void zmr_msg_pack_wstored (msgpack_packer *pk, uint64_t job, uint64_t window,
+                           uint64_t words);
 
 //  BATCH and RESULT: packs the header and the pairs array header for npairs
 //  pairs; the caller then packs npairs times (bin word, uint count).
@@ -191,9 +201,15 @@ void zmr_msg_begin_batch (msgpack_packer *pk, uint64_t job, uint64_t chunk,
 void zmr_msg_begin_update (msgpack_packer *pk, uint64_t job, uint32_t partition,
                            uint32_t reducers, uint32_t nchunks);
 //  TOTALS (the sink's running totals, to subscribers): header, final (the
-//  job is done: these messages hold every word) and the pairs array.
+//  job is done: these messages hold every word; for a window: the last
+//  message of it), window (0: the running totals, else the number of the
+//  window whose counts these are) and the pairs array.
 void zmr_msg_begin_totals (msgpack_packer *pk, uint64_t job, bool final,
-                           uint32_t npairs);
+                           uint64_t window, uint32_t npairs);
+//  WINDOW: one part of a partition's counts of one window, like RESULT.
+void zmr_msg_begin_window (msgpack_packer *pk, uint64_t job, uint32_t partition,
+                           uint32_t reducers, uint64_t window, uint64_t seq,
+                           uint64_t parts, uint32_t npairs);
 //  LIVESTAT: header and the top list's pairs array (npairs <= ZMR_TOP_MAX).
 void zmr_msg_begin_livestat (msgpack_packer *pk, uint64_t job, uint64_t p50,
                              uint64_t p99, uint64_t samples, uint32_t npairs);

@@ -22,7 +22,8 @@ static const s_field_t s_job_fields[] = {
     JOB_FIELD (bytes_per_s), JOB_FIELD (words_per_s), JOB_FIELD (mappers_alive),
     JOB_FIELD (malformed), JOB_FIELD (duplicates), JOB_FIELD (chunks_quarantined),
     JOB_FIELD (inputs), JOB_FIELD (latency_p50_ms), JOB_FIELD (latency_p99_ms),
-    JOB_FIELD (latency_samples)
+    JOB_FIELD (latency_samples), JOB_FIELD (window_ms), JOB_FIELD (windows_closed),
+    JOB_FIELD (last_window_start_ms), JOB_FIELD (last_window_words)
 };
 #define WORKER_FIELD(name) { #name, offsetof (zmr_worker_status_t, name) }
 static const s_field_t s_worker_fields[] = {

@@ -70,6 +70,10 @@ typedef struct {
     uint64_t latency_p50_ms; //  Running totals: from text in to count
     uint64_t latency_p99_ms; //  visible at the sink, over the last minute
     uint64_t latency_samples;//  Chunks those are over
+    uint64_t window_ms;      //  Tumbling window length (0: none)
+    uint64_t windows_closed; //  Windows written by the sink
+    uint64_t last_window_start_ms; //  The last one's start (ms since the epoch)
+    uint64_t last_window_words;    //  and its words
     uint32_t ntop;           //  Entries in top
     zmr_top_t top[ZMR_TOP_MAX];   //  Most frequent words so far (--live-ms)
     uint32_t nquarantine;    //  Entries in quarantine

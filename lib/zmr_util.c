@@ -207,6 +207,40 @@ zmr_option_size (const char *option, const char *text, uint64_t min, uint64_t ma
     return value;
 }
 
+int
+zmr_parse_duration (const char *text, uint64_t min, uint64_t max, uint64_t *ms)
+{
+    if (!text || *text < '0' || *text > '9')
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull (text, &end, 10);
+    if (errno)
+        return -1;
+    uint64_t unit = !strcmp (end, "ms")? 1
+                  : !strcmp (end, "s") || !*end? 1000
+                  : !strcmp (end, "m")? 60000
+                  : !strcmp (end, "h")? 3600000: 0;
+    if (!unit || v > UINT64_MAX / unit)
+        return -1;
+    v *= unit;
+    if (v < min || v > max)
+        return -1;
+    *ms = v;
+    return 0;
+}
+
+uint64_t
+zmr_option_duration (const char *option, const char *text, uint64_t min, uint64_t max)
+{
+    uint64_t ms;
+    if (zmr_parse_duration (text, min, max, &ms))
+        zmr_usage_error ("option %s: expected a duration from %llu ms to %llu ms (a number "
+                         "with ms, s, m or h; none: seconds), got '%s'", option,
+                         (unsigned long long) min, (unsigned long long) max, text);
+    return ms;
+}
+
 const char *
 zmr_option_endpoint (const char *option, const char *text)
 {

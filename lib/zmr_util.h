@@ -73,6 +73,15 @@ int
 uint64_t
     zmr_option_u64 (const char *option, const char *text, uint64_t min, uint64_t max);
 
+//  Parses a duration: a whole number with a unit, ms, s, m or h (none:
+//  seconds), into *ms within [min, max]. Returns 0 or -1.
+int
+    zmr_parse_duration (const char *text, uint64_t min, uint64_t max, uint64_t *ms);
+
+//  Parses a duration option or exits 2 naming the option and the range.
+uint64_t
+    zmr_option_duration (const char *option, const char *text, uint64_t min, uint64_t max);
+
 //  Parses a size option (with K/M/G) or exits 2 naming the option and range.
 uint64_t
     zmr_option_size (const char *option, const char *text, uint64_t min, uint64_t max);

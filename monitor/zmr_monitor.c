@@ -28,7 +28,12 @@ s_show_stream (const zmr_status_t *status, bool live)
                 (unsigned long long) status->latency_samples);
     if (status->backpressured)
         printf ("%s", live? "  BACKPRESSURED: input waits for the pipeline": " backpressured");
-    if (live && (status->latency_samples || status->backpressured))
+    if (status->window_ms)
+        printf ("%swindows of %llu ms: %llu closed, the last %llu words",
+                live? "  ": " ", (unsigned long long) status->window_ms,
+                (unsigned long long) status->windows_closed,
+                (unsigned long long) status->last_window_words);
+    if (live && (status->latency_samples || status->backpressured || status->window_ms))
         fputc ('\n', stdout);
     if (live && status->ntop) {
         printf ("\n  top words so far:\n");

@@ -9,6 +9,12 @@
     show totals while the job runs and measure how late they are. Totals,
     not increments: an UPDATE lost or sent twice leaves nothing wrong.
 
+    With windows (LIVE's window_ms), each batch also counts into the table
+    of its chunk's window (stamp / window_ms); CLOSE sends a window's table
+    to the sink as WINDOW parts. A closed window's table is kept until the
+    next CLOSE (the ventilator may ask again) and then freed, so memory is
+    the partition's vocabulary times the windows open.
+
     With --state, a BATCH is appended to the store's log before it is
     applied and ACKed, so every ACK the ventilator holds is backed by the
     log: a reducer killed at any moment comes back with every batch it ACKed
@@ -19,6 +25,12 @@
 
 #define S_PART_BYTES (4u << 20)      //  Target size of one RESULT message
 #define S_STAMPS_MAX 65536           //  Chunks held for the next UPDATE
+
+typedef struct {
+    uint64_t id;                     //  Its start, ms since the epoch
+    zmr_counts_t *counts;            //  The partition's words in it
+    bool closed;                     //  Sent to the sink (kept for a resend)
+} s_window_t;
 
 typedef struct {
     const zmr_reducer_config_t *config;
@@ -47,6 +59,9 @@ typedef struct {
     size_t ndirty, dirty_cap;
     uint64_t *stamps;                //  (chunk, stamp) applied since then
     size_t nstamps, stamps_cap;      //  (in uint64s: two per chunk)
+    uint64_t window_ms;              //  Window length, 0: no windows
+    s_window_t *windows;             //  Open windows, and the last closed
+    size_t nwindows, windows_cap;
 } s_reducer_t;
 
 static void
@@ -116,6 +131,22 @@ s_mark_all (s_reducer_t *self)
     return 0;
 }
 
+//  The table of window id, created if new; NULL on out-of-memory.
+static zmr_counts_t *
+s_window (s_reducer_t *self, uint64_t id)
+{
+    for (size_t i = 0; i < self->nwindows; i++)
+        if (self->windows[i].id == id)
+            return self->windows[i].counts;
+    if (s_grow ((void **) &self->windows, self->nwindows, &self->windows_cap,
+                sizeof (s_window_t)))
+        return NULL;
+    zmr_counts_t *counts = zmr_counts_new ();
+    if (counts)
+        self->windows[self->nwindows++] = (s_window_t) { id, counts, false };
+    return counts;
+}
+
 //  Applies a decoded BATCH of a chunk not applied yet: its pairs, then its
 //  chunk id. Returns 0, or -1 on out-of-memory.
 static int
@@ -126,6 +157,10 @@ s_apply (s_reducer_t *self, zmr_msg_t *msg, uint64_t *words)
     zmr_pair_t pairs[ZMR_COUNTS_BATCH];
     size_t n = 0;
     uint64_t total = 0;
+    zmr_counts_t *window = NULL;
+    if (self->window_ms
+    &&  !(window = s_window (self, msg->stamp / self->window_ms * self->window_ms)))
+        return -1;
     bool more = true;
     while (more) {
         const char *word;
@@ -138,6 +173,7 @@ s_apply (s_reducer_t *self, zmr_msg_t *msg, uint64_t *words)
         }
         if ((n == ZMR_COUNTS_BATCH || !more) && n) {
             if (zmr_counts_add_pairs (self->counts, pairs, n)
+            ||  (window && zmr_counts_add_pairs (window, pairs, n))
             ||  (self->live_ms && s_mark (self, pairs, n)))
                 return -1;
             n = 0;
@@ -332,14 +368,13 @@ s_update (s_reducer_t *self)
     self->nstamps -= chunks_at;
 }
 
-//  Sends the whole partition to the sink in parts of about S_PART_BYTES.
+//  Sends counts to the sink in parts of about S_PART_BYTES: the whole
+//  partition as RESULT, or, with window (its id + 1), a window as WINDOW.
 static void
-s_send_result (s_reducer_t *self, const char *sink)
+s_send_counts (s_reducer_t *self, zmr_counts_t *counts, uint64_t window_1)
 {
-    if (s_sink_connect (self, sink))
-        return;
-    size_t distinct = zmr_counts_size (self->counts);
-    zmr_entry_t *entries = zmr_counts_entries (self->counts);
+    size_t distinct = zmr_counts_size (counts);
+    zmr_entry_t *entries = zmr_counts_entries (counts);
     //  Cut into parts by bytes first, so each part knows how many there are.
     uint64_t parts = 1;
     size_t bytes = 0;
@@ -362,8 +397,13 @@ s_send_result (s_reducer_t *self, const char *sink)
             bytes += pair;
             end++;
         }
-        zmr_msg_begin_result (&self->pk, self->job, self->config->partition,
-                              self->reducers, seq, parts, (uint32_t) (end - start));
+        if (window_1)
+            zmr_msg_begin_window (&self->pk, self->job, self->config->partition,
+                                  self->reducers, window_1 - 1, seq, parts,
+                                  (uint32_t) (end - start));
+        else
+            zmr_msg_begin_result (&self->pk, self->job, self->config->partition,
+                                  self->reducers, seq, parts, (uint32_t) (end - start));
         for (size_t i = start; i < end; i++)
             zmr_msg_pack_pair (&self->pk, entries[i].word, entries[i].len,
                                entries[i].count);
@@ -374,8 +414,43 @@ s_send_result (s_reducer_t *self, const char *sink)
             }
         start = end;
     }
-    zmr_log (1, "sent partition %u to the sink: %zu words in %llu parts",
-             self->config->partition, distinct, (unsigned long long) parts);
+    if (!window_1)
+        zmr_log (1, "sent partition %u to the sink: %zu words in %llu parts",
+                 self->config->partition, distinct, (unsigned long long) parts);
+}
+
+//  Sends the whole partition to the sink.
+static void
+s_send_result (s_reducer_t *self, const char *sink)
+{
+    if (s_sink_connect (self, sink) == 0)
+        s_send_counts (self, self->counts, 0);
+}
+
+//  CLOSE: every chunk of the window is applied everywhere. Sends its
+//  table (none: an empty one) and frees the windows closed before it.
+static void
+s_close_window (s_reducer_t *self, uint64_t id)
+{
+    if (!self->sink)
+        return;
+    zmr_counts_t *counts = s_window (self, id);
+    if (!counts) {
+        zmr_log (0, "out of memory closing a window");
+        exit (1);
+    }
+    s_send_counts (self, counts, id + 1);
+    size_t kept = 0;
+    for (size_t i = 0; i < self->nwindows; i++) {
+        s_window_t *window = &self->windows[i];
+        if (window->id == id)
+            window->closed = true;
+        if (window->id < id)
+            zmr_counts_destroy (&window->counts);
+        else
+            self->windows[kept++] = *window;
+    }
+    self->nwindows = kept;
 }
 
 static void
@@ -417,9 +492,14 @@ s_on_control (s_reducer_t *self)
         s_send_result (self, msg.endpoint);
     }
     else
+    if (msg.type == ZMR_CLOSE)
+        s_close_window (self, msg.window);
+    else
     if (msg.type == ZMR_LIVE) {
-        bool anew = !self->live_ms || strcmp (msg.endpoint, self->sink_endpoint);
+        bool anew = msg.interval
+                 && (!self->live_ms || strcmp (msg.endpoint, self->sink_endpoint));
         self->live_ms = msg.interval;
+        self->window_ms = msg.window_ms;
         if (s_sink_connect (self, msg.endpoint))
             zmr_log (0, "cannot connect to the sink at %s", msg.endpoint);
         else
@@ -576,5 +656,8 @@ cleanup:
     msgpack_sbuffer_destroy (&self.sbuf);
     free (self.dirty);
     free (self.stamps);
+    for (size_t i = 0; i < self.nwindows; i++)
+        zmr_counts_destroy (&self.windows[i].counts);
+    free (self.windows);
     return code;
 }

@@ -1,6 +1,8 @@
 /*  zmr-sink: collects a job's partitions and writes the result. */
 #include "zmr_sink.h"
+#include <errno.h>
 #include <getopt.h>
+#include <sys/stat.h>
 
 static void
 s_help (void)
@@ -26,6 +28,9 @@ s_help (void)
 "      --publish=EP        PUB socket at EP sending TOTALS messages of the\n"
 "                          changed words (docs/protocol.md)\n"
 "      --top=N             words in the status's top list, 0..20 (default 10)\n"
+"      --window-dir=DIR    write each closed window's counts (the ventilator's\n"
+"                          --window-ms) to DIR/window-START.tsv, START its\n"
+"                          start in ms since the epoch (DIR must exist)\n"
 "      --bind=EP           where reducers send results (default tcp://*:*)\n"
 "      --advertise=EP      endpoint to give the job instead of the bound one\n"
 "      --name=NAME         name shown in the status (default host:pid)\n"
@@ -46,7 +51,8 @@ main (int argc, char *argv[])
     zmr_sink_config_t config = { .bind = "tcp://*:*", .heartbeat_ms = 250,
                                  .follow_ms = 100, .snapshot_ms = 1000, .top = 10 };
     enum { O_BIND = 256, O_ADVERTISE, O_PARTS, O_RECEIPT, O_NAME, O_HEARTBEAT, O_WAIT,
-           O_FOLLOW, O_FOLLOW_MS, O_SNAPSHOT, O_SNAPSHOT_MS, O_PUBLISH, O_TOP, O_VERSION };
+           O_FOLLOW, O_FOLLOW_MS, O_SNAPSHOT, O_SNAPSHOT_MS, O_PUBLISH, O_TOP, O_WINDOW_DIR,
+           O_VERSION };
     static const struct option options[] = {
         { "output", required_argument, NULL, 'o' },
         { "parts", required_argument, NULL, O_PARTS },
@@ -62,6 +68,7 @@ main (int argc, char *argv[])
         { "snapshot-ms", required_argument, NULL, O_SNAPSHOT_MS },
         { "publish", required_argument, NULL, O_PUBLISH },
         { "top", required_argument, NULL, O_TOP },
+        { "window-dir", required_argument, NULL, O_WINDOW_DIR },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, O_VERSION },
@@ -90,6 +97,7 @@ main (int argc, char *argv[])
             case O_SNAPSHOT_MS: config.snapshot_ms = (uint32_t) zmr_option_u64 ("--snapshot-ms", optarg, 1, 3600000); break;
             case O_PUBLISH: config.publish = zmr_option_endpoint ("--publish", optarg); break;
             case O_TOP: config.top = (uint32_t) zmr_option_u64 ("--top", optarg, 0, ZMR_TOP_MAX); break;
+            case O_WINDOW_DIR: config.window_dir = optarg; break;
             case 'v': verbose++; break;
             case 'h': s_help (); return 0;
             case O_VERSION: zmr_print_version ("zmr-sink"); return 0;
@@ -100,6 +108,15 @@ main (int argc, char *argv[])
     if (optind != argc - 1)
         zmr_usage_error ("expected one argument, the ventilator's control endpoint");
     config.control = zmr_option_endpoint ("CONTROL", argv[optind]);
+    if (config.window_dir) {
+        struct stat info;
+        const char *why = stat (config.window_dir, &info)? strerror (errno)
+                        : !S_ISDIR (info.st_mode)? "not a directory": NULL;
+        if (why) {
+            zmr_log (0, "cannot write windows to '%s': %s", config.window_dir, why);
+            return 1;
+        }
+    }
     zmr_log_set_level (verbose);
     zmr_signals_install ();
     return zmr_sink_run (&config);

@@ -8,7 +8,12 @@
     stdout (--follow) and on a PUB socket (--publish, TOTALS messages), all
     of them in a file replaced atomically (--snapshot), and, to the
     ventilator for the status, the top words and the latency from text in
-    to count visible here (LIVESTAT). */
+    to count visible here (LIVESTAT).
+
+    With windows, reducers send each closed window's counts as WINDOW parts;
+    once every partition's are here the window is written (a file in
+    --window-dir, TOTALS on --publish), WSTORED tells the ventilator, and
+    its memory is freed. */
 #include "zmr_sink.h"
 #include <errno.h>
 #include <openssl/evp.h>
@@ -22,6 +27,15 @@ typedef struct {
     uint64_t parts;          //  Parts expected (0: none seen)
     bool complete;           //  Every part is here
 } s_partition_t;
+
+typedef struct {
+    uint64_t id;             //  Window: its start, ms since the epoch
+    zmr_counts_t *counts;    //  Its words, every partition's
+    zmr_u64set_t **seqs;     //  Per partition, parts received
+    uint64_t *parts;         //  Per partition, parts expected (0: none yet)
+    uint32_t complete;       //  Partitions complete
+    uint64_t words;          //  Sum of its counts
+} s_window_t;
 
 typedef struct {
     const zmr_sink_config_t *config;
@@ -50,6 +64,9 @@ typedef struct {
     uint32_t npublish;               //  Pairs in the TOTALS being packed
     msgpack_sbuffer pubbuf;          //  Its pairs
     msgpack_packer pubpk;
+    s_window_t *window;              //  The window being collected, or NULL
+    uint64_t stored_1;               //  Last window written, + 1 (0: none)
+    uint64_t stored_words;           //  Its words
 } s_sink_t;
 
 static void
@@ -67,6 +84,92 @@ s_heartbeat (s_sink_t *self)
     self->next_heartbeat = zmr_now_ms () + self->config->heartbeat_ms;
 }
 
+static void s_window_done (s_sink_t *self);
+
+static void
+s_window_free (s_sink_t *self)
+{
+    s_window_t *window = self->window;
+    if (!window)
+        return;
+    zmr_counts_destroy (&window->counts);
+    for (uint32_t p = 0; window->seqs && p < self->reducers; p++)
+        zmr_u64set_destroy (&window->seqs[p]);
+    free (window->seqs);
+    free (window->parts);
+    free (window);
+    self->window = NULL;
+}
+
+//  A part of a window's counts. Windows come one at a time, in order: a
+//  part of a later window than the one collected drops that one (its
+//  reducers will send it again when CLOSE comes again); a part of one
+//  written already is answered with WSTORED (the ventilator did not hear).
+static void
+s_on_window (s_sink_t *self, zmr_msg_t *msg)
+{
+    if (self->stored_1 && msg->window < self->stored_1) {
+        if (msg->window + 1 == self->stored_1) {
+            zmr_msg_pack_wstored (&self->pk, self->job, msg->window, self->stored_words);
+            s_send_control (self);
+        }
+        return;
+    }
+    if (self->window && self->window->id != msg->window)
+        s_window_free (self);
+    if (!self->window) {
+        s_window_t *window = calloc (1, sizeof *window);
+        if (window) {
+            window->id = msg->window;
+            window->counts = zmr_counts_new ();
+            window->seqs = calloc (self->reducers, sizeof *window->seqs);
+            window->parts = calloc (self->reducers, sizeof *window->parts);
+        }
+        self->window = window;
+        if (!window || !window->counts || !window->seqs || !window->parts)
+            goto oom;
+    }
+    s_window_t *window = self->window;
+    uint32_t p = msg->partition;
+    if (window->parts[p] == msg->parts && window->seqs[p]
+    &&  zmr_u64set_size (window->seqs[p]) == window->parts[p])
+        return;                 //  That partition is whole already
+    if (window->parts[p] != msg->parts) {
+        if (window->parts[p]) {
+            //  Another cut of the same partition's window: it cannot be,
+            //  the table does not change once closed; start it again.
+            zmr_log (0, "partition %u sent window %llu cut two ways", p,
+                     (unsigned long long) window->id);
+            s_window_free (self);
+            return;
+        }
+        window->parts[p] = msg->parts;
+        window->seqs[p] = zmr_u64set_new ();
+        if (!window->seqs[p])
+            goto oom;
+    }
+    int fresh = zmr_u64set_insert (window->seqs[p], msg->seq);
+    if (fresh < 0)
+        goto oom;
+    if (fresh) {
+        const char *word;
+        uint32_t len;
+        uint64_t count;
+        while (zmr_msg_next_pair (msg, &word, &len, &count)) {
+            if (!zmr_counts_add (window->counts, word, len, count, NULL))
+                goto oom;
+            window->words += count;
+        }
+    }
+    if (zmr_u64set_size (window->seqs[p]) == window->parts[p]
+    &&  ++window->complete == self->reducers)
+        s_window_done (self);
+    return;
+oom:
+    zmr_log (0, "out of memory collecting window %llu", (unsigned long long) msg->window);
+    exit (1);
+}
+
 static void
 s_on_result (s_sink_t *self)
 {
@@ -82,11 +185,17 @@ s_on_result (s_sink_t *self)
     zmr_msg_t msg;
     const char *why;
     if (zmr_msg_decode (zmq_msg_data (&frame), zmq_msg_size (&frame), &msg, &why)
-    ||  (msg.type != ZMR_RESULT && msg.type != ZMR_UPDATE && (why = "not a RESULT"))
+    ||  (msg.type != ZMR_RESULT && msg.type != ZMR_UPDATE && msg.type != ZMR_WINDOW
+         && (why = "not a RESULT"))
     ||  (msg.job != self->job && (why = "RESULT of another job"))
     ||  (msg.reducers != self->reducers && (why = "RESULT for another reducer count"))) {
         self->counters.malformed++;
         zmr_log_dropped ("results", why);
+        zmq_msg_close (&frame);
+        return;
+    }
+    if (msg.type == ZMR_WINDOW) {
+        s_on_window (self, &msg);
         zmq_msg_close (&frame);
         return;
     }
@@ -381,13 +490,14 @@ s_follow_line (const char *word, uint32_t len, uint64_t total, void *arg)
     return ferror (out)? -1: 0;
 }
 
-//  Sends the TOTALS being packed, if any (final: the last ones).
+//  Sends the TOTALS being packed (of window, 0: running totals), if any
+//  (final: the last ones).
 static void
-s_publish_flush (s_sink_t *self, bool final)
+s_publish_send (s_sink_t *self, bool final, uint64_t window)
 {
     if (!self->npublish && !final)
         return;
-    zmr_msg_begin_totals (&self->pk, self->job, final, self->npublish);
+    zmr_msg_begin_totals (&self->pk, self->job, final, window, self->npublish);
     msgpack_sbuffer_write (&self->sbuf, self->pubbuf.data, self->pubbuf.size);
     msgpack_sbuffer_clear (&self->pubbuf);
     self->npublish = 0;
@@ -405,7 +515,7 @@ s_publish_pair (const char *word, uint32_t len, uint64_t total, void *arg)
     zmr_msg_pack_pair (&self->pubpk, word, len, total);
     self->npublish++;
     if (self->pubbuf.size >= (64u << 10))
-        s_publish_flush (self, false);
+        s_publish_send (self, false, 0);
     return 0;
 }
 
@@ -422,7 +532,7 @@ s_publish_all (s_sink_t *self)
     }
     for (size_t i = 0; i < count; i++)
         s_publish_pair (sorted[i].word, sorted[i].len, sorted[i].count, self);
-    s_publish_flush (self, true);
+    s_publish_send (self, true, 0);
     free (sorted);
 }
 
@@ -463,6 +573,45 @@ s_snapshot (s_sink_t *self)
     self->snapshot_updates = zmr_live_updates (self->live);
 }
 
+//  A window is whole: writes it where asked, tells the ventilator, frees it.
+static void
+s_window_done (s_sink_t *self)
+{
+    s_window_t *window = self->window;
+    uint64_t start = window->id;
+    size_t count;
+    zmr_entry_t *sorted = s_sorted (window->counts, &count);
+    if (!sorted) {
+        zmr_log (0, "out of memory writing window %llu", (unsigned long long) window->id);
+        exit (1);
+    }
+    if (self->config->window_dir) {
+        char path[4096];
+        snprintf (path, sizeof path, "%s/window-%llu.tsv", self->config->window_dir,
+                  (unsigned long long) start);
+        if (s_write_file (path, sorted, count, NULL))
+            exit (1);           //  Said why; the job cannot keep its promise
+    }
+    if (self->publish) {
+        //  The window's counts, the last message final.
+        for (size_t i = 0; i < count; i++) {
+            zmr_msg_pack_pair (&self->pubpk, sorted[i].word, sorted[i].len, sorted[i].count);
+            self->npublish++;
+            if (self->pubbuf.size >= (64u << 10) && i + 1 < count)
+                s_publish_send (self, false, window->id);
+        }
+        s_publish_send (self, true, window->id);
+    }
+    free (sorted);
+    self->stored_1 = window->id + 1;
+    self->stored_words = window->words;
+    zmr_log (1, "window from %llu ms: %llu words, %zu distinct",
+             (unsigned long long) start, (unsigned long long) window->words, count);
+    zmr_msg_pack_wstored (&self->pk, self->job, window->id, window->words);
+    s_send_control (self);
+    s_window_free (self);
+}
+
 //  The ventilator's view for the status: latency and the top words.
 static void
 s_livestat (s_sink_t *self)
@@ -497,7 +646,7 @@ s_live_tick (s_sink_t *self, bool forced)
                 exit (1);
             }
             if (self->publish)
-                s_publish_flush (self, false);
+                s_publish_send (self, false, 0);
         }
         if (forced && self->publish)
             s_publish_all (self);
@@ -697,6 +846,7 @@ cleanup:
     }
     free (self.partitions);
     zmr_live_destroy (&self.live);
+    s_window_free (&self);
     zsock_destroy (&self.publish);
     msgpack_sbuffer_destroy (&self.pubbuf);
     zsock_destroy (&self.results);

@@ -20,6 +20,7 @@ typedef struct {
     uint32_t follow_ms;      //  --follow and --publish: changes coalesced
     uint32_t snapshot_ms;    //  Snapshot period
     uint32_t top;            //  Words in the status's top list
+    const char *window_dir;  //  One file per closed window, or NULL
 } zmr_sink_config_t;
 
 //  Collects and writes the result. Returns the exit code: 0 written (or

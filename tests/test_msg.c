@@ -405,16 +405,38 @@ Test (msg, refuses_a_chunk_of_no_bytes_too_many_or_a_relative_path)
 Test (msg, live_messages_roundtrip_and_are_bounded)
 {
     s_buf_t b; s_init (&b);
-    zmr_msg_pack_live (&b.pk, 3, "ipc:///tmp/sink", 25);
+    zmr_msg_pack_live (&b.pk, 3, "ipc:///tmp/sink", 25, 10000);
     zmr_msg_t msg = s_roundtrip (&b, ZMR_LIVE);
     cr_assert_str_eq (msg.endpoint, "ipc:///tmp/sink");
     cr_assert_eq (msg.interval, 25);
+    cr_assert_eq (msg.window_ms, 10000);
     msgpack_sbuffer_clear (&b.sbuf);
 
-    zmr_msg_pack_live (&b.pk, 3, "ipc:///tmp/sink", 0);
+    zmr_msg_pack_live (&b.pk, 3, "ipc:///tmp/sink", 0, 0);
     const char *why = NULL;
     cr_assert_eq (zmr_msg_decode (b.sbuf.data, b.sbuf.size, &msg, &why), -1,
-                  "an update interval of 0 was accepted");
+                  "a LIVE asking for nothing was accepted");
+    msgpack_sbuffer_clear (&b.sbuf);
+
+    zmr_msg_pack_close (&b.pk, 3, 179500000);
+    msg = s_roundtrip (&b, ZMR_CLOSE);
+    cr_assert_eq (msg.window, 179500000);
+    msgpack_sbuffer_clear (&b.sbuf);
+
+    zmr_msg_pack_wstored (&b.pk, 3, 179500000, 4242);
+    msg = s_roundtrip (&b, ZMR_WSTORED);
+    cr_assert (msg.window == 179500000 && msg.words == 4242);
+    msgpack_sbuffer_clear (&b.sbuf);
+
+    zmr_msg_begin_window (&b.pk, 3, 1, 2, 179500000, 0, 2, 1);
+    zmr_msg_pack_pair (&b.pk, "sea", 3, 9);
+    msg = s_roundtrip (&b, ZMR_WINDOW);
+    cr_assert (msg.partition == 1 && msg.reducers == 2 && msg.window == 179500000
+            && msg.seq == 0 && msg.parts == 2 && msg.npairs == 1);
+    msgpack_sbuffer_clear (&b.sbuf);
+    zmr_msg_begin_window (&b.pk, 3, 1, 2, 179500000, 2, 2, 0);
+    cr_assert_eq (zmr_msg_decode (b.sbuf.data, b.sbuf.size, &msg, &why), -1,
+                  "a window part beyond its parts was accepted");
     msgpack_sbuffer_clear (&b.sbuf);
 
     zmr_msg_begin_update (&b.pk, 3, 1, 2, 2);
@@ -453,10 +475,10 @@ Test (msg, live_messages_roundtrip_and_are_bounded)
     cr_assert_str_eq (why, "bad chunk list");
     msgpack_sbuffer_clear (&b.sbuf);
 
-    zmr_msg_begin_totals (&b.pk, 3, true, 1);
+    zmr_msg_begin_totals (&b.pk, 3, true, 17, 1);
     zmr_msg_pack_pair (&b.pk, "the", 3, 62051);
     msg = s_roundtrip (&b, ZMR_TOTALS);
-    cr_assert (msg.flag);
+    cr_assert (msg.flag && msg.window == 17);
     cr_assert (zmr_msg_next_pair (&msg, &word, &len, &count));
     cr_assert (len == 3 && count == 62051);
     msgpack_sbuffer_clear (&b.sbuf);

@@ -336,7 +336,8 @@ Test (stream, the_status_shows_latency_and_the_top_words)
     char *status = h_strf ("ipc://%s/st", h_dir ());
     char *monitor_out = h_path ("monitor.json");
     char *fifo = h_fifo ("in");
-    h_feed_start (fifo, whole, 16384, 10, len);
+    //  About 2 s of text: several status periods (250 ms) while it runs.
+    h_feed_start (fifo, whole, 4096, 10, len);
     h_io_t io = { .stdin_path = fifo, .stderr_path = h_path ("zmr.err"), .env = s_env () };
     pid_t zmr = h_spawnl (&io, "zmr", "run", "--no-progress", "--stream", "--status", status,
                           "-o", h_path ("out.txt"), NULL);
@@ -491,4 +492,89 @@ Test (stream, a_writer_faster_than_the_pipeline_is_held_back)
     cr_assert_lt (written, (size_t) 8 << 20,
                   "the writer got %zu bytes in: the ventilator did not stop reading", written);
     h_release (text);
+}
+
+//  Tumbling windows: a stream with pauses spans several windows; each
+//  window's file is a result in order, the windows summed are exactly the
+//  totals, also with a mapper killed mid-stream (its chunks, re-issued,
+//  land in one window each), and the status counts the windows closed.
+Test (stream, windows_sum_to_the_totals_even_when_a_mapper_dies)
+{
+    size_t len;
+    char *whole = s_prefix ("whole.txt", 600000, &len);
+    h_counts_t ref;
+    h_reference_file (whole, &ref);
+    char *windows = h_path ("windows");
+    char *status = h_strf ("ipc://%s/st", h_dir ());
+    char *monitor_out = h_path ("monitor.json");
+    char *output = h_path ("out.txt");
+    char *fifo = h_fifo ("in");
+    //  About 1.5 s of text at 400 KB/s, in windows of 250 ms.
+    h_feed_start (fifo, whole, 4096, 10, len);
+    h_io_t io = { .stdin_path = fifo, .stderr_path = h_path ("zmr.err"), .env = s_env () };
+    pid_t zmr = h_spawnl (&io, "zmr", "run", "--no-progress", "-m", "2", "--window", "250ms",
+                          "--window-dir", windows, "--status", status, "-o", output, NULL);
+    h_io_t mon = { .stdout_path = monitor_out };
+    pid_t monitor = h_spawnl (&mon, "zmr-monitor", "--json", status, NULL);
+    uint64_t some = 3;
+    h_status_t st;
+    cr_assert (h_status_wait (monitor_out, s_chunks_done, &some, 30000, &st),
+               "no chunk was done within 30 s");
+    pid_t victim = 0;
+    for (size_t i = 0; i < st.nworkers && !victim; i++)
+        if (!strcmp (st.workers[i].role, "mapper") && st.workers[i].pid > 0)
+            victim = (pid_t) st.workers[i].pid;
+    cr_assert_neq (victim, 0, "no mapper in the status");
+    cr_assert_eq (kill (victim, SIGKILL), 0);
+    cr_assert_eq (h_exit_code (h_wait (zmr, 60000, "zmr run")), 0);
+    h_wait (monitor, 10000, "the monitor");
+    h_feed_stop ();
+    h_assert_result (output, &ref);
+
+    //  Every window file, parsed as a result (form and order checked), and
+    //  their sum.
+    char *list = h_path ("windows.txt");
+    char *command = h_strf ("ls %s > %s", windows, list);
+    cr_assert_eq (system (command), 0);
+    size_t llen;
+    char *names = h_read (list, &llen);
+    cr_assert_not_null (names);
+    s_line_t *all = NULL;
+    size_t nall = 0, nwindows = 0;
+    for (char *name = strtok (names, "\n"); name; name = strtok (NULL, "\n")) {
+        cr_assert (!strncmp (name, "window-", 7), "unexpected file %s", name);
+        char *path = h_strf ("%s/%s", windows, name);
+        h_counts_t part;
+        char err[512];
+        cr_assert_eq (h_parse_result (path, &part, err, sizeof err), 0, "%s: %s", name, err);
+        all = realloc (all, (nall + part.n + 1) * sizeof *all);
+        cr_assert_not_null (all);
+        for (size_t i = 0; i < part.n; i++, nall++)
+            all[nall] = (s_line_t) { part.pairs[i], nall };
+        nwindows++;             //  (part's text stays until the teardown)
+    }
+    cr_assert_geq (nwindows, 2, "the stream spanned %zu window(s)", nwindows);
+    //  Summed per word, by sorting every window's pairs together.
+    qsort (all, nall, sizeof *all, s_line_order);
+    h_counts_t summed = { .pairs = h_alloc ((nall + 1) * sizeof (h_pair_t)) };
+    for (size_t i = 0; i < nall; i++) {
+        h_pair_t *last = summed.n? &summed.pairs[summed.n - 1]: NULL;
+        if (last && last->len == all[i].pair.len
+        &&  !memcmp (last->word, all[i].pair.word, last->len))
+            last->count += all[i].pair.count;
+        else
+            summed.pairs[summed.n++] = all[i].pair;
+    }
+    free (all);
+    char err[512];
+    cr_assert_eq (h_counts_compare (&summed, &ref, err, sizeof err), 0,
+                  "the windows summed are not the totals: %s", err);
+    size_t mlen;
+    char *mon_text = h_read (monitor_out, &mlen);
+    char *last_line = mon_text;
+    for (char *at = mon_text; at && (at = strchr (at, '\n')) && at[1]; at++)
+        last_line = at + 1;
+    cr_assert_eq (s_json_u64 (last_line, "windows_closed"), nwindows,
+                  "the status counts %llu windows closed, %zu files",
+                  (unsigned long long) s_json_u64 (last_line, "windows_closed"), nwindows);
 }

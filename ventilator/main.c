@@ -35,6 +35,10 @@ s_help (void)
 "      --live-ms=MS      reducers send running totals to the sink every MS\n"
 "                        (default 0: only at the end), for zmr-sink --follow,\n"
 "                        --snapshot, --publish and the status's top words\n"
+"      --window-ms=MS    tumbling windows of MS of ingest time: the counts of\n"
+"                        each window go to the sink once it is over (zmr-sink\n"
+"                        --window-dir, --publish); not kept across restarts of\n"
+"                        this ventilator or of a reducer (the job fails)\n"
 "  -v, --verbose         say more on stderr (twice: debug)\n"
 "  -h, --help            show this help and exit\n"
 "      --version         show the version and exit\n"
@@ -57,7 +61,7 @@ main (int argc, char *argv[])
     };
     enum { O_CONTROL = 256, O_CHUNKS, O_STATUS, O_CHUNK_SIZE, O_WINDOW,
            O_DEAD_MS, O_STATUS_MS, O_JOB, O_JOURNAL, O_POISON, O_BY_REFERENCE,
-           O_FLUSH_MS, O_LIVE_MS, O_VERSION };
+           O_FLUSH_MS, O_LIVE_MS, O_WINDOW_MS, O_VERSION };
     static const struct option options[] = {
         { "reducers", required_argument, NULL, 'r' },
         { "control", required_argument, NULL, O_CONTROL },
@@ -72,6 +76,7 @@ main (int argc, char *argv[])
         { "by-reference", no_argument, NULL, O_BY_REFERENCE },
         { "flush-ms", required_argument, NULL, O_FLUSH_MS },
         { "live-ms", required_argument, NULL, O_LIVE_MS },
+        { "window-ms", required_argument, NULL, O_WINDOW_MS },
         { "poison-limit", required_argument, NULL, O_POISON },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -100,6 +105,7 @@ main (int argc, char *argv[])
             case O_BY_REFERENCE: config.by_reference = true; break;
             case O_FLUSH_MS: config.flush_ms = (uint32_t) zmr_option_u64 ("--flush-ms", optarg, 1, 60000); break;
             case O_LIVE_MS: config.live_ms = (uint32_t) zmr_option_u64 ("--live-ms", optarg, 0, 60000); break;
+            case O_WINDOW_MS: config.window_ms = zmr_option_u64 ("--window-ms", optarg, 10, 7 * 86400000ull); break;
             case O_POISON: config.poison_limit = (uint32_t) zmr_option_u64 ("--poison-limit", optarg, 1, 1000); break;
             case 'v': verbose++; break;
             case 'h': s_help (); return 0;

@@ -65,6 +65,10 @@ typedef struct {
     int64_t next_sync;       //  When the journal is fsynced next
     bool eof;                //  Chunker exhausted
     bool input_waits;        //  The input has nothing to read right now
+    size_t window_first;     //  First chunk not in a closed window
+    bool closing;            //  CLOSE sent for closing_id, no WSTORED yet
+    uint64_t closing_id;     //  The window being closed
+    int64_t close_again;     //  When CLOSE goes out again
     int64_t pending_since;   //  Monotonic ms since text waits in the
                              //  chunker for its chunk to fill, or 0
     uint64_t pending_stamp;  //  The same, in ms since the epoch
@@ -406,10 +410,11 @@ s_present (s_vent_t *self, s_worker_t *worker)
 static void
 s_live (s_vent_t *self, s_worker_t *worker)
 {
-    if (!self->config->live_ms || self->sink < 0 || worker->role != ZMR_ROLE_REDUCER)
+    if ((!self->config->live_ms && !self->config->window_ms) || self->sink < 0
+    ||  worker->role != ZMR_ROLE_REDUCER)
         return;
     zmr_msg_pack_live (&self->pk, self->job, self->workers[self->sink].endpoint,
-                       self->config->live_ms);
+                       self->config->live_ms, self->config->window_ms);
     s_send_to (self, worker);
 }
 
@@ -451,6 +456,54 @@ s_flush (s_vent_t *self)
     self->next_flush = zmr_now_ms () + self->config->dead_ms;
 }
 
+//  Tumbling windows: the window of the first chunk not in a closed window
+//  closes once no chunk can be stamped in it any more (its end has passed,
+//  and text still waiting to be cut came in after it, or the input ended)
+//  and every chunk stamped in it is done: then CLOSE tells reducers to send
+//  it to the sink, which says WSTORED when it has written it. One window
+//  closes at a time, in order.
+static void
+s_close_windows (s_vent_t *self)
+{
+    uint64_t W = self->config->window_ms;
+    if (!W || self->closing || self->window_first >= self->nchunks || self->sink < 0)
+        return;
+    uint64_t id = self->ledger[self->window_first].stamp / W * W;
+    uint64_t end = id + W;
+    bool no_more = self->eof
+                || (zmr_wall_ms () >= end && (!self->pending_since || self->pending_stamp >= end));
+    bool all_done = self->first_open == self->nchunks
+                 || self->ledger[self->first_open].stamp >= end;
+    if (!no_more || !all_done)
+        return;
+    self->closing = true;
+    self->closing_id = id;
+    for (uint32_t p = 0; p < self->config->reducers; p++) {
+        zmr_msg_pack_close (&self->pk, self->job, id);
+        s_send_to (self, &self->workers[self->reducer_of[p]]);
+    }
+    self->close_again = zmr_now_ms () + self->config->dead_ms;
+}
+
+//  WSTORED: the sink wrote the window being closed; its chunks are past.
+static void
+s_window_stored (s_vent_t *self, uint64_t id, uint64_t words)
+{
+    if (!self->closing || id != self->closing_id)
+        return;
+    uint64_t end = id + self->config->window_ms;
+    while (self->window_first < self->nchunks && self->ledger[self->window_first].stamp < end)
+        self->window_first++;
+    self->closing = false;
+    self->stat.windows_closed++;
+    self->stat.last_window_start_ms = id;
+    self->stat.last_window_words = words;
+    zmr_log (1, "window from %llu ms closed: %llu words", (unsigned long long) id,
+             (unsigned long long) words);
+    //  The event, at once, for monitors.
+    s_publish (self);
+}
+
 //  Moves the job on when its condition is met: all registered -> mapping;
 //  all chunks done -> flushing.
 static void
@@ -465,8 +518,11 @@ s_advance (s_vent_t *self)
                 s_welcome (self, &self->workers[i]);
         s_publish (self);
     }
+    if (self->phase == P_MAPPING)
+        s_close_windows (self);
     if (self->phase == P_MAPPING && self->eof && self->stat.in_flight == 0
-    &&  self->queue_len == 0 && self->uncounted == 0) {
+    &&  self->queue_len == 0 && self->uncounted == 0
+    &&  (!self->config->window_ms || self->window_first == self->nchunks)) {
         self->phase = P_FLUSHING;
         zmr_log (1, "every chunk is applied: flushing %u partitions",
                  self->config->reducers);
@@ -548,6 +604,15 @@ s_on_hello (s_vent_t *self, zmq_msg_t *identity, zmq_msg_t *body, zmr_msg_t *msg
                       "reducer %u came back holding %llu of the %llu chunks it ACKed "
                       "(was it started without its --state?)", msg->partition,
                       (unsigned long long) applied, (unsigned long long) acked);
+            s_reject (self, worker, reason, false);
+            s_fail (self, reason);
+            return;
+        }
+        if (holder >= 0 && holder != index && applied && self->config->window_ms) {
+            //  Its windows were in its memory only.
+            snprintf (reason, sizeof reason,
+                      "reducer %u was restarted: the counts of its open windows are "
+                      "not kept across restarts (--window)", msg->partition);
             s_reject (self, worker, reason, false);
             s_fail (self, reason);
             return;
@@ -786,7 +851,7 @@ s_on_control (s_vent_t *self)
     int expected = msg.type == ZMR_TAKE || msg.type == ZMR_MAPPED? ZMR_ROLE_MAPPER
                  : msg.type == ZMR_ACK? ZMR_ROLE_REDUCER
                  : msg.type == ZMR_STORED || msg.type == ZMR_DONE
-                   || msg.type == ZMR_LIVESTAT? ZMR_ROLE_SINK: 0;
+                   || msg.type == ZMR_LIVESTAT || msg.type == ZMR_WSTORED? ZMR_ROLE_SINK: 0;
     bool in_place = !worker || expected == 0 || worker->role == expected;
     if (msg.type == ZMR_ACK)
         in_place = in_place && self->reducer_of[msg.partition < ZMR_MAX_REDUCERS? msg.partition: 0]
@@ -879,6 +944,9 @@ s_on_control (s_vent_t *self)
                 }
             }
             break;
+        case ZMR_WSTORED:
+            s_window_stored (self, msg.window, msg.words);
+            break;
         case ZMR_LIVESTAT: {
             //  The sink's view of the running totals, for the status.
             self->stat.latency_p50_ms = msg.p50;
@@ -928,6 +996,11 @@ s_housekeeping (s_vent_t *self)
         }
     if (self->phase == P_FLUSHING && now >= self->next_flush)
         s_flush (self);
+    if (self->closing && now >= self->close_again) {
+        //  No WSTORED: a reducer or the sink may have missed it.
+        self->closing = false;
+        s_close_windows (self);
+    }
     if (self->journal && now >= self->next_sync) {
         zmr_chunker_sync (self->chunker);
         zmr_journal_sync (self->journal);
@@ -950,6 +1023,7 @@ s_pack_state (s_vent_t *self, int type)
     snprintf (stat->phase, sizeof stat->phase, "%s", s_phase_names[self->phase]);
     stat->reducers = self->config->reducers;
     stat->inputs = self->config->ninputs;
+    stat->window_ms = self->config->window_ms;
     stat->elapsed_ms = (uint64_t) (now - self->started);
     stat->input_eof = self->eof;
     //  Input to read, and no room to take it in: the reader waits (a pipe's
@@ -1089,6 +1163,11 @@ s_open (s_vent_t *self, const zmr_ventilator_config_t *config)
                 zmr_log (0, "journal '%s' is corrupt", config->journal);
                 return -1;
             }
+        if (resumed && config->window_ms) {
+            zmr_log (0, "cannot resume job %016llx with --window: chunks' stamps, "
+                     "hence their windows, are not journaled", (unsigned long long) self->job);
+            return -1;
+        }
         if (resumed)
             zmr_log (0, "resuming job %016llx: %zu chunks cut, %zu complete",
                      (unsigned long long) self->job, self->ncuts_journaled,
@@ -1209,6 +1288,15 @@ zmr_ventilator_run (const zmr_ventilator_config_t *config)
         }
         if (wait > 100)
             wait = 100;
+        if (self.config->window_ms && !self.closing && self.window_first < self.nchunks) {
+            //  Wake when the next window's end passes.
+            uint64_t W = self.config->window_ms;
+            uint64_t end = (self.ledger[self.window_first].stamp / W + 1) * W;
+            uint64_t now = zmr_wall_ms ();
+            int64_t until = now >= end? 0: (int64_t) (end - now);
+            if (until < wait)
+                wait = until;
+        }
         if (wait < 0)
             wait = 0;
         int rc = zmq_poll (items, nitems, (long) wait);

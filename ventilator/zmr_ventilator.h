@@ -29,6 +29,8 @@ typedef struct {
                                      //  long for its chunk to fill
     uint32_t live_ms;                //  Reducers send running totals to the
                                      //  sink this often (0: only at the end)
+    uint64_t window_ms;              //  Tumbling windows of ingest time (0:
+                                     //  none): counts per window at the sink
 } zmr_ventilator_config_t;
 
 //  Runs the job to its end. Returns the process exit code: 0 when the job
