@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netdb.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -68,6 +70,73 @@ s_is_stdin (const char *path)
     return strcmp (path, "-") == 0;
 }
 
+//  A line stream from a TCP server: "tcp://HOST:PORT".
+static bool
+s_is_tcp (const char *path)
+{
+    return strncmp (path, "tcp://", 6) == 0;
+}
+
+//  Splits "tcp://HOST:PORT" (HOST may be [v6]) into host and port. Returns
+//  0 or -1.
+static int
+s_tcp_split (const char *path, char *host, size_t hostlen, char *port, size_t portlen)
+{
+    const char *at = path + 6;
+    const char *colon = strrchr (at, ':');
+    if (!colon || colon == at || !colon[1] || strlen (colon + 1) >= portlen)
+        return -1;
+    for (const char *p = colon + 1; *p; p++)
+        if (*p < '0' || *p > '9')
+            return -1;
+    const char *start = at, *end = colon;
+    if (*start == '[' && end[-1] == ']') {
+        start++;
+        end--;
+    }
+    if (end <= start || (size_t) (end - start) >= hostlen)
+        return -1;
+    memcpy (host, start, (size_t) (end - start));
+    host[end - start] = 0;
+    strcpy (port, colon + 1);
+    return 0;
+}
+
+//  Connects to the TCP server of path. Returns the socket, or -1 with a
+//  reason in self->error.
+static int
+s_tcp_connect (zmr_chunker_t *self, const char *path)
+{
+    char host[256], port[16];
+    if (s_tcp_split (path, host, sizeof host, port, sizeof port)) {
+        snprintf (self->error, sizeof (self->error), "bad TCP input '%s': expected "
+                  "tcp://HOST:PORT", path);
+        return -1;
+    }
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+    struct addrinfo *addresses;
+    int rc = getaddrinfo (host, port, &hints, &addresses);
+    if (rc) {
+        snprintf (self->error, sizeof (self->error), "cannot resolve '%s': %s", path,
+                  gai_strerror (rc));
+        return -1;
+    }
+    int fd = -1, err = 0;
+    for (struct addrinfo *a = addresses; a && fd < 0; a = a->ai_next) {
+        fd = socket (a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd >= 0 && connect (fd, a->ai_addr, a->ai_addrlen)) {
+            err = errno;
+            close (fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo (addresses);
+    if (fd < 0)
+        snprintf (self->error, sizeof (self->error), "cannot connect to '%s': %s", path,
+                  strerror (err? err: errno));
+    return fd;
+}
+
 static void
 s_close_input (zmr_chunker_t *self)
 {
@@ -87,6 +156,16 @@ s_check_input (zmr_chunker_t *self, const char *path, char *errbuf, size_t errle
     if (s_is_stdin (path)) {
         self->all_known = false;
         return 0;
+    }
+    if (s_is_tcp (path)) {
+        //  Checked for form now, connected to when its turn comes.
+        char host[256], port[16];
+        self->all_known = false;
+        if (s_tcp_split (path, host, sizeof host, port, sizeof port) == 0)
+            return 0;
+        if (errbuf && errlen)
+            snprintf (errbuf, errlen, "bad TCP input '%s': expected tcp://HOST:PORT", path);
+        return -1;
     }
     struct stat info;
     int err = 0;
@@ -200,6 +279,12 @@ s_open_input (zmr_chunker_t *self)
     const char *path = self->paths [self->current];
     if (s_is_stdin (path))
         self->fd = 0;
+    else
+    if (s_is_tcp (path)) {
+        self->fd = s_tcp_connect (self, path);
+        if (self->fd < 0)
+            return s_fail (self);
+    }
     else {
         self->fd = open (path, O_RDONLY | O_CLOEXEC);
         if (self->fd < 0) {

@@ -21,9 +21,10 @@ typedef struct {
 
 typedef struct _zmr_chunker_t zmr_chunker_t;
 
-//  Creates a chunker over npaths inputs; "-" is standard input. Checks that
-//  every input can be opened for reading (each is opened again when its turn
-//  comes). On failure returns NULL and writes a one-line reason naming the
+//  Creates a chunker over npaths inputs; "-" is standard input, and
+//  "tcp://HOST:PORT" a stream read from a TCP server (connected to when its
+//  turn comes, read until the server closes). Checks that every file can be
+//  opened for reading (each is opened again when its turn comes). On failure returns NULL and writes a one-line reason naming the
 //  path into errbuf (errlen bytes).
 zmr_chunker_t *
     zmr_chunker_new (const char *const *paths, size_t npaths,

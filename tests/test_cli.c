@@ -138,6 +138,11 @@ Test (cli, run_rejects_bad_numbers_naming_the_option)
         { "--chunk-size", "65M", "--chunk-size" },
         { "--dead-ms", "ten", "--dead-ms" },
         { "--status", "nowhere", "--status" },
+        { "--window", "5q", "--window" },
+        { "--window", "0s", "--window" },
+        { "--flush-ms", "0", "--flush-ms" },
+        { "--live-ms", "0", "--live-ms" },
+        { "--publish", "nowhere", "--publish" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *args[] = { "run", cases[i][0], cases[i][1], input, NULL };
@@ -146,6 +151,11 @@ Test (cli, run_rejects_bad_numbers_naming_the_option)
     //  A flag without its value.
     const char *missing[] = { "run", input, "-m", NULL };
     s_assert_usage_error ("zmr", missing, "-m");
+    //  Windows with nowhere to go, and a window directory without windows.
+    const char *nowhere[] = { "run", "--window", "10s", input, NULL };
+    s_assert_usage_error ("zmr", nowhere, "--window");
+    const char *dir_only[] = { "run", "--window-dir", h_dir (), input, NULL };
+    s_assert_usage_error ("zmr", dir_only, "--window-dir");
 }
 
 Test (cli, roles_reject_bad_numbers_naming_the_option)
@@ -165,6 +175,10 @@ Test (cli, roles_reject_bad_numbers_naming_the_option)
     s_assert_usage_error ("zmr-mapper", endpoint, "not-an-endpoint");
     const char *sink[] = { "--heartbeat-ms", "0", ep, NULL };
     s_assert_usage_error ("zmr-sink", sink, "--heartbeat-ms");
+    const char *top[] = { "--top", "21", ep, NULL };
+    s_assert_usage_error ("zmr-sink", top, "--top");
+    const char *window_ms[] = { "--window-ms", "5", NULL };
+    s_assert_usage_error ("zmr-ventilator", window_ms, "--window-ms");
     const char *monitor[] = { "--wait-ms", "-5", ep, NULL };
     s_assert_usage_error ("zmr-monitor", monitor, "--wait-ms");
 }
@@ -339,4 +353,19 @@ Test (cli, run_stats_reports_time_memory_and_processes)
     cr_assert_eq (processes, 1 + 1 + 1 + 3 + 2);
     cr_assert (wall > 0 && rss > 0 && pss > 0, "stats line: %s", line);
     cr_assert_leq (pss, rss, "summed PSS above summed RSS: %s", line);
+}
+
+//  A window directory that is not one is refused at once, naming it.
+Test (cli, sink_refuses_a_window_dir_that_is_not_a_directory)
+{
+    char *file = h_write ("plain.txt", "x", 1);
+    char *err_path = h_path ("sink.err");
+    h_io_t io = { .stderr_path = err_path };
+    int code = h_run (&io, 10000, "zmr-sink", "--window-dir", file,
+                      h_strf ("ipc://%s/c", h_dir ()), NULL);
+    cr_assert_eq (code, 1);
+    size_t len;
+    char *err = h_read (err_path, &len);
+    cr_assert (err && strstr (err, file) && strstr (err, "not a directory"),
+               "stderr: %s", err? err: "");
 }

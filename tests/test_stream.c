@@ -7,11 +7,14 @@
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include "harness.h"
 #include "zmr.h"
@@ -577,4 +580,88 @@ Test (stream, windows_sum_to_the_totals_even_when_a_mapper_dies)
     cr_assert_eq (s_json_u64 (last_line, "windows_closed"), nwindows,
                   "the status counts %llu windows closed, %zu files",
                   (unsigned long long) s_json_u64 (last_line, "windows_closed"), nwindows);
+}
+
+typedef struct {
+    int listener;
+    const char *data;
+    size_t len;
+} s_server_t;
+
+//  Serves data to the first client, in paced pieces, then closes.
+static void *
+s_serve (void *arg)
+{
+    s_server_t *server = arg;
+    int client = accept (server->listener, NULL, NULL);
+    if (client >= 0) {
+        for (size_t at = 0; at < server->len;) {
+            size_t piece = server->len - at < 8192? server->len - at: 8192;
+            ssize_t n = write (client, server->data + at, piece);
+            if (n <= 0)
+                break;
+            at += (size_t) n;
+            h_sleep_ms (2);
+        }
+        close (client);
+    }
+    return NULL;
+}
+
+//  A line stream from a TCP server (tcp://127.0.0.1:PORT as the input):
+//  read until the server closes, with running totals, exact at the end.
+Test (stream, a_tcp_line_stream_is_counted_exactly)
+{
+    size_t len;
+    char *whole = s_prefix ("whole.txt", 500000, &len);
+    h_counts_t ref;
+    h_reference_file (whole, &ref);
+    char *text = h_read (whole, &len);
+    int listener = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq (listener, 0);
+    struct sockaddr_in address = { .sin_family = AF_INET,
+                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    socklen_t alen = sizeof address;
+    cr_assert_eq (bind (listener, (struct sockaddr *) &address, sizeof address), 0);
+    cr_assert_eq (listen (listener, 1), 0);
+    cr_assert_eq (getsockname (listener, (struct sockaddr *) &address, &alen), 0);
+    s_server_t server = { listener, text, len };
+    pthread_t thread;
+    cr_assert_eq (pthread_create (&thread, NULL, s_serve, &server), 0);
+
+    char *input = h_strf ("tcp://127.0.0.1:%u", ntohs (address.sin_port));
+    char *follow = h_path ("follow.txt"), *output = h_path ("out.txt");
+    h_io_t io = { .stdout_path = follow, .stderr_path = h_path ("zmr.err"), .env = s_env () };
+    pid_t zmr = h_spawnl (&io, "zmr", "run", "--no-progress", "--follow", "-o", output,
+                          input, NULL);
+    cr_assert_eq (h_exit_code (h_wait (zmr, 60000, "zmr run")), 0);
+    pthread_join (thread, NULL);
+    close (listener);
+    h_assert_result (output, &ref);
+    char err[512];
+    cr_assert (s_latest_is (follow, &ref, err, sizeof err), "%s", err);
+    h_release (text);
+}
+
+//  A TCP input nobody serves fails the job with a one-line reason naming it.
+Test (stream, a_tcp_input_nobody_serves_fails_naming_it)
+{
+    int listener = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in address = { .sin_family = AF_INET,
+                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    socklen_t alen = sizeof address;
+    cr_assert_eq (bind (listener, (struct sockaddr *) &address, sizeof address), 0);
+    cr_assert_eq (getsockname (listener, (struct sockaddr *) &address, &alen), 0);
+    //  Bound, not listening: a connect is refused.
+    char *input = h_strf ("tcp://127.0.0.1:%u", ntohs (address.sin_port));
+    char *err_path = h_path ("zmr.err");
+    h_io_t io = { .stderr_path = err_path, .env = s_env () };
+    int code = h_exit_code (h_wait (h_spawnl (&io, "zmr", "run", "--no-progress", input, NULL),
+                                    30000, "zmr run"));
+    close (listener);
+    cr_assert_eq (code, 1, "zmr run on a refused TCP input exited %d", code);
+    size_t len;
+    char *err = h_read (err_path, &len);
+    cr_assert (err && strstr (err, input) && strstr (err, "refused"),
+               "the error does not name the input and the reason: %s", err? err: "");
 }
