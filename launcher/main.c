@@ -36,7 +36,7 @@ s_help (void)
 "                        text in to count visible; stdin's text waits at most\n"
 "                        --flush-ms for its chunk to fill\n"
 "      --follow          write 'word<TAB>total' on stdout each time a word's\n"
-"                        total changes (coalesced over 100 ms); the last line\n"
+"                        total changes (coalesced, --follow-ms); the last line\n"
 "                        of each word is its final count (implies --stream)\n"
 "      --snapshot=FILE   keep FILE holding every total so far, replaced whole\n"
 "                        each second (implies --stream)\n"
@@ -45,6 +45,8 @@ s_help (void)
 "      --flush-ms=MS     longest wait of text for its chunk (default 20; 10 with\n"
 "                        --stream)\n"
 "      --live-ms=MS      reducers send running totals every MS (default 10)\n"
+"      --follow-ms=MS    --follow and --publish coalesce changes over MS\n"
+"                        (default 100)\n"
 "      --window=DURATION tumbling windows of ingest time (e.g. 10s, 500ms, 1m):\n"
 "                        each window's counts are written once it is over, to\n"
 "                        --window-dir and/or --publish; the status counts the\n"
@@ -76,7 +78,7 @@ s_run (int argc, char *argv[])
     };
     enum { O_RECEIPT = 200, O_PARTS = 256, O_CHUNK_SIZE, O_DEAD_MS, O_STATUS, O_EXPOSE, O_PROGRESS,
            O_NO_PROGRESS, O_STATS, O_MAP_COST, O_STREAM, O_FOLLOW, O_SNAPSHOT, O_PUBLISH,
-           O_FLUSH_MS, O_LIVE_MS, O_WINDOW, O_WINDOW_DIR, O_VERSION };
+           O_FLUSH_MS, O_LIVE_MS, O_FOLLOW_MS, O_WINDOW, O_WINDOW_DIR, O_VERSION };
     static const struct option options[] = {
         { "mappers", required_argument, NULL, 'm' },
         { "reducers", required_argument, NULL, 'r' },
@@ -97,6 +99,7 @@ s_run (int argc, char *argv[])
         { "publish", required_argument, NULL, O_PUBLISH },
         { "flush-ms", required_argument, NULL, O_FLUSH_MS },
         { "live-ms", required_argument, NULL, O_LIVE_MS },
+        { "follow-ms", required_argument, NULL, O_FOLLOW_MS },
         { "window", required_argument, NULL, O_WINDOW },
         { "window-dir", required_argument, NULL, O_WINDOW_DIR },
         { "verbose", no_argument, NULL, 'v' },
@@ -136,6 +139,7 @@ s_run (int argc, char *argv[])
                 config.stream = true;
                 break;
             case O_WINDOW_DIR: config.window_dir = optarg; break;
+            case O_FOLLOW_MS: config.follow_ms = (uint32_t) zmr_option_u64 ("--follow-ms", optarg, 1, 60000); break;
             case 'v': config.verbose++; break;
             case 'h': s_help (); return 0;
             case O_VERSION: zmr_print_version ("zmr"); return 0;

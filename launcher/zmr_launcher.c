@@ -262,8 +262,13 @@ s_start (s_launcher_t *self)
         snprintf (window_dir_opt, sizeof window_dir_opt, "--window-dir=%s", config->window_dir);
         sink_argv[n++] = window_dir_opt;
     }
+    char follow_ms_opt[32];
     if (config->follow)
         sink_argv[n++] = "--follow";
+    if (config->follow_ms) {
+        snprintf (follow_ms_opt, sizeof follow_ms_opt, "--follow-ms=%u", config->follow_ms);
+        sink_argv[n++] = follow_ms_opt;
+    }
     if (config->snapshot) {
         snprintf (snapshot_opt, sizeof snapshot_opt, "--snapshot=%s", config->snapshot);
         sink_argv[n++] = snapshot_opt;

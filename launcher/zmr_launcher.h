@@ -24,6 +24,7 @@ typedef struct {
     const char *publish;         //  ... on a PUB at this endpoint, or NULL
     uint32_t flush_ms;           //  Ventilator --flush-ms (0: its default)
     uint32_t live_ms;            //  Ventilator --live-ms with stream
+    uint32_t follow_ms;          //  Sink --follow-ms (0: its default)
     uint64_t window_ms;          //  Tumbling windows (0: none)
     const char *window_dir;      //  Where the sink writes them, or NULL
     int verbose;                 //  Passed on to the roles
