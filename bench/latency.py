@@ -4,7 +4,8 @@ timestamped lines at a fixed rate and measures, from outside, how long a
 line takes from the moment it is written into zmr's standard input to the
 moment its count shows on zmr's --follow output.
 
-Text is written in batches every 5 ms; the first line of each batch starts
+Text is written in batches every 5 ms or so (Python, making the lines,
+stretches that to ~14 ms at 10 MB/s); the first line of each batch starts
 with a marker m<N> unique to the batch (the rest is filler words), so the
 marker's first --follow line says the batch was counted. Reported per rate: p50/p99/max of that latency (every marker), the
 status's own p50/p99 (text in -> count visible at the sink, per chunk, last

@@ -135,15 +135,24 @@ zmr_stop_signal (void)
     return s_first_signal;
 }
 
-int
-zmr_parse_u64 (const char *text, uint64_t min, uint64_t max, uint64_t *value)
+//  The whole number text starts with (no sign, no blank), and where it
+//  ends. Returns 0 or -1.
+static int
+s_leading_u64 (const char *text, unsigned long long *v, char **end)
 {
     if (!text || *text < '0' || *text > '9')
         return -1;
     errno = 0;
+    *v = strtoull (text, end, 10);
+    return errno? -1: 0;
+}
+
+int
+zmr_parse_u64 (const char *text, uint64_t min, uint64_t max, uint64_t *value)
+{
     char *end;
-    unsigned long long v = strtoull (text, &end, 10);
-    if (errno || *end || v < min || v > max)
+    unsigned long long v;
+    if (s_leading_u64 (text, &v, &end) || *end || v < min || v > max)
         return -1;
     *value = v;
     return 0;
@@ -152,12 +161,9 @@ zmr_parse_u64 (const char *text, uint64_t min, uint64_t max, uint64_t *value)
 int
 zmr_parse_size (const char *text, uint64_t min, uint64_t max, uint64_t *value)
 {
-    if (!text || *text < '0' || *text > '9')
-        return -1;
-    errno = 0;
     char *end;
-    unsigned long long v = strtoull (text, &end, 10);
-    if (errno)
+    unsigned long long v;
+    if (s_leading_u64 (text, &v, &end))
         return -1;
     int shift = 0;
     if (*end == 'K' || *end == 'k')
@@ -210,12 +216,9 @@ zmr_option_size (const char *option, const char *text, uint64_t min, uint64_t ma
 int
 zmr_parse_duration (const char *text, uint64_t min, uint64_t max, uint64_t *ms)
 {
-    if (!text || *text < '0' || *text > '9')
-        return -1;
-    errno = 0;
     char *end;
-    unsigned long long v = strtoull (text, &end, 10);
-    if (errno)
+    unsigned long long v;
+    if (s_leading_u64 (text, &v, &end))
         return -1;
     uint64_t unit = !strcmp (end, "ms")? 1
                   : !strcmp (end, "s") || !*end? 1000

@@ -507,20 +507,28 @@ s_publish_send (s_sink_t *self, bool final, uint64_t window)
         msgpack_sbuffer_clear (&self->sbuf);
 }
 
-//  --publish: packs a changed word into TOTALS of about 64 KiB.
-static int
-s_publish_pair (const char *word, uint32_t len, uint64_t total, void *arg)
+//  --publish: packs a word into TOTALS (of window, 0: running totals) of
+//  about 64 KiB each.
+static void
+s_publish_word (s_sink_t *self, const char *word, uint32_t len, uint64_t total,
+                uint64_t window)
 {
-    s_sink_t *self = (s_sink_t *) arg;
     zmr_msg_pack_pair (&self->pubpk, word, len, total);
     self->npublish++;
     if (self->pubbuf.size >= (64u << 10))
-        s_publish_send (self, false, 0);
-    return 0;
+        s_publish_send (self, false, window);
 }
 
-//  At the end: every total once more, the last message marked final, so a
-//  subscriber that joined late still ends with the whole result.
+//  Publishes every entry, the last message final: a window's counts, or at
+//  the end every total once more, so a late subscriber ends whole.
+static void
+s_publish_entries (s_sink_t *self, zmr_entry_t *entries, size_t count, uint64_t window)
+{
+    for (size_t i = 0; i < count; i++)
+        s_publish_word (self, entries[i].word, entries[i].len, entries[i].count, window);
+    s_publish_send (self, true, window);
+}
+
 static void
 s_publish_all (s_sink_t *self)
 {
@@ -530,9 +538,7 @@ s_publish_all (s_sink_t *self)
         zmr_log (0, "out of memory publishing %zu totals", count);
         return;
     }
-    for (size_t i = 0; i < count; i++)
-        s_publish_pair (sorted[i].word, sorted[i].len, sorted[i].count, self);
-    s_publish_send (self, true, 0);
+    s_publish_entries (self, sorted, count, 0);
     free (sorted);
 }
 
@@ -544,7 +550,7 @@ s_changed (const char *word, uint32_t len, uint64_t total, void *arg)
     if (self->config->follow && s_follow_line (word, len, total, stdout))
         return -1;
     if (self->publish)
-        s_publish_pair (word, len, total, self);
+        s_publish_word (self, word, len, total, 0);
     return 0;
 }
 
@@ -592,16 +598,8 @@ s_window_done (s_sink_t *self)
         if (s_write_file (path, sorted, count, NULL))
             exit (1);           //  Said why; the job cannot keep its promise
     }
-    if (self->publish) {
-        //  The window's counts, the last message final.
-        for (size_t i = 0; i < count; i++) {
-            zmr_msg_pack_pair (&self->pubpk, sorted[i].word, sorted[i].len, sorted[i].count);
-            self->npublish++;
-            if (self->pubbuf.size >= (64u << 10) && i + 1 < count)
-                s_publish_send (self, false, window->id);
-        }
-        s_publish_send (self, true, window->id);
-    }
+    if (self->publish)
+        s_publish_entries (self, sorted, count, window->id);
     free (sorted);
     self->stored_1 = window->id + 1;
     self->stored_words = window->words;
