@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs one whole job over ipc:// with every role under valgrind, and fails
-# on any memory error, any leak, a non-zero exit, or a wrong result.
+# on any memory error, any leak, a non-zero exit, or a wrong result. The
+# job streams (input through a FIFO) with running totals (--follow,
+# --snapshot, --publish) and tumbling windows, so every path runs.
 # usage: tests/valgrind_job.sh BIN_DIR
 set -euo pipefail
 bin=$(cd "$1" && pwd)
@@ -23,19 +25,27 @@ printf 'tab\there\vvt\fff\r\ncrlf \x00nul \xff\xfe bad-utf8 no-newline' >> "$dir
 
 vg=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect
     --show-leak-kinds=definite,indirect --error-exitcode=99 --track-fds=no)
-start() {   # start NAME COMMAND...
+start() {   # start NAME COMMAND... (stdin from $in, stdout to $dir/NAME.out)
     local name=$1; shift
-    "${vg[@]}" --log-file="$dir/$name.vg" "$@" 2>"$dir/$name.err" &
+    "${vg[@]}" --log-file="$dir/$name.vg" "$@" <"${in:-/dev/null}" >"$dir/$name.out" \
+        2>"$dir/$name.err" &
     pids+=($!)
     names+=("$name")
 }
 names=()
 c="ipc://$dir/control"
-start ventilator "$bin/zmr-ventilator" -r 2 --control "$c" --chunks "ipc://$dir/chunks" \
-    --status "ipc://$dir/status" --chunk-size 32K --dead-ms 20000 "$dir/input"
+mkfifo "$dir/stream"
+mkdir "$dir/windows"
+# The text goes in through a FIFO in pieces, so flushes and several
+# windows happen.
+(split -b 16384 --filter='cat; sleep 0.05' "$dir/input" > "$dir/stream") &
+in="$dir/stream" start ventilator "$bin/zmr-ventilator" -r 2 --control "$c" \
+    --chunks "ipc://$dir/chunks" --status "ipc://$dir/status" --chunk-size 32K \
+    --dead-ms 20000 --live-ms 10 --flush-ms 10 --window-ms 300 -
 start reducer0 "$bin/zmr-reducer" -p 0 --bind "ipc://$dir/r0" "$c"
 start reducer1 "$bin/zmr-reducer" -p 1 --bind "ipc://$dir/r1" "$c"
-start sink "$bin/zmr-sink" -o "$dir/output" --bind "ipc://$dir/sink" "$c"
+start sink "$bin/zmr-sink" -o "$dir/output" --bind "ipc://$dir/sink" --follow \
+    --snapshot "$dir/snapshot" --publish "ipc://$dir/totals" --window-dir "$dir/windows" "$c"
 start mapper0 "$bin/zmr-mapper" "$c"
 start mapper1 "$bin/zmr-mapper" "$c"
 
@@ -60,12 +70,21 @@ pids=()
 export LC_ALL=C
 tr -s ' \t\n\v\f\r' '\n' < "$dir/input" | sed '/^$/d' | sort | uniq -c \
     | awk '{ n = $1; sub(/^ *[0-9]+ /, ""); print $0 "\t" n }' | sort > "$dir/reference"
+# The result, the snapshot, the last --follow line of each word, and the
+# windows summed: each must be the reference.
 sort < "$dir/output" > "$dir/sorted"
-if ! cmp -s "$dir/reference" "$dir/sorted"; then
-    echo "valgrind job: the result differs from the reference" >&2
-    diff "$dir/reference" "$dir/sorted" | head >&2
-    failed=1
-fi
+sort < "$dir/snapshot" > "$dir/snapshot.sorted"
+awk -F'\t' '{ last[$1] = $2 } END { for (w in last) print w "\t" last[w] }' \
+    "$dir/sink.out" | sort > "$dir/follow.sorted"
+cat "$dir"/windows/window-*.tsv | awk -F'\t' '{ n[$1] += $2 } END { for (w in n) print w "\t" n[w] }' \
+    | sort > "$dir/windows.sorted"
+for view in sorted snapshot.sorted follow.sorted windows.sorted; do
+    if ! cmp -s "$dir/reference" "$dir/$view"; then
+        echo "valgrind job: the $view view differs from the reference" >&2
+        diff "$dir/reference" "$dir/$view" | head >&2
+        failed=1
+    fi
+done
 if [ $failed -ne 0 ]; then
     echo "valgrind: 0 passed, 1 failed"
     exit 1
