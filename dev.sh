@@ -3,7 +3,8 @@
 #   ./dev.sh demo   install what is missing, build, count the words of the
 #                   King James Bible with live progress, print the top words
 #   ./dev.sh test   install what is missing, build, run the whole test suite,
-#                   then again built with ASan+UBSan, then a valgrind job
+#                   then again built with ASan+UBSan, then a valgrind job,
+#                   then fuzz every decoder with libFuzzer (45 s each)
 # Works on a fresh Debian 12 (as root, or with sudo): every dependency comes
 # from Debian's packages.
 set -euo pipefail
@@ -11,13 +12,15 @@ cd "$(dirname "$0")"
 
 packages=(build-essential cmake pkg-config libzmq3-dev libczmq-dev
           libmsgpack-dev libssl-dev libcriterion-dev bible-kjv python3 valgrind)
+# Only the test command fuzzes: clang and its libFuzzer runtime.
+test_packages=(clang libclang-rt-14-dev)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 say() { printf '== %s\n' "$*" >&2; }
 
-install_missing() {
+install_missing() {   # install_missing [EXTRA PACKAGE...]
     local missing=()
-    for p in "${packages[@]}"; do
+    for p in "${packages[@]}" "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
@@ -47,7 +50,7 @@ case "${1:-}" in
         head -n 20 build/kjv-counts.txt
         ;;
     test)
-        install_missing
+        install_missing "${test_packages[@]}"
         build build
         say "test suite"
         (cd build && ctest --output-on-failure --timeout 600)
@@ -56,6 +59,8 @@ case "${1:-}" in
         (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure --timeout 900)
         say "a whole job with every role under valgrind"
         tests/valgrind_job.sh build/bin
+        say "fuzzing every decoder (libFuzzer, ASan+UBSan, 64 MB malloc limit, 45 s each)"
+        tests/fuzz/run.sh 45 build-fuzz
         ;;
     *)
         echo "usage: ./dev.sh demo | ./dev.sh test" >&2
