@@ -18,7 +18,7 @@
 
 #include "harness.h"
 
-#define S_PER_KIND 200
+#define S_PER_KIND 1000     //  Rounds: 12 generic kinds and the specific ones each
 #define S_MAX_SOCKETS 16
 
 static void *s_ctx;
@@ -84,7 +84,7 @@ s_flush_sockets (void)
 //  Hand-made MessagePack (docs/protocol.md framing)
 
 typedef struct {
-    unsigned char data[512];
+    unsigned char data[4096];
     size_t len;
 } s_buf_t;
 
@@ -294,7 +294,28 @@ s_send_garbage (void *sock, const s_buf_t *valid, const s_buf_t *specific, size_
         s_send (sock, "one", 3, ZMQ_SNDMORE);
         s_send (sock, "two", 3, ZMQ_SNDMORE);
         s_send (sock, "three", 5, 0);
-        sent += 8;
+        //  The valid header (array, signature, version, type, job: 15
+        //  bytes), then: a map32 declaring 2 G entries; a str32 declaring
+        //  4 GB; arrays nested 2000 deep; a string where a number goes.
+        static const unsigned char map32[] = { 0xdf, 0x7f, 0xff, 0xff, 0xff };
+        static const unsigned char str32[] = { 0xdb, 0xff, 0xff, 0xff, 0xf0 };
+        cr_assert (valid->len > 15 && valid->data[0] >= 0x94 && valid->data[0] <= 0x9f);
+        b = (s_buf_t) { .len = 0 };
+        memcpy (b.data, valid->data, 15);
+        b.len = 15;
+        memcpy (b.data + b.len, map32, sizeof map32);
+        s_send (sock, b.data, b.len + sizeof map32, 0);
+        memcpy (b.data + b.len, str32, sizeof str32);
+        s_send (sock, b.data, b.len + sizeof str32, 0);
+        for (int depth = 0; depth < 2000; depth++)
+            s_byte (&b, 0x91);
+        s_byte (&b, 0x00);
+        s_send (sock, b.data, b.len, 0);
+        b.len = 15;
+        for (uint32_t k = 0; k < (uint32_t) (valid->data[0] & 0x0f) - 4; k++)
+            s_str (&b, "abc");
+        s_send (sock, b.data, b.len, 0);
+        sent += 12;
         for (size_t k = 0; k < nspecific; k++) {
             s_send (sock, specific[k].data, specific[k].len, 0);
             sent++;
@@ -337,6 +358,33 @@ s_job_id (const h_status_t *status)
     uint64_t job = strtoull (status->job, &end, 16);
     cr_assert (status->job[0] && !*end, "bad job id '%s' in the status", status->job);
     return job;
+}
+
+//  Resident memory of a process, in KiB (VmRSS), or 0.
+static uint64_t
+s_rss_kb (pid_t pid)
+{
+    char path[64];
+    snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
+    FILE *file = fopen (path, "r");
+    uint64_t kb = 0;
+    char line[256];
+    while (file && fgets (line, sizeof line, file))
+        if (!strncmp (line, "VmRSS:", 6))
+            kb = strtoull (line + 6, NULL, 10);
+    if (file)
+        fclose (file);
+    return kb;
+}
+
+//  The storm may not grow a receiver by 64 MiB or more.
+static void
+s_assert_growth (pid_t pid, uint64_t before_kb, const char *what)
+{
+    uint64_t after_kb = s_rss_kb (pid);
+    cr_assert_gt (after_kb, 0, "%s is gone", what);
+    cr_assert_lt (after_kb, before_kb + 64 * 1024, "%s grew from %llu to %llu KiB under the "
+                  "storm", what, (unsigned long long) before_kb, (unsigned long long) after_kb);
 }
 
 static void
@@ -384,8 +432,10 @@ Test (hostile, ventilator_counts_and_drops_malformed_control_frames)
         s_ack (id, 7, 0, 1000000),                  //  An unknown partition
         s_batch (id, 1, 0, 2, "the", 5),            //  Not for the ventilator
     };
+    uint64_t rss = s_rss_kb (job.ventilator);
     uint64_t sent = s_send_garbage (dealer, &hello, specific, 4);
     s_wait_counted (&job, -1, sent);
+    s_assert_growth (job.ventilator, rss, "the ventilator");
     s_flush_sockets ();
     h_status_t final;
     s_finish (&job, &final);
@@ -406,7 +456,7 @@ Test (hostile, reducers_count_and_drop_malformed_batches)
     h_status_t status;
     s_start (&job, &status);
     uint64_t id = s_job_id (&status);
-    uint64_t sent[2];
+    uint64_t sent[2], rss[2] = { s_rss_kb (job.reducer[0]), s_rss_kb (job.reducer[1]) };
     for (uint32_t p = 0; p < 2; p++) {
         void *push = s_socket (ZMQ_PUSH, job.reducer_ep[p]);
         //  This job, this partition, R = 2, a chunk id no chunk has: taken,
@@ -433,6 +483,8 @@ Test (hostile, reducers_count_and_drop_malformed_batches)
     }
     s_wait_counted (&job, job.reducer[0], sent[0]);
     s_wait_counted (&job, job.reducer[1], sent[1]);
+    s_assert_growth (job.reducer[0], rss[0], "reducer 0");
+    s_assert_growth (job.reducer[1], rss[1], "reducer 1");
     s_flush_sockets ();
     h_status_t final;
     s_finish (&job, &final);
@@ -467,8 +519,10 @@ Test (hostile, sink_counts_and_drops_malformed_results)
         s_result (id, 2, 2, "the", 1000000),            //  No such partition
         s_batch (id, 5, 0, 2, "the", 1000000),          //  Not a RESULT
     };
+    uint64_t rss = s_rss_kb (job.sink);
     uint64_t sent = s_send_garbage (push, &result, specific, 4);
     s_wait_counted (&job, job.sink, sent);
+    s_assert_growth (job.sink, rss, "the sink");
     s_flush_sockets ();
     h_status_t final;
     s_finish (&job, &final);
