@@ -21,6 +21,8 @@ s_help (void)
 "                        scripts/verify-receipt RESULT FILE\n"
 "      --chunk-size=SIZE bytes per chunk, cut at whitespace (default 1M)\n"
 "      --dead-ms=MS      silence after which a worker is dead (default 3000)\n"
+"      --max-distinct=N  fail the job when a partition holds more than N\n"
+"                        distinct words (default: no limit but memory)\n"
 "      --status=EP       also publish the status at EP, for zmr-monitor\n"
 "      --expose=tcp://HOST:PORT\n"
 "                        use tcp on HOST, ports PORT.. PORT+4+R, so mappers on\n"
@@ -78,7 +80,8 @@ s_run (int argc, char *argv[])
     };
     enum { O_RECEIPT = 200, O_PARTS = 256, O_CHUNK_SIZE, O_DEAD_MS, O_STATUS, O_EXPOSE, O_PROGRESS,
            O_NO_PROGRESS, O_STATS, O_MAP_COST, O_STREAM, O_FOLLOW, O_SNAPSHOT, O_PUBLISH,
-           O_FLUSH_MS, O_LIVE_MS, O_FOLLOW_MS, O_WINDOW, O_WINDOW_DIR, O_VERSION };
+           O_FLUSH_MS, O_LIVE_MS, O_FOLLOW_MS, O_WINDOW, O_WINDOW_DIR, O_MAX_DISTINCT,
+           O_VERSION };
     static const struct option options[] = {
         { "mappers", required_argument, NULL, 'm' },
         { "reducers", required_argument, NULL, 'r' },
@@ -100,6 +103,7 @@ s_run (int argc, char *argv[])
         { "flush-ms", required_argument, NULL, O_FLUSH_MS },
         { "live-ms", required_argument, NULL, O_LIVE_MS },
         { "follow-ms", required_argument, NULL, O_FOLLOW_MS },
+        { "max-distinct", required_argument, NULL, O_MAX_DISTINCT },
         { "window", required_argument, NULL, O_WINDOW },
         { "window-dir", required_argument, NULL, O_WINDOW_DIR },
         { "verbose", no_argument, NULL, 'v' },
@@ -139,6 +143,7 @@ s_run (int argc, char *argv[])
                 config.stream = true;
                 break;
             case O_WINDOW_DIR: config.window_dir = optarg; break;
+            case O_MAX_DISTINCT: config.max_distinct = zmr_option_u64 ("--max-distinct", optarg, 1, UINT32_MAX); break;
             case O_FOLLOW_MS: config.follow_ms = (uint32_t) zmr_option_u64 ("--follow-ms", optarg, 1, 60000); break;
             case 'v': config.verbose++; break;
             case 'h': s_help (); return 0;

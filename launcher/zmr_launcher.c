@@ -307,6 +307,12 @@ s_start (s_launcher_t *self)
         char *reducer_argv[12] = { "zmr-reducer", "--partition", partition,
                                    "--reducers", reducers, bind_opt, state_opt };
         n = 7;
+        char max_opt[48];
+        if (config->max_distinct) {
+            snprintf (max_opt, sizeof max_opt, "--max-distinct=%llu",
+                      (unsigned long long) config->max_distinct);
+            reducer_argv[n++] = max_opt;
+        }
         if (talk)
             reducer_argv[n++] = verbose;
         reducer_argv[n++] = self->connect_control;

@@ -11,12 +11,12 @@ static const char *s_names[] = {
     "unknown", "HELLO", "WELCOME", "REJECT", "CHUNK", "TAKE", "MAPPED",
     "BATCH", "ACK", "HEARTBEAT", "BYE", "FLUSH", "RESULT", "STORED", "DONE",
     "FINISH", "STATUS", "AGAIN", "LIVE", "UPDATE", "TOTALS", "LIVESTAT", "CLOSE",
-    "WINDOW", "WSTORED"
+    "WINDOW", "WSTORED", "FAIL"
 };
 
 //  Number of fields after the job, per type.
 static const uint32_t s_fields[] = {
-    0, 6, 4, 2, 9, 1, 2, 5, 4, 2, 1, 1, 5, 1, 2, 3, 1, 0, 3, 4, 3, 4, 1, 6, 2
+    0, 6, 4, 2, 9, 1, 2, 5, 4, 2, 1, 1, 5, 1, 2, 3, 1, 0, 3, 4, 3, 4, 1, 6, 2, 1
 };
 
 const char *
@@ -204,6 +204,8 @@ s_decode_fields (zmr_mpr_t *r, zmr_msg_t *msg)
             return s_pairs (r, msg);
         case ZMR_WSTORED:
             return zmr_mpr_uint (r, &msg->window) || zmr_mpr_uint (r, &msg->words)? -1: 0;
+        case ZMR_FAIL:
+            return zmr_mpr_cstr (r, msg->reason, sizeof msg->reason);
         case ZMR_UPDATE:
             if (s_u32 (r, &msg->partition) || s_u32 (r, &msg->reducers)
             ||  zmr_mpr_array (r, &n))
@@ -333,6 +335,15 @@ s_pack_str (msgpack_packer *pk, const char *s)
     msgpack_pack_str_body (pk, s, len);
 }
 
+//  A reason, truncated so that it always decodes into the receiver's field.
+static void
+s_pack_reason (msgpack_packer *pk, const char *reason)
+{
+    size_t len = reason? strnlen (reason, ZMR_REASON_MAX - 1): 0;
+    msgpack_pack_str (pk, len);
+    msgpack_pack_str_body (pk, reason, len);
+}
+
 void
 zmr_msg_pack_hello (msgpack_packer *pk, uint64_t job, zmr_role_t role,
                     uint32_t partition, uint32_t reducers,
@@ -371,10 +382,14 @@ zmr_msg_pack_reason (msgpack_packer *pk, int type, uint64_t job, bool ok,
         msgpack_pack_true (pk);
     else
         msgpack_pack_false (pk);
-    //  Truncated so that it always decodes into the receiver's field.
-    size_t len = reason? strnlen (reason, ZMR_REASON_MAX - 1): 0;
-    msgpack_pack_str (pk, len);
-    msgpack_pack_str_body (pk, reason, len);
+    s_pack_reason (pk, reason);
+}
+
+void
+zmr_msg_pack_fail (msgpack_packer *pk, uint64_t job, const char *reason)
+{
+    zmr_msg_begin (pk, ZMR_FAIL, job, s_fields[ZMR_FAIL]);
+    s_pack_reason (pk, reason);
 }
 
 void

@@ -47,7 +47,8 @@ typedef enum {
     ZMR_CLOSE,
     ZMR_WINDOW,
     ZMR_WSTORED,
-    ZMR_TYPE_LAST = ZMR_WSTORED
+    ZMR_FAIL,
+    ZMR_TYPE_LAST = ZMR_FAIL
 } zmr_msg_type_t;
 
 typedef enum {
@@ -104,7 +105,7 @@ typedef struct {
     char endpoint[ZMR_ENDPOINT_MAX];  //  HELLO: own; WELCOME: chunks; FLUSH: sink
     char status[ZMR_ENDPOINT_MAX];    //  WELCOME: status endpoint
     char name[ZMR_NAME_MAX];          //  HELLO: worker name
-    char reason[ZMR_REASON_MAX];      //  REJECT, FINISH
+    char reason[ZMR_REASON_MAX];      //  REJECT, FINISH, FAIL
     zmr_counters_t counters;          //  HEARTBEAT, BYE
     uint32_t npairs;         //  BATCH, RESULT, UPDATE, TOTALS, LIVESTAT:
     zmr_mpr_t pairs;         //  pairs, validated; cursor at the first
@@ -158,6 +159,9 @@ void zmr_msg_pack_welcome (msgpack_packer *pk, uint64_t job, uint32_t reducers,
 //  REJECT (flag: try again later). FINISH is zmr_status_pack_finish.
 void zmr_msg_pack_reason (msgpack_packer *pk, int type, uint64_t job,
                           bool flag, const char *reason);
+//  FAIL: a worker cannot go on without breaking a promise (a limit the user
+//  set); the job fails with its reason.
+void zmr_msg_pack_fail (msgpack_packer *pk, uint64_t job, const char *reason);
 //  A chunk by reference: the mapper reads it from this file itself.
 typedef struct {
     const char *path;        //  Absolute path

@@ -17,6 +17,8 @@ s_help (void)
 "      --state=DIR         keep the partition durable in DIR: killed and started\n"
 "                          again with the same DIR, the reducer loses nothing\n"
 "      --checkpoint-ms=MS  snapshot period of the durable state (default 5000)\n"
+"      --max-distinct=N    fail the job when the partition holds more than N\n"
+"                          distinct words (default: no limit but memory)\n"
 "      --name=NAME         name shown in the status (default host:pid)\n"
 "      --heartbeat-ms=MS   heartbeat period (default 250)\n"
 "      --wait-ms=MS        give up if the job does not answer within MS\n"
@@ -35,7 +37,7 @@ main (int argc, char *argv[])
     zmr_reducer_config_t config = { .bind = "tcp://*:*", .heartbeat_ms = 250,
                                     .checkpoint_ms = 5000 };
     enum { O_BIND = 256, O_ADVERTISE, O_NAME, O_HEARTBEAT, O_WAIT, O_STATE,
-           O_CHECKPOINT, O_VERSION };
+           O_CHECKPOINT, O_MAX_DISTINCT, O_VERSION };
     static const struct option options[] = {
         { "partition", required_argument, NULL, 'p' },
         { "reducers", required_argument, NULL, 'r' },
@@ -46,6 +48,7 @@ main (int argc, char *argv[])
         { "wait-ms", required_argument, NULL, O_WAIT },
         { "state", required_argument, NULL, O_STATE },
         { "checkpoint-ms", required_argument, NULL, O_CHECKPOINT },
+        { "max-distinct", required_argument, NULL, O_MAX_DISTINCT },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, O_VERSION },
@@ -73,6 +76,7 @@ main (int argc, char *argv[])
             case O_WAIT: config.wait_ms = (uint32_t) zmr_option_u64 ("--wait-ms", optarg, 0, 86400000); break;
             case O_STATE: config.state_dir = optarg; break;
             case O_CHECKPOINT: config.checkpoint_ms = (uint32_t) zmr_option_u64 ("--checkpoint-ms", optarg, 10, 3600000); break;
+            case O_MAX_DISTINCT: config.max_distinct = zmr_option_u64 ("--max-distinct", optarg, 1, UINT32_MAX); break;
             case 'v': verbose++; break;
             case 'h': s_help (); return 0;
             case O_VERSION: zmr_print_version ("zmr-reducer"); return 0;

@@ -53,6 +53,7 @@ typedef struct {
     int64_t next_heartbeat;          //  When the next HEARTBEAT is due
     bool finished;                   //  FINISH received
     bool finish_ok;                  //  ... for a job that was done
+    bool over_limit;                 //  --max-distinct passed: FAIL sent
     uint32_t live_ms;                //  UPDATE period, 0 until LIVE
     int64_t next_update;             //  When the next UPDATE is due
     uint32_t *dirty;                 //  Entries changed since the last UPDATE
@@ -293,6 +294,19 @@ s_on_batch (s_reducer_t *self)
     if (!fresh)
         self->counters.duplicates++;
     zmq_msg_close (&frame);
+    if (fresh && self->config->max_distinct && !self->over_limit
+    &&  zmr_counts_size (self->counts) > self->config->max_distinct) {
+        //  The user's limit: the job fails, clearly, rather than this
+        //  process growing on (or dying of it, which would look like a crash).
+        char reason[ZMR_REASON_MAX];
+        snprintf (reason, sizeof reason, "partition %u holds more than %llu distinct words "
+                  "(--max-distinct)", self->config->partition,
+                  (unsigned long long) self->config->max_distinct);
+        zmr_log (0, "%s", reason);
+        zmr_msg_pack_fail (&self->pk, self->job, reason);
+        s_send_control (self);
+        self->over_limit = true;
+    }
     zmr_msg_pack_ack (&self->pk, self->job, self->config->partition, msg.chunk,
                       words, !fresh);
     s_send_control (self);

@@ -16,6 +16,7 @@ typedef struct {
     uint32_t wait_ms;        //  Give up if no WELCOME within this (0: never)
     const char *state_dir;   //  Durable state here (NULL: in memory only)
     uint32_t checkpoint_ms;  //  Snapshot period when the log has grown
+    uint64_t max_distinct;   //  Distinct words held before the job fails (0: no limit)
 } zmr_reducer_config_t;
 
 //  Serves the partition until FINISH or a signal. Returns the exit code.

@@ -369,3 +369,28 @@ Test (cli, sink_refuses_a_window_dir_that_is_not_a_directory)
     cr_assert (err && strstr (err, file) && strstr (err, "not a directory"),
                "stderr: %s", err? err: "");
 }
+
+//  --max-distinct: a partition that passes the limit fails the job with a
+//  one-line reason naming the limit; a limit above the vocabulary changes
+//  nothing.
+Test (cli, run_fails_clearly_past_max_distinct_and_not_below_it)
+{
+    char *input = h_kjv_slice ("slice.txt", 400000);
+    h_counts_t ref;
+    h_reference_file (input, &ref);
+    char *err_path = h_path ("run.err");
+    char *output = h_path ("out.txt");
+    const char *env[] = { h_strf ("TMPDIR=%s", h_dir ()), NULL };
+    h_io_t io = { .stderr_path = err_path, .env = env };
+    int code = h_run (&io, 60000, "zmr", "run", "--no-progress", "--max-distinct", "100",
+                      "-o", output, input, NULL);
+    cr_assert_eq (code, 1, "zmr run past --max-distinct exited %d", code);
+    size_t len;
+    char *err = h_read (err_path, &len);
+    cr_assert (err && strstr (err, "more than 100 distinct words (--max-distinct)"),
+               "stderr does not say why: %s", err? err: "");
+    code = h_run (&io, 60000, "zmr", "run", "--no-progress", "--max-distinct",
+                  h_strf ("%zu", ref.n), "-o", output, input, NULL);
+    cr_assert_eq (code, 0, "zmr run under --max-distinct exited %d", code);
+    h_assert_result (output, &ref);
+}

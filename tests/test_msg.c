@@ -423,6 +423,11 @@ Test (msg, live_messages_roundtrip_and_are_bounded)
     cr_assert_eq (msg.window, 179500000);
     msgpack_sbuffer_clear (&b.sbuf);
 
+    zmr_msg_pack_fail (&b.pk, 3, "partition 1 holds more than 100 distinct words");
+    msg = s_roundtrip (&b, ZMR_FAIL);
+    cr_assert_str_eq (msg.reason, "partition 1 holds more than 100 distinct words");
+    msgpack_sbuffer_clear (&b.sbuf);
+
     zmr_msg_pack_wstored (&b.pk, 3, 179500000, 4242);
     msg = s_roundtrip (&b, ZMR_WSTORED);
     cr_assert (msg.window == 179500000 && msg.words == 4242);

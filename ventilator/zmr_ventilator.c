@@ -947,6 +947,14 @@ s_on_control (s_vent_t *self)
         case ZMR_WSTORED:
             s_window_stored (self, msg.window, msg.words);
             break;
+        case ZMR_FAIL:
+            if (worker && worker->role != ZMR_ROLE_MAPPER) {
+                char reason[ZMR_REASON_MAX + ZMR_NAME_MAX + 16];
+                snprintf (reason, sizeof reason, "%s %s: %s", s_role_names[worker->role],
+                          worker->name, msg.reason);
+                s_fail (self, reason);
+            }
+            break;
         case ZMR_LIVESTAT: {
             //  The sink's view of the running totals, for the status.
             self->stat.latency_p50_ms = msg.p50;
