@@ -510,8 +510,10 @@ s_on_control (s_reducer_t *self)
         s_close_window (self, msg.window);
     else
     if (msg.type == ZMR_LIVE) {
-        bool anew = msg.interval
-                 && (!self->live_ms || strcmp (msg.endpoint, self->sink_endpoint));
+        //  LIVE comes at our welcome and when a sink joins (maybe a new
+        //  process at the same endpoint): either way the sink needs every
+        //  total we hold.
+        bool anew = msg.interval > 0;
         self->live_ms = msg.interval;
         self->window_ms = msg.window_ms;
         if (s_sink_connect (self, msg.endpoint))
