@@ -2,6 +2,7 @@
     chunks just after a whitespace byte, carrying the partial word at the end
     of each read into the next chunk of the same input. Memory stays bounded
     by one chunk, one read step and the carried partial word. */
+#define _GNU_SOURCE             //  fallocate
 #include "zmr_chunker.h"
 #include "zmr_tokenize.h"
 
@@ -57,6 +58,7 @@ struct _zmr_chunker_t {
     bool spool_resume;          //  Read what the spools hold before going on
     int spool_fd;               //  Spool of the current input, or -1
     uint64_t spool_size;        //  Bytes in it
+    uint64_t spool_released;    //  Its bytes below this are given back
     zmr_cut_t *cuts;            //  Chunks to cut again as they were cut
     size_t ncuts;               //  Number of them
     size_t cuts_cap;            //  Allocated
@@ -315,6 +317,7 @@ s_open_input (zmr_chunker_t *self)
             return s_fail (self);
         }
         self->spool_size = (uint64_t) st.st_size;
+        self->spool_released = 0;
     }
     return 0;
 }
@@ -779,6 +782,26 @@ zmr_chunker_spool (zmr_chunker_t *self, const char *prefix, bool resume,
         return -1;
     }
     self->spool_resume = resume;
+    return 0;
+}
+
+int
+zmr_chunker_release (zmr_chunker_t *self, uint32_t input, uint64_t offset)
+{
+    assert (self);
+    if (self->spool_fd < 0 || input != self->current)
+        return 0;
+    //  Whole blocks only; the file keeps its size (and offsets), the disk
+    //  space goes back.
+    offset &= ~(uint64_t) 4095;
+    if (offset > self->spool_size)
+        offset = self->spool_size & ~(uint64_t) 4095;
+    if (offset <= self->spool_released)
+        return 0;
+    if (fallocate (self->spool_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                   (off_t) self->spool_released, (off_t) (offset - self->spool_released)))
+        return -1;
+    self->spool_released = offset;
     return 0;
 }
 

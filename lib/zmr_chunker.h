@@ -80,6 +80,15 @@ int
     zmr_chunker_spool (zmr_chunker_t *self, const char *prefix, bool resume,
                        char *errbuf, size_t errlen);
 
+//  Gives the disk space of the current spool's bytes before offset back
+//  (every chunk holding them is done: they are never read again as text),
+//  when input is the input being read. The spool keeps its size and
+//  offsets (a hole reads as zeros: a restarted chunker cuts those chunks
+//  again as they were, and the journal says they are done). Returns 0, or
+//  -1 when the file system cannot (the space stays used).
+int
+    zmr_chunker_release (zmr_chunker_t *self, uint32_t input, uint64_t offset);
+
 //  fsyncs the spool being written, if any. Returns 0 or -1.
 int
     zmr_chunker_sync (zmr_chunker_t *self);

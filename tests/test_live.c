@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "zmr.h"
 
@@ -270,4 +272,86 @@ Test (live, status_carries_latency_top_words_and_backpressure)
     cr_assert_str_eq (out.top[1].word, in.top[1].word);
     zmr_status_reset (&out);
     msgpack_sbuffer_destroy (&sbuf);
+}
+
+//  A stream's spool gives back the disk space of text whose chunks are
+//  done, keeping its size and offsets; what is not released stays intact.
+Test (live, a_spool_gives_back_the_space_of_done_text, .timeout = 10)
+{
+    char dir[] = "/tmp/zmr-spool-XXXXXX";
+    cr_assert_not_null (mkdtemp (dir));
+    char prefix[64];
+    snprintf (prefix, sizeof prefix, "%s/journal.spool", dir);
+    int fds[2];
+    cr_assert_eq (pipe (fds), 0);
+    int saved = dup (0);
+    cr_assert_eq (dup2 (fds[0], 0), 0);
+    close (fds[0]);
+    const char *const inputs[] = { "-" };
+    char error[256];
+    zmr_chunker_t *chunker = zmr_chunker_new (inputs, 1, 64 << 10, 1 << 20, error, sizeof error);
+    cr_assert_not_null (chunker, "%s", error);
+    cr_assert_eq (zmr_chunker_spool (chunker, prefix, false, error, sizeof error), 0, "%s", error);
+    //  1 MiB of "word " in, through a child that writes and exits.
+    static char text[1 << 20];
+    for (size_t i = 0; i < sizeof text; i++)
+        text[i] = "word "[i % 5];
+    pid_t writer = fork ();
+    if (writer == 0) {
+        for (size_t at = 0; at < sizeof text;) {
+            ssize_t n = write (fds[1], text + at, sizeof text - at);
+            if (n <= 0)
+                _exit (1);
+            at += (size_t) n;
+        }
+        _exit (0);
+    }
+    close (fds[1]);
+    zmr_chunk_t chunk;
+    uint64_t cut = 0;
+    int rc;
+    while ((rc = zmr_chunker_next (chunker, &chunk)) == 1) {
+        cut += chunk.len;
+        free (chunk.data);
+    }
+    cr_assert_eq (rc, 0);
+    cr_assert_eq (cut, sizeof text);
+    char spool[80];
+    snprintf (spool, sizeof spool, "%s.0", prefix);
+    struct stat before, after;
+    cr_assert_eq (stat (spool, &before), 0);
+    cr_assert_eq (before.st_size, (off_t) sizeof text);
+    //  The chunker closed the input at its end: nothing to release then.
+    //  A second chunker resumes the spool (cuts replayed), and releases.
+    zmr_chunker_destroy (&chunker);
+    cr_assert_eq (dup2 (saved, 0), 0);
+    int devnull = open ("/dev/null", O_RDONLY);
+    cr_assert_eq (dup2 (devnull, 0), 0);
+    close (devnull);
+    chunker = zmr_chunker_new (inputs, 1, 64 << 10, 1 << 20, error, sizeof error);
+    cr_assert_eq (zmr_chunker_spool (chunker, prefix, true, error, sizeof error), 0);
+    cr_assert_eq (zmr_chunker_next (chunker, &chunk), 1);
+    free (chunk.data);
+    cr_assert_eq (zmr_chunker_release (chunker, 0, 768 << 10), 0);
+    cr_assert_eq (stat (spool, &after), 0);
+    cr_assert_eq (after.st_size, before.st_size, "the spool changed size");
+    cr_assert_lt ((uint64_t) after.st_blocks * 512, (uint64_t) before.st_blocks * 512 - (700 << 10),
+                  "the spool still holds %lld bytes on disk", (long long) after.st_blocks * 512);
+    //  What was not released reads back intact, to the end.
+    uint64_t end = 0;
+    while ((rc = zmr_chunker_next (chunker, &chunk)) == 1) {
+        if (chunk.offset >= (768 << 10))
+            cr_assert (!memcmp (chunk.data, text + chunk.offset, chunk.len),
+                       "the chunk at %llu changed", (unsigned long long) chunk.offset);
+        end = chunk.offset + chunk.len;
+        free (chunk.data);
+    }
+    cr_assert_eq (rc, 0);
+    cr_assert_eq (end, sizeof text);
+    zmr_chunker_destroy (&chunker);
+    waitpid (writer, NULL, 0);
+    dup2 (saved, 0);
+    close (saved);
+    unlink (spool);
+    rmdir (dir);
 }
