@@ -70,6 +70,12 @@ main (int argc, char *argv[])
     const char *poison = getenv ("ZMR_TEST_POISON");
     if (poison && *poison)
         config.poison = poison;
+    const char *unmapped = getenv ("ZMR_TEST_UNMAPPED");
+    const char *once = getenv ("ZMR_TEST_UNMAPPED_ONCE");
+    if (unmapped && *unmapped && once && *once) {
+        config.unmapped = unmapped;
+        config.unmapped_once = once;
+    }
     zmr_log_set_level (verbose);
     zmr_signals_install ();
     return zmr_mapper_run (&config);

@@ -13,6 +13,10 @@ typedef struct {
     uint32_t delay_ms;       //  Sleep before each chunk (tests: a slow mapper)
     uint32_t map_cost;       //  Extra hashing rounds per word (bench: costly map)
     const char *poison;      //  Tests: die on a chunk holding these bytes
+    const char *unmapped;    //  Tests: die once, after the batches of a chunk
+                             //  holding these bytes went and before its
+                             //  MAPPED, if the file unmapped_once can be made
+    const char *unmapped_once;
 } zmr_mapper_config_t;
 
 //  Works for the job until it is over or a signal says leave. Returns the

@@ -325,6 +325,23 @@ Test (recovery, a_reducer_back_without_its_state_fails_the_job_clearly)
     cr_assert_eq (access (job.output, F_OK), -1, "a failed job wrote a result");
 }
 
+//  A mapper that dies after its batches went and before its MAPPED did:
+//  every reducer applies the chunk, so it is done, but its words are not
+//  known. The job must not wait for them forever: the chunk is mapped
+//  again to learn them (the reducers drop the batches as duplicates), and
+//  the result and the total are exact.
+Test (recovery, a_chunk_done_without_its_mapped_is_counted_after_all)
+{
+    const char *env[] = { "ZMR_TEST_UNMAPPED=Mahershalalhashbaz",
+                          h_strf ("ZMR_TEST_UNMAPPED_ONCE=%s/unmapped", h_dir ()), NULL };
+    s_run_t run;
+    s_start (&run, h_kjv (), "64K", env);
+    s_assert_exact (&run, 0);
+    cr_assert (s_stderr_has (&run, "ZMR_TEST_UNMAPPED"), "the fault did not strike");
+    cr_assert_gt (h_status_max (run.monitor_out, "duplicates"), 0,
+                  "the chunk was not mapped again (no duplicate batch)");
+}
+
 Test (recovery, a_chunk_that_kills_mappers_is_quarantined_and_reported)
 {
     //  The test fault: mappers die on any chunk holding this rare name

@@ -36,6 +36,7 @@ typedef struct {
     bool counted;            //  Done and its words added to the total
     uint32_t crashes;        //  Mappers that died holding it
     uint64_t stamp;          //  When its text came in (ms since the epoch)
+    bool recount;            //  Done, words unknown: queued to be mapped again
 } s_chunk_t;
 
 typedef struct {
@@ -78,6 +79,7 @@ typedef struct {
     zmr_file_ref_t *refs;    //  Per input, for chunks by reference (path
                              //  NULL until its first chunk)
     size_t first_open;       //  Every chunk below this one is DONE
+    size_t first_uncounted;  //  Every chunk below this one is DONE and counted
     size_t uncounted;        //  DONE chunks whose words are not known yet
     zmr_quarantine_t *quarantine;  //  Chunks given up on (owned)
     size_t ledger_size;      //  Allocated entries
@@ -345,7 +347,8 @@ s_issue (s_vent_t *self)
     }
     uint64_t id = self->queue[self->queue_head];
     s_chunk_t *chunk = &self->ledger[id];
-    if (chunk->state != S_QUEUED) {
+    bool recount = chunk->state == S_DONE && chunk->recount && !chunk->has_words;
+    if (chunk->state != S_QUEUED && !recount) {
         //  Queued twice and already handled: skip.
         self->queue_head = (self->queue_head + 1) % self->queue_size;
         self->queue_len--;
@@ -370,7 +373,10 @@ s_issue (s_vent_t *self)
     }
     self->queue_head = (self->queue_head + 1) % self->queue_size;
     self->queue_len--;
-    chunk->state = S_ISSUED;
+    if (recount)
+        chunk->recount = false;     //  Stays DONE; its MAPPED will count it
+    else
+        chunk->state = S_ISSUED;
     chunk->since = zmr_now_ms ();
     self->stat.chunks_issued++;
 }
@@ -676,6 +682,9 @@ s_count (s_vent_t *self, uint64_t id)
     chunk->counted = true;
     self->uncounted--;
     self->stat.words += chunk->words;
+    //  Its bytes were kept for a recount until now.
+    free (chunk->data);
+    chunk->data = NULL;
     if (self->journal && zmr_journal_done (self->journal, id, chunk->words))
         s_fail (self, "cannot write the journal");
 }
@@ -701,13 +710,12 @@ s_on_ack (s_vent_t *self, zmr_msg_t *msg)
     if (chunk->acks < self->config->reducers)
         return;
     chunk->state = S_DONE;
+    chunk->since = zmr_now_ms ();
     self->stat.chunks_done++;
     self->stat.bytes_done += chunk->len;
     self->stat.in_flight--;
     self->uncounted++;
     s_count (self, msg->chunk);
-    free (chunk->data);
-    chunk->data = NULL;
     free (chunk->acked);
     chunk->acked = NULL;
     //  Scans for lost chunks start here: the ledger's done prefix is skipped.
@@ -977,6 +985,32 @@ s_on_control (s_vent_t *self)
     }
 }
 
+//  A chunk can be done (every reducer applied it) with its words unknown:
+//  its mapper died after its batches went and before its MAPPED did. It
+//  is mapped again after dead_ms, only to learn its words: the reducers
+//  drop its batches as duplicates, its MAPPED counts it.
+static void
+s_recount (s_vent_t *self, int64_t now)
+{
+    while (self->first_uncounted < self->nchunks
+       &&  self->ledger[self->first_uncounted].state == S_DONE
+       &&  self->ledger[self->first_uncounted].counted)
+        self->first_uncounted++;
+    for (size_t id = self->first_uncounted; id < self->nchunks; id++) {
+        s_chunk_t *chunk = &self->ledger[id];
+        if (chunk->state != S_DONE || chunk->has_words || chunk->recount
+        ||  now - chunk->since <= (int64_t) self->config->dead_ms)
+            continue;
+        zmr_log (1, "chunk %llu is done but its words are not known: mapping it again",
+                 (unsigned long long) id);
+        chunk->recount = true;
+        chunk->attempt++;
+        self->stat.chunks_reissued++;
+        if (s_queue_push (self, id))
+            s_fail (self, "out of memory");
+    }
+}
+
 //  Timeouts: dead workers, lost chunks, FLUSH again, the status.
 static void
 s_housekeeping (s_vent_t *self)
@@ -1002,6 +1036,8 @@ s_housekeeping (s_vent_t *self)
             if (chunk->state == S_MAPPED && now - chunk->since > dead_ms)
                 s_requeue (self, id, "its batches did not all arrive");
         }
+    if (self->phase == P_MAPPING && self->uncounted)
+        s_recount (self, now);
     if (self->phase == P_FLUSHING && now >= self->next_flush)
         s_flush (self);
     if (self->closing && now >= self->close_again) {
@@ -1010,6 +1046,15 @@ s_housekeeping (s_vent_t *self)
         s_close_windows (self);
     }
     if (self->journal && now >= self->next_sync) {
+        //  A stream's spool holds only what is not done yet, on disk: the
+        //  text before the first chunk not done is never read again.
+        if (self->nchunks) {
+            const s_chunk_t *first = self->first_open < self->nchunks
+                                   ? &self->ledger[self->first_open]: NULL;
+            const s_chunk_t *last = &self->ledger[self->nchunks - 1];
+            zmr_chunker_release (self->chunker, first? first->input: last->input,
+                                 first? first->offset: last->offset + last->len);
+        }
         zmr_chunker_sync (self->chunker);
         zmr_journal_sync (self->journal);
         self->next_sync = now + 1000;
