@@ -665,3 +665,34 @@ Test (stream, a_tcp_input_nobody_serves_fails_naming_it)
     cr_assert (err && strstr (err, input) && strstr (err, "refused"),
                "the error does not name the input and the reason: %s", err? err: "");
 }
+
+//  A job of thousands of chunks (a long stream's worth) passes the point
+//  where the ventilator forgets the done prefix of its ledger, several
+//  times, with a mapper killed meanwhile: the result stays exact (and the
+//  sanitized build checks every ledger access against what it holds).
+Test (stream, a_job_of_thousands_of_chunks_forgets_done_ones_and_stays_exact)
+{
+    h_counts_t ref;
+    h_kjv_reference (&ref);
+    char *status = h_strf ("ipc://%s/st", h_dir ());
+    char *monitor_out = h_path ("monitor.json");
+    char *output = h_path ("out.txt");
+    h_io_t io = { .stderr_path = h_path ("zmr.err"), .env = s_env () };
+    pid_t zmr = h_spawnl (&io, "zmr", "run", "--no-progress", "--chunk-size", "1K",
+                          "--status", status, "-o", output, h_kjv (), NULL);
+    h_io_t mon = { .stdout_path = monitor_out };
+    h_spawnl (&mon, "zmr-monitor", "--json", "--keep", status, NULL);
+    uint64_t some = 1500;
+    h_status_t st;
+    if (h_status_wait (monitor_out, s_chunks_done, &some, 60000, &st))
+        for (size_t i = 0; i < st.nworkers; i++)
+            if (!strcmp (st.workers[i].role, "mapper") && st.workers[i].pid > 0) {
+                kill ((pid_t) st.workers[i].pid, SIGKILL);
+                break;
+            }
+    cr_assert_eq (h_exit_code (h_wait (zmr, 120000, "zmr run")), 0);
+    cr_assert_gt (h_status_max (monitor_out, "chunks_read"), 3000,
+                  "only %llu chunks",
+                  (unsigned long long) h_status_max (monitor_out, "chunks_read"));
+    h_assert_result (output, &ref);
+}

@@ -9,6 +9,7 @@
     re-issue can only cost duplicate work, which the reducers drop; it can
     never lose or double a count. */
 #include "zmr_ventilator.h"
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 
@@ -73,7 +74,9 @@ typedef struct {
     int64_t pending_since;   //  Monotonic ms since text waits in the
                              //  chunker for its chunk to fill, or 0
     uint64_t pending_stamp;  //  The same, in ms since the epoch
-    s_chunk_t *ledger;       //  Indexed by chunk id
+    s_chunk_t *ledger;       //  Chunk id base + i at i (use s_at)
+    size_t base;             //  First chunk id the ledger holds: those
+                             //  below are done and counted, and forgotten
     size_t nchunks;          //  Chunks cut so far
     size_t ncuts_journaled;  //  Chunks whose cut the journal held at start
     zmr_file_ref_t *refs;    //  Per input, for chunks by reference (path
@@ -107,6 +110,14 @@ typedef struct {
     msgpack_sbuffer sbuf;    //  Encoding buffer
     msgpack_packer pk;       //  Packs into sbuf
 } s_vent_t;
+
+//  The ledger entry of chunk id, which must be held (base <= id < nchunks).
+static inline s_chunk_t *
+s_at (s_vent_t *self, uint64_t id)
+{
+    assert (id >= self->base && id < self->nchunks);
+    return &self->ledger[id - self->base];
+}
 
 static void s_publish (s_vent_t *self);
 static void s_pack_state (s_vent_t *self, int type);
@@ -164,7 +175,7 @@ s_queue_push (s_vent_t *self, uint64_t chunk)
 static void
 s_requeue (s_vent_t *self, uint64_t id, const char *why)
 {
-    s_chunk_t *chunk = &self->ledger[id];
+    s_chunk_t *chunk = s_at (self, id);
     if (chunk->state == S_DONE || chunk->state == S_QUEUED)
         return;
     zmr_log (1, "re-issuing chunk %llu (attempt %u): %s",
@@ -191,7 +202,7 @@ s_flush_due (s_vent_t *self)
 static int
 s_read_chunk (s_vent_t *self)
 {
-    if (self->nchunks == self->ledger_size) {
+    if (self->nchunks - self->base == self->ledger_size) {
         size_t size = self->ledger_size? self->ledger_size * 2: 256;
         s_chunk_t *ledger = realloc (self->ledger, size * sizeof *ledger);
         if (!ledger) {
@@ -244,7 +255,7 @@ s_read_chunk (s_vent_t *self)
         ref->device = cut.device;
         ref->inode = cut.inode;
     }
-    s_chunk_t *chunk = &self->ledger[self->nchunks];
+    s_chunk_t *chunk = &self->ledger[self->nchunks - self->base];
     memset (chunk, 0, sizeof *chunk);
     chunk->data = cut.data;
     chunk->len = cut.len;
@@ -319,7 +330,7 @@ s_can_issue (s_vent_t *self)
         if (self->workers[i].role == ZMR_ROLE_MAPPER && self->workers[i].state == W_ALIVE)
             mappers++;
     for (size_t id = self->first_open; id < self->nchunks; id++)
-        if (self->ledger[id].state == S_ISSUED)
+        if (s_at (self, id)->state == S_ISSUED)
             waiting++;
     if (waiting >= 2 * (mappers? mappers: 1))
         return false;
@@ -346,7 +357,7 @@ s_issue (s_vent_t *self)
             self->stat.in_flight++;
     }
     uint64_t id = self->queue[self->queue_head];
-    s_chunk_t *chunk = &self->ledger[id];
+    s_chunk_t *chunk = s_at (self, id);
     bool recount = chunk->state == S_DONE && chunk->recount && !chunk->has_words;
     if (chunk->state != S_QUEUED && !recount) {
         //  Queued twice and already handled: skip.
@@ -474,12 +485,12 @@ s_close_windows (s_vent_t *self)
     uint64_t W = self->config->window_ms;
     if (!W || self->closing || self->window_first >= self->nchunks || self->sink < 0)
         return;
-    uint64_t id = self->ledger[self->window_first].stamp / W * W;
+    uint64_t id = s_at (self, self->window_first)->stamp / W * W;
     uint64_t end = id + W;
     bool no_more = self->eof
                 || (zmr_wall_ms () >= end && (!self->pending_since || self->pending_stamp >= end));
     bool all_done = self->first_open == self->nchunks
-                 || self->ledger[self->first_open].stamp >= end;
+                 || s_at (self, self->first_open)->stamp >= end;
     if (!no_more || !all_done)
         return;
     self->closing = true;
@@ -498,7 +509,7 @@ s_window_stored (s_vent_t *self, uint64_t id, uint64_t words)
     if (!self->closing || id != self->closing_id)
         return;
     uint64_t end = id + self->config->window_ms;
-    while (self->window_first < self->nchunks && self->ledger[self->window_first].stamp < end)
+    while (self->window_first < self->nchunks && s_at (self, self->window_first)->stamp < end)
         self->window_first++;
     self->closing = false;
     self->stat.windows_closed++;
@@ -629,7 +640,7 @@ s_on_hello (s_vent_t *self, zmq_msg_t *identity, zmq_msg_t *body, zmr_msg_t *msg
             //  Batches in flight to the old process may be lost: what this
             //  partition has not ACKed yet goes out again.
             for (size_t id = self->first_open; id < self->nchunks; id++) {
-                s_chunk_t *chunk = &self->ledger[id];
+                s_chunk_t *chunk = s_at (self, id);
                 if (chunk->state == S_MAPPED && !chunk->acked[msg->partition])
                     s_requeue (self, id, "its reducer came back");
             }
@@ -676,7 +687,7 @@ s_on_hello (s_vent_t *self, zmq_msg_t *identity, zmq_msg_t *body, zmr_msg_t *msg
 static void
 s_count (s_vent_t *self, uint64_t id)
 {
-    s_chunk_t *chunk = &self->ledger[id];
+    s_chunk_t *chunk = s_at (self, id);
     if (chunk->state != S_DONE || !chunk->has_words || chunk->counted)
         return;
     chunk->counted = true;
@@ -699,9 +710,9 @@ s_on_ack (s_vent_t *self, zmr_msg_t *msg)
     }
     //  A chunk not cut yet: after a restart, reducers ACK what the last
     //  ventilator issued. It is issued again and ACKed again as a duplicate.
-    if (msg->chunk >= self->nchunks)
-        return;
-    s_chunk_t *chunk = &self->ledger[msg->chunk];
+    if (msg->chunk >= self->nchunks || msg->chunk < self->base)
+        return;             //  (below base: done long ago)
+    s_chunk_t *chunk = s_at (self, msg->chunk);
     if (chunk->state == S_DONE || chunk->acked[msg->partition])
         return;
     chunk->acked[msg->partition] = 1;
@@ -720,7 +731,7 @@ s_on_ack (s_vent_t *self, zmr_msg_t *msg)
     chunk->acked = NULL;
     //  Scans for lost chunks start here: the ledger's done prefix is skipped.
     while (self->first_open < self->nchunks
-       &&  self->ledger[self->first_open].state == S_DONE)
+       &&  s_at (self, self->first_open)->state == S_DONE)
         self->first_open++;
     s_advance (self);
 }
@@ -730,7 +741,7 @@ s_on_ack (s_vent_t *self, zmr_msg_t *msg)
 static void
 s_quarantine (s_vent_t *self, uint64_t id)
 {
-    s_chunk_t *chunk = &self->ledger[id];
+    s_chunk_t *chunk = s_at (self, id);
     zmr_quarantine_t *list = realloc (self->quarantine,
         (self->stat.chunks_quarantined + 1) * sizeof *list);
     if (!list) {
@@ -755,7 +766,7 @@ s_quarantine (s_vent_t *self, uint64_t id)
     chunk->acked = NULL;
     self->stat.in_flight--;
     while (self->first_open < self->nchunks
-       &&  self->ledger[self->first_open].state == S_DONE)
+       &&  s_at (self, self->first_open)->state == S_DONE)
         self->first_open++;
 }
 
@@ -768,7 +779,7 @@ s_reclaim (s_vent_t *self, s_worker_t *worker, const char *why, bool died)
 {
     uint32_t holder = (uint32_t) (worker - self->workers) + 1;
     for (size_t id = self->first_open; id < self->nchunks; id++) {
-        s_chunk_t *chunk = &self->ledger[id];
+        s_chunk_t *chunk = s_at (self, id);
         if (died && chunk->state == S_TAKEN && chunk->holder == holder
         &&  ++chunk->crashes >= self->config->poison_limit)
             s_quarantine (self, id);
@@ -872,7 +883,8 @@ s_on_control (s_vent_t *self)
         return;
     }
     uint32_t holder = worker? (uint32_t) (worker - self->workers) + 1: 0;
-    s_chunk_t *chunk = msg.chunk < self->nchunks? &self->ledger[msg.chunk]: NULL;
+    s_chunk_t *chunk = msg.chunk < self->nchunks && msg.chunk >= self->base
+                     ? s_at (self, msg.chunk): NULL;
     switch (msg.type) {
         case ZMR_TAKE:
             if (!chunk)
@@ -990,14 +1002,20 @@ s_on_control (s_vent_t *self)
 //  is mapped again after dead_ms, only to learn its words: the reducers
 //  drop its batches as duplicates, its MAPPED counts it.
 static void
-s_recount (s_vent_t *self, int64_t now)
+s_skip_counted (s_vent_t *self)
 {
     while (self->first_uncounted < self->nchunks
-       &&  self->ledger[self->first_uncounted].state == S_DONE
-       &&  self->ledger[self->first_uncounted].counted)
+       &&  s_at (self, self->first_uncounted)->state == S_DONE
+       &&  s_at (self, self->first_uncounted)->counted)
         self->first_uncounted++;
+}
+
+static void
+s_recount (s_vent_t *self, int64_t now)
+{
+    s_skip_counted (self);
     for (size_t id = self->first_uncounted; id < self->nchunks; id++) {
-        s_chunk_t *chunk = &self->ledger[id];
+        s_chunk_t *chunk = s_at (self, id);
         if (chunk->state != S_DONE || chunk->has_words || chunk->recount
         ||  now - chunk->since <= (int64_t) self->config->dead_ms)
             continue;
@@ -1009,6 +1027,29 @@ s_recount (s_vent_t *self, int64_t now)
         if (s_queue_push (self, id))
             s_fail (self, "out of memory");
     }
+}
+
+//  A stream's ledger would grow by an entry per chunk for as long as the
+//  stream runs: the prefix of chunks done, counted and past every window
+//  is forgotten (their ids stay known: below base, done).
+static void
+s_compact (s_vent_t *self)
+{
+    size_t low = self->first_open;
+    if (self->uncounted) {
+        s_skip_counted (self);
+        if (self->first_uncounted < low)
+            low = self->first_uncounted;
+    }
+    if (self->config->window_ms && self->window_first < low)
+        low = self->window_first;
+    if (low - self->base < 1024)
+        return;
+    memmove (self->ledger, self->ledger + (low - self->base),
+             (self->nchunks - low) * sizeof *self->ledger);
+    self->base = low;
+    if (self->first_uncounted < low)
+        self->first_uncounted = low;
 }
 
 //  Timeouts: dead workers, lost chunks, FLUSH again, the status.
@@ -1029,7 +1070,7 @@ s_housekeeping (s_vent_t *self)
     }
     if (self->phase == P_MAPPING)
         for (size_t id = self->first_open; id < self->nchunks; id++) {
-            s_chunk_t *chunk = &self->ledger[id];
+            s_chunk_t *chunk = s_at (self, id);
             if (chunk->state == S_ISSUED && now - chunk->since > dead_ms)
                 s_requeue (self, id, "no mapper took it");
             else
@@ -1038,6 +1079,7 @@ s_housekeeping (s_vent_t *self)
         }
     if (self->phase == P_MAPPING && self->uncounted)
         s_recount (self, now);
+    s_compact (self);
     if (self->phase == P_FLUSHING && now >= self->next_flush)
         s_flush (self);
     if (self->closing && now >= self->close_again) {
@@ -1050,8 +1092,8 @@ s_housekeeping (s_vent_t *self)
         //  text before the first chunk not done is never read again.
         if (self->nchunks) {
             const s_chunk_t *first = self->first_open < self->nchunks
-                                   ? &self->ledger[self->first_open]: NULL;
-            const s_chunk_t *last = &self->ledger[self->nchunks - 1];
+                                   ? s_at (self, self->first_open): NULL;
+            const s_chunk_t *last = s_at (self, self->nchunks - 1);
             zmr_chunker_release (self->chunker, first? first->input: last->input,
                                  first? first->offset: last->offset + last->len);
         }
@@ -1257,9 +1299,9 @@ s_open (s_vent_t *self, const zmr_ventilator_config_t *config)
 static void
 s_close (s_vent_t *self)
 {
-    for (size_t i = 0; i < self->nchunks; i++) {
-        free (self->ledger[i].data);
-        free (self->ledger[i].acked);
+    for (size_t i = self->base; i < self->nchunks; i++) {
+        free (self->ledger[i - self->base].data);
+        free (self->ledger[i - self->base].acked);
     }
     free (self->ledger);
     for (size_t i = 0; self->refs && i < self->config->ninputs; i++)
@@ -1344,7 +1386,7 @@ zmr_ventilator_run (const zmr_ventilator_config_t *config)
         if (self.config->window_ms && !self.closing && self.window_first < self.nchunks) {
             //  Wake when the next window's end passes.
             uint64_t W = self.config->window_ms;
-            uint64_t end = (self.ledger[self.window_first].stamp / W + 1) * W;
+            uint64_t end = (s_at (&self, self.window_first)->stamp / W + 1) * W;
             uint64_t now = zmr_wall_ms ();
             int64_t until = now >= end? 0: (int64_t) (end - now);
             if (until < wait)
