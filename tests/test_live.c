@@ -186,19 +186,32 @@ Test (live, top_words_are_the_first_of_the_result_order)
     zmr_live_destroy (&live);
 }
 
+//  Standard input becomes the read end of a new pipe; *writer gets its
+//  write end, *saved the old standard input. Returns a chunker over "-"
+//  with chunk_size and max_chunk.
+static zmr_chunker_t *
+s_stdin_pipe (int *writer, int *saved, size_t chunk_size, size_t max_chunk)
+{
+    int fds[2];
+    cr_assert_eq (pipe (fds), 0);
+    *saved = dup (0);
+    cr_assert_eq (dup2 (fds[0], 0), 0);
+    close (fds[0]);
+    *writer = fds[1];
+    const char *const inputs[] = { "-" };
+    char error[256];
+    zmr_chunker_t *chunker = zmr_chunker_new (inputs, 1, chunk_size, max_chunk, error,
+                                              sizeof error);
+    cr_assert_not_null (chunker, "%s", error);
+    return chunker;
+}
+
 //  A stream's waiting text is cut at its last whitespace by flush(), and
 //  the rest (a word still coming) waits for the next read.
 Test (live, flush_cuts_a_streams_waiting_text_at_its_last_whitespace, .timeout = 10)
 {
-    int fds[2];
-    cr_assert_eq (pipe (fds), 0);
-    int saved = dup (0);
-    cr_assert_eq (dup2 (fds[0], 0), 0);
-    close (fds[0]);
-    const char *const inputs[] = { "-" };
-    char error[256];
-    zmr_chunker_t *chunker = zmr_chunker_new (inputs, 1, 1 << 20, 4 << 20, error, sizeof error);
-    cr_assert_not_null (chunker, "%s", error);
+    int fds[2], saved;
+    zmr_chunker_t *chunker = s_stdin_pipe (&fds[1], &saved, 1 << 20, 4 << 20);
     zmr_chunker_set_nonblocking (chunker, true);
     cr_assert_eq (write (fds[1], "call me ishm", 12), 12);
     zmr_chunk_t chunk;
@@ -282,15 +295,10 @@ Test (live, a_spool_gives_back_the_space_of_done_text, .timeout = 10)
     cr_assert_not_null (mkdtemp (dir));
     char prefix[64];
     snprintf (prefix, sizeof prefix, "%s/journal.spool", dir);
-    int fds[2];
-    cr_assert_eq (pipe (fds), 0);
-    int saved = dup (0);
-    cr_assert_eq (dup2 (fds[0], 0), 0);
-    close (fds[0]);
+    int fds[2], saved;
+    zmr_chunker_t *chunker = s_stdin_pipe (&fds[1], &saved, 64 << 10, 1 << 20);
     const char *const inputs[] = { "-" };
     char error[256];
-    zmr_chunker_t *chunker = zmr_chunker_new (inputs, 1, 64 << 10, 1 << 20, error, sizeof error);
-    cr_assert_not_null (chunker, "%s", error);
     cr_assert_eq (zmr_chunker_spool (chunker, prefix, false, error, sizeof error), 0, "%s", error);
     //  1 MiB of "word " in, through a child that writes and exits.
     static char text[1 << 20];
