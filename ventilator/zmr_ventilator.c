@@ -793,6 +793,161 @@ s_reclaim (s_vent_t *self, s_worker_t *worker, const char *why, bool died)
     }
 }
 
+//  Takes a decoded message of this job from worker (NULL: a peer that has
+//  not said HELLO) on the control socket.
+static void
+s_take (s_vent_t *self, s_worker_t *worker, zmr_msg_t *msg)
+{
+    if (worker) {
+        worker->last_seen = zmr_now_ms ();
+        if (worker->state == W_DEAD) {
+            zmr_log (0, "%s %s is back", s_role_names[worker->role], worker->name);
+            worker->state = W_ALIVE;
+        }
+    }
+    if (!worker && msg->type != ZMR_TAKE && msg->type != ZMR_MAPPED) {
+        //  Asked to say HELLO; until then it is nobody, and what it sends is
+        //  dropped (a restarted ventilator sees a few of these, honestly).
+        //  Only a mapper's TAKE and MAPPED are kept: after a restart they
+        //  may come before its HELLO, and a chunk's words are known only
+        //  from MAPPED. A forged one can only make the final check (sink
+        //  total against ventilator total) fail the job, never pass it.
+        self->stat.malformed++;
+        zmr_log_dropped ("control", "message from a peer that has not said HELLO");
+        return;
+    }
+    //  Each message is taken only from the role that sends it: a peer that
+    //  said HELLO as a mapper cannot ACK, store or finish anything.
+    int expected = msg->type == ZMR_TAKE || msg->type == ZMR_MAPPED? ZMR_ROLE_MAPPER
+                 : msg->type == ZMR_ACK? ZMR_ROLE_REDUCER
+                 : msg->type == ZMR_STORED || msg->type == ZMR_DONE
+                   || msg->type == ZMR_LIVESTAT || msg->type == ZMR_WSTORED? ZMR_ROLE_SINK: 0;
+    bool in_place = !worker || expected == 0 || worker->role == expected;
+    if (msg->type == ZMR_ACK)
+        in_place = in_place && self->reducer_of[msg->partition < ZMR_MAX_REDUCERS? msg->partition: 0]
+                               == (int) (worker - self->workers);
+    if (expected == ZMR_ROLE_SINK)
+        in_place = in_place && self->sink == (int) (worker - self->workers);
+    if (!in_place || (worker && worker->state == W_LEFT)) {
+        self->stat.malformed++;
+        zmr_log_dropped ("control", "message from a worker not in that role");
+        return;
+    }
+    uint32_t holder = worker? (uint32_t) (worker - self->workers) + 1: 0;
+    s_chunk_t *chunk = msg->chunk < self->nchunks && msg->chunk >= self->base
+                     ? s_at (self, msg->chunk): NULL;
+    switch (msg->type) {
+        case ZMR_TAKE:
+            if (!chunk)
+                break;
+            if (chunk->state == S_ISSUED || chunk->state == S_QUEUED
+            ||  chunk->state == S_TAKEN) {
+                //  A TAKE of a chunk already back in line means it was not
+                //  lost after all; its queue entry is skipped when reached.
+                chunk->state = S_TAKEN;
+                chunk->holder = holder;
+                chunk->since = zmr_now_ms ();
+            }
+            break;
+        case ZMR_MAPPED:
+            if (!chunk)
+                break;
+            if (!chunk->has_words) {
+                chunk->words = msg->words;
+                chunk->has_words = true;
+                s_count (self, msg->chunk);
+            }
+            if (chunk->state != S_DONE) {
+                chunk->state = S_MAPPED;
+                chunk->holder = holder;
+                chunk->since = zmr_now_ms ();
+            }
+            if (worker) {
+                worker->counters.chunks++;
+                worker->counters.words += msg->words;
+                worker->counters.bytes += chunk->len;
+            }
+            break;
+        case ZMR_ACK:
+            s_on_ack (self, msg);
+            break;
+        case ZMR_HEARTBEAT:
+        case ZMR_BYE:
+            if (!worker)
+                break;
+            if (worker->role != ZMR_ROLE_MAPPER)
+                worker->counters = msg->counters;
+            else {
+                //  Chunks, words and bytes are counted here from MAPPED;
+                //  the rest only the mapper knows.
+                worker->counters.malformed = msg->counters.malformed;
+                worker->counters.distinct = msg->counters.distinct;
+            }
+            if (msg->type == ZMR_BYE) {
+                worker->state = W_LEFT;
+                zmr_log (1, "%s %s left", s_role_names[worker->role], worker->name);
+                if (worker->role == ZMR_ROLE_MAPPER)
+                    s_reclaim (self, worker, "its mapper left", false);
+            }
+            break;
+        case ZMR_STORED:
+            if (msg->partition < self->config->reducers && !self->stored[msg->partition]) {
+                self->stored[msg->partition] = true;
+                self->nstored++;
+            }
+            break;
+        case ZMR_DONE:
+            if (self->phase == P_FLUSHING) {
+                zmr_log (1, "the sink wrote %llu words, %llu distinct",
+                         (unsigned long long) msg->words,
+                         (unsigned long long) msg->distinct);
+                if (msg->words != self->stat.words) {
+                    char reason[ZMR_REASON_MAX];
+                    snprintf (reason, sizeof reason,
+                              "the sink holds %llu words but the completed chunks %llu",
+                              (unsigned long long) msg->words,
+                              (unsigned long long) self->stat.words);
+                    s_fail (self, reason);
+                }
+                else {
+                    self->phase = P_DONE;
+                    s_publish (self);
+                }
+            }
+            break;
+        case ZMR_WSTORED:
+            s_window_stored (self, msg->window, msg->words);
+            break;
+        case ZMR_FAIL:
+            if (worker && worker->role != ZMR_ROLE_MAPPER) {
+                char reason[ZMR_REASON_MAX + ZMR_NAME_MAX + 16];
+                snprintf (reason, sizeof reason, "%s %s: %s", s_role_names[worker->role],
+                          worker->name, msg->reason);
+                s_fail (self, reason);
+            }
+            break;
+        case ZMR_LIVESTAT: {
+            //  The sink's view of the running totals, for the status.
+            self->stat.latency_p50_ms = msg->p50;
+            self->stat.latency_p99_ms = msg->p99;
+            self->stat.latency_samples = msg->samples;
+            const char *word;
+            uint32_t len;
+            uint64_t count;
+            self->stat.ntop = 0;
+            while (zmr_msg_next_pair (msg, &word, &len, &count)) {
+                zmr_top_t *top = &self->stat.top[self->stat.ntop++];
+                zmr_status_set_word (top, word, len);
+                top->count = count;
+            }
+            break;
+        }
+        default:
+            self->stat.malformed++;
+            zmr_log_dropped ("control", "message type not for the ventilator");
+    }
+}
+
 static void
 s_on_control (s_vent_t *self)
 {
@@ -846,155 +1001,10 @@ s_on_control (s_vent_t *self)
         if (zmr_msg_send (self->control, &self->sbuf, ZMQ_DONTWAIT) == -1)
             msgpack_sbuffer_clear (&self->sbuf);
     }
+    //  Pairs (LIVESTAT's top words) are views into the frame: it is closed
+    //  after the message is taken.
+    s_take (self, worker, &msg);
     zmr_msg_close (frames, n);
-    if (worker) {
-        worker->last_seen = zmr_now_ms ();
-        if (worker->state == W_DEAD) {
-            zmr_log (0, "%s %s is back", s_role_names[worker->role], worker->name);
-            worker->state = W_ALIVE;
-        }
-    }
-    if (!worker && msg.type != ZMR_TAKE && msg.type != ZMR_MAPPED) {
-        //  Asked to say HELLO; until then it is nobody, and what it sends is
-        //  dropped (a restarted ventilator sees a few of these, honestly).
-        //  Only a mapper's TAKE and MAPPED are kept: after a restart they
-        //  may come before its HELLO, and a chunk's words are known only
-        //  from MAPPED. A forged one can only make the final check (sink
-        //  total against ventilator total) fail the job, never pass it.
-        self->stat.malformed++;
-        zmr_log_dropped ("control", "message from a peer that has not said HELLO");
-        return;
-    }
-    //  Each message is taken only from the role that sends it: a peer that
-    //  said HELLO as a mapper cannot ACK, store or finish anything.
-    int expected = msg.type == ZMR_TAKE || msg.type == ZMR_MAPPED? ZMR_ROLE_MAPPER
-                 : msg.type == ZMR_ACK? ZMR_ROLE_REDUCER
-                 : msg.type == ZMR_STORED || msg.type == ZMR_DONE
-                   || msg.type == ZMR_LIVESTAT || msg.type == ZMR_WSTORED? ZMR_ROLE_SINK: 0;
-    bool in_place = !worker || expected == 0 || worker->role == expected;
-    if (msg.type == ZMR_ACK)
-        in_place = in_place && self->reducer_of[msg.partition < ZMR_MAX_REDUCERS? msg.partition: 0]
-                               == (int) (worker - self->workers);
-    if (expected == ZMR_ROLE_SINK)
-        in_place = in_place && self->sink == (int) (worker - self->workers);
-    if (!in_place || (worker && worker->state == W_LEFT)) {
-        self->stat.malformed++;
-        zmr_log_dropped ("control", "message from a worker not in that role");
-        return;
-    }
-    uint32_t holder = worker? (uint32_t) (worker - self->workers) + 1: 0;
-    s_chunk_t *chunk = msg.chunk < self->nchunks && msg.chunk >= self->base
-                     ? s_at (self, msg.chunk): NULL;
-    switch (msg.type) {
-        case ZMR_TAKE:
-            if (!chunk)
-                break;
-            if (chunk->state == S_ISSUED || chunk->state == S_QUEUED
-            ||  chunk->state == S_TAKEN) {
-                //  A TAKE of a chunk already back in line means it was not
-                //  lost after all; its queue entry is skipped when reached.
-                chunk->state = S_TAKEN;
-                chunk->holder = holder;
-                chunk->since = zmr_now_ms ();
-            }
-            break;
-        case ZMR_MAPPED:
-            if (!chunk)
-                break;
-            if (!chunk->has_words) {
-                chunk->words = msg.words;
-                chunk->has_words = true;
-                s_count (self, msg.chunk);
-            }
-            if (chunk->state != S_DONE) {
-                chunk->state = S_MAPPED;
-                chunk->holder = holder;
-                chunk->since = zmr_now_ms ();
-            }
-            if (worker) {
-                worker->counters.chunks++;
-                worker->counters.words += msg.words;
-                worker->counters.bytes += chunk->len;
-            }
-            break;
-        case ZMR_ACK:
-            s_on_ack (self, &msg);
-            break;
-        case ZMR_HEARTBEAT:
-        case ZMR_BYE:
-            if (!worker)
-                break;
-            if (worker->role != ZMR_ROLE_MAPPER)
-                worker->counters = msg.counters;
-            else {
-                //  Chunks, words and bytes are counted here from MAPPED;
-                //  the rest only the mapper knows.
-                worker->counters.malformed = msg.counters.malformed;
-                worker->counters.distinct = msg.counters.distinct;
-            }
-            if (msg.type == ZMR_BYE) {
-                worker->state = W_LEFT;
-                zmr_log (1, "%s %s left", s_role_names[worker->role], worker->name);
-                if (worker->role == ZMR_ROLE_MAPPER)
-                    s_reclaim (self, worker, "its mapper left", false);
-            }
-            break;
-        case ZMR_STORED:
-            if (msg.partition < self->config->reducers && !self->stored[msg.partition]) {
-                self->stored[msg.partition] = true;
-                self->nstored++;
-            }
-            break;
-        case ZMR_DONE:
-            if (self->phase == P_FLUSHING) {
-                zmr_log (1, "the sink wrote %llu words, %llu distinct",
-                         (unsigned long long) msg.words,
-                         (unsigned long long) msg.distinct);
-                if (msg.words != self->stat.words) {
-                    char reason[ZMR_REASON_MAX];
-                    snprintf (reason, sizeof reason,
-                              "the sink holds %llu words but the completed chunks %llu",
-                              (unsigned long long) msg.words,
-                              (unsigned long long) self->stat.words);
-                    s_fail (self, reason);
-                }
-                else {
-                    self->phase = P_DONE;
-                    s_publish (self);
-                }
-            }
-            break;
-        case ZMR_WSTORED:
-            s_window_stored (self, msg.window, msg.words);
-            break;
-        case ZMR_FAIL:
-            if (worker && worker->role != ZMR_ROLE_MAPPER) {
-                char reason[ZMR_REASON_MAX + ZMR_NAME_MAX + 16];
-                snprintf (reason, sizeof reason, "%s %s: %s", s_role_names[worker->role],
-                          worker->name, msg.reason);
-                s_fail (self, reason);
-            }
-            break;
-        case ZMR_LIVESTAT: {
-            //  The sink's view of the running totals, for the status.
-            self->stat.latency_p50_ms = msg.p50;
-            self->stat.latency_p99_ms = msg.p99;
-            self->stat.latency_samples = msg.samples;
-            const char *word;
-            uint32_t len;
-            uint64_t count;
-            self->stat.ntop = 0;
-            while (zmr_msg_next_pair (&msg, &word, &len, &count)) {
-                zmr_top_t *top = &self->stat.top[self->stat.ntop++];
-                zmr_status_set_word (top, word, len);
-                top->count = count;
-            }
-            break;
-        }
-        default:
-            self->stat.malformed++;
-            zmr_log_dropped ("control", "message type not for the ventilator");
-    }
 }
 
 //  A chunk can be done (every reducer applied it) with its words unknown:
