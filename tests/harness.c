@@ -245,6 +245,30 @@ s_remove (const char *path, const struct stat *info, int flag, struct FTW *ftw)
     return 0;
 }
 
+//  The first file of the test directory where a child reported a sanitizer
+//  error (ASan, LSan, UBSan): a role that died of one is restarted by
+//  zmr run and the job may still end exact, so the test would not see it.
+static char s_sanitized[4096];
+
+static int
+s_scan_sanitizer (const char *path, const struct stat *info, int flag, struct FTW *ftw)
+{
+    (void) ftw;
+    if (flag != FTW_F || !S_ISREG (info->st_mode) || info->st_size > (64 << 20)
+    ||  s_sanitized[0])
+        return 0;
+    static const char *const reports[] = {
+        "ERROR: AddressSanitizer", "ERROR: LeakSanitizer", ": runtime error: "
+    };
+    size_t len;
+    char *text = s_read_file (path, &len);
+    for (size_t i = 0; text && i < 3 && !s_sanitized[0]; i++)
+        if (memmem (text, len, reports[i], strlen (reports[i])))
+            snprintf (s_sanitized, sizeof s_sanitized, "%s (%s)", path, reports[i]);
+    free (text);
+    return 0;
+}
+
 static s_child_t *
 s_child (pid_t pid)
 {
@@ -291,6 +315,13 @@ h_teardown (void)
             break;
         h_sleep_ms (5);
     }
+    s_sanitized[0] = 0;
+    if (s_dir[0])
+        nftw (s_dir, s_scan_sanitizer, 16, FTW_PHYS);
+    bool sanitized = s_sanitized[0] != 0;
+    if (sanitized)
+        fprintf (stderr, "a process of this test reported a sanitizer error: %s\n",
+                 s_sanitized);
     if (s_dir[0]) {
         const char *keep = getenv ("ZMR_TEST_KEEP");
         if (keep && !strcmp (keep, "1"))
@@ -305,6 +336,11 @@ h_teardown (void)
     s_allocs = NULL;
     s_nallocs = s_allocs_size = 0;
     s_nchildren = 0;
+    //  After the cleanup, so that a failure here leaves nothing behind.
+    //  Criterion does not fail a test on an assertion in its fini: the
+    //  worker dies instead, which it reports as a crash of this test.
+    if (sanitized)
+        abort ();
 }
 
 //  ---------------------------------------------------------------------
