@@ -9,7 +9,7 @@ stretches that to ~14 ms at 10 MB/s); the first line of each batch starts
 with a marker m<N> unique to the batch (the rest is filler words), so the
 marker's first --follow line says the batch was counted. Reported per rate: p50/p99/max of that latency (every marker), the
 status's own p50/p99 (text in -> count visible at the sink, per chunk, last
-minute), the sustained input rate, the peak summed RSS of zmr's processes
+minute), the sustained input rate, the summed RSS of zmr's processes
 at 10 s and at the end (growth shows unbounded queues), whether the status
 ever said backpressured, and whether the final counts are exact (the
 expected counts are known: they are what was sent).

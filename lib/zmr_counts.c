@@ -692,3 +692,15 @@ zmr_entries_sort (zmr_entry_t *entries, size_t count)
     if (count > 1)
         qsort (entries, count, sizeof (zmr_entry_t), zmr_entry_compare);
 }
+
+zmr_entry_t *
+zmr_counts_sorted (zmr_counts_t *self, size_t *count)
+{
+    *count = zmr_counts_size (self);
+    zmr_entry_t *copy = malloc ((*count? *count: 1) * sizeof *copy);
+    if (copy) {
+        memcpy (copy, zmr_counts_entries (self), *count * sizeof *copy);
+        zmr_entries_sort (copy, *count);
+    }
+    return copy;
+}

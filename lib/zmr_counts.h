@@ -107,6 +107,12 @@ void
 size_t
     zmr_counts_memory (zmr_counts_t *self);
 
+//  A copy of the table's entries sorted in result order (free() it; the
+//  words are borrowed, valid until the next add or clear); *count is set
+//  to their number. NULL on out-of-memory.
+zmr_entry_t *
+    zmr_counts_sorted (zmr_counts_t *self, size_t *count);
+
 //  Result order of DESIGN.md: higher count first, ties in bytewise order of
 //  the word (a shorter word before a longer one it prefixes). For qsort over
 //  an array of zmr_entry_t.

@@ -65,9 +65,8 @@ zmr_live_destroy (zmr_live_t **self_p)
     *self_p = NULL;
 }
 
-//  Sets word's total and marks it changed. Returns 0 or -1.
-static int
-s_set (zmr_live_t *self, const char *word, uint32_t len, uint64_t total)
+int
+zmr_live_set (zmr_live_t *self, const char *word, uint32_t len, uint64_t total)
 {
     if (self->nchanged == self->changed_cap) {
         size_t cap = self->changed_cap? self->changed_cap * 2: 1024;
@@ -118,19 +117,13 @@ zmr_live_update (zmr_live_t *self, zmr_msg_t *msg, uint64_t now_ms)
     uint32_t len;
     uint64_t total;
     while (zmr_msg_next_pair (msg, &word, &len, &total))
-        if (s_set (self, word, len, total))
+        if (zmr_live_set (self, word, len, total))
             return -1;
     uint64_t chunk, stamp;
     while (zmr_msg_next_chunk (msg, &chunk, &stamp))
         s_chunk (self, chunk, stamp, now_ms);
     self->updates++;
     return 0;
-}
-
-int
-zmr_live_set (zmr_live_t *self, const char *word, uint32_t len, uint64_t total)
-{
-    return s_set (self, word, len, total);
 }
 
 int
@@ -216,13 +209,7 @@ zmr_live_top (zmr_live_t *self, zmr_entry_t *out, size_t k)
 zmr_entry_t *
 zmr_live_sorted (zmr_live_t *self, size_t *count)
 {
-    *count = zmr_counts_size (self->totals);
-    zmr_entry_t *copy = malloc ((*count? *count: 1) * sizeof *copy);
-    if (copy) {
-        memcpy (copy, zmr_counts_entries (self->totals), *count * sizeof *copy);
-        zmr_entries_sort (copy, *count);
-    }
-    return copy;
+    return zmr_counts_sorted (self->totals, count);
 }
 
 uint64_t

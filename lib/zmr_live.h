@@ -4,7 +4,9 @@
     the time their text came in; this table keeps the latest total of every
     word, which words changed since they were last drained (for --follow
     and the PUB of totals), and how late each chunk's counts became visible
-    here: when the last of the R partitions listed it. */
+    here: when the R-th listing of it came (each partition lists a chunk
+    once, in the UPDATE after it applied it; a listing repeated by a
+    restarted reducer would make that sample early). */
 #ifndef ZMR_LIVE_H
 #define ZMR_LIVE_H
 #include <stdbool.h>

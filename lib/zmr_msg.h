@@ -206,8 +206,8 @@ void zmr_msg_begin_update (msgpack_packer *pk, uint64_t job, uint32_t partition,
                            uint32_t reducers, uint32_t nchunks);
 //  TOTALS (the sink's running totals, to subscribers): header, final (the
 //  job is done: these messages hold every word; for a window: the last
-//  message of it), window (0: the running totals, else the number of the
-//  window whose counts these are) and the pairs array.
+//  message of it), window (0: the running totals, else the start, ms since
+//  the epoch, of the window whose counts these are) and the pairs array.
 void zmr_msg_begin_totals (msgpack_packer *pk, uint64_t job, bool final,
                            uint64_t window, uint32_t npairs);
 //  WINDOW: one part of a partition's counts of one window, like RESULT.

@@ -187,12 +187,12 @@ s_map (s_mapper_t *self, uint64_t chunk, uint64_t stamp, const char *data, size_
         }
     if (self->config->unmapped && memmem (data, len, self->config->unmapped,
                                           strlen (self->config->unmapped))) {
-        //  The test fault: the batches are out (given time to leave), the
+        //  The test fault: the batches are out (given a second to leave), the
         //  MAPPED never goes. Once per test, so the chunk can be counted.
         int marker = open (self->config->unmapped_once, O_CREAT | O_EXCL | O_WRONLY, 0600);
         if (marker >= 0) {
             close (marker);
-            zclock_sleep (300);
+            zclock_sleep (1000);
             zmr_log (0, "ZMR_TEST_UNMAPPED: dying before the MAPPED of chunk %llu",
                      (unsigned long long) chunk);
             raise (SIGKILL);

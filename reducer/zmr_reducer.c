@@ -29,7 +29,6 @@
 typedef struct {
     uint64_t id;                     //  Its start, ms since the epoch
     zmr_counts_t *counts;            //  The partition's words in it
-    bool closed;                     //  Sent to the sink (kept for a resend)
 } s_window_t;
 
 typedef struct {
@@ -144,7 +143,7 @@ s_window (s_reducer_t *self, uint64_t id)
         return NULL;
     zmr_counts_t *counts = zmr_counts_new ();
     if (counts)
-        self->windows[self->nwindows++] = (s_window_t) { id, counts, false };
+        self->windows[self->nwindows++] = (s_window_t) { id, counts };
     return counts;
 }
 
@@ -457,8 +456,6 @@ s_close_window (s_reducer_t *self, uint64_t id)
     size_t kept = 0;
     for (size_t i = 0; i < self->nwindows; i++) {
         s_window_t *window = &self->windows[i];
-        if (window->id == id)
-            window->closed = true;
         if (window->id < id)
             zmr_counts_destroy (&window->counts);
         else

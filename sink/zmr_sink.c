@@ -362,19 +362,6 @@ s_write_file (const char *path, zmr_entry_t *entries, size_t count, uint64_t *di
     return s_temp_commit (out, temp, path, rc, "");
 }
 
-//  Copies a partition's entries out, sorted in result order. Caller frees.
-static zmr_entry_t *
-s_sorted (zmr_counts_t *counts, size_t *count)
-{
-    *count = zmr_counts_size (counts);
-    zmr_entry_t *copy = malloc ((*count? *count: 1) * sizeof *copy);
-    if (copy) {
-        memcpy (copy, zmr_counts_entries (counts), *count * sizeof *copy);
-        zmr_entries_sort (copy, *count);
-    }
-    return copy;
-}
-
 static int
 s_write_result (s_sink_t *self, uint64_t *words, uint64_t *distinct)
 {
@@ -392,7 +379,7 @@ s_write_result (s_sink_t *self, uint64_t *words, uint64_t *distinct)
         }
         for (uint32_t p = 0; p < self->reducers; p++) {
             size_t count;
-            zmr_entry_t *sorted = s_sorted (self->partitions[p].counts, &count);
+            zmr_entry_t *sorted = zmr_counts_sorted (self->partitions[p].counts, &count);
             char path[4096];
             snprintf (path, sizeof path, "%s/part-%05u", self->config->parts_dir, p);
             int rc = sorted? s_write_file (path, sorted, count, NULL): -1;
@@ -586,7 +573,7 @@ s_window_done (s_sink_t *self)
     s_window_t *window = self->window;
     uint64_t start = window->id;
     size_t count;
-    zmr_entry_t *sorted = s_sorted (window->counts, &count);
+    zmr_entry_t *sorted = zmr_counts_sorted (window->counts, &count);
     if (!sorted) {
         zmr_log (0, "out of memory writing window %llu", (unsigned long long) window->id);
         exit (1);

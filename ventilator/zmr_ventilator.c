@@ -265,6 +265,10 @@ s_read_chunk (s_vent_t *self)
     //  Stamped with the time its oldest text came in: when the text began
     //  to wait in the chunker, or now.
     chunk->stamp = self->pending_since? self->pending_stamp: zmr_wall_ms ();
+    //  Never before the previous chunk's, even if the wall clock steps
+    //  back: windows close in the order of their chunks.
+    if (self->nchunks > self->base && chunk->stamp < s_at (self, self->nchunks - 1)->stamp)
+        chunk->stamp = s_at (self, self->nchunks - 1)->stamp;
     self->pending_since = 0;
     if (zmr_chunker_pending (self->chunker)) {
         self->pending_since = zmr_now_ms ();
@@ -357,10 +361,10 @@ s_issue (s_vent_t *self)
             self->stat.in_flight++;
     }
     uint64_t id = self->queue[self->queue_head];
-    s_chunk_t *chunk = s_at (self, id);
-    bool recount = chunk->state == S_DONE && chunk->recount && !chunk->has_words;
-    if (chunk->state != S_QUEUED && !recount) {
-        //  Queued twice and already handled: skip.
+    s_chunk_t *chunk = id >= self->base? s_at (self, id): NULL;
+    bool recount = chunk && chunk->state == S_DONE && chunk->recount && !chunk->has_words;
+    if (!chunk || (chunk->state != S_QUEUED && !recount)) {
+        //  Queued twice and already handled (done, maybe forgotten): skip.
         self->queue_head = (self->queue_head + 1) % self->queue_size;
         self->queue_len--;
         return;
@@ -1053,7 +1057,11 @@ s_compact (s_vent_t *self)
     }
     if (self->config->window_ms && self->window_first < low)
         low = self->window_first;
-    if (low - self->base < 1024)
+    //  The last chunk cut stays: where the input stands, and the stamp the
+    //  next one may not go below.
+    if (low > self->nchunks - 1)
+        low = self->nchunks - 1;
+    if (low < self->base || low - self->base < 1024)
         return;
     memmove (self->ledger, self->ledger + (low - self->base),
              (self->nchunks - low) * sizeof *self->ledger);
