@@ -57,7 +57,23 @@ s_start (s_run_t *run, const char *input, const char *chunk_size, const char *co
 typedef struct {
     double fraction;
     uint64_t total;              //  Input bytes, or 0: as the status says
+    const char *role;            //  A worker role that must be listed alive, or NULL
+    uint64_t partition;          //  Its partition, if a reducer
 } s_progress_t;
+
+//  The first live worker of role (and partition, for a reducer), or NULL.
+//  Under load a worker can be listed dead for a moment and then back.
+static const h_worker_t *
+s_live (const h_status_t *status, const char *role, uint64_t partition)
+{
+    for (size_t i = 0; i < status->nworkers; i++) {
+        const h_worker_t *worker = &status->workers[i];
+        if (!strcmp (worker->role, role) && !strcmp (worker->state, "alive")
+        &&  (strcmp (role, "reducer") || worker->partition == partition))
+            return worker;
+    }
+    return NULL;
+}
 
 static bool
 s_reached (const h_status_t *status, void *arg)
@@ -69,15 +85,26 @@ s_reached (const h_status_t *status, void *arg)
     uint64_t total = progress->total? progress->total: status->input_bytes;
     return running && total
         && (double) status->bytes_done >= progress->fraction * (double) total
-        && h_status_count_role (status, "mapper") >= 2;
+        && h_status_count_role (status, "mapper") >= 2
+        && (!progress->role || s_live (status, progress->role, progress->partition));
+}
+
+//  Waits for the job past fraction with a live worker of role (NULL: any
+//  status) to hit.
+static void
+s_wait_victim (s_run_t *run, double fraction, const char *role, uint64_t partition,
+               h_status_t *status)
+{
+    s_progress_t progress = { fraction, run->total, role, partition };
+    cr_assert (h_status_wait (run->monitor_out, s_reached, &progress, 60000, status),
+               "the job did not reach %.0f%% with a live %s (phase '%s')", fraction * 100,
+               role? role: "worker", status->phase);
 }
 
 static void
 s_wait_progress (s_run_t *run, double fraction, h_status_t *status)
 {
-    s_progress_t progress = { fraction, run->total };
-    cr_assert (h_status_wait (run->monitor_out, s_reached, &progress, 60000, status),
-               "the job did not reach %.0f%% (phase '%s')", fraction * 100, status->phase);
+    s_wait_victim (run, fraction, NULL, 0, status);
 }
 
 //  The ventilator: the child of zmr run that the status does not list.
@@ -96,12 +123,9 @@ s_ventilator (s_run_t *run, const h_status_t *status)
 static pid_t
 s_worker (const h_status_t *status, const char *role, uint64_t partition)
 {
-    for (size_t i = 0; i < status->nworkers; i++)
-        if (!strcmp (status->workers[i].role, role) && !strcmp (status->workers[i].state, "alive")
-        &&  (strcmp (role, "reducer") || status->workers[i].partition == partition))
-            return (pid_t) status->workers[i].pid;
-    cr_assert_fail ("no live %s in the status", role);
-    return 0;
+    const h_worker_t *worker = s_live (status, role, partition);
+    cr_assert_not_null (worker, "no live %s in the status", role);
+    return (pid_t) worker->pid;
 }
 
 //  zmr run ended with code, and its result equals the KJV reference.
@@ -139,8 +163,10 @@ s_kill_at (const char *role, int seed)
     s_run_t run;
     s_start (&run, h_kjv (), s_chunk_sizes[seed], NULL);
     h_status_t status;
-    s_wait_progress (&run, s_fractions[seed], &status);
-    pid_t victim = !strcmp (role, "ventilator")? s_ventilator (&run, &status)
+    bool ventilator = !strcmp (role, "ventilator");
+    s_wait_victim (&run, s_fractions[seed], ventilator? NULL: role, (uint64_t) seed % 2,
+                   &status);
+    pid_t victim = ventilator? s_ventilator (&run, &status)
                  : s_worker (&status, role, (uint64_t) seed % 2);
     cr_assert_eq (kill (victim, SIGKILL), 0);
     s_assert_exact (&run, 0);
@@ -208,7 +234,7 @@ Test (recovery, a_reducer_stopped_with_sigterm_leaves_and_comes_back_exact)
     s_run_t run;
     s_start (&run, h_kjv (), "32K", NULL);
     h_status_t status;
-    s_wait_progress (&run, 0.4, &status);
+    s_wait_victim (&run, 0.4, "reducer", 1, &status);
     pid_t reducer = s_worker (&status, "reducer", 1);
     int64_t start = h_now_ms ();
     cr_assert_eq (kill (reducer, SIGTERM), 0);

@@ -1076,9 +1076,15 @@ s_housekeeping (s_vent_t *self)
 {
     int64_t now = zmr_now_ms ();
     uint32_t dead_ms = self->config->dead_ms;
+    //  Silence is judged on what has been read: while messages wait on the
+    //  control socket (this process was slow, not its peers), a verdict
+    //  waits too, for at most another dead_ms.
+    bool unread = zsock_events (self->control) & ZMQ_POLLIN;
     for (size_t i = 0; i < self->nworkers; i++) {
         s_worker_t *worker = &self->workers[i];
-        if (worker->state == W_ALIVE && now - worker->last_seen > dead_ms) {
+        int64_t silent = now - worker->last_seen;
+        if (worker->state == W_ALIVE && silent > dead_ms
+        &&  (!unread || silent > 2 * (int64_t) dead_ms)) {
             worker->state = W_DEAD;
             zmr_log (0, "%s %s is silent for %u ms: declared dead",
                      s_role_names[worker->role], worker->name, dead_ms);
