@@ -27,6 +27,12 @@ s_help (void)
 "      --expose=tcp://HOST:PORT\n"
 "                        use tcp on HOST, ports PORT.. PORT+4+R, so mappers on\n"
 "                        other machines can join: zmr-mapper tcp://HOST:PORT\n"
+"      --curve           encrypt and authenticate every socket with CURVE, with a\n"
+"                        certificate made for each process of this job; with\n"
+"                        --expose, zmr run says where to add other machines'\n"
+"                        certificates (docs/security.md)\n"
+"      --require-curve   refuse --expose, --status or --publish beyond loopback\n"
+"                        without --curve (without it: a warning)\n"
 "      --progress        progress bar on stderr (default: if it is a terminal)\n"
 "      --no-progress     no progress bar\n"
 "      --stats           at the end, print wall time and the peak memory summed\n"
@@ -58,6 +64,8 @@ s_help (void)
 "                        in ms since the epoch (created if missing)\n"
 "      --map-cost=N      N rounds of extra work per word in the mappers, to\n"
 "                        study scaling when map work dominates (bench only)\n"
+"      --config=FILE     read options from FILE first: one 'option = value' (or\n"
+"                        'option') per line, # comments; the command line wins\n"
 "  -v, --verbose         the roles say more on stderr\n"
 "  -h, --help            show this help and exit\n"
 "      --version         show the version and exit\n"
@@ -82,7 +90,7 @@ s_run (int argc, char *argv[])
     enum { O_RECEIPT = 200, O_PARTS = 256, O_CHUNK_SIZE, O_DEAD_MS, O_STATUS, O_EXPOSE, O_PROGRESS,
            O_NO_PROGRESS, O_STATS, O_MAP_COST, O_STREAM, O_FOLLOW, O_SNAPSHOT, O_PUBLISH,
            O_FLUSH_MS, O_LIVE_MS, O_FOLLOW_MS, O_WINDOW, O_WINDOW_DIR, O_MAX_DISTINCT,
-           O_VERSION };
+           O_CURVE, O_REQUIRE_CURVE, O_VERSION };
     static const struct option options[] = {
         { "mappers", required_argument, NULL, 'm' },
         { "reducers", required_argument, NULL, 'r' },
@@ -93,6 +101,8 @@ s_run (int argc, char *argv[])
         { "dead-ms", required_argument, NULL, O_DEAD_MS },
         { "status", required_argument, NULL, O_STATUS },
         { "expose", required_argument, NULL, O_EXPOSE },
+        { "curve", no_argument, NULL, O_CURVE },
+        { "require-curve", no_argument, NULL, O_REQUIRE_CURVE },
         { "progress", no_argument, NULL, O_PROGRESS },
         { "no-progress", no_argument, NULL, O_NO_PROGRESS },
         { "stats", no_argument, NULL, O_STATS },
@@ -112,6 +122,7 @@ s_run (int argc, char *argv[])
         { "version", no_argument, NULL, O_VERSION },
         { NULL, 0, NULL, 0 }
     };
+    zmr_config_apply (&argc, &argv, options);
     int opt;
     opterr = 0;
     while ((opt = getopt_long (argc, argv, ":m:r:o:vh", options, NULL)) != -1) {
@@ -129,6 +140,8 @@ s_run (int argc, char *argv[])
                 if (strncmp (optarg, "tcp://", 6))
                     zmr_usage_error ("option --expose: expected tcp://HOST:PORT, got '%s'", optarg);
                 break;
+            case O_CURVE: config.curve = true; break;
+            case O_REQUIRE_CURVE: config.require_curve = true; break;
             case O_PROGRESS: config.progress = true; break;
             case O_NO_PROGRESS: config.progress = false; break;
             case O_STATS: config.stats = true; break;
@@ -160,6 +173,12 @@ s_run (int argc, char *argv[])
                          "or --publish=EP");
     if (config.window_dir && !config.window_ms)
         zmr_usage_error ("option --window-dir needs --window");
+    const char *exposed[] = { config.expose, config.status, config.publish };
+    for (size_t i = 0; i < 3; i++)
+        if (config.require_curve && !config.curve && exposed[i]
+        &&  zmr_endpoint_beyond_loopback (exposed[i]))
+            zmr_usage_error ("refusing %s beyond loopback without --curve (--require-curve)",
+                             exposed[i]);
     static const char *const standard_input[] = { "-" };
     if (optind < argc) {
         config.inputs = (const char *const *) argv + optind;
@@ -174,6 +193,64 @@ s_run (int argc, char *argv[])
     return zmr_launcher_run (&config);
 }
 
+//  zmr keygen NAME: NAME.cert (public: goes in the allow-list directory of
+//  the processes this one talks to) and NAME.cert_secret (this process's
+//  --curve-cert, mode 0600).
+static int
+s_keygen (int argc, char *argv[])
+{
+    static const struct option options[] = {
+        { "force", no_argument, NULL, 'f' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    bool force = false;
+    int opt;
+    opterr = 0;
+    while ((opt = getopt_long (argc, argv, ":fh", options, NULL)) != -1) {
+        switch (opt) {
+            case 'f': force = true; break;
+            case 'h':
+                printf ("Usage: zmr keygen [--force] NAME\n"
+                        "Make a CURVE certificate pair for one process of a zmr job:\n"
+                        "  NAME.cert         its public certificate: copy it into the\n"
+                        "                    --curve-allow directory of the processes it\n"
+                        "                    talks to (the ventilator's is their --curve-server)\n"
+                        "  NAME.cert_secret  its secret certificate (mode 0600): its own\n"
+                        "                    --curve-cert\n"
+                        "Prints the public key on standard output.\n\n"
+                        "  -f, --force       replace existing files\n"
+                        "  -h, --help        show this help and exit\n");
+                return 0;
+            case ':': zmr_usage_error ("option %s needs a value", argv[optind - 1]);
+            default: zmr_usage_error ("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1)
+        zmr_usage_error ("expected one argument, the certificate's NAME");
+    const char *name = argv[optind];
+    char path[PATH_MAX], secret[PATH_MAX + 8];
+    if (!*name || snprintf (path, sizeof path, "%s.cert", name) >= (int) sizeof path)
+        zmr_usage_error ("NAME: expected a file name, got '%s'", name);
+    snprintf (secret, sizeof secret, "%s_secret", path);
+    if (!force && (access (path, F_OK) == 0 || access (secret, F_OK) == 0)) {
+        zmr_log (0, "%s or %s exists already (--force replaces it)", path, secret);
+        return 1;
+    }
+    const char *base = strrchr (name, '/');
+    if (zmr_curve_keygen (path, base? base + 1: name))
+        return 1;
+    zcert_t *cert = zcert_load (secret);
+    if (!cert) {
+        zmr_log (0, "cannot read back %s", secret);
+        return 1;
+    }
+    printf ("%s\n", zcert_public_txt (cert));
+    zcert_destroy (&cert);
+    zmr_log (0, "wrote %s (public) and %s (secret)", path, secret);
+    return 0;
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -183,11 +260,16 @@ main (int argc, char *argv[])
         zmr_log_set_help ("zmr run");
         return s_run (argc - 1, argv + 1);
     }
+    if (argc >= 2 && !strcmp (argv[1], "keygen")) {
+        zmr_log_set_help ("zmr keygen");
+        return s_keygen (argc - 1, argv + 1);
+    }
     if (argc >= 2 && (!strcmp (argv[1], "-h") || !strcmp (argv[1], "--help"))) {
         printf ("Usage: zmr COMMAND [OPTION]...\n"
                 "A MapReduce word count on ZeroMQ.\n\n"
                 "Commands:\n"
-                "  run     count the words of files or stdin on this machine\n\n"
+                "  run     count the words of files or stdin on this machine\n"
+                "  keygen  make a CURVE certificate pair for a process of a job\n\n"
                 "'zmr run --help' tells more. The roles run on their own as\n"
                 "zmr-ventilator, zmr-mapper, zmr-reducer, zmr-sink and zmr-monitor.\n");
         return 0;

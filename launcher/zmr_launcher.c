@@ -44,6 +44,8 @@ typedef struct {
     char sink[ZMR_ENDPOINT_MAX];
     char connect_control[ZMR_ENDPOINT_MAX];  //  Endpoint the workers dial
     char journal[PATH_MAX];          //  The ventilator's journal
+    char certs[200];                 //  --curve: secret certificates, and
+    char allow[200];                 //  every public one (the allow-list)
     s_child_t *children;             //  Everyone started
     size_t nchildren;                //  Entries in children
     char reason[512];                //  Why the job failed
@@ -124,6 +126,74 @@ s_spawn (s_launcher_t *self, int kind, uint32_t index, char **argv)
         if (!(child->argv[i] = strdup (argv[i])))
             return -1;
     return s_launch (self, child);
+}
+
+//  --curve: one certificate pair per process, made now, in the private
+//  directory; every public one goes in the allow-list every role reads.
+static int
+s_make_cert (s_launcher_t *self, const char *name)
+{
+    char secret[256], public[256];
+    snprintf (secret, sizeof secret, "%s/%s.cert", self->certs, name);
+    snprintf (public, sizeof public, "%s/%s.cert", self->allow, name);
+    zcert_t *cert = zcert_new ();
+    int rc = cert? zcert_save_secret (cert, secret) | zcert_save_public (cert, public): -1;
+    zcert_destroy (&cert);
+    if (rc)
+        snprintf (self->reason, sizeof self->reason, "cannot write certificate %s: %s",
+                  secret, strerror (errno));
+    return rc? -1: 0;
+}
+
+static int
+s_make_certs (s_launcher_t *self)
+{
+    const zmr_launcher_config_t *config = self->config;
+    snprintf (self->certs, sizeof self->certs, "%s/certs", self->dir);
+    snprintf (self->allow, sizeof self->allow, "%s/allow", self->dir);
+    if (mkdir (self->certs, 0700) || mkdir (self->allow, 0700)) {
+        snprintf (self->reason, sizeof self->reason, "cannot create %s: %s", self->certs,
+                  strerror (errno));
+        return -1;
+    }
+    char name[32];
+    if (s_make_cert (self, "ventilator") || s_make_cert (self, "sink")
+    ||  s_make_cert (self, "run"))
+        return -1;
+    for (uint32_t p = 0; p < config->reducers; p++) {
+        snprintf (name, sizeof name, "reducer-%u", p);
+        if (s_make_cert (self, name))
+            return -1;
+    }
+    for (uint32_t m = 0; m < config->mappers; m++) {
+        snprintf (name, sizeof name, "mapper-%u", m);
+        if (s_make_cert (self, name))
+            return -1;
+    }
+    return 0;
+}
+
+//  The CURVE options of the child called name (its certificate) into
+//  opts, pointed at from argv[*n...]: its certificate, and the allow-list
+//  if it binds, the ventilator's if it connects.
+typedef char s_curve_opts_t[3][300];
+
+static void
+s_curve_args (s_launcher_t *self, const char *name, int use, s_curve_opts_t opts,
+              char **argv, size_t *n)
+{
+    if (!self->config->curve)
+        return;
+    snprintf (opts[0], sizeof opts[0], "--curve-cert=%s/%s.cert", self->certs, name);
+    argv[(*n)++] = opts[0];
+    if (use & ZMR_CURVE_BINDS) {
+        snprintf (opts[1], sizeof opts[1], "--curve-allow=%s", self->allow);
+        argv[(*n)++] = opts[1];
+    }
+    if (use & ZMR_CURVE_CONNECTS) {
+        snprintf (opts[2], sizeof opts[2], "--curve-server=%s/ventilator.cert", self->allow);
+        argv[(*n)++] = opts[2];
+    }
 }
 
 //  Builds the endpoints: ipc:// in the private directory, or tcp:// on
@@ -242,6 +312,8 @@ s_start (s_launcher_t *self)
     }
     if (talk)
         argv[n++] = verbose;
+    s_curve_opts_t curve;
+    s_curve_args (self, "ventilator", ZMR_CURVE_BINDS, curve, argv, &n);
     argv[n++] = "--";
     for (size_t i = 0; i < config->ninputs; i++)
         argv[n++] = (char *) config->inputs[i];
@@ -254,7 +326,7 @@ s_start (s_launcher_t *self)
     char bind_opt[ZMR_ENDPOINT_MAX + 16];
     char output_opt[PATH_MAX + 16], parts_opt[PATH_MAX + 16], receipt_opt[PATH_MAX + 16];
     snprintf (bind_opt, sizeof bind_opt, "--bind=%s", self->sink);
-    char *sink_argv[16] = { "zmr-sink", bind_opt };
+    char *sink_argv[24] = { "zmr-sink", bind_opt };
     n = 2;
     char snapshot_opt[PATH_MAX + 16], publish_opt[ZMR_ENDPOINT_MAX + 16];
     char window_dir_opt[PATH_MAX + 16];
@@ -291,6 +363,7 @@ s_start (s_launcher_t *self)
     }
     if (talk)
         sink_argv[n++] = verbose;
+    s_curve_args (self, "sink", ZMR_CURVE_BINDS | ZMR_CURVE_CONNECTS, curve, sink_argv, &n);
     sink_argv[n++] = self->connect_control;
     sink_argv[n] = NULL;
     if (s_spawn (self, C_SINK, 0, sink_argv))
@@ -304,7 +377,7 @@ s_start (s_launcher_t *self)
         //  Durable state: a reducer started again loses nothing.
         char state_opt[PATH_MAX + 16];
         snprintf (state_opt, sizeof state_opt, "--state=%s/state", self->dir);
-        char *reducer_argv[12] = { "zmr-reducer", "--partition", partition,
+        char *reducer_argv[20] = { "zmr-reducer", "--partition", partition,
                                    "--reducers", reducers, bind_opt, state_opt };
         n = 7;
         char max_opt[48];
@@ -315,13 +388,16 @@ s_start (s_launcher_t *self)
         }
         if (talk)
             reducer_argv[n++] = verbose;
+        char name[32];
+        snprintf (name, sizeof name, "reducer-%u", p);
+        s_curve_args (self, name, ZMR_CURVE_BINDS | ZMR_CURVE_CONNECTS, curve, reducer_argv, &n);
         reducer_argv[n++] = self->connect_control;
         reducer_argv[n] = NULL;
         if (s_spawn (self, C_REDUCER, p, reducer_argv))
             return -1;
     }
     for (uint32_t m = 0; m < config->mappers; m++) {
-        char *mapper_argv[8] = { "zmr-mapper" };
+        char *mapper_argv[16] = { "zmr-mapper" };
         n = 1;
         char cost[32];
         if (config->map_cost) {
@@ -330,6 +406,9 @@ s_start (s_launcher_t *self)
         }
         if (talk)
             mapper_argv[n++] = verbose;
+        char name[32];
+        snprintf (name, sizeof name, "mapper-%u", m);
+        s_curve_args (self, name, ZMR_CURVE_CONNECTS, curve, mapper_argv, &n);
         mapper_argv[n++] = self->connect_control;
         mapper_argv[n] = NULL;
         if (s_spawn (self, C_MAPPER, m, mapper_argv))
@@ -655,9 +734,22 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
     int code = 1;
     zsock_t *sub = NULL;
     long peak_pss = 0;                  //  --stats: sampled every 10 ms
-    if (s_endpoints (&self) || s_start (&self)) {
+    if (s_endpoints (&self) || (config->curve && s_make_certs (&self)) || s_start (&self)) {
         zmr_log (0, "%s", self.reason);
         goto cleanup;
+    }
+    if (config->curve) {
+        //  zmr run reads the status as one more CURVE client.
+        char cert[PATH_MAX], server[PATH_MAX];
+        snprintf (cert, sizeof cert, "%s/run.cert", self.certs);
+        snprintf (server, sizeof server, "%s/ventilator.cert", self.allow);
+        zmr_curve_config_t own = { .cert = cert, .server = server };
+        if (zmr_curve_setup (&own, ZMR_CURVE_CONNECTS))
+            goto cleanup;
+        if (config->expose)
+            zmr_log (0, "CURVE: the ventilator's public certificate is %s; a mapper joins "
+                     "with --curve-server it and its own certificate in %s", server,
+                     self.allow);
     }
     sub = zmr_socket (ZMQ_SUB, 16 << 20, 0);
     if (sub) {
@@ -667,7 +759,7 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
         zsock_set_subscribe (sub, "");
         char status[ZMR_ENDPOINT_MAX];
         zmr_endpoint_with_host (self.status, "127.0.0.1", status, sizeof status);
-        zmr_connect (sub, status);
+        zmr_connect (sub, status, NULL);
     }
     bool drawn = false, done = false;
     int64_t last_status_at = 0;         //  When the status last changed
@@ -785,6 +877,7 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
     zmr_status_reset (&last);
 cleanup:
     zsock_destroy (&sub);
+    zmr_curve_teardown ();
     //  Done: the rest got FINISH and leave by themselves.
     s_stop_all (&self, code == 0? 2000: 0, 2000);
     if (config->stats) {

@@ -15,6 +15,9 @@ typedef struct {
     uint32_t dead_ms;            //  Worker liveness timeout
     const char *status;          //  Extra status endpoint to bind, or NULL
     const char *expose;          //  tcp://HOST:PORT base for all endpoints, or NULL
+    bool curve;                  //  CURVE on every socket, with certificates made
+                                 //  for this job
+    bool require_curve;          //  Refuse --expose beyond loopback without it
     bool progress;               //  Progress bar on stderr
     bool stats;                  //  Print wall time and summed peak RSS
     uint32_t map_cost;           //  Extra per-word work in mappers (bench)

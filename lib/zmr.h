@@ -26,6 +26,8 @@
 #include "zmr_status.h"
 #include "zmr_json.h"
 #include "zmr_util.h"
+#include "zmr_curve.h"
+#include "zmr_config.h"
 #include "zmr_join.h"
 #include "zmr_store.h"
 #include "zmr_journal.h"

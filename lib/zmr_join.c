@@ -14,6 +14,7 @@ zmr_join (zsock_t *control, const zmr_join_t *join, zmq_msg_t *frame,
     int64_t start = zmr_now_ms ();
     int64_t next_hello = 0;
     bool said_waiting = false;
+    int64_t redial_ms = 2000, redial_at = start + redial_ms;
     int rc = 3;                 //  Still joining
     while (rc == 3) {
         if (zmr_interrupted ()) {
@@ -26,15 +27,27 @@ zmr_join (zsock_t *control, const zmr_join_t *join, zmq_msg_t *frame,
             rc = -1;
             break;
         }
+        if (zmr_curve_on () && now >= redial_at) {
+            //  libzmq gives up on a connection whose handshake was refused
+            //  (our key is not allowed, yet): dial again, less and less
+            //  often, so that a certificate added later lets us in.
+            zsock_disconnect (control, "%s", join->control);
+            zmr_connect (control, join->control, NULL);
+            redial_ms = redial_ms * 2 > 16000? 16000: redial_ms * 2;
+            redial_at = now + redial_ms;
+        }
         if (now >= next_hello) {
             zmr_msg_pack_hello (&pk, join->job, join->role, join->partition,
                                 join->reducers, join->endpoint, join->name,
-                                join->applied);
+                                join->applied,
+                                *join->endpoint? zmr_curve_public_key (): "");
             if (zmr_msg_send (control, &sbuf, ZMQ_DONTWAIT) == -1)
                 msgpack_sbuffer_clear (&sbuf);
             next_hello = now + 1000;
             if (now - start > 3000 && !said_waiting) {
-                zmr_log (0, "waiting for the job at %s", join->control);
+                zmr_log (0, "waiting for the job at %s%s", join->control,
+                         zmr_curve_on ()? " (CURVE: is this process's certificate in "
+                                          "its --curve-allow directory?)": "");
                 said_waiting = true;
             }
         }

@@ -16,7 +16,7 @@ static const char *s_names[] = {
 
 //  Number of fields after the job, per type.
 static const uint32_t s_fields[] = {
-    0, 6, 4, 2, 9, 1, 2, 5, 4, 2, 1, 1, 5, 1, 2, 3, 1, 0, 3, 4, 3, 4, 1, 6, 2, 1
+    0, 7, 5, 2, 9, 1, 2, 5, 4, 2, 1, 2, 5, 1, 2, 3, 1, 0, 4, 4, 3, 4, 1, 6, 2, 1
 };
 
 const char *
@@ -34,6 +34,17 @@ s_u32 (zmr_mpr_t *r, uint32_t *value)
     if (v > UINT32_MAX)
         return zmr_mpr_fail (r, "number out of range");
     *value = (uint32_t) v;
+    return 0;
+}
+
+//  A CURVE public key: "" (none) or 40 characters of Z85.
+static int
+s_key (zmr_mpr_t *r, char *key)
+{
+    if (zmr_mpr_cstr (r, key, ZMR_KEY_MAX))
+        return -1;
+    if (*key && !zmr_key_valid (key))
+        return zmr_mpr_fail (r, "not a CURVE public key");
     return 0;
 }
 
@@ -86,7 +97,7 @@ s_decode_fields (zmr_mpr_t *r, zmr_msg_t *msg)
             ||  s_u32 (r, &msg->reducers)
             ||  zmr_mpr_cstr (r, msg->endpoint, sizeof msg->endpoint)
             ||  zmr_mpr_cstr (r, msg->name, sizeof msg->name)
-            ||  zmr_mpr_uint (r, &msg->applied))
+            ||  zmr_mpr_uint (r, &msg->applied) || s_key (r, msg->key))
                 return -1;
             if (msg->role < ZMR_ROLE_MAPPER || msg->role > ZMR_ROLE_SINK)
                 return zmr_mpr_fail (r, "unknown role");
@@ -106,6 +117,14 @@ s_decode_fields (zmr_mpr_t *r, zmr_msg_t *msg)
             msg->endpoints = *r;
             for (uint32_t i = 0; i < n; i++)
                 if (zmr_mpr_cstr (r, scratch, sizeof scratch))
+                    return -1;
+            if (zmr_mpr_array (r, &n))
+                return -1;
+            if (n != msg->reducers)
+                return zmr_mpr_fail (r, "key count differs from reducers");
+            msg->keys = *r;
+            for (uint32_t i = 0; i < n; i++)
+                if (s_key (r, scratch))
                     return -1;
             return 0;
         case ZMR_REJECT:
@@ -154,7 +173,8 @@ s_decode_fields (zmr_mpr_t *r, zmr_msg_t *msg)
         case ZMR_BYE:
             return s_counters (r, &msg->counters);
         case ZMR_FLUSH:
-            return zmr_mpr_cstr (r, msg->endpoint, sizeof msg->endpoint);
+            return zmr_mpr_cstr (r, msg->endpoint, sizeof msg->endpoint) || s_key (r, msg->key)
+                ? -1: 0;
         case ZMR_RESULT:
             if (s_u32 (r, &msg->partition) || s_u32 (r, &msg->reducers)
             ||  zmr_mpr_uint (r, &msg->seq) || zmr_mpr_uint (r, &msg->parts))
@@ -180,7 +200,8 @@ s_decode_fields (zmr_mpr_t *r, zmr_msg_t *msg)
             return 0;
         case ZMR_LIVE:
             if (zmr_mpr_cstr (r, msg->endpoint, sizeof msg->endpoint)
-            ||  s_u32 (r, &msg->interval) || zmr_mpr_uint (r, &msg->window_ms))
+            ||  s_u32 (r, &msg->interval) || zmr_mpr_uint (r, &msg->window_ms)
+            ||  s_key (r, msg->key))
                 return -1;
             if (msg->interval > 60000)
                 return zmr_mpr_fail (r, "update interval out of range");
@@ -310,11 +331,20 @@ zmr_msg_next_chunk (zmr_msg_t *msg, uint64_t *chunk, uint64_t *stamp)
 }
 
 int
-zmr_msg_next_endpoint (zmr_msg_t *msg, char *buf)
+zmr_msg_next_endpoint (zmr_msg_t *msg, char *buf, char *key)
 {
-    if (zmr_mpr_left (&msg->endpoints) == 0 || msg->endpoints.error)
+    if (zmr_mpr_left (&msg->endpoints) == 0 || msg->endpoints.error
+    ||  zmr_mpr_left (&msg->keys) == 0 || msg->keys.error)
         return -1;
-    return zmr_mpr_cstr (&msg->endpoints, buf, ZMR_ENDPOINT_MAX);
+    return zmr_mpr_cstr (&msg->endpoints, buf, ZMR_ENDPOINT_MAX)
+        || zmr_mpr_cstr (&msg->keys, key, ZMR_KEY_MAX)? -1: 0;
+}
+
+bool
+zmr_key_valid (const char *text)
+{
+    uint8_t key[32];
+    return strlen (text) == 40 && zmq_z85_decode (key, text) != NULL;
 }
 
 void
@@ -347,7 +377,8 @@ s_pack_reason (msgpack_packer *pk, const char *reason)
 void
 zmr_msg_pack_hello (msgpack_packer *pk, uint64_t job, zmr_role_t role,
                     uint32_t partition, uint32_t reducers,
-                    const char *endpoint, const char *name, uint64_t applied)
+                    const char *endpoint, const char *name, uint64_t applied,
+                    const char *key)
 {
     zmr_msg_begin (pk, ZMR_HELLO, job, s_fields[ZMR_HELLO]);
     msgpack_pack_uint32 (pk, role);
@@ -356,12 +387,13 @@ zmr_msg_pack_hello (msgpack_packer *pk, uint64_t job, zmr_role_t role,
     s_pack_str (pk, endpoint);
     s_pack_str (pk, name);
     msgpack_pack_uint64 (pk, applied);
+    s_pack_str (pk, key);
 }
 
 void
 zmr_msg_pack_welcome (msgpack_packer *pk, uint64_t job, uint32_t reducers,
                       const char *chunks, const char *status,
-                      const char *const *reducer_endpoints)
+                      const char *const *reducer_endpoints, const char *const *reducer_keys)
 {
     zmr_msg_begin (pk, ZMR_WELCOME, job, s_fields[ZMR_WELCOME]);
     msgpack_pack_uint32 (pk, reducers);
@@ -370,6 +402,9 @@ zmr_msg_pack_welcome (msgpack_packer *pk, uint64_t job, uint32_t reducers,
     msgpack_pack_array (pk, reducers);
     for (uint32_t i = 0; i < reducers; i++)
         s_pack_str (pk, reducer_endpoints[i]);
+    msgpack_pack_array (pk, reducers);
+    for (uint32_t i = 0; i < reducers; i++)
+        s_pack_str (pk, reducer_keys? reducer_keys[i]: "");
 }
 
 void
@@ -471,20 +506,22 @@ zmr_msg_pack_bye (msgpack_packer *pk, uint64_t job, const zmr_counters_t *counte
 }
 
 void
-zmr_msg_pack_flush (msgpack_packer *pk, uint64_t job, const char *sink)
+zmr_msg_pack_flush (msgpack_packer *pk, uint64_t job, const char *sink, const char *key)
 {
     zmr_msg_begin (pk, ZMR_FLUSH, job, s_fields[ZMR_FLUSH]);
     s_pack_str (pk, sink);
+    s_pack_str (pk, key);
 }
 
 void
 zmr_msg_pack_live (msgpack_packer *pk, uint64_t job, const char *sink, uint32_t interval,
-                   uint64_t window_ms)
+                   uint64_t window_ms, const char *key)
 {
     zmr_msg_begin (pk, ZMR_LIVE, job, s_fields[ZMR_LIVE]);
     s_pack_str (pk, sink);
     msgpack_pack_uint32 (pk, interval);
     msgpack_pack_uint64 (pk, window_ms);
+    s_pack_str (pk, key);
 }
 
 void

@@ -18,6 +18,7 @@
 #define ZMR_ENDPOINT_MAX 256      //  Longest endpoint string, with its NUL
 #define ZMR_NAME_MAX     128      //  Longest worker name, with its NUL
 #define ZMR_REASON_MAX   256      //  Longest reason text, with its NUL
+#define ZMR_KEY_MAX      41       //  A CURVE public key in Z85, with its NUL
 #define ZMR_PATH_MAX     4096     //  Longest file path in a CHUNK, with its NUL
 #define ZMR_TOP_MAX      20       //  Words in a LIVESTAT's top list
 #define ZMR_UPDATE_CHUNKS 4096    //  Chunks listed in one UPDATE
@@ -105,11 +106,14 @@ typedef struct {
     char endpoint[ZMR_ENDPOINT_MAX];  //  HELLO: own; WELCOME: chunks; FLUSH: sink
     char status[ZMR_ENDPOINT_MAX];    //  WELCOME: status endpoint
     char name[ZMR_NAME_MAX];          //  HELLO: worker name
+    char key[ZMR_KEY_MAX];            //  HELLO: own CURVE public key; FLUSH,
+                                      //  LIVE: the sink's ("": no CURVE)
     char reason[ZMR_REASON_MAX];      //  REJECT, FINISH, FAIL
     zmr_counters_t counters;          //  HEARTBEAT, BYE
     uint32_t npairs;         //  BATCH, RESULT, UPDATE, TOTALS, LIVESTAT:
     zmr_mpr_t pairs;         //  pairs, validated; cursor at the first
     zmr_mpr_t endpoints;     //  WELCOME: cursor at the first reducer endpoint
+    zmr_mpr_t keys;          //  WELCOME: cursor at the first reducer key
     zmr_mpr_t state_map;     //  STATUS, FINISH: cursor at the state map
 } zmr_msg_t;
 
@@ -133,9 +137,14 @@ bool
     zmr_msg_next_chunk (zmr_msg_t *msg, uint64_t *chunk, uint64_t *stamp);
 
 //  Reads the next reducer endpoint of a decoded WELCOME into buf
-//  (ZMR_ENDPOINT_MAX bytes). Returns 0, or -1 after the last.
+//  (ZMR_ENDPOINT_MAX bytes) and its CURVE public key into key (ZMR_KEY_MAX
+//  bytes; "" without CURVE). Returns 0, or -1 after the last.
 int
-    zmr_msg_next_endpoint (zmr_msg_t *msg, char *buf);
+    zmr_msg_next_endpoint (zmr_msg_t *msg, char *buf, char *key);
+
+//  Whether text is a CURVE public key: 40 characters of Z85.
+bool
+    zmr_key_valid (const char *text);
 
 //  Name of a message type, for logs ("BATCH"), or "unknown".
 const char *
@@ -151,11 +160,12 @@ void
 void zmr_msg_pack_hello (msgpack_packer *pk, uint64_t job, zmr_role_t role,
                          uint32_t partition, uint32_t reducers,
                          const char *endpoint, const char *name,
-                         uint64_t applied);
+                         uint64_t applied, const char *key);
 void zmr_msg_pack_again (msgpack_packer *pk, uint64_t job);
 void zmr_msg_pack_welcome (msgpack_packer *pk, uint64_t job, uint32_t reducers,
                            const char *chunks, const char *status,
-                           const char *const *reducer_endpoints);
+                           const char *const *reducer_endpoints,
+                           const char *const *reducer_keys);
 //  REJECT (flag: try again later). FINISH is zmr_status_pack_finish.
 void zmr_msg_pack_reason (msgpack_packer *pk, int type, uint64_t job,
                           bool flag, const char *reason);
@@ -184,12 +194,13 @@ void zmr_msg_pack_heartbeat (msgpack_packer *pk, uint64_t job, uint32_t state,
                              const zmr_counters_t *counters);
 void zmr_msg_pack_bye (msgpack_packer *pk, uint64_t job,
                        const zmr_counters_t *counters);
-void zmr_msg_pack_flush (msgpack_packer *pk, uint64_t job, const char *sink);
+void zmr_msg_pack_flush (msgpack_packer *pk, uint64_t job, const char *sink,
+                         const char *key);
 void zmr_msg_pack_stored (msgpack_packer *pk, uint64_t job, uint32_t partition);
 void zmr_msg_pack_done (msgpack_packer *pk, uint64_t job, uint64_t words,
                         uint64_t distinct);
 void zmr_msg_pack_live (msgpack_packer *pk, uint64_t job, const char *sink,
-                        uint32_t interval, uint64_t window_ms);
+                        uint32_t interval, uint64_t window_ms, const char *key);
 void zmr_msg_pack_close (msgpack_packer *pk, uint64_t job, uint64_t window);
 void zmr_msg_pack_wstored (msgpack_packer *pk, uint64_t job, uint64_t window,
                            uint64_t words);

@@ -311,6 +311,12 @@ zmr_socket (int type, int64_t max_message, int linger_ms)
     if (!sock)
         return NULL;
     zsock_set_linger (sock, linger_ms);
+    //  The limit counts the handshake's commands too: CURVE's HELLO is 200
+    //  bytes and its INITIATE carries metadata. Below 4 KiB a socket that
+    //  takes only tiny messages (the status XPUB's subscriptions) would
+    //  refuse every CURVE peer.
+    if (max_message > 0 && max_message < 4096)
+        max_message = 4096;
     if (max_message > 0)
         zsock_set_maxmsgsize (sock, (int) max_message);
     return sock;
@@ -345,6 +351,8 @@ zmr_bind (zsock_t *sock, const char *endpoint, char *bound)
         zmr_log (0, "cannot bind %s: Address already in use", endpoint);
         return -1;
     }
+    if (zmr_curve_server (sock, endpoint))
+        return -1;
     if (zsock_bind (sock, "%s", endpoint) == -1) {
         zmr_log (0, "cannot bind %s: %s", endpoint, zmq_strerror (zmq_errno ()));
         return -1;
@@ -358,8 +366,10 @@ zmr_bind (zsock_t *sock, const char *endpoint, char *bound)
 }
 
 int
-zmr_connect (zsock_t *sock, const char *endpoint)
+zmr_connect (zsock_t *sock, const char *endpoint, const char *key)
 {
+    if (zmr_curve_client (sock, endpoint, key))
+        return -1;
     //  Roles start together and a peer may not have bound yet: try again
     //  soon (10 ms, not libzmq's 100), backing off to a second.
     zsock_set_reconnect_ivl (sock, 10);

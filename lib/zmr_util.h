@@ -102,20 +102,24 @@ int
 void
     zmr_endpoint_host (const char *endpoint, char *out, size_t size);
 
-//  Creates a socket of type with a maximum inbound message size (bytes, or
-//  -1 for outbound-only sockets) and linger (ms). Returns NULL on failure.
+//  Creates a socket of type with a maximum inbound message size (bytes, at
+//  least 4 KiB, the room CURVE's handshake needs; or -1 for outbound-only
+//  sockets) and linger (ms). Returns NULL on failure.
 zsock_t *
     zmr_socket (int type, int64_t max_message, int linger_ms);
 
-//  Binds sock to endpoint; on failure logs "cannot bind ENDPOINT: reason"
-//  and returns -1. On success copies the bound endpoint (with any ephemeral
+//  Binds sock to endpoint, as a CURVE server if this process has keys
+//  (zmr_curve.h); on failure logs "cannot bind ENDPOINT: reason" and
+//  returns -1. On success copies the bound endpoint (with any ephemeral
 //  port resolved) into bound (ZMR_ENDPOINT_MAX bytes) if not NULL.
 int
     zmr_bind (zsock_t *sock, const char *endpoint, char *bound);
 
-//  Connects sock to endpoint; logs and returns -1 on failure.
+//  Connects sock to endpoint, as a CURVE client of the server with public
+//  key key (NULL: the ventilator, "": a server without CURVE) if this
+//  process has keys; logs and returns -1 on failure.
 int
-    zmr_connect (zsock_t *sock, const char *endpoint);
+    zmr_connect (zsock_t *sock, const char *endpoint, const char *key);
 
 //  "host:pid", this process's default worker name.
 void

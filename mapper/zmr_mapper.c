@@ -93,7 +93,7 @@ s_on_control (s_mapper_t *self)
     else
     if (msg.type == ZMR_AGAIN) {
         //  The ventilator does not know us (it restarted): HELLO again.
-        zmr_msg_pack_hello (&self->pk, self->job, ZMR_ROLE_MAPPER, 0, 0, "", self->name, 0);
+        zmr_msg_pack_hello (&self->pk, self->job, ZMR_ROLE_MAPPER, 0, 0, "", self->name, 0, "");
         s_send_control (self);
     }
     else
@@ -347,8 +347,8 @@ s_join (s_mapper_t *self)
         msgpack_packer_init (&self->packers[p], &self->bufs[p], msgpack_sbuffer_write);
     }
     for (uint32_t p = 0; p < R; p++) {
-        char given[ZMR_ENDPOINT_MAX];
-        if (zmr_msg_next_endpoint (&msg, given)
+        char given[ZMR_ENDPOINT_MAX], key[ZMR_KEY_MAX];
+        if (zmr_msg_next_endpoint (&msg, given, key)
         ||  zmr_endpoint_with_host (given, host, endpoint, sizeof endpoint))
             goto done;
         //  Linger: batches queued at SIGTERM must still reach the reducer.
@@ -356,7 +356,7 @@ s_join (s_mapper_t *self)
         if (!self->batches[p])
             goto done;
         zsock_set_sndhwm (self->batches[p], 1000);
-        if (zmr_connect (self->batches[p], endpoint))
+        if (zmr_connect (self->batches[p], endpoint, key))
             goto done;
     }
     if (zmr_endpoint_with_host (msg.endpoint, host, endpoint, sizeof endpoint))
@@ -367,7 +367,7 @@ s_join (s_mapper_t *self)
     //  Hold as little as possible: what sits here is lost if we die.
     zsock_set_rcvhwm (self->chunks, 1);
     zsock_set_rcvbuf (self->chunks, 256 * 1024);
-    if (zmr_connect (self->chunks, endpoint))
+    if (zmr_connect (self->chunks, endpoint, NULL))
         goto done;
     zmr_log (1, "joined job %016llx with %u reducers", (unsigned long long) self->job, R);
     rc = 0;
@@ -395,7 +395,7 @@ zmr_mapper_run (const zmr_mapper_config_t *config)
     if (!self.words || !self.control)
         goto cleanup;
     zmr_set_random_identity (self.control);
-    if (zmr_connect (self.control, config->control))
+    if (zmr_connect (self.control, config->control, NULL))
         goto cleanup;
     int joined = s_join (&self);
     if (joined != 0) {

@@ -18,6 +18,10 @@ s_help (void)
 "      --wait-ms=MS    exit 1 if no update comes for MS (default 0: wait)\n"
 "  -h, --help          show this help and exit\n"
 "      --version       show the version and exit\n"
+);
+    zmr_config_help ();
+    zmr_curve_help (ZMR_CURVE_CONNECTS);
+    printf (
 "\n"
 "Exit status: 0 job done (or stopped), 1 job failed or no status, 2 usage error.\n");
 }
@@ -38,8 +42,11 @@ main (int argc, char *argv[])
         { "wait-ms", required_argument, NULL, O_WAIT },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, O_VERSION },
+        ZMR_CURVE_OPTIONS,
         { NULL, 0, NULL, 0 }
     };
+    zmr_curve_config_t curve = { 0 };
+    zmr_config_apply (&argc, &argv, options);
     int opt;
     opterr = 0;
     while ((opt = getopt_long (argc, argv, ":h", options, NULL)) != -1) {
@@ -51,12 +58,19 @@ main (int argc, char *argv[])
             case 'h': s_help (); return 0;
             case O_VERSION: zmr_print_version ("zmr-monitor"); return 0;
             case ':': zmr_usage_error ("option %s needs a value", argv[optind - 1]);
-            default: zmr_usage_error ("unknown option '%s'", argv[optind - 1]);
+            default:
+                if (zmr_curve_option (opt, optarg, &curve))
+                    break;
+                zmr_usage_error ("unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind != argc - 1)
         zmr_usage_error ("expected one argument, the job's status endpoint");
     config.endpoint = zmr_option_endpoint ("STATUS", argv[optind]);
     zmr_signals_install ();
-    return zmr_monitor_run (&config);
+    if (zmr_curve_setup (&curve, ZMR_CURVE_CONNECTS))
+        return 1;
+    int code = zmr_monitor_run (&config);
+    zmr_curve_teardown ();
+    return code;
 }

@@ -103,7 +103,7 @@ zmr_monitor_run (const zmr_monitor_config_t *config)
     //  Keep only the newest state: a stopped monitor holds one message.
     zsock_set_conflate (sub, 1);
     zsock_set_subscribe (sub, "");
-    if (zmr_connect (sub, config->endpoint)) {
+    if (zmr_connect (sub, config->endpoint, NULL)) {
         zsock_destroy (&sub);
         return 1;
     }

@@ -41,6 +41,7 @@ typedef struct {
     zsock_t *batches;                //  PULL from mappers
     zsock_t *sink;                   //  PUSH to the sink, once flushed
     char sink_endpoint[ZMR_ENDPOINT_MAX];  //  Where sink is connected
+    char sink_key[ZMR_KEY_MAX];            //  ... and its CURVE key
     zmr_counts_t *counts;            //  The partition's counts
     zmr_u64set_t *applied;           //  Chunk ids applied
     zmr_store_t *store;              //  Durable state, or NULL
@@ -311,19 +312,20 @@ s_on_batch (s_reducer_t *self)
     s_send_control (self);
 }
 
-//  Connects to the sink at endpoint, unless connected there already.
-//  Returns 0 or -1.
+//  Connects to the sink at endpoint with CURVE key key, unless connected
+//  there already. Returns 0 or -1.
 static int
-s_sink_connect (s_reducer_t *self, const char *endpoint)
+s_sink_connect (s_reducer_t *self, const char *endpoint, const char *key)
 {
-    if (self->sink && !strcmp (endpoint, self->sink_endpoint))
+    if (self->sink && !strcmp (endpoint, self->sink_endpoint) && !strcmp (key, self->sink_key))
         return 0;
     zsock_destroy (&self->sink);
     self->sink_endpoint[0] = 0;
     self->sink = zmr_socket (ZMQ_PUSH, -1, 10000);
-    if (!self->sink || zmr_connect (self->sink, endpoint))
+    if (!self->sink || zmr_connect (self->sink, endpoint, key))
         return -1;
     snprintf (self->sink_endpoint, sizeof self->sink_endpoint, "%s", endpoint);
+    snprintf (self->sink_key, sizeof self->sink_key, "%s", key);
     return 0;
 }
 
@@ -434,9 +436,9 @@ s_send_counts (s_reducer_t *self, zmr_counts_t *counts, uint64_t window_1)
 
 //  Sends the whole partition to the sink.
 static void
-s_send_result (s_reducer_t *self, const char *sink)
+s_send_result (s_reducer_t *self, const char *sink, const char *key)
 {
-    if (s_sink_connect (self, sink) == 0)
+    if (s_sink_connect (self, sink, key) == 0)
         s_send_counts (self, self->counts, 0);
 }
 
@@ -490,7 +492,7 @@ s_on_control (s_reducer_t *self)
         //  A ventilator that does not know us (it restarted): HELLO again.
         zmr_msg_pack_hello (&self->pk, self->job, ZMR_ROLE_REDUCER, self->config->partition,
                             self->reducers, self->endpoint, self->name,
-                            zmr_u64set_size (self->applied));
+                            zmr_u64set_size (self->applied), zmr_curve_public_key ());
         s_send_control (self);
     }
     else
@@ -498,9 +500,9 @@ s_on_control (s_reducer_t *self)
         //  The final counters go out before the result, for the status,
         //  and the last running totals too, for the sink's live views.
         s_heartbeat (self);
-        if (self->live_ms && !s_sink_connect (self, msg.endpoint))
+        if (self->live_ms && !s_sink_connect (self, msg.endpoint, msg.key))
             s_update (self);
-        s_send_result (self, msg.endpoint);
+        s_send_result (self, msg.endpoint, msg.key);
     }
     else
     if (msg.type == ZMR_CLOSE)
@@ -513,7 +515,7 @@ s_on_control (s_reducer_t *self)
         bool anew = msg.interval > 0;
         self->live_ms = msg.interval;
         self->window_ms = msg.window_ms;
-        if (s_sink_connect (self, msg.endpoint))
+        if (s_sink_connect (self, msg.endpoint, msg.key))
             zmr_log (0, "cannot connect to the sink at %s", msg.endpoint);
         else
         if (anew && s_mark_all (self)) {
@@ -570,7 +572,7 @@ zmr_reducer_run (const zmr_reducer_config_t *config)
     snprintf (self.endpoint, sizeof self.endpoint, "%s",
               config->advertise? config->advertise: bound);
     zmr_set_random_identity (self.control);
-    if (zmr_connect (self.control, config->control))
+    if (zmr_connect (self.control, config->control, NULL))
         goto cleanup;
     zmq_msg_t frame;
     zmr_msg_t welcome;

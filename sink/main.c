@@ -39,6 +39,10 @@ s_help (void)
 "  -v, --verbose           say more on stderr\n"
 "  -h, --help              show this help and exit\n"
 "      --version           show the version and exit\n"
+);
+    zmr_config_help ();
+    zmr_curve_help (ZMR_CURVE_BINDS | ZMR_CURVE_CONNECTS);
+    printf (
 "\n"
 "Exit status: 0 result written (or stopped by a signal), 1 failed, 2 usage error.\n");
 }
@@ -72,9 +76,12 @@ main (int argc, char *argv[])
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, O_VERSION },
+        ZMR_CURVE_OPTIONS,
         { NULL, 0, NULL, 0 }
     };
     int verbose = 0;
+    zmr_curve_config_t curve = { 0 };
+    zmr_config_apply (&argc, &argv, options);
     int opt;
     opterr = 0;
     while ((opt = getopt_long (argc, argv, ":o:vh", options, NULL)) != -1) {
@@ -102,7 +109,10 @@ main (int argc, char *argv[])
             case 'h': s_help (); return 0;
             case O_VERSION: zmr_print_version ("zmr-sink"); return 0;
             case ':': zmr_usage_error ("option %s needs a value", argv[optind - 1]);
-            default: zmr_usage_error ("unknown option '%s'", argv[optind - 1]);
+            default:
+                if (zmr_curve_option (opt, optarg, &curve))
+                    break;
+                zmr_usage_error ("unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind != argc - 1)
@@ -119,5 +129,9 @@ main (int argc, char *argv[])
     }
     zmr_log_set_level (verbose);
     zmr_signals_install ();
-    return zmr_sink_run (&config);
+    if (zmr_curve_setup (&curve, ZMR_CURVE_BINDS | ZMR_CURVE_CONNECTS))
+        return 1;
+    int code = zmr_sink_run (&config);
+    zmr_curve_teardown ();
+    return code;
 }

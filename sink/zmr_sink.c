@@ -681,7 +681,7 @@ s_on_control (s_sink_t *self)
     else
     if (msg.type == ZMR_AGAIN) {
         zmr_msg_pack_hello (&self->pk, self->job, ZMR_ROLE_SINK, 0, 0, self->endpoint,
-                            self->name, 0);
+                            self->name, 0, zmr_curve_public_key ());
         s_send_control (self);
     }
     else
@@ -726,7 +726,7 @@ zmr_sink_run (const zmr_sink_config_t *config)
     snprintf (self.endpoint, sizeof self.endpoint, "%s",
               config->advertise? config->advertise: bound);
     zmr_set_random_identity (self.control);
-    if (zmr_connect (self.control, config->control))
+    if (zmr_connect (self.control, config->control, NULL))
         goto cleanup;
     zmr_join_t join = { .role = ZMR_ROLE_SINK, .endpoint = self.endpoint,
                         .name = self.name, .control = config->control,

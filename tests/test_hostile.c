@@ -233,13 +233,14 @@ static s_buf_t
 s_hello (uint64_t job)
 {
     s_buf_t b = { .len = 0 };
-    s_header (&b, 1, job, 6);
+    s_header (&b, 1, job, 7);
     s_uint (&b, 1);
     s_uint (&b, 0);
     s_uint (&b, 2);
     s_str (&b, "");
     s_str (&b, "hostile:0");
     s_uint (&b, 0);
+    s_str (&b, "");
     return b;
 }
 

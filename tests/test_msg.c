@@ -34,8 +34,12 @@ s_roundtrip (s_buf_t *b, int type)
 Test (msg, hello_roundtrips_with_every_field)
 {
     s_buf_t b; s_init (&b);
-    zmr_msg_pack_hello (&b.pk, 5, ZMR_ROLE_REDUCER, 3, 8, "tcp://*:5560", "box:42", 1234);
+    zcert_t *cert = zcert_new ();
+    zmr_msg_pack_hello (&b.pk, 5, ZMR_ROLE_REDUCER, 3, 8, "tcp://*:5560", "box:42", 1234,
+                        zcert_public_txt (cert));
     zmr_msg_t msg = s_roundtrip (&b, ZMR_HELLO);
+    cr_assert_str_eq (msg.key, zcert_public_txt (cert));
+    zcert_destroy (&cert);
     cr_assert_eq (msg.job, 5);
     cr_assert_eq (msg.applied, 1234);
     cr_assert_eq (msg.role, ZMR_ROLE_REDUCER);
@@ -50,18 +54,23 @@ Test (msg, welcome_carries_every_reducer_endpoint)
 {
     s_buf_t b; s_init (&b);
     const char *eps[] = { "ipc:///tmp/a", "tcp://10.0.0.2:7000", "inproc://r2" };
-    zmr_msg_pack_welcome (&b.pk, 0xfeedfacecafebeefull, 3, "tcp://h:5551", "tcp://h:5552", eps);
+    zcert_t *cert = zcert_new ();
+    const char *keys[] = { "", zcert_public_txt (cert), "" };
+    zmr_msg_pack_welcome (&b.pk, 0xfeedfacecafebeefull, 3, "tcp://h:5551", "tcp://h:5552", eps,
+                          keys);
     zmr_msg_t msg = s_roundtrip (&b, ZMR_WELCOME);
     cr_assert_eq (msg.job, 0xfeedfacecafebeefull);
     cr_assert_eq (msg.reducers, 3);
     cr_assert_str_eq (msg.endpoint, "tcp://h:5551");
     cr_assert_str_eq (msg.status, "tcp://h:5552");
-    char ep[ZMR_ENDPOINT_MAX];
+    char ep[ZMR_ENDPOINT_MAX], key[ZMR_KEY_MAX];
     for (int i = 0; i < 3; i++) {
-        cr_assert_eq (zmr_msg_next_endpoint (&msg, ep), 0);
+        cr_assert_eq (zmr_msg_next_endpoint (&msg, ep, key), 0);
         cr_assert_str_eq (ep, eps[i]);
+        cr_assert_str_eq (key, keys[i]);
     }
-    cr_assert_eq (zmr_msg_next_endpoint (&msg, ep), -1);
+    cr_assert_eq (zmr_msg_next_endpoint (&msg, ep, key), -1);
+    zcert_destroy (&cert);
     msgpack_sbuffer_destroy (&b.sbuf);
 }
 
@@ -114,9 +123,10 @@ Test (msg, small_messages_roundtrip)
     cr_assert_eq (msg.counters.distinct, 6);
     msgpack_sbuffer_clear (&b.sbuf);
 
-    zmr_msg_pack_flush (&b.pk, 7, "ipc:///tmp/sink");
+    zmr_msg_pack_flush (&b.pk, 7, "ipc:///tmp/sink", "");
     msg = s_roundtrip (&b, ZMR_FLUSH);
     cr_assert_str_eq (msg.endpoint, "ipc:///tmp/sink");
+    cr_assert_str_eq (msg.key, "");
     msgpack_sbuffer_clear (&b.sbuf);
 
     zmr_msg_pack_stored (&b.pk, 7, 2);
@@ -295,13 +305,24 @@ Test (msg, refuses_strings_that_do_not_fit_or_hold_nul)
     char name[ZMR_NAME_MAX + 1];
     memset (name, 'n', sizeof name - 1);
     name[sizeof name - 1] = 0;
-    zmr_msg_pack_hello (&b.pk, 0, ZMR_ROLE_MAPPER, 0, 0, "", name, 0);
+    zmr_msg_pack_hello (&b.pk, 0, ZMR_ROLE_MAPPER, 0, 0, "", name, 0, "");
     s_refused (b.sbuf.data, b.sbuf.size, "a name longer than its field");
     msgpack_sbuffer_clear (&b.sbuf);
-    zmr_msg_begin (&b.pk, ZMR_FLUSH, 1, 1);
+    zmr_msg_begin (&b.pk, ZMR_FLUSH, 1, 2);
     msgpack_pack_str (&b.pk, 3);
     msgpack_pack_str_body (&b.pk, "a\0b", 3);
+    msgpack_pack_str (&b.pk, 0);
     s_refused (b.sbuf.data, b.sbuf.size, "an endpoint with a NUL byte");
+    //  A key is 40 characters of Z85, or nothing.
+    static const char *bad_keys[] = {
+        "short", "0123456789012345678901234567890123456789x",
+        "0123456789012345678901234567890123456 \"~"
+    };
+    for (size_t i = 0; i < sizeof bad_keys / sizeof bad_keys[0]; i++) {
+        msgpack_sbuffer_clear (&b.sbuf);
+        zmr_msg_pack_flush (&b.pk, 1, "ipc:///tmp/sink", bad_keys[i]);
+        s_refused (b.sbuf.data, b.sbuf.size, bad_keys[i]);
+    }
     msgpack_sbuffer_destroy (&b.sbuf);
 }
 
@@ -405,14 +426,17 @@ Test (msg, refuses_a_chunk_of_no_bytes_too_many_or_a_relative_path)
 Test (msg, live_messages_roundtrip_and_are_bounded)
 {
     s_buf_t b; s_init (&b);
-    zmr_msg_pack_live (&b.pk, 3, "ipc:///tmp/sink", 25, 10000);
+    zcert_t *cert = zcert_new ();
+    zmr_msg_pack_live (&b.pk, 3, "ipc:///tmp/sink", 25, 10000, zcert_public_txt (cert));
     zmr_msg_t msg = s_roundtrip (&b, ZMR_LIVE);
     cr_assert_str_eq (msg.endpoint, "ipc:///tmp/sink");
+    cr_assert_str_eq (msg.key, zcert_public_txt (cert));
+    zcert_destroy (&cert);
     cr_assert_eq (msg.interval, 25);
     cr_assert_eq (msg.window_ms, 10000);
     msgpack_sbuffer_clear (&b.sbuf);
 
-    zmr_msg_pack_live (&b.pk, 3, "ipc:///tmp/sink", 0, 0);
+    zmr_msg_pack_live (&b.pk, 3, "ipc:///tmp/sink", 0, 0, "");
     const char *why = NULL;
     cr_assert_eq (zmr_msg_decode (b.sbuf.data, b.sbuf.size, &msg, &why), -1,
                   "a LIVE asking for nothing was accepted");

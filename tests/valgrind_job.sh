@@ -2,7 +2,8 @@
 # Runs one whole job over ipc:// with every role under valgrind, and fails
 # on any memory error, any leak, a non-zero exit, or a wrong result. The
 # job streams (input through a FIFO) with running totals (--follow,
-# --snapshot, --publish) and tumbling windows, so every path runs.
+# --snapshot, --publish) and tumbling windows, with CURVE on every socket
+# (a certificate per process, one allow-list), so every path runs.
 # usage: tests/valgrind_job.sh BIN_DIR
 set -euo pipefail
 bin=$(cd "$1" && pwd)
@@ -34,6 +35,23 @@ start() {   # start NAME COMMAND... (stdin from $in, stdout to $dir/NAME.out)
 }
 names=()
 c="ipc://$dir/control"
+# A certificate per process; every public one allowed.
+mkdir "$dir/certs" "$dir/allow"
+for who in ventilator reducer0 reducer1 sink mapper0 mapper1; do
+    "$bin/zmr" keygen "$dir/certs/$who" >/dev/null 2>&1
+    cp "$dir/certs/$who.cert" "$dir/allow/"
+done
+curve() {   # curve WHO [binds] [connects]: the CURVE options of WHO
+    printf -- '--curve-cert=%s\n' "$dir/certs/$1.cert_secret"
+    case " $* " in *" binds "*) printf -- '--curve-allow=%s\n' "$dir/allow" ;; esac
+    case " $* " in *" connects "*) printf -- '--curve-server=%s\n' "$dir/allow/ventilator.cert" ;; esac
+}
+mapfile -t vent_curve < <(curve ventilator binds)
+mapfile -t r0_curve < <(curve reducer0 binds connects)
+mapfile -t r1_curve < <(curve reducer1 binds connects)
+mapfile -t sink_curve < <(curve sink binds connects)
+mapfile -t m0_curve < <(curve mapper0 connects)
+mapfile -t m1_curve < <(curve mapper1 connects)
 mkfifo "$dir/stream"
 mkdir "$dir/windows"
 # The text goes in through a FIFO in pieces, so flushes and several
@@ -41,13 +59,14 @@ mkdir "$dir/windows"
 (split -b 16384 --filter='cat; sleep 0.05' "$dir/input" > "$dir/stream") &
 in="$dir/stream" start ventilator "$bin/zmr-ventilator" -r 2 --control "$c" \
     --chunks "ipc://$dir/chunks" --status "ipc://$dir/status" --chunk-size 32K \
-    --dead-ms 20000 --live-ms 10 --flush-ms 10 --window-ms 300 -
-start reducer0 "$bin/zmr-reducer" -p 0 --bind "ipc://$dir/r0" "$c"
-start reducer1 "$bin/zmr-reducer" -p 1 --bind "ipc://$dir/r1" "$c"
+    --dead-ms 20000 --live-ms 10 --flush-ms 10 --window-ms 300 "${vent_curve[@]}" -
+start reducer0 "$bin/zmr-reducer" -p 0 --bind "ipc://$dir/r0" "${r0_curve[@]}" "$c"
+start reducer1 "$bin/zmr-reducer" -p 1 --bind "ipc://$dir/r1" "${r1_curve[@]}" "$c"
 start sink "$bin/zmr-sink" -o "$dir/output" --bind "ipc://$dir/sink" --follow \
-    --snapshot "$dir/snapshot" --publish "ipc://$dir/totals" --window-dir "$dir/windows" "$c"
-start mapper0 "$bin/zmr-mapper" "$c"
-start mapper1 "$bin/zmr-mapper" "$c"
+    --snapshot "$dir/snapshot" --publish "ipc://$dir/totals" --window-dir "$dir/windows" \
+    "${sink_curve[@]}" "$c"
+start mapper0 "$bin/zmr-mapper" "${m0_curve[@]}" "$c"
+start mapper1 "$bin/zmr-mapper" "${m1_curve[@]}" "$c"
 
 failed=0
 deadline=$((SECONDS + 300))
@@ -89,5 +108,5 @@ if [ $failed -ne 0 ]; then
     echo "valgrind: 0 passed, 1 failed"
     exit 1
 fi
-echo "valgrind job: 6 processes clean, result exact"
+echo "valgrind job: 6 processes clean (CURVE on), result exact"
 echo "valgrind: 1 passed, 0 failed"

@@ -41,12 +41,15 @@ s_help (void)
 "                        this ventilator or of a reducer (the job fails)\n"
 "  -v, --verbose         say more on stderr (twice: debug)\n"
 "  -h, --help            show this help and exit\n"
-"      --version         show the version and exit\n"
+"      --version         show the version and exit\n",
+        ZMR_MAX_REDUCERS);
+    zmr_config_help ();
+    zmr_curve_help (ZMR_CURVE_BINDS);
+    printf (
 "\n"
 "Exit status: 0 job done, 1 job failed, 2 usage error, 3 job done without\n"
 "chunks that were quarantined (listed on stderr), 130 or 143 stopped by SIGINT\n"
-"or SIGTERM before the job was done (start it again with --journal).\n",
-        ZMR_MAX_REDUCERS);
+"or SIGTERM before the job was done (start it again with --journal).\n");
 }
 
 int
@@ -81,9 +84,12 @@ main (int argc, char *argv[])
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, O_VERSION },
+        ZMR_CURVE_OPTIONS,
         { NULL, 0, NULL, 0 }
     };
     int verbose = 0;
+    zmr_curve_config_t curve = { 0 };
+    zmr_config_apply (&argc, &argv, options);
     int opt;
     opterr = 0;
     while ((opt = getopt_long (argc, argv, ":r:vh", options, NULL)) != -1) {
@@ -111,7 +117,10 @@ main (int argc, char *argv[])
             case 'h': s_help (); return 0;
             case O_VERSION: zmr_print_version ("zmr-ventilator"); return 0;
             case ':': zmr_usage_error ("option %s needs a value", argv[optind - 1]);
-            default: zmr_usage_error ("unknown option '%s'", argv[optind - 1]);
+            default:
+                if (zmr_curve_option (opt, optarg, &curve))
+                    break;
+                zmr_usage_error ("unknown option '%s'", argv[optind - 1]);
         }
     }
     if (config.nstatus == 0)
@@ -127,5 +136,9 @@ main (int argc, char *argv[])
     }
     zmr_log_set_level (verbose);
     zmr_signals_install ();
-    return zmr_ventilator_run (&config);
+    if (zmr_curve_setup (&curve, ZMR_CURVE_BINDS))
+        return 1;
+    int code = zmr_ventilator_run (&config);
+    zmr_curve_teardown ();
+    return code;
 }

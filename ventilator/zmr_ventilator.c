@@ -50,6 +50,7 @@ typedef struct {
     int64_t last_seen;       //  When last heard from
     char name[ZMR_NAME_MAX]; //  As given in HELLO
     char endpoint[ZMR_ENDPOINT_MAX];  //  Reducers and sink: where to reach them
+    char key[ZMR_KEY_MAX];            //  ... and their CURVE public key, or ""
     bool welcomed;           //  WELCOME sent
     zmr_counters_t counters; //  Last reported, or counted here for mappers
 } s_worker_t;
@@ -434,8 +435,9 @@ s_live (s_vent_t *self, s_worker_t *worker)
     if ((!self->config->live_ms && !self->config->window_ms) || self->sink < 0
     ||  worker->role != ZMR_ROLE_REDUCER)
         return;
-    zmr_msg_pack_live (&self->pk, self->job, self->workers[self->sink].endpoint,
-                       self->config->live_ms, self->config->window_ms);
+    s_worker_t *sink = &self->workers[self->sink];
+    zmr_msg_pack_live (&self->pk, self->job, sink->endpoint, self->config->live_ms,
+                       self->config->window_ms, sink->key);
     s_send_to (self, worker);
 }
 
@@ -443,10 +445,13 @@ static void
 s_welcome (s_vent_t *self, s_worker_t *worker)
 {
     const char *endpoints[ZMR_MAX_REDUCERS];
-    for (uint32_t p = 0; p < self->config->reducers; p++)
+    const char *keys[ZMR_MAX_REDUCERS];
+    for (uint32_t p = 0; p < self->config->reducers; p++) {
         endpoints[p] = self->workers[self->reducer_of[p]].endpoint;
+        keys[p] = self->workers[self->reducer_of[p]].key;
+    }
     zmr_msg_pack_welcome (&self->pk, self->job, self->config->reducers,
-                          self->chunks_endpoint, self->status_endpoint, endpoints);
+                          self->chunks_endpoint, self->status_endpoint, endpoints, keys);
     s_send_to (self, worker);
     worker->welcomed = true;
     s_live (self, worker);
@@ -468,10 +473,10 @@ s_reject (s_vent_t *self, s_worker_t *worker, const char *reason, bool retry)
 static void
 s_flush (s_vent_t *self)
 {
-    const char *sink = self->workers[self->sink].endpoint;
+    const s_worker_t *sink = &self->workers[self->sink];
     for (uint32_t p = 0; p < self->config->reducers; p++)
         if (!self->stored[p]) {
-            zmr_msg_pack_flush (&self->pk, self->job, sink);
+            zmr_msg_pack_flush (&self->pk, self->job, sink->endpoint, sink->key);
             s_send_to (self, &self->workers[self->reducer_of[p]]);
         }
     self->next_flush = zmr_now_ms () + self->config->dead_ms;
@@ -587,6 +592,7 @@ s_on_hello (s_vent_t *self, zmq_msg_t *identity, zmq_msg_t *body, zmr_msg_t *msg
         peer = NULL;
     zmr_endpoint_with_host (msg->endpoint, peer, worker->endpoint,
                             sizeof worker->endpoint);
+    snprintf (worker->key, sizeof worker->key, "%s", msg->key);
 
     if (self->phase == P_DONE || self->phase == P_FAILED) {
         s_pack_state (self, ZMR_FINISH);

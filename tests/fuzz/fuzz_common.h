@@ -27,9 +27,9 @@ zmr_fuzz_walk (const void *data, size_t size)
     while (zmr_msg_next_chunk (&msg, &chunk, &stamp))
         sink += chunk ^ stamp;
     if (msg.type == ZMR_WELCOME) {
-        char endpoint[ZMR_ENDPOINT_MAX];
-        while (zmr_msg_next_endpoint (&msg, endpoint) == 0)
-            sink += (uint8_t) endpoint[0];
+        char endpoint[ZMR_ENDPOINT_MAX], key[ZMR_KEY_MAX];
+        while (zmr_msg_next_endpoint (&msg, endpoint, key) == 0)
+            sink += (uint8_t) endpoint[0] + (uint8_t) key[0];
     }
     if (msg.type == ZMR_STATUS || msg.type == ZMR_FINISH) {
         zmr_status_t status = { 0 };

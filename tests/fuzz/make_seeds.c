@@ -1,5 +1,5 @@
 /*  Writes the fuzz targets' seed corpora into DIR/frame, DIR/chunk,
-    DIR/batch, DIR/status and DIR/control: every message the roles send,
+    DIR/batch, DIR/status, DIR/control and DIR/config: every message the roles send,
     encoded by the real encoders (whole frames for frame; for the typed
     targets, type selector, field count and the fields), and for frame a
     few hostile ones measured elsewhere to hurt (an array32 declaring 268 M
@@ -101,11 +101,14 @@ main (int argc, char *argv[])
     msgpack_sbuffer_init (&sbuf);
     msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
     uint64_t job = 0x1234;
+    //  A CURVE public key (the example server key of ZeroMQ's RFC 26).
+    const char *key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
 
-    zmr_msg_pack_hello (&pk, job, ZMR_ROLE_REDUCER, 1, 2, "tcp://*:5560", "box:42", 7);
+    zmr_msg_pack_hello (&pk, job, ZMR_ROLE_REDUCER, 1, 2, "tcp://*:5560", "box:42", 7, key);
     s_seed (&sbuf);
     const char *eps[] = { "ipc:///tmp/r0", "tcp://10.0.0.2:6004" };
-    zmr_msg_pack_welcome (&pk, job, 2, "ipc:///tmp/chunks", "ipc:///tmp/status", eps);
+    const char *keys[] = { key, "" };
+    zmr_msg_pack_welcome (&pk, job, 2, "ipc:///tmp/chunks", "ipc:///tmp/status", eps, keys);
     s_seed (&sbuf);
     zmr_msg_pack_reason (&pk, ZMR_REJECT, job, true, "partition 1 is already served");
     s_seed (&sbuf);
@@ -130,7 +133,7 @@ main (int argc, char *argv[])
     s_seed (&sbuf);
     zmr_msg_pack_bye (&pk, job, &counters);
     s_seed (&sbuf);
-    zmr_msg_pack_flush (&pk, job, "ipc:///tmp/sink");
+    zmr_msg_pack_flush (&pk, job, "ipc:///tmp/sink", key);
     s_seed (&sbuf);
     zmr_msg_begin_result (&pk, job, 0, 2, 0, 2, 1);
     zmr_msg_pack_pair (&pk, "whale", 5, 1234);
@@ -141,7 +144,7 @@ main (int argc, char *argv[])
     s_seed (&sbuf);
     zmr_msg_pack_again (&pk, job);
     s_seed (&sbuf);
-    zmr_msg_pack_live (&pk, job, "ipc:///tmp/sink", 10, 10000);
+    zmr_msg_pack_live (&pk, job, "ipc:///tmp/sink", 10, 10000, "");
     s_seed (&sbuf);
     zmr_msg_begin_update (&pk, job, 1, 2, 2);
     for (uint64_t v = 1; v <= 4; v++)
@@ -196,6 +199,21 @@ main (int argc, char *argv[])
                                            0xc3, 0xdb, 0xff, 0xff, 0xff, 0xf0 };
     s_write ("frame", str32, sizeof str32);
     s_write ("frame", "", 0);
+    //  Config files: good ones, and each kind of mistake.
+    static const char *configs[] = {
+        "# a mapper\nname = \"mapper b\"\nheartbeat-ms=250\nverbose\n",
+        "curve-cert = /etc/zmr/m.cert_secret\r\ncurve-server = /etc/zmr/v.cert\r\n",
+        "  by-reference  \n\n#\n", "name =\n", "name\n", "verbose = yes\n",
+        "nmae = x\n", "help\n", "= x\n", "name = \"a\"b\"\n", "Name = x\n",
+        "name x\n", "require-curve\nrequire-curve\nrequire-curve\n",
+    };
+    for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++)
+        s_write ("config", configs[i], strlen (configs[i]));
+    s_write ("config", "name = a\0b\n", 11);
+    static char long_line[5000];
+    memset (long_line, 'x', sizeof long_line - 1);
+    memcpy (long_line, "name = ", 7);
+    s_write ("config", long_line, sizeof long_line - 1);
     printf ("make_seeds: %d seeds in %s\n", s_seq, s_dir);
     return 0;
 }

@@ -37,6 +37,7 @@ build() {   # build NAME SOURCE [DEFINE]
         "$source" "${objects[@]}" "${pkg_libs[@]}" -lcrypto -lpthread -o "$out/$name"
 }
 build fuzz_frame tests/fuzz/fuzz_frame.c
+build fuzz_config tests/fuzz/fuzz_config.c
 families=(chunk batch status control)
 for i in "${!families[@]}"; do
     build "fuzz_${families[$i]}" tests/fuzz/fuzz_typed.c -DZMR_FUZZ_FAMILY=$((i + 1))
@@ -48,7 +49,7 @@ rm -rf "$out/seeds"
 "$out/make_seeds" "$out/seeds" >/dev/null
 
 failed=0
-for target in frame "${families[@]}"; do
+for target in frame config "${families[@]}"; do
     corpus="$out/corpus-$target"
     mkdir -p "$corpus" "$out/crashes-$target"
     cp -n "$out/seeds/$target"/* "$corpus"/ 2>/dev/null || true

@@ -1,0 +1,50 @@
+/*  zmr_config: options from a file, for every program (--config FILE).
+
+    A config file holds one option per line, by its long name, as on the
+    command line without the dashes:
+
+        # a mapper on host B
+        curve-cert = /etc/zmr/mapper-b.cert_secret
+        curve-server = /etc/zmr/ventilator.cert
+        name = "mapper b"
+        verbose
+
+    Blank lines and lines starting with '#' are skipped; spaces around the
+    key and the value are not part of them; a value in double quotes keeps
+    its spaces (no escapes). The file's options come before the command
+    line's, so where an option keeps its last value the command line wins.
+    Bounded: at most 64 KiB, 4 KiB a line, 256 options. */
+#ifndef ZMR_CONFIG_H
+#define ZMR_CONFIG_H
+#include <getopt.h>
+#include <stddef.h>
+
+#define ZMR_CONFIG_MAX_BYTES   (64 << 10)
+#define ZMR_CONFIG_MAX_LINE    4096
+#define ZMR_CONFIG_MAX_OPTIONS 256
+
+//  Parses config text (len bytes, any bytes) into *args: "--key=value" or
+//  "--key", each checked against options (a getopt_long table: the key must
+//  be one of its long names; a value if and only if it takes one). Returns
+//  the number of arguments, or -1 with "line N: why" in err (errlen bytes).
+//  The caller frees *args with zmr_config_free.
+int
+    zmr_config_parse (const char *text, size_t len, const struct option *options,
+                      char ***args, char *err, size_t errlen);
+
+//  Frees what zmr_config_parse made.
+void
+    zmr_config_free (char **args, int nargs);
+
+//  In main, before getopt_long: if argv holds --config FILE (or
+//  --config=FILE), replaces *argv by argv[0], FILE's options, then the
+//  other arguments, and *argc accordingly. Exits 2 with "FILE:N: why" if
+//  the file cannot be read or used.
+void
+    zmr_config_apply (int *argc, char ***argv, const struct option *options);
+
+//  The help line of --config.
+void
+    zmr_config_help (void);
+
+#endif
