@@ -20,7 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -65,6 +68,34 @@ h_now_ms (void)
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+h_free_port (void)
+{
+    int low = 32768;
+    FILE *range = fopen ("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (range) {
+        if (fscanf (range, "%d", &low) != 1)
+            low = 32768;
+        fclose (range);
+    }
+    cr_assert_gt (low, 2048, "the ephemeral port range starts at %d", low);
+    for (int attempt = 0; attempt < 1000; attempt++) {
+        uint32_t pick;
+        cr_assert_eq (getrandom (&pick, sizeof pick, 0), (ssize_t) sizeof pick);
+        int port = 1024 + (int) (pick % (uint32_t) (low - 1024));
+        int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        cr_assert (fd >= 0);
+        struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port) };
+        addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+        int rc = bind (fd, (struct sockaddr *) &addr, sizeof addr);
+        close (fd);
+        if (rc == 0)
+            return port;
+    }
+    cr_assert_fail ("no free loopback port below %d", low);
+    return 0;
 }
 
 void

@@ -105,6 +105,11 @@ size_t h_children_of (pid_t ppid, pid_t *out, size_t max);
 //  Sleeps ms milliseconds.
 void h_sleep_ms (int ms);
 
+//  A loopback TCP port free now, below the kernel's ephemeral range: no
+//  outgoing connection of another test can be holding it when a role binds
+//  it (one that is, blocks the bind). Picked at random, checked by binding.
+int h_free_port (void);
+
 //  Milliseconds on a monotonic clock.
 int64_t h_now_ms (void);
 

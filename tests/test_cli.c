@@ -226,20 +226,6 @@ Test (cli, input_errors_carry_the_program_name_once)
 }
 
 //  A TCP port that is free now (bound to port 0, then released).
-static int
-s_free_port (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    cr_assert (fd >= 0);
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = 0 };
-    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    cr_assert_eq (bind (fd, (struct sockaddr *) &addr, sizeof addr), 0);
-    socklen_t len = sizeof addr;
-    cr_assert_eq (getsockname (fd, (struct sockaddr *) &addr, &len), 0);
-    close (fd);
-    return ntohs (addr.sin_port);
-}
-
 //  Starts a ventilator with the given control and status endpoints (its
 //  chunk endpoint is private) and returns its pid.
 static pid_t
@@ -290,14 +276,14 @@ s_assert_second_cannot_bind (const char *control1, const char *status1,
 
 Test (cli, ventilator_fails_when_its_tcp_control_endpoint_is_taken)
 {
-    const char *control = h_strf ("tcp://127.0.0.1:%d", s_free_port ());
+    const char *control = h_strf ("tcp://127.0.0.1:%d", h_free_port ());
     s_assert_second_cannot_bind (control, h_strf ("ipc://%s/s1", h_dir ()),
                                  control, h_strf ("ipc://%s/s2", h_dir ()));
 }
 
 Test (cli, ventilator_fails_when_its_tcp_status_endpoint_is_taken)
 {
-    const char *status = h_strf ("tcp://127.0.0.1:%d", s_free_port ());
+    const char *status = h_strf ("tcp://127.0.0.1:%d", h_free_port ());
     s_assert_second_cannot_bind (h_strf ("ipc://%s/c1", h_dir ()), status,
                                  h_strf ("ipc://%s/c2", h_dir ()), status);
 }

@@ -32,24 +32,10 @@ TestSuite (curve, .init = h_setup, .fini = h_teardown, .timeout = 240);
 #define S_JOB 4242                  //  The job's id, which the attackers know
 #define S_FORGED "zzforged"         //  A word the text does not have
 
-static int
-s_free_port (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    cr_assert (fd >= 0);
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = 0 };
-    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    cr_assert_eq (bind (fd, (struct sockaddr *) &addr, sizeof addr), 0);
-    socklen_t len = sizeof addr;
-    cr_assert_eq (getsockname (fd, (struct sockaddr *) &addr, &len), 0);
-    close (fd);
-    return ntohs (addr.sin_port);
-}
-
 static char *
 s_tcp (void)
 {
-    return h_strf ("tcp://127.0.0.1:%d", s_free_port ());
+    return h_strf ("tcp://127.0.0.1:%d", h_free_port ());
 }
 
 //  `zmr keygen certs/NAME`; returns the path of the secret certificate.
@@ -605,7 +591,7 @@ Test (curve, certificates_that_cannot_be_used_are_named)
 
 Test (curve, binding_beyond_loopback_without_keys_warns_or_is_refused)
 {
-    int port = s_free_port ();
+    int port = h_free_port ();
     char *err = h_path ("strict.err");
     h_io_t io = { .stderr_path = err };
     int code = h_run (&io, 10000, "zmr-ventilator", "--require-curve",
@@ -632,7 +618,7 @@ Test (curve, binding_beyond_loopback_without_keys_warns_or_is_refused)
     char *run_err = h_path ("run.err");
     h_io_t rio = { .stderr_path = run_err };
     code = h_run (&rio, 10000, "zmr", "run", "--require-curve", "--expose",
-                  h_strf ("tcp://0.0.0.0:%d", s_free_port ()), h_kjv (), NULL);
+                  h_strf ("tcp://0.0.0.0:%d", h_free_port ()), h_kjv (), NULL);
     cr_assert_eq (code, 2);
     cr_assert (s_file_has (run_err, "without --curve"));
 }
