@@ -21,6 +21,8 @@ s_help (void)
 "                        scripts/verify-receipt RESULT FILE\n"
 "      --chunk-size=SIZE bytes per chunk, cut at whitespace (default 1M)\n"
 "      --dead-ms=MS      silence after which a worker is dead (default 3000)\n"
+"      --max-word=SIZE   leave out words longer than SIZE bytes, counted in the\n"
+"                        status as words_too_long (default: none)\n"
 "      --max-distinct=N  fail the job when a partition holds more than N\n"
 "                        distinct words (default: no limit but memory)\n"
 "      --status=EP       also publish the status at EP, for zmr-monitor\n"
@@ -90,7 +92,7 @@ s_run (int argc, char *argv[])
     enum { O_RECEIPT = 200, O_PARTS = 256, O_CHUNK_SIZE, O_DEAD_MS, O_STATUS, O_EXPOSE, O_PROGRESS,
            O_NO_PROGRESS, O_STATS, O_MAP_COST, O_STREAM, O_FOLLOW, O_SNAPSHOT, O_PUBLISH,
            O_FLUSH_MS, O_LIVE_MS, O_FOLLOW_MS, O_WINDOW, O_WINDOW_DIR, O_MAX_DISTINCT,
-           O_CURVE, O_REQUIRE_CURVE, O_VERSION };
+           O_CURVE, O_REQUIRE_CURVE, O_MAX_WORD, O_VERSION };
     static const struct option options[] = {
         { "mappers", required_argument, NULL, 'm' },
         { "reducers", required_argument, NULL, 'r' },
@@ -115,6 +117,7 @@ s_run (int argc, char *argv[])
         { "live-ms", required_argument, NULL, O_LIVE_MS },
         { "follow-ms", required_argument, NULL, O_FOLLOW_MS },
         { "max-distinct", required_argument, NULL, O_MAX_DISTINCT },
+        { "max-word", required_argument, NULL, O_MAX_WORD },
         { "window", required_argument, NULL, O_WINDOW },
         { "window-dir", required_argument, NULL, O_WINDOW_DIR },
         { "verbose", no_argument, NULL, 'v' },
@@ -157,6 +160,7 @@ s_run (int argc, char *argv[])
                 config.stream = true;
                 break;
             case O_WINDOW_DIR: config.window_dir = optarg; break;
+            case O_MAX_WORD: config.max_word = zmr_option_size ("--max-word", optarg, 1, ZMR_MAX_CHUNK); break;
             case O_MAX_DISTINCT: config.max_distinct = zmr_option_u64 ("--max-distinct", optarg, 1, UINT32_MAX); break;
             case O_FOLLOW_MS: config.follow_ms = (uint32_t) zmr_option_u64 ("--follow-ms", optarg, 1, 60000); break;
             case 'v': config.verbose++; break;

@@ -296,7 +296,12 @@ s_start (s_launcher_t *self)
     //  may join from elsewhere and need the bytes.
     if (!config->expose)
         argv[n++] = "--by-reference";
-    char flush_opt[32], live_opt[32], window_opt[48];
+    char flush_opt[32], live_opt[32], window_opt[48], max_word_opt[48];
+    if (config->max_word) {
+        snprintf (max_word_opt, sizeof max_word_opt, "--max-word=%llu",
+                  (unsigned long long) config->max_word);
+        argv[n++] = max_word_opt;
+    }
     if (config->window_ms) {
         snprintf (window_opt, sizeof window_opt, "--window-ms=%llu",
                   (unsigned long long) config->window_ms);

@@ -1,7 +1,8 @@
 /*  zmr_journal: records of the zmr_store file format. Header record:
     [0x5A4A, 1, job, R, chunk_size, input_bytes, inputs]; chunk cut (before
     it is issued): [chunk, input, offset, length]; completed chunk: [chunk,
-    words]. Decoded with the bounded reader. */
+    words] or [chunk, words, words over --max-word]. Decoded with the
+    bounded reader. */
 #include "zmr.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -70,7 +71,10 @@ s_read_record (const void *data, size_t len, void *arg)
         self->cuts [self->ncuts++] = cut;
         return 0;
     }
-    if (n != 2 || zmr_mpr_uint (&r, &chunk) || zmr_mpr_uint (&r, &words)
+    //  [chunk, words], or with words over --max-word: [chunk, words, long].
+    uint64_t too_long = 0;
+    if ((n != 2 && n != 3) || zmr_mpr_uint (&r, &chunk) || zmr_mpr_uint (&r, &words)
+    ||  (n == 3 && zmr_mpr_uint (&r, &too_long)) || too_long > UINT32_MAX
     ||  zmr_mpr_finish (&r))
         return -1;
     bool is_new;
@@ -78,6 +82,7 @@ s_read_record (const void *data, size_t len, void *arg)
     if (!entry)
         return -1;
     entry->count = words;
+    entry->aux = (uint32_t) too_long;
     self->loaded += is_new;
     return 0;
 }
@@ -172,11 +177,13 @@ zmr_journal_destroy (zmr_journal_t **self_p)
 }
 
 int
-zmr_journal_done (zmr_journal_t *self, uint64_t chunk, uint64_t words)
+zmr_journal_done (zmr_journal_t *self, uint64_t chunk, uint64_t words, uint32_t too_long)
 {
-    msgpack_pack_array (&self->pk, 2);
+    msgpack_pack_array (&self->pk, too_long? 3: 2);
     msgpack_pack_uint64 (&self->pk, chunk);
     msgpack_pack_uint64 (&self->pk, words);
+    if (too_long)
+        msgpack_pack_uint32 (&self->pk, too_long);
     return s_append (self);
 }
 
@@ -205,11 +212,14 @@ zmr_journal_resumed (zmr_journal_t *self)
 }
 
 bool
-zmr_journal_was_done (zmr_journal_t *self, uint64_t chunk, uint64_t *words)
+zmr_journal_was_done (zmr_journal_t *self, uint64_t chunk, uint64_t *words,
+                      uint64_t *too_long)
 {
     zmr_entry_t *entry = zmr_counts_lookup (self->done, &chunk, sizeof chunk);
-    if (entry)
+    if (entry) {
         *words = entry->count;
+        *too_long = entry->aux;
+    }
     return entry != NULL;
 }
 

@@ -39,9 +39,10 @@ zmr_journal_t *
 void
     zmr_journal_destroy (zmr_journal_t **self_p);
 
-//  Records that chunk is complete with words words. Returns 0 or -1.
+//  Records that chunk is complete with words words counted and too_long
+//  left out (over --max-word). Returns 0 or -1.
 int
-    zmr_journal_done (zmr_journal_t *self, uint64_t chunk, uint64_t words);
+    zmr_journal_done (zmr_journal_t *self, uint64_t chunk, uint64_t words, uint32_t too_long);
 
 //  Records where chunk was cut, before it goes out. Returns 0 or -1.
 int
@@ -55,9 +56,10 @@ const zmr_journal_cut_t *
 bool
     zmr_journal_resumed (zmr_journal_t *self);
 
-//  Whether chunk was complete before; sets *words then.
+//  Whether chunk was complete before; sets *words and *too_long then.
 bool
-    zmr_journal_was_done (zmr_journal_t *self, uint64_t chunk, uint64_t *words);
+    zmr_journal_was_done (zmr_journal_t *self, uint64_t chunk, uint64_t *words,
+                          uint64_t *too_long);
 
 //  Completed chunks loaded at open.
 size_t

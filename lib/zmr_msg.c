@@ -16,7 +16,7 @@ static const char *s_names[] = {
 
 //  Number of fields after the job, per type.
 static const uint32_t s_fields[] = {
-    0, 7, 5, 2, 9, 1, 2, 5, 4, 2, 1, 2, 5, 1, 2, 3, 1, 0, 4, 4, 3, 4, 1, 6, 2, 1
+    0, 7, 6, 2, 9, 1, 3, 5, 4, 2, 1, 2, 5, 1, 2, 3, 1, 0, 4, 4, 3, 4, 1, 6, 2, 1
 };
 
 const char *
@@ -126,6 +126,10 @@ s_decode_fields (zmr_mpr_t *r, zmr_msg_t *msg)
             for (uint32_t i = 0; i < n; i++)
                 if (s_key (r, scratch))
                     return -1;
+            if (zmr_mpr_uint (r, &msg->max_word))
+                return -1;
+            if (msg->max_word > ZMR_MAX_CHUNK)
+                return zmr_mpr_fail (r, "word limit over the chunk limit");
             return 0;
         case ZMR_REJECT:
             return zmr_mpr_bool (r, &msg->flag)
@@ -150,8 +154,12 @@ s_decode_fields (zmr_mpr_t *r, zmr_msg_t *msg)
         case ZMR_TAKE:
             return zmr_mpr_uint (r, &msg->chunk);
         case ZMR_MAPPED:
-            return zmr_mpr_uint (r, &msg->chunk) || zmr_mpr_uint (r, &msg->words)
-                ? -1: 0;
+            if (zmr_mpr_uint (r, &msg->chunk) || zmr_mpr_uint (r, &msg->words)
+            ||  zmr_mpr_uint (r, &msg->too_long))
+                return -1;
+            if (msg->too_long > ZMR_MAX_CHUNK)
+                return zmr_mpr_fail (r, "more long words than a chunk can hold");
+            return 0;
         case ZMR_BATCH:
             if (zmr_mpr_uint (r, &msg->chunk) || s_u32 (r, &msg->partition)
             ||  s_u32 (r, &msg->reducers) || zmr_mpr_uint (r, &msg->stamp))
@@ -393,7 +401,8 @@ zmr_msg_pack_hello (msgpack_packer *pk, uint64_t job, zmr_role_t role,
 void
 zmr_msg_pack_welcome (msgpack_packer *pk, uint64_t job, uint32_t reducers,
                       const char *chunks, const char *status,
-                      const char *const *reducer_endpoints, const char *const *reducer_keys)
+                      const char *const *reducer_endpoints, const char *const *reducer_keys,
+                      uint64_t max_word)
 {
     zmr_msg_begin (pk, ZMR_WELCOME, job, s_fields[ZMR_WELCOME]);
     msgpack_pack_uint32 (pk, reducers);
@@ -405,6 +414,7 @@ zmr_msg_pack_welcome (msgpack_packer *pk, uint64_t job, uint32_t reducers,
     msgpack_pack_array (pk, reducers);
     for (uint32_t i = 0; i < reducers; i++)
         s_pack_str (pk, reducer_keys? reducer_keys[i]: "");
+    msgpack_pack_uint64 (pk, max_word);
 }
 
 void
@@ -456,11 +466,12 @@ zmr_msg_pack_take (msgpack_packer *pk, uint64_t job, uint64_t chunk)
 
 void
 zmr_msg_pack_mapped (msgpack_packer *pk, uint64_t job, uint64_t chunk,
-                     uint64_t words)
+                     uint64_t words, uint64_t too_long)
 {
     zmr_msg_begin (pk, ZMR_MAPPED, job, s_fields[ZMR_MAPPED]);
     msgpack_pack_uint64 (pk, chunk);
     msgpack_pack_uint64 (pk, words);
+    msgpack_pack_uint64 (pk, too_long);
 }
 
 void

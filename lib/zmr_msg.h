@@ -86,6 +86,8 @@ typedef struct {
     const char *path;        //  CHUNK by reference: the file, a view into the
     uint32_t path_len;       //  frame (not terminated); path_len 0: bytes
     uint64_t words;          //  MAPPED, ACK, DONE
+    uint64_t too_long;       //  MAPPED: words over the job's --max-word, left out
+    uint64_t max_word;       //  WELCOME: longest word counted (0: no limit)
     uint64_t distinct;       //  DONE
     uint64_t seq;            //  RESULT: part number
     uint64_t parts;          //  RESULT: parts in the partition
@@ -165,7 +167,7 @@ void zmr_msg_pack_again (msgpack_packer *pk, uint64_t job);
 void zmr_msg_pack_welcome (msgpack_packer *pk, uint64_t job, uint32_t reducers,
                            const char *chunks, const char *status,
                            const char *const *reducer_endpoints,
-                           const char *const *reducer_keys);
+                           const char *const *reducer_keys, uint64_t max_word);
 //  REJECT (flag: try again later). FINISH is zmr_status_pack_finish.
 void zmr_msg_pack_reason (msgpack_packer *pk, int type, uint64_t job,
                           bool flag, const char *reason);
@@ -187,7 +189,7 @@ void zmr_msg_pack_chunk (msgpack_packer *pk, uint64_t job, uint64_t chunk,
                          uint64_t stamp);
 void zmr_msg_pack_take (msgpack_packer *pk, uint64_t job, uint64_t chunk);
 void zmr_msg_pack_mapped (msgpack_packer *pk, uint64_t job, uint64_t chunk,
-                          uint64_t words);
+                          uint64_t words, uint64_t too_long);
 void zmr_msg_pack_ack (msgpack_packer *pk, uint64_t job, uint32_t partition,
                        uint64_t chunk, uint64_t words, bool duplicate);
 void zmr_msg_pack_heartbeat (msgpack_packer *pk, uint64_t job, uint32_t state,

@@ -19,6 +19,7 @@ static const s_field_t s_job_fields[] = {
     JOB_FIELD (input_bytes), JOB_FIELD (bytes_read), JOB_FIELD (bytes_done),
     JOB_FIELD (chunks_read), JOB_FIELD (chunks_issued), JOB_FIELD (chunks_done),
     JOB_FIELD (chunks_reissued), JOB_FIELD (in_flight), JOB_FIELD (words),
+    JOB_FIELD (words_too_long),
     JOB_FIELD (bytes_per_s), JOB_FIELD (words_per_s), JOB_FIELD (mappers_alive),
     JOB_FIELD (malformed), JOB_FIELD (duplicates), JOB_FIELD (chunks_quarantined),
     JOB_FIELD (inputs), JOB_FIELD (latency_p50_ms), JOB_FIELD (latency_p99_ms),

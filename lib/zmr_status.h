@@ -59,6 +59,7 @@ typedef struct {
     uint64_t chunks_reissued;    //  Re-issues
     uint64_t in_flight;      //  Issued, not done
     uint64_t words;          //  Words in completed chunks
+    uint64_t words_too_long; //  ... and words over --max-word, left out
     uint64_t bytes_per_s;    //  Rate over the last second
     uint64_t words_per_s;    //  Rate over the last second
     uint64_t mappers_alive;  //  Mappers heard from recently

@@ -21,6 +21,7 @@ typedef struct {
     char name[ZMR_NAME_MAX];     //  As sent in HELLO
     uint64_t job;                //  Adopted from WELCOME
     uint32_t reducers;           //  R
+    uint64_t max_word;           //  Longest word counted (0: any), from WELCOME
     zsock_t *control;            //  DEALER to the ventilator
     zsock_t *chunks;             //  PULL from the ventilator
     zsock_t **batches;           //  PUSH per reducer
@@ -169,16 +170,27 @@ s_map (s_mapper_t *self, uint64_t chunk, uint64_t stamp, const char *data, size_
     size_t ntouched;
     const uint32_t *touched = zmr_counts_touched (self->words, &ntouched);
     zmr_entry_t *entries = zmr_counts_entries (self->words);
+    //  Words over the job's --max-word are left out, and counted.
+    uint64_t max_word = self->max_word? self->max_word: UINT64_MAX;
+    uint64_t too_long = 0;
     memset (self->npairs, 0, R * sizeof *self->npairs);
-    for (size_t i = 0; i < ntouched; i++)
-        self->npairs[entries[touched[i]].aux]++;
+    for (size_t i = 0; i < ntouched; i++) {
+        zmr_entry_t *entry = &entries[touched[i]];
+        if (entry->len <= max_word)
+            self->npairs[entry->aux]++;
+        else
+            too_long += entry->count;
+    }
     for (uint32_t p = 0; p < R; p++)
         zmr_msg_begin_batch (&self->packers[p], self->job, chunk, p, R, stamp,
                              self->npairs[p]);
     for (size_t i = 0; i < ntouched; i++) {
         zmr_entry_t *entry = &entries[touched[i]];
-        zmr_msg_pack_pair (&self->packers[entry->aux], entry->word, entry->len, entry->count);
+        if (entry->len <= max_word)
+            zmr_msg_pack_pair (&self->packers[entry->aux], entry->word, entry->len,
+                               entry->count);
     }
+    words -= too_long;
     for (uint32_t p = 0; p < R; p++)
         while (zmr_msg_send (self->batches[p], &self->bufs[p], 0) == -1) {
             //  A signal interrupted the send: it still has to go out.
@@ -198,7 +210,7 @@ s_map (s_mapper_t *self, uint64_t chunk, uint64_t stamp, const char *data, size_
             raise (SIGKILL);
         }
     }
-    zmr_msg_pack_mapped (&self->pk, self->job, chunk, words);
+    zmr_msg_pack_mapped (&self->pk, self->job, chunk, words, too_long);
     s_send_control (self);
     self->counters.chunks++;
     self->counters.words += words;
@@ -329,6 +341,7 @@ s_join (s_mapper_t *self)
     rc = -1;
     self->job = msg.job;
     self->reducers = msg.reducers;
+    self->max_word = msg.max_word;
     //  Wildcard hosts in what the ventilator advertises are its own host.
     char host[ZMR_ENDPOINT_MAX];
     zmr_endpoint_host (self->config->control, host, sizeof host);

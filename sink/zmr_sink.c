@@ -459,8 +459,9 @@ s_write_receipt (s_sink_t *self, const char *path, uint64_t words, uint64_t dist
                      (unsigned long long) f->workers[w].duplicates);
             first = false;
         }
-    fprintf (out, "},\n  \"words\": %llu,\n  \"distinct\": %llu,\n",
-             (unsigned long long) words, (unsigned long long) distinct);
+    fprintf (out, "},\n  \"words\": %llu,\n  \"words_too_long\": %llu,\n"
+             "  \"distinct\": %llu,\n", (unsigned long long) words,
+             (unsigned long long) f->words_too_long, (unsigned long long) distinct);
     fprintf (out, "  \"digest\": \"%016llx\",\n", (unsigned long long) self->digest);
     fputs ("  \"digest_rule\": \"sum modulo 2^64 over the result's lines of the first "
            "8 bytes, big-endian, of SHA-256 of the line (word, TAB, count, LF)\"\n}\n", out);

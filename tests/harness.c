@@ -1203,7 +1203,8 @@ typedef struct {
 static const s_field_t s_job_fields[] = {
     JOB (seq), JOB (reducers), JOB (input_bytes), JOB (bytes_read), JOB (bytes_done),
     JOB (chunks_read), JOB (chunks_issued), JOB (chunks_done), JOB (chunks_reissued),
-    JOB (in_flight), JOB (words), JOB (mappers_alive), JOB (malformed), JOB (duplicates)
+    JOB (in_flight), JOB (words), JOB (words_too_long), JOB (mappers_alive), JOB (malformed),
+    JOB (duplicates)
 };
 #define WORKER(name) { #name, offsetof (h_worker_t, name) }
 static const s_field_t s_worker_fields[] = {

@@ -214,7 +214,7 @@ typedef struct {
     bool input_eof;
     uint64_t seq, reducers, input_bytes, bytes_read, bytes_done;
     uint64_t chunks_read, chunks_issued, chunks_done, chunks_reissued, in_flight;
-    uint64_t words, mappers_alive, malformed, duplicates;
+    uint64_t words, words_too_long, mappers_alive, malformed, duplicates;
     size_t nworkers;
     h_worker_t workers[H_MAX_WORKERS];
 } h_status_t;

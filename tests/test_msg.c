@@ -57,12 +57,13 @@ Test (msg, welcome_carries_every_reducer_endpoint)
     zcert_t *cert = zcert_new ();
     const char *keys[] = { "", zcert_public_txt (cert), "" };
     zmr_msg_pack_welcome (&b.pk, 0xfeedfacecafebeefull, 3, "tcp://h:5551", "tcp://h:5552", eps,
-                          keys);
+                          keys, 4096);
     zmr_msg_t msg = s_roundtrip (&b, ZMR_WELCOME);
     cr_assert_eq (msg.job, 0xfeedfacecafebeefull);
     cr_assert_eq (msg.reducers, 3);
     cr_assert_str_eq (msg.endpoint, "tcp://h:5551");
     cr_assert_str_eq (msg.status, "tcp://h:5552");
+    cr_assert_eq (msg.max_word, 4096);
     char ep[ZMR_ENDPOINT_MAX], key[ZMR_KEY_MAX];
     for (int i = 0; i < 3; i++) {
         cr_assert_eq (zmr_msg_next_endpoint (&msg, ep, key), 0);
@@ -100,9 +101,9 @@ Test (msg, small_messages_roundtrip)
     cr_assert_eq (msg.chunk, 9);
     msgpack_sbuffer_clear (&b.sbuf);
 
-    zmr_msg_pack_mapped (&b.pk, 7, 9, 1000);
+    zmr_msg_pack_mapped (&b.pk, 7, 9, 1000, 3);
     msg = s_roundtrip (&b, ZMR_MAPPED);
-    cr_assert (msg.chunk == 9 && msg.words == 1000);
+    cr_assert (msg.chunk == 9 && msg.words == 1000 && msg.too_long == 3);
     msgpack_sbuffer_clear (&b.sbuf);
 
     zmr_msg_pack_ack (&b.pk, 7, 5, 9, 77, true);

@@ -497,3 +497,54 @@ Test (pipeline, writes_the_result_to_the_output_file_only, .timeout = 60)
     closedir (handle);
     h_counts_free (&ref);
 }
+
+//  --max-word N: a word of more than N bytes is left out of the result and
+//  counted in words_too_long; a word of N bytes is counted. The long words
+//  (65 bytes to ~200 KB, some longer than a chunk) sit among the KJV's and
+//  the reference is the same text without them.
+Test (pipeline, words_over_max_word_are_left_out_and_counted, .timeout = 120)
+{
+    size_t kjv_len;
+    char *kjv = h_read (h_kjv (), &kjv_len);
+    cr_assert_not_null (kjv);
+    char *input = h_path ("with-long.txt"), *kept = h_path ("without-long.txt");
+    FILE *in = fopen (input, "wb"), *ref_text = fopen (kept, "wb");
+    cr_assert (in && ref_text);
+    size_t at = 0, inserted = 0;
+    for (size_t piece = 0; at < kjv_len; piece++) {
+        size_t end = at + 20000 < kjv_len? at + 20000: kjv_len;
+        while (end < kjv_len && kjv[end] != '\n')
+            end++;
+        fwrite (kjv + at, 1, end - at, in);
+        fwrite (kjv + at, 1, end - at, ref_text);
+        at = end;
+        //  Exactly 64 bytes: counted.
+        char edge[80];
+        snprintf (edge, sizeof edge, " edge%060zu ", piece % 7);
+        fputs (edge, in);
+        fputs (edge, ref_text);
+        //  Longer: left out.
+        size_t long_len = 65 + (piece * 9973) % 200000;
+        for (size_t i = 0; i < long_len; i++)
+            fputc ('a' + (int) ((i + piece) % 26), in);
+        fputc ('\n', in);
+        inserted++;
+    }
+    cr_assert_eq (fclose (in), 0);
+    cr_assert_eq (fclose (ref_text), 0);
+    h_release (kjv);
+    h_counts_t ref;
+    h_reference_file (kept, &ref);
+    const char *files[] = { input };
+    char *receipt = h_path ("receipt.json");
+    const char *options[] = { "--max-word", "64", "--chunk-size", "16K", "-m", "2", "-r", "2",
+                              "--receipt", receipt, NULL };
+    s_run_against (files, 1, options, &ref);
+    h_counts_free (&ref);
+    size_t len;
+    char *text = h_read (receipt, &len);
+    cr_assert_not_null (text);
+    char *expect = h_strf ("\"words_too_long\": %zu,", inserted);
+    cr_assert (strstr (text, expect), "the receipt does not say %s", expect);
+    h_release (text);
+}

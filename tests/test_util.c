@@ -73,3 +73,33 @@ Test (json, escapes_controls_quotes_and_invalid_utf8)
     cr_assert_str_eq (text, "\"a\\\"b\\\\c\\n\\t\\u0001\\u007f\xc3\xa9\\u00ff\\u00c3\"");
     free (text);
 }
+
+//  A ventilator started again from its journal knows, per completed chunk,
+//  both its words and those it left out (--max-word): the status after a
+//  restart counts each once.
+Test (util, the_journal_keeps_words_left_out_across_a_restart)
+{
+    char path[] = "/tmp/zmr-journal-XXXXXX";
+    int fd = mkstemp (path);
+    cr_assert (fd >= 0);
+    close (fd);
+    zmr_journal_header_t header = { .job = 7, .reducers = 2, .chunk_size = 1024,
+                                    .input_bytes = 4096, .inputs = 1 };
+    char err[256];
+    zmr_journal_t *journal = zmr_journal_open (path, &header, err, sizeof err);
+    cr_assert_not_null (journal, "%s", err);
+    cr_assert_eq (zmr_journal_done (journal, 5, 100, 7), 0);
+    cr_assert_eq (zmr_journal_done (journal, 6, 50, 0), 0);
+    zmr_journal_destroy (&journal);
+    journal = zmr_journal_open (path, &header, err, sizeof err);
+    cr_assert_not_null (journal, "%s", err);
+    uint64_t words = 0, too_long = 99;
+    cr_assert (zmr_journal_was_done (journal, 5, &words, &too_long));
+    cr_assert (words == 100 && too_long == 7, "chunk 5: %llu words, %llu left out",
+               (unsigned long long) words, (unsigned long long) too_long);
+    cr_assert (zmr_journal_was_done (journal, 6, &words, &too_long));
+    cr_assert (words == 50 && too_long == 0);
+    cr_assert_not (zmr_journal_was_done (journal, 8, &words, &too_long));
+    zmr_journal_destroy (&journal);
+    unlink (path);
+}

@@ -20,6 +20,9 @@ s_help (void)
 "      --status-ms=MS    status period (default 250)\n"
 "      --poison-limit=N  mappers that may die on one chunk before it is\n"
 "                        quarantined and the job finishes without it (default 3)\n"
+"      --max-word=SIZE   leave out words longer than SIZE bytes (K/M suffixes),\n"
+"                        counted as words_too_long in the status (default: none;\n"
+"                        a word over 64 MiB always fails the job)\n"
 "      --job=ID          job id, a number (default: random, or the journal's)\n"
 "      --journal=FILE    keep the ledger in FILE: a ventilator killed mid-job and\n"
 "                        started again with the same FILE and input resumes,\n"
@@ -63,7 +66,7 @@ main (int argc, char *argv[])
         .dead_ms = 3000, .status_ms = 250, .poison_limit = 3, .flush_ms = 20
     };
     enum { O_CONTROL = 256, O_CHUNKS, O_STATUS, O_CHUNK_SIZE, O_WINDOW,
-           O_DEAD_MS, O_STATUS_MS, O_JOB, O_JOURNAL, O_POISON, O_BY_REFERENCE,
+           O_DEAD_MS, O_STATUS_MS, O_JOB, O_JOURNAL, O_POISON, O_MAX_WORD, O_BY_REFERENCE,
            O_FLUSH_MS, O_LIVE_MS, O_WINDOW_MS, O_VERSION };
     static const struct option options[] = {
         { "reducers", required_argument, NULL, 'r' },
@@ -81,6 +84,7 @@ main (int argc, char *argv[])
         { "live-ms", required_argument, NULL, O_LIVE_MS },
         { "window-ms", required_argument, NULL, O_WINDOW_MS },
         { "poison-limit", required_argument, NULL, O_POISON },
+        { "max-word", required_argument, NULL, O_MAX_WORD },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, O_VERSION },
@@ -112,6 +116,7 @@ main (int argc, char *argv[])
             case O_FLUSH_MS: config.flush_ms = (uint32_t) zmr_option_u64 ("--flush-ms", optarg, 1, 60000); break;
             case O_LIVE_MS: config.live_ms = (uint32_t) zmr_option_u64 ("--live-ms", optarg, 0, 60000); break;
             case O_WINDOW_MS: config.window_ms = zmr_option_u64 ("--window-ms", optarg, 10, 7 * 86400000ull); break;
+            case O_MAX_WORD: config.max_word = zmr_option_size ("--max-word", optarg, 1, ZMR_MAX_CHUNK); break;
             case O_POISON: config.poison_limit = (uint32_t) zmr_option_u64 ("--poison-limit", optarg, 1, 1000); break;
             case 'v': verbose++; break;
             case 'h': s_help (); return 0;

@@ -33,6 +33,7 @@ typedef struct {
     uint32_t acks;           //  Partitions that ACKed it
     uint8_t *acked;          //  R flags (owned)
     uint64_t words;          //  Words in the chunk, from its first MAPPED
+    uint32_t too_long;       //  ... and words over --max-word, left out
     bool has_words;          //  A MAPPED told words
     bool counted;            //  Done and its words added to the total
     uint32_t crashes;        //  Mappers that died holding it
@@ -293,8 +294,9 @@ s_read_chunk (s_vent_t *self)
         }
     }
     self->stat.bytes_read += cut.len;
-    uint64_t words;
-    if (self->journal && zmr_journal_was_done (self->journal, self->nchunks - 1, &words)) {
+    uint64_t words, too_long;
+    if (self->journal && zmr_journal_was_done (self->journal, self->nchunks - 1, &words,
+                                               &too_long)) {
         //  Applied at every reducer before a restart: not issued again.
         self->queue_len--;
         chunk->state = S_DONE;
@@ -303,10 +305,12 @@ s_read_chunk (s_vent_t *self)
         free (chunk->acked);
         chunk->acked = NULL;
         chunk->words = words;
+        chunk->too_long = (uint32_t) too_long;
         chunk->has_words = chunk->counted = true;
         self->stat.chunks_done++;
         self->stat.bytes_done += cut.len;
         self->stat.words += words;
+        self->stat.words_too_long += too_long;
         for (uint32_t p = 0; p < self->config->reducers; p++)
             self->acks_by[p]++;
         if (self->first_open == self->nchunks - 1)
@@ -451,7 +455,8 @@ s_welcome (s_vent_t *self, s_worker_t *worker)
         keys[p] = self->workers[self->reducer_of[p]].key;
     }
     zmr_msg_pack_welcome (&self->pk, self->job, self->config->reducers,
-                          self->chunks_endpoint, self->status_endpoint, endpoints, keys);
+                          self->chunks_endpoint, self->status_endpoint, endpoints, keys,
+                          self->config->max_word);
     s_send_to (self, worker);
     worker->welcomed = true;
     s_live (self, worker);
@@ -703,10 +708,11 @@ s_count (s_vent_t *self, uint64_t id)
     chunk->counted = true;
     self->uncounted--;
     self->stat.words += chunk->words;
+    self->stat.words_too_long += chunk->too_long;
     //  Its bytes were kept for a recount until now.
     free (chunk->data);
     chunk->data = NULL;
-    if (self->journal && zmr_journal_done (self->journal, id, chunk->words))
+    if (self->journal && zmr_journal_done (self->journal, id, chunk->words, chunk->too_long))
         s_fail (self, "cannot write the journal");
 }
 
@@ -864,6 +870,7 @@ s_take (s_vent_t *self, s_worker_t *worker, zmr_msg_t *msg)
                 break;
             if (!chunk->has_words) {
                 chunk->words = msg->words;
+                chunk->too_long = (uint32_t) msg->too_long;
                 chunk->has_words = true;
                 s_count (self, msg->chunk);
             }

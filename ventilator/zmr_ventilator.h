@@ -31,6 +31,8 @@ typedef struct {
                                      //  sink this often (0: only at the end)
     uint64_t window_ms;              //  Tumbling windows of ingest time (0:
                                      //  none): counts per window at the sink
+    uint64_t max_word;               //  Longer words are left out and counted
+                                     //  (0: no limit but the chunk's)
 } zmr_ventilator_config_t;
 
 //  Runs the job to its end. Returns the process exit code: 0 when the job

@@ -108,7 +108,7 @@ main (int argc, char *argv[])
     s_seed (&sbuf);
     const char *eps[] = { "ipc:///tmp/r0", "tcp://10.0.0.2:6004" };
     const char *keys[] = { key, "" };
-    zmr_msg_pack_welcome (&pk, job, 2, "ipc:///tmp/chunks", "ipc:///tmp/status", eps, keys);
+    zmr_msg_pack_welcome (&pk, job, 2, "ipc:///tmp/chunks", "ipc:///tmp/status", eps, keys, 0);
     s_seed (&sbuf);
     zmr_msg_pack_reason (&pk, ZMR_REJECT, job, true, "partition 1 is already served");
     s_seed (&sbuf);
@@ -119,7 +119,9 @@ main (int argc, char *argv[])
     s_seed (&sbuf);
     zmr_msg_pack_take (&pk, job, 5);
     s_seed (&sbuf);
-    zmr_msg_pack_mapped (&pk, job, 5, 812);
+    zmr_msg_pack_mapped (&pk, job, 5, 812, 0);
+    s_seed (&sbuf);
+    zmr_msg_pack_mapped (&pk, job, 6, 700, 12);
     s_seed (&sbuf);
     zmr_msg_begin_batch (&pk, job, 5, 1, 2, 1795000000000ull, 3);
     zmr_msg_pack_pair (&pk, "the", 3, 62);
