@@ -33,6 +33,8 @@ s_help (void)
 "                        certificate made for each process of this job; with\n"
 "                        --expose, zmr run says where to add other machines'\n"
 "                        certificates (docs/security.md)\n"
+"      --max-message=SIZE no process of the job takes a message over SIZE bytes\n"
+"                        (1M .. 128M + 8K, the default); chunks are cut to fit\n"
 "      --require-curve   refuse --expose, --status or --publish beyond loopback\n"
 "                        without --curve (without it: a warning)\n"
 "      --progress        progress bar on stderr (default: if it is a terminal)\n"
@@ -92,7 +94,7 @@ s_run (int argc, char *argv[])
     enum { O_RECEIPT = 200, O_PARTS = 256, O_CHUNK_SIZE, O_DEAD_MS, O_STATUS, O_EXPOSE, O_PROGRESS,
            O_NO_PROGRESS, O_STATS, O_MAP_COST, O_STREAM, O_FOLLOW, O_SNAPSHOT, O_PUBLISH,
            O_FLUSH_MS, O_LIVE_MS, O_FOLLOW_MS, O_WINDOW, O_WINDOW_DIR, O_MAX_DISTINCT,
-           O_CURVE, O_REQUIRE_CURVE, O_MAX_WORD, O_VERSION };
+           O_CURVE, O_REQUIRE_CURVE, O_MAX_WORD, O_MAX_MESSAGE, O_VERSION };
     static const struct option options[] = {
         { "mappers", required_argument, NULL, 'm' },
         { "reducers", required_argument, NULL, 'r' },
@@ -118,6 +120,7 @@ s_run (int argc, char *argv[])
         { "follow-ms", required_argument, NULL, O_FOLLOW_MS },
         { "max-distinct", required_argument, NULL, O_MAX_DISTINCT },
         { "max-word", required_argument, NULL, O_MAX_WORD },
+        { "max-message", required_argument, NULL, O_MAX_MESSAGE },
         { "window", required_argument, NULL, O_WINDOW },
         { "window-dir", required_argument, NULL, O_WINDOW_DIR },
         { "verbose", no_argument, NULL, 'v' },
@@ -126,6 +129,7 @@ s_run (int argc, char *argv[])
         { NULL, 0, NULL, 0 }
     };
     zmr_config_apply (&argc, &argv, options);
+    bool chunk_set = false;
     int opt;
     opterr = 0;
     while ((opt = getopt_long (argc, argv, ":m:r:o:vh", options, NULL)) != -1) {
@@ -135,7 +139,10 @@ s_run (int argc, char *argv[])
             case 'o': config.output = strcmp (optarg, "-")? optarg: NULL; break;
             case O_PARTS: config.parts_dir = optarg; break;
             case O_RECEIPT: config.receipt = optarg; break;
-            case O_CHUNK_SIZE: config.chunk_size = zmr_option_size ("--chunk-size", optarg, 1, ZMR_MAX_CHUNK); break;
+            case O_CHUNK_SIZE:
+                config.chunk_size = zmr_option_size ("--chunk-size", optarg, 1, ZMR_MAX_CHUNK);
+                chunk_set = true;
+                break;
             case O_DEAD_MS: config.dead_ms = (uint32_t) zmr_option_u64 ("--dead-ms", optarg, 100, 3600000); break;
             case O_STATUS: config.status = zmr_option_endpoint ("--status", optarg); break;
             case O_EXPOSE:
@@ -160,6 +167,11 @@ s_run (int argc, char *argv[])
                 config.stream = true;
                 break;
             case O_WINDOW_DIR: config.window_dir = optarg; break;
+            case O_MAX_MESSAGE:
+                config.max_message = zmr_option_size ("--max-message", optarg, ZMR_MIN_MAX_MESSAGE,
+                                                      ZMR_DEFAULT_MAX_MESSAGE);
+                zmr_set_max_message (config.max_message);
+                break;
             case O_MAX_WORD: config.max_word = zmr_option_size ("--max-word", optarg, 1, ZMR_MAX_CHUNK); break;
             case O_MAX_DISTINCT: config.max_distinct = zmr_option_u64 ("--max-distinct", optarg, 1, UINT32_MAX); break;
             case O_FOLLOW_MS: config.follow_ms = (uint32_t) zmr_option_u64 ("--follow-ms", optarg, 1, 60000); break;
@@ -177,6 +189,14 @@ s_run (int argc, char *argv[])
                          "or --publish=EP");
     if (config.window_dir && !config.window_ms)
         zmr_usage_error ("option --window-dir needs --window");
+    uint64_t max_chunk = zmr_max_chunk_for (zmr_max_message ());
+    if (chunk_set && config.chunk_size > max_chunk)
+        zmr_usage_error ("--chunk-size %llu does not fit --max-message %llu: at most %llu",
+                         (unsigned long long) config.chunk_size,
+                         (unsigned long long) zmr_max_message (),
+                         (unsigned long long) max_chunk);
+    if (config.chunk_size > max_chunk)
+        config.chunk_size = max_chunk;
     const char *exposed[] = { config.expose, config.status, config.publish };
     for (size_t i = 0; i < 3; i++)
         if (config.require_curve && !config.curve && exposed[i]

@@ -173,15 +173,20 @@ s_make_certs (s_launcher_t *self)
     return 0;
 }
 
-//  The CURVE options of the child called name (its certificate) into
-//  opts, pointed at from argv[*n...]: its certificate, and the allow-list
-//  if it binds, the ventilator's if it connects.
-typedef char s_curve_opts_t[3][300];
+//  The options every child gets, into opts, pointed at from argv[*n...]:
+//  --max-message, and with --curve the child's certificate (name), the
+//  allow-list if it binds, the ventilator's certificate if it connects.
+typedef char s_common_opts_t[4][300];
 
 static void
-s_curve_args (s_launcher_t *self, const char *name, int use, s_curve_opts_t opts,
-              char **argv, size_t *n)
+s_common_args (s_launcher_t *self, const char *name, int use, s_common_opts_t opts,
+               char **argv, size_t *n)
 {
+    if (self->config->max_message) {
+        snprintf (opts[3], sizeof opts[3], "--max-message=%llu",
+                  (unsigned long long) self->config->max_message);
+        argv[(*n)++] = opts[3];
+    }
     if (!self->config->curve)
         return;
     snprintf (opts[0], sizeof opts[0], "--curve-cert=%s/%s.cert", self->certs, name);
@@ -317,8 +322,8 @@ s_start (s_launcher_t *self)
     }
     if (talk)
         argv[n++] = verbose;
-    s_curve_opts_t curve;
-    s_curve_args (self, "ventilator", ZMR_CURVE_BINDS, curve, argv, &n);
+    s_common_opts_t common;
+    s_common_args (self, "ventilator", ZMR_CURVE_BINDS, common, argv, &n);
     argv[n++] = "--";
     for (size_t i = 0; i < config->ninputs; i++)
         argv[n++] = (char *) config->inputs[i];
@@ -368,7 +373,7 @@ s_start (s_launcher_t *self)
     }
     if (talk)
         sink_argv[n++] = verbose;
-    s_curve_args (self, "sink", ZMR_CURVE_BINDS | ZMR_CURVE_CONNECTS, curve, sink_argv, &n);
+    s_common_args (self, "sink", ZMR_CURVE_BINDS | ZMR_CURVE_CONNECTS, common, sink_argv, &n);
     sink_argv[n++] = self->connect_control;
     sink_argv[n] = NULL;
     if (s_spawn (self, C_SINK, 0, sink_argv))
@@ -395,7 +400,8 @@ s_start (s_launcher_t *self)
             reducer_argv[n++] = verbose;
         char name[32];
         snprintf (name, sizeof name, "reducer-%u", p);
-        s_curve_args (self, name, ZMR_CURVE_BINDS | ZMR_CURVE_CONNECTS, curve, reducer_argv, &n);
+        s_common_args (self, name, ZMR_CURVE_BINDS | ZMR_CURVE_CONNECTS, common, reducer_argv,
+                       &n);
         reducer_argv[n++] = self->connect_control;
         reducer_argv[n] = NULL;
         if (s_spawn (self, C_REDUCER, p, reducer_argv))
@@ -413,7 +419,7 @@ s_start (s_launcher_t *self)
             mapper_argv[n++] = verbose;
         char name[32];
         snprintf (name, sizeof name, "mapper-%u", m);
-        s_curve_args (self, name, ZMR_CURVE_CONNECTS, curve, mapper_argv, &n);
+        s_common_args (self, name, ZMR_CURVE_CONNECTS, common, mapper_argv, &n);
         mapper_argv[n++] = self->connect_control;
         mapper_argv[n] = NULL;
         if (s_spawn (self, C_MAPPER, m, mapper_argv))

@@ -30,6 +30,7 @@ typedef struct {
     uint32_t follow_ms;          //  Sink --follow-ms (0: its default)
     uint64_t max_distinct;       //  Reducers' --max-distinct (0: none)
     uint64_t max_word;           //  Ventilator --max-word (0: none)
+    uint64_t max_message;        //  Every process's --max-message (0: default)
     uint64_t window_ms;          //  Tumbling windows (0: none)
     const char *window_dir;      //  Where the sink writes them, or NULL
     int verbose;                 //  Passed on to the roles

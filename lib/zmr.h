@@ -14,7 +14,11 @@
 #define ZMR_MAX_REDUCERS      256          //  Partitions a job may have
 #define ZMR_DEFAULT_CHUNK     (1u << 20)   //  Bytes per chunk, cut at whitespace
 #define ZMR_MAX_CHUNK         (64u << 20)  //  Longest chunk (hence word) accepted
-#define ZMR_MAX_MSG           (ZMR_MAX_CHUNK + 4096)  //  Largest frame any socket takes
+#define ZMR_MAX_MSG           (ZMR_MAX_CHUNK + 4096)  //  Largest CHUNK frame
+//  --max-message: the largest message a process takes on any socket, and
+//  so the largest its job may send (a BATCH is at most twice its chunk).
+#define ZMR_DEFAULT_MAX_MESSAGE (2 * (uint64_t) ZMR_MAX_MSG)
+#define ZMR_MIN_MAX_MESSAGE     (1u << 20)
 
 #include "zmr_tokenize.h"
 #include "zmr_partition.h"

@@ -226,10 +226,24 @@ zmr_config_apply (int *argc, char ***argv, const struct option *options)
     *argv = s_argv;
 }
 
+bool
+zmr_common_option (int opt, const char *arg, zmr_curve_config_t *curve)
+{
+    if (opt == ZMR_O_MAX_MESSAGE) {
+        zmr_set_max_message (zmr_option_size ("--max-message", arg, ZMR_MIN_MAX_MESSAGE,
+                                              ZMR_DEFAULT_MAX_MESSAGE));
+        return true;
+    }
+    return zmr_curve_option (opt, arg, curve);
+}
+
 void
-zmr_config_help (void)
+zmr_common_help (int use)
 {
     printf ("      --config=FILE       read options from FILE first: one 'option = value'\n"
             "                          (or 'option') per line, # comments; the command\n"
-            "                          line wins\n");
+            "                          line wins\n"
+            "      --max-message=SIZE  take no message over SIZE bytes on any socket (K/M/G;\n"
+            "                          1M .. 128M + 8K, the default); the job's must fit\n");
+    zmr_curve_help (use);
 }

@@ -17,7 +17,9 @@
 #ifndef ZMR_CONFIG_H
 #define ZMR_CONFIG_H
 #include <getopt.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include "zmr_curve.h"
 
 #define ZMR_CONFIG_MAX_BYTES   (64 << 10)
 #define ZMR_CONFIG_MAX_LINE    4096
@@ -43,8 +45,22 @@ void
 void
     zmr_config_apply (int *argc, char ***argv, const struct option *options);
 
-//  The help line of --config.
+//  The options every program takes besides its own: the CURVE ones
+//  (zmr_curve.h) and --max-message. For its getopt_long table:
+enum { ZMR_O_MAX_MESSAGE = 1100 };
+#define ZMR_COMMON_OPTIONS \
+    ZMR_CURVE_OPTIONS, \
+    { "max-message", required_argument, NULL, ZMR_O_MAX_MESSAGE }
+
+//  Takes opt if it is one of ZMR_COMMON_OPTIONS (the CURVE ones into
+//  curve; --max-message for the process, exiting 2 if out of range).
+//  Returns whether it was.
+bool
+    zmr_common_option (int opt, const char *arg, zmr_curve_config_t *curve);
+
+//  Help lines of --config, --max-message and the CURVE options for use
+//  (zmr_curve_use_t).
 void
-    zmr_config_help (void);
+    zmr_common_help (int use);
 
 #endif

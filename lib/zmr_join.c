@@ -66,6 +66,16 @@ zmr_join (zsock_t *control, const zmr_join_t *join, zmq_msg_t *frame,
             zmr_log_dropped ("control", why);
         }
         else
+        if (welcome->type == ZMR_WELCOME && welcome->max_message > zmr_max_message ()) {
+            //  Its messages would be cut off by our sockets: say so now,
+            //  rather than lose them one by one.
+            zmr_log (0, "the job at %s sends messages of up to %llu bytes, over this "
+                     "process's --max-message %llu", join->control,
+                     (unsigned long long) welcome->max_message,
+                     (unsigned long long) zmr_max_message ());
+            rc = -1;
+        }
+        else
         if (welcome->type == ZMR_WELCOME) {
             rc = 0;         //  The frame stays open: the caller reads it.
             break;

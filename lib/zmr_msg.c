@@ -16,7 +16,7 @@ static const char *s_names[] = {
 
 //  Number of fields after the job, per type.
 static const uint32_t s_fields[] = {
-    0, 7, 6, 2, 9, 1, 3, 5, 4, 2, 1, 2, 5, 1, 2, 3, 1, 0, 4, 4, 3, 4, 1, 6, 2, 1
+    0, 7, 7, 2, 9, 1, 3, 5, 4, 2, 1, 2, 5, 1, 2, 3, 1, 0, 4, 4, 3, 4, 1, 6, 2, 1
 };
 
 const char *
@@ -126,10 +126,12 @@ s_decode_fields (zmr_mpr_t *r, zmr_msg_t *msg)
             for (uint32_t i = 0; i < n; i++)
                 if (s_key (r, scratch))
                     return -1;
-            if (zmr_mpr_uint (r, &msg->max_word))
+            if (zmr_mpr_uint (r, &msg->max_word) || zmr_mpr_uint (r, &msg->max_message))
                 return -1;
             if (msg->max_word > ZMR_MAX_CHUNK)
                 return zmr_mpr_fail (r, "word limit over the chunk limit");
+            if (msg->max_message < ZMR_MIN_MAX_MESSAGE || msg->max_message > ZMR_DEFAULT_MAX_MESSAGE)
+                return zmr_mpr_fail (r, "message limit out of range");
             return 0;
         case ZMR_REJECT:
             return zmr_mpr_bool (r, &msg->flag)
@@ -402,7 +404,7 @@ void
 zmr_msg_pack_welcome (msgpack_packer *pk, uint64_t job, uint32_t reducers,
                       const char *chunks, const char *status,
                       const char *const *reducer_endpoints, const char *const *reducer_keys,
-                      uint64_t max_word)
+                      uint64_t max_word, uint64_t max_message)
 {
     zmr_msg_begin (pk, ZMR_WELCOME, job, s_fields[ZMR_WELCOME]);
     msgpack_pack_uint32 (pk, reducers);
@@ -415,6 +417,7 @@ zmr_msg_pack_welcome (msgpack_packer *pk, uint64_t job, uint32_t reducers,
     for (uint32_t i = 0; i < reducers; i++)
         s_pack_str (pk, reducer_keys? reducer_keys[i]: "");
     msgpack_pack_uint64 (pk, max_word);
+    msgpack_pack_uint64 (pk, max_message);
 }
 
 void

@@ -88,6 +88,7 @@ typedef struct {
     uint64_t words;          //  MAPPED, ACK, DONE
     uint64_t too_long;       //  MAPPED: words over the job's --max-word, left out
     uint64_t max_word;       //  WELCOME: longest word counted (0: no limit)
+    uint64_t max_message;    //  WELCOME: the job's largest message
     uint64_t distinct;       //  DONE
     uint64_t seq;            //  RESULT: part number
     uint64_t parts;          //  RESULT: parts in the partition
@@ -167,7 +168,8 @@ void zmr_msg_pack_again (msgpack_packer *pk, uint64_t job);
 void zmr_msg_pack_welcome (msgpack_packer *pk, uint64_t job, uint32_t reducers,
                            const char *chunks, const char *status,
                            const char *const *reducer_endpoints,
-                           const char *const *reducer_keys, uint64_t max_word);
+                           const char *const *reducer_keys, uint64_t max_word,
+                           uint64_t max_message);
 //  REJECT (flag: try again later). FINISH is zmr_status_pack_finish.
 void zmr_msg_pack_reason (msgpack_packer *pk, int type, uint64_t job,
                           bool flag, const char *reason);

@@ -304,6 +304,27 @@ zmr_endpoint_with_host (const char *endpoint, const char *host, char *out,
     return n < 0 || (size_t) n >= size? -1: 0;
 }
 
+static uint64_t s_max_message = ZMR_DEFAULT_MAX_MESSAGE;
+
+void
+zmr_set_max_message (uint64_t bytes)
+{
+    s_max_message = bytes;
+}
+
+uint64_t
+zmr_max_message (void)
+{
+    return s_max_message;
+}
+
+uint64_t
+zmr_max_chunk_for (uint64_t max_message)
+{
+    uint64_t chunk = (max_message - 4096) / 2;
+    return chunk < ZMR_MAX_CHUNK? chunk: ZMR_MAX_CHUNK;
+}
+
 zsock_t *
 zmr_socket (int type, int64_t max_message, int linger_ms)
 {
@@ -315,6 +336,8 @@ zmr_socket (int type, int64_t max_message, int linger_ms)
     //  bytes and its INITIATE carries metadata. Below 4 KiB a socket that
     //  takes only tiny messages (the status XPUB's subscriptions) would
     //  refuse every CURVE peer.
+    if (max_message > 0 && (uint64_t) max_message > s_max_message)
+        max_message = (int64_t) s_max_message;
     if (max_message > 0 && max_message < 4096)
         max_message = 4096;
     if (max_message > 0)

@@ -102,9 +102,24 @@ int
 void
     zmr_endpoint_host (const char *endpoint, char *out, size_t size);
 
+//  Sets the largest message this process takes on any socket (--max-message;
+//  default ZMR_DEFAULT_MAX_MESSAGE). Call before sockets are made.
+void
+    zmr_set_max_message (uint64_t bytes);
+
+//  The largest message this process takes.
+uint64_t
+    zmr_max_message (void);
+
+//  The longest chunk (hence word) a job whose messages are at most
+//  max_message bytes can send: its BATCH, at most twice it, must fit.
+uint64_t
+    zmr_max_chunk_for (uint64_t max_message);
+
 //  Creates a socket of type with a maximum inbound message size (bytes, at
-//  least 4 KiB, the room CURVE's handshake needs; or -1 for outbound-only
-//  sockets) and linger (ms). Returns NULL on failure.
+//  least 4 KiB, the room CURVE's handshake needs, and at most the process's
+//  --max-message; or -1 for outbound-only sockets) and linger (ms). Returns
+//  NULL on failure.
 zsock_t *
     zmr_socket (int type, int64_t max_message, int linger_ms);
 

@@ -19,8 +19,7 @@ s_help (void)
 "  -h, --help          show this help and exit\n"
 "      --version       show the version and exit\n"
 );
-    zmr_config_help ();
-    zmr_curve_help (ZMR_CURVE_CONNECTS);
+    zmr_common_help (ZMR_CURVE_CONNECTS);
     printf (
 "\n"
 "Exit status: 0 job done (or stopped), 1 job failed or no status, 2 usage error.\n");
@@ -42,7 +41,7 @@ main (int argc, char *argv[])
         { "wait-ms", required_argument, NULL, O_WAIT },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, O_VERSION },
-        ZMR_CURVE_OPTIONS,
+        ZMR_COMMON_OPTIONS,
         { NULL, 0, NULL, 0 }
     };
     zmr_curve_config_t curve = { 0 };
@@ -59,7 +58,7 @@ main (int argc, char *argv[])
             case O_VERSION: zmr_print_version ("zmr-monitor"); return 0;
             case ':': zmr_usage_error ("option %s needs a value", argv[optind - 1]);
             default:
-                if (zmr_curve_option (opt, optarg, &curve))
+                if (zmr_common_option (opt, optarg, &curve))
                     break;
                 zmr_usage_error ("unknown option '%s'", argv[optind - 1]);
         }

@@ -26,8 +26,7 @@ s_help (void)
 "  -h, --help              show this help and exit\n"
 "      --version           show the version and exit\n"
 );
-    zmr_config_help ();
-    zmr_curve_help (ZMR_CURVE_BINDS | ZMR_CURVE_CONNECTS);
+    zmr_common_help (ZMR_CURVE_BINDS | ZMR_CURVE_CONNECTS);
     printf (
 "\n"
 "Exit status: 0 job done or stopped by a signal, 1 failed, 2 usage error.\n");
@@ -56,7 +55,7 @@ main (int argc, char *argv[])
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, O_VERSION },
-        ZMR_CURVE_OPTIONS,
+        ZMR_COMMON_OPTIONS,
         { NULL, 0, NULL, 0 }
     };
     int verbose = 0;
@@ -89,7 +88,7 @@ main (int argc, char *argv[])
             case O_VERSION: zmr_print_version ("zmr-reducer"); return 0;
             case ':': zmr_usage_error ("option %s needs a value", argv[optind - 1]);
             default:
-                if (zmr_curve_option (opt, optarg, &curve))
+                if (zmr_common_option (opt, optarg, &curve))
                     break;
                 zmr_usage_error ("unknown option '%s'", argv[optind - 1]);
         }

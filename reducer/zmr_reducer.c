@@ -23,7 +23,8 @@
 #include <errno.h>
 #include <string.h>
 
-#define S_PART_BYTES (4u << 20)      //  Target size of one RESULT message
+#define S_PART_BYTES (4u << 20)      //  Target size of one RESULT message, or a
+                                     //  quarter of the job's --max-message
 #define S_STAMPS_MAX 65536           //  Chunks held for the next UPDATE
 
 typedef struct {
@@ -37,6 +38,7 @@ typedef struct {
     char endpoint[ZMR_ENDPOINT_MAX]; //  As advertised
     uint64_t job;                    //  Adopted from WELCOME
     uint32_t reducers;               //  R
+    uint64_t part_bytes;             //  Pairs in one RESULT, UPDATE or WINDOW
     zsock_t *control;                //  DEALER to the ventilator
     zsock_t *batches;                //  PULL from mappers
     zsock_t *sink;                   //  PUSH to the sink, once flushed
@@ -346,7 +348,7 @@ s_update (s_reducer_t *self)
         size_t end = at, bytes = 0;
         while (end < self->ndirty) {
             size_t pair = entries[self->dirty[end]].len + 16;
-            if (bytes > 0 && bytes + pair > S_PART_BYTES)
+            if (bytes > 0 && bytes + pair > self->part_bytes)
                 break;
             bytes += pair;
             end++;
@@ -395,7 +397,7 @@ s_send_counts (s_reducer_t *self, zmr_counts_t *counts, uint64_t window_1)
     size_t bytes = 0;
     for (size_t i = 0; i < distinct; i++) {
         size_t pair = entries[i].len + 16;
-        if (bytes > 0 && bytes + pair > S_PART_BYTES) {
+        if (bytes > 0 && bytes + pair > self->part_bytes) {
             parts++;
             bytes = 0;
         }
@@ -407,7 +409,7 @@ s_send_counts (s_reducer_t *self, zmr_counts_t *counts, uint64_t window_1)
         bytes = 0;
         while (end < distinct) {
             size_t pair = entries[end].len + 16;
-            if (bytes > 0 && bytes + pair > S_PART_BYTES)
+            if (bytes > 0 && bytes + pair > self->part_bytes)
                 break;
             bytes += pair;
             end++;
@@ -551,6 +553,7 @@ zmr_reducer_run (const zmr_reducer_config_t *config)
     s_reducer_t self;
     memset (&self, 0, sizeof self);
     self.config = config;
+    self.part_bytes = S_PART_BYTES;
     if (config->name)
         snprintf (self.name, sizeof self.name, "%s", config->name);
     else
@@ -618,6 +621,10 @@ zmr_reducer_run (const zmr_reducer_config_t *config)
     }
     self.job = welcome.job;
     self.reducers = welcome.reducers;
+    //  A part, one more pair (a word of at most a chunk) and an UPDATE's
+    //  chunk list (72 KB) stay under the job's largest message.
+    self.part_bytes = welcome.max_message / 4 < S_PART_BYTES? welcome.max_message / 4
+                                                            : S_PART_BYTES;
     zmq_msg_close (&frame);
     self.next_sync = zmr_now_ms () + 1000;
     self.next_snapshot = zmr_now_ms () + config->checkpoint_ms;

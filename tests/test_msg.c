@@ -57,13 +57,14 @@ Test (msg, welcome_carries_every_reducer_endpoint)
     zcert_t *cert = zcert_new ();
     const char *keys[] = { "", zcert_public_txt (cert), "" };
     zmr_msg_pack_welcome (&b.pk, 0xfeedfacecafebeefull, 3, "tcp://h:5551", "tcp://h:5552", eps,
-                          keys, 4096);
+                          keys, 4096, 8u << 20);
     zmr_msg_t msg = s_roundtrip (&b, ZMR_WELCOME);
     cr_assert_eq (msg.job, 0xfeedfacecafebeefull);
     cr_assert_eq (msg.reducers, 3);
     cr_assert_str_eq (msg.endpoint, "tcp://h:5551");
     cr_assert_str_eq (msg.status, "tcp://h:5552");
     cr_assert_eq (msg.max_word, 4096);
+    cr_assert_eq (msg.max_message, 8u << 20);
     char ep[ZMR_ENDPOINT_MAX], key[ZMR_KEY_MAX];
     for (int i = 0; i < 3; i++) {
         cr_assert_eq (zmr_msg_next_endpoint (&msg, ep, key), 0);

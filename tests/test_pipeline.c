@@ -548,3 +548,67 @@ Test (pipeline, words_over_max_word_are_left_out_and_counted, .timeout = 120)
     cr_assert (strstr (text, expect), "the receipt does not say %s", expect);
     h_release (text);
 }
+
+//  --max-message: every process of the job takes no message over the
+//  limit, so the job cuts its chunks to fit (a BATCH is at most twice its
+//  chunk); it stays exact; a chunk size that cannot fit is a usage error
+//  and a word that cannot fit fails the job, saying where.
+Test (pipeline, a_job_under_max_message_is_exact_and_says_what_does_not_fit, .timeout = 120)
+{
+    const char *files[] = { h_kjv () };
+    const char *options[] = { "--max-message", "1M", "-m", "2", "-r", "3", NULL };
+    s_run_exact (files, 1, options);
+
+    char *err = h_path ("too-big.err");
+    h_io_t io = { .stderr_path = err };
+    int code = h_run (&io, 30000, "zmr", "run", "--max-message", "1M", "--chunk-size", "1M",
+                      h_kjv (), NULL);
+    cr_assert_eq (code, 2, "an unfitting --chunk-size exited %d", code);
+    size_t len;
+    char *text = h_read (err, &len);
+    cr_assert (text && strstr (text, "does not fit --max-message"), "stderr: %s", text);
+    h_release (text);
+
+    char *path = h_path ("word.txt");
+    FILE *file = fopen (path, "wb");
+    cr_assert_not_null (file);
+    fputs ("a short start ", file);
+    for (int i = 0; i < 600000; i++)
+        fputc ('w', file);
+    fputs (" end\n", file);
+    cr_assert_eq (fclose (file), 0);
+    const char *env[] = { h_strf ("TMPDIR=%s", h_dir ()), NULL };
+    h_io_t wio = { .stderr_path = err, .env = env };
+    code = h_run (&wio, 30000, "zmr", "run", "--no-progress", "--max-message", "1M", "-o",
+                  h_path ("word-out.txt"), path, NULL);
+    cr_assert_eq (code, 1, "a word over the chunk limit exited %d", code);
+    text = h_read (err, &len);
+    cr_assert (text && strstr (text, "word longer than") && strstr (text, "offset 14"),
+               "stderr: %s", text);
+    h_release (text);
+}
+
+//  A worker whose --max-message is below what the job sends says so and
+//  leaves at once, rather than lose its messages one by one; the job goes
+//  on with the others.
+Test (pipeline, a_mapper_whose_limit_is_below_the_jobs_refuses_to_join, .timeout = 120)
+{
+    h_job_t job;
+    h_job_opts_t opts = { .mappers = 1 };
+    h_job_start (&job, h_kjv (), &opts);
+    char *err = h_path ("small-mapper.err");
+    h_io_t io = { .stderr_path = err };
+    int code = h_run (&io, 30000, "zmr-mapper", "--max-message", "1M", job.control, NULL);
+    cr_assert_eq (code, 1, "the mapper exited %d", code);
+    size_t len;
+    char *text = h_read (err, &len);
+    cr_assert (text && strstr (text, "over this process's --max-message 1048576"),
+               "stderr: %s", text);
+    h_release (text);
+    h_status_t final;
+    h_job_wait_done (&job, 120000, &final);
+    h_counts_t ref;
+    h_kjv_reference (&ref);
+    h_assert_result (job.output, &ref);
+    h_counts_free (&ref);
+}

@@ -103,3 +103,22 @@ Test (util, the_journal_keeps_words_left_out_across_a_restart)
     zmr_journal_destroy (&journal);
     unlink (path);
 }
+
+//  --max-message caps what every receiving socket takes, never below the
+//  4 KiB a CURVE handshake needs; outbound sockets stay unlimited.
+Test (util, max_message_caps_every_receiving_socket)
+{
+    zmr_set_max_message (1u << 20);
+    zsock_t *big = zmr_socket (ZMQ_PULL, 64 << 20, 0);
+    zsock_t *small = zmr_socket (ZMQ_SUB, 64, 0);
+    zsock_t *out = zmr_socket (ZMQ_PUSH, -1, 0);
+    cr_assert_eq (zsock_maxmsgsize (big), 1 << 20);
+    cr_assert_eq (zsock_maxmsgsize (small), 4096);
+    cr_assert_eq (zsock_maxmsgsize (out), -1);
+    cr_assert_eq (zmr_max_chunk_for (1u << 20), ((1u << 20) - 4096) / 2);
+    cr_assert_eq (zmr_max_chunk_for (ZMR_DEFAULT_MAX_MESSAGE), ZMR_MAX_CHUNK);
+    zsock_destroy (&big);
+    zsock_destroy (&small);
+    zsock_destroy (&out);
+    zmr_set_max_message (ZMR_DEFAULT_MAX_MESSAGE);
+}

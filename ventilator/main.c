@@ -46,8 +46,7 @@ s_help (void)
 "  -h, --help            show this help and exit\n"
 "      --version         show the version and exit\n",
         ZMR_MAX_REDUCERS);
-    zmr_config_help ();
-    zmr_curve_help (ZMR_CURVE_BINDS);
+    zmr_common_help (ZMR_CURVE_BINDS);
     printf (
 "\n"
 "Exit status: 0 job done, 1 job failed, 2 usage error, 3 job done without\n"
@@ -88,11 +87,12 @@ main (int argc, char *argv[])
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, O_VERSION },
-        ZMR_CURVE_OPTIONS,
+        ZMR_COMMON_OPTIONS,
         { NULL, 0, NULL, 0 }
     };
     int verbose = 0;
     zmr_curve_config_t curve = { 0 };
+    bool chunk_set = false;
     zmr_config_apply (&argc, &argv, options);
     int opt;
     opterr = 0;
@@ -106,7 +106,10 @@ main (int argc, char *argv[])
                     zmr_usage_error ("option --status: at most %d endpoints", ZMR_VENTILATOR_MAX_STATUS);
                 config.status[config.nstatus++] = zmr_option_endpoint ("--status", optarg);
                 break;
-            case O_CHUNK_SIZE: config.chunk_size = zmr_option_size ("--chunk-size", optarg, 1, ZMR_MAX_CHUNK); break;
+            case O_CHUNK_SIZE:
+                config.chunk_size = zmr_option_size ("--chunk-size", optarg, 1, ZMR_MAX_CHUNK);
+                chunk_set = true;
+                break;
             case O_WINDOW: config.window = (uint32_t) zmr_option_u64 ("--window", optarg, 1, 1 << 20); break;
             case O_DEAD_MS: config.dead_ms = (uint32_t) zmr_option_u64 ("--dead-ms", optarg, 100, 3600000); break;
             case O_STATUS_MS: config.status_ms = (uint32_t) zmr_option_u64 ("--status-ms", optarg, 10, 500); break;
@@ -123,7 +126,7 @@ main (int argc, char *argv[])
             case O_VERSION: zmr_print_version ("zmr-ventilator"); return 0;
             case ':': zmr_usage_error ("option %s needs a value", argv[optind - 1]);
             default:
-                if (zmr_curve_option (opt, optarg, &curve))
+                if (zmr_common_option (opt, optarg, &curve))
                     break;
                 zmr_usage_error ("unknown option '%s'", argv[optind - 1]);
         }
@@ -140,6 +143,14 @@ main (int argc, char *argv[])
         config.ninputs = 1;
     }
     zmr_log_set_level (verbose);
+    //  A chunk's BATCH (at most twice it) must fit the job's messages.
+    uint64_t max_chunk = zmr_max_chunk_for (zmr_max_message ());
+    if (chunk_set && config.chunk_size > max_chunk)
+        zmr_usage_error ("--chunk-size %zu does not fit --max-message %llu: at most %llu",
+                         config.chunk_size, (unsigned long long) zmr_max_message (),
+                         (unsigned long long) max_chunk);
+    if (config.chunk_size > max_chunk)
+        config.chunk_size = max_chunk;
     zmr_signals_install ();
     if (zmr_curve_setup (&curve, ZMR_CURVE_BINDS))
         return 1;

@@ -456,7 +456,7 @@ s_welcome (s_vent_t *self, s_worker_t *worker)
     }
     zmr_msg_pack_welcome (&self->pk, self->job, self->config->reducers,
                           self->chunks_endpoint, self->status_endpoint, endpoints, keys,
-                          self->config->max_word);
+                          self->config->max_word, zmr_max_message ());
     s_send_to (self, worker);
     worker->welcomed = true;
     s_live (self, worker);
@@ -1251,7 +1251,8 @@ s_open (s_vent_t *self, const zmr_ventilator_config_t *config)
 
     char error[512];
     self->chunker = zmr_chunker_new (config->inputs, config->ninputs,
-                                     config->chunk_size, ZMR_MAX_CHUNK,
+                                     config->chunk_size,
+                                     zmr_max_chunk_for (zmr_max_message ()),
                                      error, sizeof error);
     if (!self->chunker) {
         zmr_log (0, "%s", error);

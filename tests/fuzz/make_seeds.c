@@ -108,7 +108,8 @@ main (int argc, char *argv[])
     s_seed (&sbuf);
     const char *eps[] = { "ipc:///tmp/r0", "tcp://10.0.0.2:6004" };
     const char *keys[] = { key, "" };
-    zmr_msg_pack_welcome (&pk, job, 2, "ipc:///tmp/chunks", "ipc:///tmp/status", eps, keys, 0);
+    zmr_msg_pack_welcome (&pk, job, 2, "ipc:///tmp/chunks", "ipc:///tmp/status", eps, keys, 0,
+                          ZMR_DEFAULT_MAX_MESSAGE);
     s_seed (&sbuf);
     zmr_msg_pack_reason (&pk, ZMR_REJECT, job, true, "partition 1 is already served");
     s_seed (&sbuf);
