@@ -61,6 +61,11 @@ bool
 int
     zmr_curve_setup (const zmr_curve_config_t *config, int use);
 
+//  Stops the ZAP handler alone, sockets still bound: for the test that
+//  shows they then admit no one.
+void
+    zmr_curve_guard_stop (void);
+
 //  Stops the ZAP handler and frees the certificates. Call after every
 //  socket is closed.
 void

@@ -7,6 +7,7 @@
 # usage: tests/valgrind_job.sh BIN_DIR
 set -euo pipefail
 bin=$(cd "$1" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
 dir=$(mktemp -d /tmp/zmr-vg-XXXXXX)
 pids=()
 cleanup() {
@@ -25,6 +26,7 @@ fi
 printf 'tab\there\vvt\fff\r\ncrlf \x00nul \xff\xfe bad-utf8 no-newline' >> "$dir/input"
 
 vg=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect
+    --suppressions="$here/valgrind-libzmq.supp"
     --show-leak-kinds=definite,indirect --error-exitcode=99 --track-fds=no)
 start() {   # start NAME COMMAND... (stdin from $in, stdout to $dir/NAME.out)
     local name=$1; shift
