@@ -1051,6 +1051,15 @@ h_kjv_reference (h_counts_t *out)
     cr_assert (out->n > 10000, "the KJV reference has only %zu words", out->n);
 }
 
+void
+h_assert_kjv_result (const char *path)
+{
+    h_counts_t ref;
+    h_kjv_reference (&ref);
+    h_assert_result (path, &ref);
+    h_counts_free (&ref);
+}
+
 char *
 h_kjv_slice (const char *name, size_t bytes)
 {

@@ -186,6 +186,9 @@ const char *h_kjv (void);
 //  Its reference count (parsed from the cached reference).
 void h_kjv_reference (h_counts_t *out);
 
+//  Asserts that the result file at path is exactly the KJV's reference.
+void h_assert_kjv_result (const char *path);
+
 //  The first bytes of the text as a file in the test dir.
 char *h_kjv_slice (const char *name, size_t bytes);
 

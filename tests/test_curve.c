@@ -203,10 +203,7 @@ s_job_exact (s_job_t *job)
     h_release (err);
     code = h_exit_code (h_wait (job->sink, 30000, "the sink"));
     cr_assert_eq (code, 0, "the sink exited %d", code);
-    h_counts_t ref;
-    h_kjv_reference (&ref);
-    h_assert_result (job->output, &ref);
-    h_counts_free (&ref);
+    h_assert_kjv_result (job->output);
 }
 
 //  ---------------------------------------------------------------------
@@ -522,10 +519,7 @@ Test (curve, zmr_run_with_curve_is_exact)
     int code = h_run (&io, 120000, "zmr", "run", "--curve", "--no-progress", "-m", "2", "-r", "2",
                       "--chunk-size", "64K", "-o", out, h_kjv (), NULL);
     cr_assert_eq (code, 0, "zmr run --curve exited %d", code);
-    h_counts_t ref;
-    h_kjv_reference (&ref);
-    h_assert_result (out, &ref);
-    h_counts_free (&ref);
+    h_assert_kjv_result (out);
     cr_assert_not (s_file_has (h_path ("zmr.err"), "refused"), "a process of the job was refused");
 }
 

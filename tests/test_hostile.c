@@ -400,10 +400,7 @@ static void
 s_finish (h_job_t *job, h_status_t *final)
 {
     h_job_wait_done (job, 60000, final);
-    h_counts_t ref;
-    h_kjv_reference (&ref);
-    h_assert_result (job->output, &ref);
-    h_counts_free (&ref);
+    h_assert_kjv_result (job->output);
 }
 
 static const h_worker_t *
