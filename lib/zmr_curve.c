@@ -473,9 +473,9 @@ s_log_failed (s_guard_t *self, const char *peer, const char *endpoint, const cha
 {
     char host[64];
     snprintf (host, sizeof host, "%s", peer);
-    char *colon = strrchr (host, ':');
-    if (colon && strchr (host, '.'))
-        *colon = 0;                  //  IPv4: without the port
+    char *cut = host[0] == '[' ? strchr (host, ']'): strrchr (host, ':');
+    if (cut && (host[0] == '[' || strchr (host, '.')))
+        cut[host[0] == '['] = 0;     //  The host without its port
     int64_t now = zmr_now_ms ();
     s_noisy_t *n = NULL, *oldest = NULL;
     for (size_t i = 0; i < self->nnoisy && !n; i++) {
