@@ -122,3 +122,27 @@ Test (util, max_message_caps_every_receiving_socket)
     zsock_destroy (&out);
     zmr_set_max_message (ZMR_DEFAULT_MAX_MESSAGE);
 }
+
+//  --window and friends: a number with ms, s, m or h (none: seconds),
+//  within the option's range; anything else is refused.
+Test (util, parses_durations_with_units)
+{
+    uint64_t ms;
+    static const struct { const char *text; uint64_t ms; } good[] = {
+        { "500ms", 500 }, { "10s", 10000 }, { "10", 10000 }, { "2m", 120000 },
+        { "1h", 3600000 }, { "0ms", 0 },
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        cr_assert_eq (zmr_parse_duration (good[i].text, 0, UINT64_MAX, &ms), 0, "%s",
+                      good[i].text);
+        cr_assert_eq (ms, good[i].ms, "%s: %llu ms", good[i].text, (unsigned long long) ms);
+    }
+    static const char *bad[] = { "", "s", "10 s", "10sec", "1d", "-1s", "1.5s", "ms10",
+                                 "99999999999999999999h", "18446744073709551615h" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_eq (zmr_parse_duration (bad[i], 0, UINT64_MAX, &ms), -1, "accepted '%s'",
+                      bad[i]);
+    cr_assert_eq (zmr_parse_duration ("9ms", 10, 1000, &ms), -1, "below the minimum");
+    cr_assert_eq (zmr_parse_duration ("2s", 10, 1000, &ms), -1, "above the maximum");
+    cr_assert_eq (zmr_parse_duration ("1s", 10, 1000, &ms), 0);
+}
