@@ -1056,11 +1056,11 @@ s_recount (s_vent_t *self, int64_t now)
     }
 }
 
-//  A stream's ledger would grow by an entry per chunk for as long as the
-//  stream runs: the prefix of chunks done, counted and past every window
-//  is forgotten (their ids stay known: below base, done).
-static void
-s_compact (s_vent_t *self)
+//  The first chunk whose text may still be read: not done yet, or done
+//  without its word count (it is mapped again to learn it, from memory or,
+//  after a restart, from the spool).
+static size_t
+s_first_needed (s_vent_t *self)
 {
     size_t low = self->first_open;
     if (self->uncounted) {
@@ -1068,6 +1068,16 @@ s_compact (s_vent_t *self)
         if (self->first_uncounted < low)
             low = self->first_uncounted;
     }
+    return low;
+}
+
+//  A stream's ledger would grow by an entry per chunk for as long as the
+//  stream runs: the prefix of chunks done, counted and past every window
+//  is forgotten (their ids stay known: below base, done).
+static void
+s_compact (s_vent_t *self)
+{
+    size_t low = s_first_needed (self);
     if (self->config->window_ms && self->window_first < low)
         low = self->window_first;
     //  The last chunk cut stays: where the input stands, and the stamp the
@@ -1125,11 +1135,11 @@ s_housekeeping (s_vent_t *self)
         s_close_windows (self);
     }
     if (self->journal && now >= self->next_sync) {
-        //  A stream's spool holds only what is not done yet, on disk: the
-        //  text before the first chunk not done is never read again.
+        //  A stream's spool holds only what may be read again, on disk:
+        //  the text before the first chunk still needed is given back.
         if (self->nchunks) {
-            const s_chunk_t *first = self->first_open < self->nchunks
-                                   ? s_at (self, self->first_open): NULL;
+            size_t needed = s_first_needed (self);
+            const s_chunk_t *first = needed < self->nchunks? s_at (self, needed): NULL;
             const s_chunk_t *last = s_at (self, self->nchunks - 1);
             zmr_chunker_release (self->chunker, first? first->input: last->input,
                                  first? first->offset: last->offset + last->len);
@@ -1422,13 +1432,13 @@ zmr_ventilator_run (const zmr_ventilator_config_t *config)
         if (wait > 100)
             wait = 100;
         if (self.config->window_ms && !self.closing && self.window_first < self.nchunks) {
-            //  Wake when the next window's end passes.
+            //  Wake when the next window's end passes. Once it has, what
+            //  lets the window close (ACKs, the flush) wakes us anyway.
             uint64_t W = self.config->window_ms;
             uint64_t end = (s_at (&self, self.window_first)->stamp / W + 1) * W;
             uint64_t now = zmr_wall_ms ();
-            int64_t until = now >= end? 0: (int64_t) (end - now);
-            if (until < wait)
-                wait = until;
+            if (now < end && (int64_t) (end - now) < wait)
+                wait = (int64_t) (end - now);
         }
         if (wait < 0)
             wait = 0;
