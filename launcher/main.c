@@ -189,14 +189,7 @@ s_run (int argc, char *argv[])
                          "or --publish=EP");
     if (config.window_dir && !config.window_ms)
         zmr_usage_error ("option --window-dir needs --window");
-    uint64_t max_chunk = zmr_max_chunk_for (zmr_max_message ());
-    if (chunk_set && config.chunk_size > max_chunk)
-        zmr_usage_error ("--chunk-size %llu does not fit --max-message %llu: at most %llu",
-                         (unsigned long long) config.chunk_size,
-                         (unsigned long long) zmr_max_message (),
-                         (unsigned long long) max_chunk);
-    if (config.chunk_size > max_chunk)
-        config.chunk_size = max_chunk;
+    config.chunk_size = zmr_option_chunk_fit (config.chunk_size, chunk_set);
     const char *exposed[] = { config.expose, config.status, config.publish };
     for (size_t i = 0; i < 3; i++)
         if (config.require_curve && !config.curve && exposed[i]

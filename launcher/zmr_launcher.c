@@ -176,28 +176,31 @@ s_make_certs (s_launcher_t *self)
 //  The options every child gets, into opts, pointed at from argv[*n...]:
 //  --max-message, and with --curve the child's certificate (name), the
 //  allow-list if it binds, the ventilator's certificate if it connects.
-typedef char s_common_opts_t[4][300];
+typedef struct {
+    char max_message[48], cert[300], allow[300], server[300];
+} s_common_opts_t;
 
 static void
-s_common_args (s_launcher_t *self, const char *name, int use, s_common_opts_t opts,
+s_common_args (s_launcher_t *self, const char *name, int use, s_common_opts_t *opts,
                char **argv, size_t *n)
 {
     if (self->config->max_message) {
-        snprintf (opts[3], sizeof opts[3], "--max-message=%llu",
+        snprintf (opts->max_message, sizeof opts->max_message, "--max-message=%llu",
                   (unsigned long long) self->config->max_message);
-        argv[(*n)++] = opts[3];
+        argv[(*n)++] = opts->max_message;
     }
     if (!self->config->curve)
         return;
-    snprintf (opts[0], sizeof opts[0], "--curve-cert=%s/%s.cert", self->certs, name);
-    argv[(*n)++] = opts[0];
+    snprintf (opts->cert, sizeof opts->cert, "--curve-cert=%s/%s.cert", self->certs, name);
+    argv[(*n)++] = opts->cert;
     if (use & ZMR_CURVE_BINDS) {
-        snprintf (opts[1], sizeof opts[1], "--curve-allow=%s", self->allow);
-        argv[(*n)++] = opts[1];
+        snprintf (opts->allow, sizeof opts->allow, "--curve-allow=%s", self->allow);
+        argv[(*n)++] = opts->allow;
     }
     if (use & ZMR_CURVE_CONNECTS) {
-        snprintf (opts[2], sizeof opts[2], "--curve-server=%s/ventilator.cert", self->allow);
-        argv[(*n)++] = opts[2];
+        snprintf (opts->server, sizeof opts->server, "--curve-server=%s/ventilator.cert",
+                  self->allow);
+        argv[(*n)++] = opts->server;
     }
 }
 
@@ -323,7 +326,7 @@ s_start (s_launcher_t *self)
     if (talk)
         argv[n++] = verbose;
     s_common_opts_t common;
-    s_common_args (self, "ventilator", ZMR_CURVE_BINDS, common, argv, &n);
+    s_common_args (self, "ventilator", ZMR_CURVE_BINDS, &common, argv, &n);
     argv[n++] = "--";
     for (size_t i = 0; i < config->ninputs; i++)
         argv[n++] = (char *) config->inputs[i];
@@ -373,7 +376,7 @@ s_start (s_launcher_t *self)
     }
     if (talk)
         sink_argv[n++] = verbose;
-    s_common_args (self, "sink", ZMR_CURVE_BINDS | ZMR_CURVE_CONNECTS, common, sink_argv, &n);
+    s_common_args (self, "sink", ZMR_CURVE_BINDS | ZMR_CURVE_CONNECTS, &common, sink_argv, &n);
     sink_argv[n++] = self->connect_control;
     sink_argv[n] = NULL;
     if (s_spawn (self, C_SINK, 0, sink_argv))
@@ -400,7 +403,7 @@ s_start (s_launcher_t *self)
             reducer_argv[n++] = verbose;
         char name[32];
         snprintf (name, sizeof name, "reducer-%u", p);
-        s_common_args (self, name, ZMR_CURVE_BINDS | ZMR_CURVE_CONNECTS, common, reducer_argv,
+        s_common_args (self, name, ZMR_CURVE_BINDS | ZMR_CURVE_CONNECTS, &common, reducer_argv,
                        &n);
         reducer_argv[n++] = self->connect_control;
         reducer_argv[n] = NULL;
@@ -419,7 +422,7 @@ s_start (s_launcher_t *self)
             mapper_argv[n++] = verbose;
         char name[32];
         snprintf (name, sizeof name, "mapper-%u", m);
-        s_common_args (self, name, ZMR_CURVE_CONNECTS, common, mapper_argv, &n);
+        s_common_args (self, name, ZMR_CURVE_CONNECTS, &common, mapper_argv, &n);
         mapper_argv[n++] = self->connect_control;
         mapper_argv[n] = NULL;
         if (s_spawn (self, C_MAPPER, m, mapper_argv))

@@ -74,8 +74,10 @@ zmr_config_parse (const char *text, size_t len, const struct option *options,
         const char *nl = memchr (start, '\n', len - at);
         size_t width = nl? (size_t) (nl - start): len - at;
         at += width + (nl? 1: 0);
-        if (width > ZMR_CONFIG_MAX_LINE)
-            goto fail_long;
+        if (width > ZMR_CONFIG_MAX_LINE) {
+            s_fail (err, errlen, line, "longer than %d bytes", ZMR_CONFIG_MAX_LINE);
+            goto fail;
+        }
         if (memchr (start, 0, width)) {
             s_fail (err, errlen, line, "a NUL byte");
             goto fail;
@@ -151,8 +153,6 @@ zmr_config_parse (const char *text, size_t len, const struct option *options,
     }
     *args = out;
     return n;
-fail_long:
-    s_fail (err, errlen, line, "longer than %d bytes", ZMR_CONFIG_MAX_LINE);
 fail:
     zmr_config_free (out, n);
     return -1;

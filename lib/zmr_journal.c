@@ -213,7 +213,7 @@ zmr_journal_resumed (zmr_journal_t *self)
 
 bool
 zmr_journal_was_done (zmr_journal_t *self, uint64_t chunk, uint64_t *words,
-                      uint64_t *too_long)
+                      uint32_t *too_long)
 {
     zmr_entry_t *entry = zmr_counts_lookup (self->done, &chunk, sizeof chunk);
     if (entry) {

@@ -59,7 +59,7 @@ bool
 //  Whether chunk was complete before; sets *words and *too_long then.
 bool
     zmr_journal_was_done (zmr_journal_t *self, uint64_t chunk, uint64_t *words,
-                          uint64_t *too_long);
+                          uint32_t *too_long);
 
 //  Completed chunks loaded at open.
 size_t

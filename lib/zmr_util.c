@@ -325,6 +325,17 @@ zmr_max_chunk_for (uint64_t max_message)
     return chunk < ZMR_MAX_CHUNK? chunk: ZMR_MAX_CHUNK;
 }
 
+uint64_t
+zmr_option_chunk_fit (uint64_t size, bool set)
+{
+    uint64_t max_chunk = zmr_max_chunk_for (s_max_message);
+    if (set && size > max_chunk)
+        zmr_usage_error ("--chunk-size %llu does not fit --max-message %llu: at most %llu",
+                         (unsigned long long) size, (unsigned long long) s_max_message,
+                         (unsigned long long) max_chunk);
+    return size < max_chunk? size: max_chunk;
+}
+
 zsock_t *
 zmr_socket (int type, int64_t max_message, int linger_ms)
 {

@@ -116,6 +116,12 @@ uint64_t
 uint64_t
     zmr_max_chunk_for (uint64_t max_message);
 
+//  The chunk size to use under this process's --max-message: size, or the
+//  longest that fits when size was not given (set false); exits 2 naming
+//  both options when a given size does not fit.
+uint64_t
+    zmr_option_chunk_fit (uint64_t size, bool set);
+
 //  Creates a socket of type with a maximum inbound message size (bytes, at
 //  least 4 KiB, the room CURVE's handshake needs, and at most the process's
 //  --max-message; or -1 for outbound-only sockets) and linger (ms). Returns

@@ -23,8 +23,7 @@
 #include <errno.h>
 #include <string.h>
 
-#define S_PART_BYTES (4u << 20)      //  Target size of one RESULT message, or a
-                                     //  quarter of the job's --max-message
+#define S_PART_BYTES (4u << 20)      //  Target size of one RESULT message
 #define S_STAMPS_MAX 65536           //  Chunks held for the next UPDATE
 
 typedef struct {
@@ -38,7 +37,9 @@ typedef struct {
     char endpoint[ZMR_ENDPOINT_MAX]; //  As advertised
     uint64_t job;                    //  Adopted from WELCOME
     uint32_t reducers;               //  R
-    uint64_t part_bytes;             //  Pairs in one RESULT, UPDATE or WINDOW
+    uint64_t part_bytes;             //  Bytes of pairs in one RESULT, UPDATE or
+                                     //  WINDOW: S_PART_BYTES, or a quarter of
+                                     //  the job's --max-message if less
     zsock_t *control;                //  DEALER to the ventilator
     zsock_t *batches;                //  PULL from mappers
     zsock_t *sink;                   //  PUSH to the sink, once flushed
@@ -332,7 +333,7 @@ s_sink_connect (s_reducer_t *self, const char *endpoint, const char *key)
 }
 
 //  Sends the sink what changed since the last UPDATE: the totals of the
-//  words marked changed, in messages of about S_PART_BYTES, and the chunks
+//  words marked changed, in messages of about part_bytes, and the chunks
 //  applied meanwhile in the last of them (or in messages of their own when
 //  there are many), so a chunk is listed only once its counts have gone.
 //  What the sink cannot take now (its queue is full) stays for next time.
@@ -385,7 +386,7 @@ s_update (s_reducer_t *self)
     self->nstamps -= chunks_at;
 }
 
-//  Sends counts to the sink in parts of about S_PART_BYTES: the whole
+//  Sends counts to the sink in parts of about part_bytes: the whole
 //  partition as RESULT, or, with window (its id + 1), a window as WINDOW.
 static void
 s_send_counts (s_reducer_t *self, zmr_counts_t *counts, uint64_t window_1)

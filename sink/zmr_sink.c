@@ -102,7 +102,7 @@ s_window_free (s_sink_t *self)
 }
 
 //  A part of a window's counts. Windows come one at a time, in order: a
-//  part of a later window than the one collected drops that one (its
+//  part of another window than the one collected drops that one (its
 //  reducers will send it again when CLOSE comes again); a part of one
 //  written already is answered with WSTORED (the ventilator did not hear).
 static void

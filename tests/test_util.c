@@ -93,7 +93,8 @@ Test (util, the_journal_keeps_words_left_out_across_a_restart)
     zmr_journal_destroy (&journal);
     journal = zmr_journal_open (path, &header, err, sizeof err);
     cr_assert_not_null (journal, "%s", err);
-    uint64_t words = 0, too_long = 99;
+    uint64_t words = 0;
+    uint32_t too_long = 99;
     cr_assert (zmr_journal_was_done (journal, 5, &words, &too_long));
     cr_assert (words == 100 && too_long == 7, "chunk 5: %llu words, %llu left out",
                (unsigned long long) words, (unsigned long long) too_long);

@@ -143,14 +143,7 @@ main (int argc, char *argv[])
         config.ninputs = 1;
     }
     zmr_log_set_level (verbose);
-    //  A chunk's BATCH (at most twice it) must fit the job's messages.
-    uint64_t max_chunk = zmr_max_chunk_for (zmr_max_message ());
-    if (chunk_set && config.chunk_size > max_chunk)
-        zmr_usage_error ("--chunk-size %zu does not fit --max-message %llu: at most %llu",
-                         config.chunk_size, (unsigned long long) zmr_max_message (),
-                         (unsigned long long) max_chunk);
-    if (config.chunk_size > max_chunk)
-        config.chunk_size = max_chunk;
+    config.chunk_size = (size_t) zmr_option_chunk_fit (config.chunk_size, chunk_set);
     zmr_signals_install ();
     if (zmr_curve_setup (&curve, ZMR_CURVE_BINDS))
         return 1;

@@ -173,6 +173,16 @@ s_queue_push (s_vent_t *self, uint64_t chunk)
     return 0;
 }
 
+//  Issues chunk id once more: a new attempt, at the back of the line.
+static void
+s_issue_again (s_vent_t *self, uint64_t id)
+{
+    s_at (self, id)->attempt++;
+    self->stat.chunks_reissued++;
+    if (s_queue_push (self, id))
+        s_fail (self, "out of memory");
+}
+
 //  Puts a chunk that may be lost back in line, once.
 static void
 s_requeue (s_vent_t *self, uint64_t id, const char *why)
@@ -184,10 +194,7 @@ s_requeue (s_vent_t *self, uint64_t id, const char *why)
              (unsigned long long) id, chunk->attempt + 1, why);
     chunk->state = S_QUEUED;
     chunk->holder = 0;
-    chunk->attempt++;
-    self->stat.chunks_reissued++;
-    if (s_queue_push (self, id))
-        s_fail (self, "out of memory");
+    s_issue_again (self, id);
 }
 
 //  Whether text waiting in the chunker has waited a flush interval.
@@ -294,7 +301,8 @@ s_read_chunk (s_vent_t *self)
         }
     }
     self->stat.bytes_read += cut.len;
-    uint64_t words, too_long;
+    uint64_t words;
+    uint32_t too_long;
     if (self->journal && zmr_journal_was_done (self->journal, self->nchunks - 1, &words,
                                                &too_long)) {
         //  Applied at every reducer before a restart: not issued again.
@@ -305,7 +313,7 @@ s_read_chunk (s_vent_t *self)
         free (chunk->acked);
         chunk->acked = NULL;
         chunk->words = words;
-        chunk->too_long = (uint32_t) too_long;
+        chunk->too_long = too_long;
         chunk->has_words = chunk->counted = true;
         self->stat.chunks_done++;
         self->stat.bytes_done += cut.len;
@@ -1049,10 +1057,7 @@ s_recount (s_vent_t *self, int64_t now)
         zmr_log (1, "chunk %llu is done but its words are not known: mapping it again",
                  (unsigned long long) id);
         chunk->recount = true;
-        chunk->attempt++;
-        self->stat.chunks_reissued++;
-        if (s_queue_push (self, id))
-            s_fail (self, "out of memory");
+        s_issue_again (self, id);
     }
 }
 
