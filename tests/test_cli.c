@@ -225,7 +225,6 @@ Test (cli, input_errors_carry_the_program_name_once)
                "the ventilator says: %s", r.err);
 }
 
-//  A TCP port that is free now (bound to port 0, then released).
 //  Starts a ventilator with the given control and status endpoints (its
 //  chunk endpoint is private) and returns its pid.
 static pid_t

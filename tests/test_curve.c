@@ -8,7 +8,8 @@
     with PLAIN. Each of their sockets must finish no handshake and receive
     nothing; what they send (a BATCH and a RESULT of a word the text does
     not have, for the job's real id) must count nowhere: the result equals
-    the reference. Each kind of attempt is logged with the peer's address.
+    the reference. Refusals are logged with the peer's address, the
+    unknown key by its key and the wrong server key by its reason.
     Refusals of one key are answered later and later; a certificate added
     to the allow-list lets its mapper in without a restart.
 
@@ -29,7 +30,8 @@
 
 //  libzmq 4.3.4 can leak one decoded CURVE message in its I/O thread when a
 //  connection ends under load (tests/lsan-libzmq.supp): not ours, and not
-//  what this test is about.
+//  what this test is about. Without symbols for libzmq the suppression
+//  covers every leak allocated inside it, for this test's processes only.
 static void
 s_setup (void)
 {

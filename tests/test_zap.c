@@ -76,7 +76,14 @@ Test (zap, the_server_socket_insists_on_curve_and_zap)
     size_t size = sizeof value;
     cr_assert_eq (zmq_getsockopt (zsock_resolve (s_pull), ZMQ_CURVE_SERVER, &value, &size), 0);
     cr_assert_eq (value, 1);
-    cr_assert_eq (zsock_zap_domain (s_pull) != NULL, true);
+    char *domain = zsock_zap_domain (s_pull);
+    cr_assert_str_eq (domain, "zmr");
+    zstr_free (&domain);
+    value = 0;
+    size = sizeof value;
+    cr_assert_eq (zmq_getsockopt (zsock_resolve (s_pull), 93 /* ZMQ_ZAP_ENFORCE_DOMAIN */,
+                                  &value, &size), 0);
+    cr_assert_eq (value, 1, "the socket does not insist on its ZAP domain");
 }
 
 Test (zap, only_an_allowed_key_gets_through)
