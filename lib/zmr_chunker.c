@@ -56,6 +56,7 @@ struct _zmr_chunker_t {
     bool failed;                //  A -1 was returned; every later call fails too
     char *spool_prefix;         //  Spool files' prefix, or NULL: no spooling
     bool spool_resume;          //  Read what the spools hold before going on
+    bool spool_splice;          //  The input is a pipe: splice(2) it to the spool
     int spool_fd;               //  Spool of the current input, or -1
     uint64_t spool_size;        //  Bytes in it
     uint64_t spool_released;    //  Its bytes below this are given back
@@ -318,6 +319,8 @@ s_open_input (zmr_chunker_t *self)
         }
         self->spool_size = (uint64_t) st.st_size;
         self->spool_released = 0;
+        struct stat input;
+        self->spool_splice = fstat (self->fd, &input) == 0 && S_ISFIFO (input.st_mode);
     }
     return 0;
 }
@@ -349,6 +352,34 @@ s_read_spooled (zmr_chunker_t *self, size_t want, bool *wait)
             *wait = true;
             return 0;
         }
+    }
+    if (self->spool_splice) {
+        //  A pipe: the kernel moves its bytes straight into the spool, so
+        //  no byte is ever out of the pipe and not yet in the spool (a
+        //  read then a write leaves a window where a kill loses them).
+        loff_t to = (loff_t) at;
+        ssize_t moved = splice (self->fd, NULL, self->spool_fd, &to, want, 0);
+        if (moved > 0) {
+            self->spool_size = at + (uint64_t) moved;
+            ssize_t got = pread (self->spool_fd, self->buf + self->len, (size_t) moved,
+                                 (off_t) at);
+            if (got == 0)
+                errno = EIO;
+            return got == 0? -1: got;
+        }
+        if (moved < 0 && errno == EAGAIN) {
+            *wait = true;
+            return 0;
+        }
+        if (moved == 0 || errno == EINTR)
+            return moved;
+        if (errno != EINVAL && errno != ENOSYS) {
+            snprintf (self->error, sizeof (self->error), "cannot write the spool of '%s': %s",
+                      self->paths [self->current], strerror (errno));
+            return -2;
+        }
+        //  This file system takes no splice: read, then write
+        self->spool_splice = false;
     }
     ssize_t got = read (self->fd, self->buf + self->len, want);
     if (got <= 0)
