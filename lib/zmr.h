@@ -23,6 +23,7 @@
 #include "zmr_tokenize.h"
 #include "zmr_partition.h"
 #include "zmr_counts.h"
+#include "zmr_combiner.h"
 #include "zmr_u64set.h"
 #include "zmr_chunker.h"
 #include "zmr_mpr.h"

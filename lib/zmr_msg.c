@@ -666,6 +666,77 @@ zmr_msg_pack_pair (msgpack_packer *pk, const char *word, uint32_t len,
     msgpack_pack_uint64 (pk, count);
 }
 
+int
+zmr_msg_reserve (msgpack_sbuffer *sbuf, size_t size)
+{
+    assert (sbuf);
+    if (sbuf->alloc - sbuf->size >= size)
+        return 0;
+    char *data = (char *) realloc (sbuf->data, sbuf->size + size);
+    if (!data)
+        return -1;
+    sbuf->data = data;
+    sbuf->alloc = sbuf->size + size;
+    return 0;
+}
+
+//  value big-endian in its n low bytes at at; returns at + n.
+static inline char *
+s_put_be (char *at, uint64_t value, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        at [i] = (char) (uint8_t) value;
+        value >>= 8;
+    }
+    return at + n;
+}
+
+void
+zmr_msg_put_pair (msgpack_sbuffer *sbuf, const char *word, uint32_t len, uint64_t count)
+{
+    assert (sbuf);
+    assert (sbuf->alloc - sbuf->size >= ZMR_MSG_PAIR_MAX (len));
+    char *at = sbuf->data + sbuf->size;
+    //  As msgpack-c packs them: bin 8/16/32, then the shortest uint
+    if (len < 256) {
+        *at++ = (char) 0xc4;
+        *at++ = (char) (uint8_t) len;
+    }
+    else
+    if (len < 65536) {
+        *at++ = (char) 0xc5;
+        at = s_put_be (at, len, 2);
+    }
+    else {
+        *at++ = (char) 0xc6;
+        at = s_put_be (at, len, 4);
+    }
+    memcpy (at, word, len);
+    at += len;
+    if (count < 128)
+        *at++ = (char) (uint8_t) count;
+    else
+    if (count < 256) {
+        *at++ = (char) 0xcc;
+        *at++ = (char) (uint8_t) count;
+    }
+    else
+    if (count < 65536) {
+        *at++ = (char) 0xcd;
+        at = s_put_be (at, count, 2);
+    }
+    else
+    if (count < (1ull << 32)) {
+        *at++ = (char) 0xce;
+        at = s_put_be (at, count, 4);
+    }
+    else {
+        *at++ = (char) 0xcf;
+        at = s_put_be (at, count, 8);
+    }
+    sbuf->size = (size_t) (at - sbuf->data);
+}
+
 static void
 s_free (void *data, void *hint)
 {

@@ -241,6 +241,19 @@ void zmr_msg_begin_result (msgpack_packer *pk, uint64_t job, uint32_t partition,
 void zmr_msg_pack_pair (msgpack_packer *pk, const char *word, uint32_t len,
                         uint64_t count);
 
+//  The most bytes a pair of a word of len bytes takes packed (bin header 5,
+//  count 9), and the most a message header before its pairs takes.
+#define ZMR_MSG_PAIR_MAX(len)   ((size_t) (len) + 14)
+#define ZMR_MSG_HEADER_MAX      256
+//  Makes room for size more bytes in sbuf, so packing them grows nothing.
+//  Returns 0, or -1 on out-of-memory (sbuf as it was).
+int zmr_msg_reserve (msgpack_sbuffer *sbuf, size_t size);
+//  zmr_msg_pack_pair's very bytes, written straight into sbuf, which must
+//  have room for ZMR_MSG_PAIR_MAX (len) more (zmr_msg_reserve): the hot
+//  path of a mapper, without a callback per field.
+void zmr_msg_put_pair (msgpack_sbuffer *sbuf, const char *word, uint32_t len,
+                       uint64_t count);
+
 //  Sends the bytes of sbuf as one frame, handing its memory to ZeroMQ
 //  without a copy (sbuf is left empty and reusable). flags as zmq_msg_send
 //  (ZMQ_SNDMORE, ZMQ_DONTWAIT). Returns 0, or -1 with errno as zmq's.

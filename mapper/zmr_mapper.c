@@ -2,8 +2,8 @@
     reducer, empty ones included, before it tells the ventilator the chunk
     is MAPPED. One table serves as both the combiner and the partition
     cache: it lives across chunks, a chunk is one of its rounds (only the
-    chunk's own counts, only the words it touched), and an entry keeps its
-    word's partition in aux, so SHA-1 runs once per distinct word for the
+    chunk's own counts, only the words it touched), and a slot keeps its
+    word's partition in part, so SHA-1 runs once per distinct word for the
     mapper's life and each word costs one hash lookup. */
 #define _GNU_SOURCE
 #include "zmr_mapper.h"
@@ -26,8 +26,9 @@ typedef struct {
     zsock_t *chunks;             //  PULL from the ventilator
     zsock_t **batches;           //  PUSH per reducer
     zmr_partitioner_t *partitioner;  //  SHA-1 with one reused context
-    zmr_counts_t *words;         //  Combiner and partition cache, by rounds
+    zmr_combiner_t *words;       //  Combiner and partition cache, by rounds
     uint32_t *npairs;            //  Pairs per partition for this chunk
+    size_t *nbytes;              //  Most bytes its pairs can take, per partition
     msgpack_sbuffer *bufs;       //  One batch buffer per partition
     msgpack_packer *packers;     //  Packers into bufs
     msgpack_sbuffer sbuf;        //  Small messages
@@ -132,10 +133,10 @@ s_costly_map_text (const char *data, size_t len, uint32_t rounds)
 
 //  A word new to this mapper: SHA-1 once for its whole life.
 static int
-s_on_new_word (zmr_entry_t *entry, void *arg)
+s_on_new_word (zmr_combined_t *slot, void *arg)
 {
     s_mapper_t *self = (s_mapper_t *) arg;
-    entry->aux = zmr_partitioner_of (self->partitioner, entry->word, entry->len);
+    slot->part = zmr_partitioner_of (self->partitioner, slot->word, slot->len);
     self->counters.distinct++;      //  Words hashed, for the status
     return 0;
 }
@@ -150,13 +151,12 @@ s_map (s_mapper_t *self, uint64_t chunk, uint64_t stamp, const char *data, size_
         zclock_sleep ((int) self->config->delay_ms);
     uint32_t R = self->reducers;
     //  The cache is bounded by a reset between chunks.
-    if (zmr_counts_size (self->words) >= S_CACHE_MAX)
-        zmr_counts_clear (self->words);
-    zmr_counts_next_round (self->words);
+    if (zmr_combiner_size (self->words) >= S_CACHE_MAX)
+        zmr_combiner_clear (self->words);
     uint64_t words = 0;
     if (self->config->map_cost)
         s_costly_map_text (data, len, self->config->map_cost);
-    if (zmr_counts_add_text (self->words, data, len, s_on_new_word, self, &words))
+    if (zmr_combiner_count (self->words, data, len, s_on_new_word, self, &words))
         return -1;
     if (self->config->poison && memmem (data, len, self->config->poison,
                                         strlen (self->config->poison))) {
@@ -168,27 +168,36 @@ s_map (s_mapper_t *self, uint64_t chunk, uint64_t stamp, const char *data, size_
         raise (SIGKILL);
     }
     size_t ntouched;
-    const uint32_t *touched = zmr_counts_touched (self->words, &ntouched);
-    zmr_entry_t *entries = zmr_counts_entries (self->words);
+    zmr_combined_t **touched = zmr_combiner_touched (self->words, &ntouched);
     //  Words over the job's --max-word are left out, and counted.
     uint64_t max_word = self->max_word? self->max_word: UINT64_MAX;
     uint64_t too_long = 0;
     memset (self->npairs, 0, R * sizeof *self->npairs);
+    memset (self->nbytes, 0, R * sizeof *self->nbytes);
     for (size_t i = 0; i < ntouched; i++) {
-        zmr_entry_t *entry = &entries[touched[i]];
-        if (entry->len <= max_word)
-            self->npairs[entry->aux]++;
+        zmr_combined_t *slot = touched[i];
+        if (slot->len <= max_word)
+        {
+            self->npairs[slot->part]++;
+            self->nbytes[slot->part] += ZMR_MSG_PAIR_MAX (slot->len);
+        }
         else
-            too_long += entry->count;
+            too_long += slot->count;
     }
+    //  Each batch buffer is sized once, so packing never grows (copies and
+    //  faults in) a buffer again.
+    for (uint32_t p = 0; p < R; p++)
+        if (zmr_msg_reserve (&self->bufs[p], ZMR_MSG_HEADER_MAX + self->nbytes[p])) {
+            zmr_log (0, "out of memory for a batch of %zu bytes", self->nbytes[p]);
+            return -1;
+        }
     for (uint32_t p = 0; p < R; p++)
         zmr_msg_begin_batch (&self->packers[p], self->job, chunk, p, R, stamp,
                              self->npairs[p]);
     for (size_t i = 0; i < ntouched; i++) {
-        zmr_entry_t *entry = &entries[touched[i]];
-        if (entry->len <= max_word)
-            zmr_msg_pack_pair (&self->packers[entry->aux], entry->word, entry->len,
-                               entry->count);
+        zmr_combined_t *slot = touched[i];
+        if (slot->len <= max_word)
+            zmr_msg_put_pair (&self->bufs[slot->part], slot->word, slot->len, slot->count);
     }
     words -= too_long;
     for (uint32_t p = 0; p < R; p++)
@@ -351,8 +360,9 @@ s_join (s_mapper_t *self)
     self->bufs = calloc (R, sizeof *self->bufs);
     self->packers = calloc (R, sizeof *self->packers);
     self->npairs = calloc (R, sizeof *self->npairs);
+    self->nbytes = calloc (R, sizeof *self->nbytes);
     self->partitioner = zmr_partitioner_new (R);
-    if (!self->batches || !self->bufs || !self->packers || !self->npairs
+    if (!self->batches || !self->bufs || !self->packers || !self->npairs || !self->nbytes
     ||  !self->partitioner)
         goto done;
     for (uint32_t p = 0; p < R; p++) {
@@ -402,7 +412,7 @@ zmr_mapper_run (const zmr_mapper_config_t *config)
         zmr_default_name (self.name, sizeof self.name);
     msgpack_sbuffer_init (&self.sbuf);
     msgpack_packer_init (&self.pk, &self.sbuf, msgpack_sbuffer_write);
-    self.words = zmr_counts_new ();
+    self.words = zmr_combiner_new ();
     self.control = zmr_socket (ZMQ_DEALER, 1 << 20, 2000);
     int code = 1;
     if (!self.words || !self.control)
@@ -456,9 +466,10 @@ cleanup:
     free (self.bufs);
     free (self.packers);
     free (self.npairs);
+    free (self.nbytes);
     zsock_destroy (&self.control);
     zmr_partitioner_destroy (&self.partitioner);
-    zmr_counts_destroy (&self.words);
+    zmr_combiner_destroy (&self.words);
     msgpack_sbuffer_destroy (&self.sbuf);
     return code;
 }

@@ -195,6 +195,56 @@ Test (msg, batch_pairs_come_back_in_order_with_any_bytes)
     msgpack_sbuffer_destroy (&b.sbuf);
 }
 
+//  The mapper's fast path writes pairs itself: its bytes must be the very
+//  bytes msgpack-c packs (the reference), at every boundary of the bin and
+//  uint encodings, within ZMR_MSG_PAIR_MAX, and decode back.
+Test (msg, put_pair_writes_the_bytes_msgpack_c_packs)
+{
+    static char word[70000];
+    for (size_t i = 0; i < sizeof word; i++)
+        word[i] = (char) (i * 7 + 1);
+    const uint32_t lens[] = { 0, 1, 31, 32, 255, 256, 65535, 65536, 70000 };
+    const uint64_t counts[] = { 0, 1, 127, 128, 255, 256, 65535, 65536, 4294967295ull,
+                                4294967296ull, UINT64_MAX };
+    for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++)
+        for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+            s_buf_t ref; s_init (&ref);
+            msgpack_pack_bin (&ref.pk, lens[l]);
+            msgpack_pack_bin_body (&ref.pk, word, lens[l]);
+            msgpack_pack_uint64 (&ref.pk, counts[c]);
+            msgpack_sbuffer ours;
+            msgpack_sbuffer_init (&ours);
+            cr_assert_eq (zmr_msg_reserve (&ours, ZMR_MSG_PAIR_MAX (lens[l])), 0);
+            char *before = ours.data;
+            zmr_msg_put_pair (&ours, word, lens[l], counts[c]);
+            cr_assert_eq (ours.data, before, "the reserved buffer grew");
+            cr_assert_leq (ours.size, ZMR_MSG_PAIR_MAX (lens[l]));
+            cr_assert_eq (ours.size, ref.sbuf.size, "length %u count %llu: %zu bytes, not %zu",
+                          lens[l], (unsigned long long) counts[c], ours.size, ref.sbuf.size);
+            cr_assert (memcmp (ours.data, ref.sbuf.data, ours.size) == 0,
+                       "length %u count %llu: other bytes", lens[l],
+                       (unsigned long long) counts[c]);
+            msgpack_sbuffer_destroy (&ours);
+            msgpack_sbuffer_destroy (&ref.sbuf);
+        }
+    //  And a batch made of them decodes
+    s_buf_t b; s_init (&b);
+    cr_assert_eq (zmr_msg_reserve (&b.sbuf, ZMR_MSG_HEADER_MAX + 2 * ZMR_MSG_PAIR_MAX (300)), 0);
+    zmr_msg_begin_batch (&b.pk, 99, 12, 1, 4, 7, 2);
+    zmr_msg_put_pair (&b.sbuf, word, 300, 70000);
+    zmr_msg_put_pair (&b.sbuf, "a", 1, 3);
+    zmr_msg_t msg = s_roundtrip (&b, ZMR_BATCH);
+    const char *got;
+    uint32_t len;
+    uint64_t count;
+    cr_assert (zmr_msg_next_pair (&msg, &got, &len, &count));
+    cr_assert (len == 300 && count == 70000 && memcmp (got, word, 300) == 0);
+    cr_assert (zmr_msg_next_pair (&msg, &got, &len, &count));
+    cr_assert (len == 1 && count == 3 && got[0] == 'a');
+    cr_assert_not (zmr_msg_next_pair (&msg, &got, &len, &count));
+    msgpack_sbuffer_destroy (&b.sbuf);
+}
+
 Test (msg, result_roundtrips_and_checks_its_part_number)
 {
     s_buf_t b; s_init (&b);
