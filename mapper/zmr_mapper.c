@@ -422,6 +422,9 @@ zmr_mapper_run (const zmr_mapper_config_t *config)
         goto cleanup;
     int joined = s_join (&self);
     if (joined != 0) {
+        //  Never joined (stopped, or the job is over): the HELLOs still
+        //  queued are for nobody, and must not hold the exit for the linger
+        zsock_set_linger (self.control, 0);
         code = joined > 0? 0: 1;
         goto cleanup;
     }
@@ -442,13 +445,21 @@ zmr_mapper_run (const zmr_mapper_config_t *config)
         if (zmr_now_ms () >= self.next_heartbeat)
             s_heartbeat (&self, 0);
     }
-    if (self.finished)
+    if (self.finished) {
+        //  The job is over: the ventilator may be gone, and nothing left to
+        //  say matters to it
+        zsock_set_linger (self.control, 0);
         code = self.finish_ok? 0: 1;
+    }
     else {
         code = self.failed? 1: 0;
         //  Leaving: what sits unread in the chunk queue is dropped with the
         //  socket, and BYE tells the ventilator to issue it again now.
         zsock_destroy (&self.chunks);
+        //  BYE only hastens what --dead-ms would find: a live ventilator
+        //  takes it at once, and a gone one (a job that just ended) must
+        //  not hold the exit for the whole linger
+        zsock_set_linger (self.control, 250);
         zmr_msg_pack_bye (&self.pk, self.job, &self.counters);
         s_send_control (&self);
         zmr_log (1, "left after %llu chunks", (unsigned long long) self.counters.chunks);
