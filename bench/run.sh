@@ -253,7 +253,7 @@ run_one() {
     t0=${EPOCHREALTIME/./}
     case $tool in
         zmr)
-            if [ "$ZMR_STATS" = 1 ]; then
+            if [ "$ZMR_MEM" = 1 ]; then
                 timeout -k 10 "$TIMEOUT" "$ZMR" run --stats --no-progress "$@" -o "$o" "$f" 2>"$err" || rc=$?
             else
                 timeout -k 10 "$TIMEOUT" /usr/bin/time -f %M -o "$tf" \
@@ -283,7 +283,7 @@ run_one() {
     R_PSS=
     case $tool in
         zmr)
-            if [ "$ZMR_STATS" = 1 ]; then
+            if [ "$ZMR_MEM" = 1 ]; then
                 R_KB=$(sed -n 's/.*zmr: stats:.*peak_rss_kb=\([0-9][0-9]*\).*/\1/p' "$err" | tail -n 1)
                 R_KB=${R_KB:-0}
                 R_PSS=$(sed -n 's/.*zmr: stats:.*peak_pss_kb=\([0-9][0-9]*\).*/\1/p' "$err" | tail -n 1)
@@ -330,10 +330,35 @@ check() {
     return 1
 }
 
-# record KEY -- after a successful, checked run
+# record KEY [time|mem|both] -- after a successful, checked run: its time,
+# its memory, or both (the default)
 record() {
-    WALL[$1]="${WALL[$1]:-} $R_MS"; RSS[$1]="${RSS[$1]:-} $R_KB"
+    local what=${2:-both}
+    [ "$what" = mem ] || WALL[$1]="${WALL[$1]:-} $R_MS"
+    [ "$what" = time ] && return 0
+    RSS[$1]="${RSS[$1]:-} $R_KB"
     [ -z "${R_PSS:-}" ] || PSS[$1]="${PSS[$1]:-} $R_PSS"
+}
+
+# zmr's timed runs go without --stats: its memory sampler reads smaps_rollup
+# of every process every 10 ms, which costs CPU on a 2-core machine (measured
+# up to a tenth of all CPU samples on the Zipf corpus, whose tables are
+# large). Its memory comes from one more run with --stats, not timed.
+ZMR_MEM=0
+zmr_timed() { [ "$ZMR_STATS" = 1 ] && echo time || echo both; }
+
+# mem_run KEY CORPUSFILE REF TAG [ZMR-ARGS...] -- zmr's memory run
+mem_run() {
+    local key=$1 f=$2 ref=$3 tag=$4 o=$OUT/out-zmr-mem.tsv; shift 4
+    [ "$ZMR_STATS" = 1 ] || return 0
+    ZMR_MEM=1
+    if run_one zmr "$f" "$o" "$@" && check zmr "$o" "$ref" "$tag"; then
+        record "$key" mem
+        say "   memory run  zmr run $(printf '%-16s' "$*") $(( R_KB / 1024 )) MiB summed RSS, $(( ${R_PSS:-0} / 1024 )) MiB summed PSS  ok"
+    else
+        FAIL=1; BAD[$key]="${BAD[$key]:-} failed"
+    fi
+    ZMR_MEM=0
 }
 
 median() {   # median "SAMPLES" (space-separated integers) -> integer
@@ -379,6 +404,7 @@ md "MB = 10^6 bytes; RSS in MiB: zmr's is the sum over all its processes (--stat
 md "pipelines' the sum of each stage's peak, Dask's the launcher's plus each worker's."
 md "Summed RSS counts shared pages (libzmq, libc...) once per process; the targets line"
 md "also gives zmr's summed PSS (each page once), sampled every 10 ms by zmr run --stats."
+md "zmr's times are of runs without --stats; its memory is from one more run with it."
 md "zmr's defaults: -m = cores ($NPROC), -r 2, 1 MiB chunks. Times are wall clock, start to exit."
 md ""
 
@@ -401,7 +427,7 @@ for corpus in ${CORPORA//,/ }; do
             o=$OUT/out-$tool-$corpus.tsv
             if run_one "$tool" "$f" "$o"; then
                 if check "$tool" "$o" "$ref" "$tool-$corpus-$LABEL-run$run"; then
-                    record "$corpus|$tool"
+                    if [ "$tool" = zmr ]; then record "$corpus|$tool" "$(zmr_timed)"; else record "$corpus|$tool"; fi
                     say "   run $run  $(printf '%-22s' "${NAME[$tool]}") $(printf '%7d' "$R_MS") ms  $(( R_KB / 1024 )) MiB  ok"
                 else
                     FAIL=1; BAD[$corpus|$tool]="${BAD[$corpus|$tool]:-} WRONG"
@@ -411,6 +437,7 @@ for corpus in ${CORPORA//,/ }; do
             fi
         done
     done
+    if has "$TOOLS" zmr; then mem_run "$corpus|zmr" "$f" "$ref" "zmr-$corpus-$LABEL-mem"; fi
 done
 
 bad_note() {   # bad_note " WRONG failed WRONG" -> "2 runs WRONG, 1 run failed"
@@ -497,11 +524,15 @@ if [ "$SCALING" = 1 ] && has "$TOOLS" zmr; then
                 # shellcheck disable=SC2086
                 if run_one zmr "$f" "$o" $cfg; then
                     if check zmr "$o" "$ref" "zmr-${cfg// /}-$corpus-$LABEL-run$run"; then
-                        record "$corpus|S$cfg"
+                        record "$corpus|S$cfg" "$(zmr_timed)"
                         say "   run $run  zmr run $(printf '%-24s' "$cfg") $(printf '%7d' "$R_MS") ms  $(( R_KB / 1024 )) MiB  ok"
                     else FAIL=1; BAD[$corpus|S$cfg]="${BAD[$corpus|S$cfg]:-} WRONG"; fi
                 else FAIL=1; BAD[$corpus|S$cfg]="${BAD[$corpus|S$cfg]:-} failed"; fi
             done
+        done
+        for cfg in "${CONFIGS[@]}"; do
+            # shellcheck disable=SC2086
+            mem_run "$corpus|S$cfg" "$f" "$ref" "zmr-${cfg// /}-$corpus-$LABEL-mem" $cfg
         done
         md "## Scaling: zmr on $corpus ($LABEL), $NPROC cores"
         md ""
