@@ -4,9 +4,14 @@
     little-endian), then the frame. A crash mid-append leaves a torn last
     record; its length or checksum gives it away and it is cut off on load.
 
-    Snapshot: one MessagePack array [0x5A53, 1, job, partition, reducers,
-    [applied chunk ids], [word bin, count uint, ...]], read back with the
-    bounded reader like any frame from the network.
+    Snapshot: one MessagePack array [0x5A53, 2, job, partition, reducers,
+    [first, last, first, last, ...], [word bin, count uint, ...]], read back
+    with the bounded reader like any frame from the network. The applied
+    chunk ids go as the set's ranges (both ends included, increasing,
+    disjoint, not adjacent), so a snapshot grows with the holes in the ids,
+    not with their number. Version 1, written before, held every id instead
+    ([id, id, ...] in no order); it still loads, and the next snapshot is
+    written as version 2.
 
     Crash safety: the snapshot holds everything logged before it, so if the
     process dies after the rename and before the log is emptied, the replayed
@@ -18,7 +23,7 @@
 #include <unistd.h>
 
 #define S_SNAP_SIGNATURE 0x5A53
-#define S_SNAP_VERSION   1
+#define S_SNAP_VERSION   2          //  Written; 1 (every id) still loads
 #define S_RECORD_MAX     (4u << 28)   //  Longest record accepted on load
 
 struct _zmr_store_t {
@@ -126,45 +131,120 @@ s_slurp (const char *path, size_t *size, int *err)
     return data;
 }
 
-//  Decodes a snapshot into counts and applied; returns 0, or -1 if it is
-//  corrupt or of another partition.
+static int
+s_compare_ids (const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+    return x < y? -1: x > y;
+}
+
+//  Reads version 1's applied ids: every id, in the old hash table's order.
+//  That order is the worst for the set of ranges (each insert would move
+//  the ranges after it), so they are sorted first and go in at the end.
+static int
+s_load_ids (zmr_mpr_t *r, zmr_u64set_t *applied)
+{
+    uint32_t nids;
+    if (zmr_mpr_array (r, &nids))
+        return -1;
+    //  nids is at most the bytes left in the file: a bounded allocation.
+    uint64_t *ids = malloc ((nids? nids: 1) * sizeof *ids);
+    if (!ids)
+        return zmr_mpr_fail (r, "out of memory");
+    int rc = 0;
+    for (uint32_t i = 0; i < nids && rc == 0; i++)
+        rc = zmr_mpr_uint (r, &ids[i]);
+    if (rc == 0)
+        qsort (ids, nids, sizeof *ids, s_compare_ids);
+    for (uint32_t i = 0; i < nids && rc == 0; i++)
+        if (zmr_u64set_insert (applied, ids[i]) < 0)
+            rc = zmr_mpr_fail (r, "out of memory");
+    free (ids);
+    return rc;
+}
+
+//  Reads version 2's applied ranges: first and last of each, increasing,
+//  with at least one id between two ranges, as zmr_u64set_ranges gives them.
+static int
+s_load_ranges (zmr_mpr_t *r, zmr_u64set_t *applied)
+{
+    uint32_t nbounds;
+    if (zmr_mpr_array (r, &nbounds))
+        return -1;
+    if (nbounds % 2)
+        return zmr_mpr_fail (r, "odd number of applied range bounds");
+    uint64_t prev_last = 0;
+    for (uint32_t i = 0; i < nbounds / 2; i++) {
+        uint64_t first, last;
+        if (zmr_mpr_uint (r, &first) || zmr_mpr_uint (r, &last))
+            return -1;
+        if (last < first)
+            return zmr_mpr_fail (r, "empty applied range (last before first)");
+        if (i > 0 && (prev_last == UINT64_MAX || first <= prev_last + 1))
+            return zmr_mpr_fail (r, "applied ranges overlap, touch or are out of order");
+        if (zmr_u64set_insert_range (applied, first, last))
+            return zmr_mpr_fail (r, "out of memory");
+        prev_last = last;
+    }
+    return 0;
+}
+
+//  Decodes a snapshot into counts and applied; returns 0, or -1 with the
+//  reason in *why if it is corrupt, of another partition, or too big for
+//  memory.
 static int
 s_load_snapshot (const char *data, size_t size, uint32_t partition, uint64_t *job,
-                 uint32_t *reducers, zmr_counts_t *counts, zmr_u64set_t *applied)
+                 uint32_t *reducers, zmr_counts_t *counts, zmr_u64set_t *applied,
+                 const char **why)
 {
     zmr_mpr_t r;
     zmr_mpr_init (&r, data, size);
-    uint32_t n, nids, npairs;
+    uint32_t n, npairs;
     uint64_t signature, version, snap_job, snap_partition, snap_reducers;
-    if (zmr_mpr_array (&r, &n) || n != 7
-    ||  zmr_mpr_uint (&r, &signature) || signature != S_SNAP_SIGNATURE
-    ||  zmr_mpr_uint (&r, &version) || version != S_SNAP_VERSION
+    int rc = -1;
+    if (zmr_mpr_array (&r, &n)
+    ||  (n != 7 && zmr_mpr_fail (&r, "not a 7-element array"))
+    ||  zmr_mpr_uint (&r, &signature)
+    ||  (signature != S_SNAP_SIGNATURE && zmr_mpr_fail (&r, "not a snapshot"))
+    ||  zmr_mpr_uint (&r, &version)
+    ||  ((version < 1 || version > S_SNAP_VERSION)
+         && zmr_mpr_fail (&r, "unknown snapshot version"))
     ||  zmr_mpr_uint (&r, &snap_job) || zmr_mpr_uint (&r, &snap_partition)
     ||  zmr_mpr_uint (&r, &snap_reducers))
-        return -1;
-    if (snap_partition != partition || snap_reducers < 1
-    ||  snap_reducers > ZMR_MAX_REDUCERS)
-        return -1;
+        goto done;
+    if (snap_partition != partition) {
+        zmr_mpr_fail (&r, "snapshot of another partition");
+        goto done;
+    }
+    if (snap_reducers < 1 || snap_reducers > ZMR_MAX_REDUCERS) {
+        zmr_mpr_fail (&r, "reducer count out of range");
+        goto done;
+    }
     *job = snap_job;
     *reducers = (uint32_t) snap_reducers;
-    if (zmr_mpr_array (&r, &nids))
-        return -1;
-    for (uint32_t i = 0; i < nids; i++) {
-        uint64_t id;
-        if (zmr_mpr_uint (&r, &id) || zmr_u64set_insert (applied, id) < 0)
-            return -1;
+    if (version == 1? s_load_ids (&r, applied): s_load_ranges (&r, applied))
+        goto done;
+    if (zmr_mpr_array (&r, &npairs))
+        goto done;
+    if (npairs % 2) {
+        zmr_mpr_fail (&r, "odd number of word/count items");
+        goto done;
     }
-    if (zmr_mpr_array (&r, &npairs) || npairs % 2)
-        return -1;
     for (uint32_t i = 0; i < npairs / 2; i++) {
         const char *word;
         uint32_t len;
         uint64_t count;
-        if (zmr_mpr_bin (&r, &word, &len) || zmr_mpr_uint (&r, &count)
-        ||  !zmr_counts_add (counts, word, len, count, NULL))
-            return -1;
+        if (zmr_mpr_bin (&r, &word, &len) || zmr_mpr_uint (&r, &count))
+            goto done;
+        if (!zmr_counts_add (counts, word, len, count, NULL)) {
+            zmr_mpr_fail (&r, "out of memory");
+            goto done;
+        }
     }
-    return zmr_mpr_finish (&r);
+    rc = zmr_mpr_finish (&r);
+done:
+    *why = zmr_mpr_error (&r);
+    return rc;
 }
 
 int
@@ -182,11 +262,13 @@ zmr_store_load (zmr_store_t *self, uint64_t *job, uint32_t *reducers,
         return -1;
     }
     if (data) {
+        const char *why = NULL;
         int rc = s_load_snapshot (data, size, self->partition, job, reducers,
-                                  counts, applied);
+                                  counts, applied, &why);
         free (data);
         if (rc < 0) {
-            snprintf (errbuf, errlen, "corrupt snapshot '%s'", self->snap_path);
+            snprintf (errbuf, errlen, "cannot load snapshot '%s': %s", self->snap_path,
+                      why? why: "unreadable");
             return -1;
         }
     }
@@ -314,16 +396,18 @@ zmr_store_snapshot (zmr_store_t *self, uint64_t job, uint32_t reducers,
 {
     size_t tmp_size = strlen (self->snap_path) + 8;
     char *tmp = malloc (tmp_size);
-    size_t nids = zmr_u64set_size (applied);
-    uint64_t *ids = malloc ((nids? nids: 1) * sizeof *ids);
-    if (!tmp || !ids) {
-        free (tmp);
-        free (ids);
+    if (!tmp)
         return -1;
-    }
     snprintf (tmp, tmp_size, "%s.tmp", self->snap_path);
-    FILE *out = fopen (tmp, "we");
+    size_t nranges, n = zmr_counts_size (counts);
+    const zmr_u64range_t *ranges = zmr_u64set_ranges (applied, &nranges);
     int rc = -1;
+    //  MessagePack arrays count in 32 bits.
+    if (nranges > UINT32_MAX / 2 || n > UINT32_MAX / 2) {
+        errno = EOVERFLOW;
+        goto done;
+    }
+    FILE *out = fopen (tmp, "we");
     if (!out)
         goto done;
     msgpack_packer pk;
@@ -334,11 +418,11 @@ zmr_store_snapshot (zmr_store_t *self, uint64_t job, uint32_t reducers,
     msgpack_pack_uint64 (&pk, job);
     msgpack_pack_uint32 (&pk, self->partition);
     msgpack_pack_uint32 (&pk, reducers);
-    zmr_u64set_values (applied, ids);
-    msgpack_pack_array (&pk, (uint32_t) nids);
-    for (size_t i = 0; i < nids; i++)
-        msgpack_pack_uint64 (&pk, ids[i]);
-    size_t n = zmr_counts_size (counts);
+    msgpack_pack_array (&pk, (uint32_t) (2 * nranges));
+    for (size_t i = 0; i < nranges; i++) {
+        msgpack_pack_uint64 (&pk, ranges[i].first);
+        msgpack_pack_uint64 (&pk, ranges[i].last);
+    }
     zmr_entry_t *entries = zmr_counts_entries (counts);
     msgpack_pack_array (&pk, (uint32_t) (2 * n));
     for (size_t i = 0; i < n; i++)
@@ -361,6 +445,5 @@ zmr_store_snapshot (zmr_store_t *self, uint64_t job, uint32_t reducers,
     rc = 0;
 done:
     free (tmp);
-    free (ids);
     return rc;
 }

@@ -1,56 +1,37 @@
-/*  zmr_u64set: a set of 64-bit numbers by open addressing with linear
-    probing, kept at most half full. Slot value 0 marks an empty slot, so the
-    number 0 itself is held by a flag beside the table. */
+/*  zmr_u64set: a set of 64-bit numbers as a sorted array of ranges.
+
+    Chunk ids are numbered 0, 1, 2, ... and a reducer applies them nearly in
+    order, so the ids it holds are a few long runs with a few holes (chunks
+    still in flight, or quarantined). The set keeps the runs, not the ids:
+    an array of inclusive ranges [first, last], sorted, disjoint and never
+    adjacent (two ranges one value apart are merged into one). Memory is 16
+    bytes per run, whatever the runs' lengths. Lookups are a binary search;
+    an insert extends, joins or opens a range, and only opening one (a new
+    hole) moves the tail of the array, which is short in the common case of
+    ids that arrive near the end.
+
+    Ranges include both ends so that UINT64_MAX needs no special case. The
+    number of values is kept modulo 2^64: it can reach 2^64 only for the
+    one range [0, UINT64_MAX], told from the empty set by its range. */
 #include "zmr_u64set.h"
 
 #include <assert.h>
 #include <stdlib.h>
+#include <string.h>
 
-#define ZMR_U64SET_SLOTS 64         //  Initial slots (a power of two)
+#define S_MIN_CAP 8                 //  Ranges allocated at the first insert
 
 struct _zmr_u64set_t {
-    uint64_t *slots;                //  Values, 0 = empty slot
-    size_t mask;                    //  Slots - 1
-    size_t used;                    //  Non-zero values in slots
-    bool has_zero;                  //  Whether 0 is in the set
+    zmr_u64range_t *ranges;         //  Sorted, disjoint, non-adjacent
+    size_t count;                   //  Ranges in use
+    size_t cap;                     //  Ranges allocated
+    uint64_t values;                //  Values held, modulo 2^64
 };
-
-//  Chunk ids are often consecutive; the splitmix64 finalizer spreads them
-//  over the whole table.
-static inline size_t
-s_hash (uint64_t value)
-{
-    value ^= value >> 30;
-    value *= 0xbf58476d1ce4e5b9ull;
-    value ^= value >> 27;
-    value *= 0x94d049bb133111ebull;
-    value ^= value >> 31;
-    return (size_t) value;
-}
-
-//  Returns the slot holding value, or the empty slot where it would go.
-static size_t
-s_probe (const uint64_t *slots, size_t mask, uint64_t value)
-{
-    size_t slot = s_hash (value) & mask;
-    while (slots [slot] != 0 && slots [slot] != value)
-        slot = (slot + 1) & mask;
-    return slot;
-}
 
 zmr_u64set_t *
 zmr_u64set_new (void)
 {
-    zmr_u64set_t *self = (zmr_u64set_t *) calloc (1, sizeof (*self));
-    if (!self)
-        return NULL;
-    self->slots = (uint64_t *) calloc (ZMR_U64SET_SLOTS, sizeof (uint64_t));
-    if (!self->slots) {
-        free (self);
-        return NULL;
-    }
-    self->mask = ZMR_U64SET_SLOTS - 1;
-    return self;
+    return (zmr_u64set_t *) calloc (1, sizeof (zmr_u64set_t));
 }
 
 void
@@ -59,26 +40,115 @@ zmr_u64set_destroy (zmr_u64set_t **self_p)
     if (!self_p || !*self_p)
         return;
     zmr_u64set_t *self = *self_p;
-    free (self->slots);
+    free (self->ranges);
     free (self);
     *self_p = NULL;
 }
 
-//  Doubles the table. Returns 0, or -1 on out-of-memory with the set as it was.
-static int
-s_grow (zmr_u64set_t *self)
+//  Index of the first range whose last value is >= value, or count.
+static size_t
+s_first_ending_at_or_after (const zmr_u64set_t *self, uint64_t value)
 {
-    size_t count = (self->mask + 1) * 2;
-    uint64_t *slots = (uint64_t *) calloc (count, sizeof (uint64_t));
-    if (!slots)
+    size_t lo = 0, hi = self->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (self->ranges [mid].last < value)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+//  Index of the first range whose first value is > value, or count.
+static size_t
+s_first_starting_after (const zmr_u64set_t *self, uint64_t value)
+{
+    size_t lo = 0, hi = self->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (self->ranges [mid].first <= value)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+//  Number of values in range, modulo 2^64 ([0, UINT64_MAX] gives 0).
+static inline uint64_t
+s_length (zmr_u64range_t range)
+{
+    return range.last - range.first + 1;
+}
+
+//  Makes room for one more range. Returns 0, or -1 with the set unchanged.
+static int
+s_reserve (zmr_u64set_t *self)
+{
+    if (self->count < self->cap)
+        return 0;
+    if (self->cap > SIZE_MAX / 2 / sizeof (zmr_u64range_t))
         return -1;
-    size_t mask = count - 1;
-    for (size_t slot = 0; slot <= self->mask; slot++)
-        if (self->slots [slot])
-            slots [s_probe (slots, mask, self->slots [slot])] = self->slots [slot];
-    free (self->slots);
-    self->slots = slots;
-    self->mask = mask;
+    size_t cap = self->cap? self->cap * 2: S_MIN_CAP;
+    zmr_u64range_t *ranges = (zmr_u64range_t *) realloc (self->ranges,
+                                                         cap * sizeof (zmr_u64range_t));
+    if (!ranges)
+        return -1;
+    self->ranges = ranges;
+    self->cap = cap;
+    return 0;
+}
+
+//  Gives memory back once holes have closed, so the array follows the
+//  number of holes now, not the most there ever were.
+static void
+s_shrink (zmr_u64set_t *self)
+{
+    if (self->cap <= S_MIN_CAP || self->count > self->cap / 4)
+        return;
+    size_t cap = self->cap / 2;
+    zmr_u64range_t *ranges = (zmr_u64range_t *) realloc (self->ranges,
+                                                         cap * sizeof (zmr_u64range_t));
+    if (ranges) {                   //  Else keep the larger array
+        self->ranges = ranges;
+        self->cap = cap;
+    }
+}
+
+int
+zmr_u64set_insert_range (zmr_u64set_t *self, uint64_t first, uint64_t last)
+{
+    assert (self);
+    assert (first <= last);
+    //  Ranges [at, end) overlap or touch [first, last]; the ones before end
+    //  before first - 1, the ones after start after last + 1.
+    size_t at = s_first_ending_at_or_after (self, first? first - 1: 0);
+    size_t end = last == UINT64_MAX? self->count: s_first_starting_after (self, last + 1);
+    zmr_u64range_t range = { first, last };
+    if (at == end) {
+        if (s_reserve (self))
+            return -1;
+        memmove (self->ranges + at + 1, self->ranges + at,
+                 (self->count - at) * sizeof (zmr_u64range_t));
+        self->ranges [at] = range;
+        self->count++;
+        self->values += s_length (range);
+        return 0;
+    }
+    uint64_t merged = 0;
+    for (size_t i = at; i < end; i++)
+        merged += s_length (self->ranges [i]);
+    if (self->ranges [at].first < range.first)
+        range.first = self->ranges [at].first;
+    if (self->ranges [end - 1].last > range.last)
+        range.last = self->ranges [end - 1].last;
+    self->ranges [at] = range;
+    memmove (self->ranges + at + 1, self->ranges + end,
+             (self->count - end) * sizeof (zmr_u64range_t));
+    self->count -= end - at - 1;
+    self->values += s_length (range) - merged;
+    s_shrink (self);
     return 0;
 }
 
@@ -86,50 +156,37 @@ int
 zmr_u64set_insert (zmr_u64set_t *self, uint64_t value)
 {
     assert (self);
-    if (value == 0) {
-        if (self->has_zero)
-            return 0;
-        self->has_zero = true;
-        return 1;
-    }
-    size_t slot = s_probe (self->slots, self->mask, value);
-    if (self->slots [slot] == value)
+    if (zmr_u64set_contains (self, value))
         return 0;
-    if ((self->used + 1) * 2 > self->mask + 1) {
-        if (s_grow (self))
-            return -1;
-        slot = s_probe (self->slots, self->mask, value);
-    }
-    self->slots [slot] = value;
-    self->used++;
-    return 1;
+    return zmr_u64set_insert_range (self, value, value)? -1: 1;
 }
 
 bool
 zmr_u64set_contains (zmr_u64set_t *self, uint64_t value)
 {
     assert (self);
-    if (value == 0)
-        return self->has_zero;
-    return self->slots [s_probe (self->slots, self->mask, value)] == value;
+    size_t at = s_first_ending_at_or_after (self, value);
+    return at < self->count && self->ranges [at].first <= value;
 }
 
 size_t
 zmr_u64set_size (zmr_u64set_t *self)
 {
     assert (self);
-    return self->used + (self->has_zero ? 1 : 0);
+    if (self->count > 0 && self->values == 0)
+        return SIZE_MAX;            //  All 2^64 values
+#if SIZE_MAX < UINT64_MAX
+    if (self->values > SIZE_MAX)
+        return SIZE_MAX;
+#endif
+    return (size_t) self->values;
 }
 
-size_t
-zmr_u64set_values (zmr_u64set_t *self, uint64_t *out)
+const zmr_u64range_t *
+zmr_u64set_ranges (zmr_u64set_t *self, size_t *count)
 {
     assert (self);
-    size_t n = 0;
-    if (self->has_zero)
-        out [n++] = 0;
-    for (size_t slot = 0; slot <= self->mask; slot++)
-        if (self->slots [slot])
-            out [n++] = self->slots [slot];
-    return n;
+    assert (count);
+    *count = self->count;
+    return self->ranges;
 }
