@@ -32,6 +32,7 @@ struct _zmr_combiner_t {
     size_t mask;                //  Slots - 1
     size_t size;                //  Slots in use
     uint32_t round;             //  The current round (from 1)
+    uint64_t round_bytes;       //  Text counted in the round
     zmr_combined_t **touched;   //  Slots touched in the round
     size_t ntouched;            //  Entries of touched in use
     size_t touched_cap;         //  Entries of touched allocated
@@ -292,14 +293,10 @@ typedef struct {
     uint64_t hash;
 } s_pending_t;
 
-int
-zmr_combiner_count (zmr_combiner_t *self, const char *text, size_t len,
-                    zmr_combiner_new_fn *on_new, void *arg, uint64_t *words)
+void
+zmr_combiner_round (zmr_combiner_t *self)
 {
     assert (self);
-    assert (text || len == 0);
-    assert (words);
-    *words = 0;
     self->round++;
     if (self->round == 0) {
         //  Wrapped after 2^32 rounds: no slot may look touched
@@ -308,8 +305,30 @@ zmr_combiner_count (zmr_combiner_t *self, const char *text, size_t len,
         self->round = 1;
     }
     self->ntouched = 0;
-    if (len > UINT32_MAX)
-        return -1;              //  A count could overflow its 32 bits
+    self->round_bytes = 0;
+}
+
+int
+zmr_combiner_count (zmr_combiner_t *self, const char *text, size_t len,
+                    zmr_combiner_new_fn *on_new, void *arg, uint64_t *words)
+{
+    zmr_combiner_round (self);
+    return zmr_combiner_add (self, text, len, on_new, arg, words);
+}
+
+int
+zmr_combiner_add (zmr_combiner_t *self, const char *text, size_t len,
+                  zmr_combiner_new_fn *on_new, void *arg, uint64_t *words)
+{
+    assert (self);
+    assert (text || len == 0);
+    assert (words);
+    *words = 0;
+    //  A round of 4 GiB of text or less has fewer than 2^32 words: no count
+    //  can overflow its 32 bits
+    if (len > UINT32_MAX || self->round_bytes + len > UINT32_MAX)
+        return -1;
+    self->round_bytes += len;
     const char *end = text + len;
     zmr_words_t scan;
     zmr_words_init (&scan, text, len);
@@ -363,6 +382,40 @@ zmr_combiner_size (zmr_combiner_t *self)
 {
     assert (self);
     return self->size;
+}
+
+int
+zmr_combiner_release (zmr_combiner_t *self)
+{
+    assert (self);
+    zmr_combiner_clear (self);
+    s_blocks_free (self->spare);
+    self->spare = NULL;
+    free (self->touched);
+    self->touched = NULL;
+    self->touched_cap = 0;
+    if (self->mask + 1 == S_SLOTS_MIN)
+        return 0;
+    zmr_combined_t *slots = (zmr_combined_t *) zmr_big_alloc (S_SLOTS_MIN * sizeof (zmr_combined_t));
+    if (!slots)
+        return -1;
+    zmr_big_free (self->slots, (self->mask + 1) * sizeof (zmr_combined_t));
+    self->slots = slots;
+    self->mask = S_SLOTS_MIN - 1;
+    return 0;
+}
+
+size_t
+zmr_combiner_memory (zmr_combiner_t *self)
+{
+    assert (self);
+    size_t bytes = (self->mask + 1) * sizeof (zmr_combined_t)
+                 + self->touched_cap * sizeof (zmr_combined_t *);
+    for (s_block_t *block = self->blocks; block; block = block->next)
+        bytes += sizeof (s_block_t) + block->capacity;
+    for (s_block_t *block = self->spare; block; block = block->next)
+        bytes += sizeof (s_block_t) + block->capacity;
+    return bytes;
 }
 
 void

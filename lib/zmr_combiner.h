@@ -36,11 +36,21 @@ void
 //  leave the word out of the table (it is offered again when next met).
 typedef int (zmr_combiner_new_fn) (zmr_combined_t *slot, void *arg);
 
-//  Starts a new round and counts every word of text[0 .. len) (the words of
-//  zmr_tokenize) in it, calling on_new (may be NULL) for each word new to
-//  the table. Reads no byte outside text. Sets *words to the words counted.
-//  Returns 0, or -1 on out-of-memory, on a text over 4 GiB, or when on_new
-//  said stop (the round then holds the words before that one).
+//  Starts a new round: no slot is touched in it yet.
+void
+    zmr_combiner_round (zmr_combiner_t *self);
+
+//  Counts every word of text[0 .. len) (the words of zmr_tokenize) in the
+//  current round, calling on_new (may be NULL) for each word new to the
+//  table; a round may take its text in pieces cut at whitespace. Reads no
+//  byte outside text. Sets *words to the words counted. Returns 0, or -1 on
+//  out-of-memory, when the round's words would pass 4 Gi (a count could
+//  overflow), or when on_new said stop (the words before that one are in).
+int
+    zmr_combiner_add (zmr_combiner_t *self, const char *text, size_t len,
+                      zmr_combiner_new_fn *on_new, void *arg, uint64_t *words);
+
+//  zmr_combiner_round, then zmr_combiner_add: a round of one text.
 int
     zmr_combiner_count (zmr_combiner_t *self, const char *text, size_t len,
                         zmr_combiner_new_fn *on_new, void *arg, uint64_t *words);
@@ -62,5 +72,14 @@ size_t
 //  the memory already allocated for reuse.
 void
     zmr_combiner_clear (zmr_combiner_t *self);
+
+//  Forgets every word like clear, and gives the memory back: the table is
+//  as new. Returns 0, or -1 on out-of-memory (the table then only cleared).
+int
+    zmr_combiner_release (zmr_combiner_t *self);
+
+//  Bytes the table holds now (slots, arena, touched list).
+size_t
+    zmr_combiner_memory (zmr_combiner_t *self);
 
 #endif

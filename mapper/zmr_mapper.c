@@ -9,12 +9,15 @@
 #include "zmr_mapper.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define S_CACHE_MAX (4u << 20)   //  Partition cache entries before a reset
+#define S_IDLE_MS   50           //  No chunk for this long: give memory back
+#define S_PIECE     (256u << 10) //  A chunk by reference is read this much at a time
 
 typedef struct {
     const zmr_mapper_config_t *config;
@@ -35,13 +38,16 @@ typedef struct {
     msgpack_packer pk;           //  Packs into sbuf
     zmr_counters_t counters;     //  For heartbeats
     int64_t next_heartbeat;      //  When the next HEARTBEAT is due
+    int64_t idle_since;          //  When the last chunk was mapped
+    bool trimmed;                //  Memory given back since then
+    bool unmapped_hit;           //  The chunk in hand holds ZMR_TEST_UNMAPPED
     bool finished;               //  FINISH received
     bool finish_ok;              //  ... and the job was done
     bool failed;                 //  Cannot go on: leave, exit 1
     int ref_fd;                  //  File of the last chunk by reference, or -1
     struct stat ref_stat;        //  Its fstat, taken when it was opened
     char ref_path[ZMR_PATH_MAX]; //  Its path
-    char *ref_buf;               //  Bytes of a chunk by reference
+    char *ref_buf;               //  A piece of a chunk by reference
     size_t ref_cap;              //  Allocated in ref_buf
 } s_mapper_t;
 
@@ -141,23 +147,18 @@ s_on_new_word (zmr_combined_t *slot, void *arg)
     return 0;
 }
 
-//  Maps one chunk: combine, partition, send R batches, MAPPED.
+//  Counts one piece of the chunk in hand (the whole chunk, or a piece of a
+//  chunk read by reference, cut at whitespace) into the round. Returns 0
+//  or -1.
 static int
-s_map (s_mapper_t *self, uint64_t chunk, uint64_t stamp, const char *data, size_t len)
+s_count (s_mapper_t *self, uint64_t chunk, const char *data, size_t len, uint64_t *words)
 {
-    zmr_msg_pack_take (&self->pk, self->job, chunk);
-    s_send_control (self);
-    if (self->config->delay_ms)
-        zclock_sleep ((int) self->config->delay_ms);
-    uint32_t R = self->reducers;
-    //  The cache is bounded by a reset between chunks.
-    if (zmr_combiner_size (self->words) >= S_CACHE_MAX)
-        zmr_combiner_clear (self->words);
-    uint64_t words = 0;
     if (self->config->map_cost)
         s_costly_map_text (data, len, self->config->map_cost);
-    if (zmr_combiner_count (self->words, data, len, s_on_new_word, self, &words))
+    uint64_t counted = 0;
+    if (zmr_combiner_add (self->words, data, len, s_on_new_word, self, &counted))
         return -1;
+    *words += counted;
     if (self->config->poison && memmem (data, len, self->config->poison,
                                         strlen (self->config->poison))) {
         //  The test fault: a map function that crashes on some input, in
@@ -167,6 +168,32 @@ s_map (s_mapper_t *self, uint64_t chunk, uint64_t stamp, const char *data, size_
         zmr_log (0, "ZMR_TEST_POISON: dying on chunk %llu", (unsigned long long) chunk);
         raise (SIGKILL);
     }
+    if (self->config->unmapped && memmem (data, len, self->config->unmapped,
+                                          strlen (self->config->unmapped)))
+        self->unmapped_hit = true;
+    return 0;
+}
+
+//  Starts mapping one chunk: TAKE, and a new round of the table.
+static void
+s_map_begin (s_mapper_t *self, uint64_t chunk)
+{
+    zmr_msg_pack_take (&self->pk, self->job, chunk);
+    s_send_control (self);
+    if (self->config->delay_ms)
+        zclock_sleep ((int) self->config->delay_ms);
+    //  The cache is bounded by a reset between chunks.
+    if (zmr_combiner_size (self->words) >= S_CACHE_MAX)
+        zmr_combiner_clear (self->words);
+    zmr_combiner_round (self->words);
+    self->unmapped_hit = false;
+}
+
+//  Ends mapping a chunk of len bytes and words words: R batches, MAPPED.
+static int
+s_map_end (s_mapper_t *self, uint64_t chunk, uint64_t stamp, uint64_t len, uint64_t words)
+{
+    uint32_t R = self->reducers;
     size_t ntouched;
     zmr_combined_t **touched = zmr_combiner_touched (self->words, &ntouched);
     //  Words over the job's --max-word are left out, and counted.
@@ -176,8 +203,7 @@ s_map (s_mapper_t *self, uint64_t chunk, uint64_t stamp, const char *data, size_
     memset (self->nbytes, 0, R * sizeof *self->nbytes);
     for (size_t i = 0; i < ntouched; i++) {
         zmr_combined_t *slot = touched[i];
-        if (slot->len <= max_word)
-        {
+        if (slot->len <= max_word) {
             self->npairs[slot->part]++;
             self->nbytes[slot->part] += ZMR_MSG_PAIR_MAX (slot->len);
         }
@@ -206,8 +232,7 @@ s_map (s_mapper_t *self, uint64_t chunk, uint64_t stamp, const char *data, size_
             if (errno != EINTR)
                 return -1;
         }
-    if (self->config->unmapped && memmem (data, len, self->config->unmapped,
-                                          strlen (self->config->unmapped))) {
+    if (self->unmapped_hit) {
         //  The test fault: the batches are out (given a second to leave), the
         //  MAPPED never goes. Once per test, so the chunk can be counted.
         int marker = open (self->config->unmapped_once, O_CREAT | O_EXCL | O_WRONLY, 0600);
@@ -230,11 +255,24 @@ s_map (s_mapper_t *self, uint64_t chunk, uint64_t stamp, const char *data, size_
     return 0;
 }
 
-//  Reads a chunk by reference from its file, which must be the very file
-//  the ventilator read (device and inode). Returns the bytes (ref_buf) or
-//  NULL after logging why.
-static const char *
-s_read_reference (s_mapper_t *self, const zmr_msg_t *msg)
+//  Logs why a chunk by reference cannot be read, and forgets its file.
+//  Returns -1.
+static int
+s_reference_failed (s_mapper_t *self, const zmr_msg_t *msg, const char *why)
+{
+    zmr_log (0, "cannot read chunk %llu from '%s' (the ventilator sends chunks by "
+             "reference, for mappers that see its files): %s",
+             (unsigned long long) msg->chunk, self->ref_path, why);
+    if (self->ref_fd >= 0)
+        close (self->ref_fd);
+    self->ref_fd = -1;
+    return -1;
+}
+
+//  Opens the file of a chunk by reference, which must be the very file the
+//  ventilator read (device and inode). Returns 0, or -1 after logging why.
+static int
+s_open_reference (s_mapper_t *self, const zmr_msg_t *msg)
 {
     const char *why = NULL;
     if (self->ref_fd < 0 || strlen (self->ref_path) != msg->path_len
@@ -256,35 +294,57 @@ s_read_reference (s_mapper_t *self, const zmr_msg_t *msg)
     else
     if ((uint64_t) st->st_dev != msg->device || (uint64_t) st->st_ino != msg->inode)
         why = "not the file the ventilator read (another machine or file system?)";
-    if (!why && msg->length > self->ref_cap) {
-        char *buf = realloc (self->ref_buf, msg->length);
-        if (!buf)
-            why = "out of memory";
-        else {
+    return why? s_reference_failed (self, msg, why): 0;
+}
+
+//  Maps a chunk by reference: reads it in pieces of S_PIECE bytes, each
+//  cut after its last whitespace (the rest goes to the front of the next),
+//  so a mapper holds a piece, not a chunk. Returns 0, or -1 after logging.
+static int
+s_map_reference (s_mapper_t *self, const zmr_msg_t *msg)
+{
+    if (s_open_reference (self, msg))
+        return -1;
+    s_map_begin (self, msg->chunk);
+    uint64_t at = msg->offset, end = msg->offset + msg->length;
+    uint64_t words = 0;
+    size_t have = 0;            //  Bytes of an unfinished word at the front
+    while (at < end) {
+        size_t want = end - at < S_PIECE? (size_t) (end - at): S_PIECE;
+        if (have + want > self->ref_cap) {
+            //  A word longer than a piece makes the buffer grow to hold it
+            char *buf = realloc (self->ref_buf, have + want);
+            if (!buf)
+                return s_reference_failed (self, msg, "out of memory");
             self->ref_buf = buf;
-            self->ref_cap = msg->length;
+            self->ref_cap = have + want;
+        }
+        for (size_t got = 0; got < want;) {
+            ssize_t rc = pread (self->ref_fd, self->ref_buf + have + got, want - got,
+                                (off_t) (at + got));
+            if (rc < 0 && errno == EINTR)
+                continue;
+            if (rc <= 0)
+                return s_reference_failed (self, msg, rc? strerror (errno)
+                                                         : "the file is shorter than the chunk");
+            got += (size_t) rc;
+        }
+        at += want;
+        have += want;
+        //  The chunk ends at whitespace (or its input's end); a piece
+        //  before its last is cut after its own last whitespace
+        size_t cut = have;
+        if (at < end)
+            while (cut > 0 && !zmr_is_space ((uint8_t) self->ref_buf[cut - 1]))
+                cut--;
+        if (cut) {
+            if (s_count (self, msg->chunk, self->ref_buf, cut, &words))
+                return s_reference_failed (self, msg, "out of memory");
+            memmove (self->ref_buf, self->ref_buf + cut, have - cut);
+            have -= cut;
         }
     }
-    for (uint64_t got = 0; !why && got < msg->length;) {
-        ssize_t rc = pread (self->ref_fd, self->ref_buf + got, msg->length - got,
-                            (off_t) (msg->offset + got));
-        if (rc < 0 && errno == EINTR)
-            continue;
-        if (rc <= 0)
-            why = rc? strerror (errno): "the file is shorter than the chunk";
-        else
-            got += (uint64_t) rc;
-    }
-    if (why) {
-        zmr_log (0, "cannot read chunk %llu from '%s' (the ventilator sends chunks by "
-                 "reference, for mappers that see its files): %s",
-                 (unsigned long long) msg->chunk, self->ref_path, why);
-        if (self->ref_fd >= 0)
-            close (self->ref_fd);
-        self->ref_fd = -1;
-        return NULL;
-    }
-    return self->ref_buf;
+    return s_map_end (self, msg->chunk, msg->stamp, msg->length, words);
 }
 
 static void
@@ -319,18 +379,43 @@ s_on_chunk (s_mapper_t *self)
         zmr_log_dropped ("chunks", "CHUNK by reference with bytes");
     }
     else {
-        const char *data = msg.path_len? s_read_reference (self, &msg)
-                                      : (const char *) zmq_msg_data (&frames[1]);
-        if (!data)
-            self->failed = true;
-        else
-        if (s_map (self, msg.chunk, msg.stamp, data, (size_t) msg.length)) {
-            zmr_log (0, "cannot map chunk %llu: out of memory",
-                     (unsigned long long) msg.chunk);
-            self->failed = true;
+        int rc;
+        if (msg.path_len)
+            rc = s_map_reference (self, &msg);
+        else {
+            uint64_t words = 0;
+            s_map_begin (self, msg.chunk);
+            rc = s_count (self, msg.chunk, (const char *) zmq_msg_data (&frames[1]),
+                          (size_t) msg.length, &words)
+              || s_map_end (self, msg.chunk, msg.stamp, msg.length, words);
+            if (rc)
+                zmr_log (0, "cannot map chunk %llu: out of memory",
+                         (unsigned long long) msg.chunk);
         }
+        if (rc)
+            self->failed = true;
+        self->idle_since = zmr_now_ms ();
+        self->trimmed = false;
     }
     zmr_msg_close (frames, n);
+}
+
+//  Gives back the table and the read buffer when no chunk came for a
+//  while: at the end of a job the mappers wait for FINISH while the sink
+//  sorts and writes, and a job's memory is the sum over its processes (a
+//  mapper of the bench's Zipf text holds ~50 MB). A stream that pauses
+//  pays SHA-1 again for the words of its next chunks, at a time it is
+//  idle anyway.
+static void
+s_trim (s_mapper_t *self)
+{
+    if (zmr_combiner_release (self->words))
+        zmr_log (1, "cannot shrink the word table: out of memory");
+    free (self->ref_buf);
+    self->ref_buf = NULL;
+    self->ref_cap = 0;
+    malloc_trim (0);
+    self->trimmed = true;
 }
 
 //  Joins the job and connects to the chunks and every reducer. Returns
@@ -429,12 +514,15 @@ zmr_mapper_run (const zmr_mapper_config_t *config)
         goto cleanup;
     }
     s_heartbeat (&self, 0);
+    self.trimmed = true;            //  Nothing held yet
     while (!self.finished && !self.failed && !zmr_interrupted ()) {
         zmq_pollitem_t items[] = {
             { zsock_resolve (self.chunks), 0, ZMQ_POLLIN, 0 },
             { zsock_resolve (self.control), 0, ZMQ_POLLIN, 0 },
         };
         int64_t wait = self.next_heartbeat - zmr_now_ms ();
+        if (!self.trimmed && self.idle_since + S_IDLE_MS - zmr_now_ms () < wait)
+            wait = self.idle_since + S_IDLE_MS - zmr_now_ms ();
         int rc = zmq_poll (items, 2, wait > 0? (long) wait: 0);
         if (rc == -1 && errno != EINTR)
             break;
@@ -444,6 +532,8 @@ zmr_mapper_run (const zmr_mapper_config_t *config)
             s_on_chunk (&self);
         if (zmr_now_ms () >= self.next_heartbeat)
             s_heartbeat (&self, 0);
+        if (!self.trimmed && zmr_now_ms () >= self.idle_since + S_IDLE_MS)
+            s_trim (&self);
     }
     if (self.finished) {
         //  The job is over: the ventilator may be gone, and nothing left to

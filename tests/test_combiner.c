@@ -912,3 +912,70 @@ Test (combiner, a_text_over_4_gib_is_refused_unread, .timeout = 10)
     s_count_and_check (table, S_LIT ("b c"), "after a refused text");
     zmr_combiner_destroy (&table);
 }
+
+//  A round may take its text in pieces, each cut after a whitespace byte
+//  (the mapper reads a chunk by reference so): the round then holds the
+//  counts of the whole text, as the reference counts it.
+Test (combiner, a_round_counted_in_pieces_holds_the_counts_of_the_whole_text, .timeout = 30)
+{
+    zmr_combiner_t *table = zmr_combiner_new ();
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        size_t len;
+        char *text = s_random_text (seed, 3000, seed % 2? 50: 5000, &len);
+        s_ref_t ref;
+        s_ref_build (&ref, text, len);
+        zmr_combiner_round (table);
+        uint64_t words = 0;
+        size_t from = 0;
+        uint64_t state = seed;
+        while (from < len) {
+            //  A piece of random length, then on to just past a whitespace
+            size_t to = from + 1 + (size_t) (s_rand (&state) % 997);
+            if (to > len)
+                to = len;
+            while (to < len && !s_is_blank ((unsigned char) text [to - 1]))
+                to++;
+            char *piece = s_exact (text + from, to - from);
+            uint64_t counted;
+            cr_assert_eq (zmr_combiner_add (table, piece, to - from, NULL, NULL, &counted), 0);
+            words += counted;
+            free (piece);
+            from = to;
+        }
+        char what [64];
+        sprintf (what, "random text %llu in pieces", (unsigned long long) seed);
+        s_check_round (table, &ref, words, what);
+        s_ref_destroy (&ref);
+        free (text);
+    }
+    zmr_combiner_destroy (&table);
+}
+
+//  Release forgets every word like clear and gives the memory back; the
+//  table then counts as a new one.
+Test (combiner, release_gives_memory_back_and_counting_resumes, .timeout = 30)
+{
+    zmr_combiner_t *table = zmr_combiner_new ();
+    size_t fresh = zmr_combiner_memory (table);
+    size_t len;
+    char *text = s_random_text (7, 200000, 100000, &len);
+    uint64_t words;
+    cr_assert_eq (zmr_combiner_count (table, text, len, NULL, NULL, &words), 0);
+    cr_assert_gt (zmr_combiner_memory (table), 4 * fresh, "the table did not grow");
+    cr_assert_eq (zmr_combiner_release (table), 0);
+    cr_assert_eq (zmr_combiner_size (table), 0);
+    cr_assert_leq (zmr_combiner_memory (table), fresh, "memory kept after release");
+    size_t ntouched = 9;
+    zmr_combiner_touched (table, &ntouched);
+    cr_assert_eq (ntouched, 0);
+    s_recorder_t rec = { 0 };
+    s_ref_t ref;
+    s_ref_build (&ref, text, len);
+    cr_assert_eq (zmr_combiner_count (table, text, len, s_record, &rec, &words), 0);
+    s_check_round (table, &ref, words, "after release");
+    cr_assert_eq (rec.calls, ref.ndistinct, "on_new is asked again after release");
+    s_ref_destroy (&ref);
+    free (rec.seen.data);
+    free (text);
+    zmr_combiner_destroy (&table);
+}
