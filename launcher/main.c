@@ -19,7 +19,8 @@ s_help (void)
 "      --parts=DIR       also write DIR/part-00000... one per reducer\n"
 "      --receipt=FILE    write the job's receipt (JSON) to FILE; check it with\n"
 "                        scripts/verify-receipt RESULT FILE\n"
-"      --chunk-size=SIZE bytes per chunk, cut at whitespace (default 1M)\n"
+"      --chunk-size=SIZE bytes per chunk, cut at whitespace (default 4M; 1M\n"
+"                        with --stream)\n"
 "      --dead-ms=MS      silence after which a worker is dead (default 3000)\n"
 "      --max-word=SIZE   leave out words longer than SIZE bytes, counted in the\n"
 "                        status as words_too_long (default: none)\n"
@@ -189,6 +190,8 @@ s_run (int argc, char *argv[])
                          "or --publish=EP");
     if (config.window_dir && !config.window_ms)
         zmr_usage_error ("option --window-dir needs --window");
+    if (config.stream && !chunk_set)
+        config.chunk_size = ZMR_STREAM_CHUNK;
     config.chunk_size = zmr_option_chunk_fit (config.chunk_size, chunk_set);
     const char *exposed[] = { config.expose, config.status, config.publish };
     for (size_t i = 0; i < 3; i++)

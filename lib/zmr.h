@@ -12,7 +12,8 @@
 #endif
 
 #define ZMR_MAX_REDUCERS      256          //  Partitions a job may have
-#define ZMR_DEFAULT_CHUNK     (1u << 20)   //  Bytes per chunk, cut at whitespace
+#define ZMR_DEFAULT_CHUNK     (4u << 20)   //  Bytes per chunk, cut at whitespace
+#define ZMR_STREAM_CHUNK      (1u << 20)   //  ... when streaming (--stream, --live-ms)
 #define ZMR_MAX_CHUNK         (64u << 20)  //  Longest chunk (hence word) accepted
 #define ZMR_MAX_MSG           (ZMR_MAX_CHUNK + 4096)  //  Largest CHUNK frame
 //  --max-message: the largest message a process takes on any socket, and

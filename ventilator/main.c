@@ -14,7 +14,8 @@ s_help (void)
 "      --control=EP      control endpoint to bind (default tcp://*:5550)\n"
 "      --chunks=EP       chunk endpoint to bind (default tcp://*:5551)\n"
 "      --status=EP       status endpoint to bind, may repeat (default tcp://*:5552)\n"
-"      --chunk-size=SIZE bytes per chunk, cut at whitespace (default 1M)\n"
+"      --chunk-size=SIZE bytes per chunk, cut at whitespace (default 4M; 1M\n"
+"                        with --live-ms)\n"
 "      --window=N        chunks in flight at most (default 16)\n"
 "      --dead-ms=MS      silence after which a worker is dead (default 3000)\n"
 "      --status-ms=MS    status period (default 250)\n"
@@ -143,6 +144,8 @@ main (int argc, char *argv[])
         config.ninputs = 1;
     }
     zmr_log_set_level (verbose);
+    if (config.live_ms && !chunk_set)
+        config.chunk_size = ZMR_STREAM_CHUNK;
     config.chunk_size = (size_t) zmr_option_chunk_fit (config.chunk_size, chunk_set);
     zmr_signals_install ();
     if (zmr_curve_setup (&curve, ZMR_CURVE_BINDS))
