@@ -405,7 +405,7 @@ md "pipelines' the sum of each stage's peak, Dask's the launcher's plus each wor
 md "Summed RSS counts shared pages (libzmq, libc...) once per process; the targets line"
 md "also gives zmr's summed PSS (each page once), sampled every 10 ms by zmr run --stats."
 md "zmr's times are of runs without --stats; its memory is from one more run with it."
-md "zmr's defaults: -m = cores ($NPROC), -r 2, 1 MiB chunks. Times are wall clock, start to exit."
+md "zmr's defaults: -m = cores ($NPROC), -r 2, 4 MiB chunks. Times are wall clock, start to exit."
 md ""
 
 for corpus in ${CORPORA//,/ }; do make_corpus "$corpus"; make_reference "$corpus"; done
