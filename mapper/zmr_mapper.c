@@ -201,7 +201,10 @@ s_map_end (s_mapper_t *self, uint64_t chunk, uint64_t stamp, uint64_t len, uint6
     uint64_t too_long = 0;
     memset (self->npairs, 0, R * sizeof *self->npairs);
     memset (self->nbytes, 0, R * sizeof *self->nbytes);
+    //  The touched slots lie all over a large table: fetch ahead
     for (size_t i = 0; i < ntouched; i++) {
+        if (i + 8 < ntouched)
+            __builtin_prefetch (touched[i + 8]);
         zmr_combined_t *slot = touched[i];
         if (slot->len <= max_word) {
             self->npairs[slot->part]++;
@@ -221,6 +224,10 @@ s_map_end (s_mapper_t *self, uint64_t chunk, uint64_t stamp, uint64_t len, uint6
         zmr_msg_begin_batch (&self->packers[p], self->job, chunk, p, R, stamp,
                              self->npairs[p]);
     for (size_t i = 0; i < ntouched; i++) {
+        if (i + 16 < ntouched)
+            __builtin_prefetch (touched[i + 16]);
+        if (i + 8 < ntouched)
+            __builtin_prefetch (touched[i + 8]->word);
         zmr_combined_t *slot = touched[i];
         if (slot->len <= max_word)
             zmr_msg_put_pair (&self->bufs[slot->part], slot->word, slot->len, slot->count);

@@ -203,7 +203,8 @@ Test (msg, put_pair_writes_the_bytes_msgpack_c_packs)
     static char word[70000];
     for (size_t i = 0; i < sizeof word; i++)
         word[i] = (char) (i * 7 + 1);
-    const uint32_t lens[] = { 0, 1, 31, 32, 255, 256, 65535, 65536, 70000 };
+    const uint32_t lens[] = { 0, 1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 32, 255, 256, 65535, 65536,
+                              70000 };
     const uint64_t counts[] = { 0, 1, 127, 128, 255, 256, 65535, 65536, 4294967295ull,
                                 4294967296ull, UINT64_MAX };
     for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++)
