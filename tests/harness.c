@@ -1578,15 +1578,3 @@ h_job_wait_done (h_job_t *job, int timeout_ms, h_status_t *final)
             *final = status;
     }
 }
-
-/*  The Criterion runner (libcriterion 2.4) leaks a few small blocks of its
-    own when it runs tests in parallel; they are not ours to fix, and
-    LeakSanitizer would fail every sanitizer build for them. This hook is
-    read by LeakSanitizer only, in the test binaries only (the zmr binaries
-    under test do not link this file). */
-const char *__lsan_default_suppressions (void);
-const char *
-__lsan_default_suppressions (void)
-{
-    return "leak:libcriterion.so\n";
-}
