@@ -457,9 +457,11 @@ Test (faults, run_succeeds_when_the_ventilator_is_slow_to_exit)
     char *err = h_path ("zmr.err");
     const char *env[] = { h_strf ("TMPDIR=%s", h_dir ()), NULL };
     h_io_t io = { .stderr_path = err, .env = env };
-    //  --map-cost: long enough a job for both mappers to join before it ends
+    //  --map-cost: long enough a job for both mappers to join, and for us
+    //  to find the ventilator, before it ends (at 200 the job took ~0.3 s
+    //  once the pipeline got faster, and the ventilator could be gone)
     pid_t zmr = h_spawnl (&io, "zmr", "run", "--no-progress", "-m", "2", "-r", "2",
-                          "--chunk-size", "16K", "--map-cost", "200", "--status", status_ep,
+                          "--chunk-size", "16K", "--map-cost", "1500", "--status", status_ep,
                           "-o", output, input, NULL);
     char *monitor_out = h_path ("monitor.json");
     h_io_t mon = { .stdout_path = monitor_out };
