@@ -64,6 +64,8 @@ struct _zmr_chunker_t {
     size_t ncuts;               //  Number of them
     size_t cuts_cap;            //  Allocated
     size_t next_cut;            //  The first not cut yet
+    bool seek;                  //  The input seek_input starts at seek_offset
+    uint64_t seek_offset;       //  ... where chunks resume after a restart
     char error [512];           //  Reason for the last -1
 };
 
@@ -321,6 +323,30 @@ s_open_input (zmr_chunker_t *self)
         self->spool_released = 0;
         struct stat input;
         self->spool_splice = fstat (self->fd, &input) == 0 && S_ISFIFO (input.st_mode);
+    }
+    if (self->seek) {
+        //  A restart after a journal written anew: reading starts where the
+        //  first chunk not done starts (a stream's from its spool)
+        self->seek = false;
+        const char *why = NULL;
+        if (self->spool_fd >= 0) {
+            if (self->seek_offset > self->spool_size)
+                why = "its spool ends before";
+        }
+        else
+        if (self->may_block)
+            why = "it is a stream without a spool";
+        else
+        if (self->seek_offset > self->size || lseek (self->fd, (off_t) self->seek_offset,
+                                                     SEEK_SET) < 0)
+            why = "it ends before";
+        if (why) {
+            snprintf (self->error, sizeof (self->error),
+                      "'%s' cannot resume at offset %llu, where the journal says the job "
+                      "stands: %s", path, (unsigned long long) self->seek_offset, why);
+            return s_fail (self);
+        }
+        self->offset = self->seek_offset;
     }
     return 0;
 }
@@ -854,6 +880,18 @@ zmr_chunker_remove_spools (zmr_chunker_t *self)
         snprintf (spool, sizeof spool, "%s.%zu", self->spool_prefix, input);
         unlink (spool);
     }
+}
+
+int
+zmr_chunker_seek (zmr_chunker_t *self, uint32_t input, uint64_t offset)
+{
+    assert (self);
+    if (self->fd >= 0 || self->current != 0 || self->next_cut || input >= self->npaths)
+        return -1;
+    self->current = input;
+    self->seek = true;
+    self->seek_offset = offset;
+    return 0;
 }
 
 int

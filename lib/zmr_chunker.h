@@ -97,6 +97,14 @@ int
 void
     zmr_chunker_remove_spools (zmr_chunker_t *self);
 
+//  Starts reading at input, offset instead of the first input's start: the
+//  inputs before are skipped, and so are offset bytes of input (of a stream,
+//  its spool holds them). For a restart after a journal was written anew;
+//  before the first next() only. Returns 0, or -1 (called late, or no such
+//  input); an input that cannot start there fails the first next().
+int
+    zmr_chunker_seek (zmr_chunker_t *self, uint32_t input, uint64_t offset);
+
 //  Makes the next chunk not yet cut by an earlier replay() exactly the
 //  given one: inputs are cut as they were before a restart, whatever sizes
 //  reads returned then. Chunks are given in the order they were cut. A

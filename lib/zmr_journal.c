@@ -1,11 +1,14 @@
 /*  zmr_journal: records of the zmr_store file format. Header record:
-    [0x5A4A, 1, job, R, chunk_size, input_bytes, inputs]; chunk cut (before
-    it is issued): [chunk, input, offset, length]; completed chunk: [chunk,
-    words] or [chunk, words, words over --max-word]. Decoded with the
-    bounded reader. */
+    [0x5A4A, 1, job, R, chunk_size, input_bytes, inputs]; in a journal
+    written anew, a summary right after it: [chunks, words, too_long,
+    bytes, input, offset]; chunk cut (before it is issued): [chunk, input,
+    offset, length]; completed chunk: [chunk, words] or [chunk, words, words
+    over --max-word]. Decoded with the bounded reader. */
 #include "zmr.h"
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <unistd.h>
 
 #define S_SIGNATURE 0x5A4A
@@ -23,6 +26,11 @@ struct _zmr_journal_t {
     msgpack_sbuffer sbuf;        //  One record being packed
     msgpack_packer pk;           //  Packs into sbuf
     zmr_journal_header_t header; //  As read or written
+    zmr_journal_summary_t summary;  //  As read (chunks 0: none)
+    bool have_summary;           //  A summary record was read
+    uint64_t records;            //  Appended since open or the last rewrite
+    int old_fd;                  //  While written anew: the journal, else -1
+    char *temp;                  //  While written anew: the new file's path
 };
 
 static int
@@ -50,11 +58,25 @@ s_read_record (const void *data, size_t len, void *arg)
         return 0;
     }
     uint64_t chunk, words;
+    if (n == 6) {
+        //  A summary: only right after the header, once
+        zmr_journal_summary_t *s = &self->summary;
+        uint64_t input;
+        if (self->have_summary || self->ncuts || self->loaded
+        ||  zmr_mpr_uint (&r, &s->chunks) || zmr_mpr_uint (&r, &s->words)
+        ||  zmr_mpr_uint (&r, &s->too_long) || zmr_mpr_uint (&r, &s->bytes)
+        ||  zmr_mpr_uint (&r, &input) || input >= self->header.inputs
+        ||  zmr_mpr_uint (&r, &s->offset) || s->chunks == 0 || zmr_mpr_finish (&r))
+            return -1;
+        s->input = (uint32_t) input;
+        self->have_summary = true;
+        return 0;
+    }
     if (n == 4) {
         zmr_journal_cut_t cut;
         uint64_t input;
         //  Cuts come in the order chunks were cut: chunk i is the i-th
-        if (zmr_mpr_uint (&r, &chunk) || chunk != self->ncuts
+        if (zmr_mpr_uint (&r, &chunk) || chunk != self->summary.chunks + self->ncuts
         ||  zmr_mpr_uint (&r, &input) || input >= self->header.inputs
         ||  zmr_mpr_uint (&r, &cut.offset) || zmr_mpr_uint (&r, &cut.len)
         ||  cut.len == 0 || zmr_mpr_finish (&r))
@@ -93,7 +115,25 @@ s_append (zmr_journal_t *self)
 {
     int rc = zmr_records_append (self->fd, self->sbuf.data, self->sbuf.size);
     msgpack_sbuffer_clear (&self->sbuf);
+    self->records++;
     return rc;
+}
+
+//  Appends the header record.
+static int
+s_append_header (zmr_journal_t *self)
+{
+    const zmr_journal_header_t *header = &self->header;
+    msgpack_packer *pk = &self->pk;
+    msgpack_pack_array (pk, 7);
+    msgpack_pack_uint16 (pk, S_SIGNATURE);
+    msgpack_pack_uint8 (pk, S_VERSION);
+    msgpack_pack_uint64 (pk, header->job);
+    msgpack_pack_uint32 (pk, header->reducers);
+    msgpack_pack_uint64 (pk, header->chunk_size);
+    msgpack_pack_uint64 (pk, header->input_bytes);
+    msgpack_pack_uint32 (pk, header->inputs);
+    return s_append (self);
 }
 
 zmr_journal_t *
@@ -104,6 +144,7 @@ zmr_journal_open (const char *path, zmr_journal_header_t *header,
     if (!self)
         return NULL;
     self->fd = -1;
+    self->old_fd = -1;
     msgpack_sbuffer_init (&self->sbuf);
     msgpack_packer_init (&self->pk, &self->sbuf, msgpack_sbuffer_write);
     self->path = strdup (path);
@@ -141,16 +182,7 @@ zmr_journal_open (const char *path, zmr_journal_header_t *header,
     while (header->job == 0)
         zmr_random (&header->job, sizeof header->job);
     self->header = *header;
-    msgpack_packer *pk = &self->pk;
-    msgpack_pack_array (pk, 7);
-    msgpack_pack_uint16 (pk, S_SIGNATURE);
-    msgpack_pack_uint8 (pk, S_VERSION);
-    msgpack_pack_uint64 (pk, header->job);
-    msgpack_pack_uint32 (pk, header->reducers);
-    msgpack_pack_uint64 (pk, header->chunk_size);
-    msgpack_pack_uint64 (pk, header->input_bytes);
-    msgpack_pack_uint32 (pk, header->inputs);
-    if (s_append (self) || fsync (self->fd)) {
+    if (s_append_header (self) || fsync (self->fd)) {
         snprintf (errbuf, errlen, "cannot write journal '%s': %s", path, strerror (errno));
         goto fail;
     }
@@ -166,6 +198,8 @@ zmr_journal_destroy (zmr_journal_t **self_p)
     if (!self_p || !*self_p)
         return;
     zmr_journal_t *self = *self_p;
+    if (self->temp)
+        zmr_journal_rewrite_end (self, false);
     if (self->fd >= 0)
         close (self->fd);
     zmr_counts_destroy (&self->done);
@@ -221,6 +255,89 @@ zmr_journal_was_done (zmr_journal_t *self, uint64_t chunk, uint64_t *words,
         *too_long = entry->aux;
     }
     return entry != NULL;
+}
+
+const zmr_journal_summary_t *
+zmr_journal_summary (zmr_journal_t *self)
+{
+    return &self->summary;
+}
+
+uint64_t
+zmr_journal_records (zmr_journal_t *self)
+{
+    return self->records;
+}
+
+int
+zmr_journal_rewrite_begin (zmr_journal_t *self, const zmr_journal_summary_t *summary)
+{
+    assert (!self->temp);
+    assert (summary->chunks > 0 && summary->input < self->header.inputs);
+    size_t size = strlen (self->path) + 8;
+    self->temp = malloc (size);
+    if (!self->temp)
+        return -1;
+    snprintf (self->temp, size, "%s.new", self->path);
+    int fd = open (self->temp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        int err = errno;
+        free (self->temp);
+        self->temp = NULL;
+        errno = err;
+        return -1;
+    }
+    self->old_fd = self->fd;
+    self->fd = fd;
+    msgpack_packer *pk = &self->pk;
+    int rc = s_append_header (self);
+    msgpack_pack_array (pk, 6);
+    msgpack_pack_uint64 (pk, summary->chunks);
+    msgpack_pack_uint64 (pk, summary->words);
+    msgpack_pack_uint64 (pk, summary->too_long);
+    msgpack_pack_uint64 (pk, summary->bytes);
+    msgpack_pack_uint32 (pk, summary->input);
+    msgpack_pack_uint64 (pk, summary->offset);
+    if (s_append (self) || rc) {
+        int err = errno;
+        zmr_journal_rewrite_end (self, false);
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
+int
+zmr_journal_rewrite_end (zmr_journal_t *self, bool ok)
+{
+    assert (self->temp);
+    int err = 0;
+    if (ok && (fsync (self->fd) || rename (self->temp, self->path)))
+        err = errno;
+    if (!ok || err) {
+        unlink (self->temp);
+        close (self->fd);
+        self->fd = self->old_fd;
+    }
+    else {
+        //  The rename must survive a power cut too: sync the directory
+        char *copy = strdup (self->path);
+        int dir = copy? open (dirname (copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC): -1;
+        if (dir >= 0) {
+            fsync (dir);
+            close (dir);
+        }
+        free (copy);
+        close (self->old_fd);
+        self->records = 0;
+    }
+    self->old_fd = -1;
+    free (self->temp);
+    self->temp = NULL;
+    if (!ok && !err)
+        return -1;
+    errno = err;
+    return err? -1: 0;
 }
 
 size_t

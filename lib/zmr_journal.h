@@ -3,7 +3,9 @@
     the job id, where every chunk issued was cut, and which chunks every
     reducer has already applied; only the rest is issued again. A header
     record names the job and its input; then one record per chunk cut and
-    one per chunk completed. */
+    one per chunk completed. A stream would grow it for ever: from time to
+    time it is written anew, the prefix of chunks complete summed up in one
+    record, beside it and renamed over it. */
 #ifndef ZMR_JOURNAL_H
 #define ZMR_JOURNAL_H
 #include <stdbool.h>
@@ -25,6 +27,16 @@ typedef struct {
     uint64_t offset;         //  Where the chunk starts in it
     uint64_t len;            //  Its length in bytes
 } zmr_journal_cut_t;
+
+//  What a journal written anew says of the chunks before its first cut.
+typedef struct {
+    uint64_t chunks;         //  Chunks 0 .. chunks - 1 are all complete
+    uint64_t words;          //  Their words
+    uint64_t too_long;       //  Their words over --max-word, left out
+    uint64_t bytes;          //  Their bytes
+    uint32_t input;          //  Where chunk `chunks` starts: its input
+    uint64_t offset;         //  ... and the offset in it
+} zmr_journal_summary_t;
 
 //  Opens the journal at path. A new or empty journal gets header; an
 //  existing one must match header (job, when given, R, chunk size, inputs)
@@ -48,9 +60,32 @@ int
 int
     zmr_journal_cut (zmr_journal_t *self, uint64_t chunk, const zmr_journal_cut_t *cut);
 
-//  The cuts found at open, chunk i at [i]; *ncuts gets their number.
+//  The cuts found at open, chunk summary.chunks + i at [i]; *ncuts gets
+//  their number.
 const zmr_journal_cut_t *
     zmr_journal_cuts (zmr_journal_t *self, size_t *ncuts);
+
+//  The summary found at open (all zero, chunks 0, when there was none).
+const zmr_journal_summary_t *
+    zmr_journal_summary (zmr_journal_t *self);
+
+//  Records appended since the journal was opened or last written anew.
+uint64_t
+    zmr_journal_records (zmr_journal_t *self);
+
+//  Starts writing the journal anew beside it: the header, then summary; the
+//  cut and done records that follow go to the new file, chunk summary->
+//  chunks on, until zmr_journal_rewrite_end. Returns 0, or -1 (errno) with
+//  the journal as it was.
+int
+    zmr_journal_rewrite_begin (zmr_journal_t *self, const zmr_journal_summary_t *summary);
+
+//  With ok, puts the new journal in place of the old (fsync, rename, fsync
+//  of the directory) and returns 0; records go on being appended to it.
+//  Without ok, or when that fails (-1, errno), the new file is removed and
+//  the old journal, whole, goes on.
+int
+    zmr_journal_rewrite_end (zmr_journal_t *self, bool ok);
 
 //  Whether the journal held a job at open (this is a restart).
 bool

@@ -834,3 +834,40 @@ Test (chunker, by_reference_replays_cuts_and_catches_a_shorter_file)
     free ((char *) path);
     free (text);
 }
+
+//  After a journal written anew, a restarted ventilator's chunker starts
+//  where the first chunk not done starts: earlier inputs are skipped, and
+//  so is the start of that input; a place past its end fails, naming it.
+Test (chunker, seek_starts_reading_at_an_input_and_offset)
+{
+    char *first = s_write ("first.txt", "skipped whole\n", 14);
+    char *second = s_write ("second.txt", "skipped part kept words\n", 24);
+    const char *paths[] = { first, second };
+    for (int by_reference = 0; by_reference < 2; by_reference++) {
+        zmr_chunker_t *chunker = zmr_chunker_new (paths, 2, 1024, 4096, NULL, 0);
+        cr_assert_not_null (chunker);
+        zmr_chunker_set_by_reference (chunker, by_reference);
+        cr_assert_eq (zmr_chunker_seek (chunker, 1, 13), 0);
+        zmr_chunk_t chunk;
+        cr_assert_eq (zmr_chunker_next (chunker, &chunk), 1, "%s", zmr_chunker_error (chunker));
+        cr_assert (chunk.input == 1 && chunk.offset == 13 && chunk.len == 11,
+                   "input %u offset %llu length %zu", chunk.input,
+                   (unsigned long long) chunk.offset, chunk.len);
+        if (!by_reference)
+            cr_assert (memcmp (chunk.data, "kept words\n", 11) == 0);
+        free (chunk.data);
+        cr_assert_eq (zmr_chunker_next (chunker, &chunk), 0);
+        cr_assert_eq (zmr_chunker_seek (chunker, 0, 0), -1, "a seek once reading began");
+        zmr_chunker_destroy (&chunker);
+    }
+    zmr_chunker_t *chunker = zmr_chunker_new (paths, 2, 1024, 4096, NULL, 0);
+    cr_assert_eq (zmr_chunker_seek (chunker, 2, 0), -1, "a seek to an input not given");
+    cr_assert_eq (zmr_chunker_seek (chunker, 1, 25), 0);
+    zmr_chunk_t chunk;
+    cr_assert_eq (zmr_chunker_next (chunker, &chunk), -1);
+    cr_assert (strstr (zmr_chunker_error (chunker), "cannot resume at offset 25"), "%s",
+               zmr_chunker_error (chunker));
+    zmr_chunker_destroy (&chunker);
+    free (first);
+    free (second);
+}

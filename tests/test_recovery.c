@@ -192,7 +192,7 @@ Test (recovery, the_ventilator_killed_at_75_percent_resumes_exact) { s_ventilato
 //  Standard input is a pipe fed in odd-sized pieces: what the killed
 //  ventilator read is gone from the pipe, and only its spool has it.
 static void
-s_ventilator_resumes_on_stdin (int seed)
+s_ventilator_resumes_on_stdin_env (int seed, const char *const *env)
 {
     size_t kjv_len;
     char *kjv = h_read (h_kjv (), &kjv_len);
@@ -202,13 +202,46 @@ s_ventilator_resumes_on_stdin (int seed)
     static const size_t pieces[] = { 4093, 65521, 1000003 };
     h_feed_start (fifo, h_kjv (), pieces[seed], 1, kjv_len);
     s_run_t run = { .total = kjv_len };
-    s_start_io (&run, "-", s_chunk_sizes[seed], NULL, fifo, "600");
+    s_start_io (&run, "-", s_chunk_sizes[seed], env, fifo, "600");
     h_status_t status;
     s_wait_progress (&run, s_fractions[seed], &status);
     cr_assert_eq (kill (s_ventilator (&run, &status), SIGKILL), 0);
     s_assert_exact (&run, 0);
     cr_assert (s_stderr_has (&run, "starting it again"), "zmr run did not restart the ventilator");
     cr_assert (s_stderr_has (&run, "resuming job"), "the new ventilator did not resume");
+}
+
+static void
+s_ventilator_resumes_on_stdin (int seed)
+{
+    s_ventilator_resumes_on_stdin_env (seed, NULL);
+}
+
+//  A stream's journal is written anew once it holds that many records (16
+//  here, 65536 by default), its done prefix summed up in one record: a
+//  ventilator killed after that resumes from the summary, the input read
+//  on from where the first chunk not done starts (a pipe's from its spool,
+//  a file's at its offset).
+static const char *const s_compact_env[] = { "ZMR_JOURNAL_COMPACT=16", NULL };
+
+Test (recovery, the_ventilator_on_stdin_resumes_exact_from_a_journal_written_anew)
+{
+    s_ventilator_resumes_on_stdin_env (2, s_compact_env);
+    s_run_t run = { .err = h_path ("zmr.err") };
+    cr_assert (s_stderr_has (&run, "the journal was written anew"),
+               "the journal was not written anew before the kill");
+}
+
+Test (recovery, the_ventilator_on_files_resumes_exact_from_a_journal_written_anew)
+{
+    s_run_t run;
+    s_start (&run, h_kjv (), "16K", s_compact_env);
+    h_status_t status;
+    s_wait_progress (&run, 0.6, &status);
+    cr_assert_eq (kill (s_ventilator (&run, &status), SIGKILL), 0);
+    s_assert_exact (&run, 0);
+    cr_assert (s_stderr_has (&run, "the journal was written anew"),
+               "the journal was not written anew before the kill");
 }
 
 Test (recovery, the_ventilator_on_stdin_killed_at_25_percent_resumes_exact)

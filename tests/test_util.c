@@ -1,6 +1,9 @@
 /*  Option parsing and endpoint handling that every role's command line uses. */
 #include <criterion/criterion.h>
 #include "zmr.h"
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 Test (util, parses_sizes_with_binary_suffixes)
 {
@@ -102,6 +105,126 @@ Test (util, the_journal_keeps_words_left_out_across_a_restart)
     cr_assert_not (zmr_journal_was_done (journal, 8, &words, &too_long));
     zmr_journal_destroy (&journal);
     unlink (path);
+}
+
+//  A journal written anew sums up its prefix of complete chunks in one
+//  record: read back, it gives that summary and the cuts and completions
+//  after it, as written, and it is smaller than the journal it replaced.
+Test (util, a_journal_written_anew_keeps_its_summary_cuts_and_completions)
+{
+    char path[] = "/tmp/zmr-journal-XXXXXX";
+    int fd = mkstemp (path);
+    cr_assert (fd >= 0);
+    close (fd);
+    zmr_journal_header_t header = { .job = 9, .reducers = 3, .chunk_size = 100,
+                                    .input_bytes = 0, .inputs = 2 };
+    char err[256];
+    zmr_journal_t *journal = zmr_journal_open (path, &header, err, sizeof err);
+    cr_assert_not_null (journal, "%s", err);
+    for (uint64_t chunk = 0; chunk < 1000; chunk++) {
+        zmr_journal_cut_t cut = { (uint32_t) (chunk / 600), (chunk % 600) * 100, 100 };
+        cr_assert_eq (zmr_journal_cut (journal, chunk, &cut), 0);
+        if (chunk < 990)
+            cr_assert_eq (zmr_journal_done (journal, chunk, 17, chunk == 995? 1: 0), 0);
+    }
+    cr_assert_eq (zmr_journal_records (journal), 1990 + 1);
+    struct stat before;
+    cr_assert_eq (stat (path, &before), 0);
+    //  Chunks 0 .. 979 summed up; 980 .. 999 cut again, 980 .. 989 done
+    zmr_journal_summary_t summary = { .chunks = 980, .words = 980 * 17, .too_long = 0,
+                                      .bytes = 98000, .input = 1, .offset = 38000 };
+    cr_assert_eq (zmr_journal_rewrite_begin (journal, &summary), 0);
+    for (uint64_t chunk = 980; chunk < 1000; chunk++) {
+        zmr_journal_cut_t cut = { 1, (chunk % 600) * 100, 100 };
+        cr_assert_eq (zmr_journal_cut (journal, chunk, &cut), 0);
+        if (chunk < 990)
+            cr_assert_eq (zmr_journal_done (journal, chunk, 17, chunk == 985? 2: 0), 0);
+    }
+    cr_assert_eq (zmr_journal_rewrite_end (journal, true), 0);
+    cr_assert_eq (zmr_journal_records (journal), 0);
+    //  Records go on being appended, to the new journal
+    zmr_journal_cut_t next = { 1, 40000, 100 };
+    cr_assert_eq (zmr_journal_cut (journal, 1000, &next), 0);
+    zmr_journal_destroy (&journal);
+    struct stat after;
+    cr_assert_eq (stat (path, &after), 0);
+    cr_assert_lt (after.st_size * 20, before.st_size, "%lld bytes, %lld before",
+                  (long long) after.st_size, (long long) before.st_size);
+
+    journal = zmr_journal_open (path, &header, err, sizeof err);
+    cr_assert_not_null (journal, "%s", err);
+    cr_assert_eq (header.job, 9);
+    const zmr_journal_summary_t *read = zmr_journal_summary (journal);
+    cr_assert (read->chunks == 980 && read->words == 980 * 17 && read->bytes == 98000
+            && read->input == 1 && read->offset == 38000 && read->too_long == 0);
+    size_t ncuts;
+    const zmr_journal_cut_t *cuts = zmr_journal_cuts (journal, &ncuts);
+    cr_assert_eq (ncuts, 21, "the cuts of chunks 980 .. 1000");
+    for (size_t i = 0; i < ncuts; i++)
+        cr_assert (cuts[i].input == 1 && cuts[i].offset == ((980 + i) % 600) * 100
+                && cuts[i].len == 100, "cut of chunk %zu", 980 + i);
+    uint64_t words;
+    uint32_t too_long;
+    cr_assert (zmr_journal_was_done (journal, 985, &words, &too_long));
+    cr_assert (words == 17 && too_long == 2);
+    cr_assert_not (zmr_journal_was_done (journal, 990, &words, &too_long));
+    cr_assert_eq (zmr_journal_loaded (journal), 10);
+    zmr_journal_destroy (&journal);
+
+    //  A rewrite given up leaves the journal as it was
+    journal = zmr_journal_open (path, &header, err, sizeof err);
+    cr_assert_not_null (journal, "%s", err);
+    summary.chunks = 990;
+    cr_assert_eq (zmr_journal_rewrite_begin (journal, &summary), 0);
+    cr_assert_neq (zmr_journal_rewrite_end (journal, false), 0);
+    zmr_journal_destroy (&journal);
+    journal = zmr_journal_open (path, &header, err, sizeof err);
+    cr_assert_not_null (journal, "%s", err);
+    cr_assert_eq (zmr_journal_summary (journal)->chunks, 980);
+    zmr_journal_destroy (&journal);
+    unlink (path);
+}
+
+//  A summary anywhere but right after the header, or naming an input the
+//  job does not have, makes the journal corrupt: refused, not guessed at.
+Test (util, a_journal_with_a_misplaced_or_wrong_summary_is_refused)
+{
+    zmr_journal_header_t header = { .job = 9, .reducers = 3, .chunk_size = 100,
+                                    .input_bytes = 0, .inputs = 2 };
+    for (int bad = 0; bad < 2; bad++) {
+        char path[] = "/tmp/zmr-journal-XXXXXX";
+        int fd = mkstemp (path);
+        cr_assert (fd >= 0);
+        close (fd);
+        char err[256];
+        zmr_journal_t *journal = zmr_journal_open (path, &header, err, sizeof err);
+        cr_assert_not_null (journal, "%s", err);
+        zmr_journal_cut_t cut = { 0, 0, 100 };
+        if (bad == 0)
+            cr_assert_eq (zmr_journal_cut (journal, 0, &cut), 0);
+        zmr_journal_destroy (&journal);
+        //  Append a summary record by hand: after a cut, or of input 7
+        msgpack_sbuffer sbuf;
+        msgpack_sbuffer_init (&sbuf);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+        msgpack_pack_array (&pk, 6);
+        msgpack_pack_uint64 (&pk, 5);
+        msgpack_pack_uint64 (&pk, 1);
+        msgpack_pack_uint64 (&pk, 0);
+        msgpack_pack_uint64 (&pk, 500);
+        msgpack_pack_uint32 (&pk, bad == 0? 0: 7);
+        msgpack_pack_uint64 (&pk, 500);
+        fd = open (path, O_WRONLY | O_APPEND);
+        cr_assert (fd >= 0);
+        cr_assert_eq (zmr_records_append (fd, sbuf.data, sbuf.size), 0);
+        close (fd);
+        msgpack_sbuffer_destroy (&sbuf);
+        journal = zmr_journal_open (path, &header, err, sizeof err);
+        cr_assert_null (journal, "a summary after a cut (or of input 7) was taken");
+        cr_assert (strstr (err, "corrupt"), "%s", err);
+        unlink (path);
+    }
 }
 
 //  --max-message caps what every receiving socket takes, never below the

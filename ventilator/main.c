@@ -147,6 +147,11 @@ main (int argc, char *argv[])
     if (config.live_ms && !chunk_set)
         config.chunk_size = ZMR_STREAM_CHUNK;
     config.chunk_size = (size_t) zmr_option_chunk_fit (config.chunk_size, chunk_set);
+    const char *compact = getenv ("ZMR_JOURNAL_COMPACT");
+    uint64_t records;
+    if (compact && zmr_parse_size (compact, 2, UINT32_MAX, &records))
+        zmr_usage_error ("ZMR_JOURNAL_COMPACT='%s': expected a number of journal records, "
+                         "2 .. 4294967295", compact);
     zmr_signals_install ();
     if (zmr_curve_setup (&curve, ZMR_CURVE_BINDS))
         return 1;

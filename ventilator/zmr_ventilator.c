@@ -81,6 +81,8 @@ typedef struct {
                              //  below are done and counted, and forgotten
     size_t nchunks;          //  Chunks cut so far
     size_t ncuts_journaled;  //  Chunks whose cut the journal held at start
+    size_t journal_first;    //  The first of them (chunks below: done)
+    zmr_journal_summary_t forgotten;  //  Sums of the chunks below base
     zmr_file_ref_t *refs;    //  Per input, for chunks by reference (path
                              //  NULL until its first chunk)
     size_t first_open;       //  Every chunk below this one is DONE
@@ -292,7 +294,7 @@ s_read_chunk (s_vent_t *self)
     }
     self->nchunks++;
     self->stat.chunks_read++;
-    if (self->journal && self->nchunks > self->ncuts_journaled) {
+    if (self->journal && self->nchunks > self->journal_first + self->ncuts_journaled) {
         //  Where it was cut is on disk before the chunk goes anywhere
         zmr_journal_cut_t where = { cut.input, cut.offset, cut.len };
         if (zmr_journal_cut (self->journal, self->nchunks - 1, &where)) {
@@ -1091,11 +1093,78 @@ s_compact (s_vent_t *self)
         low = self->nchunks - 1;
     if (low < self->base || low - self->base < 1024)
         return;
+    for (size_t id = self->base; id < low; id++) {
+        const s_chunk_t *chunk = s_at (self, id);
+        self->forgotten.words += chunk->words;
+        self->forgotten.too_long += chunk->too_long;
+        self->forgotten.bytes += chunk->len;
+    }
+    self->forgotten.chunks = low;
     memmove (self->ledger, self->ledger + (low - self->base),
              (self->nchunks - low) * sizeof *self->ledger);
     self->base = low;
     if (self->first_uncounted < low)
         self->first_uncounted = low;
+}
+
+//  Records in the journal before it is written anew (ZMR_JOURNAL_COMPACT).
+static uint64_t
+s_journal_compact_records (void)
+{
+    const char *value = getenv ("ZMR_JOURNAL_COMPACT");
+    uint64_t records = 65536;
+    if (value && zmr_parse_size (value, 2, UINT32_MAX, &records))
+        records = 65536;        //  Checked at start (zmr_ventilator_run)
+    return records;
+}
+
+//  Writes the journal anew when it has grown: the prefix of chunks done
+//  and counted in one summary record, then a cut (and done) record per
+//  chunk after it, so that a stream's journal stays the size of what is
+//  in flight and not of what went by.
+static void
+s_journal_rewrite (s_vent_t *self)
+{
+    if (self->nchunks <= self->base
+    ||  zmr_journal_records (self->journal) < s_journal_compact_records ())
+        return;
+    //  The chunk the summary stops at must be cut already: it says where
+    //  the input stands
+    size_t low = s_first_needed (self);
+    if (low > self->nchunks - 1)
+        low = self->nchunks - 1;
+    zmr_journal_summary_t summary = self->forgotten;
+    size_t id = self->base;
+    for (; id < low; id++) {
+        const s_chunk_t *chunk = s_at (self, id);
+        if (chunk->state != S_DONE || !chunk->counted)
+            break;              //  (a quarantined chunk: not summed up)
+        summary.words += chunk->words;
+        summary.too_long += chunk->too_long;
+        summary.bytes += chunk->len;
+    }
+    if (id <= zmr_journal_summary (self->journal)->chunks || id == 0)
+        return;                 //  No shorter journal to write
+    summary.chunks = id;
+    summary.input = s_at (self, id)->input;
+    summary.offset = s_at (self, id)->offset;
+    if (zmr_journal_rewrite_begin (self->journal, &summary)) {
+        zmr_log (0, "cannot write the journal anew (it goes on growing): %s", strerror (errno));
+        return;
+    }
+    bool ok = true;
+    for (size_t i = id; ok && i < self->nchunks; i++) {
+        const s_chunk_t *chunk = s_at (self, i);
+        zmr_journal_cut_t where = { chunk->input, chunk->offset, chunk->len };
+        ok = zmr_journal_cut (self->journal, i, &where) == 0
+          && (chunk->state != S_DONE || !chunk->counted
+              || zmr_journal_done (self->journal, i, chunk->words, chunk->too_long) == 0);
+    }
+    if (zmr_journal_rewrite_end (self->journal, ok))
+        zmr_log (0, "cannot write the journal anew (it goes on growing): %s",
+                 ok? strerror (errno): "a record failed");
+    else
+        zmr_log (2, "journal written anew from chunk %zu", id);
 }
 
 //  Timeouts: dead workers, lost chunks, FLUSH again, the status.
@@ -1142,7 +1211,9 @@ s_housekeeping (s_vent_t *self)
     if (self->journal && now >= self->next_sync) {
         //  A stream's spool holds only what may be read again, on disk:
         //  the text before the first chunk still needed is given back.
-        if (self->nchunks) {
+        if (self->nchunks > self->base) {
+            //  (None yet after a restart from a journal written anew: the
+            //  ledger starts empty, at its summary's chunk)
             size_t needed = s_first_needed (self);
             const s_chunk_t *first = needed < self->nchunks? s_at (self, needed): NULL;
             const s_chunk_t *last = s_at (self, self->nchunks - 1);
@@ -1150,6 +1221,7 @@ s_housekeeping (s_vent_t *self)
                                  first? first->offset: last->offset + last->len);
         }
         zmr_chunker_sync (self->chunker);
+        s_journal_rewrite (self);
         zmr_journal_sync (self->journal);
         self->next_sync = now + 1000;
     }
@@ -1305,6 +1377,25 @@ s_open (s_vent_t *self, const zmr_ventilator_config_t *config)
             zmr_log (0, "%s", error);
             return -1;
         }
+        const zmr_journal_summary_t *summary = zmr_journal_summary (self->journal);
+        if (summary->chunks) {
+            //  Written anew: the chunks before its first cut are done, and
+            //  the input resumes where the first of the rest starts
+            if (zmr_chunker_seek (self->chunker, summary->input, summary->offset)) {
+                zmr_log (0, "journal '%s' is corrupt", config->journal);
+                return -1;
+            }
+            self->nchunks = self->base = summary->chunks;
+            self->first_open = self->first_uncounted = self->window_first = summary->chunks;
+            self->forgotten = *summary;
+            self->stat.chunks_read = self->stat.chunks_done = summary->chunks;
+            self->stat.bytes_read = self->stat.bytes_done = summary->bytes;
+            self->stat.words = summary->words;
+            self->stat.words_too_long = summary->too_long;
+            for (uint32_t p = 0; p < config->reducers; p++)
+                self->acks_by[p] = summary->chunks;
+        }
+        self->journal_first = summary->chunks;
         const zmr_journal_cut_t *cuts = zmr_journal_cuts (self->journal, &self->ncuts_journaled);
         for (size_t i = 0; i < self->ncuts_journaled; i++)
             if (zmr_chunker_replay (self->chunker, cuts[i].input, cuts[i].offset, cuts[i].len)) {
@@ -1317,9 +1408,11 @@ s_open (s_vent_t *self, const zmr_ventilator_config_t *config)
             return -1;
         }
         if (resumed)
-            zmr_log (0, "resuming job %016llx: %zu chunks cut, %zu complete",
-                     (unsigned long long) self->job, self->ncuts_journaled,
-                     zmr_journal_loaded (self->journal));
+            zmr_log (0, "resuming job %016llx: %zu chunks cut, %zu complete%s",
+                     (unsigned long long) self->job, self->journal_first + self->ncuts_journaled,
+                     self->journal_first + zmr_journal_loaded (self->journal),
+                     self->journal_first? " (the journal was written anew: the first "
+                                          "ones summed up)": "");
     }
 
     self->control = zmr_socket (ZMQ_ROUTER, 1 << 20, 1000);
