@@ -8,6 +8,8 @@
     three dependent loads a word) in the commit that brought it. */
 #include "zmr_combiner.h"
 #include "zmr_tokenize.h"
+#include "zmr_hash.h"
+#include "zmr_arena.h"
 #include "zmr_big.h"
 
 #include <assert.h>
@@ -16,16 +18,7 @@
 #include <string.h>
 
 #define S_SLOTS_MIN     4096            //  Initial slots (a power of two)
-#define S_ARENA_BLOCK   (1u << 20)      //  Arena block for ordinary words
 #define S_BATCH         16              //  Words hashed and prefetched together
-
-typedef struct _s_block_t s_block_t;
-struct _s_block_t {
-    s_block_t *next;            //  Next block in its list
-    size_t capacity;            //  Bytes in data
-    size_t used;                //  Bytes of data holding words
-    char data [];               //  Words, back to back
-};
 
 struct _zmr_combiner_t {
     zmr_combined_t *slots;      //  mask + 1 slots; word == NULL: empty
@@ -36,8 +29,7 @@ struct _zmr_combiner_t {
     zmr_combined_t **touched;   //  Slots touched in the round
     size_t ntouched;            //  Entries of touched in use
     size_t touched_cap;         //  Entries of touched allocated
-    s_block_t *blocks;          //  Arena blocks in use, head is the current one
-    s_block_t *spare;           //  Blocks emptied by clear, for reuse
+    zmr_arena_t arena;          //  The words
 };
 
 
@@ -46,24 +38,6 @@ struct _zmr_combiner_t {
 //  for the head of a short word, which is read whole only when the text
 //  goes on for 8 more bytes.
 
-#define S_K0  0xa0761d6478bd642full
-#define S_K1  0xe7037ed1a0b428dbull
-#define S_K2  0x8ebc6af09c88c6e3ull
-
-static inline uint64_t
-s_fold (uint64_t a, uint64_t b)
-{
-    __uint128_t product = (__uint128_t) a * b;
-    return (uint64_t) product ^ (uint64_t) (product >> 64);
-}
-
-static inline uint64_t
-s_load (const char *p)
-{
-    uint64_t value;
-    memcpy (&value, p, 8);
-    return value;
-}
 
 //  The first min(len, 8) bytes of p, zero-padded; end is where the readable
 //  bytes stop.
@@ -71,10 +45,10 @@ static inline uint64_t
 s_head (const char *p, size_t len, const char *end)
 {
     if (len >= 8)
-        return s_load (p);
+        return zmr_hash_load64 (p);
     uint64_t value = 0;
     if (__builtin_expect (end - p >= 8, 1))
-        value = s_load (p);
+        value = zmr_hash_load64 (p);
     else
         memcpy (&value, p, len);
     //  Little-endian: the word's bytes are the low ones
@@ -85,13 +59,13 @@ static inline uint64_t
 s_hash (const char *p, size_t len, uint64_t head)
 {
     if (__builtin_expect (len <= 8, 1))
-        return s_fold (head ^ S_K0, len ^ S_K1);
-    uint64_t hash = s_fold (head ^ S_K0, len ^ S_K1);
+        return zmr_hash_fold (head ^ ZMR_HASH_K0, len ^ ZMR_HASH_K1);
+    uint64_t hash = zmr_hash_fold (head ^ ZMR_HASH_K0, len ^ ZMR_HASH_K1);
     size_t at = 8;
     for (; at + 8 < len; at += 8)
-        hash = s_fold (hash ^ s_load (p + at) ^ S_K2, S_K1);
+        hash = zmr_hash_fold (hash ^ zmr_hash_load64 (p + at) ^ ZMR_HASH_K2, ZMR_HASH_K1);
     //  The last 8 bytes, overlapping what the loop took
-    return s_fold (hash ^ s_load (p + len - 8) ^ S_K2, S_K0);
+    return zmr_hash_fold (hash ^ zmr_hash_load64 (p + len - 8) ^ ZMR_HASH_K2, ZMR_HASH_K0);
 }
 
 //  Whether two words of the same length len > 8 and the same head match.
@@ -99,56 +73,8 @@ static inline bool
 s_same_tail (const char *x, const char *y, size_t len)
 {
     if (len <= 16)
-        return s_load (x + len - 8) == s_load (y + len - 8);
+        return zmr_hash_load64 (x + len - 8) == zmr_hash_load64 (y + len - 8);
     return memcmp (x + 8, y + 8, len - 8) == 0;
-}
-
-
-//  --------------------------------------------------------------------------
-//  The arena
-
-//  Copies word[0 .. len) into the arena. Returns the copy, or NULL.
-static const char *
-s_arena_copy (zmr_combiner_t *self, const char *word, size_t len)
-{
-    s_block_t *block = self->blocks;
-    if (!block || block->capacity - block->used < len) {
-        if (self->spare && self->spare->capacity >= len) {
-            block = self->spare;
-            self->spare = block->next;
-        }
-        else {
-            size_t capacity = len > S_ARENA_BLOCK / 4? len: S_ARENA_BLOCK;
-            block = (s_block_t *) malloc (sizeof (s_block_t) + capacity);
-            if (!block)
-                return NULL;
-            block->capacity = capacity;
-        }
-        block->used = 0;
-        if (len > S_ARENA_BLOCK / 4 && self->blocks) {
-            //  A long word's block goes second: the current one stays open
-            block->next = self->blocks->next;
-            self->blocks->next = block;
-        }
-        else {
-            block->next = self->blocks;
-            self->blocks = block;
-        }
-    }
-    char *copy = block->data + block->used;
-    memcpy (copy, word, len);
-    block->used += len;
-    return copy;
-}
-
-static void
-s_blocks_free (s_block_t *block)
-{
-    while (block) {
-        s_block_t *next = block->next;
-        free (block);
-        block = next;
-    }
 }
 
 
@@ -160,6 +86,7 @@ zmr_combiner_new (void)
     zmr_combiner_t *self = (zmr_combiner_t *) calloc (1, sizeof (zmr_combiner_t));
     if (!self)
         return NULL;
+    zmr_arena_init (&self->arena);
     self->slots = (zmr_combined_t *) zmr_big_alloc (S_SLOTS_MIN * sizeof (zmr_combined_t));
     if (!self->slots) {
         free (self);
@@ -175,8 +102,7 @@ zmr_combiner_destroy (zmr_combiner_t **self_p)
     zmr_combiner_t *self = self_p? *self_p: NULL;
     if (!self)
         return;
-    s_blocks_free (self->spare);
-    s_blocks_free (self->blocks);
+    zmr_arena_destroy (&self->arena);
     free (self->touched);
     zmr_big_free (self->slots, (self->mask + 1) * sizeof (zmr_combined_t));
     free (self);
@@ -237,7 +163,7 @@ s_insert (zmr_combiner_t *self, zmr_combined_t *slot, const char *word, size_t l
     zmr_combined_t fresh = { .head = head, .word = word, .len = (uint32_t) len };
     if (on_new && on_new (&fresh, arg))
         return NULL;
-    fresh.word = s_arena_copy (self, word, len);
+    fresh.word = zmr_arena_copy (&self->arena, word, len);
     if (!fresh.word)
         return NULL;
     *slot = fresh;
@@ -389,14 +315,14 @@ zmr_combiner_release (zmr_combiner_t *self)
 {
     assert (self);
     zmr_combiner_clear (self);
-    s_blocks_free (self->spare);
-    self->spare = NULL;
+    zmr_arena_destroy (&self->arena);
     free (self->touched);
     self->touched = NULL;
     self->touched_cap = 0;
     if (self->mask + 1 == S_SLOTS_MIN)
         return 0;
-    zmr_combined_t *slots = (zmr_combined_t *) zmr_big_alloc (S_SLOTS_MIN * sizeof (zmr_combined_t));
+    zmr_combined_t *slots = (zmr_combined_t *)
+        zmr_big_alloc (S_SLOTS_MIN * sizeof (zmr_combined_t));
     if (!slots)
         return -1;
     zmr_big_free (self->slots, (self->mask + 1) * sizeof (zmr_combined_t));
@@ -411,11 +337,7 @@ zmr_combiner_memory (zmr_combiner_t *self)
     assert (self);
     size_t bytes = (self->mask + 1) * sizeof (zmr_combined_t)
                  + self->touched_cap * sizeof (zmr_combined_t *);
-    for (s_block_t *block = self->blocks; block; block = block->next)
-        bytes += sizeof (s_block_t) + block->capacity;
-    for (s_block_t *block = self->spare; block; block = block->next)
-        bytes += sizeof (s_block_t) + block->capacity;
-    return bytes;
+    return bytes + zmr_arena_memory (&self->arena);
 }
 
 void
@@ -425,11 +347,5 @@ zmr_combiner_clear (zmr_combiner_t *self)
     memset (self->slots, 0, (self->mask + 1) * sizeof (zmr_combined_t));
     self->size = 0;
     self->ntouched = 0;
-    //  Every block goes to the spare list, to be refilled by later words
-    while (self->blocks) {
-        s_block_t *block = self->blocks;
-        self->blocks = block->next;
-        block->next = self->spare;
-        self->spare = block;
-    }
+    zmr_arena_clear (&self->arena);
 }

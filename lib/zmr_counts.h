@@ -1,6 +1,7 @@
-/*  zmr_counts: a word -> count table for the hot path of mapper, reducer and
-    sink. Open addressing over a dense array of entries; the words live in an
-    arena owned by the table, so adding a word costs one copy and no malloc. */
+/*  zmr_counts: a word -> count table for the reducers and the sink (the
+    mapper has its own, zmr_combiner). Open addressing over a dense array of
+    entries; the words live in an arena owned by the table, so adding a word
+    costs one copy and no malloc. */
 #ifndef ZMR_COUNTS_H
 #define ZMR_COUNTS_H
 #include <stdbool.h>
@@ -10,10 +11,10 @@
 typedef struct {
     const char *word;    //  In the table's arena, followed by a NUL byte
     uint32_t len;        //  Word length in bytes (the NUL is not counted)
-    uint32_t aux;        //  Free for the caller (the mapper keeps the partition)
-    uint64_t count;      //  Occurrences (in rounds: in the entry's round)
+    uint32_t aux;        //  Free for the caller (the journal keeps words left out)
+    uint64_t count;      //  Occurrences
     uint32_t hash;       //  The table's hash of the word (a prefilter)
-    uint32_t round;      //  Round that last touched the entry (0: none)
+    uint32_t spare;      //  (Unused: keeps the entry 32 bytes)
 } zmr_entry_t;
 
 typedef struct _zmr_counts_t zmr_counts_t;
@@ -50,37 +51,6 @@ typedef struct {
 //  out-of-memory (the pairs before the failing one are added).
 int
     zmr_counts_add_pairs (zmr_counts_t *self, const zmr_pair_t *pairs, size_t n);
-
-//  Called by zmr_counts_add_text for each word new to the table, with its
-//  entry (borrowed, valid until the next add). Returns 0, or -1 to stop.
-typedef int (zmr_counts_new_fn) (zmr_entry_t *entry, void *arg);
-
-//  Counts every word of text[0 .. len) (the words of zmr_tokenize) into
-//  the table, calling on_new (if not NULL) for each word not yet in it.
-//  The hot loop of a mapper: scanning, hashing and probing in one place.
-//  Sets *words to the number of words counted. Returns 0, or -1 on
-//  out-of-memory or when on_new said stop (the words before that one are
-//  counted; that one is in the table with count 0).
-int
-    zmr_counts_add_text (zmr_counts_t *self, const char *text, size_t len,
-                         zmr_counts_new_fn *on_new, void *arg, uint64_t *words);
-
-//  Rounds let one table serve as a mapper's combiner across chunks: start
-//  a round per chunk, and an entry that zmr_counts_add_text touches for the
-//  first time in a round has its count restart at 0 and is listed among the
-//  round's touched entries. Entries keep their aux across rounds (the
-//  mapper's partition cache). Only zmr_counts_add_text counts by rounds;
-//  zmr_counts_total stays the sum of everything ever added.
-
-//  Starts a new round: no entry is touched in it yet.
-void
-    zmr_counts_next_round (zmr_counts_t *self);
-
-//  Entries touched in the current round, as indices into
-//  zmr_counts_entries, in the order first touched; *count is set to their
-//  number. Borrowed, valid until the next add, round or clear.
-const uint32_t *
-    zmr_counts_touched (zmr_counts_t *self, size_t *count);
 
 //  Returns the entry of word, borrowed, or NULL when absent.
 zmr_entry_t *

@@ -327,105 +327,6 @@ Test (counts, sort_agrees_with_a_pairwise_check_on_many_entries)
     zmr_counts_destroy (&counts);
 }
 
-static int
-s_count_new (zmr_entry_t *entry, void *arg)
-{
-    (*(size_t *) arg)++;
-    entry->aux = 7;
-    return 0;
-}
-
-//  Counting a whole text must equal adding its words one by one.
-Test (counts, add_text_counts_like_adding_each_word)
-{
-    const char text[] = "the cat\tand the\r\nhat\v\fthe \0nul \xff end-without-newline";
-    size_t len = sizeof text - 1;
-    zmr_counts_t *bulk = zmr_counts_new ();
-    zmr_counts_t *single = zmr_counts_new ();
-    size_t news = 0;
-    uint64_t words = 0;
-    cr_assert_eq (zmr_counts_add_text (bulk, text, len, s_count_new, &news, &words), 0);
-    size_t pos = 0;
-    const char *word;
-    size_t word_len;
-    uint64_t expected_words = 0;
-    while (zmr_tokenize_next (text, len, &pos, &word, &word_len)) {
-        zmr_counts_add (single, word, word_len, 1, NULL);
-        expected_words++;
-    }
-    cr_assert_eq (words, expected_words);
-    cr_assert_eq (words, 9);
-    cr_assert_eq (zmr_counts_total (bulk), words);
-    cr_assert_eq (news, zmr_counts_size (single));
-    cr_assert_eq (zmr_counts_size (bulk), zmr_counts_size (single));
-    zmr_entry_t *entries = zmr_counts_entries (single);
-    for (size_t i = 0; i < zmr_counts_size (single); i++) {
-        zmr_entry_t *found = zmr_counts_lookup (bulk, entries[i].word, entries[i].len);
-        cr_assert_not_null (found);
-        cr_assert_eq (found->count, entries[i].count);
-        cr_assert_eq (found->aux, 7, "on_new saw every new word");
-    }
-    cr_assert_eq (zmr_counts_lookup (bulk, "the", 3)->count, 3);
-    zmr_counts_destroy (&bulk);
-    zmr_counts_destroy (&single);
-}
-
-static int
-s_stop_at_second (zmr_entry_t *entry, void *arg)
-{
-    return ++*(int *) arg == 2? -1: 0;
-}
-
-Test (counts, add_text_stops_when_told_and_counts_what_it_did)
-{
-    zmr_counts_t *table = zmr_counts_new ();
-    int seen = 0;
-    uint64_t words = 0;
-    cr_assert_eq (zmr_counts_add_text (table, "a a b c", 7, s_stop_at_second, &seen, &words), -1);
-    cr_assert_eq (words, 2, "a and a were counted before the stop at b");
-    cr_assert_eq (zmr_counts_total (table), 2);
-    cr_assert_eq (zmr_counts_lookup (table, "b", 1)->count, 0);
-    cr_assert_null (zmr_counts_lookup (table, "c", 1));
-    zmr_counts_destroy (&table);
-}
-
-//  A mapper's table across chunks: each round counts only its own words,
-//  lists exactly the words it touched, and keeps aux (the partition).
-Test (counts, rounds_count_each_chunk_apart_and_keep_aux)
-{
-    zmr_counts_t *table = zmr_counts_new ();
-    uint64_t words;
-    size_t news = 0;
-    zmr_counts_next_round (table);
-    cr_assert_eq (zmr_counts_add_text (table, "x y x", 5, s_count_new, &news, &words), 0);
-    size_t ntouched;
-    const uint32_t *touched = zmr_counts_touched (table, &ntouched);
-    cr_assert_eq (ntouched, 2);
-    zmr_entry_t *entries = zmr_counts_entries (table);
-    cr_assert_eq (entries[touched[0]].len, 1);
-    cr_assert_eq (entries[touched[0]].word[0], 'x');
-    cr_assert_eq (entries[touched[0]].count, 2);
-    cr_assert_eq (entries[touched[1]].count, 1);
-
-    zmr_counts_next_round (table);
-    cr_assert_eq (zmr_counts_add_text (table, "y z y y", 7, s_count_new, &news, &words), 0);
-    cr_assert_eq (news, 3, "x, y, z are new once each");
-    touched = zmr_counts_touched (table, &ntouched);
-    entries = zmr_counts_entries (table);
-    cr_assert_eq (ntouched, 2, "x is not part of this round");
-    cr_assert_eq (entries[touched[0]].word[0], 'y');
-    cr_assert_eq (entries[touched[0]].count, 3, "y's count restarted in the round");
-    cr_assert_eq (entries[touched[0]].aux, 7, "aux survived the round");
-    cr_assert_eq (entries[touched[1]].word[0], 'z');
-    cr_assert_eq (entries[touched[1]].count, 1);
-    cr_assert_eq (zmr_counts_total (table), 7);
-
-    zmr_counts_next_round (table);
-    touched = zmr_counts_touched (table, &ntouched);
-    cr_assert_eq (ntouched, 0);
-    zmr_counts_destroy (&table);
-}
-
 //  A word made from an id ("w" and the id in base 36, some words long);
 //  returns its length.
 static size_t
@@ -444,57 +345,14 @@ s_id_word (uint32_t id, char *out)
     return n;
 }
 
-//  Large tables take the batched paths (prefetching slots and entries):
-//  the counts must be those of an array indexed by word id, round by round
-//  for add_text and in total for add_pairs, duplicates within one batch
-//  included.
-Test (counts, large_tables_count_exactly_in_batches)
+//  Large tables take the batched path (prefetching slots and entries):
+//  the counts must be those of an array indexed by word id, duplicates
+//  within one batch included.
+Test (counts, large_tables_merge_pairs_exactly_in_batches)
 {
-    enum { IDS = 150000, ROUNDS = 6, PER_ROUND = 120000 };
-    uint32_t *expected = calloc (IDS, sizeof *expected);
-    char *text = malloc ((size_t) PER_ROUND * 32);
-    zmr_counts_t *counts = zmr_counts_new ();
-    uint32_t seed = 12345;
-    for (int round = 0; round < ROUNDS; round++) {
-        memset (expected, 0, IDS * sizeof *expected);
-        size_t len = 0;
-        for (int k = 0; k < PER_ROUND; k++) {
-            seed = seed * 1103515245u + 12345u;
-            //  Skewed: low ids often, so batches repeat words
-            uint32_t id = (seed >> 8) % (k % 3? 50: IDS);
-            expected[id]++;
-            len += s_id_word (id, text + len);
-            text[len++] = k % 7? ' ': '\n';
-        }
-        zmr_counts_next_round (counts);
-        uint64_t words;
-        cr_assert_eq (zmr_counts_add_text (counts, text, len, NULL, NULL, &words), 0);
-        cr_assert_eq (words, PER_ROUND);
-        size_t ntouched;
-        const uint32_t *touched = zmr_counts_touched (counts, &ntouched);
-        size_t distinct = 0;
-        for (uint32_t id = 0; id < IDS; id++)
-            distinct += expected[id] > 0;
-        cr_assert_eq (ntouched, distinct, "round %d", round);
-        zmr_entry_t *entries = zmr_counts_entries (counts);
-        for (size_t i = 0; i < ntouched; i++) {
-            const zmr_entry_t *entry = &entries[touched[i]];
-            //  Back from the word to its id
-            uint32_t id = 0, scale = 1;
-            for (size_t at = 1; at < entry->len && entry->word[at] != '_'; at++) {
-                const char *digit = strchr ("0123456789abcdefghijklmnopqrstuvwxyz",
-                                            entry->word[at]);
-                id += (uint32_t) (digit - "0123456789abcdefghijklmnopqrstuvwxyz") * scale;
-                scale *= 36;
-            }
-            cr_assert_eq (entry->count, expected[id], "round %d, %.*s", round,
-                          (int) entry->len, entry->word);
-        }
-    }
-    zmr_counts_destroy (&counts);
-
+    enum { IDS = 150000 };
     //  add_pairs: every id with a count, in three passes, as a reducer would
-    counts = zmr_counts_new ();
+    zmr_counts_t *counts = zmr_counts_new ();
     char (*words)[32] = malloc ((size_t) IDS * 32);
     zmr_pair_t *pairs = malloc (IDS * sizeof *pairs);
     for (uint32_t id = 0; id < IDS; id++) {
@@ -519,14 +377,8 @@ Test (counts, large_tables_count_exactly_in_batches)
     zmr_counts_destroy (&counts);
     free (pairs);
     free (words);
-    free (text);
-    free (expected);
 }
 
-//  Words that the first 8 bytes cannot tell apart (long common prefixes,
-//  NUL bytes where padding would be, the empty word, bytes above 0x7f):
-//  the sort must still give result order, checked pair by pair, and keep
-//  every entry.
 //  Sorts a copy of the table's entries and checks the result order of
 //  DESIGN.md pair by pair (bytewise with memcmp, not with the comparator
 //  under test), and that the sort lost or doubled no entry.
@@ -558,6 +410,10 @@ s_assert_sorts_in_result_order (zmr_counts_t *counts)
     free (entries);
 }
 
+//  Words that the first 8 bytes cannot tell apart (long common prefixes,
+//  NUL bytes where padding would be, the empty word, bytes above 0x7f):
+//  the sort must still give result order, checked pair by pair, and keep
+//  every entry.
 Test (counts, sort_orders_words_alike_in_their_first_eight_bytes)
 {
     zmr_counts_t *counts = zmr_counts_new ();
