@@ -4,7 +4,7 @@
 #                   King James Bible with live progress, print the top words
 #   ./dev.sh test   install what is missing, build, run the whole test suite,
 #                   then again built with ASan+UBSan, then a valgrind job,
-#                   then fuzz every decoder with libFuzzer (45 s each)
+#                   then fuzz every decoder with libFuzzer (30 s each)
 # Works on a fresh Debian 12 (as root, or with sudo): every dependency comes
 # from Debian's packages.
 set -euo pipefail
@@ -59,8 +59,8 @@ case "${1:-}" in
         (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure --timeout 900)
         say "a whole job with every role under valgrind"
         tests/valgrind_job.sh build/bin
-        say "fuzzing every decoder (libFuzzer, ASan+UBSan, 64 MB malloc limit, 45 s each)"
-        tests/fuzz/run.sh 45 build-fuzz
+        say "fuzzing every decoder (libFuzzer, ASan+UBSan, 64 MB malloc limit, 30 s each)"
+        tests/fuzz/run.sh 30 build-fuzz
         ;;
     *)
         echo "usage: ./dev.sh demo | ./dev.sh test" >&2

@@ -50,8 +50,8 @@ s_read_record (const void *data, size_t len, void *arg)
         ||  zmr_mpr_uint (&r, &h->job) || zmr_mpr_uint (&r, &reducers)
         ||  zmr_mpr_uint (&r, &h->chunk_size) || zmr_mpr_uint (&r, &h->input_bytes)
         ||  zmr_mpr_uint (&r, &inputs) || zmr_mpr_finish (&r)
-        ||  reducers > UINT32_MAX || inputs > UINT32_MAX)
-            return -1;
+        ||  reducers > UINT32_MAX || inputs > UINT32_MAX || h->job == 0)
+            return -1;          //  (job 0 means "none yet" to every role)
         h->reducers = (uint32_t) reducers;
         h->inputs = (uint32_t) inputs;
         self->have_header = true;
@@ -77,6 +77,7 @@ s_read_record (const void *data, size_t len, void *arg)
         uint64_t input;
         //  Cuts come in the order chunks were cut: chunk i is the i-th
         if (zmr_mpr_uint (&r, &chunk) || chunk != self->summary.chunks + self->ncuts
+        ||  chunk < self->summary.chunks      //  (ids wrapped past 2^64)
         ||  zmr_mpr_uint (&r, &input) || input >= self->header.inputs
         ||  zmr_mpr_uint (&r, &cut.offset) || zmr_mpr_uint (&r, &cut.len)
         ||  cut.len == 0 || zmr_mpr_finish (&r))

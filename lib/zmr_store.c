@@ -116,6 +116,8 @@ s_slurp (const char *path, size_t *size, int *err)
     char *data = NULL;
     if (fstat (fd, &st) == 0 && st.st_size > 0) {
         data = malloc ((size_t) st.st_size);
+        if (!data)
+            *err = ENOMEM;      //  Not "no snapshot": the reducer would start empty
         size_t got = 0;
         while (data && got < (size_t) st.st_size) {
             ssize_t n = read (fd, data + got, (size_t) st.st_size - got);
@@ -218,6 +220,11 @@ s_load_snapshot (const char *data, size_t size, uint32_t partition, uint64_t *jo
     }
     if (snap_reducers < 1 || snap_reducers > ZMR_MAX_REDUCERS) {
         zmr_mpr_fail (&r, "reducer count out of range");
+        goto done;
+    }
+    if (snap_job == 0) {
+        //  Job 0 is "no job yet" to the reducer: it would take the log's
+        zmr_mpr_fail (&r, "snapshot of job 0");
         goto done;
     }
     *job = snap_job;

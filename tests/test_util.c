@@ -227,6 +227,38 @@ Test (util, a_journal_with_a_misplaced_or_wrong_summary_is_refused)
     }
 }
 
+//  Job 0 means "no job yet" to every role: a journal whose header names it
+//  is refused, not resumed (the fuzz target for journals found it taken).
+Test (util, a_journal_of_job_0_is_refused)
+{
+    char path[] = "/tmp/zmr-journal-XXXXXX";
+    int fd = mkstemp (path);
+    cr_assert (fd >= 0);
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    msgpack_pack_array (&pk, 7);
+    msgpack_pack_uint16 (&pk, 0x5A4A);
+    msgpack_pack_uint8 (&pk, 1);
+    msgpack_pack_uint64 (&pk, 0);           //  The job
+    msgpack_pack_uint32 (&pk, 2);
+    msgpack_pack_uint64 (&pk, 100);
+    msgpack_pack_uint64 (&pk, 0);
+    msgpack_pack_uint32 (&pk, 1);
+    cr_assert_eq (zmr_records_append (fd, sbuf.data, sbuf.size), 0);
+    close (fd);
+    msgpack_sbuffer_destroy (&sbuf);
+    zmr_journal_header_t header = { .job = 0, .reducers = 2, .chunk_size = 100,
+                                    .input_bytes = 0, .inputs = 1 };
+    char err[256] = "";
+    zmr_journal_t *journal = zmr_journal_open (path, &header, err, sizeof err);
+    cr_assert_null (journal, "a journal of job 0 was opened (job %llu)",
+                    (unsigned long long) header.job);
+    cr_assert (strstr (err, "corrupt"), "%s", err);
+    unlink (path);
+}
+
 //  --max-message caps what every receiving socket takes, never below the
 //  4 KiB a CURVE handshake needs; outbound sockets stay unlimited.
 Test (util, max_message_caps_every_receiving_socket)

@@ -1,14 +1,19 @@
 /*  Writes the fuzz targets' seed corpora into DIR/frame, DIR/chunk,
-    DIR/batch, DIR/status, DIR/control and DIR/config: every message the roles send,
-    encoded by the real encoders (whole frames for frame; for the typed
-    targets, type selector, field count and the fields), and for frame a
-    few hostile ones measured elsewhere to hurt (an array32 declaring 268 M
-    elements: msgpack-c's unpacker reserves gigabytes for it).
+    DIR/batch, DIR/status, DIR/control, DIR/config, DIR/journal and
+    DIR/snapshot: every message the roles send, encoded by the real encoders
+    (whole frames for frame; for the typed targets, type selector, field
+    count and the fields), and for frame a few hostile ones measured
+    elsewhere to hurt (an array32 declaring 268 M elements: msgpack-c's
+    unpacker reserves gigabytes for it); journals written by zmr_journal
+    (as fuzz_journal.c takes them: a mode byte and the records' payloads)
+    and snapshots by zmr_store, plus one of version 1 as it was written.
     usage: make_seeds DIR */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "fuzz_families.h"
 
 static const char *s_dir;
@@ -82,6 +87,230 @@ s_seed (msgpack_sbuffer *sbuf)
     }
     msgpack_sbuffer_destroy (&head);
     msgpack_sbuffer_clear (sbuf);
+}
+
+//  Reads a whole file (at most 64 KB: seeds are small); caller frees.
+static char *
+s_read (const char *path, size_t *size)
+{
+    FILE *file = fopen (path, "rb");
+    char *data = malloc (1 << 16);
+    if (!file || !data) {
+        perror (path);
+        exit (1);
+    }
+    *size = fread (data, 1, 1 << 16, file);
+    fclose (file);
+    return data;
+}
+
+//  The journal at path as fuzz_journal.c takes it: mode, then each record's
+//  payload behind its 2-byte length; without the last cut bytes of the last
+//  payload (torn) when torn > 0. Removes the journal.
+static void
+s_journal_seed (const char *path, uint8_t mode, size_t torn)
+{
+    size_t size;
+    char *file = s_read (path, &size);
+    unlink (path);
+    char seed[1 << 16];
+    size_t len = 0;
+    seed[len++] = (char) mode;
+    for (size_t at = 0; at + 8 <= size; ) {
+        uint32_t payload;
+        memcpy (&payload, file + at, 4);
+        if (payload > size - at - 8 || len + 2 + payload > sizeof seed) {
+            fprintf (stderr, "make_seeds: journal '%s' does not read back\n", path);
+            exit (1);
+        }
+        at += 8;
+        if (at + payload == size && torn <= payload)
+            payload -= (uint32_t) torn;
+        seed[len++] = (char) (payload & 0xff);
+        seed[len++] = (char) (payload >> 8);
+        memcpy (seed + len, file + at, payload);
+        len += payload;
+        at += payload;
+    }
+    free (file);
+    s_write ("journal", seed, len);
+}
+
+//  Opens a new journal at path for header, or exits.
+static zmr_journal_t *
+s_journal_new (const char *path, zmr_journal_header_t header)
+{
+    char err[256];
+    unlink (path);
+    zmr_journal_t *journal = zmr_journal_open (path, &header, err, sizeof err);
+    if (!journal) {
+        fprintf (stderr, "make_seeds: %s\n", err);
+        exit (1);
+    }
+    return journal;
+}
+
+//  Journals as the ventilator writes them, for the fixed request of
+//  fuzz_journal.c (job 0x1234, R 2, chunk size 65536, 10000 bytes, 3 inputs).
+static void
+s_journal_seeds (const char *tmp)
+{
+    char path[4096];
+    snprintf (path, sizeof path, "%s/journal", tmp);
+    const zmr_journal_header_t header = { 0x1234, 2, 65536, 10000, 3 };
+    //  No journal yet: opening writes the header.
+    s_write ("journal", "", 0);
+    s_write ("journal", "\x03", 1);
+
+    //  The header alone, in every mode.
+    zmr_journal_t *journal;
+    for (uint8_t mode = 0; mode < 4; mode++) {
+        journal = s_journal_new (path, header);
+        zmr_journal_destroy (&journal);
+        s_journal_seed (path, mode, 0);
+    }
+
+    //  Chunks cut and done, one with words over --max-word, one done twice
+    //  (a restart between two acknowledgements), then the last cut torn.
+    for (int torn = 0; torn < 2; torn++) {
+        journal = s_journal_new (path, header);
+        zmr_journal_cut_t cuts[] = { { 0, 0, 4096 }, { 0, 4096, 1904 }, { 1, 0, 3000 },
+                                     { 2, 0, 1000 } };
+        for (uint64_t i = 0; i < 4; i++)
+            zmr_journal_cut (journal, i, &cuts[i]);
+        zmr_journal_done (journal, 0, 812, 0);
+        zmr_journal_done (journal, 2, 500, 3);
+        zmr_journal_done (journal, 2, 500, 3);
+        zmr_journal_cut (journal, 4, &(zmr_journal_cut_t) { 2, 1000, 0xffffffffffull });
+        zmr_journal_destroy (&journal);
+        s_journal_seed (path, torn? 1: 0, torn? 1: 0);
+        if (!torn) {
+            journal = s_journal_new (path, header);
+            zmr_journal_cut (journal, 0, &cuts[0]);
+            zmr_journal_done (journal, 0, 812, 0);
+            zmr_journal_destroy (&journal);
+            s_journal_seed (path, 3, 0);
+        }
+    }
+
+    //  Written anew: the summary, then what followed it, and records
+    //  appended after the rewrite.
+    journal = s_journal_new (path, header);
+    zmr_journal_summary_t summary = { 2, 1312, 3, 6000, 1, 0 };
+    if (zmr_journal_rewrite_begin (journal, &summary)) {
+        perror ("make_seeds: rewrite");
+        exit (1);
+    }
+    zmr_journal_cut (journal, 2, &(zmr_journal_cut_t) { 1, 0, 3000 });
+    zmr_journal_done (journal, 2, 400, 0);
+    zmr_journal_rewrite_end (journal, true);
+    zmr_journal_cut (journal, 3, &(zmr_journal_cut_t) { 2, 0, 1000 });
+    zmr_journal_done (journal, 3, 99, 7);
+    zmr_journal_destroy (&journal);
+    s_journal_seed (path, 0, 0);
+    journal = s_journal_new (path, header);
+    summary = (zmr_journal_summary_t) { UINT64_MAX - 1, UINT64_MAX, UINT64_MAX, UINT64_MAX,
+                                        2, UINT64_MAX };
+    zmr_journal_rewrite_begin (journal, &summary);
+    zmr_journal_cut (journal, UINT64_MAX - 1, &(zmr_journal_cut_t) { 2, 1, UINT64_MAX });
+    zmr_journal_done (journal, UINT64_MAX, UINT64_MAX, UINT32_MAX);
+    zmr_journal_rewrite_end (journal, true);
+    zmr_journal_destroy (&journal);
+    s_journal_seed (path, 1, 0);
+
+    //  Another job's journal: taken when the request is the header's (mode
+    //  0), refused for the fixed request (mode 1).
+    zmr_journal_header_t other = { UINT64_MAX, 256, 1, UINT64_MAX, 1 };
+    for (uint8_t mode = 0; mode < 2; mode++) {
+        journal = s_journal_new (path, other);
+        zmr_journal_cut (journal, 0, &(zmr_journal_cut_t) { 0, 0, 1 });
+        zmr_journal_done (journal, 0, 1, 0);
+        zmr_journal_destroy (&journal);
+        s_journal_seed (path, mode, 0);
+    }
+}
+
+//  The snapshot zmr_store wrote for partition in dir, as a seed.
+static void
+s_snapshot_seed (const char *dir, uint32_t partition)
+{
+    char path[4096];
+    snprintf (path, sizeof path, "%s/partition-%u.snap", dir, partition);
+    size_t size;
+    char *data = s_read (path, &size);
+    s_write ("snapshot", data, size);
+    free (data);
+    unlink (path);
+    snprintf (path, sizeof path, "%s/partition-%u.log", dir, partition);
+    unlink (path);
+}
+
+//  Snapshots as a reducer writes them (partition 1, as fuzz_snapshot.c
+//  loads), one of another partition, and version 1 (every id).
+static void
+s_snapshot_seeds (const char *dir)
+{
+    s_write ("snapshot", "", 0);         //  Taken for no snapshot
+    char err[256];
+    zmr_counts_t *counts = zmr_counts_new ();
+    zmr_u64set_t *applied = zmr_u64set_new ();
+    for (uint32_t partition = 1; partition <= 2; partition++) {
+        zmr_store_t *store = zmr_store_open (dir, partition, err, sizeof err);
+        if (!store || !counts || !applied) {
+            fprintf (stderr, "make_seeds: %s\n", store? "out of memory": err);
+            exit (1);
+        }
+        //  Empty; then ranges and words; then the extremes.
+        if (partition == 1) {
+            zmr_store_snapshot (store, 0x1234, 2, counts, applied);
+            s_snapshot_seed (dir, partition);
+        }
+        for (uint64_t id = 0; id < 10; id++)
+            zmr_u64set_insert (applied, id);
+        zmr_u64set_insert (applied, 12);
+        zmr_u64set_insert_range (applied, 20, 29);
+        zmr_counts_add (counts, "the", 3, 62, NULL);
+        zmr_counts_add (counts, "\0nul\xff", 5, 1, NULL);
+        zmr_counts_add (counts, "caf\xc3\xa9", 5, 2, NULL);
+        zmr_store_snapshot (store, 0x1234, 2, counts, applied);
+        s_snapshot_seed (dir, partition);
+        if (partition == 1) {
+            zmr_u64set_insert_range (applied, UINT64_MAX - 1, UINT64_MAX);
+            zmr_counts_add (counts, "", 0, UINT64_MAX, NULL);
+            zmr_store_snapshot (store, UINT64_MAX, ZMR_MAX_REDUCERS, counts, applied);
+            s_snapshot_seed (dir, partition);
+        }
+        zmr_store_destroy (&store);
+        zmr_counts_clear (counts);
+        zmr_u64set_destroy (&applied);
+        applied = zmr_u64set_new ();
+    }
+    zmr_u64set_destroy (&applied);
+    zmr_counts_destroy (&counts);
+
+    //  Version 1, packed by the same msgpack-c calls as it was: every id,
+    //  in no order, one twice; and none at all.
+    static const uint64_t ids[] = { 7, 3, 5, 4, UINT64_MAX, 0, 3, 100000 };
+    for (size_t nids = 0; nids <= 8; nids += 8) {
+        msgpack_sbuffer sbuf;
+        msgpack_packer pk;
+        msgpack_sbuffer_init (&sbuf);
+        msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+        msgpack_pack_array (&pk, 7);
+        msgpack_pack_uint16 (&pk, 0x5A53);
+        msgpack_pack_uint8 (&pk, 1);
+        msgpack_pack_uint64 (&pk, 0x1234);
+        msgpack_pack_uint32 (&pk, 1);
+        msgpack_pack_uint32 (&pk, 2);
+        msgpack_pack_array (&pk, (uint32_t) nids);
+        for (size_t i = 0; i < nids; i++)
+            msgpack_pack_uint64 (&pk, ids[i]);
+        msgpack_pack_array (&pk, 4);
+        zmr_msg_pack_pair (&pk, "word", 4, 77);
+        zmr_msg_pack_pair (&pk, "word", 4, 1);
+        s_write ("snapshot", sbuf.data, sbuf.size);
+        msgpack_sbuffer_destroy (&sbuf);
+    }
 }
 
 int
@@ -217,6 +446,19 @@ main (int argc, char *argv[])
     memset (long_line, 'x', sizeof long_line - 1);
     memcpy (long_line, "name = ", 7);
     s_write ("config", long_line, sizeof long_line - 1);
+
+    //  Files: made in a directory of their own, then read back as seeds.
+    char tmp[] = "/tmp/zmr-seeds-XXXXXX";
+    if (!mkdtemp (tmp)) {
+        perror (tmp);
+        return 1;
+    }
+    s_journal_seeds (tmp);
+    s_snapshot_seeds (tmp);
+    if (rmdir (tmp)) {
+        perror (tmp);
+        return 1;
+    }
     printf ("make_seeds: %d seeds in %s\n", s_seq, s_dir);
     return 0;
 }

@@ -38,6 +38,8 @@ build() {   # build NAME SOURCE [DEFINE]
 }
 build fuzz_frame tests/fuzz/fuzz_frame.c
 build fuzz_config tests/fuzz/fuzz_config.c
+build fuzz_journal tests/fuzz/fuzz_journal.c
+build fuzz_snapshot tests/fuzz/fuzz_snapshot.c
 families=(chunk batch status control)
 for i in "${!families[@]}"; do
     build "fuzz_${families[$i]}" tests/fuzz/fuzz_typed.c -DZMR_FUZZ_FAMILY=$((i + 1))
@@ -49,7 +51,7 @@ rm -rf "$out/seeds"
 "$out/make_seeds" "$out/seeds" >/dev/null
 
 failed=0
-for target in frame config "${families[@]}"; do
+for target in frame config journal snapshot "${families[@]}"; do
     corpus="$out/corpus-$target"
     mkdir -p "$corpus" "$out/crashes-$target"
     cp -n "$out/seeds/$target"/* "$corpus"/ 2>/dev/null || true
