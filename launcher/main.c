@@ -22,6 +22,9 @@ s_help (void)
 "      --chunk-size=SIZE bytes per chunk, cut at whitespace (default 4M; 1M\n"
 "                        with --stream)\n"
 "      --dead-ms=MS      silence after which a worker is dead (default 3000)\n"
+"      --poison-limit=N  mappers that may die on one chunk before it is\n"
+"                        quarantined and the job finishes without it (exit 3;\n"
+"                        default 3)\n"
 "      --max-word=SIZE   leave out words longer than SIZE bytes, counted in the\n"
 "                        status as words_too_long (default: none)\n"
 "      --max-distinct=N  fail the job when a partition holds more than N\n"
@@ -92,7 +95,7 @@ s_run (int argc, char *argv[])
         .chunk_size = ZMR_DEFAULT_CHUNK, .dead_ms = 3000,
         .progress = isatty (STDERR_FILENO), .live_ms = 10
     };
-    enum { O_RECEIPT = 200, O_PARTS = 256, O_CHUNK_SIZE, O_DEAD_MS, O_STATUS, O_EXPOSE, O_PROGRESS,
+    enum { O_RECEIPT = 200, O_PARTS = 256, O_CHUNK_SIZE, O_DEAD_MS, O_POISON, O_STATUS, O_EXPOSE, O_PROGRESS,
            O_NO_PROGRESS, O_STATS, O_MAP_COST, O_STREAM, O_FOLLOW, O_SNAPSHOT, O_PUBLISH,
            O_FLUSH_MS, O_LIVE_MS, O_FOLLOW_MS, O_WINDOW, O_WINDOW_DIR, O_MAX_DISTINCT,
            O_CURVE, O_REQUIRE_CURVE, O_MAX_WORD, O_MAX_MESSAGE, O_VERSION };
@@ -104,6 +107,7 @@ s_run (int argc, char *argv[])
         { "receipt", required_argument, NULL, O_RECEIPT },
         { "chunk-size", required_argument, NULL, O_CHUNK_SIZE },
         { "dead-ms", required_argument, NULL, O_DEAD_MS },
+        { "poison-limit", required_argument, NULL, O_POISON },
         { "status", required_argument, NULL, O_STATUS },
         { "expose", required_argument, NULL, O_EXPOSE },
         { "curve", no_argument, NULL, O_CURVE },
@@ -145,6 +149,7 @@ s_run (int argc, char *argv[])
                 chunk_set = true;
                 break;
             case O_DEAD_MS: config.dead_ms = (uint32_t) zmr_option_u64 ("--dead-ms", optarg, 100, 3600000); break;
+            case O_POISON: config.poison_limit = (uint32_t) zmr_option_u64 ("--poison-limit", optarg, 1, 1000); break;
             case O_STATUS: config.status = zmr_option_endpoint ("--status", optarg); break;
             case O_EXPOSE:
                 config.expose = zmr_option_endpoint ("--expose", optarg);

@@ -263,7 +263,7 @@ s_start (s_launcher_t *self)
     bool talk = config->verbose > 0;
 
     //  The ventilator first: it binds what the others dial.
-    char reducers[16], chunk_size[32], dead_ms[16];
+    char reducers[16], chunk_size[32], dead_ms[16], poison_opt[32];
     snprintf (reducers, sizeof reducers, "%u", config->reducers);
     snprintf (chunk_size, sizeof chunk_size, "%llu", (unsigned long long) config->chunk_size);
     snprintf (dead_ms, sizeof dead_ms, "%u", config->dead_ms);
@@ -290,6 +290,10 @@ s_start (s_launcher_t *self)
     argv[n++] = chunk_size;
     argv[n++] = "--dead-ms";
     argv[n++] = dead_ms;
+    if (config->poison_limit) {
+        snprintf (poison_opt, sizeof poison_opt, "--poison-limit=%u", config->poison_limit);
+        argv[n++] = poison_opt;
+    }
     //  A fixed job id and a journal: a ventilator started again resumes.
     char job_opt[40], journal_opt[PATH_MAX + 16];
     uint64_t job = 0;

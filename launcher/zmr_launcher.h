@@ -13,6 +13,7 @@ typedef struct {
     const char *receipt;         //  Receipt file, or NULL
     uint64_t chunk_size;         //  Bytes per chunk
     uint32_t dead_ms;            //  Worker liveness timeout
+    uint32_t poison_limit;       //  Mappers that may die on a chunk (0: the ventilator's)
     const char *status;          //  Extra status endpoint to bind, or NULL
     const char *expose;          //  tcp://HOST:PORT base for all endpoints, or NULL
     bool curve;                  //  CURVE on every socket, with certificates made

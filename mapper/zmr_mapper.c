@@ -319,12 +319,14 @@ s_map_reference (s_mapper_t *self, const zmr_msg_t *msg)
     while (at < end) {
         size_t want = end - at < S_PIECE? (size_t) (end - at): S_PIECE;
         if (have + want > self->ref_cap) {
-            //  A word longer than a piece makes the buffer grow to hold it
-            char *buf = realloc (self->ref_buf, have + want);
+            //  A word longer than a piece makes the buffer grow to hold it,
+            //  doubling (a 64 MiB word would otherwise be copied 256 times)
+            size_t cap = self->ref_cap * 2 > have + want? self->ref_cap * 2: have + want;
+            char *buf = realloc (self->ref_buf, cap);
             if (!buf)
                 return s_reference_failed (self, msg, "out of memory");
             self->ref_buf = buf;
-            self->ref_cap = have + want;
+            self->ref_cap = cap;
         }
         for (size_t got = 0; got < want;) {
             ssize_t rc = pread (self->ref_fd, self->ref_buf + have + got, want - got,

@@ -137,6 +137,8 @@ Test (cli, run_rejects_bad_numbers_naming_the_option)
         { "--chunk-size", "0", "--chunk-size" },
         { "--chunk-size", "65M", "--chunk-size" },
         { "--dead-ms", "ten", "--dead-ms" },
+        { "--poison-limit", "0", "--poison-limit" },
+        { "--poison-limit", "1001", "--poison-limit" },
         { "--status", "nowhere", "--status" },
         { "--window", "5q", "--window" },
         { "--window", "0s", "--window" },
@@ -378,4 +380,26 @@ Test (cli, run_fails_clearly_past_max_distinct_and_not_below_it)
                   h_strf ("%zu", ref.n), "-o", output, input, NULL);
     cr_assert_eq (code, 0, "zmr run under --max-distinct exited %d", code);
     h_assert_result (output, &ref);
+}
+
+//  The journal's rewrite threshold comes from the environment: a bad one is
+//  a usage error naming the variable, before anything starts.
+Test (cli, a_bad_journal_compact_setting_is_a_usage_error)
+{
+    char *input = h_write ("in.txt", "a b\n", 4);
+    const char *values[] = { "ten", "1", "0", "99999999999" };
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        char *err = h_path (h_strf ("compact-%zu.err", i));
+        const char *env[] = { h_strf ("TMPDIR=%s", h_dir ()),
+                              h_strf ("ZMR_JOURNAL_COMPACT=%s", values[i]), NULL };
+        h_io_t io = { .stderr_path = err, .env = env };
+        const char *args[] = { "--control", h_strf ("ipc://%s/c%zu", h_dir (), i), input, NULL };
+        pid_t pid = h_spawnv ("zmr-ventilator", args, &io);
+        int code = h_exit_code (h_wait (pid, 10000, "zmr-ventilator"));
+        size_t len;
+        char *text = h_read (err, &len);
+        cr_assert_eq (code, 2, "ZMR_JOURNAL_COMPACT=%s: exit %d: %s", values[i], code, text);
+        cr_assert_not_null (strstr (text, "ZMR_JOURNAL_COMPACT"), "%s", text);
+        h_release (text);
+    }
 }

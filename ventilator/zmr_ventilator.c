@@ -39,6 +39,7 @@ typedef struct {
     uint32_t crashes;        //  Mappers that died holding it
     uint64_t stamp;          //  When its text came in (ms since the epoch)
     bool recount;            //  Done, words unknown: queued to be mapped again
+    bool quarantined;        //  Given up on: DONE without words, not journaled
 } s_chunk_t;
 
 typedef struct {
@@ -83,6 +84,7 @@ typedef struct {
     size_t ncuts_journaled;  //  Chunks whose cut the journal held at start
     size_t journal_first;    //  The first of them (chunks below: done)
     zmr_journal_summary_t forgotten;  //  Sums of the chunks below base
+    size_t first_quarantined;  //  Lowest chunk quarantined, or SIZE_MAX
     zmr_file_ref_t *refs;    //  Per input, for chunks by reference (path
                              //  NULL until its first chunk)
     size_t first_open;       //  Every chunk below this one is DONE
@@ -785,7 +787,10 @@ s_quarantine (s_vent_t *self, uint64_t id)
              (unsigned long long) chunk->offset, chunk->len, chunk->crashes);
     chunk->state = S_DONE;
     chunk->counted = chunk->has_words = true;
+    chunk->quarantined = true;
     chunk->words = 0;
+    if (id < self->first_quarantined)
+        self->first_quarantined = id;
     free (chunk->data);
     chunk->data = NULL;
     free (chunk->acked);
@@ -1128,9 +1133,17 @@ s_journal_rewrite (s_vent_t *self)
     if (self->nchunks <= self->base
     ||  zmr_journal_records (self->journal) < s_journal_compact_records ())
         return;
+    //  A quarantined chunk looks done (no words), but a summary must not
+    //  hide it: a ventilator restarted on it would not report it. The
+    //  journal grows on past one (and cannot be written anew at all once
+    //  the ledger forgot the chunks before it).
+    if (self->first_quarantined < self->base)
+        return;
     //  The chunk the summary stops at must be cut already: it says where
     //  the input stands
     size_t low = s_first_needed (self);
+    if (low > self->first_quarantined)
+        low = self->first_quarantined;
     if (low > self->nchunks - 1)
         low = self->nchunks - 1;
     zmr_journal_summary_t summary = self->forgotten;
@@ -1138,7 +1151,7 @@ s_journal_rewrite (s_vent_t *self)
     for (; id < low; id++) {
         const s_chunk_t *chunk = s_at (self, id);
         if (chunk->state != S_DONE || !chunk->counted)
-            break;              //  (a quarantined chunk: not summed up)
+            break;
         summary.words += chunk->words;
         summary.too_long += chunk->too_long;
         summary.bytes += chunk->len;
@@ -1156,8 +1169,10 @@ s_journal_rewrite (s_vent_t *self)
     for (size_t i = id; ok && i < self->nchunks; i++) {
         const s_chunk_t *chunk = s_at (self, i);
         zmr_journal_cut_t where = { chunk->input, chunk->offset, chunk->len };
+        //  (A quarantined chunk gets no done record, as when it was
+        //  quarantined: a ventilator started again tries it again)
         ok = zmr_journal_cut (self->journal, i, &where) == 0
-          && (chunk->state != S_DONE || !chunk->counted
+          && (chunk->state != S_DONE || !chunk->counted || chunk->quarantined
               || zmr_journal_done (self->journal, i, chunk->words, chunk->too_long) == 0);
     }
     if (zmr_journal_rewrite_end (self->journal, ok))
@@ -1505,6 +1520,7 @@ zmr_ventilator_run (const zmr_ventilator_config_t *config)
 {
     s_vent_t self;
     memset (&self, 0, sizeof self);
+    self.first_quarantined = SIZE_MAX;
     if (s_open (&self, config)) {
         s_close (&self);
         return 1;
