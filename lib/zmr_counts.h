@@ -14,7 +14,6 @@ typedef struct {
     uint32_t aux;        //  Free for the caller (the journal keeps words left out)
     uint64_t count;      //  Occurrences
     uint32_t hash;       //  The table's hash of the word (a prefilter)
-    uint32_t spare;      //  (Unused: keeps the entry 32 bytes)
 } zmr_entry_t;
 
 typedef struct _zmr_counts_t zmr_counts_t;

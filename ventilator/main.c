@@ -148,8 +148,8 @@ main (int argc, char *argv[])
         config.chunk_size = ZMR_STREAM_CHUNK;
     config.chunk_size = (size_t) zmr_option_chunk_fit (config.chunk_size, chunk_set);
     const char *compact = getenv ("ZMR_JOURNAL_COMPACT");
-    uint64_t records;
-    if (compact && zmr_parse_size (compact, 2, UINT32_MAX, &records))
+    config.journal_compact = 65536;
+    if (compact && zmr_parse_size (compact, 2, UINT32_MAX, &config.journal_compact))
         zmr_usage_error ("ZMR_JOURNAL_COMPACT='%s': expected a number of journal records, "
                          "2 .. 4294967295", compact);
     zmr_signals_install ();

@@ -1112,17 +1112,6 @@ s_compact (s_vent_t *self)
         self->first_uncounted = low;
 }
 
-//  Records in the journal before it is written anew (ZMR_JOURNAL_COMPACT).
-static uint64_t
-s_journal_compact_records (void)
-{
-    const char *value = getenv ("ZMR_JOURNAL_COMPACT");
-    uint64_t records = 65536;
-    if (value && zmr_parse_size (value, 2, UINT32_MAX, &records))
-        records = 65536;        //  Checked at start (zmr_ventilator_run)
-    return records;
-}
-
 //  Writes the journal anew when it has grown: the prefix of chunks done
 //  and counted in one summary record, then a cut (and done) record per
 //  chunk after it, so that a stream's journal stays the size of what is
@@ -1131,7 +1120,7 @@ static void
 s_journal_rewrite (s_vent_t *self)
 {
     if (self->nchunks <= self->base
-    ||  zmr_journal_records (self->journal) < s_journal_compact_records ())
+    ||  zmr_journal_records (self->journal) < self->config->journal_compact)
         return;
     //  A quarantined chunk looks done (no words), but a summary must not
     //  hide it: a ventilator restarted on it would not report it. The

@@ -21,6 +21,7 @@ typedef struct {
     uint32_t status_ms;              //  Status period
     uint64_t job;                    //  Job id, 0 for a random one
     const char *journal;             //  Ledger on disk for resuming, or NULL
+    uint64_t journal_compact;        //  Records before it is written anew
     uint32_t poison_limit;           //  Mapper deaths before a chunk is quarantined
     bool by_reference;               //  Chunks of regular files go as (file,
                                      //  offset, length): every mapper reads
