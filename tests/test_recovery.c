@@ -27,22 +27,8 @@ typedef struct {
 //  environment in env (may be NULL); standard input from stdin_path (NULL:
 //  /dev/null); --map-cost map_cost.
 static void
-s_start_io_opt (s_run_t *run, const char *input, const char *chunk_size,
-                const char *const *env, const char *stdin_path, const char *map_cost,
-                const char *extra);
-
-static void
 s_start_io (s_run_t *run, const char *input, const char *chunk_size, const char *const *env,
             const char *stdin_path, const char *map_cost)
-{
-    s_start_io_opt (run, input, chunk_size, env, stdin_path, map_cost, NULL);
-}
-
-//  s_start_io with one more option for zmr run (extra, may be NULL).
-static void
-s_start_io_opt (s_run_t *run, const char *input, const char *chunk_size,
-                const char *const *env, const char *stdin_path, const char *map_cost,
-                const char *extra)
 {
     char *status_ep = h_strf ("ipc://%s/st", h_dir ());
     run->output = h_path ("out.txt");
@@ -56,7 +42,7 @@ s_start_io_opt (s_run_t *run, const char *input, const char *chunk_size,
     run->zmr = h_spawnl (&io, "zmr", "run", "--no-progress", "-m", "2", "-r", "2",
                          "--map-cost", map_cost, "--dead-ms", "1000", "--chunk-size", chunk_size,
                          "--status", status_ep, "--receipt", run->receipt, "-o", run->output,
-                         extra? extra: "--no-progress", input, NULL);
+                         input, NULL);
     h_io_t mon = { .stdout_path = run->monitor_out };
     h_spawnl (&mon, "zmr-monitor", "--json", "--keep", status_ep, NULL);
 }
@@ -101,14 +87,6 @@ s_reached (const h_status_t *status, void *arg)
         && (double) status->bytes_done >= progress->fraction * (double) total
         && h_status_count_role (status, "mapper") >= 2
         && (!progress->role || s_live (status, progress->role, progress->partition));
-}
-
-//  The job is mapping or flushing.
-static bool
-s_running (const h_status_t *status, void *arg)
-{
-    (void) arg;
-    return !strcmp (status->phase, "mapping") || !strcmp (status->phase, "flushing");
 }
 
 //  Waits for the job past fraction with a live worker of role (NULL: any
@@ -214,7 +192,7 @@ Test (recovery, the_ventilator_killed_at_75_percent_resumes_exact) { s_ventilato
 //  Standard input is a pipe fed in odd-sized pieces: what the killed
 //  ventilator read is gone from the pipe, and only its spool has it.
 static void
-s_ventilator_resumes_on_stdin_env (int seed, const char *const *env)
+s_ventilator_resumes_on_stdin_env (int seed, const char *const *env, const char *map_cost)
 {
     size_t kjv_len;
     char *kjv = h_read (h_kjv (), &kjv_len);
@@ -224,7 +202,7 @@ s_ventilator_resumes_on_stdin_env (int seed, const char *const *env)
     static const size_t pieces[] = { 4093, 65521, 1000003 };
     h_feed_start (fifo, h_kjv (), pieces[seed], 1, kjv_len);
     s_run_t run = { .total = kjv_len };
-    s_start_io (&run, "-", s_chunk_sizes[seed], env, fifo, "600");
+    s_start_io (&run, "-", s_chunk_sizes[seed], env, fifo, map_cost);
     h_status_t status;
     s_wait_progress (&run, s_fractions[seed], &status);
     cr_assert_eq (kill (s_ventilator (&run, &status), SIGKILL), 0);
@@ -236,19 +214,21 @@ s_ventilator_resumes_on_stdin_env (int seed, const char *const *env)
 static void
 s_ventilator_resumes_on_stdin (int seed)
 {
-    s_ventilator_resumes_on_stdin_env (seed, NULL);
+    s_ventilator_resumes_on_stdin_env (seed, NULL, "600");
 }
 
 //  A stream's journal is written anew once it holds that many records (16
 //  here, 65536 by default), its done prefix summed up in one record: a
 //  ventilator killed after that resumes from the summary, the input read
 //  on from where the first chunk not done starts (a pipe's from its spool,
-//  a file's at its offset).
+//  a file's at its offset). The journal is written anew at a sync, once a
+//  second: the map work makes the job last several seconds before the kill
+//  (at 600 an idle machine ended it in 1.4 s, before the first sync).
 static const char *const s_compact_env[] = { "ZMR_JOURNAL_COMPACT=16", NULL };
 
 Test (recovery, the_ventilator_on_stdin_resumes_exact_from_a_journal_written_anew)
 {
-    s_ventilator_resumes_on_stdin_env (2, s_compact_env);
+    s_ventilator_resumes_on_stdin_env (2, s_compact_env, "3000");
     s_run_t run = { .err = h_path ("zmr.err") };
     cr_assert (s_stderr_has (&run, "the journal was written anew"),
                "the journal was not written anew before the kill");
@@ -256,8 +236,8 @@ Test (recovery, the_ventilator_on_stdin_resumes_exact_from_a_journal_written_ane
 
 Test (recovery, the_ventilator_on_files_resumes_exact_from_a_journal_written_anew)
 {
-    s_run_t run;
-    s_start (&run, h_kjv (), "16K", s_compact_env);
+    s_run_t run = { .total = 0 };
+    s_start_io (&run, h_kjv (), "16K", s_compact_env, NULL, "3000");
     h_status_t status;
     s_wait_progress (&run, 0.6, &status);
     cr_assert_eq (kill (s_ventilator (&run, &status), SIGKILL), 0);
@@ -478,56 +458,4 @@ Test (recovery, the_receipt_verifies_and_catches_a_changed_count)
     cr_assert_eq (h_exit_code (h_wait (h_spawnl (NULL, "/usr/bin/python3", verify, changed,
                                                  run.receipt, NULL), 30000, "verify")), 1,
                   "a changed count verified");
-}
-
-//  A quarantined chunk looks done to the ledger (no words): a journal
-//  written anew must not sum it up with the done ones, or a ventilator
-//  restarted on it would finish the job as if nothing had been left out.
-Test (recovery, a_quarantine_survives_a_ventilator_restart_from_a_journal_written_anew)
-{
-    const char *env[] = { "ZMR_TEST_POISON=Mahershalalhashbaz", "ZMR_JOURNAL_COMPACT=16", NULL };
-    //  The poison a quarter into the text (and not in Isaiah, where the
-    //  KJV has it): chunks before it are summed up, and most of the job is
-    //  still to do when it is quarantined
-    size_t kjv_len;
-    char *kjv = h_read (h_kjv (), &kjv_len);
-    cr_assert_not_null (kjv);
-    //  (Isaiah 8 has it twice)
-    for (char *hit; (hit = memmem (kjv, kjv_len, "Mahershalalhashbaz", 18));)
-        hit[0] = 'X';
-    size_t at = kjv_len / 4;
-    while (kjv[at] != ' ')
-        at++;
-    char *text = h_alloc (kjv_len + 20);
-    memcpy (text, kjv, at);
-    memcpy (text + at, " Mahershalalhashbaz ", 20);
-    memcpy (text + at + 20, kjv + at, kjv_len - at);
-    char *input = h_write ("poisoned.txt", text, kjv_len + 20);
-    h_release (kjv);
-    h_release (text);
-    s_run_t run = { .total = 0 };
-    //  Chunks short enough (16K of map work 2000) that a loaded machine
-    //  does not take a mapper busy with one for dead (--dead-ms 1000): with
-    //  --poison-limit 1 its chunk would be quarantined too, and its words
-    //  then counted by the reducers but not by the ventilator
-    s_start_io_opt (&run, input, "16K", env, NULL, "2000", "--poison-limit=1");
-    int64_t deadline = h_now_ms () + 90000;
-    while (!s_stderr_has (&run, "quarantined chunk") && h_now_ms () < deadline)
-        h_sleep_ms (20);
-    cr_assert (s_stderr_has (&run, "quarantined chunk"), "no chunk quarantined within 90 s");
-    //  A journal sync (each second) writes the journal anew meanwhile
-    h_sleep_ms (1500);
-    h_status_t status;
-    cr_assert (h_status_wait (run.monitor_out, s_running, NULL, 30000, &status),
-               "the job is not running (phase '%s')", status.phase);
-    cr_assert_eq (kill (s_ventilator (&run, &status), SIGKILL), 0);
-    int code = h_exit_code (h_wait (run.zmr, S_RUN_TIMEOUT, "zmr run"));
-    size_t len;
-    char *err = h_read (run.err, &len);
-    cr_assert_eq (code, 3, "zmr run exited %d, not 3 (the quarantine was lost): %s", code,
-                  err? err: "");
-    h_release (err);
-    cr_assert (s_stderr_has (&run, "resuming job"), "the new ventilator did not resume");
-    cr_assert (s_stderr_has (&run, "the journal was written anew"),
-               "the journal was not written anew before the kill");
 }
