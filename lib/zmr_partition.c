@@ -18,6 +18,7 @@
 #include "zmr_partition.h"
 
 #include <assert.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,16 @@ s_digest_failed (void)
     abort ();
 }
 
+//  SHA-1 from OpenSSL's default provider, without reading the system's
+//  openssl.cnf: a word's partition must not depend on a machine's crypto
+//  policy, and the configuration code alone was some 600 KB of libcrypto
+//  paged into every mapper (a job's memory is summed over its processes).
+static void
+s_openssl_init (void)
+{
+    OPENSSL_init_crypto (OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
+}
+
 zmr_partitioner_t *
 zmr_partitioner_new (uint32_t reducers)
 {
@@ -51,6 +62,7 @@ zmr_partitioner_new (uint32_t reducers)
     if (!self)
         return NULL;
     self->reducers = reducers;
+    s_openssl_init ();
     self->sha1 = EVP_MD_fetch (NULL, "SHA1", NULL);
     self->ctx = EVP_MD_CTX_new ();
     if (!self->sha1 || !self->ctx) {
@@ -109,6 +121,7 @@ zmr_partition_of (const void *word, size_t len, uint32_t reducers)
     assert (word || len == 0);
     uint8_t digest [EVP_MAX_MD_SIZE];
     size_t digest_len = 0;
+    s_openssl_init ();
     if (!EVP_Q_digest (NULL, "SHA1", NULL, word, len, digest, &digest_len)
     ||  digest_len != ZMR_SHA1_LEN)
         s_digest_failed ();

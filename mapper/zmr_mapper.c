@@ -317,7 +317,10 @@ s_map_reference (s_mapper_t *self, const zmr_msg_t *msg)
     uint64_t words = 0;
     size_t have = 0;            //  Bytes of an unfinished word at the front
     while (at < end) {
-        size_t want = end - at < S_PIECE? (size_t) (end - at): S_PIECE;
+        //  The piece fills what the unfinished word leaves of the buffer,
+        //  which grows only for a word longer than half a piece
+        size_t room = self->ref_cap > have + S_PIECE / 2? self->ref_cap - have: S_PIECE;
+        size_t want = end - at < room? (size_t) (end - at): room;
         if (have + want > self->ref_cap) {
             //  A word longer than a piece makes the buffer grow to hold it,
             //  doubling (a 64 MiB word would otherwise be copied 256 times)
