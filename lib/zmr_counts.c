@@ -457,6 +457,18 @@ s_keys_sort_parallel (s_sort_key_t *keys, s_sort_key_t *spare, size_t n)
     s_keys_merge (keys, spare, n, half);
 }
 
+//  The sort key of an entry.
+static inline s_sort_key_t
+s_key_of (const zmr_entry_t *entry)
+{
+    uint8_t bytes [8] = { 0 };
+    memcpy (bytes, entry->word, entry->len < 8? entry->len: 8);
+    uint64_t prefix = 0;
+    for (int b = 0; b < 8; b++)
+        prefix = (prefix << 8) | bytes [b];
+    return (s_sort_key_t) { entry->count, prefix, entry };
+}
+
 void
 zmr_entries_sort (zmr_entry_t *entries, size_t count)
 {
@@ -477,19 +489,42 @@ zmr_entries_sort (zmr_entry_t *entries, size_t count)
         return;
     }
     memcpy (copy, entries, count * sizeof *copy);
-    for (size_t i = 0; i < count; i++) {
-        uint8_t bytes [8] = { 0 };
-        memcpy (bytes, copy [i].word, copy [i].len < 8? copy [i].len: 8);
-        uint64_t prefix = 0;
-        for (int b = 0; b < 8; b++)
-            prefix = (prefix << 8) | bytes [b];
-        keys [i] = (s_sort_key_t) { copy [i].count, prefix, &copy [i] };
-    }
+    for (size_t i = 0; i < count; i++)
+        keys [i] = s_key_of (&copy [i]);
     s_keys_sort_parallel (keys, keys + count, count);
     for (size_t i = 0; i < count; i++)
         entries [i] = *keys [i].entry;
     zmr_big_free (copy, copy_size);
     zmr_big_free (keys, keys_size);
+}
+
+const zmr_entry_t **
+zmr_entries_order (const zmr_entry_t *const *runs, const size_t *counts, size_t nruns,
+                   size_t *total)
+{
+    assert (total);
+    assert (runs || nruns == 0);
+    size_t count = 0;
+    for (size_t r = 0; r < nruns; r++)
+        count += counts [r];
+    *total = count;
+    const zmr_entry_t **order = malloc ((count? count: 1) * sizeof *order);
+    size_t keys_size = 2 * count * sizeof (s_sort_key_t);
+    s_sort_key_t *keys = count? (s_sort_key_t *) zmr_big_alloc (keys_size): NULL;
+    if (!order || (count && !keys)) {
+        free (order);
+        zmr_big_free (keys, keys_size);
+        return NULL;
+    }
+    size_t at = 0;
+    for (size_t r = 0; r < nruns; r++)
+        for (size_t i = 0; i < counts [r]; i++)
+            keys [at++] = s_key_of (&runs [r][i]);
+    s_keys_sort_parallel (keys, keys + count, count);
+    for (size_t i = 0; i < count; i++)
+        order [i] = keys [i].entry;
+    zmr_big_free (keys, keys_size);
+    return order;
 }
 
 zmr_entry_t *

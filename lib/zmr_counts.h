@@ -94,4 +94,12 @@ int
 void
     zmr_entries_sort (zmr_entry_t *entries, size_t count);
 
+//  The entries of nruns arrays (runs[r], counts[r] entries each), as
+//  pointers in result order, without copying one entry: what the sink
+//  writes its result from. *total is set to their number. Returns the
+//  array (free() it), or NULL on out-of-memory.
+const zmr_entry_t **
+    zmr_entries_order (const zmr_entry_t *const *runs, const size_t *counts, size_t nruns,
+                       size_t *total);
+
 #endif

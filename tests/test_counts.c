@@ -294,6 +294,10 @@ Test (counts, sort_gives_the_result_order)
         cr_assert_str_eq (entries [at].word, expected [at], "position %zu", at);
     zmr_entries_sort (entries, 0);
     zmr_entries_sort (NULL, 0);
+    size_t none = 1;
+    const zmr_entry_t **order = zmr_entries_order (NULL, NULL, 0, &none);
+    cr_assert (order && none == 0, "no runs: an empty order");
+    free (order);
     zmr_counts_destroy (&counts);
 }
 
@@ -407,6 +411,21 @@ s_assert_sorts_in_result_order (zmr_counts_t *counts)
         }
     }
     cr_assert_eq (sum, total, "entries lost or doubled by the sort");
+    //  The same entries as three uneven runs, put in order by pointer (the
+    //  sink's way): the very sequence checked above, entry by entry (the
+    //  order is total: no two entries have the same word).
+    const zmr_entry_t *table = zmr_counts_entries (counts);
+    const zmr_entry_t *runs [3] = { table, table + size / 7, table + size / 2 };
+    size_t lens [3] = { size / 7, size / 2 - size / 7, size - size / 2 };
+    size_t ordered = 0;
+    const zmr_entry_t **order = zmr_entries_order (runs, lens, 3, &ordered);
+    cr_assert_not_null (order);
+    cr_assert_eq (ordered, size);
+    for (size_t at = 0; at < size; at++)
+        cr_assert (order [at]->len == entries [at].len && order [at]->count == entries [at].count
+                   && !memcmp (order [at]->word, entries [at].word, entries [at].len),
+                   "by pointer, entry %zu differs from the sorted copy", at);
+    free (order);
     free (entries);
 }
 
