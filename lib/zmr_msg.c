@@ -11,12 +11,12 @@ static const char *s_names[] = {
     "unknown", "HELLO", "WELCOME", "REJECT", "CHUNK", "TAKE", "MAPPED",
     "BATCH", "ACK", "HEARTBEAT", "BYE", "FLUSH", "RESULT", "STORED", "DONE",
     "FINISH", "STATUS", "AGAIN", "LIVE", "UPDATE", "TOTALS", "LIVESTAT", "CLOSE",
-    "WINDOW", "WSTORED", "FAIL"
+    "WINDOW", "WSTORED", "FAIL", "REST"
 };
 
 //  Number of fields after the job, per type.
 static const uint32_t s_fields[] = {
-    0, 7, 7, 2, 9, 1, 3, 5, 4, 2, 1, 2, 5, 1, 2, 3, 1, 0, 4, 4, 3, 4, 1, 6, 2, 1
+    0, 7, 7, 2, 9, 1, 3, 5, 4, 2, 1, 2, 5, 1, 2, 3, 1, 0, 4, 4, 3, 4, 1, 6, 2, 1, 0
 };
 
 const char *
@@ -207,6 +207,7 @@ s_decode_fields (zmr_mpr_t *r, zmr_msg_t *msg)
             msg->state_map = *r;
             return zmr_mpr_skip (r, 3);
         case ZMR_AGAIN:
+        case ZMR_REST:
             return 0;
         case ZMR_LIVE:
             if (zmr_mpr_cstr (r, msg->endpoint, sizeof msg->endpoint)
@@ -557,6 +558,12 @@ void
 zmr_msg_pack_again (msgpack_packer *pk, uint64_t job)
 {
     zmr_msg_begin (pk, ZMR_AGAIN, job, s_fields[ZMR_AGAIN]);
+}
+
+void
+zmr_msg_pack_rest (msgpack_packer *pk, uint64_t job)
+{
+    zmr_msg_begin (pk, ZMR_REST, job, s_fields[ZMR_REST]);
 }
 
 void

@@ -49,7 +49,8 @@ typedef enum {
     ZMR_WINDOW,
     ZMR_WSTORED,
     ZMR_FAIL,
-    ZMR_TYPE_LAST = ZMR_FAIL
+    ZMR_REST,
+    ZMR_TYPE_LAST = ZMR_REST
 } zmr_msg_type_t;
 
 typedef enum {
@@ -165,6 +166,7 @@ void zmr_msg_pack_hello (msgpack_packer *pk, uint64_t job, zmr_role_t role,
                          const char *endpoint, const char *name,
                          uint64_t applied, const char *key);
 void zmr_msg_pack_again (msgpack_packer *pk, uint64_t job);
+void zmr_msg_pack_rest (msgpack_packer *pk, uint64_t job);
 void zmr_msg_pack_welcome (msgpack_packer *pk, uint64_t job, uint32_t reducers,
                            const char *chunks, const char *status,
                            const char *const *reducer_endpoints,

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #define S_CACHE_MAX (4u << 20)   //  Partition cache entries before a reset
-#define S_IDLE_MS   50           //  No chunk for this long: give memory back
+#define S_IDLE_MS   5000         //  No chunk for this long: give memory back
 #define S_PIECE     (256u << 10) //  A chunk by reference is read this much at a time
 
 typedef struct {
@@ -50,6 +50,9 @@ typedef struct {
     char *ref_buf;               //  A piece of a chunk by reference
     size_t ref_cap;              //  Allocated in ref_buf
 } s_mapper_t;
+
+static void
+    s_trim (s_mapper_t *self, const char *why);
 
 static void
 s_send_control (s_mapper_t *self)
@@ -97,6 +100,11 @@ s_on_control (s_mapper_t *self)
         zmr_log (0, "rejected by the ventilator: %s", msg.reason);
         self->finished = true;
         self->finish_ok = false;
+    }
+    else
+    if (msg.type == ZMR_REST && msg.job == self->job) {
+        if (!self->trimmed)
+            s_trim (self, "every chunk is applied");
     }
     else
     if (msg.type == ZMR_AGAIN) {
@@ -412,15 +420,17 @@ s_on_chunk (s_mapper_t *self)
     zmr_msg_close (frames, n);
 }
 
-//  Gives back the table and the read buffer when no chunk came for a
-//  while: at the end of a job the mappers wait for FINISH while the sink
-//  sorts and writes, and a job's memory is the sum over its processes (a
-//  mapper of the bench's Zipf text holds ~50 MB). A stream that pauses
-//  pays SHA-1 again for the words of its next chunks, at a time it is
-//  idle anyway.
+//  Gives back the table and the read buffer, saying why (verbose): when
+//  the ventilator says REST (every chunk of the job is applied, and the
+//  sink is about to sort: a job's memory is the sum over its processes,
+//  and a mapper of the bench's Zipf text holds ~50 MB), or when no chunk
+//  came for S_IDLE_MS (a stream that pauses; its next chunks pay SHA-1
+//  again for their words).
 static void
-s_trim (s_mapper_t *self)
+s_trim (s_mapper_t *self, const char *why)
 {
+    size_t held = zmr_combiner_memory (self->words) + self->ref_cap;
+    zmr_log (1, "%s: giving back %zu KiB of word table and buffer", why, held >> 10);
     if (zmr_combiner_release (self->words))
         zmr_log (1, "cannot shrink the word table: out of memory");
     free (self->ref_buf);
@@ -545,7 +555,7 @@ zmr_mapper_run (const zmr_mapper_config_t *config)
         if (zmr_now_ms () >= self.next_heartbeat)
             s_heartbeat (&self, 0);
         if (!self.trimmed && zmr_now_ms () >= self.idle_since + S_IDLE_MS)
-            s_trim (&self);
+            s_trim (&self, "no chunk for a while");
     }
     if (self.finished) {
         //  The job is over: the ventilator may be gone, and nothing left to

@@ -4,6 +4,7 @@
     occurrence, and each reducer gets exactly one batch per chunk: it
     applies one per chunk and drops none as a duplicate. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 #include "harness.h"
 
@@ -47,4 +48,35 @@ Test (mapper, hashes_each_distinct_word_once_and_sends_one_batch_per_chunk_and_r
                                               output, NULL), 30000, "check.py"));
     cr_assert_eq (code, 0, "the status does not show one hash per distinct word and "
                   "one batch per chunk and reducer (see log-*-python3.err)");
+}
+
+//  A job's memory is the sum over its processes. Once every chunk is
+//  applied the ventilator says REST, and each mapper gives back its word
+//  table then, before the sink sorts, not when the job is over. (Without
+//  REST a mapper gives it back only after 5 s without a chunk: later than
+//  this job's end.)
+Test (mapper, gives_back_its_word_table_once_every_chunk_is_applied)
+{
+    h_job_t job;
+    h_job_opts_t opts = { .reducers = 2, .mappers = 0 };
+    h_job_start (&job, h_kjv (), &opts);
+    char *log_path = h_path ("mapper.err");
+    h_io_t io = { .stderr_path = log_path };
+    pid_t mapper = h_spawnl (&io, "zmr-mapper", "-v", job.control, NULL);
+    h_job_wait_done (&job, 60000, NULL);
+    cr_assert_eq (h_exit_code (h_wait (mapper, 10000, "the mapper")), 0);
+    h_counts_t ref;
+    h_reference_file (h_kjv (), &ref);
+    h_assert_result (job.output, &ref);
+    h_counts_free (&ref);
+
+    size_t len;
+    char *log = h_read (log_path, &len);
+    cr_assert_not_null (log);
+    const char *said = strstr (log, "every chunk is applied: giving back ");
+    cr_assert_not_null (said, "the mapper did not give back its table on REST:\n%s", log);
+    unsigned long kib = strtoul (said + strlen ("every chunk is applied: giving back "),
+                                 NULL, 10);
+    //  The KJV's ~13k words of mixed case fill a table of 1 MiB or more.
+    cr_assert_geq (kib, 1024, "it gave back only %lu KiB", kib);
 }

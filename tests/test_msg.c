@@ -166,6 +166,12 @@ Test (msg, small_messages_roundtrip)
     zmr_msg_pack_again (&b.pk, 7);
     msg = s_roundtrip (&b, ZMR_AGAIN);
     cr_assert_eq (msg.job, 7);
+    msgpack_sbuffer_clear (&b.sbuf);
+
+    zmr_msg_pack_rest (&b.pk, 8);
+    msg = s_roundtrip (&b, ZMR_REST);
+    cr_assert_eq (msg.job, 8);
+    cr_assert_str_eq (zmr_msg_type_name (ZMR_REST), "REST");
     msgpack_sbuffer_destroy (&b.sbuf);
 }
 

@@ -569,6 +569,13 @@ s_advance (s_vent_t *self)
         self->phase = P_FLUSHING;
         zmr_log (1, "every chunk is applied: flushing %u partitions",
                  self->config->reducers);
+        //  Mappers have nothing left to map: REST lets them give back
+        //  their word tables before the sink's sort, not after.
+        for (size_t i = 0; i < self->nworkers; i++)
+            if (self->workers[i].role == ZMR_ROLE_MAPPER && self->workers[i].state == W_ALIVE) {
+                zmr_msg_pack_rest (&self->pk, self->job);
+                s_send_to (self, &self->workers[i]);
+            }
         s_flush (self);
         s_publish (self);
     }

@@ -11,7 +11,8 @@ static const int zmr_fuzz_status[] = { ZMR_STATUS, ZMR_FINISH };
 static const int zmr_fuzz_control[] = { ZMR_HELLO, ZMR_WELCOME, ZMR_REJECT, ZMR_TAKE,
                                         ZMR_MAPPED, ZMR_ACK, ZMR_HEARTBEAT, ZMR_BYE,
                                         ZMR_FLUSH, ZMR_STORED, ZMR_DONE, ZMR_AGAIN,
-                                        ZMR_LIVE, ZMR_CLOSE, ZMR_WSTORED, ZMR_FAIL };
+                                        ZMR_LIVE, ZMR_CLOSE, ZMR_WSTORED, ZMR_FAIL,
+                                        ZMR_REST };
 #define ZMR_FUZZ_COUNT(a) (sizeof (a) / sizeof ((a)[0]))
 
 #endif

@@ -399,6 +399,8 @@ main (int argc, char *argv[])
     s_seed (&sbuf);
     zmr_msg_pack_fail (&pk, job, "partition 1 holds more than 100 distinct words");
     s_seed (&sbuf);
+    zmr_msg_pack_rest (&pk, job);
+    s_seed (&sbuf);
 
     zmr_status_t status = { .job = job, .seq = 3, .reducers = 2, .words = 100, .ntop = 1 };
     snprintf (status.phase, sizeof status.phase, "mapping");
