@@ -297,6 +297,10 @@ s_write_entries (FILE *out, const zmr_entry_t *entries, const zmr_entry_t *const
     char *lines = (char *) malloc (cap);
     for (size_t i = 0; i < count; i++) {
         const zmr_entry_t *entry = order? order[i]: &entries[i];
+        if (order && i + 16 < count)
+            __builtin_prefetch (order[i + 16]);
+        if (order && i + 8 < count)
+            __builtin_prefetch (order[i + 8]->word);
         //  "\t<count>\n", the digits written backwards from the end
         char tail[24];
         char *at = tail + sizeof tail;
