@@ -405,7 +405,7 @@ md "pipelines' the sum of each stage's peak, Dask's the launcher's plus each wor
 md "Summed RSS counts shared pages (libzmq, libc...) once per process; the targets line"
 md "also gives zmr's summed PSS (each page once), sampled every 10 ms by zmr run --stats."
 md "zmr's times are of runs without --stats; its memory is from one more run with it."
-md "zmr's defaults: -m = cores ($NPROC), -r 2, 4 MiB chunks. Times are wall clock, start to exit."
+md "zmr's defaults: -m = cores ($NPROC), -r = half the cores, at least 1 ($(( NPROC >= 4 ? NPROC / 2 : 1 ))), 4 MiB chunks. Times are wall clock, start to exit."
 md ""
 
 for corpus in ${CORPORA//,/ }; do make_corpus "$corpus"; make_reference "$corpus"; done
@@ -557,7 +557,7 @@ if [ "$SCALING" = 1 ] && has "$TOOLS" zmr; then
                 printf "| `%s` | %.2f | %.1f | %.2f | %.0f | %.2f |\n", cfg, s, b / 1e6 / s, w / 1e6 / s, kb / 1024, base / ms }' >> "$MD"
         done
         md ""
-        md "Defaults: -m $NPROC (cores), -r 2. \`--map-cost C\`: each mapper runs C extra FNV-1a passes over every word"
+        md "Defaults: -m $NPROC (cores), -r $(( NPROC >= 4 ? NPROC / 2 : 1 )) (half the cores, at least 1). \`--map-cost C\`: each mapper runs C extra FNV-1a passes over every word"
         md "before counting (a stand-in for a costly map function)."
         md ""
     done
