@@ -133,16 +133,29 @@ s_costly_map (const char *word, size_t len, uint32_t rounds)
     __asm__ __volatile__ ("" : : "r" (hash));
 }
 
+//  A HEARTBEAT (busy) if one is due. A mapper is single-threaded and
+//  silent while it maps, so it says so between pieces of its work: a chunk
+//  that takes longer than --dead-ms to map is not a death.
+static void
+s_heartbeat_if_due (s_mapper_t *self)
+{
+    if (zmr_now_ms () >= self->next_heartbeat)
+        s_heartbeat (self, 1);
+}
+
 //  The bench's costly map, over every word of a chunk.
 static void
-s_costly_map_text (const char *data, size_t len, uint32_t rounds)
+s_costly_map_text (s_mapper_t *self, const char *data, size_t len, uint32_t rounds)
 {
     zmr_words_t scan;
     zmr_words_init (&scan, data, len);
     const char *word;
     size_t word_len;
-    while (zmr_words_next (&scan, &word, &word_len))
+    for (uint32_t n = 1; zmr_words_next (&scan, &word, &word_len); n++) {
         s_costly_map (word, word_len, rounds);
+        if (n % 256 == 0)
+            s_heartbeat_if_due (self);
+    }
 }
 
 //  A word new to this mapper: SHA-1 once for its whole life.
@@ -162,7 +175,7 @@ static int
 s_count (s_mapper_t *self, uint64_t chunk, const char *data, size_t len, uint64_t *words)
 {
     if (self->config->map_cost)
-        s_costly_map_text (data, len, self->config->map_cost);
+        s_costly_map_text (self, data, len, self->config->map_cost);
     uint64_t counted = 0;
     if (zmr_combiner_add (self->words, data, len, s_on_new_word, self, &counted))
         return -1;
@@ -179,6 +192,35 @@ s_count (s_mapper_t *self, uint64_t chunk, const char *data, size_t len, uint64_
     if (self->config->unmapped && memmem (data, len, self->config->unmapped,
                                           strlen (self->config->unmapped)))
         self->unmapped_hit = true;
+    s_heartbeat_if_due (self);
+    return 0;
+}
+
+//  Counts a chunk that came with its bytes, a piece of S_PIECE at a time
+//  cut after its last whitespace, so the heartbeat goes out between pieces
+//  as for a chunk by reference. Returns 0 or -1.
+static int
+s_count_bytes (s_mapper_t *self, uint64_t chunk, const char *data, size_t len,
+               uint64_t *words)
+{
+    while (len > 0) {
+        size_t cut = len;
+        if (len > S_PIECE) {
+            cut = S_PIECE;
+            while (cut > 0 && !zmr_is_space ((uint8_t) data[cut - 1]))
+                cut--;
+            if (cut == 0) {
+                //  A word longer than a piece: the piece ends after it
+                cut = S_PIECE;
+                while (cut < len && !zmr_is_space ((uint8_t) data[cut]))
+                    cut++;
+            }
+        }
+        if (s_count (self, chunk, data, cut, words))
+            return -1;
+        data += cut;
+        len -= cut;
+    }
     return 0;
 }
 
@@ -405,8 +447,8 @@ s_on_chunk (s_mapper_t *self)
         else {
             uint64_t words = 0;
             s_map_begin (self, msg.chunk);
-            rc = s_count (self, msg.chunk, (const char *) zmq_msg_data (&frames[1]),
-                          (size_t) msg.length, &words)
+            rc = s_count_bytes (self, msg.chunk, (const char *) zmq_msg_data (&frames[1]),
+                                (size_t) msg.length, &words)
               || s_map_end (self, msg.chunk, msg.stamp, msg.length, words);
             if (rc)
                 zmr_log (0, "cannot map chunk %llu: out of memory",

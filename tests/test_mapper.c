@@ -80,3 +80,38 @@ Test (mapper, gives_back_its_word_table_once_every_chunk_is_applied)
     //  The KJV's ~13k words of mixed case fill a table of 1 MiB or more.
     cr_assert_geq (kib, 1024, "it gave back only %lu KiB", kib);
 }
+
+//  A chunk that takes longer to map than --dead-ms (a costly map function)
+//  must not make its mapper look dead: the mapper heartbeats while it maps.
+//  Before, it was silent for the whole chunk and was declared dead, its
+//  chunk was issued again (and, with a low --poison-limit, quarantined
+//  while its batches still reached the reducers). A chunk waiting in a busy
+//  mapper's queue may still go to a mapper that is idle: that is no death.
+Test (mapper, a_chunk_longer_to_map_than_dead_ms_is_not_a_death, .timeout = 180)
+{
+    size_t kjv_len;
+    char *kjv = h_read (h_kjv (), &kjv_len);
+    cr_assert (kjv && kjv_len > (600u << 10));
+    //  ~600 KB, cut after a newline: three chunks of 256K
+    size_t len = 600u << 10;
+    while (kjv[len - 1] != '\n')
+        len--;
+    const char *input = h_write ("slice.txt", kjv, len);
+    h_job_t job;
+    h_job_opts_t opts = { .reducers = 2, .mappers = 0, .chunk_size = "256K", .dead_ms = 1000 };
+    h_job_start (&job, input, &opts);
+    //  --map-cost 8000: about 2 s a chunk here, twice --dead-ms
+    for (int m = 0; m < 2; m++)
+        h_spawnl (NULL, "zmr-mapper", "--map-cost", "8000", job.control, NULL);
+    h_status_t final;
+    h_job_wait_done (&job, 150000, &final);
+    h_counts_t ref;
+    h_reference_file (input, &ref);
+    h_assert_result (job.output, &ref);
+    h_counts_free (&ref);
+    size_t log_len;
+    char *log = h_read (h_path ("ventilator.err"), &log_len);
+    cr_assert_not_null (log);
+    cr_assert_null (strstr (log, "declared dead"), "a busy mapper was taken for dead:\n%s", log);
+    cr_assert_null (strstr (log, "its mapper is dead"), "%s", log);
+}

@@ -55,6 +55,7 @@ typedef struct {
     char key[ZMR_KEY_MAX];            //  ... and their CURVE public key, or ""
     bool welcomed;           //  WELCOME sent
     zmr_counters_t counters; //  Last reported, or counted here for mappers
+    uint32_t held;           //  Mappers: chunks TAKEn and not MAPPED (scratch)
 } s_worker_t;
 
 typedef struct {
@@ -831,6 +832,28 @@ s_reclaim (s_vent_t *self, s_worker_t *worker, const char *why, bool died)
     }
 }
 
+//  Whether some live mapper holds no chunk. A chunk issued and not taken
+//  for --dead-ms is lost only if so (in a queue that died with its peer,
+//  or in transit); while every live mapper is busy it is waiting its turn
+//  in one's queue, behind a chunk slow to map. (A mapper's death or BYE
+//  already sends every chunk issued and not taken out again.)
+static bool
+s_a_mapper_is_idle (s_vent_t *self)
+{
+    for (size_t i = 0; i < self->nworkers; i++)
+        self->workers[i].held = 0;
+    for (size_t id = self->first_open; id < self->nchunks; id++) {
+        s_chunk_t *chunk = s_at (self, id);
+        if (chunk->state == S_TAKEN && chunk->holder > 0 && chunk->holder <= self->nworkers)
+            self->workers[chunk->holder - 1].held++;
+    }
+    for (size_t i = 0; i < self->nworkers; i++)
+        if (self->workers[i].role == ZMR_ROLE_MAPPER && self->workers[i].state == W_ALIVE
+        &&  self->workers[i].held == 0)
+            return true;
+    return false;
+}
+
 //  Takes a decoded message of this job from worker (NULL: a peer that has
 //  not said HELLO) on the control socket.
 static void
@@ -1200,15 +1223,17 @@ s_housekeeping (s_vent_t *self)
                 s_reclaim (self, worker, "its mapper is dead", true);
         }
     }
-    if (self->phase == P_MAPPING)
+    if (self->phase == P_MAPPING) {
+        bool idle = s_a_mapper_is_idle (self);
         for (size_t id = self->first_open; id < self->nchunks; id++) {
             s_chunk_t *chunk = s_at (self, id);
-            if (chunk->state == S_ISSUED && now - chunk->since > dead_ms)
+            if (chunk->state == S_ISSUED && now - chunk->since > dead_ms && idle)
                 s_requeue (self, id, "no mapper took it");
             else
             if (chunk->state == S_MAPPED && now - chunk->since > dead_ms)
                 s_requeue (self, id, "its batches did not all arrive");
         }
+    }
     if (self->phase == P_MAPPING && self->uncounted)
         s_recount (self, now);
     s_compact (self);
