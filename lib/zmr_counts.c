@@ -408,39 +408,27 @@ s_keys_merge (const s_sort_key_t *a, size_t na, const s_sort_key_t *b, size_t nb
     memcpy (out + na - i, b + j, (nb - j) * sizeof *b);
 }
 
-//  The merge sort goes back and forth between two arrays instead of merging
-//  into spare room and copying back: half the memory traffic (the keys of
-//  339k words are 8 MB).
+//  Sorts keys[0 .. n), the result into out[0 .. n) (into) or back into
+//  keys (!into), the other array used as room. The merge sort goes back and
+//  forth between the two instead of merging into spare room and copying
+//  back: half the memory traffic (the keys of 339k words are 8 MB).
 static void
-    s_keys_sort_into (s_sort_key_t *keys, s_sort_key_t *out, size_t n);
-
-//  Sorts keys[0 .. n) in place, with spare[0 .. n) as room.
-static void
-s_keys_sort (s_sort_key_t *keys, s_sort_key_t *spare, size_t n)
+s_keys_sort (s_sort_key_t *keys, s_sort_key_t *out, size_t n, bool into)
 {
     if (n <= 16) {
-        s_keys_insertion (keys, n);
+        if (into)
+            memcpy (out, keys, n * sizeof *keys);
+        s_keys_insertion (into? out: keys, n);
         return;
     }
     size_t half = n / 2;
-    s_keys_sort_into (keys, spare, half);
-    s_keys_sort_into (keys + half, spare + half, n - half);
-    s_keys_merge (spare, half, spare + half, n - half, keys);
-}
-
-//  Sorts keys[0 .. n) into out[0 .. n), with keys as room.
-static void
-s_keys_sort_into (s_sort_key_t *keys, s_sort_key_t *out, size_t n)
-{
-    if (n <= 16) {
-        memcpy (out, keys, n * sizeof *keys);
-        s_keys_insertion (out, n);
-        return;
-    }
-    size_t half = n / 2;
-    s_keys_sort (keys, out, half);
-    s_keys_sort (keys + half, out + half, n - half);
-    s_keys_merge (keys, half, keys + half, n - half, out);
+    //  Each half lands where this level's merge reads it from
+    s_keys_sort (keys, out, half, !into);
+    s_keys_sort (keys + half, out + half, n - half, !into);
+    if (into)
+        s_keys_merge (keys, half, keys + half, n - half, out);
+    else
+        s_keys_merge (out, half, out + half, n - half, keys);
 }
 
 //  One half of a parallel sort.
@@ -454,7 +442,7 @@ static void *
 s_sort_half (void *arg)
 {
     s_sort_half_t *half = (s_sort_half_t *) arg;
-    s_keys_sort_into (half->keys, half->out, half->n);
+    s_keys_sort (half->keys, half->out, half->n, true);
     return NULL;
 }
 
@@ -469,10 +457,10 @@ s_keys_sort_parallel (s_sort_key_t *keys, s_sort_key_t *spare, size_t n)
     s_sort_half_t second = { keys + half, spare + half, n - half };
     pthread_t thread;
     if (n < S_SORT_PARALLEL || pthread_create (&thread, NULL, s_sort_half, &second)) {
-        s_keys_sort_into (keys, spare, n);
+        s_keys_sort (keys, spare, n, true);
         return spare;
     }
-    s_keys_sort_into (keys, spare, half);
+    s_keys_sort (keys, spare, half, true);
     pthread_join (thread, NULL);
     s_keys_merge (spare, half, spare + half, n - half, keys);
     return keys;
