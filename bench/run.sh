@@ -560,6 +560,26 @@ if [ "$SCALING" = 1 ] && has "$TOOLS" zmr; then
         md "Defaults: -m $NPROC (cores), -r $(( NPROC >= 4 ? NPROC / 2 : 1 )) (half the cores, at least 1). \`--map-cost C\`: each mapper runs C extra FNV-1a passes over every word"
         md "before counting (a stand-in for a costly map function)."
         md ""
+        # More mappers than this machine has cores, in simulation
+        # (bench/simulate.py), from the one-mapper time measured above.
+        for mc in ${MAP_COST//,/ }; do
+            one="$corpus|S--map-cost $mc -m 1"; two="$corpus|S--map-cost $mc -m 2"
+            [ "$ZMR_COST" = 1 ] && [ -n "${WALL[$one]:-}" ] || continue
+            command -v python3 >/dev/null || { say "note: no python3: no simulation"; break; }
+            ms1=$(median "${WALL[$one]}")
+            spm=$(awk -v ms="$ms1" -v b="${BYTES[$corpus]}" 'BEGIN { printf "%.6f", ms / 1000 / (b / 1e6) }')
+            md "### In simulation: \`--map-cost $mc\`, a core per mapper"
+            md ""
+            python3 "$HERE/simulate.py" --bytes "${BYTES[$corpus]}" --chunk $((4 << 20)) \
+                --map-s-per-mb "$spm" --mappers 1,2,4,8,16 --markdown >> "$MD"
+            md ""
+            m2=$( [ -n "${WALL[$two]:-}" ] && median "${WALL[$two]}" || echo 0 )
+            md "bench/simulate.py: the ventilator's credit (two waiting chunks per mapper), round-robin queues and"
+            md "4 MiB chunks, with the one-mapper run above ($(awk -v m="$ms1" 'BEGIN { printf "%.2f", m / 1000 }') s) taken as map work that divides"
+            md "by chunk. Measured here with 2 mappers on 2 cores: $(awk -v m="$m2" 'BEGIN { printf "%.2f", m / 1000 }') s (the reducers, the sink and the"
+            md "ventilator share those cores; the model gives each mapper its own)."
+            md ""
+        done
     done
 fi
 
