@@ -416,7 +416,7 @@ static void
 s_keys_sort (s_sort_key_t *keys, s_sort_key_t *out, size_t n, bool into)
 {
     if (n <= 16) {
-        if (into)
+        if (into && n)
             memcpy (out, keys, n * sizeof *keys);
         s_keys_insertion (into? out: keys, n);
         return;
@@ -525,6 +525,8 @@ zmr_entries_order (const zmr_entry_t *const *runs, const size_t *counts, size_t 
         zmr_big_free (keys, keys_size);
         return NULL;
     }
+    if (count == 0)
+        return order;
     size_t at = 0;
     for (size_t r = 0; r < nruns; r++)
         for (size_t i = 0; i < counts [r]; i++)
