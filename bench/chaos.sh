@@ -30,6 +30,7 @@ if [ ! -s "$input.ref" ]; then
     tr -s ' \t\n\v\f\r' '\n' < "$input" | sed '/^$/d' | sort | uniq -c \
         | awk '{ n = $1; sub(/^ *[0-9]+ /, ""); print $0 "\t" n }' | sort > "$input.ref"
 fi
+rm -f "$out/result.tsv" "$out/receipt.json"     # never judge an earlier run's result
 work=$(mktemp -d /tmp/zmr-chaos-XXXXXX)
 trap 'kill -9 $(pgrep -f "$work") 2>/dev/null || true; rm -rf "$work"' EXIT
 RANDOM=$seed

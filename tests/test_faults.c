@@ -375,6 +375,48 @@ Test (faults, run_fails_cleanly_when_a_reducer_keeps_crashing)
     s_assert_nothing_left (pids, npids);
 }
 
+//  Crash-looping is dying soon after each start, or while the job stands
+//  still. A reducer killed six times within 30 s, but each time after it
+//  had run over 2 s and the job had moved on (a kill storm, as
+//  bench/chaos.sh makes one), is started again each time: the job ends
+//  exact.
+Test (faults, run_goes_on_when_a_reducer_is_killed_often_but_the_job_moves_on,
+      .timeout = 150)
+{
+    size_t kjv_len;
+    h_release (h_read (h_kjv (), &kjv_len));
+    s_run_t run;
+    h_status_t status;
+    //  About 3 MB/s: 12 KJVs last ~17 s, past the six kills
+    s_run_start_fed (&run, &status, 12 * (uint64_t) kjv_len);
+    s_new_reducer_t want = { .nkilled = 0 };
+    for (int kill_no = 0; kill_no < 6; kill_no++) {
+        cr_assert (h_status_wait (run.monitor_out, s_new_reducer_1, &want, 20000, &status),
+                   "reducer 1 did not come back after kill %d", kill_no);
+        const h_worker_t *reducer = s_fresh_reducer_1 (&status, &want);
+        cr_assert_not_null (reducer);
+        uint64_t done_before = status.chunks_done;
+        //  It runs 2.5 s, and chunks get done meanwhile
+        h_sleep_ms (2500);
+        h_status_t later;
+        cr_assert_eq (h_status_last (run.monitor_out, &later), 0);
+        cr_assert_gt (later.chunks_done, done_before, "the job did not move on");
+        want.killed[want.nkilled++] = reducer->pid;
+        cr_assert_eq (kill ((pid_t) reducer->pid, SIGKILL), 0);
+    }
+    int code = h_exit_code (h_wait (run.zmr, 100000, "zmr run after six kills of reducer 1"));
+    size_t len;
+    char *err = h_read (run.err, &len);
+    cr_assert_eq (code, 0, "zmr run exited %d: %s", code, err? err: "");
+    const char *kjv12[12];
+    for (int i = 0; i < 12; i++)
+        kjv12[i] = h_kjv ();
+    h_counts_t ref;
+    h_reference (kjv12, 12, &ref);
+    h_assert_result (run.output, &ref);
+    h_counts_free (&ref);
+}
+
 Test (faults, run_stops_cleanly_on_sigint)
 {
     s_run_t run;
