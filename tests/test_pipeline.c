@@ -594,7 +594,10 @@ Test (pipeline, a_job_under_max_message_is_exact_and_says_what_does_not_fit, .ti
 Test (pipeline, a_mapper_whose_limit_is_below_the_jobs_refuses_to_join, .timeout = 120)
 {
     h_job_t job;
-    h_job_opts_t opts = { .mappers = 1 };
+    //  A slow mapper keeps the job going for seconds: a mapper that comes
+    //  after the job has ended waits for the next one, and the job of the
+    //  KJV in 16K chunks could end before the second mapper joined.
+    h_job_opts_t opts = { .mappers = 1, .delay_ms = 10 };
     h_job_start (&job, h_kjv (), &opts);
     char *err = h_path ("small-mapper.err");
     h_io_t io = { .stderr_path = err };
