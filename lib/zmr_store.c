@@ -31,7 +31,6 @@
 #define S_SNAP_SIGNATURE 0x5A53
 #define S_SNAP_VERSION   2          //  Written; 1 (every id) still loads
 #define S_RECORD_MAX     (4u << 28)   //  Longest record accepted on load
-#define S_RECORD_FAST    (1u << 31)   //  In the length: the fast checksum
 
 struct _zmr_store_t {
     char *dir;                   //  The store's directory
@@ -342,7 +341,7 @@ zmr_records_append (int fd, const void *data, size_t len)
 {
     if (len > S_RECORD_MAX)
         return -1;
-    uint32_t header[2] = { (uint32_t) len | S_RECORD_FAST, s_check_fast (data, len) };
+    uint32_t header[2] = { (uint32_t) len | ZMR_RECORD_FAST, s_check_fast (data, len) };
     //  One write: a crash can only tear the tail.
     struct iovec parts[2] = { { header, 8 }, { (void *) data, len } };
     ssize_t n;
@@ -385,8 +384,8 @@ zmr_records_read (int fd, zmr_store_replay_fn *each, void *arg, uint64_t *bytes)
         uint32_t len, check;
         memcpy (&len, data + at, 4);
         memcpy (&check, data + at + 4, 4);
-        bool fast = (len & S_RECORD_FAST) != 0;
-        len &= ~S_RECORD_FAST;
+        bool fast = (len & ZMR_RECORD_FAST) != 0;
+        len &= ~ZMR_RECORD_FAST;
         if (len > S_RECORD_MAX || len > got - at - 8
         ||  (fast? s_check_fast (data + at + 8, len): s_check (data + at + 8, len)) != check)
             break;              //  A torn or damaged tail: cut it off.

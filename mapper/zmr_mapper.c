@@ -206,9 +206,7 @@ s_count_bytes (s_mapper_t *self, uint64_t chunk, const char *data, size_t len,
     while (len > 0) {
         size_t cut = len;
         if (len > S_PIECE) {
-            cut = S_PIECE;
-            while (cut > 0 && !zmr_is_space ((uint8_t) data[cut - 1]))
-                cut--;
+            cut = zmr_tokenize_last_cut (data, S_PIECE);
             if (cut == 0) {
                 //  A word longer than a piece: the piece ends after it
                 cut = S_PIECE;
@@ -395,10 +393,7 @@ s_map_reference (s_mapper_t *self, const zmr_msg_t *msg)
         have += want;
         //  The chunk ends at whitespace (or its input's end); a piece
         //  before its last is cut after its own last whitespace
-        size_t cut = have;
-        if (at < end)
-            while (cut > 0 && !zmr_is_space ((uint8_t) self->ref_buf[cut - 1]))
-                cut--;
+        size_t cut = at < end? zmr_tokenize_last_cut (self->ref_buf, have): have;
         if (cut) {
             if (s_count (self, msg->chunk, self->ref_buf, cut, &words))
                 return s_reference_failed (self, msg, "out of memory");

@@ -338,6 +338,19 @@ s_new_reducer_1 (const h_status_t *status, void *arg)
     return s_fresh_reducer_1 (status, (s_new_reducer_t *) arg) != NULL;
 }
 
+//  Waits for a reducer 1 none of want's (the nth kill is next); *status
+//  gets the status that lists it. Returns it, borrowed from *status.
+static const h_worker_t *
+s_wait_fresh_reducer_1 (const s_run_t *run, const s_new_reducer_t *want, int nth,
+                        h_status_t *status)
+{
+    cr_assert (h_status_wait (run->monitor_out, s_new_reducer_1, (void *) want, 20000, status),
+               "reducer 1 did not come back after kill %d", nth);
+    const h_worker_t *reducer = s_fresh_reducer_1 (status, want);
+    cr_assert_not_null (reducer);
+    return reducer;
+}
+
 //  zmr run starts a crashed child again (see test_recovery.c); one that
 //  crashes 5 times within 30 s fails the job, with one line that says so.
 Test (faults, run_fails_cleanly_when_a_reducer_keeps_crashing)
@@ -349,10 +362,7 @@ Test (faults, run_fails_cleanly_when_a_reducer_keeps_crashing)
     size_t npids = s_job_pids (&run, &status, pids, 64);
     s_new_reducer_t want = { .nkilled = 0 };
     for (int crash = 0; crash < 5; crash++) {
-        cr_assert (h_status_wait (run.monitor_out, s_new_reducer_1, &want, 20000, &status),
-                   "reducer 1 did not come back after crash %d", crash);
-        const h_worker_t *reducer = s_fresh_reducer_1 (&status, &want);
-        cr_assert_not_null (reducer);
+        const h_worker_t *reducer = s_wait_fresh_reducer_1 (&run, &want, crash, &status);
         want.killed[want.nkilled++] = reducer->pid;
         if (npids < 64)
             pids[npids++] = (pid_t) reducer->pid;
@@ -391,10 +401,7 @@ Test (faults, run_goes_on_when_a_reducer_is_killed_often_but_the_job_moves_on,
     s_run_start_fed (&run, &status, 12 * (uint64_t) kjv_len);
     s_new_reducer_t want = { .nkilled = 0 };
     for (int kill_no = 0; kill_no < 6; kill_no++) {
-        cr_assert (h_status_wait (run.monitor_out, s_new_reducer_1, &want, 20000, &status),
-                   "reducer 1 did not come back after kill %d", kill_no);
-        const h_worker_t *reducer = s_fresh_reducer_1 (&status, &want);
-        cr_assert_not_null (reducer);
+        const h_worker_t *reducer = s_wait_fresh_reducer_1 (&run, &want, kill_no, &status);
         uint64_t done_before = status.chunks_done;
         //  It runs 2.5 s, and chunks get done meanwhile
         h_sleep_ms (2500);

@@ -55,7 +55,6 @@ typedef struct {
     char key[ZMR_KEY_MAX];            //  ... and their CURVE public key, or ""
     bool welcomed;           //  WELCOME sent
     zmr_counters_t counters; //  Last reported, or counted here for mappers
-    uint32_t held;           //  Mappers: chunks TAKEn and not MAPPED (scratch)
     bool ready;              //  Mappers: spoke after WELCOME (its chunk queue is there)
 } s_worker_t;
 
@@ -846,17 +845,15 @@ s_reclaim (s_vent_t *self, s_worker_t *worker, const char *why, bool died)
 static bool
 s_a_mapper_is_idle (s_vent_t *self)
 {
-    for (size_t i = 0; i < self->nworkers; i++)
-        self->workers[i].held = 0;
-    for (size_t id = self->first_open; id < self->nchunks; id++) {
-        s_chunk_t *chunk = s_at (self, id);
-        if (chunk->state == S_TAKEN && chunk->holder > 0 && chunk->holder <= self->nworkers)
-            self->workers[chunk->holder - 1].held++;
-    }
-    for (size_t i = 0; i < self->nworkers; i++)
-        if (self->workers[i].role == ZMR_ROLE_MAPPER && self->workers[i].state == W_ALIVE
-        &&  self->workers[i].held == 0)
+    for (size_t i = 0; i < self->nworkers; i++) {
+        if (self->workers[i].role != ZMR_ROLE_MAPPER || self->workers[i].state != W_ALIVE)
+            continue;
+        bool holds = false;
+        for (size_t id = self->first_open; id < self->nchunks && !holds; id++)
+            holds = s_at (self, id)->state == S_TAKEN && s_at (self, id)->holder == i + 1;
+        if (!holds)
             return true;
+    }
     return false;
 }
 

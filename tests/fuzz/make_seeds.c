@@ -119,7 +119,7 @@ s_journal_seed (const char *path, uint8_t mode, size_t torn)
     for (size_t at = 0; at + 8 <= size; ) {
         uint32_t payload;
         memcpy (&payload, file + at, 4);
-        payload &= ~(1u << 31);         //  The flag of the fast checksum
+        payload &= ~ZMR_RECORD_FAST;
         if (payload > size - at - 8 || len + 2 + payload > sizeof seed) {
             fprintf (stderr, "make_seeds: journal '%s' does not read back\n", path);
             exit (1);
