@@ -397,8 +397,10 @@ Test (faults, run_goes_on_when_a_reducer_is_killed_often_but_the_job_moves_on,
     h_release (h_read (h_kjv (), &kjv_len));
     s_run_t run;
     h_status_t status;
-    //  About 3 MB/s: 12 KJVs last ~17 s, past the six kills
-    s_run_start_fed (&run, &status, 12 * (uint64_t) kjv_len);
+    //  About 3 MB/s: 30 KJVs last ~40 s, past the six kills even under
+    //  ASan, where a reducer takes seconds to start again (with 12 the job
+    //  could end before the sixth kill, and the kill found no reducer)
+    s_run_start_fed (&run, &status, 30 * (uint64_t) kjv_len);
     s_new_reducer_t want = { .nkilled = 0 };
     for (int kill_no = 0; kill_no < 6; kill_no++) {
         const h_worker_t *reducer = s_wait_fresh_reducer_1 (&run, &want, kill_no, &status);
@@ -415,11 +417,11 @@ Test (faults, run_goes_on_when_a_reducer_is_killed_often_but_the_job_moves_on,
     size_t len;
     char *err = h_read (run.err, &len);
     cr_assert_eq (code, 0, "zmr run exited %d: %s", code, err? err: "");
-    const char *kjv12[12];
-    for (int i = 0; i < 12; i++)
-        kjv12[i] = h_kjv ();
+    const char *kjv30[30];
+    for (int i = 0; i < 30; i++)
+        kjv30[i] = h_kjv ();
     h_counts_t ref;
-    h_reference (kjv12, 12, &ref);
+    h_reference (kjv30, 30, &ref);
     h_assert_result (run.output, &ref);
     h_counts_free (&ref);
 }
