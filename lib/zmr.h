@@ -38,5 +38,6 @@
 #include "zmr_store.h"
 #include "zmr_journal.h"
 #include "zmr_live.h"
+#include "zmr_output.h"
 
 #endif
