@@ -418,38 +418,148 @@ zmr_human (uint64_t value, char *buf, size_t size)
     return buf;
 }
 
+//  The bytes per second to show: the status's rate over the last second,
+//  or, when that is 0 or not known yet (chunks finish in bursts: a 4 MB
+//  job is two chunks, and most seconds see none end), the average so far.
+static uint64_t
+s_rate (const zmr_status_t *status)
+{
+    if (status->bytes_per_s)
+        return status->bytes_per_s;
+    if (status->elapsed_ms && status->bytes_done)
+        return (uint64_t) ((double) status->bytes_done * 1000 / (double) status->elapsed_ms);
+    return 0;
+}
+
+//  "m:ss", or "h:mm:ss" from an hour, into buf.
+static void
+s_clock (uint64_t seconds, char *buf, size_t size)
+{
+    if (seconds >= 100 * 3600)
+        snprintf (buf, size, ">99h");
+    else
+    if (seconds >= 3600)
+        snprintf (buf, size, "%llu:%02llu:%02llu", (unsigned long long) seconds / 3600,
+                  (unsigned long long) seconds / 60 % 60, (unsigned long long) seconds % 60);
+    else
+        snprintf (buf, size, "%llu:%02llu", (unsigned long long) seconds / 60,
+                  (unsigned long long) seconds % 60);
+}
+
+#define S_PIECES 8
+#define S_PIECE 48
+#define S_BAR_MAX 40
+#define S_BAR_MIN 10
+#define S_LINE_MAX 1024
+
 void
 zmr_status_write_progress (const zmr_status_t *status, FILE *out, int width)
 {
+    bool over = !strcmp (status->phase, "flushing") || !strcmp (status->phase, "done");
+    bool known = over || (status->input_known && status->input_bytes > 0)
+              || (status->input_eof && status->chunks_read > 0);
     double fraction = 0;
     if (status->input_known && status->input_bytes > 0)
         fraction = (double) status->bytes_done / (double) status->input_bytes;
     else
     if (status->input_eof && status->chunks_read > 0)
         fraction = (double) status->chunks_done / (double) status->chunks_read;
-    if (!strcmp (status->phase, "flushing") || !strcmp (status->phase, "done"))
+    if (over || fraction > 1)
         fraction = 1;
-    if (fraction > 1)
-        fraction = 1;
-    char b1[32], b2[32], b3[32];
-    char tail[256];
-    int n = snprintf (tail, sizeof tail, " %3d%% %sB %sB/s %s words %llu/%llu chunks mappers %llu %s",
-                      (int) (fraction * 100), zmr_human (status->bytes_done, b1, sizeof b1),
-                      zmr_human (status->bytes_per_s, b2, sizeof b2),
-                      zmr_human (status->words, b3, sizeof b3),
-                      (unsigned long long) status->chunks_done,
-                      (unsigned long long) status->chunks_read,
-                      (unsigned long long) status->mappers_alive, status->phase);
-    int bar = width - n - 3;
-    if (bar > 40)
-        bar = 40;
-    if (bar < 10)
-        bar = 10;
-    int filled = (int) (fraction * bar);
-    fputc ('[', out);
-    for (int i = 0; i < bar; i++)
-        fputc (i < filled? '#': '.', out);
-    fputc (']', out);
-    fputs (tail, out);
-}
+    uint64_t rate = s_rate (status);
 
+    //  The pieces, most wanted first: a narrow terminal drops them from the
+    //  end of this list, and the bar (which only repeats the percentage)
+    //  goes before any number. Numbers are padded to a fixed width, so the
+    //  line does not jump as they grow.
+    char piece[S_PIECES][S_PIECE];
+    int order[S_PIECES];            //  Place on the line of each piece
+    int n = 0;
+    char b1[32], b2[32];
+    if (known) {
+        order[n] = 0;
+        snprintf (piece[n++], S_PIECE, "%3d%%", (int) (fraction * 100));
+    }
+    order[n] = 1;
+    if (status->input_known && status->input_bytes > 0)
+        snprintf (piece[n++], S_PIECE, "%6s/%sB", zmr_human (status->bytes_done, b1, sizeof b1),
+                  zmr_human (status->input_bytes, b2, sizeof b2));
+    else
+        snprintf (piece[n++], S_PIECE, "%6sB", zmr_human (status->bytes_done, b1, sizeof b1));
+    order[n] = 2;
+    snprintf (piece[n++], S_PIECE, "%6sB/s", zmr_human (rate, b1, sizeof b1));
+    if (!over && rate > 0 && status->input_known && status->input_bytes > status->bytes_done) {
+        s_clock ((status->input_bytes - status->bytes_done + rate - 1) / rate, b1, sizeof b1);
+        order[n] = 3;
+        snprintf (piece[n++], S_PIECE, "ETA %5s", b1);
+    }
+    order[n] = 7;
+    snprintf (piece[n++], S_PIECE, "%s", status->phase[0]? status->phase: "waiting");
+    order[n] = 4;
+    snprintf (piece[n++], S_PIECE, "%6s words", zmr_human (status->words, b1, sizeof b1));
+    int bar_at = n;
+    order[n] = 6;
+    snprintf (piece[n++], S_PIECE, "%llu mapper%s", (unsigned long long) status->mappers_alive,
+              status->mappers_alive == 1? "": "s");
+    order[n] = 5;
+    snprintf (piece[n++], S_PIECE, "%llu/%llu chunks", (unsigned long long) status->chunks_done,
+              (unsigned long long) status->chunks_read);
+
+    //  Width 0 (or less): no terminal to fit, everything at its own length.
+    bool fit = width > 0;
+    if (width > S_LINE_MAX)
+        width = S_LINE_MAX;
+    //  Each piece taken, in that order, costs its length and a space before
+    //  it. The bar (which only repeats the percentage) has its turn after
+    //  the words: S_BAR_MIN columns and its "[", "]", then what the rest
+    //  leaves, up to S_BAR_MAX.
+    bool take[S_PIECES] = { false };
+    int cost = 0, bar = 0;
+    for (int i = 0; i <= n; i++) {
+        if (i == bar_at && known
+        &&  (!fit || cost + (cost? 1: 0) + S_BAR_MIN + 2 <= width)) {
+            bar = S_BAR_MIN;
+            cost += (cost? 1: 0) + S_BAR_MIN + 2;
+        }
+        if (i == n)
+            break;
+        int len = (int) strlen (piece[i]) + (cost? 1: 0);
+        if (!fit || cost + len <= width) {
+            take[i] = true;
+            cost += len;
+        }
+    }
+    if (bar) {
+        bar += fit? width - cost: 10;
+        if (bar > S_BAR_MAX)
+            bar = S_BAR_MAX;
+    }
+    if (!cost)
+        take[0] = true;             //  Cut to the width below
+    char line[S_LINE_MAX + 1];
+    int at = 0;
+    if (bar) {
+        int filled = (int) (fraction * bar);
+        line[at++] = '[';
+        for (int i = 0; i < bar; i++)
+            line[at++] = i < filled? '#': '.';
+        line[at++] = ']';
+    }
+    for (int place = 0; place < S_PIECES; place++)
+        for (int i = 0; i < n; i++)
+            if (take[i] && order[i] == place) {
+                if (at)
+                    line[at++] = ' ';
+                size_t len = strlen (piece[i]);
+                memcpy (line + at, piece[i], len);
+                at += (int) len;
+            }
+    if (fit) {
+        //  Narrower than the percentage alone: what fits of it.
+        if (at > width)
+            at = width;
+        while (at < width)
+            line[at++] = ' ';
+    }
+    fwrite (line, 1, (size_t) at, out);
+}

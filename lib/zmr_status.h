@@ -112,8 +112,14 @@ void
 void
     zmr_status_write_json (const zmr_status_t *status, FILE *out);
 
-//  Writes a one-line progress bar for status (no newline), fitting width
-//  columns: for the monitor and for zmr run on a terminal.
+//  Writes a one-line progress bar for status (no newline, no escape codes):
+//  percentage, bytes done (of the input's size), a rate (the status's, or
+//  when that is 0 the average so far), an ETA when the size is known, the
+//  phase, words, a bar, mappers, chunks. With width > 0 the line is exactly
+//  width columns: padded with spaces, so it does not jump; on a narrow
+//  terminal the pieces go from the end of that list (the bar before the
+//  numbers before it). With width <= 0, everything at its natural length
+//  (for logs). For the monitor and for zmr run on a terminal.
 void
     zmr_status_write_progress (const zmr_status_t *status, FILE *out, int width);
 

@@ -157,3 +157,116 @@ Test (status, progress_line_shows_percent_and_phase)
     cr_assert (strstr (text, "mapping") != NULL, "line: %s", text);
     free (text);
 }
+
+//  The progress line as a string, for width.
+static char *
+s_progress (const zmr_status_t *status, int width)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&text, &size);
+    cr_assert_not_null (out);
+    zmr_status_write_progress (status, out, width);
+    fclose (out);
+    return text;
+}
+
+//  Columns a terminal gives text: escape sequences (ESC [ ... letter) take
+//  none, every other byte of this ASCII line one. A newline or carriage
+//  return would break the line: -1.
+static int
+s_visible (const char *text)
+{
+    int columns = 0;
+    for (const char *p = text; *p; p++) {
+        if (*p == '\n' || *p == '\r')
+            return -1;
+        if (*p == '\033' && p[1] == '[') {
+            p += 2;
+            while (*p && !((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')))
+                p++;
+            if (!*p)
+                break;
+            continue;
+        }
+        columns++;
+    }
+    return columns;
+}
+
+//  A KJV-sized job two seconds in, half done, its last second without a
+//  finished chunk (so its rate over that second is 0).
+static void
+s_half_done (zmr_status_t *status, zmr_worker_status_t *workers)
+{
+    s_sample (status, workers);
+    status->input_bytes = 4000000;
+    status->bytes_done = 2000000;
+    status->bytes_per_s = 0;
+    status->elapsed_ms = 2000;
+    status->mappers_alive = 2;
+}
+
+Test (status, progress_line_fits_every_width_exactly)
+{
+    zmr_status_t in;
+    zmr_worker_status_t workers[2];
+    s_half_done (&in, workers);
+    for (int phase = 0; phase < 3; phase++) {
+        //  Known input, a stream (size unknown), a job done.
+        in.input_known = phase != 1;
+        snprintf (in.phase, sizeof in.phase, "%s", phase == 2? "done": "mapping");
+        for (int width = 1; width <= 200; width++) {
+            char *line = s_progress (&in, width);
+            cr_assert_eq (s_visible (line), width, "phase %d width %d: %d columns: '%s'",
+                          phase, width, s_visible (line), line);
+            free (line);
+        }
+    }
+    //  The numbers go before the bar: at 20 columns the percentage and the
+    //  bytes are there, not the bar; at 200 the bar is there too.
+    in.input_known = true;
+    snprintf (in.phase, sizeof in.phase, "mapping");
+    char *line = s_progress (&in, 20);
+    cr_assert (strstr (line, " 50%") && strstr (line, "2.0M/4.0MB") && !strchr (line, '['),
+               "'%s'", line);
+    free (line);
+    line = s_progress (&in, 200);
+    cr_assert (strstr (line, "[####") && strstr (line, "words") && strstr (line, "2 mappers"),
+               "'%s'", line);
+    free (line);
+}
+
+Test (status, progress_line_shows_a_real_rate_and_an_eta)
+{
+    zmr_status_t in;
+    zmr_worker_status_t workers[2];
+    s_half_done (&in, workers);
+    //  2 MB in 2 s: 1 MB/s, though the last second's rate is 0; 2 MB left
+    //  at that rate: 2 s.
+    char *line = s_progress (&in, 80);
+    cr_assert (strstr (line, "1.0MB/s"), "'%s'", line);
+    cr_assert (strstr (line, "ETA  0:02"), "'%s'", line);
+    free (line);
+    //  The status's own rate, when it has one: 500 kB/s, 2 MB left: 4 s.
+    in.bytes_per_s = 500000;
+    line = s_progress (&in, 80);
+    cr_assert (strstr (line, "500.0kB/s") && strstr (line, "ETA  0:04"), "'%s'", line);
+    free (line);
+    //  No ETA without a known size, nor once done; no rate before a byte.
+    in.input_known = false;
+    line = s_progress (&in, 200);
+    cr_assert (!strstr (line, "ETA"), "'%s'", line);
+    free (line);
+    in.input_known = true;
+    snprintf (in.phase, sizeof in.phase, "done");
+    line = s_progress (&in, 200);
+    cr_assert (!strstr (line, "ETA") && strstr (line, "100%"), "'%s'", line);
+    free (line);
+    snprintf (in.phase, sizeof in.phase, "mapping");
+    in.bytes_per_s = 0;
+    in.bytes_done = 0;
+    line = s_progress (&in, 200);
+    cr_assert (strstr (line, "     0B/s") && !strstr (line, "ETA"), "'%s'", line);
+    free (line);
+}
