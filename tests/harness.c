@@ -57,6 +57,9 @@ static struct {
     size_t piece;
     int pause_ms;
     uint64_t max_bytes;
+    _Atomic uint64_t limit;     //  No byte written past it until it moves
+    _Atomic uint64_t written;   //  Bytes written so far
+    atomic_bool finish;         //  Close at the end of this repetition
 } s_feed;
 
 //  ---------------------------------------------------------------------
@@ -664,14 +667,28 @@ s_feed_run (void *arg)
     uint64_t written = 0;
     size_t offset = 0;
     while (!atomic_load (&s_feed.stop) && written < s_feed.max_bytes) {
+        bool finish = atomic_load (&s_feed.finish);
+        if (finish && offset == 0)
+            break;              //  A whole number of repetitions written
+        //  Held at the limit (not when finishing: the repetition is
+        //  written to its end), the reader waits for more input as long
+        //  as the test wants, however fast it is.
+        uint64_t limit = finish? UINT64_MAX: atomic_load (&s_feed.limit);
+        if (written >= limit) {
+            h_sleep_ms (2);
+            continue;
+        }
         size_t n = s_feed.piece;
         if (n > s_feed.len - offset)
             n = s_feed.len - offset;
         if (n > s_feed.max_bytes - written)
             n = (size_t) (s_feed.max_bytes - written);
+        if (n > limit - written)
+            n = (size_t) (limit - written);
         if (s_feed_write (fd, s_feed.data + offset, n))
             break;
         written += n;
+        atomic_store (&s_feed.written, written);
         offset = (offset + n) % s_feed.len;
         if (s_feed.pause_ms)
             h_sleep_ms (s_feed.pause_ms);
@@ -684,6 +701,13 @@ void
 h_feed_start (const char *fifo, const char *source, size_t piece, int pause_ms,
               uint64_t max_bytes)
 {
+    h_feed_start_held (fifo, source, piece, pause_ms, max_bytes, UINT64_MAX);
+}
+
+void
+h_feed_start_held (const char *fifo, const char *source, size_t piece, int pause_ms,
+                   uint64_t max_bytes, uint64_t limit)
+{
     cr_assert (!s_feed.started, "one feeder at a time");
     memset (&s_feed, 0, sizeof s_feed);
     s_feed.fifo = h_strf ("%s", fifo);
@@ -695,9 +719,49 @@ h_feed_start (const char *fifo, const char *source, size_t piece, int pause_ms,
     s_feed.piece = piece? piece: 16384;
     s_feed.pause_ms = pause_ms;
     s_feed.max_bytes = max_bytes;
+    atomic_store (&s_feed.limit, limit);
+    atomic_store (&s_feed.written, 0);
+    atomic_store (&s_feed.finish, false);
     atomic_store (&s_feed.stop, false);
     cr_assert_eq (pthread_create (&s_feed.thread, NULL, s_feed_run, NULL), 0);
     s_feed.started = true;
+}
+
+void
+h_feed_limit (uint64_t bytes)
+{
+    atomic_store (&s_feed.limit, bytes);
+}
+
+uint64_t
+h_feed_written (void)
+{
+    return atomic_load (&s_feed.written);
+}
+
+uint64_t
+h_feed_finish (int timeout_ms)
+{
+    cr_assert (s_feed.started && s_feed.data, "no feeder of a source to finish");
+    atomic_store (&s_feed.finish, true);
+    //  The feeder ends by itself at the end of the repetition (a reader
+    //  that is there takes what it writes); stopped only past the bound.
+    int64_t deadline = h_now_ms () + timeout_ms;
+    bool finished;
+    while (!(finished = pthread_tryjoin_np (s_feed.thread, NULL) == 0)
+    &&     h_now_ms () < deadline)
+        h_sleep_ms (5);
+    if (!finished) {
+        atomic_store (&s_feed.stop, true);
+        pthread_join (s_feed.thread, NULL);
+    }
+    free (s_feed.data);
+    s_feed.data = NULL;
+    s_feed.started = false;
+    uint64_t written = atomic_load (&s_feed.written);
+    cr_assert (finished, "the feeder did not finish its repetition within %d ms "
+               "(%llu bytes written)", timeout_ms, (unsigned long long) written);
+    return written;
 }
 
 void
@@ -1049,6 +1113,22 @@ h_kjv_reference (h_counts_t *out)
     }
     s_parse_uniq (path, out);
     cr_assert (out->n > 10000, "the KJV reference has only %zu words", out->n);
+}
+
+void
+h_kjv_reference_times (uint64_t times, h_counts_t *out)
+{
+    //  The text ends with a newline: copies put end to end join no words,
+    //  and every count is the single text's times copies.
+    size_t len;
+    char *text = s_read_file (h_kjv (), &len);
+    cr_assert (text && len > 0, "cannot read the KJV");
+    char last = text[len - 1];
+    free (text);
+    cr_assert_eq (last, '\n', "the KJV does not end with a newline");
+    h_kjv_reference (out);
+    for (size_t i = 0; i < out->n; i++)
+        out->pairs[i].count *= times;
 }
 
 void

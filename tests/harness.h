@@ -126,6 +126,24 @@ char *h_fifo (const char *name);
 void h_feed_start (const char *fifo, const char *source, size_t piece,
                    int pause_ms, uint64_t max_bytes);
 
+//  The same, but the feeder writes no byte past limit until h_feed_limit
+//  moves it: a job on this input cannot end, nor read past that point,
+//  before the test says so, however fast the machine.
+void h_feed_start_held (const char *fifo, const char *source, size_t piece,
+                        int pause_ms, uint64_t max_bytes, uint64_t limit);
+
+//  Moves the feeder's limit (UINT64_MAX: none).
+void h_feed_limit (uint64_t bytes);
+
+//  Bytes the feeder has written so far.
+uint64_t h_feed_written (void);
+
+//  Tells the feeder (of a source) to write on, past any limit, to the end
+//  of the source's current repetition, then close. Waits up to timeout_ms
+//  for it (fails the test after) and returns the bytes written: a whole
+//  number of repetitions of the source.
+uint64_t h_feed_finish (int timeout_ms);
+
 //  Stops the feeder (closes its end: the reader sees the end of input).
 void h_feed_stop (void);
 
@@ -185,6 +203,10 @@ const char *h_kjv (void);
 
 //  Its reference count (parsed from the cached reference).
 void h_kjv_reference (h_counts_t *out);
+
+//  The reference count of times copies of the text end to end (as a feeder
+//  repeating it writes them).
+void h_kjv_reference_times (uint64_t times, h_counts_t *out);
 
 //  Asserts that the result file at path is exactly the KJV's reference.
 void h_assert_kjv_result (const char *path);
