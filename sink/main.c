@@ -1,8 +1,6 @@
 /*  zmr-sink: collects a job's partitions and writes the result. */
 #include "zmr_sink.h"
-#include <errno.h>
 #include <getopt.h>
-#include <sys/stat.h>
 
 static void
 s_help (void)
@@ -13,9 +11,15 @@ s_help (void)
 "write it, one 'word<TAB>count' line per word, most frequent first.\n"
 "\n"
 "  -o, --output=FILE       write the result to FILE (default standard output);\n"
-"                          FILE appears whole or not at all\n"
-"      --parts=DIR         also write DIR/part-00000... one per partition\n"
+"                          FILE appears whole or not at all, replacing any\n"
+"                          FILE there (as sort -o and '>' do)\n"
+"      --parts=DIR         also write DIR/part-00000... one per partition, then\n"
+"                          an empty DIR/_SUCCESS once every part is whole; DIR\n"
+"                          is made if missing and must be empty (see --force)\n"
 "      --receipt=FILE      write the job's receipt (JSON) to FILE at the end\n"
+"      --force             replace what an earlier run wrote in the --parts and\n"
+"                          --window-dir directories (part-*, window-*, _SUCCESS);\n"
+"                          any other file there is still refused\n"
 "Running totals, while the job runs (the ventilator's --live-ms):\n"
 "      --follow            write 'word<TAB>total' on standard output for each\n"
 "                          word whose total changed; without --output the final\n"
@@ -30,7 +34,7 @@ s_help (void)
 "      --top=N             words in the status's top list, 0..20 (default 10)\n"
 "      --window-dir=DIR    write each closed window's counts (the ventilator's\n"
 "                          --window-ms) to DIR/window-START.tsv, START its\n"
-"                          start in ms since the epoch (DIR must exist)\n"
+"                          start in ms since the epoch (DIR: as for --parts)\n"
 "      --bind=EP           where reducers send results (default tcp://*:*)\n"
 "      --advertise=EP      endpoint to give the job instead of the bound one\n"
 "      --name=NAME         name shown in the status (default host:pid)\n"
@@ -43,7 +47,48 @@ s_help (void)
     zmr_common_help (ZMR_CURVE_BINDS | ZMR_CURVE_CONNECTS);
     printf (
 "\n"
-"Exit status: 0 result written (or stopped by a signal), 1 failed, 2 usage error.\n");
+"Every output is checked before the sink joins the job. Exit status: 0 result\n"
+"written (or stopped by a signal), 1 failed (an output that cannot be written,\n"
+"or the job failed; starting the sink again does not help), 2 usage error or an\n"
+"output that cannot be written at start, 141 standard output closed (as a\n"
+"filter ended by SIGPIPE).\n");
+}
+
+//  Every output, before the job is joined: a place that cannot be written
+//  fails now, in one line, not after all the counting. Also removes what a
+//  sink killed before its rename left beside each file. Returns 0 or -1.
+static int
+s_check_outputs (const zmr_sink_config_t *config, bool force)
+{
+    const char *files[][2] = {
+        { "--output", config->output }, { "--receipt", config->receipt },
+        { "--snapshot", config->snapshot },
+    };
+    char err[4096 + 256];
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        if (!files[i][1])
+            continue;
+        for (size_t j = 0; j < i; j++)
+            if (files[j][1] && !strcmp (files[i][1], files[j][1])) {
+                zmr_log (0, "%s and %s name the same file '%s'", files[j][0], files[i][0],
+                         files[i][1]);
+                return -1;
+            }
+        zmr_output_sweep (files[i][1]);
+        if (zmr_output_check_file (files[i][0], files[i][1], err, sizeof err)) {
+            zmr_log (0, "%s", err);
+            return -1;
+        }
+    }
+    const char *dirs[][2] = {
+        { "--parts", config->parts_dir }, { "--window-dir", config->window_dir },
+    };
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+        if (dirs[i][1] && zmr_output_check_dir (dirs[i][0], dirs[i][1], force, err, sizeof err)) {
+            zmr_log (0, "%s", err);
+            return -1;
+        }
+    return 0;
 }
 
 int
@@ -55,7 +100,7 @@ main (int argc, char *argv[])
                                  .follow_ms = 100, .snapshot_ms = 1000, .top = 10 };
     enum { O_BIND = 256, O_ADVERTISE, O_PARTS, O_RECEIPT, O_NAME, O_HEARTBEAT, O_WAIT,
            O_FOLLOW, O_FOLLOW_MS, O_SNAPSHOT, O_SNAPSHOT_MS, O_PUBLISH, O_TOP, O_WINDOW_DIR,
-           O_VERSION };
+           O_VERSION, O_FORCE };
     static const struct option options[] = {
         { "output", required_argument, NULL, 'o' },
         { "parts", required_argument, NULL, O_PARTS },
@@ -72,6 +117,7 @@ main (int argc, char *argv[])
         { "publish", required_argument, NULL, O_PUBLISH },
         { "top", required_argument, NULL, O_TOP },
         { "window-dir", required_argument, NULL, O_WINDOW_DIR },
+        { "force", no_argument, NULL, O_FORCE },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, O_VERSION },
@@ -79,6 +125,7 @@ main (int argc, char *argv[])
         { NULL, 0, NULL, 0 }
     };
     int verbose = 0;
+    bool force = false;
     zmr_curve_config_t curve = { 0 };
     zmr_config_apply (&argc, &argv, options);
     int opt;
@@ -104,6 +151,7 @@ main (int argc, char *argv[])
             case O_PUBLISH: config.publish = zmr_option_endpoint ("--publish", optarg); break;
             case O_TOP: config.top = (uint32_t) zmr_option_u64 ("--top", optarg, 0, ZMR_TOP_MAX); break;
             case O_WINDOW_DIR: config.window_dir = optarg; break;
+            case O_FORCE: force = true; break;
             case 'v': verbose++; break;
             case 'h': s_help (); return 0;
             case O_VERSION: zmr_print_version ("zmr-sink"); return 0;
@@ -117,15 +165,8 @@ main (int argc, char *argv[])
     if (optind != argc - 1)
         zmr_usage_error ("expected one argument, the ventilator's control endpoint");
     config.control = zmr_option_endpoint ("CONTROL", argv[optind]);
-    if (config.window_dir) {
-        struct stat info;
-        const char *why = stat (config.window_dir, &info)? strerror (errno)
-                        : !S_ISDIR (info.st_mode)? "not a directory": NULL;
-        if (why) {
-            zmr_log (0, "cannot write windows to '%s': %s", config.window_dir, why);
-            return 1;
-        }
-    }
+    if (s_check_outputs (&config, force))
+        return 2;
     zmr_log_set_level (verbose);
     zmr_signals_install ();
     if (zmr_curve_setup (&curve, ZMR_CURVE_BINDS | ZMR_CURVE_CONNECTS))

@@ -16,6 +16,7 @@
     its memory is freed. */
 #include "zmr_sink.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -67,7 +68,19 @@ typedef struct {
     s_window_t *window;              //  The window being collected, or NULL
     uint64_t stored_1;               //  Last window written, + 1 (0: none)
     uint64_t stored_words;           //  Its words
+    int fail;                        //  Exit code of a lasting failure
+                                     //  (said already), or 0
 } s_sink_t;
+
+//  A failure that starting the sink again cannot cure: the loop ends and
+//  the sink exits with code (1 after one line saying why, 141 quietly when
+//  standard output was closed). The first one stands.
+static void
+s_fail (s_sink_t *self, int code)
+{
+    if (!self->fail)
+        self->fail = code;
+}
 
 static void
 s_send_control (s_sink_t *self)
@@ -167,7 +180,7 @@ s_on_window (s_sink_t *self, zmr_msg_t *msg)
     return;
 oom:
     zmr_log (0, "out of memory collecting window %llu", (unsigned long long) msg->window);
-    exit (1);
+    s_fail (self, 1);
 }
 
 static void
@@ -204,7 +217,7 @@ s_on_result (s_sink_t *self)
         zmq_msg_close (&frame);
         if (rc) {
             zmr_log (0, "out of memory for the running totals");
-            exit (1);
+            s_fail (self, 1);
         }
         return;
     }
@@ -244,7 +257,8 @@ s_on_result (s_sink_t *self)
     zmq_msg_close (&frame);
     if (fresh < 0) {
         zmr_log (0, "out of memory collecting partition %u", msg.partition);
-        exit (1);
+        s_fail (self, 1);
+        return;
     }
     if (zmr_u64set_size (partition->seqs) == partition->parts) {
         partition->complete = true;
@@ -291,6 +305,7 @@ s_write_entries (FILE *out, const zmr_entry_t *entries, const zmr_entry_t *const
         abort ();
     }
     uint64_t sum = 0;
+    int error = 0;              //  errno of the first write that failed
     //  Lines go out through one large buffer: two fwrite calls a line (each
     //  taking the stream's lock) were most of the writing's time
     size_t cap = 256 << 10, used = 0;
@@ -319,75 +334,123 @@ s_write_entries (FILE *out, const zmr_entry_t *entries, const zmr_entry_t *const
         }
         else {
             //  No room (or no buffer): what is buffered, then this line
-            if (used)
-                fwrite (lines, 1, used, out);
+            if ((used && fwrite (lines, 1, used, out) != used)
+            ||  fwrite (entry->word, 1, entry->len, out) != entry->len
+            ||  fwrite (at, 1, tail_len, out) != tail_len) {
+                error = errno;
+                break;
+            }
             used = 0;
-            fwrite (entry->word, 1, entry->len, out);
-            fwrite (at, 1, tail_len, out);
         }
         if (digest)
             sum += s_line_digest (ctx, sha256, entry->word, entry->len, at, tail_len);
     }
-    if (used)
-        fwrite (lines, 1, used, out);
+    if (!error && used && fwrite (lines, 1, used, out) != used)
+        error = errno;
     free (lines);
     if (digest)
         *digest += sum;
     EVP_MD_CTX_free (ctx);
     EVP_MD_free (sha256);
-    return ferror (out)? -1: 0;
+    if (!error && ferror (out))
+        error = EIO;
+    errno = error;
+    return error? -1: 0;
 }
 
-//  Opens a temporary name beside path (its name into temp, size bytes), to
-//  be renamed into place by s_temp_commit: a file appears whole or not at
-//  all. Returns NULL after logging why.
+//  Opens where path (named by option, "--output" for example, in every
+//  message) is written: a temporary name beside it (into temp, size
+//  bytes) that s_temp_commit renames into place, so that the file appears
+//  whole or not at all; or, when path is a device or a pipe (nothing can
+//  be renamed into it), path itself, with temp "": written once. Returns
+//  NULL after saying why.
 static FILE *
-s_temp_open (const char *path, char *temp, size_t size)
+s_temp_open (const char *option, const char *path, char *temp, size_t size)
 {
+    struct stat info;
+    bool in_place = stat (path, &info) == 0 && !S_ISREG (info.st_mode)
+                 && !S_ISDIR (info.st_mode);
+    if (in_place)
+        temp[0] = 0;
+    else
     if (snprintf (temp, size, "%s.tmp-%d", path, (int) getpid ()) >= (int) size) {
-        zmr_log (0, "path too long: %s", path);
+        zmr_log (0, "%s: file name too long: '%.64s...'", option, path);
         return NULL;
     }
-    FILE *out = fopen (temp, "w");
+    FILE *out = fopen (in_place? path: temp, "w");
     if (!out)
-        zmr_log (0, "cannot write '%s': %s", temp, strerror (errno));
+        zmr_log (0, "%s: cannot write '%s': %s", option, path, strerror (errno));
     return out;
 }
 
-//  Flushes, fsyncs and closes out, then renames temp to path; with rc
-//  already -1, or on any failure, removes temp and logs what (the file's
-//  kind) could not be written. Returns 0 or -1.
+//  Flushes (and with sync, fsyncs) and closes out, then renames temp to
+//  path. rc -1 says the writing failed already (errno says why). On any
+//  failure removes temp and says why in one line, except for a pipe that
+//  was closed (EPIPE: the reader is gone, as with any filter). Returns 0,
+//  or -1 with errno set.
 static int
-s_temp_commit (FILE *out, const char *temp, const char *path, int rc, const char *what)
+s_temp_commit (FILE *out, const char *temp, const char *path, int rc, const char *option,
+               bool sync)
 {
-    if (ferror (out) || fflush (out) || fsync (fileno (out)))
-        rc = -1;
-    if (fclose (out))
-        rc = -1;
-    if (rc == 0 && rename (temp, path))
-        rc = -1;
-    if (rc) {
-        zmr_log (0, "cannot write %s'%s': %s", what, path, strerror (errno));
-        unlink (temp);
+    int error = rc? errno: 0;
+    if (!error && (fflush (out) || ferror (out)))
+        error = errno? errno: EIO;
+    //  A pipe or a device cannot be fsynced (EINVAL): written in place
+    if (!error && sync && temp[0] && fsync (fileno (out)))
+        error = errno;
+    if (fclose (out) && !error)
+        error = errno;
+    if (!error && temp[0] && rename (temp, path))
+        error = errno;
+    if (error) {
+        if (temp[0])
+            unlink (temp);
+        if (error != EPIPE || temp[0])
+            zmr_log (0, "%s: cannot write '%s': %s", option, path, strerror (error));
     }
-    return rc;
+    errno = error;
+    return error? -1: 0;
 }
 
-//  Writes entries to path, whole or not at all.
+//  Writes entries to path (named by option), whole or not at all.
 static int
-s_write_file (const char *path, const zmr_entry_t *entries, const zmr_entry_t *const *order,
-              size_t count, uint64_t *digest)
+s_write_file (const char *option, const char *path, const zmr_entry_t *entries,
+              const zmr_entry_t *const *order, size_t count, uint64_t *digest)
 {
     char temp[4096];
-    FILE *out = s_temp_open (path, temp, sizeof temp);
+    FILE *out = s_temp_open (option, path, temp, sizeof temp);
     if (!out)
         return -1;
     static char buffer[1 << 20];
     setvbuf (out, buffer, _IOFBF, sizeof buffer);
     int rc = s_write_entries (out, entries, order, count, digest);
-    return s_temp_commit (out, temp, path, rc, "");
+    return s_temp_commit (out, temp, path, rc, option, true);
 }
 
+//  Marks dir's parts complete: an empty _SUCCESS, as Hadoop's jobs leave,
+//  made only after the parts' renames are on disk. Returns 0, or -1 after
+//  saying why.
+static int
+s_mark_success (const char *dir, const char *marker)
+{
+    int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = fd == -1 || fsync (fd)? -1: 0;
+    if (fd != -1)
+        close (fd);
+    if (rc == 0) {
+        fd = open (marker, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        rc = fd == -1 || fsync (fd)? -1: 0;
+        if (fd != -1 && close (fd))
+            rc = -1;
+    }
+    if (rc)
+        zmr_log (0, "--parts: cannot write '%s': %s", marker, strerror (errno));
+    return rc;
+}
+
+//  Writes the result where asked (and the part files, then their
+//  _SUCCESS). Returns the exit code: 0 written, 1 failed (said why), 141
+//  standard output closed (quietly, as a filter ends).
 static int
 s_write_result (s_sink_t *self, uint64_t *words, uint64_t *distinct)
 {
@@ -398,20 +461,30 @@ s_write_result (s_sink_t *self, uint64_t *words, uint64_t *distinct)
         *words += zmr_counts_total (self->partitions[p].counts);
     }
     *distinct = total;
-    if (self->config->parts_dir) {
-        if (mkdir (self->config->parts_dir, 0777) && errno != EEXIST) {
-            zmr_log (0, "cannot create '%s': %s", self->config->parts_dir, strerror (errno));
-            return -1;
+    const char *parts = self->config->parts_dir;
+    char marker[4096];
+    if (parts) {
+        //  The directory was made and emptied (or found empty) at start;
+        //  a marker from before this sink was started again must not
+        //  stand over parts being replaced.
+        snprintf (marker, sizeof marker, "%s/_SUCCESS", parts);
+        if (unlink (marker) && errno != ENOENT) {
+            zmr_log (0, "--parts: cannot remove '%s': %s", marker, strerror (errno));
+            return 1;
         }
         for (uint32_t p = 0; p < self->reducers; p++) {
             size_t count;
             zmr_entry_t *sorted = zmr_counts_sorted (self->partitions[p].counts, &count);
+            if (!sorted) {
+                zmr_log (0, "out of memory writing partition %u", p);
+                return 1;
+            }
             char path[4096];
-            snprintf (path, sizeof path, "%s/part-%05u", self->config->parts_dir, p);
-            int rc = sorted? s_write_file (path, sorted, NULL, count, NULL): -1;
+            snprintf (path, sizeof path, "%s/part-%05u", parts, p);
+            int rc = s_write_file ("--parts", path, sorted, NULL, count, NULL);
             free (sorted);
             if (rc)
-                return -1;
+                return 1;
         }
     }
     //  The result is written from the partitions' own entries, through
@@ -426,37 +499,45 @@ s_write_result (s_sink_t *self, uint64_t *words, uint64_t *distinct)
     const zmr_entry_t **all = zmr_entries_order (runs, counts, self->reducers, &total);
     if (!all) {
         zmr_log (0, "out of memory for %zu result lines", total);
-        return -1;
+        return 1;
     }
-    int rc;
+    int code = 0;
     //  The digest is for the receipt; without one it would cost a SHA-256
     //  per line for nothing.
     self->digest = 0;
     uint64_t *digest = self->config->receipt? &self->digest: NULL;
-    if (self->config->output)
-        rc = s_write_file (self->config->output, NULL, all, total, digest);
+    if (self->config->output) {
+        if (s_write_file ("--output", self->config->output, NULL, all, total, digest))
+            code = errno == EPIPE? 141: 1;
+    }
     else
     if (self->config->follow) {
         //  Standard output carries the running totals: the last line of
         //  each word is its final count already.
-        rc = 0;
         if (digest) {
             //  The receipt still gets the digest of the result.
             FILE *null = fopen ("/dev/null", "w");
-            rc = null? s_write_entries (null, NULL, all, total, digest): -1;
+            if (!null || s_write_entries (null, NULL, all, total, digest)) {
+                zmr_log (0, "cannot write to /dev/null: %s", strerror (errno));
+                code = 1;
+            }
             if (null)
                 fclose (null);
         }
     }
-    else {
-        rc = s_write_entries (stdout, NULL, all, total, digest);
-        if (fflush (stdout) || rc) {
+    else
+    if (s_write_entries (stdout, NULL, all, total, digest) || fflush (stdout)) {
+        if (errno == EPIPE)
+            code = 141;
+        else {
             zmr_log (0, "cannot write the result to standard output: %s", strerror (errno));
-            rc = -1;
+            code = 1;
         }
     }
     free (all);
-    return rc;
+    if (code == 0 && parts && s_mark_success (parts, marker))
+        code = 1;
+    return code;
 }
 
 //  Writes the job's receipt (JSON), whole or not at all.
@@ -464,7 +545,7 @@ static int
 s_write_receipt (s_sink_t *self, const char *path, uint64_t words, uint64_t distinct)
 {
     char temp[4096];
-    FILE *out = s_temp_open (path, temp, sizeof temp);
+    FILE *out = s_temp_open ("--receipt", path, temp, sizeof temp);
     if (!out)
         return -1;
     zmr_status_t *f = &self->final;
@@ -493,7 +574,7 @@ s_write_receipt (s_sink_t *self, const char *path, uint64_t words, uint64_t dist
     fprintf (out, "  \"digest\": \"%016llx\",\n", (unsigned long long) self->digest);
     fputs ("  \"digest_rule\": \"sum modulo 2^64 over the result's lines of the first "
            "8 bytes, big-endian, of SHA-256 of the line (word, TAB, count, LF)\"\n}\n", out);
-    return s_temp_commit (out, temp, path, 0, "the receipt ");
+    return s_temp_commit (out, temp, path, 0, "--receipt", true);
 }
 
 //  --follow: one "word<TAB>total" line per changed word.
@@ -552,6 +633,7 @@ s_publish_all (s_sink_t *self)
     zmr_entry_t *sorted = zmr_live_sorted (self->live, &count);
     if (!sorted) {
         zmr_log (0, "out of memory publishing %zu totals", count);
+        s_fail (self, 1);
         return;
     }
     s_publish_entries (self, sorted, count, 0);
@@ -571,6 +653,8 @@ s_changed (const char *word, uint32_t len, uint64_t total, void *arg)
 }
 
 //  Writes every running total to the snapshot file, whole or not at all.
+//  One that cannot be written is a lasting failure: the user asked for it,
+//  and a file that silently stops changing would be a lie.
 static void
 s_snapshot (s_sink_t *self)
 {
@@ -578,19 +662,16 @@ s_snapshot (s_sink_t *self)
     zmr_entry_t *sorted = zmr_live_sorted (self->live, &count);
     if (!sorted) {
         zmr_log (0, "out of memory for a snapshot of %zu words", count);
+        s_fail (self, 1);
         return;
     }
     char temp[4096];
-    FILE *out = s_temp_open (self->config->snapshot, temp, sizeof temp);
-    if (out) {
-        int rc = s_write_entries (out, sorted, NULL, count, NULL);
-        //  No fsync: a snapshot is replaced before long; rename keeps it whole.
-        if (fclose (out) || rc || rename (temp, self->config->snapshot)) {
-            zmr_log (0, "cannot write the snapshot '%s': %s", self->config->snapshot,
-                     strerror (errno));
-            unlink (temp);
-        }
-    }
+    FILE *out = s_temp_open ("--snapshot", self->config->snapshot, temp, sizeof temp);
+    //  No fsync: a snapshot is replaced before long; rename keeps it whole.
+    if (!out
+    ||  s_temp_commit (out, temp, self->config->snapshot,
+                       s_write_entries (out, sorted, NULL, count, NULL), "--snapshot", false))
+        s_fail (self, 1);
     free (sorted);
     self->snapshot_updates = zmr_live_updates (self->live);
 }
@@ -605,14 +686,19 @@ s_window_done (s_sink_t *self)
     zmr_entry_t *sorted = zmr_counts_sorted (window->counts, &count);
     if (!sorted) {
         zmr_log (0, "out of memory writing window %llu", (unsigned long long) window->id);
-        exit (1);
+        s_fail (self, 1);
+        return;
     }
     if (self->config->window_dir) {
         char path[4096];
         snprintf (path, sizeof path, "%s/window-%llu.tsv", self->config->window_dir,
                   (unsigned long long) start);
-        if (s_write_file (path, sorted, NULL, count, NULL))
-            exit (1);           //  Said why; the job cannot keep its promise
+        if (s_write_file ("--window-dir", path, sorted, NULL, count, NULL)) {
+            //  Said why; the job cannot keep its promise
+            free (sorted);
+            s_fail (self, 1);
+            return;
+        }
     }
     if (self->publish)
         s_publish_entries (self, sorted, count, window->id);
@@ -655,9 +741,15 @@ s_live_tick (s_sink_t *self, bool forced)
         &&  zmr_live_changed (self->live)) {
             if (zmr_live_drain (self->live, s_changed, self)
             ||  (self->config->follow && fflush (stdout))) {
-                zmr_log (0, "cannot write the running totals to standard output: %s",
-                         strerror (errno));
-                exit (1);
+                //  A reader that went away ends us as it ends any filter
+                if (errno == EPIPE)
+                    s_fail (self, 141);
+                else {
+                    zmr_log (0, "cannot write the running totals to standard output: %s",
+                             strerror (errno));
+                    s_fail (self, 1);
+                }
+                return;
             }
             if (self->publish)
                 s_publish_send (self, false, 0);
@@ -699,8 +791,9 @@ s_on_control (s_sink_t *self)
         zmr_status_reset (&self->final);
         if (zmr_status_decode (&msg, &self->final, &why))
             zmr_log (0, "FINISH without a readable state: %s", why);
+        //  The ventilator said why, once for the whole job
         if (!msg.flag)
-            zmr_log (0, "the job ended without success: %s", msg.reason);
+            zmr_log (1, "the job ended without success: %s", msg.reason);
     }
     else
     if (msg.type == ZMR_REJECT) {
@@ -785,7 +878,7 @@ zmr_sink_run (const zmr_sink_config_t *config)
     s_heartbeat (&self);
     bool written = false;
     uint64_t done_words = 0, done_distinct = 0;
-    while (!self.finished && !zmr_interrupted ()) {
+    while (!self.finished && !self.fail && !zmr_interrupted ()) {
         zmq_pollitem_t items[] = {
             { zsock_resolve (self.results), 0, ZMQ_POLLIN, 0 },
             { zsock_resolve (self.control), 0, ZMQ_POLLIN, 0 },
@@ -798,7 +891,8 @@ zmr_sink_run (const zmr_sink_config_t *config)
             break;
         if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
             //  A bounded batch, so the live views keep their pace.
-            for (int i = 0; i < 64 && (zsock_events (self.results) & ZMQ_POLLIN); i++)
+            for (int i = 0; i < 64 && !self.fail
+                            && (zsock_events (self.results) & ZMQ_POLLIN); i++)
                 s_on_result (&self);
         s_live_tick (&self, false);
         if (rc > 0 && (items[1].revents & ZMQ_POLLIN))
@@ -826,11 +920,15 @@ zmr_sink_run (const zmr_sink_config_t *config)
                         if (zmr_live_set (self.live, entries[i].word, entries[i].len,
                                           entries[i].count)) {
                             zmr_log (0, "out of memory for the running totals");
-                            goto cleanup;
+                            s_fail (&self, 1);
+                            break;
                         }
                 }
-            s_live_tick (&self, true);
-            if (s_write_result (&self, &done_words, &done_distinct))
+            if (!self.fail)
+                s_live_tick (&self, true);
+            if (!self.fail)
+                s_fail (&self, s_write_result (&self, &done_words, &done_distinct));
+            if (self.fail)
                 break;
             written = true;
             s_heartbeat (&self);
@@ -840,6 +938,14 @@ zmr_sink_run (const zmr_sink_config_t *config)
                      (unsigned long long) done_distinct);
         }
     }
+    if (self.fail) {
+        //  Said why (or quiet: a closed standard output); leaving, so the
+        //  ventilator does not wait for this sink's heartbeats
+        zmr_msg_pack_bye (&self.pk, self.job, &self.counters);
+        s_send_control (&self);
+        code = self.fail;
+    }
+    else
     if (self.finished) {
         code = self.finish_ok && written? 0: 1;
         if (code == 0 && config->receipt

@@ -172,3 +172,333 @@ Test (test_outputs, sweep_removes_the_temporary_files_of_dead_writers_only)
     cr_assert_str_eq (s_listing (h_dir ()),
                       h_strf ("other.tsv.tmp-1 snap.tsv.tmp-%d snap.tsv.tmp-x", (int) getpid ()));
 }
+
+//  ---------------------------------------------------------------------
+//  A job started by hand, the sink as the test wants it
+
+typedef struct {
+    char *control;                  //  The ventilator's control endpoint
+    pid_t ventilator, sink;
+    char *sink_out, *sink_err;      //  The sink's stdout and stderr files
+} s_job_t;
+
+//  Starts a ventilator over input (R reducers, one mapper; with live,
+//  running totals every 10 ms), the reducers, a mapper, and the sink with
+//  sink_args (NULL-terminated). With wrap (NULL-terminated), the sink is
+//  started through it: wrap[0] with wrap[1..], then the sink's path and
+//  arguments. Endpoints are named after tag, so jobs of one test differ.
+static void
+s_job_start (s_job_t *job, const char *tag, const char *input, int reducers, bool live,
+             const char *const *sink_args, const char *const *wrap)
+{
+    memset (job, 0, sizeof *job);
+    job->control = h_strf ("ipc://%s/%s-c", h_dir (), tag);
+    h_io_t ventilator_io = { .stderr_path = h_path (h_strf ("%s-ventilator.err", tag)) };
+    job->ventilator = h_spawnl (&ventilator_io, "zmr-ventilator",
+                                h_strf ("--reducers=%d", reducers),
+                                h_strf ("--control=%s", job->control),
+                                h_strf ("--chunks=ipc://%s/%s-k", h_dir (), tag),
+                                h_strf ("--status=ipc://%s/%s-s", h_dir (), tag),
+                                "--chunk-size=64K", live? "--live-ms=10": "--dead-ms=3000",
+                                "--", input, NULL);
+    for (int p = 0; p < reducers; p++)
+        h_spawnl (NULL, "zmr-reducer", "-p", h_strf ("%d", p),
+                  h_strf ("--bind=ipc://%s/%s-r%d", h_dir (), tag, p), job->control, NULL);
+    const char *args[64];
+    size_t n = 0;
+    const char *program = "zmr-sink";
+    if (wrap) {
+        program = wrap[0];
+        for (size_t i = 1; wrap[i]; i++)
+            args[n++] = wrap[i];
+        args[n++] = ZMR_BIN_DIR "/zmr-sink";
+    }
+    for (size_t i = 0; sink_args[i]; i++)
+        args[n++] = sink_args[i];
+    args[n++] = h_strf ("--bind=ipc://%s/%s-sink", h_dir (), tag);
+    args[n++] = job->control;
+    args[n] = NULL;
+    cr_assert (n < 64);
+    job->sink_out = h_path (h_strf ("%s-sink.out", tag));
+    job->sink_err = h_path (h_strf ("%s-sink.err", tag));
+    h_io_t sink_io = { .stdout_path = job->sink_out, .stderr_path = job->sink_err };
+    job->sink = h_spawnv (program, args, &sink_io);
+    h_spawnl (NULL, "zmr-mapper", job->control, NULL);
+}
+
+//  The sink's stderr, for messages.
+static const char *
+s_err (const s_job_t *job)
+{
+    size_t len;
+    const char *text = h_read (job->sink_err, &len);
+    return text? text: "(none)";
+}
+
+//  Runs a sink that must refuse to start: exit 2, exactly one line on
+//  stderr, which holds each of says (NULL-terminated). Returns the line.
+//  No ventilator runs: a sink that did not refuse waits for one, gives up
+//  after --wait-ms and exits 1.
+static const char *
+s_sink_refuses (const char *const *sink_args, const char *const *says)
+{
+    const char *args[32];
+    size_t n = 0;
+    for (size_t i = 0; sink_args[i]; i++)
+        args[n++] = sink_args[i];
+    args[n++] = "--wait-ms=3000";
+    args[n++] = h_strf ("--bind=ipc://%s/refused-sink", h_dir ());
+    args[n++] = h_strf ("ipc://%s/nobody", h_dir ());
+    args[n] = NULL;
+    const char *err = h_path ("refused.err");
+    h_io_t io = { .stderr_path = err };
+    pid_t pid = h_spawnv ("zmr-sink", args, &io);
+    int code = h_exit_code (h_wait (pid, 60000, "a sink that should refuse"));
+    size_t len;
+    const char *text = h_read (err, &len);
+    cr_assert_eq (code, 2, "exit %d, stderr: %s", code, text);
+    cr_assert_eq (h_count_lines (err), 1, "not one line: %s", text);
+    for (size_t i = 0; says[i]; i++)
+        cr_assert (strstr (text, says[i]), "'%s' not said: %s", says[i], text);
+    return text;
+}
+
+//  The part files of dir merged into one file in result order, by sort(1).
+static const char *
+s_merged_parts (const char *dir)
+{
+    const char *merged = h_path ("merged.tsv");
+    char *command = h_strf ("cat %s/part-* | LC_ALL=C sort -t '\t' -k2,2nr -k1,1 > %s",
+                            dir, merged);
+    cr_assert_eq (system (command), 0, "%s", command);
+    return merged;
+}
+
+//  Whether the whole file is the same as text.
+static bool
+s_same (const char *path, const char *text)
+{
+    size_t len;
+    const char *got = h_read (path, &len);
+    return got && len == strlen (text) && !memcmp (got, text, len);
+}
+
+//  ---------------------------------------------------------------------
+//  Item 2: a part directory holds one run's parts, whole, and _SUCCESS
+
+Test (test_outputs, a_hand_started_sink_refuses_an_earlier_runs_parts_and_replaces_them_with_force)
+{
+    const char *input = h_kjv_slice ("in.txt", 300000);
+    h_counts_t ref;
+    h_reference_file (input, &ref);
+    const char *dir = h_path ("parts");
+    s_job_t job;
+    //  -r 3: three parts and the marker
+    s_job_start (&job, "a", input, 3, false,
+                 (const char *[]) { "--parts", dir, "-o", h_path ("a.tsv"), NULL }, NULL);
+    cr_assert_eq (h_exit_code (h_wait (job.sink, 120000, "the sink of -r 3")), 0, "%s",
+                  s_err (&job));
+    cr_assert_eq (h_exit_code (h_wait (job.ventilator, 60000, "the ventilator")), 0);
+    cr_assert_str_eq (s_listing (dir), "_SUCCESS part-00000 part-00001 part-00002");
+    h_assert_result (s_merged_parts (dir), &ref);
+    struct stat info;
+    cr_assert (stat (h_strf ("%s/_SUCCESS", dir), &info) == 0 && info.st_size == 0);
+    const char *part1 = h_read (h_strf ("%s/part-00001", dir), &(size_t) { 0 });
+
+    //  -r 1 into the same directory: refused at start, nothing touched
+    s_sink_refuses ((const char *[]) { "--parts", dir, NULL },
+                    (const char *[]) { "--parts", dir, "--force", NULL });
+    cr_assert_str_eq (s_listing (dir), "_SUCCESS part-00000 part-00001 part-00002");
+    cr_assert (s_same (h_strf ("%s/part-00001", dir), part1));
+
+    //  With --force: exactly this run's part and the marker
+    s_job_start (&job, "b", input, 1, false,
+                 (const char *[]) { "--parts", dir, "--force", "-o", h_path ("b.tsv"), NULL },
+                 NULL);
+    cr_assert_eq (h_exit_code (h_wait (job.sink, 120000, "the sink of -r 1")), 0, "%s",
+                  s_err (&job));
+    cr_assert_eq (h_exit_code (h_wait (job.ventilator, 60000, "the ventilator")), 0);
+    cr_assert_str_eq (s_listing (dir), "_SUCCESS part-00000");
+    h_assert_result (h_strf ("%s/part-00000", dir), &ref);
+}
+
+Test (test_outputs, a_window_directory_of_an_earlier_run_is_refused_and_cleared_with_force)
+{
+    const char *dir = h_path ("windows");
+    cr_assert_eq (mkdir (dir, 0777), 0);
+    h_write ("windows/window-1700000000000.tsv", "old\t1\n", 6);
+    s_sink_refuses ((const char *[]) { "--window-dir", dir, NULL },
+                    (const char *[]) { "--window-dir", dir, "--force", NULL });
+    cr_assert_str_eq (s_listing (dir), "window-1700000000000.tsv");
+    //  With --force the old window goes before the sink joins (here: no
+    //  job, so it gives up after --wait-ms)
+    h_io_t io = { .stderr_path = h_path ("force.err") };
+    h_run (&io, 60000, "zmr-sink", "--window-dir", dir, "--force", "--wait-ms=500",
+           h_strf ("--bind=ipc://%s/w-sink", h_dir ()), h_strf ("ipc://%s/nobody", h_dir ()),
+           NULL);
+    cr_assert_str_eq (s_listing (dir), "");
+}
+
+//  ---------------------------------------------------------------------
+//  Item 3 and 7: an output that cannot be written is said at once, in one
+//  line, before the sink joins; one that fails later ends the sink, exit 1
+
+Test (test_outputs, a_sink_refuses_at_start_an_output_that_cannot_be_written)
+{
+    //  Places that fail for root too: a regular file as a parent
+    //  (ENOTDIR), a missing directory, /proc, a directory
+    const char *file = h_write ("plain", "x", 1);
+    const char *enotdir = h_strf ("%s/out.tsv", file);
+    const char *missing = h_path ("missing/out.tsv");
+    s_sink_refuses ((const char *[]) { "--receipt", enotdir, NULL },
+                    (const char *[]) { "--receipt", enotdir, NULL });
+    s_sink_refuses ((const char *[]) { "--snapshot", "/proc/zmr-snapshot.tsv", NULL },
+                    (const char *[]) { "--snapshot", "/proc/zmr-snapshot.tsv", NULL });
+    s_sink_refuses ((const char *[]) { "-o", missing, NULL },
+                    (const char *[]) { "--output", missing, "does not exist", NULL });
+    s_sink_refuses ((const char *[]) { "-o", h_dir (), NULL },
+                    (const char *[]) { "--output", "is a directory", NULL });
+    s_sink_refuses ((const char *[]) { "--parts", enotdir, NULL },
+                    (const char *[]) { "--parts", enotdir, NULL });
+    s_sink_refuses ((const char *[]) { "-o", h_path ("same"), "--receipt", h_path ("same"),
+                                       NULL },
+                    (const char *[]) { "--output", "--receipt", "same file", NULL });
+    //  Nothing made: no directory, no temporary file
+    const char *listing = s_listing (h_dir ());
+    cr_assert (!strstr (listing, "missing") && !strstr (listing, "same")
+               && !strstr (listing, ".tmp-"), "%s", listing);
+}
+
+//  The sink started in a mount namespace of its own, with a tmpfs of size
+//  at dir: a full disk that is gone when the sink is (no unmount to
+//  forget, even when the test fails). Skips the test where mounting is not
+//  allowed.
+static const char *const *
+s_full_disk (const char *dir, const char *size)
+{
+    cr_assert_eq (mkdir (dir, 0777), 0);
+    h_io_t quiet = { .stderr_path = h_path ("unshare.err") };
+    if (h_run (&quiet, 30000, "/usr/bin/unshare", "-m", "sh", "-c",
+               h_strf ("mount -t tmpfs -o size=%s zmr-test '%s'", size, dir), NULL) != 0)
+        cr_skip_test ("cannot mount a tmpfs in a mount namespace here");
+    const char **wrap = h_alloc (8 * sizeof *wrap);
+    wrap[0] = "/usr/bin/unshare";
+    wrap[1] = "-m";
+    wrap[2] = "sh";
+    wrap[3] = "-c";
+    wrap[4] = h_strf ("mount -t tmpfs -o size=%s zmr-test '%s' && exec \"$@\"", size, dir);
+    wrap[5] = "sh";
+    wrap[6] = NULL;
+    return wrap;
+}
+
+Test (test_outputs, a_snapshot_that_cannot_be_written_during_the_job_fails_the_sink_in_one_line)
+{
+    const char *disk = h_path ("disk");
+    const char *const *wrap = s_full_disk (disk, "16k");
+    const char *snapshot = h_strf ("%s/snap.tsv", disk);
+    s_job_t job;
+    s_job_start (&job, "a", h_kjv (), 1, true,
+                 (const char *[]) { "--snapshot", snapshot, "--snapshot-ms=50",
+                                    "-o", h_path ("out.tsv"), NULL }, wrap);
+    int code = h_exit_code (h_wait (job.sink, 120000, "the sink"));
+    cr_assert_eq (code, 1, "exit %d: %s", code, s_err (&job));
+    cr_assert_eq (h_count_lines (job.sink_err), 1, "not one line: %s", s_err (&job));
+    cr_assert (strstr (s_err (&job), "--snapshot") && strstr (s_err (&job), snapshot)
+               && strstr (s_err (&job), "No space left"), "%s", s_err (&job));
+}
+
+Test (test_outputs, a_receipt_that_cannot_be_written_at_the_end_fails_the_sink_in_one_line)
+{
+    const char *disk = h_path ("disk");
+    const char *const *wrap = s_full_disk (disk, "4k");
+    //  The disk is full by the end: the result fills it (the start's check
+    //  of the receipt, one byte, still fits)
+    const char *input = h_kjv_slice ("in.txt", 400000);
+    const char *receipt = h_strf ("%s/receipt.json", disk);
+    s_job_t job;
+    s_job_start (&job, "a", input, 2, false,
+                 (const char *[]) { "--receipt", receipt, "--parts", h_strf ("%s/p", disk),
+                                    NULL }, wrap);
+    int code = h_exit_code (h_wait (job.sink, 120000, "the sink"));
+    cr_assert_eq (code, 1, "exit %d: %s", code, s_err (&job));
+    cr_assert_eq (h_count_lines (job.sink_err), 1, "not one line: %s", s_err (&job));
+    cr_assert (strstr (s_err (&job), "No space left"), "%s", s_err (&job));
+}
+
+//  A hand-started sink writing to a pipe whose reader left (| head -1):
+//  quiet, exit 141 like a filter killed by SIGPIPE. args: the sink's.
+static void
+s_sink_into_head (const char *const *sink_args, bool live)
+{
+    const char *script = h_strf (
+        "\"$@\" 2> %s | head -1 > %s; echo ${PIPESTATUS[0]} > %s",
+        h_path ("sink.err"), h_path ("head.out"), h_path ("code"));
+    const char *wrap[] = { "/bin/bash", "-c", script, "bash", NULL };
+    s_job_t job;
+    s_job_start (&job, "a", h_kjv (), 2, live, sink_args, wrap);
+    cr_assert_eq (h_exit_code (h_wait (job.sink, 120000, "the sink into head -1")), 0);
+    size_t len;
+    const char *code = h_read (h_path ("code"), &len);
+    const char *err = h_read (h_path ("sink.err"), &len);
+    cr_assert (code && !strcmp (code, "141\n"), "exit %s, stderr: %s", code, err);
+    cr_assert_eq (len, 0, "said something: %s", err);
+    cr_assert_eq (h_count_lines (h_path ("head.out")), 1);
+}
+
+Test (test_outputs, a_sink_whose_standard_output_is_closed_ends_quietly_as_a_filter)
+{
+    s_sink_into_head ((const char *[]) { NULL }, false);
+}
+
+Test (test_outputs, a_sink_following_into_a_closed_standard_output_ends_quietly_as_a_filter)
+{
+    s_sink_into_head ((const char *[]) { "--follow", NULL }, true);
+}
+
+//  ---------------------------------------------------------------------
+//  Siblings: outputs that are not regular files, temporary files left by a
+//  sink that was killed, -o over an existing file
+
+Test (test_outputs, a_result_to_a_named_pipe_is_written_into_it_not_renamed_over_it)
+{
+    const char *input = h_kjv_slice ("in.txt", 200000);
+    h_counts_t ref;
+    h_reference_file (input, &ref);
+    const char *fifo = h_fifo ("out.fifo");
+    const char *got = h_path ("got.tsv");
+    h_io_t cat_io = { .stdin_path = fifo, .stdout_path = got };
+    pid_t cat = h_spawnl (&cat_io, "/bin/cat", NULL);
+    s_job_t job;
+    s_job_start (&job, "a", input, 2, false, (const char *[]) { "-o", fifo, NULL }, NULL);
+    cr_assert_eq (h_exit_code (h_wait (job.sink, 120000, "the sink")), 0, "%s", s_err (&job));
+    cr_assert_eq (h_exit_code (h_wait (cat, 30000, "the reader of the FIFO")), 0);
+    struct stat info;
+    cr_assert (stat (fifo, &info) == 0 && S_ISFIFO (info.st_mode), "the FIFO was replaced");
+    h_assert_result (got, &ref);
+}
+
+Test (test_outputs, a_sink_started_again_removes_what_a_killed_sink_left_and_replaces_the_output)
+{
+    const char *input = h_kjv_slice ("in.txt", 200000);
+    h_counts_t ref;
+    h_reference_file (input, &ref);
+    const char *out = h_path ("out.tsv");
+    const char *snap = h_path ("snap.tsv");
+    const char *receipt = h_path ("receipt.json");
+    pid_t dead = s_dead_pid ();
+    //  What a sink killed mid-write leaves, and an old result to replace
+    h_write ("out.tsv", "stale\t1\n", 8);
+    h_write (h_strf ("out.tsv.tmp-%d", (int) dead), "torn", 4);
+    h_write (h_strf ("snap.tsv.tmp-%d", (int) dead), "torn", 4);
+    h_write (h_strf ("receipt.json.tmp-%d", (int) dead), "torn", 4);
+    s_job_t job;
+    s_job_start (&job, "a", input, 2, true,
+                 (const char *[]) { "-o", out, "--snapshot", snap, "--receipt", receipt, NULL },
+                 NULL);
+    cr_assert_eq (h_exit_code (h_wait (job.sink, 120000, "the sink")), 0, "%s", s_err (&job));
+    h_assert_result (out, &ref);
+    h_assert_result (snap, &ref);
+    const char *listing = s_listing (h_dir ());
+    cr_assert (!strstr (listing, ".tmp-"), "left: %s", listing);
+}
