@@ -2,6 +2,8 @@
     zmr-monitor at 80 columns in a real terminal (tmux), and
     scripts/verify-receipt (issue 13). */
 #include <criterion/criterion.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +11,9 @@
 
 #include "harness.h"
 
-TestSuite (test_terminal, .init = h_setup, .fini = h_teardown, .timeout = 240);
+static void s_teardown (void);
+
+TestSuite (test_terminal, .init = h_setup, .fini = s_teardown, .timeout = 240);
 
 //  The source tree: scripts/ lives there, beside tests/.
 #ifdef ZMR_SOURCE_DIR
@@ -51,6 +55,160 @@ s_sh (const char *command)
     cr_assert (r.out && r.err);
     r.err_lines = h_count_lines (err);
     return r;
+}
+
+//  ---------------------------------------------------------------------
+//  A terminal: a tmux server of the test's own (its socket in the test's
+//  directory), one session of 80 x 30, killed at the end, failed or not.
+
+static bool s_tmux_up;
+
+static const char *
+s_tmux_command (const char *args)
+{
+    return h_strf ("env -u TMUX tmux -S '%s/tmux.sock' %s", h_dir (), args);
+}
+
+static void
+s_teardown (void)
+{
+    if (s_tmux_up) {
+        h_io_t io = { 0 };
+        h_run (&io, 10000, "/bin/sh", "-c", s_tmux_command ("kill-server"), NULL);
+        s_tmux_up = false;
+    }
+    h_teardown ();
+}
+
+//  Runs command in a fresh 80 x 30 terminal; the pane stays when it ends.
+static void
+s_tmux_start (const char *command)
+{
+    s_tmux_up = true;
+    s_result_t r = s_sh (s_tmux_command (h_strf ("new-session -d -x 80 -y 30 "
+                                                 "\"%s; sleep 600\"", command)));
+    cr_assert_eq (r.code, 0, "tmux: %s", r.err);
+}
+
+//  What the terminal shows, wrapped lines joined (so that a line wider
+//  than the terminal shows as one long line).
+static char *
+s_screen (void)
+{
+    s_result_t r = s_sh (s_tmux_command ("capture-pane -p -J"));
+    cr_assert_eq (r.code, 0, "tmux capture-pane: %s", r.err);
+    return r.out;
+}
+
+//  Columns of the widest line of a screen (UTF-8: one per character).
+static int
+s_widest (const char *screen, char *line_out, size_t size)
+{
+    int widest = 0, col = 0;
+    const char *start = screen;
+    for (const char *p = screen; ; p++) {
+        if (*p == '\n' || !*p) {
+            if (col > widest) {
+                widest = col;
+                snprintf (line_out, size, "%.*s", (int) (p - start), start);
+            }
+            if (!*p)
+                break;
+            col = 0;
+            start = p + 1;
+        }
+        else
+        if (((unsigned char) *p & 0xC0) != 0x80)
+            col++;
+    }
+    return widest;
+}
+
+//  Polls the screen until it holds every one of the texts (NULL-ended),
+//  for up to timeout_ms; returns the screen that did, or fails the test.
+static char *
+s_screen_wait (int timeout_ms, const char *what, ...)
+{
+    int64_t deadline = h_now_ms () + timeout_ms;
+    char *screen = NULL;
+    while (true) {
+        screen = s_screen ();
+        bool all = true;
+        va_list args;
+        va_start (args, what);
+        for (const char *text = what; text; text = va_arg (args, const char *))
+            if (!strstr (screen, text))
+                all = false;
+        va_end (args);
+        if (all)
+            return screen;
+        cr_assert (h_now_ms () < deadline, "the terminal never showed '%s' (and the rest) "
+                   "in %d ms; it shows:\n%s", what, timeout_ms, screen);
+        h_sleep_ms (200);
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  zmr-monitor on a terminal (item 11)
+
+Test (test_terminal, monitor_says_what_it_waits_for_before_a_job)
+{
+    const char *endpoint = h_strf ("ipc://%s/status", h_dir ());
+    s_tmux_start (h_strf ("%s/zmr-monitor %s", ZMR_BIN_DIR, endpoint));
+    //  What it waits for, and that no job is there yet: not a blank screen.
+    char *screen = s_screen_wait (30000, "waiting for the status at", endpoint,
+                                  "no job has published there yet", NULL);
+    char line[256];
+    int widest = s_widest (screen, line, sizeof line);
+    cr_assert_leq (widest, 80, "a line of %d columns: '%s'", widest, line);
+}
+
+Test (test_terminal, monitor_fits_80_columns_and_raises_no_alarm_for_a_batch_job)
+{
+    const char *endpoint = h_strf ("ipc://%s/status", h_dir ());
+    s_tmux_start (h_strf ("%s/zmr-monitor %s", ZMR_BIN_DIR, endpoint));
+    //  A batch job of many chunks, slow to map: the ventilator has more
+    //  chunks than the mappers have room for (what the old view called
+    //  BACKPRESSURED) for as long as it maps.
+    const char *env[] = { h_strf ("TMPDIR=%s", h_dir ()), NULL };
+    h_io_t io = { .env = env };
+    pid_t zmr = h_spawnl (&io, "zmr", "run", "--no-progress", "-m", "2", "-r", "2",
+                          "--chunk-size", "16K", "--map-cost", "1000", "--status", endpoint,
+                          "-o", h_path ("out.tsv"), h_kjv (), NULL);
+    //  Three screens of the job while it maps (however long that takes):
+    //  each line fits, no alarm.
+    int seen = 0;
+    int64_t deadline = h_now_ms () + 180000;
+    while (seen < 3) {
+        char *screen = s_screen ();
+        cr_assert (h_running (zmr), "the job ended before the monitor was seen 3 times "
+                   "(%d):\n%s", seen, screen);
+        cr_assert (h_now_ms () < deadline, "the monitor did not show the job mapping 3 times "
+                   "in 180 s (%d); it shows:\n%s", seen, screen);
+        if (strstr (screen, "  mapping  ") && strstr (screen, "mapper ")) {
+            seen++;
+            char line[256];
+            int widest = s_widest (screen, line, sizeof line);
+            cr_assert_leq (widest, 80, "a line of %d columns: '%s'\n%s", widest, line, screen);
+            cr_assert_null (strstr (screen, "BACKPRESSURED"), "%s", screen);
+            cr_assert_null (strstr (screen, "backpressure"),
+                            "backpressure shown for a batch job:\n%s", screen);
+            cr_assert_not_null (strstr (screen, " distinct "), "%s", screen);
+        }
+        h_sleep_ms (300);
+    }
+    kill (zmr, SIGINT);
+    h_wait (zmr, 60000, "zmr run after SIGINT");
+}
+
+Test (test_terminal, monitor_help_says_it_connects)
+{
+    //  The monitor only connects: --require-curve refuses to connect in the
+    //  clear, there is nothing it would bind.
+    s_result_t r = s_sh (h_strf ("%s/zmr-monitor --help | grep -A1 -e --require-curve",
+                                 ZMR_BIN_DIR));
+    cr_assert_eq (r.code, 0, "no --require-curve in the help: %s", r.err);
+    cr_assert (strstr (r.out, "connect") && !strstr (r.out, "bind"), "%s", r.out);
 }
 
 //  ---------------------------------------------------------------------
