@@ -432,9 +432,18 @@ s_check_parts (unsigned long reducers, const char *input, const h_counts_t *ref,
     cr_assert_not_null (handle);
     struct dirent *entry;
     size_t entries = 0;
+    bool marked = false;
     while ((entry = readdir (handle))) {
         if (!strcmp (entry->d_name, ".") || !strcmp (entry->d_name, ".."))
             continue;
+        //  The empty marker of a complete set of parts (issue 13, item 2)
+        if (!strcmp (entry->d_name, "_SUCCESS")) {
+            struct stat marker;
+            cr_assert (stat (h_strf ("%s/_SUCCESS", dir), &marker) == 0
+                       && marker.st_size == 0, "_SUCCESS in %s is not empty", dir);
+            marked = true;
+            continue;
+        }
         entries++;
         unsigned long p;
         char tail;
@@ -444,6 +453,7 @@ s_check_parts (unsigned long reducers, const char *input, const h_counts_t *ref,
     }
     closedir (handle);
     cr_assert_eq (entries, reducers, "%zu files in %s, %lu expected", entries, dir, reducers);
+    cr_assert (marked, "no _SUCCESS in %s", dir);
 
     //  Their union is the whole result, no word in two parts.
     h_counts_t all = { .pairs = h_alloc ((total + 1) * sizeof (h_pair_t)), .n = 0 };
