@@ -502,3 +502,35 @@ Test (test_outputs, a_sink_started_again_removes_what_a_killed_sink_left_and_rep
     const char *listing = s_listing (h_dir ());
     cr_assert (!strstr (listing, ".tmp-"), "left: %s", listing);
 }
+
+Test (test_outputs, zmr_run_refuses_an_earlier_runs_parts_and_replaces_them_with_force)
+{
+    const char *input = h_kjv_slice ("in.txt", 300000);
+    h_counts_t ref;
+    h_reference_file (input, &ref);
+    const char *dir = h_path ("parts");
+    const char *err = h_path ("run.err");
+    h_io_t io = { .stdout_path = h_path ("run.out"), .stderr_path = err };
+    size_t len;
+    int code = h_run (&io, 120000, "zmr", "run", "-m", "1", "-r", "3", "--parts", dir, input,
+                      NULL);
+    cr_assert_eq (code, 0, "-r 3: exit %d: %s", code, h_read (err, &len));
+    cr_assert_str_eq (s_listing (dir), "_SUCCESS part-00000 part-00001 part-00002");
+    h_assert_result (s_merged_parts (dir), &ref);
+    const char *part1 = h_read (h_strf ("%s/part-00001", dir), &len);
+
+    code = h_run (&io, 120000, "zmr", "run", "-m", "1", "-r", "1", "--parts", dir, input, NULL);
+    const char *said = h_read (err, &len);
+    cr_assert_eq (code, 2, "-r 1 into the same directory: exit %d: %s", code, said);
+    cr_assert_eq (h_count_lines (err), 1, "not one line: %s", said);
+    cr_assert (strstr (said, "--parts") && strstr (said, dir) && strstr (said, "--force"),
+               "%s", said);
+    cr_assert_str_eq (s_listing (dir), "_SUCCESS part-00000 part-00001 part-00002");
+    cr_assert (s_same (h_strf ("%s/part-00001", dir), part1));
+
+    code = h_run (&io, 120000, "zmr", "run", "-m", "1", "-r", "1", "--force", "--parts", dir,
+                  input, NULL);
+    cr_assert_eq (code, 0, "-r 1 --force: exit %d: %s", code, h_read (err, &len));
+    cr_assert_str_eq (s_listing (dir), "_SUCCESS part-00000");
+    h_assert_result (h_strf ("%s/part-00000", dir), &ref);
+}
