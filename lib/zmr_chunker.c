@@ -291,7 +291,12 @@ s_open_input (zmr_chunker_t *self)
             return s_fail (self);
     }
     else {
-        self->fd = open (path, O_RDONLY | O_CLOEXEC);
+        //  Non-blocking, a FIFO opens at once even with no writer yet (a
+        //  blocking open waits for one, and the caller's loop with it);
+        //  until a writer comes, poll() says nothing: no data, and no
+        //  hangup either until a writer came and left.
+        int flags = O_RDONLY | O_CLOEXEC | (self->nonblocking? O_NONBLOCK: 0);
+        self->fd = open (path, flags);
         if (self->fd < 0) {
             snprintf (self->error, sizeof (self->error),
                       "cannot read '%s': %s", path, strerror (errno));
@@ -486,6 +491,9 @@ s_fill (zmr_chunker_t *self, size_t target)
         if (got == 0)
             self->eof = true;
         else
+        if (errno == EAGAIN && self->nonblocking)
+            return 2;           //  (opened O_NONBLOCK: nothing there after all)
+        else
         if (errno != EINTR) {
             snprintf (self->error, sizeof (self->error),
                       "cannot read '%s' at offset %llu: %s",
@@ -538,6 +546,17 @@ s_emit (zmr_chunker_t *self, size_t cut, zmr_chunk_t *chunk)
     self->scanned = 0;
     self->bytes_read += cut;
     return 1;
+}
+
+//  Fails on a word longer than a chunk may be, which starts at the offset
+//  of the chunk being cut. Returns -1.
+static int
+s_too_long (zmr_chunker_t *self)
+{
+    snprintf (self->error, sizeof (self->error),
+              "word longer than %zu bytes at '%s' offset %llu", self->max_chunk,
+              self->paths [self->current], (unsigned long long) self->offset);
+    return s_fail (self);
 }
 
 //  Whether the current input's chunks go out by reference.
@@ -623,11 +642,13 @@ s_next_by_reference (zmr_chunker_t *self, zmr_chunk_t *chunk)
             size_t cut = before? zmr_tokenize_last_cut (self->buf, before): 0;
             if (cut)
                 return s_emit_reference (self, cut, chunk);
-            snprintf (self->error, sizeof (self->error),
-                      "word longer than %zu bytes at '%s' offset %llu",
-                      self->max_chunk - 1, self->paths [self->current],
-                      (unsigned long long) self->offset);
-            return s_fail (self);
+            //  A word of exactly max_chunk bytes is the chunk (left >
+            //  max_chunk here, so the byte after it is in the file)
+            if (s_window (self, self->offset + self->max_chunk, 1))
+                return -1;
+            if (zmr_is_space ((uint8_t) self->buf [0]))
+                return s_emit_reference (self, self->max_chunk, chunk);
+            return s_too_long (self);
         }
         end += step;
         if (step < ZMR_CHUNKER_STEP_MAX)
@@ -750,11 +771,11 @@ zmr_chunker_next (zmr_chunker_t *self, zmr_chunk_t *chunk)
             size_t cut = zmr_tokenize_last_cut (self->buf, self->chunk_size - 1);
             if (cut)
                 return s_emit (self, cut, chunk);
-            snprintf (self->error, sizeof (self->error),
-                      "word longer than %zu bytes at '%s' offset %llu",
-                      self->max_chunk - 1, self->paths [self->current],
-                      (unsigned long long) self->offset);
-            return s_fail (self);
+            //  A word of exactly max_chunk bytes is the chunk, cut just
+            //  before the whitespace that ends it (which opens the next)
+            if (zmr_is_space ((uint8_t) self->buf [self->max_chunk]))
+                return s_emit (self, self->max_chunk, chunk);
+            return s_too_long (self);
         }
         //  A word runs past chunk_size: read on, in growing steps
         target = self->len + step;

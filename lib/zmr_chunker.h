@@ -2,7 +2,9 @@
     word is ever split and no word spans two inputs. A chunk is at least
     chunk_size bytes (unless its input ends first) and ends just after a
     whitespace byte or at the end of its input; a word longer than
-    chunk_size makes its chunk longer, up to max_chunk. */
+    chunk_size makes its chunk longer, up to max_chunk: a word of exactly
+    max_chunk bytes is a chunk of its own, which ends just before the
+    whitespace after it. A longer word fails. */
 #ifndef ZMR_CHUNKER_H
 #define ZMR_CHUNKER_H
 #include <stdbool.h>

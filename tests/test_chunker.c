@@ -794,7 +794,7 @@ Test (chunker, by_reference_long_words_are_whole_or_an_error)
     zmr_chunker_set_by_reference (chunker, true);
     run = s_run (chunker);
     cr_assert_eq (run.last_rc, -1);
-    cr_assert_not_null (strstr (zmr_chunker_error (chunker), "word longer than 95 bytes"),
+    cr_assert_not_null (strstr (zmr_chunker_error (chunker), "word longer than 96 bytes"),
                         "%s", zmr_chunker_error (chunker));
     cr_assert_not_null (strstr (zmr_chunker_error (chunker), "offset 6"),
                         "%s", zmr_chunker_error (chunker));
