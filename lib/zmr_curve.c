@@ -56,8 +56,12 @@ zmr_curve_help (int use)
                 "                          DIR (re-read when it changes)\n");
     if (use & ZMR_CURVE_CONNECTS)
         printf ("      --curve-server=FILE the ventilator's public certificate\n");
-    printf ("      --require-curve     refuse to bind tcp:// beyond loopback without CURVE\n"
-            "                          (without it: a warning)\n");
+    //  Each role is told what it does: a mapper or a monitor only connects.
+    const char *does = (use & ZMR_CURVE_BINDS) && (use & ZMR_CURVE_CONNECTS)? "bind or connect to"
+                     : (use & ZMR_CURVE_BINDS)? "bind": "connect to";
+    printf ("      --require-curve     refuse to %s tcp:// beyond loopback without\n"
+            "                          CURVE (without it: %s)\n", does,
+            (use & ZMR_CURVE_BINDS)? "a warning on binding": "allowed");
 }
 
 bool
@@ -715,8 +719,16 @@ zmr_curve_server (zsock_t *sock, const char *endpoint)
 int
 zmr_curve_client (zsock_t *sock, const char *endpoint, const char *key)
 {
-    if (!s_curve.on)
+    if (!s_curve.on) {
+        //  A role that only connects has nothing to bind: --require-curve
+        //  keeps it from talking in the clear beyond this machine.
+        if (s_curve.require && zmr_endpoint_beyond_loopback (endpoint)) {
+            zmr_log (0, "refusing to connect to %s without CURVE (--require-curve): give "
+                     "--curve-cert and --curve-server", endpoint);
+            return -1;
+        }
         return 0;
+    }
     if (!key)
         key = s_curve.server_key;
     if (!zmr_key_valid (key)) {

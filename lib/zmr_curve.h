@@ -87,7 +87,8 @@ int
 
 //  Before sock connects to endpoint: makes it a CURVE client of the server
 //  whose public key is key (Z85; NULL: the ventilator's). Returns -1 with a
-//  line logged if this process uses CURVE and the server has no key.
+//  line logged if this process uses CURVE and the server has no key, or if
+//  it does not, has --require-curve and endpoint is tcp:// beyond loopback.
 int
     zmr_curve_client (zsock_t *sock, const char *endpoint, const char *key);
 

@@ -16,7 +16,7 @@ s_help (void)
 "      --status=EP       status endpoint to bind, may repeat (default tcp://*:5552)\n"
 "      --chunk-size=SIZE bytes per chunk, cut at whitespace (default 4M; 1M\n"
 "                        with --live-ms)\n"
-"      --window=N        chunks in flight at most (default 16)\n"
+"      --in-flight=N     chunks read and not yet done, at most (default 16)\n"
 "      --dead-ms=MS      silence after which a worker is dead (default 3000)\n"
 "      --status-ms=MS    status period (default 250)\n"
 "      --poison-limit=N  mappers that may die on one chunk before it is\n"
@@ -62,19 +62,19 @@ main (int argc, char *argv[])
     zmr_tune_malloc ();
     zmr_ventilator_config_t config = {
         .control = "tcp://*:5550", .chunks = "tcp://*:5551",
-        .reducers = 2, .chunk_size = ZMR_DEFAULT_CHUNK, .window = 16,
+        .reducers = 2, .chunk_size = ZMR_DEFAULT_CHUNK, .in_flight = 16,
         .dead_ms = 3000, .status_ms = 250, .poison_limit = 3, .flush_ms = 20
     };
-    enum { O_CONTROL = 256, O_CHUNKS, O_STATUS, O_CHUNK_SIZE, O_WINDOW,
+    enum { O_CONTROL = 256, O_CHUNKS, O_STATUS, O_CHUNK_SIZE, O_IN_FLIGHT,
            O_DEAD_MS, O_STATUS_MS, O_JOB, O_JOURNAL, O_POISON, O_MAX_WORD, O_BY_REFERENCE,
-           O_FLUSH_MS, O_LIVE_MS, O_WINDOW_MS, O_VERSION };
+           O_FLUSH_MS, O_LIVE_MS, O_WINDOW_MS, O_OLD_WINDOW, O_VERSION };
     static const struct option options[] = {
         { "reducers", required_argument, NULL, 'r' },
         { "control", required_argument, NULL, O_CONTROL },
         { "chunks", required_argument, NULL, O_CHUNKS },
         { "status", required_argument, NULL, O_STATUS },
         { "chunk-size", required_argument, NULL, O_CHUNK_SIZE },
-        { "window", required_argument, NULL, O_WINDOW },
+        { "in-flight", required_argument, NULL, O_IN_FLIGHT },
         { "dead-ms", required_argument, NULL, O_DEAD_MS },
         { "status-ms", required_argument, NULL, O_STATUS_MS },
         { "job", required_argument, NULL, O_JOB },
@@ -83,6 +83,9 @@ main (int argc, char *argv[])
         { "flush-ms", required_argument, NULL, O_FLUSH_MS },
         { "live-ms", required_argument, NULL, O_LIVE_MS },
         { "window-ms", required_argument, NULL, O_WINDOW_MS },
+        //  The old name of --in-flight: taken as a prefix of --window-ms it
+        //  would quietly make windows of N ms.
+        { "window", required_argument, NULL, O_OLD_WINDOW },
         { "poison-limit", required_argument, NULL, O_POISON },
         { "max-word", required_argument, NULL, O_MAX_WORD },
         { "verbose", no_argument, NULL, 'v' },
@@ -111,7 +114,7 @@ main (int argc, char *argv[])
                 config.chunk_size = zmr_option_size ("--chunk-size", optarg, 1, ZMR_MAX_CHUNK);
                 chunk_set = true;
                 break;
-            case O_WINDOW: config.window = (uint32_t) zmr_option_u64 ("--window", optarg, 1, 1 << 20); break;
+            case O_IN_FLIGHT: config.in_flight = (uint32_t) zmr_option_u64 ("--in-flight", optarg, 1, 1 << 20); break;
             case O_DEAD_MS: config.dead_ms = (uint32_t) zmr_option_u64 ("--dead-ms", optarg, 100, 3600000); break;
             case O_STATUS_MS: config.status_ms = (uint32_t) zmr_option_u64 ("--status-ms", optarg, 10, 500); break;
             case O_JOB: config.job = zmr_option_u64 ("--job", optarg, 1, UINT64_MAX); break;
@@ -121,6 +124,9 @@ main (int argc, char *argv[])
             case O_LIVE_MS: config.live_ms = (uint32_t) zmr_option_u64 ("--live-ms", optarg, 0, 60000); break;
             case O_WINDOW_MS: config.window_ms = zmr_option_u64 ("--window-ms", optarg, 10, 7 * 86400000ull); break;
             case O_MAX_WORD: config.max_word = zmr_option_size ("--max-word", optarg, 1, ZMR_MAX_CHUNK); break;
+            case O_OLD_WINDOW:
+                zmr_usage_error ("option --window is gone: --in-flight=N for the chunks in "
+                                 "flight, --window-ms=MS for tumbling windows");
             case O_POISON: config.poison_limit = (uint32_t) zmr_option_u64 ("--poison-limit", optarg, 1, 1000); break;
             case 'v': verbose++; break;
             case 'h': s_help (); return 0;

@@ -16,7 +16,7 @@ typedef struct {
     size_t ninputs;                  //  Number of inputs
     uint32_t reducers;               //  R
     size_t chunk_size;               //  Bytes per chunk, cut at whitespace
-    uint32_t window;                 //  Chunks in flight at most
+    uint32_t in_flight;              //  Chunks read and not done, at most
     uint32_t dead_ms;                //  Silence after which a worker is dead
     uint32_t status_ms;              //  Status period
     uint64_t job;                    //  Job id, 0 for a random one
