@@ -22,8 +22,12 @@ typedef struct {
 //  (views into the frame); 1 when the job is already over or a signal came
 //  (exit 0); -1 on REJECT, a failed job or the wait limit (exit 1); 2 on a
 //  REJECT that says try again (the place is taken for now: the caller may
-//  refresh what it said in HELLO and call again). Frames that fail to
-//  decode are counted in *malformed.
+//  refresh what it said in HELLO and call again); -2 on a REJECT from a
+//  ventilator that runs another job than join->job (not 0), whose id is
+//  then in welcome->job (the frame is closed: nothing else is valid). Frames
+//  that fail to decode are counted in *malformed. A worker that has not
+//  joined after 5 s, over every call, says what it waits for, and again
+//  every 30 s.
 int
     zmr_join (zsock_t *control, const zmr_join_t *join, zmq_msg_t *frame,
               zmr_msg_t *welcome, uint64_t *malformed);

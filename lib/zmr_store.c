@@ -320,6 +320,28 @@ zmr_store_reset (zmr_store_t *self)
     return 0;
 }
 
+int
+zmr_store_remove (zmr_store_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return 0;
+    zmr_store_t *self = *self_p;
+    int rc = 0;
+    char tmp[PATH_MAX];
+    snprintf (tmp, sizeof tmp, "%s.tmp", self->snap_path);
+    if ((unlink (self->snap_path) && errno != ENOENT)
+    ||  (unlink (self->log_path) && errno != ENOENT)
+    ||  (unlink (tmp) && errno != ENOENT))
+        rc = -1;
+    char *dir = strdup (self->dir);
+    zmr_store_destroy (self_p);
+    //  The directory goes with its last partition (others may share it).
+    if (dir)
+        rmdir (dir);
+    free (dir);
+    return rc;
+}
+
 static int
 s_write_all (int fd, const void *data, size_t len)
 {

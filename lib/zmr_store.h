@@ -42,6 +42,12 @@ int
 int
     zmr_store_reset (zmr_store_t *self);
 
+//  Removes this partition's files (the job they held is over), then the
+//  directory if nothing else is left in it, and closes the store (*self_p
+//  becomes NULL). Returns 0, or -1 if a file could not be removed.
+int
+    zmr_store_remove (zmr_store_t **self_p);
+
 //  Appends one frame to the log (written, not yet fsynced: it survives the
 //  process, not the machine). Returns 0 or -1.
 int

@@ -92,8 +92,10 @@ s_on_control (s_mapper_t *self)
     if (msg.type == ZMR_FINISH && (msg.job == self->job || self->job == 0)) {
         self->finished = true;
         self->finish_ok = msg.flag;
+        //  The ventilator said why, once, for the whole job: here it is
+        //  only an echo (-v).
         if (!msg.flag)
-            zmr_log (0, "the job ended without success: %s", msg.reason);
+            zmr_log (1, "the job ended without success: %s", msg.reason);
     }
     else
     if (msg.type == ZMR_REJECT) {

@@ -16,6 +16,10 @@ s_help (void)
 "      --advertise=EP      endpoint to give the job instead of the bound one\n"
 "      --state=DIR         keep the partition durable in DIR: killed and started\n"
 "                          again with the same DIR, the reducer loses nothing\n"
+"      --discard-state     if DIR holds this partition of another job than the\n"
+"                          ventilator's, drop it and start empty (without it:\n"
+"                          exit 1 saying so; the ventilator's own job's state\n"
+"                          is always kept)\n"
 "      --checkpoint-ms=MS  snapshot period of the durable state (default 5000)\n"
 "      --max-distinct=N    fail the job when the partition holds more than N\n"
 "                          distinct words (default: no limit but memory)\n"
@@ -39,7 +43,7 @@ main (int argc, char *argv[])
     zmr_tune_malloc ();
     zmr_reducer_config_t config = { .bind = "tcp://*:*", .heartbeat_ms = 250,
                                     .checkpoint_ms = 5000 };
-    enum { O_BIND = 256, O_ADVERTISE, O_NAME, O_HEARTBEAT, O_WAIT, O_STATE,
+    enum { O_BIND = 256, O_ADVERTISE, O_NAME, O_HEARTBEAT, O_WAIT, O_STATE, O_DISCARD_STATE,
            O_CHECKPOINT, O_MAX_DISTINCT, O_VERSION };
     static const struct option options[] = {
         { "partition", required_argument, NULL, 'p' },
@@ -50,6 +54,7 @@ main (int argc, char *argv[])
         { "heartbeat-ms", required_argument, NULL, O_HEARTBEAT },
         { "wait-ms", required_argument, NULL, O_WAIT },
         { "state", required_argument, NULL, O_STATE },
+        { "discard-state", no_argument, NULL, O_DISCARD_STATE },
         { "checkpoint-ms", required_argument, NULL, O_CHECKPOINT },
         { "max-distinct", required_argument, NULL, O_MAX_DISTINCT },
         { "verbose", no_argument, NULL, 'v' },
@@ -81,6 +86,7 @@ main (int argc, char *argv[])
             case O_HEARTBEAT: config.heartbeat_ms = (uint32_t) zmr_option_u64 ("--heartbeat-ms", optarg, 10, 60000); break;
             case O_WAIT: config.wait_ms = (uint32_t) zmr_option_u64 ("--wait-ms", optarg, 0, 86400000); break;
             case O_STATE: config.state_dir = optarg; break;
+            case O_DISCARD_STATE: config.discard_state = true; break;
             case O_CHECKPOINT: config.checkpoint_ms = (uint32_t) zmr_option_u64 ("--checkpoint-ms", optarg, 10, 3600000); break;
             case O_MAX_DISTINCT: config.max_distinct = zmr_option_u64 ("--max-distinct", optarg, 1, UINT32_MAX); break;
             case 'v': verbose++; break;
@@ -98,6 +104,8 @@ main (int argc, char *argv[])
     if (config.reducers && config.partition >= config.reducers)
         zmr_usage_error ("option --partition: %u is not below --reducers %u",
                          config.partition, config.reducers);
+    if (config.discard_state && !config.state_dir)
+        zmr_usage_error ("option --discard-state needs --state DIR");
     if (optind != argc - 1)
         zmr_usage_error ("expected one argument, the ventilator's control endpoint");
     config.control = zmr_option_endpoint ("CONTROL", argv[optind]);

@@ -238,10 +238,7 @@ s_recover (s_reducer_t *self)
         zmr_log (0, "%s", error);
         return -1;
     }
-    if (zmr_u64set_size (self->applied))
-        zmr_log (0, "recovered partition %u of job %016llx: %zu chunks, %zu words",
-                 self->config->partition, (unsigned long long) self->job,
-                 zmr_u64set_size (self->applied), zmr_counts_size (self->counts));
+    //  Said once the job takes it (the state may be of another job).
     return 0;
 }
 
@@ -532,8 +529,10 @@ s_on_control (s_reducer_t *self)
     if (msg.type == ZMR_FINISH) {
         self->finished = true;
         self->finish_ok = msg.flag;
+        //  The ventilator said why, once, for the whole job: here it is
+        //  only an echo (-v).
         if (!msg.flag)
-            zmr_log (0, "the job ended without success: %s", msg.reason);
+            zmr_log (1, "the job ended without success: %s", msg.reason);
     }
     else
     if (msg.type == ZMR_REJECT) {
@@ -602,6 +601,27 @@ zmr_reducer_run (const zmr_reducer_config_t *config)
                             .wait_ms = config->wait_ms, .job = self.job,
                             .applied = zmr_u64set_size (self.applied) };
         joined = zmr_join (self.control, &join, &frame, &welcome, &self.counters.malformed);
+        if (joined == -2 && config->discard_state) {
+            zmr_log (0, "dropping partition %u of job %016llx from --state %s "
+                     "(--discard-state): the ventilator at %s runs job %016llx",
+                     config->partition, (unsigned long long) self.job, config->state_dir,
+                     config->control, (unsigned long long) welcome.job);
+            if (zmr_store_reset (self.store)) {
+                zmr_log (0, "cannot empty --state %s: %s", config->state_dir,
+                         strerror (errno));
+                goto cleanup;
+            }
+            joined = 2;         //  Read again (empty now), and join anew
+        }
+        else
+        if (joined == -2) {
+            zmr_log (0, "--state %s holds partition %u of job %016llx, but the ventilator "
+                     "at %s runs job %016llx: remove %s, use another --state, or start "
+                     "with --discard-state to drop it", config->state_dir,
+                     config->partition, (unsigned long long) self.job, config->control,
+                     (unsigned long long) welcome.job, config->state_dir);
+            goto cleanup;
+        }
     }
     if (joined != 0) {
         code = joined > 0? 0: 1;
@@ -620,6 +640,10 @@ zmr_reducer_run (const zmr_reducer_config_t *config)
             goto cleanup;
         }
     }
+    if (self.job && zmr_u64set_size (self.applied))
+        zmr_log (0, "recovered partition %u of job %016llx: %zu chunks, %zu words",
+                 config->partition, (unsigned long long) self.job,
+                 zmr_u64set_size (self.applied), zmr_counts_size (self.counts));
     self.job = welcome.job;
     self.reducers = welcome.reducers;
     //  A part, one more pair (a word of at most a chunk) and an UPDATE's
@@ -661,8 +685,14 @@ zmr_reducer_run (const zmr_reducer_config_t *config)
         if (self.store && now >= self.next_snapshot)
             s_checkpoint (&self);
     }
-    if (self.finished)
+    if (self.finished) {
         code = self.finish_ok? 0: 1;
+        //  The job is done and its result written: its state has served,
+        //  and left behind it would hold the next job in this --state.
+        if (self.finish_ok && self.store && zmr_store_remove (&self.store))
+            zmr_log (0, "cannot remove the state of the finished job from %s: %s",
+                     config->state_dir, strerror (errno));
+    }
     else {
         s_checkpoint (&self);
         zmr_msg_pack_bye (&self.pk, self.job, &self.counters);

@@ -15,6 +15,8 @@ typedef struct {
     uint32_t heartbeat_ms;   //  Heartbeat period
     uint32_t wait_ms;        //  Give up if no WELCOME within this (0: never)
     const char *state_dir;   //  Durable state here (NULL: in memory only)
+    bool discard_state;      //  State of another job than the ventilator's
+                             //  is dropped (else: exit 1 saying so)
     uint32_t checkpoint_ms;  //  Snapshot period when the log has grown
     uint64_t max_distinct;   //  Distinct words held before the job fails (0: no limit)
 } zmr_reducer_config_t;

@@ -114,6 +114,9 @@ typedef struct {
     int64_t rate_at;         //  Rate sample time
     uint64_t rate_bytes;     //  bytes_done at rate_at
     uint64_t rate_words;     //  words at rate_at
+    int64_t other_said;      //  When a HELLO for another job was last logged
+    uint32_t other_unsaid;   //  ... and how many came since, unlogged
+    int64_t waiting_say;     //  When the wait for reducers and sink is said next
     msgpack_sbuffer sbuf;    //  Encoding buffer
     msgpack_packer pk;       //  Packs into sbuf
 } s_vent_t;
@@ -333,8 +336,8 @@ s_read_chunk (s_vent_t *self)
     return 1;
 }
 
-//  Whether a chunk can go out now: one is queued or can be read, and the
-//  window has room.
+//  Whether a chunk can go out now: one is queued or can be read, and fewer
+//  than --in-flight are in flight.
 static bool
 s_can_issue (s_vent_t *self)
 {
@@ -364,7 +367,7 @@ s_can_issue (s_vent_t *self)
     if (self->queue_len > 0)
         return true;
     return !self->eof && (!self->input_waits || s_flush_due (self))
-        && self->stat.in_flight < self->config->window;
+        && self->stat.in_flight < self->config->in_flight;
 }
 
 //  Pushes the next chunk to a mapper. Called when the PUSH socket can take
@@ -372,10 +375,10 @@ s_can_issue (s_vent_t *self)
 static void
 s_issue (s_vent_t *self)
 {
-    //  New chunks are read only while the window has room; re-issues of
+    //  New chunks are read only below --in-flight; re-issues of
     //  chunks already in flight go first and need none.
     while (self->queue_len == 0) {
-        if (self->eof || self->stat.in_flight >= self->config->window)
+        if (self->eof || self->stat.in_flight >= self->config->in_flight)
             return;
         int rc = s_read_chunk (self);
         if (rc <= 0)
@@ -1015,6 +1018,62 @@ s_take (s_vent_t *self, s_worker_t *worker, zmr_msg_t *msg)
     }
 }
 
+//  Sends what is packed in sbuf to the peer with routing id identity
+//  (one that is not a worker of this job).
+static void
+s_send_to_identity (s_vent_t *self, zmq_msg_t *identity)
+{
+    zmq_msg_t id;
+    zmq_msg_init (&id);
+    zmq_msg_copy (&id, identity);
+    if (zmq_msg_send (&id, zsock_resolve (self->control), ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
+        zmq_msg_close (&id);
+        msgpack_sbuffer_clear (&self->sbuf);
+    }
+    else
+    if (zmr_msg_send (self->control, &self->sbuf, ZMQ_DONTWAIT) == -1)
+        msgpack_sbuffer_clear (&self->sbuf);
+}
+
+//  A HELLO for another job: a worker holding state of a job this
+//  ventilator does not run (a reducer's --state of an earlier job, a
+//  worker of a ventilator that was started again without its --journal).
+//  It can never join: REJECT tells it why, and the log says who it is and
+//  what to do, at most once every 30 s.
+static void
+s_on_other_job (s_vent_t *self, zmq_msg_t *identity, zmq_msg_t *body, zmr_msg_t *msg)
+{
+    const char *role = msg->role < 4 && msg->role? s_role_names[msg->role]: "worker";
+    char what[160];
+    if (msg->role == ZMR_ROLE_REDUCER)
+        snprintf (what, sizeof what, "remove its --state directory, use another, or start "
+                  "it with --discard-state");
+    else
+        snprintf (what, sizeof what, "its job is over here: stop it (or start this "
+                  "ventilator with that job's --journal)");
+    char reason[ZMR_REASON_MAX];
+    snprintf (reason, sizeof reason, "this ventilator runs job %016llx, not job %016llx: %s",
+              (unsigned long long) self->job, (unsigned long long) msg->job, what);
+    zmr_msg_pack_reason (&self->pk, ZMR_REJECT, self->job, false, reason);
+    s_send_to_identity (self, identity);
+    self->stat.malformed++;
+    int64_t now = zmr_now_ms ();
+    if (self->other_said && now - self->other_said < 30000) {
+        self->other_unsaid++;
+        return;
+    }
+    const char *peer = zmq_msg_gets (body, "Peer-Address");
+    char more[64] = "";
+    if (self->other_unsaid)
+        snprintf (more, sizeof more, " (and %u more HELLOs for other jobs since)",
+                  self->other_unsaid);
+    zmr_log (0, "%s %s%s%s says HELLO for job %016llx, but this is job %016llx: rejected; "
+             "%s%s", role, msg->name, peer && *peer? " at ": "", peer && *peer? peer: "",
+             (unsigned long long) msg->job, (unsigned long long) self->job, what, more);
+    self->other_said = now;
+    self->other_unsaid = 0;
+}
+
 static void
 s_on_control (s_vent_t *self)
 {
@@ -1037,10 +1096,8 @@ s_on_control (s_vent_t *self)
         return;
     }
     if (msg.type == ZMR_HELLO) {
-        if (msg.job != 0 && msg.job != self->job) {
-            self->stat.malformed++;
-            zmr_log_dropped ("control", "HELLO for another job");
-        }
+        if (msg.job != 0 && msg.job != self->job)
+            s_on_other_job (self, &frames[0], &frames[1], &msg);
         else
             s_on_hello (self, &frames[0], &frames[1], &msg);
         zmr_msg_close (frames, n);
@@ -1206,6 +1263,36 @@ s_journal_rewrite (s_vent_t *self)
         zmr_log (2, "journal written anew from chunk %zu", id);
 }
 
+//  Who the job waits for before it can map: "reducers 0, 2 and the sink"
+//  (a static buffer).
+static const char *
+s_missing (s_vent_t *self)
+{
+    static char text[256];
+    uint32_t missing = 0, first = 0;
+    for (uint32_t p = 0; p < self->config->reducers; p++)
+        if (self->reducer_of[p] < 0 && missing++ == 0)
+            first = p;
+    size_t len = 0;
+    text[0] = 0;
+    if (missing == 1)
+        len = (size_t) snprintf (text, sizeof text, "reducer %u", first);
+    else
+    if (missing > 1) {
+        len = (size_t) snprintf (text, sizeof text, "reducers");
+        uint32_t listed = 0;
+        for (uint32_t p = 0; p < self->config->reducers && listed < 8; p++)
+            if (self->reducer_of[p] < 0)
+                len += (size_t) snprintf (text + len, sizeof text - len, "%s%u",
+                                          listed++? ", ": " ", p);
+        if (missing > listed)
+            len += (size_t) snprintf (text + len, sizeof text - len, " (%u in all)", missing);
+    }
+    if (self->sink < 0)
+        snprintf (text + len, sizeof text - len, "%sthe sink", missing? " and ": "");
+    return text;
+}
+
 //  Timeouts: dead workers, lost chunks, FLUSH again, the status.
 static void
 s_housekeeping (s_vent_t *self)
@@ -1266,6 +1353,11 @@ s_housekeeping (s_vent_t *self)
         zmr_journal_sync (self->journal);
         self->next_sync = now + 1000;
     }
+    if (self->phase == P_WAITING && now >= self->waiting_say) {
+        if (self->waiting_say)
+            zmr_log (0, "waiting for %s", s_missing (self));
+        self->waiting_say = now + (self->waiting_say? 30000: 5000);
+    }
     if (now >= self->next_status)
         s_publish (self);
 }
@@ -1303,11 +1395,16 @@ s_pack_state (s_vent_t *self, int type)
         snprintf (stat->reason, sizeof stat->reason, "%s", self->reason);
     else
     if (self->phase == P_WAITING)
-        snprintf (stat->reason, sizeof stat->reason, "waiting for %s",
-                  self->sink < 0? "the sink and reducers": "reducers");
+        snprintf (stat->reason, sizeof stat->reason, "waiting for %s", s_missing (self));
     else
     if (self->phase == P_MAPPING && stat->mappers_alive == 0)
         snprintf (stat->reason, sizeof stat->reason, "no mapper alive: waiting for one");
+    else
+    if (self->phase == P_MAPPING && self->input_waits && !self->eof
+    &&  stat->in_flight == 0 && self->queue_len == 0)
+        //  All read is done and the input has nothing more yet (a FIFO
+        //  with no writer, a quiet pipe): waiting is not being stuck.
+        snprintf (stat->reason, sizeof stat->reason, "waiting for input");
     else
         stat->reason[0] = 0;
     if (now - self->rate_at >= 1000) {
@@ -1614,6 +1711,13 @@ zmr_ventilator_run (const zmr_ventilator_config_t *config)
                  (unsigned long long) self.stat.words,
                  (unsigned long long) self.stat.chunks_done);
         code = 0;
+        //  Words left out change the result: said on stderr, not only in
+        //  the status and the receipt.
+        if (self.stat.words_too_long)
+            zmr_log (0, "left out %llu word%s longer than %llu bytes (--max-word)",
+                     (unsigned long long) self.stat.words_too_long,
+                     self.stat.words_too_long == 1? "": "s",
+                     (unsigned long long) config->max_word);
         if (self.stat.chunks_quarantined) {
             zmr_log (0, "done WITHOUT %llu quarantined chunks:",
                      (unsigned long long) self.stat.chunks_quarantined);
