@@ -10,10 +10,14 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+# help2man makes the man pages at build time; tmux is the terminal of the
+# tests that drive the progress bar and zmr-monitor.
 packages=(build-essential cmake pkg-config libzmq3-dev libczmq-dev
-          libmsgpack-dev libssl-dev libcriterion-dev bible-kjv python3 valgrind)
-# Only the test command fuzzes: clang and its libFuzzer runtime.
-test_packages=(clang libclang-rt-14-dev)
+          libmsgpack-dev libssl-dev libcriterion-dev bible-kjv python3 valgrind
+          help2man tmux)
+# Only the test command fuzzes (clang and its libFuzzer runtime) and
+# renders the man pages to check them (groff).
+test_packages=(clang libclang-rt-14-dev groff-base)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 say() { printf '== %s\n' "$*" >&2; }
