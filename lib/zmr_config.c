@@ -1,8 +1,12 @@
 /*  zmr_config: options from a file. See zmr_config.h. */
 #include "zmr.h"
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static bool
 s_space (char c)
@@ -55,9 +59,11 @@ zmr_config_free (char **args, int nargs)
     free (args);
 }
 
-int
-zmr_config_parse (const char *text, size_t len, const struct option *options,
-                  char ***args, char *err, size_t errlen)
+//  zmr_config_parse, and the line of each argument into lines (if not
+//  NULL, room for ZMR_CONFIG_MAX_OPTIONS).
+static int
+s_parse (const char *text, size_t len, const struct option *options,
+         char ***args, size_t *lines, char *err, size_t errlen)
 {
     *args = NULL;
     if (len > ZMR_CONFIG_MAX_BYTES)
@@ -106,6 +112,22 @@ zmr_config_parse (const char *text, size_t len, const struct option *options,
         }
         while (p < end && s_space (*p))
             p++;
+        //  A comment after the option: a '#' after a space (or the key),
+        //  outside double quotes ("a#b" and "x # y" in quotes are values).
+        const char *cut = end;
+        bool quoted = false;
+        for (const char *q = p; q < end; q++) {
+            if (*q == '"')
+                quoted = !quoted;
+            else
+            if (*q == '#' && !quoted && (q == p || s_space (q[-1]))) {
+                cut = q;
+                break;
+            }
+        }
+        end = cut;
+        while (end > p && s_space (end[-1]))
+            end--;
         const char *value = NULL;
         size_t value_len = 0;
         if (p < end) {
@@ -149,6 +171,8 @@ zmr_config_parse (const char *text, size_t len, const struct option *options,
             snprintf (out[n], size, "--%s=%.*s", option->name, (int) value_len, value);
         else
             snprintf (out[n], size, "--%s", option->name);
+        if (lines)
+            lines[n] = line;
         n++;
     }
     *args = out;
@@ -156,6 +180,57 @@ zmr_config_parse (const char *text, size_t len, const struct option *options,
 fail:
     zmr_config_free (out, n);
     return -1;
+}
+
+int
+zmr_config_parse (const char *text, size_t len, const struct option *options,
+                  char ***args, char *err, size_t errlen)
+{
+    return s_parse (text, len, options, args, NULL, err, errlen);
+}
+
+//  Reads the config file at path into *text (malloc, *len bytes). Returns
+//  NULL, or why not, for the user: a directory, no such file, no
+//  permission, too large.
+static const char *
+s_read (const char *path, char **text, ssize_t *len)
+{
+    static char why[160];
+    int fd = open (path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf (why, sizeof why, "cannot open it: %s", strerror (errno));
+        return why;
+    }
+    struct stat st;
+    if (fstat (fd, &st) == 0 && S_ISDIR (st.st_mode)) {
+        close (fd);
+        return "it is a directory, not a config file";
+    }
+    *text = malloc (ZMR_CONFIG_MAX_BYTES + 1);
+    if (!*text) {
+        close (fd);
+        return "out of memory";
+    }
+    //  Up to one byte more than allowed: the parser says it is too large.
+    size_t got = 0;
+    while (got < ZMR_CONFIG_MAX_BYTES + 1) {
+        ssize_t n = read (fd, *text + got, ZMR_CONFIG_MAX_BYTES + 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            snprintf (why, sizeof why, "cannot read it: %s", strerror (errno));
+            close (fd);
+            free (*text);
+            *text = NULL;
+            return why;
+        }
+        if (n == 0)
+            break;
+        got += (size_t) n;
+    }
+    close (fd);
+    *len = (ssize_t) got;
+    return NULL;
 }
 
 static char **s_argv;                //  What zmr_config_apply made, freed at exit
@@ -193,23 +268,30 @@ zmr_config_apply (int *argc, char ***argv, const struct option *options)
     }
     if (!path)
         return;
-    FILE *file = fopen (path, "rb");
-    if (!file)
-        zmr_usage_error ("--config %s: %s", path, strerror (errno));
-    char *text = malloc (ZMR_CONFIG_MAX_BYTES + 1);
-    size_t len = text? fread (text, 1, ZMR_CONFIG_MAX_BYTES + 1, file): 0;
-    bool bad = !text || ferror (file);
-    fclose (file);
-    if (bad) {
-        free (text);
-        zmr_usage_error ("--config %s: cannot read it", path);
-    }
+    char *text = NULL;
+    ssize_t len = -1;
+    const char *why = s_read (path, &text, &len);
+    if (why)
+        zmr_usage_error ("--config %s: %s", path, why);
     char err[320];
-    int n = zmr_config_parse (text, len, options, &s_args, err, sizeof err);
+    size_t lines[ZMR_CONFIG_MAX_OPTIONS];
+    int n = s_parse (text, (size_t) len, options, &s_args, lines, err, sizeof err);
     free (text);
-    if (n < 0)
-        zmr_usage_error ("--config %s: %s", path, err);
+    if (n < 0) {
+        //  "line N: why" as "FILE:N: why", the form compilers use.
+        unsigned long line;
+        int skip = 0;
+        if (sscanf (err, "line %lu: %n", &line, &skip) == 1 && skip > 0 && line > 0)
+            zmr_usage_error ("%s:%lu: %s", path, line, err + skip);
+        zmr_usage_error ("--config %s: %s", path, err + skip);
+    }
     s_nargs = n;
+    //  A value the program refuses later (zmr_option_*) names its line.
+    for (int i = 0; i < n; i++) {
+        char where[PATH_MAX + 32];
+        snprintf (where, sizeof where, "%s:%zu", path, lines[i]);
+        zmr_option_origin (s_args[i], where);
+    }
     s_argv = calloc ((size_t) (*argc + n + 1), sizeof *s_argv);
     if (!s_argv)
         zmr_usage_error ("out of memory");

@@ -9,9 +9,10 @@
         name = "mapper b"
         verbose
 
-    Blank lines and lines starting with '#' are skipped; spaces around the
-    key and the value are not part of them; a value in double quotes keeps
-    its spaces (no escapes). The file's options come before the command
+    Blank lines and lines starting with '#' are skipped, and so is a '#'
+    after a space and what follows it outside double quotes (a comment
+    after the option); spaces around the key and the value are not part of
+    them; a value in double quotes keeps its spaces and '#' (no escapes). The file's options come before the command
     line's, so where an option keeps its last value the command line wins.
     Bounded: at most 64 KiB, 4 KiB a line, 256 options. */
 #ifndef ZMR_CONFIG_H
@@ -41,7 +42,10 @@ void
 //  In main, before getopt_long: if argv holds --config FILE (or
 //  --config=FILE), replaces *argv by argv[0], FILE's options, then the
 //  other arguments, and *argc accordingly. Exits 2 with "FILE:N: why" if
-//  the file cannot be read or used.
+//  the file cannot be used, "--config FILE: why" if it cannot be read (a
+//  directory, no such file, no permission). Each option taken from the file
+//  is told to zmr_option_origin, so that a value the program refuses later
+//  is reported as "FILE:N: ...".
 void
     zmr_config_apply (int *argc, char ***argv, const struct option *options);
 

@@ -100,6 +100,73 @@ zmr_usage_error (const char *format, ...)
     exit (2);
 }
 
+//  Where arguments came from: the config file's, by zmr_option_origin. A
+//  few hundred at most (a config file holds at most 256 options).
+typedef struct {
+    const char *arg;             //  The argv string (not owned)
+    char *where;                 //  "FILE:LINE" (owned)
+} s_origin_t;
+
+static s_origin_t *s_origins;
+static size_t s_norigins;
+
+static void
+s_origins_free (void)
+{
+    for (size_t i = 0; i < s_norigins; i++)
+        free (s_origins[i].where);
+    free (s_origins);
+    s_origins = NULL;
+    s_norigins = 0;
+}
+
+void
+zmr_option_origin (const char *arg, const char *where)
+{
+    s_origin_t *more = realloc (s_origins, (s_norigins + 1) * sizeof *more);
+    char *copy = strdup (where);
+    if (!more || !copy) {
+        //  Out of memory: the error will only not say where.
+        free (copy);
+        if (more)
+            s_origins = more;
+        return;
+    }
+    if (!s_origins)
+        atexit (s_origins_free);
+    s_origins = more;
+    s_origins[s_norigins].arg = arg;
+    s_origins[s_norigins].where = copy;
+    s_norigins++;
+}
+
+//  The place text (a pointer into an argv string) came from, or NULL.
+static const char *
+s_origin_of (const char *text)
+{
+    uintptr_t at = (uintptr_t) text;
+    for (size_t i = 0; text && i < s_norigins; i++) {
+        uintptr_t start = (uintptr_t) s_origins[i].arg;
+        if (at >= start && at <= start + strlen (s_origins[i].arg))
+            return s_origins[i].where;
+    }
+    return NULL;
+}
+
+void
+zmr_option_error (const char *text, const char *format, ...)
+{
+    char message[900];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (message, sizeof message, format, args);
+    va_end (args);
+    const char *where = s_origin_of (text);
+    if (where)
+        zmr_usage_error ("%s: %s", where, message);
+    zmr_usage_error ("%s", message);
+}
+
 static void
 s_on_signal (int signum)
 {
@@ -196,9 +263,9 @@ zmr_option_u64 (const char *option, const char *text, uint64_t min, uint64_t max
 {
     uint64_t value;
     if (zmr_parse_u64 (text, min, max, &value))
-        zmr_usage_error ("option %s: expected a whole number from %llu to %llu, got '%s'",
-                         option, (unsigned long long) min,
-                         (unsigned long long) max, text);
+        zmr_option_error (text, "option %s: expected a whole number from %llu to %llu, "
+                          "got '%s'", option, (unsigned long long) min,
+                          (unsigned long long) max, text);
     return value;
 }
 
@@ -207,9 +274,9 @@ zmr_option_size (const char *option, const char *text, uint64_t min, uint64_t ma
 {
     uint64_t value;
     if (zmr_parse_size (text, min, max, &value))
-        zmr_usage_error ("option %s: expected a size from %llu to %llu bytes "
-                         "(suffix K, M or G allowed), got '%s'", option,
-                         (unsigned long long) min, (unsigned long long) max, text);
+        zmr_option_error (text, "option %s: expected a size from %llu to %llu bytes "
+                          "(suffix K, M or G allowed), got '%s'", option,
+                          (unsigned long long) min, (unsigned long long) max, text);
     return value;
 }
 
@@ -238,9 +305,9 @@ zmr_option_duration (const char *option, const char *text, uint64_t min, uint64_
 {
     uint64_t ms;
     if (zmr_parse_duration (text, min, max, &ms))
-        zmr_usage_error ("option %s: expected a duration from %llu ms to %llu ms (a number "
-                         "with ms, s, m or h; none: seconds), got '%s'", option,
-                         (unsigned long long) min, (unsigned long long) max, text);
+        zmr_option_error (text, "option %s: expected a duration from %llu ms to %llu ms "
+                          "(a number with ms, s, m or h; none: seconds), got '%s'", option,
+                          (unsigned long long) min, (unsigned long long) max, text);
     return ms;
 }
 
@@ -254,8 +321,8 @@ zmr_option_endpoint (const char *option, const char *text)
         &&  strlen (text) < ZMR_ENDPOINT_MAX)
             return text;
     }
-    zmr_usage_error ("option %s: expected an endpoint tcp://HOST:PORT, ipc://PATH "
-                     "or inproc://NAME, got '%s'", option, text);
+    zmr_option_error (text, "option %s: expected an endpoint tcp://HOST:PORT, ipc://PATH "
+                      "or inproc://NAME, got '%s'", option, text);
 }
 
 //  Splits a tcp endpoint into the start of its host and the start of ":port".

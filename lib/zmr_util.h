@@ -46,6 +46,19 @@ void
     zmr_usage_error (const char *format, ...)
     __attribute__ ((format (printf, 1, 2), noreturn));
 
+//  Says that the command-line argument arg (a whole argv string, which must
+//  live until exit) came from where, e.g. "FILE:LINE" of a --config file:
+//  a usage error about its value (zmr_option_error) then names that place.
+void
+    zmr_option_origin (const char *arg, const char *where);
+
+//  Usage error about an option's value text (an optarg, which points into
+//  its argv string): as zmr_usage_error, the message led by the place the
+//  value came from ("FILE:LINE: ") when it came from a config file.
+void
+    zmr_option_error (const char *text, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3), noreturn));
+
 //  Installs SIGINT/SIGTERM handlers that only count the signal (a second
 //  signal exits at once with 128+signal), ignores SIGPIPE, and turns off
 //  CZMQ's own handler. Call before any socket is created.

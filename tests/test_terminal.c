@@ -1,6 +1,6 @@
-/*  test_terminal: what a person sees on a terminal: the progress bar and
-    zmr-monitor at 80 columns in a real terminal (tmux), and
-    scripts/verify-receipt (issue 13). */
+/*  test_terminal: what a person reads (issue 13): zmr-monitor at 80
+    columns in a real terminal (tmux), scripts/verify-receipt's verdicts,
+    and the errors of a --config file. */
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -314,4 +314,61 @@ Test (test_terminal, verify_receipt_says_each_problem_in_one_line)
     s_assert_one_line (s_verify (h_path ("changed.tsv"), receipt), 1, "digest: receipt",
                        "a changed count");
     s_assert_one_line (s_verify (result, ""), 2, "usage", "one argument");
+}
+
+//  ---------------------------------------------------------------------
+//  --config errors (item 15)
+
+//  A usage error as STYLE.md has it: exit 2, the reason on one line holding
+//  what, then the "Try" hint, nothing else.
+static void
+s_assert_usage (s_result_t r, const char *what, const char *about)
+{
+    cr_assert_eq (r.code, 2, "%s: exit %d, not 2 (stderr: %s)", about, r.code, r.err);
+    cr_assert_eq (r.err_lines, 2, "%s: %d lines on stderr:\n%s", about, r.err_lines, r.err);
+    char *hint = strstr (r.err, "\nTry '");
+    cr_assert_not_null (hint, "%s: no hint: %s", about, r.err);
+    *hint = 0;
+    cr_assert_not_null (strstr (r.err, what), "%s: '%s' not said: %s", about, what, r.err);
+}
+
+Test (test_terminal, config_errors_name_the_file_and_line_or_the_reason)
+{
+    char *input = h_write ("in.txt", "b a b\n", 6);
+    const char bad[] = "# a job\nreducers = 1\nmappers = 0\n";
+    char *conf = h_write ("run.conf", bad, sizeof bad - 1);
+    s_assert_usage (s_sh (h_strf ("%s/zmr run --config %s %s", ZMR_BIN_DIR, conf, input)),
+                    h_strf ("zmr: %s:3: option --mappers", conf), "mappers = 0");
+    //  The same for another program's value (the monitor's --wait-ms).
+    const char wait[] = "wait-ms = 0   # never\n";
+    conf = h_write ("monitor.conf", wait, sizeof wait - 1);
+    s_assert_usage (s_sh (h_strf ("%s/zmr-monitor --config=%s ipc://%s/status", ZMR_BIN_DIR,
+                                  conf, h_dir ())),
+                    h_strf ("zmr-monitor: %s:1: option --wait-ms", conf), "wait-ms = 0");
+    //  A file that cannot be read says why.
+    s_assert_usage (s_sh (h_strf ("%s/zmr run --config %s %s", ZMR_BIN_DIR, h_dir (), input)),
+                    "is a directory", "a directory");
+    s_assert_usage (s_sh (h_strf ("%s/zmr run --config %s/none.conf %s", ZMR_BIN_DIR, h_dir (),
+                                  input)),
+                    "No such file or directory", "a missing file");
+    //  A mistake in the file itself: FILE:LINE too.
+    const char typo[] = "mapers = 2\n";
+    conf = h_write ("typo.conf", typo, sizeof typo - 1);
+    s_assert_usage (s_sh (h_strf ("%s/zmr run --config %s %s", ZMR_BIN_DIR, conf, input)),
+                    h_strf ("%s:1: unknown option 'mapers'", conf), "a typo");
+}
+
+Test (test_terminal, config_takes_a_comment_after_a_value)
+{
+    char *input = h_write ("in.txt", "b a b\n", 6);
+    const char good[] = "mappers = 1   # one is enough\nreducers = 1 # and one\n"
+                        "no-progress\t# a flag\n";
+    char *conf = h_write ("run.conf", good, sizeof good - 1);
+    char *out = h_path ("out.tsv");
+    s_result_t r = s_sh (h_strf ("%s/zmr run --config %s -o %s %s", ZMR_BIN_DIR, conf, out,
+                                 input));
+    cr_assert_eq (r.code, 0, "exit %d: %s", r.code, r.err);
+    size_t len;
+    char *result = h_read (out, &len);
+    cr_assert_str_eq (result, "b\t2\na\t1\n");
 }
