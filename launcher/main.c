@@ -18,6 +18,8 @@ s_help (void)
 "                        the cores, at least 1)\n"
 "  -o, --output=FILE     write the result to FILE (default standard output)\n"
 "      --parts=DIR       also write DIR/part-00000... one per reducer\n"
+"      --force           replace the part files or windows an earlier run left\n"
+"                        in --parts or --window-dir (without it: refused)\n"
 "      --receipt=FILE    write the job's receipt (JSON) to FILE; check it with\n"
 "                        scripts/verify-receipt RESULT FILE\n"
 "      --chunk-size=SIZE bytes per chunk, cut at whitespace (default 4M; 1M\n"
@@ -32,7 +34,7 @@ s_help (void)
 "                        distinct words (default: no limit but memory)\n"
 "      --status=EP       also publish the status at EP, for zmr-monitor\n"
 "      --expose=tcp://HOST:PORT\n"
-"                        use tcp on HOST, ports PORT.. PORT+4+R, so mappers on\n"
+"                        use tcp on HOST, ports PORT.. PORT+3+R, so mappers on\n"
 "                        other machines can join: zmr-mapper tcp://HOST:PORT\n"
 "      --curve           encrypt and authenticate every socket with CURVE, with a\n"
 "                        certificate made for each process of this job; with\n"
@@ -79,11 +81,15 @@ s_help (void)
 "  -h, --help            show this help and exit\n"
 "      --version         show the version and exit\n"
 "\n"
-"Exit status: 0 done, 1 failed, 2 usage error, 3 done without chunks that kept\n"
-"killing mappers (quarantined; listed on stderr and in the receipt), 130\n"
-"interrupted. Any process of the job may crash: it is started again and the\n"
-"result stays exact; one that crashes 5 times in 30 s fails the job (a mapper\n"
-"counts only when it dies within a second of starting).\n",
+"Exit status: 0 done, 1 failed, 2 usage error (or an output or endpoint that\n"
+"cannot be used, found before the job starts), 3 done without chunks that kept\n"
+"killing mappers (quarantined; listed on stderr and in the receipt), 128+N\n"
+"stopped by signal N (130 SIGINT, 143 SIGTERM), 141 standard output closed\n"
+"(e.g. | head: the job ends quietly). Any process of the job may crash: it is\n"
+"started again and the result stays exact; one that crashes 5 times in 30 s\n"
+"fails the job (a mapper counts only when it dies within a second of\n"
+"starting). A run killed with SIGKILL leaves its $TMPDIR/zmr-XXXXXX\n"
+"directory: the next zmr run removes it.\n",
         ZMR_MAX_REDUCERS);
 }
 
@@ -104,13 +110,14 @@ s_run (int argc, char *argv[])
     enum { O_RECEIPT = 200, O_PARTS = 256, O_CHUNK_SIZE, O_DEAD_MS, O_POISON, O_STATUS, O_EXPOSE, O_PROGRESS,
            O_NO_PROGRESS, O_STATS, O_MAP_COST, O_STREAM, O_FOLLOW, O_SNAPSHOT, O_PUBLISH,
            O_FLUSH_MS, O_LIVE_MS, O_FOLLOW_MS, O_WINDOW, O_WINDOW_DIR, O_MAX_DISTINCT,
-           O_CURVE, O_REQUIRE_CURVE, O_MAX_WORD, O_MAX_MESSAGE, O_VERSION };
+           O_CURVE, O_REQUIRE_CURVE, O_MAX_WORD, O_MAX_MESSAGE, O_VERSION, O_FORCE };
     static const struct option options[] = {
         { "mappers", required_argument, NULL, 'm' },
         { "reducers", required_argument, NULL, 'r' },
         { "output", required_argument, NULL, 'o' },
         { "parts", required_argument, NULL, O_PARTS },
         { "receipt", required_argument, NULL, O_RECEIPT },
+        { "force", no_argument, NULL, O_FORCE },
         { "chunk-size", required_argument, NULL, O_CHUNK_SIZE },
         { "dead-ms", required_argument, NULL, O_DEAD_MS },
         { "poison-limit", required_argument, NULL, O_POISON },
@@ -150,6 +157,7 @@ s_run (int argc, char *argv[])
             case 'o': config.output = strcmp (optarg, "-")? optarg: NULL; break;
             case O_PARTS: config.parts_dir = optarg; break;
             case O_RECEIPT: config.receipt = optarg; break;
+            case O_FORCE: config.force = true; break;
             case O_CHUNK_SIZE:
                 config.chunk_size = zmr_option_size ("--chunk-size", optarg, 1, ZMR_MAX_CHUNK);
                 chunk_set = true;

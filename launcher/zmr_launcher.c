@@ -2,21 +2,54 @@
     watches them and the status channel, and ends them all, whatever
     happens. A mapper that dies is only reported: the ledger re-issues its
     chunks. Any other role that dies before the job is done fails it. */
+#define _GNU_SOURCE             //  pipe2
 #include "zmr_launcher.h"
+#include "zmr_output.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 typedef enum { C_VENTILATOR, C_SINK, C_REDUCER, C_MAPPER } s_kind_t;
 static const char *s_kind_names[] = { "ventilator", "sink", "reducer", "mapper" };
+
+//  SIGINT, SIGTERM and SIGHUP only count here, the second too: zmr run
+//  always stops its children and removes its directory (a second signal
+//  only skips their grace). `timeout -s INT` sends its signal twice (to
+//  the process, then to its group): exiting at once on the second left
+//  the directory behind.
+static volatile sig_atomic_t s_signals;        //  Stop signals so far
+static volatile sig_atomic_t s_first_signal;   //  The first one
+static volatile sig_atomic_t s_winch;          //  The terminal was resized
+
+static void
+s_on_stop (int signum)
+{
+    if (!s_first_signal)
+        s_first_signal = signum;
+    s_signals = s_signals + 1;
+}
+
+static void
+s_on_winch (int signum)
+{
+    (void) signum;
+    s_winch = 1;
+}
 
 #define S_CRASH_LIMIT   5        //  Crashes of one child ...
 #define S_CRASH_WINDOW  30000    //  ... within this many ms fail the job
@@ -50,7 +83,33 @@ typedef struct {
     char allow[200];                 //  every public one (the allow-list)
     s_child_t *children;             //  Everyone started
     size_t nchildren;                //  Entries in children
-    char reason[512];                //  Why the job failed
+    char reason[512];                //  Why the job failed ("": said already)
+    int lock_fd;                     //  flock'ed dir/lock: this run is alive
+    char result[PATH_MAX];           //  The sink's result, copied to stdout
+                                     //  once the job is done, or ""
+    //  Typed input: stdin is a terminal that the ventilator, in its own
+    //  process group, may not read. zmr run reads it and relays it through
+    //  one pipe it keeps both ends of, so a ventilator started again finds
+    //  the text not read yet.
+    int relay_read, relay_write;     //  The pipe, or -1
+    char relay_buf[4096];            //  Read from the terminal, not yet
+    size_t relay_len, relay_off;     //  written to the pipe
+    //  --follow: the sink's stdout is a pipe (a new one per start) that zmr
+    //  run forwards in whole lines, so that a sink that dies mid-line
+    //  tears nothing on stdout.
+    int follow_fd;                   //  Read end, or -1
+    char *fbuf;                      //  What came from it: [0, fout) written,
+    size_t fcap, flen, fready, fout; //  [fout, fready) whole lines, then a part
+    bool writes_stdout;              //  The result or --follow's lines
+    bool stdout_fifo;                //  Written PIPE_BUF at a time, on POLLOUT
+    bool stdout_closed;              //  EPIPE: the reader is gone (| head)
+    int stdout_errno;                //  Another write error, or 0
+    //  The progress bar, on stderr.
+    bool drawn;                      //  A bar is on the screen
+    bool bar_used;                   //  One was drawn
+    bool bar_shares_stdout;          //  stdout is the bar's terminal
+    int width;                       //  The terminal's columns
+    zmr_status_t *last;              //  The newest status, to redraw
 } s_launcher_t;
 
 static void
@@ -72,11 +131,24 @@ s_launch (s_launcher_t *self, s_child_t *child)
 {
     char path[PATH_MAX + 64];
     snprintf (path, sizeof path, "%s/%s", self->bindir, child->argv[0]);
+    //  --follow: each sink gets a pipe of its own for stdout; what a dead
+    //  one left in its pipe is read to the end first (s_follow_eof).
+    int follow[2] = { -1, -1 };
+    if (child->kind == C_SINK && self->config->follow
+    &&  pipe2 (follow, O_CLOEXEC)) {
+        snprintf (self->reason, sizeof self->reason, "cannot make a pipe for the sink: %s",
+                  strerror (errno));
+        return -1;
+    }
     pid_t parent = getpid ();
     pid_t pid = fork ();
     if (pid < 0) {
         snprintf (self->reason, sizeof self->reason, "cannot start %s: %s",
                   child->argv[0], strerror (errno));
+        if (follow[0] >= 0) {
+            close (follow[0]);
+            close (follow[1]);
+        }
         return -1;
     }
     if (pid == 0) {
@@ -88,16 +160,25 @@ s_launch (s_launcher_t *self, s_child_t *child)
         //  children in the right order.
         setpgid (0, 0);
         signal (SIGPIPE, SIG_DFL);
+        //  Only zmr run writes its stdout: the result once, or --follow's
+        //  lines through the pipe.
         int null = open ("/dev/null", O_RDWR);
+        if (child->kind == C_VENTILATOR && self->relay_read >= 0)
+            dup2 (self->relay_read, STDIN_FILENO);
+        else
         if (child->kind != C_VENTILATOR)
             dup2 (null, STDIN_FILENO);
-        if (child->kind != C_SINK)
-            dup2 (null, STDOUT_FILENO);
+        dup2 (follow[1] >= 0? follow[1]: null, STDOUT_FILENO);
         if (null > 2)
             close (null);
         execv (path, child->argv);
         fprintf (stderr, "zmr: cannot run %s: %s\n", path, strerror (errno));
         _exit (127);
+    }
+    if (follow[0] >= 0) {
+        close (follow[1]);
+        fcntl (follow[0], F_SETFL, O_NONBLOCK);
+        self->follow_fd = follow[0];
     }
     child->pid = pid;
     child->restart_at = 0;
@@ -217,7 +298,9 @@ s_endpoints (s_launcher_t *self)
         zmr_endpoint_host (config->expose, host, sizeof host);
         const char *colon = strrchr (config->expose, ':');
         uint64_t port;
-        if (!host[0] || !colon || zmr_parse_u64 (colon + 1, 1, 65535 - 4 - config->reducers, &port)) {
+        //  PORT .. PORT+3 for the ventilator and the sink, then one per
+        //  reducer: the last is PORT+3+R.
+        if (!host[0] || !colon || zmr_parse_u64 (colon + 1, 1, 65535 - 3 - config->reducers, &port)) {
             zmr_usage_error ("option --expose: expected tcp://HOST:PORT with room for %u ports, got '%s'",
                              4 + config->reducers, config->expose);
         }
@@ -368,10 +451,16 @@ s_start (s_launcher_t *self)
         snprintf (publish_opt, sizeof publish_opt, "--publish=%s", config->publish);
         sink_argv[n++] = publish_opt;
     }
-    if (config->output) {
-        snprintf (output_opt, sizeof output_opt, "--output=%s", config->output);
+    if (config->output || self->result[0]) {
+        snprintf (output_opt, sizeof output_opt, "--output=%s",
+                  config->output? config->output: self->result);
         sink_argv[n++] = output_opt;
     }
+    //  zmr run checked --parts and --window-dir before the job (refused
+    //  files of an earlier run, or removed them with --force): what the
+    //  sink finds there when it is started again is its own.
+    if (config->parts_dir || config->window_dir)
+        sink_argv[n++] = "--force";
     if (config->parts_dir) {
         snprintf (parts_opt, sizeof parts_opt, "--parts=%s", config->parts_dir);
         sink_argv[n++] = parts_opt;
@@ -483,6 +572,10 @@ s_stop_all (s_launcher_t *self, int kind, int leave_ms, int grace_ms)
             else {
                 running = true;
                 int64_t now = zmr_now_ms ();
+                if (s_signals > 1 && !killed) {
+                    deadline = now - 1;         //  Asked twice: no grace
+                    termed = true;
+                }
                 if ((now >= term_at && !termed) || (now > deadline && !killed))
                     kill (child->pid, now > deadline? SIGKILL: SIGTERM);
             }
@@ -531,30 +624,58 @@ s_check_inputs (const zmr_launcher_config_t *config)
     zmr_chunker_t *chunker = zmr_chunker_new (config->inputs, config->ninputs,
                                               1, ZMR_MAX_CHUNK, error, sizeof error);
     if (!chunker) {
-        zmr_log (0, "%s", error);
+        if (!s_signals)         //  Ctrl-C while a FIFO waits for its writer
+            zmr_log (0, "%s", error);
         return -1;
     }
     zmr_chunker_destroy (&chunker);
     return 0;
 }
 
-static void
-s_draw (const zmr_status_t *status)
+//  The terminal's width, from stderr (the bar's terminal); 80 if unknown.
+static int
+s_term_width (void)
 {
-    fputs ("\r", stderr);
-    zmr_status_write_progress (status, stderr, 100);
-    fputs ("\033[K", stderr);
-    fflush (stderr);
+    struct winsize size;
+    if (ioctl (STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0)
+        return size.ws_col;
+    return 80;
 }
 
-//  Reads what the status channel has, waiting up to wait_ms for the first
-//  message; keeps the newest state in *last and draws it if asked.
+//  Draws the bar in place: back to the start of the line, the bar, clear
+//  to the end. One column is left free: a line that fills the last column
+//  leaves the cursor pending a wrap, and some terminals then wrap it.
 static void
-s_read_status (zsock_t *sub, zmr_status_t *last, bool progress, bool *drawn, int wait_ms)
+s_draw (s_launcher_t *self, const zmr_status_t *status)
 {
-    zmq_pollitem_t item = { zsock_resolve (sub), 0, ZMQ_POLLIN, 0 };
-    if (zmq_poll (&item, 1, wait_ms) <= 0)
-        return;
+    if (s_winch) {
+        s_winch = 0;
+        self->width = s_term_width ();
+    }
+    fputs ("\r", stderr);
+    zmr_status_write_progress (status, stderr, self->width > 1? self->width - 1: 1);
+    fputs ("\033[K", stderr);
+    fflush (stderr);
+    self->drawn = self->bar_used = true;
+}
+
+//  Takes the bar off the screen before lines go to the same terminal on
+//  stdout, so that no line has the bar glued to it.
+static void
+s_undraw (s_launcher_t *self)
+{
+    if (self->drawn && self->bar_shares_stdout) {
+        fputs ("\r\033[K", stderr);
+        fflush (stderr);
+        self->drawn = false;
+    }
+}
+
+//  Reads what the status channel has (without waiting); keeps the newest
+//  state in *last and draws it if asked.
+static void
+s_read_status (s_launcher_t *self, zsock_t *sub, zmr_status_t *last)
+{
     zmq_msg_t frame;
     int frames;
     while (zmr_msg_recv (sub, &frame, 1, &frames, ZMQ_DONTWAIT) == 0) {
@@ -566,15 +687,178 @@ s_read_status (zsock_t *sub, zmr_status_t *last, bool progress, bool *drawn, int
         &&  msg.type == ZMR_STATUS && zmr_status_decode (&msg, &status, &why) == 0) {
             zmr_status_reset (last);
             *last = status;
-            if (progress) {
-                s_draw (last);
-                *drawn = true;
-            }
+            if (self->config->progress)
+                s_draw (self, last);
         }
         else
             zmr_status_reset (&status);
         zmq_msg_close (&frame);
     }
+}
+
+//  Writes what can go to stdout now of --follow's whole lines: PIPE_BUF at
+//  a time to a pipe (POLLOUT promises that much, so zmr run never blocks
+//  on a slow reader and goes on watching the job), all of it to anything
+//  else. EPIPE marks stdout closed.
+static void
+s_follow_write (s_launcher_t *self, bool all)
+{
+    bool undrawn = false;
+    while (self->fout < self->fready && !self->stdout_closed && !self->stdout_errno) {
+        size_t n = self->fready - self->fout;
+        if (self->stdout_fifo && !all && n > PIPE_BUF)
+            n = PIPE_BUF;
+        if (!undrawn && self->drawn && self->bar_shares_stdout) {
+            s_undraw (self);
+            undrawn = true;
+        }
+        ssize_t rc = write (STDOUT_FILENO, self->fbuf + self->fout, n);
+        if (rc > 0)
+            self->fout += (size_t) rc;
+        else
+        if (rc < 0 && errno == EPIPE)
+            self->stdout_closed = true;
+        else
+        if (rc < 0 && errno == EINTR && s_signals)
+            break;
+        else
+        if (rc < 0 && errno != EINTR && errno != EAGAIN)
+            self->stdout_errno = errno;
+        else
+        if (rc < 0 && errno == EAGAIN && all) {
+            struct pollfd out = { STDOUT_FILENO, POLLOUT, 0 };
+            poll (&out, 1, 100);
+        }
+        if (!all && (rc <= 0 || self->stdout_fifo))
+            break;
+    }
+    if (self->fout == self->fready && self->fout) {
+        memmove (self->fbuf, self->fbuf + self->fout, self->flen - self->fout);
+        self->flen -= self->fout;
+        self->fready = self->fout = 0;
+    }
+    if (undrawn && self->config->progress && self->last && self->last->seq)
+        s_draw (self, self->last);
+}
+
+//  Reads what the sink's pipe has. Whole lines become ready to write; at
+//  the end of the pipe (that sink is gone) a last part of a line is
+//  dropped: the next sink sends every total again, whole.
+static void
+s_follow_read (s_launcher_t *self)
+{
+    while (self->follow_fd >= 0) {
+        if (self->flen == self->fcap) {
+            if (self->fready)
+                return;         //  Room comes as stdout takes lines
+            //  One line longer than the buffer (a word may be 64 MiB)
+            size_t cap = self->fcap? self->fcap * 2: 1 << 16;
+            char *buf = realloc (self->fbuf, cap);
+            if (!buf) {
+                self->stdout_errno = ENOMEM;
+                return;
+            }
+            self->fbuf = buf;
+            self->fcap = cap;
+        }
+        ssize_t n = read (self->follow_fd, self->fbuf + self->flen, self->fcap - self->flen);
+        if (n > 0) {
+            size_t scan = self->flen;
+            self->flen += (size_t) n;
+            for (size_t i = self->flen; i > scan; i--)
+                if (self->fbuf[i - 1] == '\n') {
+                    self->fready = i;
+                    break;
+                }
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        close (self->follow_fd);
+        self->follow_fd = -1;
+        self->flen = self->fready;
+    }
+}
+
+//  Typed input: reads the terminal when the relay has nothing pending, and
+//  writes what it read to the ventilator's pipe without blocking. The end
+//  of the terminal's input (Ctrl-D: read returns 0; or an error, e.g. the
+//  terminal hung up) closes the pipe: the ventilator sees the end of its
+//  input.
+static void
+s_relay (s_launcher_t *self, bool readable)
+{
+    if (self->relay_write < 0)
+        return;
+    if (readable && self->relay_off == self->relay_len) {
+        ssize_t n = read (STDIN_FILENO, self->relay_buf, sizeof self->relay_buf);
+        if (n > 0) {
+            self->relay_len = (size_t) n;
+            self->relay_off = 0;
+        }
+        else
+        if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+            close (self->relay_write);
+            self->relay_write = -1;
+            return;
+        }
+    }
+    while (self->relay_off < self->relay_len) {
+        ssize_t n = write (self->relay_write, self->relay_buf + self->relay_off,
+                           self->relay_len - self->relay_off);
+        if (n <= 0)
+            break;              //  EAGAIN: the pipe is full, POLLOUT tells
+        self->relay_off += (size_t) n;
+    }
+}
+
+//  Waits up to wait_ms for any of: a status, typed input, room in the relay
+//  pipe, the sink's --follow lines, room on stdout (or a closed one).
+static void
+s_wait (s_launcher_t *self, zsock_t *sub, zmr_status_t *last, int wait_ms)
+{
+    zmq_pollitem_t items[5];
+    int n = 0, i_sub = -1, i_tty = -1, i_relay = -1, i_follow = -1, i_out = -1;
+    if (sub) {
+        items[n] = (zmq_pollitem_t) { zsock_resolve (sub), 0, ZMQ_POLLIN, 0 };
+        i_sub = n++;
+    }
+    if (self->relay_write >= 0) {
+        if (self->relay_off == self->relay_len) {
+            items[n] = (zmq_pollitem_t) { NULL, STDIN_FILENO, ZMQ_POLLIN, 0 };
+            i_tty = n++;
+        }
+        else {
+            items[n] = (zmq_pollitem_t) { NULL, self->relay_write, ZMQ_POLLOUT, 0 };
+            i_relay = n++;
+        }
+    }
+    if (self->follow_fd >= 0 && (self->flen < self->fcap || !self->fready)) {
+        items[n] = (zmq_pollitem_t) { NULL, self->follow_fd, ZMQ_POLLIN, 0 };
+        i_follow = n++;
+    }
+    //  A pipe on stdout is watched even with nothing to write: its reader
+    //  gone (POLLERR), the job ends at once, like any filter's.
+    if (self->fout < self->fready || (self->stdout_fifo && self->writes_stdout)) {
+        items[n] = (zmq_pollitem_t) { NULL, STDOUT_FILENO,
+                                      (short) (self->fout < self->fready? ZMQ_POLLOUT: 0), 0 };
+        i_out = n++;
+    }
+    if (zmq_poll (items, n, wait_ms) <= 0)
+        return;
+    if (i_sub >= 0 && items[i_sub].revents)
+        s_read_status (self, sub, last);
+    if ((i_tty >= 0 && items[i_tty].revents) || (i_relay >= 0 && items[i_relay].revents))
+        s_relay (self, i_tty >= 0);
+    if (i_follow >= 0 && items[i_follow].revents)
+        s_follow_read (self);
+    if (i_out >= 0 && (items[i_out].revents & ZMQ_POLLERR) && self->stdout_fifo)
+        self->stdout_closed = true;     //  POLLERR on a pipe: no reader
+    else
+    if (i_out >= 0 && (items[i_out].revents & ZMQ_POLLOUT))
+        s_follow_write (self, false);
+    if (!self->stdout_fifo && self->fout < self->fready)
+        s_follow_write (self, false);
 }
 
 //  A child ended before the job was done: start it again after a backoff,
@@ -715,21 +999,360 @@ s_on_child (int signum)
     (void) signum;
 }
 
+static void
+s_signals_install (void)
+{
+    struct sigaction action;
+    memset (&action, 0, sizeof action);
+    sigemptyset (&action.sa_mask);
+    action.sa_handler = s_on_child;
+    action.sa_flags = SA_NOCLDSTOP | SA_RESTART;
+    sigaction (SIGCHLD, &action, NULL);
+    action.sa_handler = s_on_winch;
+    action.sa_flags = SA_RESTART;
+    sigaction (SIGWINCH, &action, NULL);
+    //  No SA_RESTART: a blocking call returns EINTR and the loop looks.
+    action.sa_handler = s_on_stop;
+    action.sa_flags = 0;
+    sigaction (SIGINT, &action, NULL);
+    sigaction (SIGTERM, &action, NULL);
+    sigaction (SIGHUP, &action, NULL);
+    signal (SIGPIPE, SIG_IGN);          //  EPIPE tells instead
+}
+
+//  What names a file as an output: the file itself when it exists, else
+//  its directory and its last name (two outputs not made yet can still be
+//  one file).
+typedef struct {
+    dev_t dev;
+    ino_t ino;
+    char name[NAME_MAX + 1];            //  "" when the file exists
+} s_file_id_t;
+
+static bool
+s_file_id (const char *path, s_file_id_t *id)
+{
+    struct stat st;
+    memset (id, 0, sizeof *id);
+    if (stat (path, &st) == 0) {
+        id->dev = st.st_dev;
+        id->ino = st.st_ino;
+        return true;
+    }
+    char copy[PATH_MAX], name[PATH_MAX];
+    snprintf (copy, sizeof copy, "%s", path);
+    snprintf (name, sizeof name, "%s", path);
+    if (stat (dirname (copy), &st))
+        return false;
+    id->dev = st.st_dev;
+    id->ino = st.st_ino;
+    snprintf (id->name, sizeof id->name, "%s", basename (name));
+    return true;
+}
+
+//  Refuses an output that is one of the inputs (it would be replaced by
+//  the result) or that another output names too. Returns 0, or -1 with a
+//  one-line reason in err.
+static int
+s_check_same_files (const zmr_launcher_config_t *config, char *err, size_t size)
+{
+    const char *options[] = { "--output", "--receipt", "--snapshot" };
+    const char *paths[] = { config->output, config->receipt, config->snapshot };
+    s_file_id_t ids[3];
+    bool known[3];
+    for (int o = 0; o < 3; o++)
+        known[o] = paths[o] && s_file_id (paths[o], &ids[o]);
+    for (size_t i = 0; i < config->ninputs; i++) {
+        const char *input = config->inputs[i];
+        struct stat st;
+        if (!strncmp (input, "tcp://", 6))
+            continue;
+        //  stdin redirected from the output file (zmr run -o x < x) too
+        if (strcmp (input, "-")? stat (input, &st): fstat (STDIN_FILENO, &st))
+            continue;
+        if (!S_ISREG (st.st_mode))
+            continue;
+        for (int o = 0; o < 3; o++)
+            if (known[o] && !ids[o].name[0] && ids[o].dev == st.st_dev
+            &&  ids[o].ino == st.st_ino) {
+                snprintf (err, size, "%s: '%s' is the input '%s': the result would replace it",
+                          options[o], paths[o], input);
+                return -1;
+            }
+    }
+    for (int a = 0; a < 3; a++)
+        for (int b = a + 1; b < 3; b++)
+            if (known[a] && known[b] && ids[a].dev == ids[b].dev && ids[a].ino == ids[b].ino
+            &&  !strcmp (ids[a].name, ids[b].name)) {
+                snprintf (err, size, "%s: '%s' is also the %s file", options[b], paths[b],
+                          options[a]);
+                return -1;
+            }
+    return 0;
+}
+
+//  Whether endpoint can be bound now, tried before any process starts: a
+//  tcp port in use, an address not of this machine, an ipc:// path in a
+//  missing directory or one another process listens on. Returns 0, or -1
+//  with a one-line reason naming option.
+static int
+s_probe_bind (const char *option, const char *endpoint, char *err, size_t size)
+{
+    if (!strncmp (endpoint, "ipc://", 6) && endpoint[6] != '@') {
+        //  Not bound here: binding an ipc path takes it over from whoever
+        //  listens there, and leaves a socket file.
+        const char *path = endpoint + 6;
+        char dir[PATH_MAX];
+        snprintf (dir, sizeof dir, "%s", path);
+        struct sockaddr_un addr = { .sun_family = AF_UNIX };
+        if (strlen (path) >= sizeof addr.sun_path) {
+            snprintf (err, size, "%s: the path of %s is too long for a socket", option,
+                      endpoint);
+            return -1;
+        }
+        const char *parent = dirname (dir);
+        if (access (parent, W_OK)) {
+            snprintf (err, size, "%s: cannot bind %s: %s: %s", option, endpoint, parent,
+                      strerror (errno));
+            return -1;
+        }
+        strcpy (addr.sun_path, path);
+        int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        bool live = fd >= 0 && connect (fd, (struct sockaddr *) &addr, sizeof addr) == 0;
+        if (fd >= 0)
+            close (fd);
+        if (live) {
+            snprintf (err, size, "%s: cannot bind %s: another process listens there", option,
+                      endpoint);
+            return -1;
+        }
+        return 0;
+    }
+    //  A context of its own, terminated before returning: the port is
+    //  free again when the job binds it.
+    void *ctx = zmq_ctx_new ();
+    void *sock = ctx? zmq_socket (ctx, ZMQ_PUB): NULL;
+    int rc = -1;
+    if (sock) {
+        int zero = 0;
+        zmq_setsockopt (sock, ZMQ_LINGER, &zero, sizeof zero);
+        rc = zmq_bind (sock, endpoint);
+        if (rc)
+            snprintf (err, size, "%s: cannot bind %s: %s", option, endpoint,
+                      zmq_strerror (zmq_errno ()));
+        zmq_close (sock);
+    }
+    else
+        snprintf (err, size, "%s: cannot try to bind %s: %s", option, endpoint,
+                  zmq_strerror (zmq_errno ()));
+    if (ctx)
+        zmq_ctx_term (ctx);
+    return rc;
+}
+
+//  Everything about the outputs that can be known before the job starts,
+//  so that a lasting failure does not wait for all the counting to be
+//  done: each output can be written, none is an input, every endpoint zmr
+//  run binds can be bound. Returns 0, or -1 with a one-line reason.
+static int
+s_check_outputs (s_launcher_t *self, char *err, size_t size)
+{
+    const zmr_launcher_config_t *config = self->config;
+    if (s_check_same_files (config, err, size))
+        return -1;
+    if ((config->output && zmr_output_check_file ("--output", config->output, err, size))
+    ||  (config->receipt && zmr_output_check_file ("--receipt", config->receipt, err, size))
+    ||  (config->snapshot && zmr_output_check_file ("--snapshot", config->snapshot, err, size)))
+        return -1;
+    if ((config->status && s_probe_bind ("--status", config->status, err, size))
+    ||  (config->publish && s_probe_bind ("--publish", config->publish, err, size)))
+        return -1;
+    if (config->expose) {
+        //  Every port of the job: the ventilator's three, the sink's, one
+        //  per reducer (s_endpoints).
+        char endpoint[ZMR_ENDPOINT_MAX];
+        const char *eps[] = { self->control, self->chunks, self->status, self->sink };
+        for (int i = 0; i < 4; i++)
+            if (s_probe_bind ("--expose", eps[i], err, size))
+                return -1;
+        for (uint32_t p = 0; p < config->reducers; p++) {
+            s_reducer_endpoint (self, p, endpoint, sizeof endpoint);
+            if (s_probe_bind ("--expose", endpoint, err, size))
+                return -1;
+        }
+    }
+    //  Last: with --force this removes what an earlier run wrote there.
+    if ((config->parts_dir
+         && zmr_output_check_dir ("--parts", config->parts_dir, config->force, err, size))
+    ||  (config->window_dir
+         && zmr_output_check_dir ("--window-dir", config->window_dir, config->force, err, size)))
+        return -1;
+    return 0;
+}
+
+//  Removes the directories of runs that were killed (kill -9 leaves its
+//  directory: sockets, journal, the stdin spool): a zmr-XXXXXX directory
+//  of ours whose lock nobody holds. A live run holds its lock from before
+//  its lock file has that name (s_make_dir) to after its directory is gone.
+static void
+s_sweep (const char *tmp)
+{
+    DIR *handle = opendir (tmp);
+    if (!handle)
+        return;
+    struct dirent *entry;
+    while ((entry = readdir (handle))) {
+        if (strncmp (entry->d_name, "zmr-", 4) || strlen (entry->d_name) != 10)
+            continue;
+        char dir[PATH_MAX], lock[PATH_MAX + 8];
+        if (snprintf (dir, sizeof dir, "%s/%s", tmp, entry->d_name) >= (int) sizeof dir)
+            continue;
+        struct stat st;
+        if (lstat (dir, &st) || !S_ISDIR (st.st_mode) || st.st_uid != geteuid ())
+            continue;
+        snprintf (lock, sizeof lock, "%s/lock", dir);
+        int fd = open (lock, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+            continue;
+        if (flock (fd, LOCK_EX | LOCK_NB) == 0) {
+            zmr_log (1, "removing %s, left by a zmr run that was killed", dir);
+            s_remove_dir (dir);
+        }
+        close (fd);
+    }
+    closedir (handle);
+}
+
+//  Makes the private directory and takes its lock: the lock file is made
+//  and locked under another name, then renamed, so that no sweep ever sees
+//  it unlocked.
+static int
+s_make_dir (s_launcher_t *self, const char *tmp)
+{
+    int n = snprintf (self->dir, sizeof self->dir, "%s/zmr-XXXXXX", tmp);
+    if (n < 0 || (size_t) n >= sizeof self->dir) {
+        self->dir[0] = 0;
+        zmr_log (0, "TMPDIR is too long for ipc:// endpoints: %s", tmp);
+        return -1;
+    }
+    if (!mkdtemp (self->dir)) {
+        zmr_log (0, "cannot create a directory in %s: %s", tmp, strerror (errno));
+        self->dir[0] = 0;
+        return -1;
+    }
+    char fresh[PATH_MAX], lock[PATH_MAX];
+    snprintf (fresh, sizeof fresh, "%s/lock.new", self->dir);
+    snprintf (lock, sizeof lock, "%s/lock", self->dir);
+    self->lock_fd = open (fresh, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (self->lock_fd < 0 || flock (self->lock_fd, LOCK_EX) || rename (fresh, lock)) {
+        zmr_log (0, "cannot lock %s: %s", lock, strerror (errno));
+        return -1;
+    }
+    return 0;
+}
+
+//  Copies the result to stdout, once, the job done. Returns 0, or -1 with
+//  self->stdout_closed (EPIPE: no message) or a line said.
+static int
+s_copy_result (s_launcher_t *self)
+{
+    int fd = open (self->result, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat (fd, &st)) {
+        zmr_log (0, "cannot read the result %s: %s", self->result, strerror (errno));
+        if (fd >= 0)
+            close (fd);
+        return -1;
+    }
+    off_t offset = 0;
+    bool plain = false;                 //  read/write when sendfile cannot
+    char *buf = NULL;
+    int rc = 0;
+    while (offset < st.st_size && !s_signals) {
+        ssize_t n;
+        if (!plain) {
+            n = sendfile (STDOUT_FILENO, fd, &offset, (size_t) (st.st_size - offset));
+            if (n < 0 && (errno == EINVAL || errno == ENOSYS) && offset == 0) {
+                plain = true;           //  e.g. stdout opened with O_APPEND
+                continue;
+            }
+        }
+        else {
+            if (!buf && !(buf = malloc (1 << 20))) {
+                errno = ENOMEM;
+                n = -1;
+            }
+            else {
+                n = pread (fd, buf, 1 << 20, offset);
+                for (ssize_t done = 0, w; n > 0 && done < n; done += w) {
+                    w = write (STDOUT_FILENO, buf + done, (size_t) (n - done));
+                    if (w <= 0 && errno != EINTR) {
+                        n = -1;
+                        break;
+                    }
+                    if (w < 0)
+                        w = 0;
+                }
+                if (n > 0)
+                    offset += n;
+            }
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            struct pollfd out = { STDOUT_FILENO, POLLOUT, 0 };
+            poll (&out, 1, 100);
+            continue;
+        }
+        if (n < 0 && errno == EPIPE) {
+            self->stdout_closed = true;
+            rc = -1;
+            break;
+        }
+        if (n <= 0) {
+            zmr_log (0, "cannot write the result to standard output: %s",
+                     n < 0? strerror (errno): "the result file shrank");
+            rc = -1;
+            break;
+        }
+    }
+    free (buf);
+    close (fd);
+    return rc;
+}
+
+//  The --status and --publish sockets' files: libzmq (4.3) leaves the file
+//  of an ipc:// endpoint when its socket closes, and a killed role closes
+//  nothing. Removed once every child is gone, if nobody listens there (zmr
+//  run checked that nobody did before the job started).
+static void
+s_remove_sockets (const zmr_launcher_config_t *config)
+{
+    const char *endpoints[] = { config->status, config->publish };
+    for (int i = 0; i < 2; i++) {
+        const char *endpoint = endpoints[i];
+        if (!endpoint || strncmp (endpoint, "ipc://", 6) || endpoint[6] == '@')
+            continue;
+        struct stat st;
+        char err[16];
+        if (lstat (endpoint + 6, &st) == 0 && S_ISSOCK (st.st_mode)
+        &&  s_probe_bind ("", endpoint, err, sizeof err) == 0)
+            unlink (endpoint + 6);
+    }
+}
+
 int
 zmr_launcher_run (const zmr_launcher_config_t *config)
 {
-    if (s_check_inputs (config))
-        return 1;
-    struct sigaction action;
-    memset (&action, 0, sizeof action);
-    action.sa_handler = s_on_child;
-    action.sa_flags = SA_NOCLDSTOP | SA_RESTART;
-    sigemptyset (&action.sa_mask);
-    sigaction (SIGCHLD, &action, NULL);
+    s_signals_install ();
     int64_t started = zmr_now_ms ();
     s_launcher_t self;
     memset (&self, 0, sizeof self);
     self.config = config;
+    self.lock_fd = self.relay_read = self.relay_write = self.follow_fd = -1;
+    self.width = s_term_width ();
+    if (s_check_inputs (config))
+        return s_signals? 128 + s_first_signal: 1;
     char exe[PATH_MAX];
     ssize_t len = readlink ("/proc/self/exe", exe, sizeof exe - 1);
     if (len <= 0) {
@@ -741,25 +1364,54 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
     char *slash = strrchr (self.bindir, '/');
     if (slash)
         *slash = 0;
-    if (config->window_dir && mkdir (config->window_dir, 0777) && errno != EEXIST) {
-        zmr_log (0, "cannot create the window directory '%s': %s", config->window_dir,
-                 strerror (errno));
+    char err[1024];
+    //  The endpoints first (with --expose, the ports to try); their ipc://
+    //  form is made below, in the directory made then.
+    if (config->expose && s_endpoints (&self)) {
+        zmr_log (0, "%s", self.reason);
         return 1;
+    }
+    if (s_check_outputs (&self, err, sizeof err)) {
+        zmr_log (0, "%s", err);
+        return 2;
     }
     const char *tmp = getenv ("TMPDIR");
-    int n = snprintf (self.dir, sizeof self.dir, "%s/zmr-XXXXXX", tmp && *tmp? tmp: "/tmp");
-    if (n < 0 || (size_t) n >= sizeof self.dir) {
-        zmr_log (0, "TMPDIR is too long for ipc:// endpoints: %s", tmp);
-        return 1;
-    }
-    if (!mkdtemp (self.dir)) {
-        zmr_log (0, "cannot create a directory in %s: %s", tmp && *tmp? tmp: "/tmp",
-                 strerror (errno));
-        return 1;
-    }
+    tmp = tmp && *tmp? tmp: "/tmp";
+    s_sweep (tmp);
     int code = 1;
     zsock_t *sub = NULL;
     long peak_pss = 0;                  //  --stats: sampled every 10 ms
+    zmr_status_t last;
+    memset (&last, 0, sizeof last);
+    self.last = &last;
+    if (s_make_dir (&self, tmp))
+        goto cleanup;
+    //  Without -o the sink writes the result here; zmr run copies it to
+    //  stdout once the job is done: a sink started again never writes
+    //  stdout twice.
+    if (!config->output && !config->follow)
+        snprintf (self.result, sizeof self.result, "%s/result", self.dir);
+    self.writes_stdout = self.result[0] || config->follow;
+    struct stat out;
+    self.stdout_fifo = fstat (STDOUT_FILENO, &out) == 0 && S_ISFIFO (out.st_mode);
+    if (config->progress && isatty (STDOUT_FILENO) && isatty (STDERR_FILENO)) {
+        struct stat err_st;
+        self.bar_shares_stdout = fstat (STDERR_FILENO, &err_st) == 0
+                              && err_st.st_rdev == out.st_rdev;
+    }
+    bool reads_stdin = false;
+    for (size_t i = 0; i < config->ninputs; i++)
+        reads_stdin |= !strcmp (config->inputs[i], "-");
+    if (reads_stdin && isatty (STDIN_FILENO)) {
+        int relay[2];
+        if (pipe2 (relay, O_CLOEXEC)) {
+            zmr_log (0, "cannot make a pipe for the terminal's input: %s", strerror (errno));
+            goto cleanup;
+        }
+        self.relay_read = relay[0];
+        self.relay_write = relay[1];
+        fcntl (self.relay_write, F_SETFL, O_NONBLOCK);
+    }
     if (s_endpoints (&self) || (config->curve && s_make_certs (&self)) || s_start (&self)) {
         zmr_log (0, "%s", self.reason);
         goto cleanup;
@@ -787,13 +1439,11 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
         zmr_endpoint_with_host (self.status, "127.0.0.1", status, sizeof status);
         zmr_connect (sub, status, NULL);
     }
-    bool drawn = false, done = false;
+    bool done = false;
     int64_t last_status_at = 0;         //  When the status last changed
     bool journal_seen = false;          //  The ventilator's journal existed
     bool some_quarantined = false;      //  The ventilator exited 3
-    zmr_status_t last;
-    memset (&last, 0, sizeof last);
-    while (!zmr_interrupted ()) {
+    while (!s_signals && !self.stdout_closed && !self.stdout_errno) {
         if (!journal_seen && access (self.journal, F_OK) == 0)
             journal_seen = true;
         if (config->stats) {
@@ -802,17 +1452,14 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
                 peak_pss = pss;
         }
         uint64_t seq = last.seq;
-        int wait = config->stats? 10: 50;
-        if (sub)
-            s_read_status (sub, &last, config->progress, &drawn, wait);
-        else
-            zclock_sleep (wait);
+        s_wait (&self, sub, &last, config->stats? 10: 50);
         if (last.seq != seq || !last_status_at)
             last_status_at = zmr_now_ms ();
         if (!strcmp (last.phase, "done"))
             done = true;
         if (!strcmp (last.phase, "failed")) {
-            snprintf (self.reason, sizeof self.reason, "%s", last.reason);
+            //  The ventilator said why, in its line.
+            self.reason[0] = 0;
             break;
         }
         int status;
@@ -827,6 +1474,7 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
             //  last state (a short job may end before we subscribe).
             int code_of = WIFEXITED (status)? WEXITSTATUS (status): -1;
             bool vent = child->kind == C_VENTILATOR;
+            bool sink = child->kind == C_SINK;
             if (vent && (code_of == 0 || code_of == 3))
                 done = true;
             if (vent && code_of == 3)
@@ -835,11 +1483,25 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
                       || (vent && (code_of == 128 + SIGTERM || code_of == 128 + SIGINT));
             if (!strcmp (last.phase, "done"))
                 done = true;
+            //  The sink exits 1 for what a restart cannot cure (it said
+            //  why: an output it cannot write...), and after the job it
+            //  still writes the receipt: either fails the job.
+            if (sink && code_of == 1) {
+                self.reason[0] = 0;
+                failed = true;
+                break;
+            }
+            if (sink && done && code_of != 0) {
+                snprintf (self.reason, sizeof self.reason, "the sink %s after the job was "
+                          "done: its outputs may be incomplete", how);
+                failed = true;
+                break;
+            }
             if (done)
                 continue;           //  Leaving after the job, as it should
-            if (child->kind == C_VENTILATOR && WIFEXITED (status) && WEXITSTATUS (status) == 1) {
+            if (vent && code_of == 1) {
                 //  The ventilator said why the job failed.
-                snprintf (self.reason, sizeof self.reason, "the ventilator failed the job");
+                self.reason[0] = 0;
                 failed = true;
                 break;
             }
@@ -863,27 +1525,56 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
         if (failed)
             break;
         s_kill_frozen (&self, &last, last_status_at, config->dead_ms);
-        //  Restarts that are due.
+        //  Restarts that are due. A sink's starts once what the one before
+        //  wrote to its --follow pipe is read to the end.
         int64_t now = zmr_now_ms ();
         for (size_t i = 0; i < self.nchildren; i++) {
             s_child_t *c = &self.children[i];
-            if (!c->pid && c->restart_at && now >= c->restart_at && !done)
-                s_launch (&self, c);
+            if (!c->pid && c->restart_at && now >= c->restart_at && !done
+            &&  !(c->kind == C_SINK && self.follow_fd >= 0)
+            &&  s_launch (&self, c)) {
+                zmr_log (0, "%s", self.reason);
+                self.reason[0] = 0;
+                failed = true;
+            }
         }
+        if (failed)
+            break;
         if (done && s_gone (&self, C_VENTILATOR) && s_gone (&self, C_SINK)) {
             code = 0;
             break;
         }
     }
-    if (drawn) {
+    if (code == 0 && config->follow) {
+        //  The last sink is gone: its pipe ends; every whole line goes out.
+        while (self.follow_fd >= 0 && !s_signals && !self.stdout_closed && !self.stdout_errno) {
+            struct pollfd in = { self.follow_fd, POLLIN, 0 };
+            poll (&in, 1, 100);
+            s_follow_read (&self);
+            s_follow_write (&self, true);
+        }
+        s_follow_write (&self, true);
+    }
+    if (self.stdout_errno) {
+        zmr_log (0, "cannot write to standard output: %s", strerror (self.stdout_errno));
+        code = 1;
+    }
+    if (self.bar_used) {
         if (code == 0) {
-            //  The final state, then a newline to keep it on screen.
+            //  The final state, then a newline to keep it on screen. Its
+            //  rate is the whole job's: the last second's may be nothing.
             last.bytes_done = last.input_known? last.input_bytes: last.bytes_done;
             snprintf (last.phase, sizeof last.phase, "done");
-            s_draw (&last);
+            int64_t took = zmr_now_ms () - started;
+            if (!last.bytes_per_s && took > 0)
+                last.bytes_per_s = last.bytes_done * 1000 / (uint64_t) took;
+            s_draw (&self, &last);
         }
         fputs ("\n", stderr);
+        self.drawn = false;
     }
+    if (code == 0 && self.result[0] && !s_signals && s_copy_result (&self))
+        code = 1;
     if (code == 0 && (last.chunks_quarantined || some_quarantined)) {
         zmr_log (0, "done WITHOUT %llu quarantined chunks (mappers kept dying on them):",
                  (unsigned long long) last.chunks_quarantined);
@@ -893,15 +1584,18 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
                      (unsigned long long) last.quarantine[q].length);
         code = 3;
     }
-    if (zmr_interrupted ()) {
+cleanup:
+    if (s_signals) {
         zmr_log (0, "interrupted: stopping the job");
-        code = 130;
+        code = 128 + s_first_signal;
     }
     else
-    if (code == 1)
+    if (self.stdout_closed)
+        code = 128 + SIGPIPE;           //  As a shell shows a filter ended by it
+    else
+    if (code == 1 && self.reason[0])
         zmr_log (0, "job failed: %s", self.reason);
     zmr_status_reset (&last);
-cleanup:
     zsock_destroy (&sub);
     zmr_curve_teardown ();
     //  Done: the rest got FINISH and leave by themselves, but for a mapper
@@ -930,6 +1624,15 @@ cleanup:
         free (self.children[i].argv);
     }
     free (self.children);
+    free (self.fbuf);
+    int fds[] = { self.relay_read, self.relay_write, self.follow_fd };
+    for (int i = 0; i < 3; i++)
+        if (fds[i] >= 0)
+            close (fds[i]);
+    //  Every child is reaped: nothing writes in the directory any more.
+    s_remove_sockets (config);
     s_remove_dir (self.dir);
+    if (self.lock_fd >= 0)
+        close (self.lock_fd);
     return code;
 }

@@ -21,6 +21,8 @@ typedef struct {
     bool require_curve;          //  Refuse --expose beyond loopback without it
     bool progress;               //  Progress bar on stderr
     bool stats;                  //  Print wall time and summed peak RSS
+    bool force;                  //  Replace what an earlier run left in
+                                 //  parts_dir / window_dir
     uint32_t map_cost;           //  Extra per-word work in mappers (bench)
     bool stream;                 //  Running totals while the job runs
     bool follow;                 //  ... on stdout as they change
@@ -39,8 +41,10 @@ typedef struct {
     size_t ninputs;              //  Number of inputs
 } zmr_launcher_config_t;
 
-//  Runs the job. Returns the exit code: 0 done, 1 failed, 3 done without
-//  quarantined chunks, 130 interrupted.
+//  Runs the job. Returns the exit code: 0 done, 1 failed, 2 an output or
+//  endpoint that cannot be used (said before anything starts), 3 done
+//  without quarantined chunks, 128 + the signal that stopped it (130
+//  SIGINT, 143 SIGTERM, 129 SIGHUP), 141 when stdout's reader is gone.
 int
     zmr_launcher_run (const zmr_launcher_config_t *config);
 

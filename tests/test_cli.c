@@ -314,7 +314,8 @@ Test (cli, run_fails_when_its_status_endpoint_is_taken)
                            input, NULL };
     s_result_t r = s_run ("zmr", args);
     close (fd);
-    cr_assert_eq (r.code, 1, "zmr run with a taken --status exited with %d", r.code);
+    //  Tried before the job starts: a usage-like error (issue 13 item 7).
+    cr_assert_eq (r.code, 2, "zmr run with a taken --status exited with %d", r.code);
     cr_assert_eq (r.out_len, 0, "zmr run wrote a result: %s", r.out);
     cr_assert_not_null (strstr (r.err, "cannot bind"), "stderr: %s", r.err);
 }
