@@ -82,7 +82,7 @@ size_t
 zmr_entry_t *
     zmr_counts_sorted (zmr_counts_t *self, size_t *count);
 
-//  Result order of DESIGN.md: higher count first, ties in bytewise order of
+//  Result order of docs/design.md: higher count first, ties in bytewise order of
 //  the word (a shorter word before a longer one it prefixes). For qsort over
 //  an array of zmr_entry_t.
 int

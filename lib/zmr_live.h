@@ -59,7 +59,7 @@ void
     zmr_live_latency (zmr_live_t *self, uint64_t now_ms, uint64_t window_ms,
                       uint64_t *p50, uint64_t *p99, uint64_t *samples);
 
-//  The k most frequent words (result order of DESIGN.md) into out, which
+//  The k most frequent words (result order of docs/design.md) into out, which
 //  holds k entries; borrowed words, valid until the next update. Returns
 //  how many (at most k).
 size_t

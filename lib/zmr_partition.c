@@ -3,7 +3,7 @@
     Every mapper must send a given word to the same reducer, whatever the
     machine, compiler or library version, or a word's count would be split
     across two partitions and the result would be wrong. So the rule is
-    fixed by DESIGN.md and depends on nothing local: take SHA-1 of the
+    fixed by docs/design.md and depends on nothing local: take SHA-1 of the
     word's bytes exactly as they are, read the 20-byte digest as one 160-bit
     big-endian unsigned integer, and take it modulo R. Any other tool can
     check it (Python: int.from_bytes(hashlib.sha1(w).digest(), 'big') % R).

@@ -1,4 +1,4 @@
-/*  zmr_partition: which reducer owns a word (DESIGN.md, property 2).
+/*  zmr_partition: which reducer owns a word (docs/design.md, property 2).
     p = SHA-1(word's bytes), read as one 160-bit big-endian unsigned integer,
     modulo R. */
 #ifndef ZMR_PARTITION_H

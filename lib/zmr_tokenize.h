@@ -1,4 +1,4 @@
-/*  zmr_tokenize: the word semantics of DESIGN.md, and nothing else.
+/*  zmr_tokenize: the word semantics of docs/design.md, and nothing else.
     A word is a maximal run of bytes that are not ASCII whitespace (space,
     \t, \n, \v, \f, \r). Bytes are kept as they are (NUL and invalid UTF-8
     included); no locale is consulted. */

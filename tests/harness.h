@@ -1,6 +1,6 @@
 /*  harness: what the integration tests share. A fresh directory per test,
     child processes that never outlive the test, an independent reference
-    count (tr | sed | sort | uniq -c, as DESIGN.md gives it), a checker for
+    count (tr | sed | sort | uniq -c, as docs/design.md gives it), a checker for
     zmr's result format, a reader for zmr-monitor --json lines, and a hand-
     started job (ventilator, reducers, sink, mappers, monitor over ipc://).
 

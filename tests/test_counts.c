@@ -384,7 +384,7 @@ Test (counts, large_tables_merge_pairs_exactly_in_batches)
 }
 
 //  Sorts a copy of the table's entries and checks the result order of
-//  DESIGN.md pair by pair (bytewise with memcmp, not with the comparator
+//  docs/design.md pair by pair (bytewise with memcmp, not with the comparator
 //  under test), and that the sort lost or doubled no entry.
 static void
 s_assert_sorts_in_result_order (zmr_counts_t *counts)

@@ -1,4 +1,4 @@
-/*  test_partition: the partition rule of DESIGN.md (property 2), checked
+/*  test_partition: the partition rule of docs/design.md (property 2), checked
     against vectors computed outside this code base. */
 #include <criterion/criterion.h>
 #include <stdio.h>

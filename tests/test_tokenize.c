@@ -1,4 +1,4 @@
-/*  test_tokenize: the word semantics of DESIGN.md. Only the six ASCII
+/*  test_tokenize: the word semantics of docs/design.md. Only the six ASCII
     whitespace bytes separate words; every other byte, NUL and non-ASCII
     included, belongs to a word. */
 #include <criterion/criterion.h>

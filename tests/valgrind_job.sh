@@ -17,7 +17,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A few hundred KB of real text, with the awkward bytes DESIGN.md names.
+# A few hundred KB of real text, with the awkward bytes docs/design.md names.
 if command -v bible >/dev/null; then
     bible gen1:1-gen50:26 > "$dir/input"
 else

@@ -1554,7 +1554,7 @@ s_open (s_vent_t *self, const zmr_ventilator_config_t *config)
     }
 
     self->control = zmr_socket (ZMQ_ROUTER, 1 << 20, 1000);
-    //  Small queues towards each mapper keep joining fair (DESIGN.md).
+    //  Small queues towards each mapper keep joining fair (docs/design.md).
     self->chunks = zmr_socket (ZMQ_PUSH, -1, 0);
     //  XPUB, so that every new subscriber is answered with the state at
     //  once (a last-value cache) instead of waiting for the next tick; the
