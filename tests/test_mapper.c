@@ -8,7 +8,14 @@
 #include <string.h>
 #include "harness.h"
 
-TestSuite (mapper, .init = h_setup, .fini = h_teardown, .timeout = 120);
+TestSuite (mapper, .init = h_setup, .fini = h_teardown, .timeout = 240);
+
+static bool
+s_two_mappers (const h_status_t *status, void *arg)
+{
+    (void) arg;
+    return h_status_count_role (status, "mapper") == 2;
+}
 
 Test (mapper, hashes_each_distinct_word_once_and_sends_one_batch_per_chunk_and_reducer)
 {
@@ -18,13 +25,22 @@ Test (mapper, hashes_each_distinct_word_once_and_sends_one_batch_per_chunk_and_r
     h_io_t mon = { .stdout_path = monitor_out };
     pid_t monitor = h_spawnl (&mon, "zmr-monitor", "--json", status_ep, NULL);
     const char *env[] = { h_strf ("TMPDIR=%s", h_dir ()), NULL };
-    h_io_t io = { .env = env };
-    //  --map-cost keeps the job long enough for the monitor to be there.
+    //  The text comes on standard input, held back until the monitor lists
+    //  both mappers: the job cannot end before the monitor is there, nor
+    //  before both mappers can take chunks, however fast it is (a
+    //  --map-cost made it last long enough on one machine).
+    size_t len;
+    h_release (h_read (h_kjv (), &len));
+    char *fifo = h_fifo ("input");
+    h_feed_start_held (fifo, h_kjv (), 65536, 0, len, 0);
+    h_io_t io = { .stdin_path = fifo, .env = env };
     pid_t zmr = h_spawnl (&io, "zmr", "run", "--no-progress", "-m", "2", "-r", "3",
-                          "--chunk-size", "64K", "--map-cost", "150", "--status", status_ep,
-                          "-o", output, h_kjv (), NULL);
-    cr_assert_eq (h_exit_code (h_wait (zmr, 100000, "zmr run")), 0);
-    h_wait (monitor, 20000, "the monitor");
+                          "--chunk-size", "64K", "--status", status_ep, "-o", output, NULL);
+    cr_assert (h_status_wait (monitor_out, s_two_mappers, NULL, 120000, NULL),
+               "the monitor did not list two mappers within 120 s");
+    h_feed_limit (UINT64_MAX);
+    cr_assert_eq (h_exit_code (h_wait (zmr, 180000, "zmr run")), 0);
+    h_wait (monitor, 60000, "the monitor");
     //  An independent reading of the final state and of the result.
     const char *check =
         "import json, sys\n"
@@ -45,7 +61,7 @@ Test (mapper, hashes_each_distinct_word_once_and_sends_one_batch_per_chunk_and_r
         "assert final['duplicates'] == 0, final['duplicates']\n";
     char *script = h_write ("check.py", check, strlen (check));
     int code = h_exit_code (h_wait (h_spawnl (NULL, "/usr/bin/python3", script, monitor_out,
-                                              output, NULL), 30000, "check.py"));
+                                              output, NULL), 60000, "check.py"));
     cr_assert_eq (code, 0, "the status does not show one hash per distinct word and "
                   "one batch per chunk and reducer (see log-*-python3.err)");
 }
@@ -63,8 +79,8 @@ Test (mapper, gives_back_its_word_table_once_every_chunk_is_applied)
     char *log_path = h_path ("mapper.err");
     h_io_t io = { .stderr_path = log_path };
     pid_t mapper = h_spawnl (&io, "zmr-mapper", "-v", job.control, NULL);
-    h_job_wait_done (&job, 60000, NULL);
-    cr_assert_eq (h_exit_code (h_wait (mapper, 10000, "the mapper")), 0);
+    h_job_wait_done (&job, 180000, NULL);
+    cr_assert_eq (h_exit_code (h_wait (mapper, 60000, "the mapper")), 0);
     h_counts_t ref;
     h_reference_file (h_kjv (), &ref);
     h_assert_result (job.output, &ref);
@@ -87,7 +103,7 @@ Test (mapper, gives_back_its_word_table_once_every_chunk_is_applied)
 //  chunk was issued again (and, with a low --poison-limit, quarantined
 //  while its batches still reached the reducers). A chunk waiting in a busy
 //  mapper's queue may still go to a mapper that is idle: that is no death.
-Test (mapper, a_chunk_longer_to_map_than_dead_ms_is_not_a_death, .timeout = 180)
+Test (mapper, a_chunk_longer_to_map_than_dead_ms_is_not_a_death, .timeout = 280)
 {
     size_t kjv_len;
     char *kjv = h_read (h_kjv (), &kjv_len);
@@ -104,7 +120,7 @@ Test (mapper, a_chunk_longer_to_map_than_dead_ms_is_not_a_death, .timeout = 180)
     for (int m = 0; m < 2; m++)
         h_spawnl (NULL, "zmr-mapper", "--map-cost", "8000", job.control, NULL);
     h_status_t final;
-    h_job_wait_done (&job, 150000, &final);
+    h_job_wait_done (&job, 240000, &final);
     h_counts_t ref;
     h_reference_file (input, &ref);
     h_assert_result (job.output, &ref);
