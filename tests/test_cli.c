@@ -16,7 +16,8 @@
 
 #include "harness.h"
 
-TestSuite (cli, .init = h_setup, .fini = h_teardown, .timeout = 60);
+//  Bounds sized for a loaded machine under ASan+UBSan (issue 13).
+TestSuite (cli, .init = h_setup, .fini = h_teardown, .timeout = 280);
 
 static const char *const s_binaries[] = {
     "zmr", "zmr-ventilator", "zmr-mapper", "zmr-reducer", "zmr-sink", "zmr-monitor"
@@ -34,7 +35,7 @@ typedef struct {
 
 static int s_seq;
 
-//  Runs a binary with arguments (NULL-terminated), 10 s at most.
+//  Runs a binary with arguments (NULL-terminated), 60 s at most.
 static s_result_t
 s_run (const char *program, const char *const *args)
 {
@@ -45,7 +46,7 @@ s_run (const char *program, const char *const *args)
     h_io_t io = { .stdout_path = out, .stderr_path = err, .env = env };
     pid_t pid = h_spawnv (program, args, &io);
     s_result_t result;
-    result.code = h_exit_code (h_wait (pid, 10000, program));
+    result.code = h_exit_code (h_wait (pid, 60000, program));
     result.out = h_read (out, &result.out_len);
     result.err = h_read (err, &result.err_len);
     cr_assert (result.out && result.err);
@@ -247,7 +248,7 @@ s_assert_second_cannot_bind (const char *control1, const char *status1,
 {
     pid_t first = s_ventilator (control1, status1, "first");
     //  Let it bind: a monitor that hears its status proves it.
-    const char *monitor[] = { "--once", "--wait-ms=5000", status1, NULL };
+    const char *monitor[] = { "--once", "--wait-ms=30000", status1, NULL };
     s_result_t m = s_run ("zmr-monitor", monitor);
     cr_assert_eq (m.code, 0, "no status from the first ventilator: %s", m.err);
     int seq = ++s_seq;
@@ -259,11 +260,12 @@ s_assert_second_cannot_bind (const char *control1, const char *status1,
                            h_write ("in-second.txt", "c\n", 2), NULL };
     h_io_t io = { .stdout_path = out, .stderr_path = err };
     pid_t second = h_spawnv ("zmr-ventilator", args, &io);
-    //  One that cannot bind ends at once; one that could waits for workers.
+    //  One that cannot bind ends at once; one that could waits for workers
+    //  (for ever: the bound is only for a loaded machine's slow start).
     int status;
-    bool ended = h_try_wait (second, 5000, &status);
+    bool ended = h_try_wait (second, 60000, &status);
     cr_assert (ended, "a second ventilator on endpoints in use (control %s, status %s) "
-               "still runs after 5 s: it bound them", control2, status2);
+               "still runs after 60 s: it bound them", control2, status2);
     size_t len;
     char *text = h_read (err, &len);
     cr_assert_not_null (text);
@@ -349,7 +351,7 @@ Test (cli, sink_refuses_a_window_dir_that_is_not_a_directory)
     char *file = h_write ("plain.txt", "x", 1);
     char *err_path = h_path ("sink.err");
     h_io_t io = { .stderr_path = err_path };
-    int code = h_run (&io, 10000, "zmr-sink", "--window-dir", file,
+    int code = h_run (&io, 60000, "zmr-sink", "--window-dir", file,
                       h_strf ("ipc://%s/c", h_dir ()), NULL);
     //  An output that cannot be written, found at start: 2 (issue 13, item 3)
     cr_assert_eq (code, 2);
@@ -371,14 +373,14 @@ Test (cli, run_fails_clearly_past_max_distinct_and_not_below_it)
     char *output = h_path ("out.txt");
     const char *env[] = { h_strf ("TMPDIR=%s", h_dir ()), NULL };
     h_io_t io = { .stderr_path = err_path, .env = env };
-    int code = h_run (&io, 60000, "zmr", "run", "--no-progress", "--max-distinct", "100",
+    int code = h_run (&io, 120000, "zmr", "run", "--no-progress", "--max-distinct", "100",
                       "-o", output, input, NULL);
     cr_assert_eq (code, 1, "zmr run past --max-distinct exited %d", code);
     size_t len;
     char *err = h_read (err_path, &len);
     cr_assert (err && strstr (err, "more than 100 distinct words (--max-distinct)"),
                "stderr does not say why: %s", err? err: "");
-    code = h_run (&io, 60000, "zmr", "run", "--no-progress", "--max-distinct",
+    code = h_run (&io, 120000, "zmr", "run", "--no-progress", "--max-distinct",
                   h_strf ("%zu", ref.n), "-o", output, input, NULL);
     cr_assert_eq (code, 0, "zmr run under --max-distinct exited %d", code);
     h_assert_result (output, &ref);
@@ -397,7 +399,7 @@ Test (cli, a_bad_journal_compact_setting_is_a_usage_error)
         h_io_t io = { .stderr_path = err, .env = env };
         const char *args[] = { "--control", h_strf ("ipc://%s/c%zu", h_dir (), i), input, NULL };
         pid_t pid = h_spawnv ("zmr-ventilator", args, &io);
-        int code = h_exit_code (h_wait (pid, 10000, "zmr-ventilator"));
+        int code = h_exit_code (h_wait (pid, 60000, "zmr-ventilator"));
         size_t len;
         char *text = h_read (err, &len);
         cr_assert_eq (code, 2, "ZMR_JOURNAL_COMPACT=%s: exit %d: %s", values[i], code, text);
