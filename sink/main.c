@@ -49,8 +49,8 @@ s_help (void)
 "\n"
 "Every output is checked before the sink joins the job. Exit status: 0 result\n"
 "written (or stopped by a signal), 1 failed (an output that cannot be written,\n"
-"or the job failed; starting the sink again does not help), 2 usage error or an\n"
-"output that cannot be written at start, 141 standard output closed (as a\n"
+"or the job failed; starting the sink again does not help), 2 usage error, or an\n"
+"output or endpoint found unusable at start, 141 standard output closed (as a\n"
 "filter ended by SIGPIPE).\n");
 }
 

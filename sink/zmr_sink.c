@@ -834,16 +834,23 @@ zmr_sink_run (const zmr_sink_config_t *config)
     if (!self.results || !self.control)
         goto cleanup;
     char bound[ZMR_ENDPOINT_MAX];
-    if (zmr_bind (self.results, config->bind, bound))
+    //  An endpoint that cannot be bound now (in use, a missing ipc://
+    //  directory) will not be bound by starting again: said, exit 2, as
+    //  for an output found unwritable at start
+    if (zmr_bind (self.results, config->bind, bound)) {
+        code = 2;
         goto cleanup;
+    }
     if (config->publish) {
         //  Outbound only; subscribers that lag lose updates, never stall us.
         self.publish = zmr_socket (ZMQ_PUB, 256, 1000);
         if (!self.publish)
             goto cleanup;
         zsock_set_sndhwm (self.publish, 1000);
-        if (zmr_bind (self.publish, config->publish, NULL))
+        if (zmr_bind (self.publish, config->publish, NULL)) {
+            code = 2;
             goto cleanup;
+        }
     }
     snprintf (self.endpoint, sizeof self.endpoint, "%s",
               config->advertise? config->advertise: bound);

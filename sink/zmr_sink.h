@@ -24,7 +24,9 @@ typedef struct {
 } zmr_sink_config_t;
 
 //  Collects and writes the result. Returns the exit code: 0 written (or
-//  stopped by a signal), 1 failed.
+//  stopped by a signal), 1 failed (said why in one line; starting again
+//  would not help), 2 an endpoint could not be bound at start, 141
+//  standard output was closed (quietly).
 int
     zmr_sink_run (const zmr_sink_config_t *config);
 

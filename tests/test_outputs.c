@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -367,6 +370,21 @@ Test (test_outputs, a_sink_refuses_at_start_an_output_that_cannot_be_written)
     const char *listing = s_listing (h_dir ());
     cr_assert (!strstr (listing, "missing") && !strstr (listing, "same")
                && !strstr (listing, ".tmp-"), "%s", listing);
+}
+
+Test (test_outputs, a_sink_refuses_at_start_a_publish_endpoint_in_use)
+{
+    int port = h_free_port ();
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    cr_assert (fd >= 0);
+    struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port),
+                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    cr_assert_eq (bind (fd, (struct sockaddr *) &address, sizeof address), 0);
+    cr_assert_eq (listen (fd, 1), 0);
+    const char *endpoint = h_strf ("tcp://127.0.0.1:%d", port);
+    s_sink_refuses ((const char *[]) { "--publish", endpoint, NULL },
+                    (const char *[]) { endpoint, NULL });
+    close (fd);
 }
 
 //  The sink started in a mount namespace of its own, with a tmpfs of size
