@@ -1,6 +1,7 @@
 /*  zmr-sink: collects a job's partitions and writes the result. */
 #include "zmr_sink.h"
 #include <getopt.h>
+#include <sys/stat.h>
 
 static void
 s_help (void)
@@ -54,6 +55,17 @@ s_help (void)
 "filter ended by SIGPIPE).\n");
 }
 
+//  Whether two paths name one file: the same name, or one that exists
+//  under both (same device and inode).
+static bool
+s_same_file (const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return !strcmp (a, b)
+        || (stat (a, &sa) == 0 && stat (b, &sb) == 0 && S_ISREG (sa.st_mode)
+            && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino);
+}
+
 //  Every output, before the job is joined: a place that cannot be written
 //  fails now, in one line, not after all the counting. Also removes what a
 //  sink killed before its rename left beside each file. Returns 0 or -1.
@@ -69,7 +81,7 @@ s_check_outputs (const zmr_sink_config_t *config, bool force)
         if (!files[i][1])
             continue;
         for (size_t j = 0; j < i; j++)
-            if (files[j][1] && !strcmp (files[i][1], files[j][1])) {
+            if (files[j][1] && s_same_file (files[i][1], files[j][1])) {
                 zmr_log (0, "%s and %s name the same file '%s'", files[j][0], files[i][0],
                          files[i][1]);
                 return -1;

@@ -366,6 +366,11 @@ Test (test_outputs, a_sink_refuses_at_start_an_output_that_cannot_be_written)
     s_sink_refuses ((const char *[]) { "-o", h_path ("same"), "--receipt", h_path ("same"),
                                        NULL },
                     (const char *[]) { "--output", "--receipt", "same file", NULL });
+    //  One file under two names
+    h_write ("result.tsv", "a\t1\n", 4);
+    s_sink_refuses ((const char *[]) { "-o", h_path ("result.tsv"), "--snapshot",
+                                       h_strf ("%s/./result.tsv", h_dir ()), NULL },
+                    (const char *[]) { "--output", "--snapshot", "same file", NULL });
     //  Nothing made: no directory, no temporary file
     const char *listing = s_listing (h_dir ());
     cr_assert (!strstr (listing, "missing") && !strstr (listing, "same")
