@@ -50,16 +50,20 @@ typedef struct {
 static void
 s_put (s_view_t *view, const char *text)
 {
+    bool cut = false;               //  The character being left out
     for (const unsigned char *p = (const unsigned char *) text; *p; p++) {
         if (*p == '\n') {
             //  Clear what the previous view left on the rest of the line.
             fputs ("\033[K\n", view->out);
             view->col = 0;
             view->lines++;
+            cut = false;
             continue;
         }
         bool continues = (*p & 0xC0) == 0x80;
-        if (!continues && view->col >= s_columns)
+        if (!continues)
+            cut = view->col >= s_columns;
+        if (cut)
             continue;
         if (*p >= 0x80) {
             fputc (*p, view->out);
