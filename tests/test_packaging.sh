@@ -43,6 +43,15 @@ install)
     cmake=$1 build=$(cd "$2" && pwd) source=$(cd "$3" && pwd) man=$4
     prefix=$work/prefix
     mkdir "$prefix"
+    # cmake --install rewrites BUILD/install_manifest.txt: keep the user's
+    # (the list of a real install, for uninstalling) as it was.
+    manifest=$build/install_manifest.txt
+    if [ -e "$manifest" ]; then
+        cp -p "$manifest" "$work/manifest"
+        trap 'cp -p "$work/manifest" "$manifest"; rm -rf "$work"' EXIT
+    else
+        trap 'rm -f "$manifest"; rm -rf "$work"' EXIT
+    fi
     if ! "$cmake" --install "$build" --prefix "$prefix" > "$work/install.log" 2>&1; then
         cat "$work/install.log" >&2
         fail "cmake --install failed"
