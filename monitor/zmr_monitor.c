@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 //  The terminal's size: what TIOCGWINSZ says on stdout, 80 x 24 when it
-//  says nothing. Read again after each SIGWINCH.
-static int s_columns = 80, s_rows = 24;
+//  says nothing. Read again after each SIGWINCH. The view uses one column
+//  less: a character in the last column leaves the cursor there, waiting
+//  to wrap, and the clear-to-end that follows it would erase it (xterm).
+static int s_columns = 79, s_rows = 24;
 static volatile sig_atomic_t s_resized = 1;
 
 static void
@@ -26,9 +28,9 @@ s_read_size (void)
 {
     struct winsize ws;
     s_resized = 0;
-    s_columns = 80, s_rows = 24;
+    s_columns = 79, s_rows = 24;
     if (ioctl (STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
-        s_columns = ws.ws_col;
+        s_columns = ws.ws_col > 1? ws.ws_col - 1: 1;
         if (ws.ws_row > 0)
             s_rows = ws.ws_row;
     }
@@ -209,7 +211,7 @@ s_show_live (const zmr_status_t *status, int64_t silent_ms)
     s_show_stream_live (&view, status);
     s_put (&view, "\n");
     //  Worker rows: the name takes what the numbers leave (55 columns).
-    int name = s_columns - 55;
+    int name = s_columns - 54;
     if (name < 8)
         name = 8;
     if (name > 40)

@@ -161,6 +161,27 @@ Test (test_terminal, monitor_says_what_it_waits_for_before_a_job)
     char line[256];
     int widest = s_widest (screen, line, sizeof line);
     cr_assert_leq (widest, 80, "a line of %d columns: '%s'", widest, line);
+    //  Narrowed to 40 columns (SIGWINCH): redrawn to fit, each line cut, so
+    //  every row starts as the view's lines do (tmux's reflow of the old
+    //  80-column lines would start rows in the middle of a sentence).
+    s_result_t r = s_sh (s_tmux_command ("resize-window -x 40 -y 30"));
+    cr_assert_eq (r.code, 0, "tmux resize-window: %s", r.err);
+    int64_t deadline = h_now_ms () + 30000;
+    while (true) {
+        r = s_sh (s_tmux_command ("capture-pane -p"));
+        cr_assert_eq (r.code, 0, "tmux capture-pane: %s", r.err);
+        bool redrawn = strstr (r.out, "zmr-monitor: waiting") != NULL;
+        for (const char *row = r.out; redrawn && *row; ) {
+            redrawn = *row == '\n' || !strncmp (row, "  ", 2)
+                   || !strncmp (row, "zmr-monitor: ", 13);
+            const char *next = strchr (row, '\n');
+            row = next? next + 1: row + strlen (row);
+        }
+        if (redrawn)
+            break;
+        cr_assert (h_now_ms () < deadline, "not redrawn at 40 columns:\n%s", r.out);
+        h_sleep_ms (200);
+    }
 }
 
 Test (test_terminal, monitor_fits_80_columns_and_raises_no_alarm_for_a_batch_job)
