@@ -291,7 +291,7 @@ Test (cli, ventilator_fails_when_its_tcp_status_endpoint_is_taken)
                                  h_strf ("ipc://%s/c2", h_dir ()), status);
 }
 
-//  ipc:// must behave as tcp:// (DESIGN.md: every endpoint works as ipc://):
+//  ipc:// must behave as tcp:// (docs/design.md: every endpoint works as ipc://):
 //  a second ventilator must not take over the socket file of a running one.
 Test (cli, ventilator_fails_when_its_ipc_control_endpoint_is_taken)
 {

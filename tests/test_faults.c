@@ -1,5 +1,5 @@
 /*  test_faults: a job keeps its result exact while workers die, leave and
-    join (DESIGN.md properties 1, 3, 4), its status tells late monitors the
+    join (docs/design.md properties 1, 3, 4), its status tells late monitors the
     whole state and never waits for a slow one (property 5), even while its
     input is idle, and `zmr run` ends cleanly, leaving no process and no
     directory, when a role dies or it is interrupted (property 7), and
@@ -552,7 +552,7 @@ Test (faults, run_stops_cleanly_on_sigint)
 
 //  The roles exit 0 when a signal stops them ("0 job done (or stopped by a
 //  signal)"); zmr run must not take that for a job done: "a result is never
-//  reported complete when it is not" (DESIGN.md property 3). Here every
+//  reported complete when it is not" (docs/design.md property 3). Here every
 //  role gets SIGTERM (as from `pkill zmr-`): the ventilator is held stopped
 //  meanwhile, so that the workers leave by their SIGTERM and not by its
 //  FINISH, whatever the timing. zmr run starts them all again, the new
@@ -695,7 +695,7 @@ s_start_idle_job (h_job_t *job)
 }
 
 //  Property 5: "publishes the whole job state periodically", whatever the
-//  input does. A live stream (DESIGN.md: files, stdin, a live stream) may
+//  input does. A live stream (docs/design.md: files, stdin, a live stream) may
 //  be silent for a while.
 Test (faults, ventilator_publishes_status_while_its_input_is_idle)
 {

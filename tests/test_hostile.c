@@ -1,4 +1,4 @@
-/*  test_hostile: DESIGN.md property 6. While a slow job runs, the test
+/*  test_hostile: docs/design.md property 6. While a slow job runs, the test
     connects raw ZeroMQ sockets (libzmq, no zmr code) to the ventilator's
     control ROUTER (as a DEALER), to each reducer's PULL and to the sink's
     PULL (as PUSH), and sends a few hundred of each kind of bad frame:

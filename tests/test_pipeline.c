@@ -1,6 +1,6 @@
-/*  test_pipeline: `zmr run` counts exactly (DESIGN.md property 1) and
+/*  test_pipeline: `zmr run` counts exactly (docs/design.md property 1) and
     partitions by SHA-1 mod R (property 2). Every result is compared with
-    the reference pipeline of DESIGN.md, run by /bin/sh, and its order is
+    the reference pipeline of docs/design.md, run by /bin/sh, and its order is
     checked: most frequent first, ties in byte order. The partition of a
     word is computed here with OpenSSL's EVP SHA-1 and BIGNUM, not with
     zmr's partitioner. */
@@ -93,7 +93,7 @@ s_run_exact (const char *const *files, size_t nfiles, const char *const *options
     return out;
 }
 
-//  The partition of a word by DESIGN.md's rule, computed with OpenSSL:
+//  The partition of a word by docs/design.md's rule, computed with OpenSSL:
 //  SHA-1 of its bytes as a 160-bit big-endian number, modulo R.
 static unsigned long
 s_partition (const unsigned char *word, size_t len, unsigned long reducers)
@@ -112,7 +112,7 @@ s_partition (const unsigned char *word, size_t len, unsigned long reducers)
 
 Test (pipeline, independent_partition_matches_the_design_vectors)
 {
-    //  DESIGN.md's vectors for R = 2, and a few computed with Python's
+    //  docs/design.md's vectors for R = 2, and a few computed with Python's
     //  hashlib: int.from_bytes(sha1(w).digest(), 'big') % R.
     cr_assert_eq (s_partition ((const unsigned char *) "Everyone", 8, 2), 1);
     cr_assert_eq (s_partition ((const unsigned char *) "Hello", 5, 2), 0);

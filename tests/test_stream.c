@@ -320,7 +320,7 @@ s_json_top (const char *line, s_top_t *top, size_t max)
     return n;
 }
 
-//  Result order of DESIGN.md, for the reference.
+//  Result order of docs/design.md, for the reference.
 static int
 s_result_order (const void *a, const void *b)
 {
