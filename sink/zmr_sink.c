@@ -671,7 +671,7 @@ s_snapshot (s_sink_t *self)
     if (!out
     ||  s_temp_commit (out, temp, self->config->snapshot,
                        s_write_entries (out, sorted, NULL, count, NULL), "--snapshot", false))
-        s_fail (self, 1);
+        s_fail (self, errno == EPIPE? 141: 1);
     free (sorted);
     self->snapshot_updates = zmr_live_updates (self->live);
 }
@@ -957,7 +957,7 @@ zmr_sink_run (const zmr_sink_config_t *config)
         code = self.finish_ok && written? 0: 1;
         if (code == 0 && config->receipt
         &&  s_write_receipt (&self, config->receipt, done_words, done_distinct))
-            code = 1;
+            code = errno == EPIPE? 141: 1;
     }
     else
     if (zmr_interrupted ()) {
