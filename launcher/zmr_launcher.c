@@ -1351,6 +1351,24 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
     self.config = config;
     self.lock_fd = self.relay_read = self.relay_write = self.follow_fd = -1;
     self.width = s_term_width ();
+    //  A closed stdout (>&-) would be the next file this process opens,
+    //  and the result would be copied into that: refused when the result
+    //  goes there (and stdin when it is read), else the slots 0..2 get
+    //  /dev/null.
+    if ((!config->output || config->follow) && fcntl (STDOUT_FILENO, F_GETFD) < 0) {
+        zmr_log (0, "standard output is closed: say where the result goes with -o FILE");
+        return 2;
+    }
+    for (size_t i = 0; i < config->ninputs; i++)
+        if (!strcmp (config->inputs[i], "-") && fcntl (STDIN_FILENO, F_GETFD) < 0) {
+            zmr_log (0, "standard input is closed: name the input FILEs");
+            return 2;
+        }
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl (fd, F_GETFD) < 0 && open ("/dev/null", O_RDWR) != fd) {
+            zmr_log (0, "cannot open /dev/null: %s", strerror (errno));
+            return 1;
+        }
     if (s_check_inputs (config))
         return s_signals? 128 + s_first_signal: 1;
     char exe[PATH_MAX];

@@ -374,6 +374,24 @@ Test (test_run_edges, outputs_that_cannot_be_used_are_refused_before_the_job)
                    cases[i][0], cases[i][1], cases[i][2]);
     }
     close (port_fd);
+    //  A closed stdout or stdin: the result would go into whatever file
+    //  zmr run opens next, or the input would be empty.
+    const char *closed[][2] = {
+        { h_strf ("'%s/zmr' run --no-progress '%s' >&-", ZMR_BIN_DIR, input), "output" },
+        { h_strf ("'%s/zmr' run --no-progress --follow -o '%s' '%s' >&-", ZMR_BIN_DIR,
+                  h_path ("f.out"), input), "output" },
+        { h_strf ("'%s/zmr' run --no-progress -o '%s' <&-", ZMR_BIN_DIR, h_path ("s.out")),
+          "input" },
+    };
+    for (int i = 0; i < 3; i++) {
+        char *err = h_path (h_strf ("closed-%d.err", i));
+        h_io_t io = { .stderr_path = err };
+        int code = h_run (&io, 30000, "/bin/sh", "-c", closed[i][0], NULL);
+        cr_assert_eq (code, 2, "%s: exit %d, not 2", closed[i][0], code);
+        cr_assert_eq (s_lines (err), 1, "%s: not one line on stderr", closed[i][0]);
+        cr_assert (s_contains (err, closed[i][1]), "%s: the line does not say %s",
+                   closed[i][0], closed[i][1]);
+    }
 }
 
 //  ---------------------------------------------------------------------
