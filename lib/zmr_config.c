@@ -323,8 +323,8 @@ void
 zmr_common_help (int use)
 {
     printf ("      --config=FILE       read options from FILE first: one 'option = value'\n"
-            "                          (or 'option') per line, # comments; the command\n"
-            "                          line wins\n"
+            "                          (or 'option') per line, # comments (also after a\n"
+            "                          value); the command line wins\n"
             "      --max-message=SIZE  take no message over SIZE bytes on any socket (K/M/G;\n"
             "                          1M .. 128M + 8K, the default); the job's must fit\n");
     zmr_curve_help (use);
