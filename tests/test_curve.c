@@ -626,7 +626,7 @@ Test (curve, certificates_that_cannot_be_used_are_named)
     //  The same keys from a config file: a mistake there names file and line.
     char *config = h_write ("bad.conf", "curve-cert = x\ncurve-alow = y\n", 30);
     const char *bad_config[] = { "--config", config, control, NULL };
-    cr_assert_eq (s_role_fails (h_strf ("--config %s: line 2: unknown option 'curve-alow'",
+    cr_assert_eq (s_role_fails (h_strf ("%s:2: unknown option 'curve-alow'",
                                         config), "zmr-mapper", bad_config), 2);
 }
 
