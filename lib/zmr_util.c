@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -445,6 +446,39 @@ s_ipc_in_use (const char *endpoint)
     return live;
 }
 
+//  The socket files this process bound: libzmq (4.3) does not remove an
+//  ipc:// endpoint's file when the socket closes, so a role that exits
+//  removes its own at exit, if the file there is still the one it made.
+#define S_IPC_FILES 8
+static struct { char path[108]; dev_t dev; ino_t ino; } s_ipc_files[S_IPC_FILES];
+static int s_nipc_files;
+
+static void
+s_ipc_files_remove (void)
+{
+    for (int i = 0; i < s_nipc_files; i++) {
+        struct stat st;
+        if (lstat (s_ipc_files[i].path, &st) == 0 && S_ISSOCK (st.st_mode)
+        &&  st.st_dev == s_ipc_files[i].dev && st.st_ino == s_ipc_files[i].ino)
+            unlink (s_ipc_files[i].path);
+    }
+}
+
+static void
+s_ipc_file_made (const char *endpoint)
+{
+    struct stat st;
+    if (strncmp (endpoint, "ipc://", 6) || endpoint[6] == '@' || s_nipc_files == S_IPC_FILES
+    ||  strlen (endpoint + 6) >= sizeof s_ipc_files[0].path || lstat (endpoint + 6, &st))
+        return;
+    if (s_nipc_files == 0)
+        atexit (s_ipc_files_remove);
+    strcpy (s_ipc_files[s_nipc_files].path, endpoint + 6);
+    s_ipc_files[s_nipc_files].dev = st.st_dev;
+    s_ipc_files[s_nipc_files].ino = st.st_ino;
+    s_nipc_files++;
+}
+
 int
 zmr_bind (zsock_t *sock, const char *endpoint, char *bound)
 {
@@ -458,6 +492,7 @@ zmr_bind (zsock_t *sock, const char *endpoint, char *bound)
         zmr_log (0, "cannot bind %s: %s", endpoint, zmq_strerror (zmq_errno ()));
         return -1;
     }
+    s_ipc_file_made (endpoint);
     if (bound) {
         size_t size = ZMR_ENDPOINT_MAX;
         if (zmq_getsockopt (zsock_resolve (sock), ZMQ_LAST_ENDPOINT, bound, &size))

@@ -707,3 +707,26 @@ Test (test_run_edges, parts_of_an_earlier_run_are_refused_or_replaced_with_force
     cr_assert_eq (h_run (&hio, 10000, "zmr", "run", "--help", NULL), 0);
     cr_assert (s_contains (help, "--force"), "--help does not tell --force");
 }
+
+//  The same for a role started by hand: a ventilator stopped by SIGTERM
+//  leaves none of the socket files it bound (libzmq leaves them: the role
+//  removes its own at exit).
+Test (test_run_edges, a_hand_started_role_removes_its_ipc_socket_files)
+{
+    const char *input = h_write ("in.txt", "a b a\n", 6);
+    char *control = h_path ("c"), *chunks = h_path ("ch"), *status = h_path ("st");
+    pid_t vent = h_spawnl (NULL, "zmr-ventilator", h_strf ("--control=ipc://%s", control),
+                           h_strf ("--chunks=ipc://%s", chunks),
+                           h_strf ("--status=ipc://%s", status), "--reducers", "1", "--",
+                           input, NULL);
+    int64_t deadline = h_now_ms () + 30000;
+    while ((access (control, F_OK) || access (chunks, F_OK) || access (status, F_OK))
+           && h_now_ms () < deadline)
+        h_sleep_ms (20);
+    cr_assert (access (status, F_OK) == 0, "the ventilator bound nothing");
+    kill (vent, SIGTERM);
+    h_wait (vent, 30000, "the ventilator after SIGTERM");
+    const char *files[] = { control, chunks, status };
+    for (int i = 0; i < 3; i++)
+        cr_assert (access (files[i], F_OK) != 0, "%s is still there", files[i]);
+}
