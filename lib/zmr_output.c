@@ -54,11 +54,26 @@ s_probe (const char *probe)
     return rc;
 }
 
+static int
+s_check_file (const char *option, const char *path, char *err, size_t size);
+
 int
 zmr_output_check_file (const char *option, const char *path, char *err, size_t size)
 {
     if (!path || !*path)
         return s_fail (err, size, "%s: an empty file name", option);
+    //  A symbolic link is written through (the file it names is replaced)
+    struct stat info;
+    char *real = lstat (path, &info) == 0 && S_ISLNK (info.st_mode)? realpath (path, NULL)
+                                                                    : NULL;
+    int rc = s_check_file (option, real? real: path, err, size);
+    free (real);
+    return rc;
+}
+
+static int
+s_check_file (const char *option, const char *path, char *err, size_t size)
+{
     struct stat info;
     if (stat (path, &info) == 0) {
         if (S_ISDIR (info.st_mode))

@@ -15,7 +15,8 @@
 //  exists, it can be replaced (made as PATH.tmp-PID with one byte in it,
 //  then removed: fails for root too on a read-only or full file system). An
 //  existing file that is not a regular one (a device, a pipe: written in
-//  place, never renamed into) need only be writable. Returns 0, or -1 with
+//  place, never renamed into) need only be writable. A symbolic link is
+//  checked as the file it names (written through). Returns 0, or -1 with
 //  a one-line reason in err (size bytes), starting with the option's name.
 int
     zmr_output_check_file (const char *option, const char *path, char *err, size_t size);

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -362,12 +363,23 @@ s_write_entries (FILE *out, const zmr_entry_t *entries, const zmr_entry_t *const
 //  message) is written: a temporary name beside it (into temp, size
 //  bytes) that s_temp_commit renames into place, so that the file appears
 //  whole or not at all; or, when path is a device or a pipe (nothing can
-//  be renamed into it), path itself, with temp "": written once. Returns
-//  NULL after saying why.
+//  be renamed into it), path itself, with temp "": written once. target
+//  (size bytes) gets the file written: path, or the file a symbolic link
+//  path names (written through, as sort -o and '>' do, not replaced).
+//  Returns NULL after saying why.
 static FILE *
-s_temp_open (const char *option, const char *path, char *temp, size_t size)
+s_temp_open (const char *option, const char *path, char *target, char *temp, size_t size)
 {
     struct stat info;
+    char *real = lstat (path, &info) == 0 && S_ISLNK (info.st_mode)? realpath (path, NULL)
+                                                                    : NULL;
+    if (snprintf (target, size, "%s", real? real: path) >= (int) size) {
+        zmr_log (0, "%s: file name too long: '%.64s...'", option, path);
+        free (real);
+        return NULL;
+    }
+    free (real);
+    path = target;
     bool in_place = stat (path, &info) == 0 && !S_ISREG (info.st_mode)
                  && !S_ISDIR (info.st_mode);
     if (in_place)
@@ -417,14 +429,14 @@ static int
 s_write_file (const char *option, const char *path, const zmr_entry_t *entries,
               const zmr_entry_t *const *order, size_t count, uint64_t *digest)
 {
-    char temp[4096];
-    FILE *out = s_temp_open (option, path, temp, sizeof temp);
+    char temp[4096], target[4096];
+    FILE *out = s_temp_open (option, path, target, temp, sizeof temp);
     if (!out)
         return -1;
     static char buffer[1 << 20];
     setvbuf (out, buffer, _IOFBF, sizeof buffer);
     int rc = s_write_entries (out, entries, order, count, digest);
-    return s_temp_commit (out, temp, path, rc, option, true);
+    return s_temp_commit (out, temp, target, rc, option, true);
 }
 
 //  Marks dir's parts complete: an empty _SUCCESS, as Hadoop's jobs leave,
@@ -544,8 +556,8 @@ s_write_result (s_sink_t *self, uint64_t *words, uint64_t *distinct)
 static int
 s_write_receipt (s_sink_t *self, const char *path, uint64_t words, uint64_t distinct)
 {
-    char temp[4096];
-    FILE *out = s_temp_open ("--receipt", path, temp, sizeof temp);
+    char temp[4096], target[4096];
+    FILE *out = s_temp_open ("--receipt", path, target, temp, sizeof temp);
     if (!out)
         return -1;
     zmr_status_t *f = &self->final;
@@ -574,7 +586,7 @@ s_write_receipt (s_sink_t *self, const char *path, uint64_t words, uint64_t dist
     fprintf (out, "  \"digest\": \"%016llx\",\n", (unsigned long long) self->digest);
     fputs ("  \"digest_rule\": \"sum modulo 2^64 over the result's lines of the first "
            "8 bytes, big-endian, of SHA-256 of the line (word, TAB, count, LF)\"\n}\n", out);
-    return s_temp_commit (out, temp, path, 0, "--receipt", true);
+    return s_temp_commit (out, temp, target, 0, "--receipt", true);
 }
 
 //  --follow: one "word<TAB>total" line per changed word.
@@ -665,11 +677,11 @@ s_snapshot (s_sink_t *self)
         s_fail (self, 1);
         return;
     }
-    char temp[4096];
-    FILE *out = s_temp_open ("--snapshot", self->config->snapshot, temp, sizeof temp);
+    char temp[4096], target[4096];
+    FILE *out = s_temp_open ("--snapshot", self->config->snapshot, target, temp, sizeof temp);
     //  No fsync: a snapshot is replaced before long; rename keeps it whole.
     if (!out
-    ||  s_temp_commit (out, temp, self->config->snapshot,
+    ||  s_temp_commit (out, temp, target,
                        s_write_entries (out, sorted, NULL, count, NULL), "--snapshot", false))
         s_fail (self, errno == EPIPE? 141: 1);
     free (sorted);

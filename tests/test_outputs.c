@@ -557,3 +557,21 @@ Test (test_outputs, zmr_run_refuses_an_earlier_runs_parts_and_replaces_them_with
     cr_assert_str_eq (s_listing (dir), "_SUCCESS part-00000");
     h_assert_result (h_strf ("%s/part-00000", dir), &ref);
 }
+
+Test (test_outputs, a_result_to_a_symbolic_link_is_written_through_it)
+{
+    const char *input = h_kjv_slice ("in.txt", 200000);
+    h_counts_t ref;
+    h_reference_file (input, &ref);
+    cr_assert_eq (mkdir (h_path ("real"), 0777), 0);
+    const char *real = h_write ("real/counts.tsv", "old\t1\n", 6);
+    const char *link = h_path ("counts.tsv");
+    cr_assert_eq (symlink (real, link), 0);
+    s_job_t job;
+    s_job_start (&job, "a", input, 2, false, (const char *[]) { "-o", link, NULL }, NULL);
+    cr_assert_eq (h_exit_code (h_wait (job.sink, 120000, "the sink")), 0, "%s", s_err (&job));
+    struct stat info;
+    cr_assert (lstat (link, &info) == 0 && S_ISLNK (info.st_mode), "the link was replaced");
+    h_assert_result (real, &ref);
+    cr_assert_str_eq (s_listing (h_path ("real")), "counts.tsv");
+}
