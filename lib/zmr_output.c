@@ -56,6 +56,8 @@ s_probe (const char *probe)
 
 static int
 s_check_file (const char *option, const char *path, char *err, size_t size);
+static int
+s_sweep (const char *path);
 
 int
 zmr_output_check_file (const char *option, const char *path, char *err, size_t size)
@@ -211,6 +213,18 @@ zmr_output_check_dir (const char *option, const char *dir, bool force, char *err
 
 int
 zmr_output_sweep (const char *path)
+{
+    //  The temporary files of a link's writes are beside the file it names
+    struct stat info;
+    char *real = lstat (path, &info) == 0 && S_ISLNK (info.st_mode)? realpath (path, NULL)
+                                                                    : NULL;
+    int removed = s_sweep (real? real: path);
+    free (real);
+    return removed;
+}
+
+static int
+s_sweep (const char *path)
 {
     char dir[4096];
     if (snprintf (dir, sizeof dir, "%s", path) >= (int) sizeof dir)

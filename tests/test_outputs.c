@@ -174,6 +174,13 @@ Test (test_outputs, sweep_removes_the_temporary_files_of_dead_writers_only)
     cr_assert_eq (zmr_output_sweep (out), 1);
     cr_assert_str_eq (s_listing (h_dir ()),
                       h_strf ("other.tsv.tmp-1 snap.tsv.tmp-%d snap.tsv.tmp-x", (int) getpid ()));
+    //  Through a symbolic link: beside the file it names
+    cr_assert_eq (mkdir (h_path ("real"), 0777), 0);
+    s_touch (h_path ("real/snap.tsv"), "");
+    s_touch (h_strf ("%s/real/snap.tsv.tmp-%d", h_dir (), (int) dead), "torn");
+    cr_assert_eq (symlink (h_path ("real/snap.tsv"), h_path ("link.tsv")), 0);
+    cr_assert_eq (zmr_output_sweep (h_path ("link.tsv")), 1);
+    cr_assert_str_eq (s_listing (h_path ("real")), "snap.tsv");
 }
 
 //  ---------------------------------------------------------------------
