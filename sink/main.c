@@ -19,8 +19,8 @@ s_help (void)
 "                          is made if missing and must be empty (see --force)\n"
 "      --receipt=FILE      write the job's receipt (JSON) to FILE at the end\n"
 "      --force             replace what an earlier run wrote in the --parts and\n"
-"                          --window-dir directories (part-*, window-*, _SUCCESS);\n"
-"                          any other file there is still refused\n"
+"                          --window-dir directories (part-*, window-*,\n"
+"                          _SUCCESS); any other file there is still refused\n"
 "Running totals, while the job runs (the ventilator's --live-ms):\n"
 "      --follow            write 'word<TAB>total' on standard output for each\n"
 "                          word whose total changed; without --output the final\n"
@@ -50,9 +50,9 @@ s_help (void)
 "\n"
 "Every output is checked before the sink joins the job. Exit status: 0 result\n"
 "written (or stopped by a signal), 1 failed (an output that cannot be written,\n"
-"or the job failed; starting the sink again does not help), 2 usage error, or an\n"
-"output or endpoint found unusable at start, 141 standard output closed (as a\n"
-"filter ended by SIGPIPE).\n");
+"or the job failed; starting the sink again does not help), 2 usage error, or\n"
+"an output or endpoint found unusable at start, 141 standard output closed (as\n"
+"a filter ended by SIGPIPE).\n");
 }
 
 //  Whether two paths name one file: the same name, or one that exists

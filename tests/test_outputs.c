@@ -582,3 +582,14 @@ Test (test_outputs, a_result_to_a_symbolic_link_is_written_through_it)
     h_assert_result (real, &ref);
     cr_assert_str_eq (s_listing (h_path ("real")), "counts.tsv");
 }
+
+Test (test_outputs, the_sinks_help_says_force_and_what_an_existing_output_gets)
+{
+    const char *out = h_path ("help.txt");
+    h_io_t io = { .stdout_path = out };
+    cr_assert_eq (h_run (&io, 30000, "zmr-sink", "--help", NULL), 0);
+    size_t len;
+    const char *help = h_read (out, &len);
+    cr_assert (help && strstr (help, "--force") && strstr (help, "_SUCCESS")
+               && strstr (help, "replacing any") && strstr (help, "141"), "%s", help);
+}
