@@ -194,7 +194,7 @@ Test (test_terminal, monitor_fits_80_columns_and_raises_no_alarm_for_a_batch_job
     const char *env[] = { h_strf ("TMPDIR=%s", h_dir ()), NULL };
     h_io_t io = { .env = env };
     pid_t zmr = h_spawnl (&io, "zmr", "run", "--no-progress", "-m", "2", "-r", "2",
-                          "--chunk-size", "16K", "--map-cost", "1000", "--status", endpoint,
+                          "--chunk-size", "16K", "--map-cost", "3000", "--status", endpoint,
                           "-o", h_path ("out.tsv"), h_kjv (), NULL);
     //  Three screens of the job while it maps (however long that takes):
     //  each line fits, no alarm.
