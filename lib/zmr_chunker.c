@@ -23,6 +23,8 @@
 #define ZMR_CHUNKER_STEP_MAX  (1u << 20)    //  Largest read past chunk_size
 #define ZMR_CHUNKER_STEP_MIN  (64u << 10)   //  First read past chunk_size (at most)
 #define ZMR_CHUNKER_READ_MAX  (1u << 30)    //  Largest single read(2)
+#define ZMR_CHUNKER_BUDGET    (8u << 20)    //  Bytes one non-blocking next() reads
+                                            //  for one chunk before it returns
 
 typedef struct {
     uint32_t input;
@@ -64,6 +66,10 @@ struct _zmr_chunker_t {
     size_t ncuts;               //  Number of them
     size_t cuts_cap;            //  Allocated
     size_t next_cut;            //  The first not cut yet
+    bool scanning;              //  By reference: a cut is being looked for
+    uint64_t scan_from;         //  ... from here (relative to offset)
+    uint64_t scan_end;          //  ... up to here
+    size_t scan_step;           //  ... in steps of this
     bool seek;                  //  The input seek_input starts at seek_offset
     uint64_t seek_offset;       //  ... where chunks resume after a restart
     char error [512];           //  Reason for the last -1
@@ -572,6 +578,7 @@ static int
 s_emit_reference (zmr_chunker_t *self, uint64_t len, zmr_chunk_t *chunk)
 {
     assert (len > 0 && len <= self->max_chunk);
+    self->scanning = false;
     chunk->data = NULL;
     chunk->len = (size_t) len;
     chunk->input = (uint32_t) self->current;
@@ -621,6 +628,13 @@ s_next_by_reference (zmr_chunker_t *self, zmr_chunk_t *chunk)
     uint64_t from = self->chunk_size - 1;
     size_t step = self->step_min;
     uint64_t end = self->chunk_size + step;
+    if (self->scanning) {
+        //  Where the last call stopped, its budget spent (a long word)
+        from = self->scan_from;
+        end = self->scan_end;
+        step = self->scan_step;
+    }
+    uint64_t spent = 0;
     while (true) {
         if (end > self->max_chunk)
             end = self->max_chunk;
@@ -632,6 +646,7 @@ s_next_by_reference (zmr_chunker_t *self, zmr_chunk_t *chunk)
             size_t cut = zmr_tokenize_last_cut (self->buf, (size_t) (end - from));
             if (cut)
                 return s_emit_reference (self, from + cut, chunk);
+            spent += end - from;
             from = end;
         }
         if (end == self->max_chunk) {
@@ -653,6 +668,15 @@ s_next_by_reference (zmr_chunker_t *self, zmr_chunk_t *chunk)
         end += step;
         if (step < ZMR_CHUNKER_STEP_MAX)
             step *= 2;
+        if (self->nonblocking && spent >= ZMR_CHUNKER_BUDGET) {
+            //  A long word: the caller's loop gets a turn (its status, its
+            //  peers) before the scan goes on where it stopped.
+            self->scanning = true;
+            self->scan_from = from;
+            self->scan_end = end;
+            self->scan_step = step;
+            return 2;
+        }
     }
 }
 
@@ -716,6 +740,7 @@ zmr_chunker_next (zmr_chunker_t *self, zmr_chunk_t *chunk)
         return -1;
     size_t step = self->step_min;
     size_t target = self->chunk_size + step;
+    size_t held = self->len;        //  Bytes in hand when called
     while (true) {
         if (self->fd < 0) {
             if (self->current == self->npaths && self->next_cut < self->ncuts) {
@@ -777,7 +802,11 @@ zmr_chunker_next (zmr_chunker_t *self, zmr_chunk_t *chunk)
                 return s_emit (self, self->max_chunk, chunk);
             return s_too_long (self);
         }
-        //  A word runs past chunk_size: read on, in growing steps
+        //  A word runs past chunk_size: read on, in growing steps, and
+        //  give the caller's loop a turn now and then (nothing is lost:
+        //  what was read and scanned stays in buf)
+        if (self->nonblocking && self->len - held >= ZMR_CHUNKER_BUDGET)
+            return 2;
         target = self->len + step;
         if (step < ZMR_CHUNKER_STEP_MAX)
             step *= 2;
@@ -788,7 +817,9 @@ size_t
 zmr_chunker_pending (zmr_chunker_t *self)
 {
     assert (self);
-    return self->fd >= 0? self->len: 0;
+    //  A regular file's text is all there: it never waits to fill a chunk
+    //  (a 2 from next() on one only gave the caller a turn).
+    return self->fd >= 0 && self->may_block? self->len: 0;
 }
 
 int

@@ -41,7 +41,9 @@ void
 //  Returns 1 with a chunk, 0 when every input is exhausted, -1 on a read
 //  error or a word longer than max_chunk (see zmr_chunker_error), and, when
 //  non-blocking, 2 when a pipe or terminal has no more input yet (wait for
-//  zmr_chunker_fd to be readable, then call again; nothing is lost).
+//  zmr_chunker_fd to be readable, then call again; nothing is lost), or
+//  after reading 8 MiB for one chunk without finding its cut (a long word:
+//  the fd is readable, call again soon; the scan goes on where it stopped).
 int
     zmr_chunker_next (zmr_chunker_t *self, zmr_chunk_t *chunk);
 
@@ -117,8 +119,8 @@ int
     zmr_chunker_replay (zmr_chunker_t *self, uint32_t input, uint64_t offset,
                         uint64_t len);
 
-//  Bytes of the current input read and not yet handed out in a chunk (a
-//  stream's text waiting for the chunk to fill).
+//  Bytes of the current input read and not yet handed out in a chunk, if
+//  it is a stream (its text waiting for the chunk to fill); 0 for a file.
 size_t
     zmr_chunker_pending (zmr_chunker_t *self);
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "zmr_chunker.h"
 
 TestSuite (test_roles_edges, .init = h_setup, .fini = h_teardown, .timeout = 240);
 
@@ -79,11 +80,12 @@ s_status_poll (const char *status, h_status_pred_t pred, void *arg, int timeout_
     return false;
 }
 
-//  A status whose phase is arg.
+//  A status of a job that maps and waits for its input.
 static bool
-s_phase_is (const h_status_t *status, void *arg)
+s_waiting_for_input (const h_status_t *status, void *arg)
 {
-    return !strcmp (status->phase, (const char *) arg);
+    (void) arg;
+    return !strcmp (status->phase, "mapping") && strstr (status->reason, "waiting for input");
 }
 
 //  Starts a reducer for partition p with the given extra option (or NULL),
@@ -141,14 +143,14 @@ Test (test_roles_edges, a_ventilator_on_a_fifo_without_writer_publishes_and_stop
               h_strf ("--bind=ipc://%s/sink", h_dir ()), control, NULL);
     h_spawnl (NULL, "zmr-mapper", control, NULL);
     h_status_t got;
-    bool mapping = s_status_poll (status, s_phase_is, "mapping", 60000, &got);
-    cr_assert (mapping, "no status in phase mapping from a ventilator waiting for its "
-               "FIFO's writer (last: phase '%s'); stderr: %s", got.phase, s_text (verr));
-    cr_assert (strstr (got.reason, "waiting for input"), "reason: '%s'", got.reason);
+    bool waiting = s_status_poll (status, s_waiting_for_input, NULL, 60000, &got);
+    cr_assert (waiting, "no status 'waiting for input' from a ventilator waiting for its "
+               "FIFO's writer (last: phase '%s', reason '%s'); stderr: %s", got.phase,
+               got.reason, s_text (verr));
     //  And again later: it is not a last gasp.
     h_sleep_ms (1500);
-    cr_assert (s_status_poll (status, s_phase_is, "mapping", 30000, &got),
-               "the status stopped");
+    cr_assert (s_status_poll (status, s_waiting_for_input, NULL, 30000, &got),
+               "the status stopped (last: phase '%s', reason '%s')", got.phase, got.reason);
     cr_assert_eq (kill (ventilator, SIGINT), 0);
     int code = h_exit_code (h_wait (ventilator, 30000, "the ventilator after SIGINT"));
     cr_assert_eq (code, 130, "exit %d after SIGINT; stderr: %s", code, s_text (verr));
@@ -181,13 +183,16 @@ s_long_word_file (const char *name, const char *prefix, size_t n, const char *su
     return path;
 }
 
-//  A word of exactly 64 MiB, with whitespace after it, is counted.
+//  A word of exactly 64 MiB, with whitespace after it, is counted. (A
+//  mapper is silent while it takes in one word: under a sanitizer, on a
+//  loaded machine, that is seconds, so --dead-ms is generous here.)
 Test (test_roles_edges, a_word_of_64_mib_is_counted)
 {
     char *input = s_long_word_file ("big.txt", "x ", S_MIB64, "\ny x\n");
     char *out = h_path ("out.txt"), *err = h_path ("run.err");
     int code = h_run (&(h_io_t) { .stderr_path = err }, 180000, "zmr", "run",
-                      "--no-progress", "-m", "1", "-r", "1", "-o", out, input, NULL);
+                      "--no-progress", "--dead-ms", "30000", "-m", "1", "-r", "1",
+                      "-o", out, input, NULL);
     cr_assert_eq (code, 0, "a 64 MiB word: exit %d: %s", code, s_text (err));
     h_counts_t ref;
     h_reference_file (input, &ref);
@@ -223,6 +228,58 @@ Test (test_roles_edges, a_word_over_64_mib_fails_with_one_line)
                && strstr (text, "offset 3"), "ventilator: %s", text);
     int lines = s_count_in_logs ("word longer than", NULL);
     cr_assert_eq (lines, 1, "the failure was said %d times", lines);
+}
+
+//  Cutting a long word does not hold the ventilator's loop (item 5's
+//  sibling): a non-blocking chunker returns 2 ("call again") now and then
+//  while it looks for the end of a 20 MiB word, from a file by reference
+//  or read into memory, and its chunks still cover the input exactly, each
+//  ending at whitespace or at the end.
+Test (test_roles_edges, a_long_word_gives_the_ventilators_loop_a_turn)
+{
+    size_t word = 20u << 20;
+    char *input = s_long_word_file ("long.txt", "ab ", word, " cd\n");
+    size_t size;
+    char *text = h_read (input, &size);
+    cr_assert_not_null (text);
+    for (int mode = 0; mode < 4; mode++) {
+        bool nonblocking = mode & 1, by_reference = mode & 2;
+        char error[512] = "";
+        const char *paths[] = { input };
+        zmr_chunker_t *chunker = zmr_chunker_new (paths, 1, 1u << 20, S_MIB64, error,
+                                                  sizeof error);
+        cr_assert_not_null (chunker, "%s", error);
+        zmr_chunker_set_nonblocking (chunker, nonblocking);
+        zmr_chunker_set_by_reference (chunker, by_reference);
+        size_t at = 0, turns = 0;
+        int rc;
+        for (int calls = 0; calls < 10000; calls++) {
+            zmr_chunk_t chunk;
+            rc = zmr_chunker_next (chunker, &chunk);
+            if (rc == 2) {
+                turns++;
+                continue;
+            }
+            if (rc != 1)
+                break;
+            cr_assert_eq (chunk.offset, at, "mode %d: a chunk at %llu, not %zu", mode,
+                          (unsigned long long) chunk.offset, at);
+            cr_assert (chunk.len > 0 && at + chunk.len <= size, "mode %d", mode);
+            cr_assert (!chunk.data || memcmp (chunk.data, text + at, chunk.len) == 0,
+                       "mode %d: a chunk's bytes differ from the file's", mode);
+            at += chunk.len;
+            cr_assert (at == size || strchr (" \n", text[at - 1]),
+                       "mode %d: a chunk ends mid-word at %zu", mode, at);
+            free (chunk.data);
+        }
+        cr_assert_eq (rc, 0, "mode %d: %s", mode, zmr_chunker_error (chunker));
+        cr_assert_eq (at, size, "mode %d: the chunks cover %zu of %zu bytes", mode, at, size);
+        if (nonblocking)
+            cr_assert_geq (turns, 1, "mode %d: the whole word in one call", mode);
+        else
+            cr_assert_eq (turns, 0, "mode %d: a blocking chunker returned 2", mode);
+        zmr_chunker_destroy (&chunker);
+    }
 }
 
 //  ---------------------------------------------------------------------
