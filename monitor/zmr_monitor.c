@@ -196,8 +196,11 @@ s_show_live (const zmr_status_t *status, int64_t silent_ms)
     }
     s_put (&view, line);
     s_put (&view, "\n");
-    s_item (&view, "input %sB%s", zmr_human (status->input_bytes, b1, sizeof b1),
-            status->input_known? "": " (so far)");
+    //  A stream's size is not known: what was read of it so far.
+    s_item (&view, "input %sB%s", zmr_human (status->input_known? status->input_bytes
+                                                                 : status->bytes_read,
+                                             b1, sizeof b1),
+            status->input_known? "": " read so far");
     s_item (&view, "words %s", zmr_human (status->words, b2, sizeof b2));
     if (status->words_too_long)
         s_item (&view, "too long %llu", (unsigned long long) status->words_too_long);

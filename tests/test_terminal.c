@@ -222,6 +222,29 @@ Test (test_terminal, monitor_fits_80_columns_and_raises_no_alarm_for_a_batch_job
     h_wait (zmr, 60000, "zmr run after SIGINT");
 }
 
+Test (test_terminal, monitor_shows_backpressure_for_a_stream_held_back)
+{
+    const char *endpoint = h_strf ("ipc://%s/status", h_dir ());
+    s_tmux_start (h_strf ("%s/zmr-monitor %s", ZMR_BIN_DIR, endpoint));
+    //  A stream written faster than slow mappers count it: its writer is
+    //  held back, which is worth saying (in words, not as an alarm).
+    char *fifo = h_fifo ("in.fifo");
+    const char *env[] = { h_strf ("TMPDIR=%s", h_dir ()), NULL };
+    h_io_t io = { .stdin_path = fifo, .stdout_path = h_path ("follow.out"), .env = env };
+    pid_t zmr = h_spawnl (&io, "zmr", "run", "--stream", "--no-progress", "-m", "1", "-r", "1",
+                          "--map-cost", "3000", "--status", endpoint, NULL);
+    h_feed_start (fifo, h_kjv (), 1 << 20, 0, 64ull << 20);
+    char *screen = s_screen_wait (120000, "input waits for the pipeline (backpressure)",
+                                  "read so far", NULL);
+    char line[256];
+    int widest = s_widest (screen, line, sizeof line);
+    cr_assert_leq (widest, 80, "a line of %d columns: '%s'\n%s", widest, line, screen);
+    cr_assert_null (strstr (screen, "BACKPRESSURED"), "%s", screen);
+    h_feed_stop ();
+    kill (zmr, SIGINT);
+    h_wait (zmr, 60000, "zmr run after SIGINT");
+}
+
 Test (test_terminal, monitor_help_says_it_connects)
 {
     //  The monitor only connects: --require-curve refuses to connect in the
