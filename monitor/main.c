@@ -9,7 +9,8 @@ s_help (void)
     printf (
 "Usage: zmr-monitor [OPTION]... STATUS\n"
 "Watch the zmr job that publishes its status at STATUS (e.g. tcp://host:5552).\n"
-"On a terminal: a live view (progress, rate, workers). Otherwise one line per\n"
+"On a terminal: a live view (progress, rate, ETA, workers) in the terminal's\n"
+"width, saying what it waits for until a job publishes. Otherwise one line per\n"
 "update. Exits when the job is done or failed.\n"
 "\n"
 "      --json          one JSON object per update on stdout, for scripts\n"
