@@ -268,6 +268,15 @@ zmr_config_apply (int *argc, char ***argv, const struct option *options)
     }
     if (!path)
         return;
+    //  One file: a second --config would otherwise be an "unknown option".
+    for (int i = at + width; i < *argc; i++) {
+        const char *arg = (*argv)[i];
+        if (!strcmp (arg, "--"))
+            break;
+        if (!strcmp (arg, "--config") || !strncmp (arg, "--config=", 9))
+            zmr_usage_error ("option --config given twice: one file of options at most "
+                             "(the first is %s)", path);
+    }
     char *text = NULL;
     ssize_t len = -1;
     const char *why = s_read (path, &text, &len);

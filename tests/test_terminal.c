@@ -400,6 +400,10 @@ Test (test_terminal, config_errors_name_the_file_and_line_or_the_reason)
     conf = h_write ("typo.conf", typo, sizeof typo - 1);
     s_assert_usage (s_sh (h_strf ("%s/zmr run --config %s %s", ZMR_BIN_DIR, conf, input)),
                     h_strf ("%s:1: unknown option 'mapers'", conf), "a typo");
+    //  Two files: said so, not "unknown option '--config'".
+    s_assert_usage (s_sh (h_strf ("%s/zmr run --config %s --config=%s %s", ZMR_BIN_DIR, conf,
+                                  conf, input)),
+                    "option --config given twice", "two --config");
 }
 
 Test (test_terminal, config_takes_a_comment_after_a_value)
