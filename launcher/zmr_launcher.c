@@ -103,6 +103,7 @@ typedef struct {
     bool writes_stdout;              //  The result or --follow's lines
     bool stdout_fifo;                //  Written PIPE_BUF at a time, on POLLOUT
     bool stdout_closed;              //  EPIPE: the reader is gone (| head)
+    int64_t held_back_at;            //  When --follow's lines last waited
     int stdout_errno;                //  Another write error, or 0
     //  The progress bar, on stderr.
     bool drawn;                      //  A bar is on the screen
@@ -921,9 +922,17 @@ s_kill_frozen (s_launcher_t *self, zmr_status_t *last, int64_t last_status_at,
                uint32_t dead_ms)
 {
     int64_t now = zmr_now_ms ();
+    if (self->fout < self->fready)
+        self->held_back_at = now;       //  Lines wait for stdout
     for (size_t i = 0; i < self->nchildren; i++) {
         s_child_t *child = &self->children[i];
         if (!child->pid)
+            continue;
+        //  A --follow sink blocked on its pipe because stdout's reader is
+        //  slow is held back, not frozen (killed, the next one would send
+        //  every total again into the same slow reader): its silence
+        //  counts from the end of the hold-up.
+        if (child->kind == C_SINK && now - self->held_back_at <= 2 * (int64_t) dead_ms)
             continue;
         bool frozen = false;
         if (child->kind == C_VENTILATOR) {

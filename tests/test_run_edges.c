@@ -730,3 +730,42 @@ Test (test_run_edges, a_hand_started_role_removes_its_ipc_socket_files)
     for (int i = 0; i < 3; i++)
         cr_assert (access (files[i], F_OK) != 0, "%s is still there", files[i]);
 }
+
+//  --follow into a reader that pauses for many times --dead-ms: the sink,
+//  held back by a full pipe, is not frozen; nothing is killed or started
+//  again, and the last line of each word is its final count.
+Test (test_run_edges, a_slow_follow_reader_holds_the_sink_back_without_killing_it)
+{
+    char *fifo = h_fifo ("stdout");
+    int rd = open (fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    cr_assert (rd >= 0);
+    char *err = h_path ("run.err");
+    h_io_t io = { .stdout_path = fifo, .stderr_path = err };
+    pid_t zmr = h_spawnl (&io, "zmr", "run", "--no-progress", "--follow", "--dead-ms", "1000",
+                          "-m", "2", h_kjv (), NULL);
+    int64_t deadline = h_now_ms () + 90000;
+    int queued = 0;
+    while (h_now_ms () < deadline) {
+        cr_assert_eq (ioctl (rd, FIONREAD, &queued), 0);
+        if (queued >= 32768)
+            break;
+        h_sleep_ms (20);
+    }
+    cr_assert (queued >= 32768, "--follow never filled stdout's pipe (%d bytes)", queued);
+    h_sleep_ms (6000);                          //  3 x the frozen limit
+    fcntl (rd, F_SETFL, 0);
+    char *got = h_path ("follow.tsv");
+    s_drain (rd, got, 90000);
+    close (rd);
+    int code = h_exit_code (h_wait (zmr, 60000, "zmr run --follow"));
+    cr_assert_eq (code, 0, "zmr run --follow exited %d (see %s)", code, err);
+    cr_assert (!s_contains (err, "frozen"), "the held-back sink was taken for frozen");
+    cr_assert (!s_contains (err, "again"), "a role was started again");
+    char *last = h_path ("last.tsv");
+    h_io_t sh = { .stdout_path = last };
+    int rc = h_run (&sh, 60000, "/bin/sh", "-c",
+                    h_strf ("export LC_ALL=C; tac '%s' | awk -F'\\t' '!seen[$1]++' | "
+                            "sort -t '\t' -k2,2nr -k1,1", got), NULL);
+    cr_assert_eq (rc, 0);
+    h_assert_kjv_result (last);
+}
