@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -81,6 +82,38 @@ s_fail (s_sink_t *self, int code)
 {
     if (!self->fail)
         self->fail = code;
+}
+
+//  The exit code of a write that failed with error when it is no failure
+//  to report: 141 when the reader of a pipe left (as a filter ends), 128 +
+//  the signal when SIGINT or SIGTERM (the only signals handled, so the
+//  only ones that interrupt a write) stopped it while the output was
+//  unfinished (so not 0). Otherwise 0: a failure to say, exit 1.
+static int
+s_quiet_code (int error)
+{
+    if (error == EPIPE)
+        return 141;
+    if (error == EINTR && zmr_interrupted ())
+        return 128 + zmr_stop_signal ();
+    return 0;
+}
+
+//  Drops what standard output still buffers, so that exit does not try
+//  to write it: into a pipe nobody reads, after a stop signal, that would
+//  block for ever.
+static void
+s_drop_stdout (void)
+{
+    __fpurge (stdout);
+}
+
+//  The exit code of a write that failed with errno: quiet, or 1.
+static int
+s_write_failed (void)
+{
+    int code = s_quiet_code (errno);
+    return code? code: 1;
 }
 
 static void
@@ -398,7 +431,7 @@ s_temp_open (const char *option, const char *path, char *target, char *temp, siz
 //  Flushes (and with sync, fsyncs) and closes out, then renames temp to
 //  path. rc -1 says the writing failed already (errno says why). On any
 //  failure removes temp and says why in one line, except for a pipe that
-//  was closed (EPIPE: the reader is gone, as with any filter). Returns 0,
+//  was closed or a write a stop signal interrupted (s_quiet_code). Returns 0,
 //  or -1 with errno set.
 static int
 s_temp_commit (FILE *out, const char *temp, const char *path, int rc, const char *option,
@@ -417,7 +450,7 @@ s_temp_commit (FILE *out, const char *temp, const char *path, int rc, const char
     if (error) {
         if (temp[0])
             unlink (temp);
-        if (error != EPIPE || temp[0])
+        if (!s_quiet_code (error) || temp[0])
             zmr_log (0, "%s: cannot write '%s': %s", option, path, strerror (error));
     }
     errno = error;
@@ -520,7 +553,7 @@ s_write_result (s_sink_t *self, uint64_t *words, uint64_t *distinct)
     uint64_t *digest = self->config->receipt? &self->digest: NULL;
     if (self->config->output) {
         if (s_write_file ("--output", self->config->output, NULL, all, total, digest))
-            code = errno == EPIPE? 141: 1;
+            code = s_write_failed ();
     }
     else
     if (self->config->follow) {
@@ -539,8 +572,9 @@ s_write_result (s_sink_t *self, uint64_t *words, uint64_t *distinct)
     }
     else
     if (s_write_entries (stdout, NULL, all, total, digest) || fflush (stdout)) {
-        if (errno == EPIPE)
-            code = 141;
+        code = s_quiet_code (errno);
+        if (code)
+            s_drop_stdout ();
         else {
             zmr_log (0, "cannot write the result to standard output: %s", strerror (errno));
             code = 1;
@@ -683,7 +717,7 @@ s_snapshot (s_sink_t *self)
     if (!out
     ||  s_temp_commit (out, temp, target,
                        s_write_entries (out, sorted, NULL, count, NULL), "--snapshot", false))
-        s_fail (self, errno == EPIPE? 141: 1);
+        s_fail (self, s_write_failed ());
     free (sorted);
     self->snapshot_updates = zmr_live_updates (self->live);
 }
@@ -754,8 +788,11 @@ s_live_tick (s_sink_t *self, bool forced)
             if (zmr_live_drain (self->live, s_changed, self)
             ||  (self->config->follow && fflush (stdout))) {
                 //  A reader that went away ends us as it ends any filter
-                if (errno == EPIPE)
-                    s_fail (self, 141);
+                int quiet = s_quiet_code (errno);
+                if (quiet) {
+                    s_drop_stdout ();
+                    s_fail (self, quiet);
+                }
                 else {
                     zmr_log (0, "cannot write the running totals to standard output: %s",
                              strerror (errno));
@@ -969,7 +1006,7 @@ zmr_sink_run (const zmr_sink_config_t *config)
         code = self.finish_ok && written? 0: 1;
         if (code == 0 && config->receipt
         &&  s_write_receipt (&self, config->receipt, done_words, done_distinct))
-            code = errno == EPIPE? 141: 1;
+            code = s_write_failed ();
     }
     else
     if (zmr_interrupted ()) {

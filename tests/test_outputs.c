@@ -1,7 +1,11 @@
 /*  test_outputs: the sink's outputs: part directories, snapshots and receipts that are whole, refused or failed, never silently missing (issue 13). */
+#define _GNU_SOURCE             //  F_GETPIPE_SZ
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -592,4 +596,45 @@ Test (test_outputs, the_sinks_help_says_force_and_what_an_existing_output_gets)
     const char *help = h_read (out, &len);
     cr_assert (help && strstr (help, "--force") && strstr (help, "_SUCCESS")
                && strstr (help, "replacing any") && strstr (help, "141"), "%s", help);
+}
+
+//  Whether pid is blocked in write(2) (from /proc/PID/syscall: "1 ...").
+static bool
+s_in_write (pid_t pid)
+{
+    size_t len;
+    const char *text = h_read (h_strf ("/proc/%d/syscall", (int) pid), &len);
+    return text && !strncmp (text, "1 ", 2);
+}
+
+Test (test_outputs, a_sink_stopped_while_its_reader_does_not_read_ends_quietly)
+{
+    //  --follow into a pipe that is not read: the sink blocks in write; a
+    //  stop signal then interrupts the write (EINTR). That is a stop, not
+    //  a failure to report: no line, 128 + SIGTERM (the output is not
+    //  whole, so not 0), and no write at exit blocking it for ever.
+    const char *fifo = h_fifo ("follow.fifo");
+    int reader = open (fifo, O_RDONLY | O_NONBLOCK);
+    cr_assert (reader >= 0);
+    const char *wrap[] = { "/bin/sh", "-c", h_strf ("exec \"$@\" > '%s'", fifo), "sh", NULL };
+    s_job_t job;
+    s_job_start (&job, "a", h_kjv (), 2, true, (const char *[]) { "--follow", NULL }, wrap);
+    int capacity = fcntl (reader, F_GETPIPE_SZ);
+    int64_t deadline = h_now_ms () + 90000;
+    int queued = 0, seen = 0;
+    while (h_now_ms () < deadline && seen < 5) {
+        ioctl (reader, FIONREAD, &queued);
+        //  (A pipe takes writes by pages: one may block with a page free)
+        seen = queued > capacity / 2 && s_in_write (job.sink)? seen + 1: 0;
+        h_sleep_ms (50);
+    }
+    cr_assert_eq (seen, 5, "the sink did not fill the pipe and block in write (%d of %d "
+                  "bytes queued): %s", queued, capacity, s_err (&job));
+    cr_assert_eq (kill (job.sink, SIGTERM), 0);
+    int code = h_exit_code (h_wait (job.sink, 60000, "the stopped sink"));
+    cr_assert_eq (code, 128 + SIGTERM, "exit %d: %s", code, s_err (&job));
+    size_t len;
+    const char *err = h_read (job.sink_err, &len);
+    cr_assert_eq (len, 0, "said something: %s", err);
+    close (reader);
 }
