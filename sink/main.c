@@ -49,10 +49,11 @@ s_help (void)
     printf (
 "\n"
 "Every output is checked before the sink joins the job. Exit status: 0 result\n"
-"written (or stopped by a signal), 1 failed (an output that cannot be written,\n"
-"or the job failed; starting the sink again does not help), 2 usage error, or\n"
-"an output or endpoint found unusable at start, 141 standard output closed (as\n"
-"a filter ended by SIGPIPE).\n");
+"written (or stopped by a signal before writing), 1 failed (an output that\n"
+"cannot be written, or the job failed; starting the sink again does not help),\n"
+"2 usage error, or an output or endpoint found unusable at start, 141 standard\n"
+"output closed (as a filter ended by SIGPIPE), 128+N stopped by signal N while\n"
+"writing an output.\n");
 }
 
 //  Whether two paths name one file: the same name, or one that exists

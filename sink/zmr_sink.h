@@ -26,7 +26,8 @@ typedef struct {
 //  Collects and writes the result. Returns the exit code: 0 written (or
 //  stopped by a signal), 1 failed (said why in one line; starting again
 //  would not help), 2 an endpoint could not be bound at start, 141
-//  standard output was closed (quietly).
+//  standard output was closed (quietly), 128 + the signal when SIGINT or
+//  SIGTERM interrupted the writing of an output (quietly).
 int
     zmr_sink_run (const zmr_sink_config_t *config);
 
