@@ -1512,8 +1512,10 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
                 done = true;
             //  The sink exits 1 for what a restart cannot cure (it said
             //  why: an output it cannot write...), and after the job it
-            //  still writes the receipt: either fails the job.
-            if (sink && code_of == 1) {
+            //  still writes the receipt: either fails the job. Exit 2 from
+            //  any role is its check at start refusing (an output gone
+            //  since zmr run checked it): no restart cures that either.
+            if ((sink && code_of == 1) || code_of == 2) {
                 self.reason[0] = 0;
                 failed = true;
                 break;

@@ -769,3 +769,79 @@ Test (test_run_edges, a_slow_follow_reader_holds_the_sink_back_without_killing_i
     cr_assert_eq (rc, 0);
     h_assert_kjv_result (last);
 }
+
+//  ---------------------------------------------------------------------
+//  The sink's lasting failures (the contract with zmr-sink): exit 1 means
+//  a restart cannot cure it (the sink said why), so zmr run fails the job
+//  at once, without a second line; a sink that fails after the job is
+//  done (its receipt) fails it too.
+
+//  Waits until the sink has written its first snapshot: it is past its
+//  checks at start.
+static void
+s_wait_snapshot (const char *snapshot)
+{
+    int64_t deadline = h_now_ms () + 60000;
+    while (access (snapshot, F_OK) && h_now_ms () < deadline)
+        h_sleep_ms (20);
+    cr_assert (access (snapshot, F_OK) == 0, "the sink wrote no snapshot");
+}
+
+Test (test_run_edges, a_sink_that_cannot_write_its_outputs_fails_the_job_at_once)
+{
+    //  During the job: the snapshot's directory is gone.
+    char *dir = h_path ("snaps");
+    cr_assert_eq (mkdir (dir, 0700), 0);
+    char *fifo = h_fifo ("in");
+    h_feed_start (fifo, h_kjv (), 4096, 20, 64 << 20);
+    char *err = h_path ("snap.err");
+    h_io_t io = { .stdin_path = fifo, .stderr_path = err };
+    char *snapshot = h_strf ("%s/snap.tsv", dir);
+    pid_t zmr = h_spawnl (&io, "zmr", "run", "--no-progress", "-o", h_path ("out1"),
+                          "--snapshot", snapshot, NULL);
+    s_wait_snapshot (snapshot);
+    h_run (NULL, 10000, "/bin/rm", "-rf", dir, NULL);
+    int code = h_exit_code (h_wait (zmr, 60000, "zmr run whose snapshot cannot be written"));
+    h_feed_stop ();
+    cr_assert_eq (code, 1, "exit %d, not 1", code);
+    cr_assert_eq (s_lines (err), 1, "not one line on stderr (see %s)", err);
+    cr_assert (s_contains (err, "--snapshot"), "the line does not name --snapshot");
+    //  After the job: the receipt's directory is gone when it is written.
+    dir = h_path ("receipts");
+    cr_assert_eq (mkdir (dir, 0700), 0);
+    fifo = h_fifo ("in2");
+    h_feed_start (fifo, h_kjv (), 4096, 20, 64 << 20);
+    err = h_path ("receipt.err");
+    io = (h_io_t) { .stdin_path = fifo, .stderr_path = err };
+    snapshot = h_path ("snap2.tsv");
+    zmr = h_spawnl (&io, "zmr", "run", "--no-progress", "-o", h_path ("out2"), "--receipt",
+                    h_strf ("%s/r.json", dir), "--snapshot", snapshot, NULL);
+    s_wait_snapshot (snapshot);
+    h_run (NULL, 10000, "/bin/rm", "-rf", dir, NULL);
+    h_feed_stop ();
+    code = h_exit_code (h_wait (zmr, 60000, "zmr run whose receipt cannot be written"));
+    cr_assert_eq (code, 1, "exit %d, not 1: the receipt was asked for and not written", code);
+    cr_assert_eq (s_lines (err), 1, "not one line on stderr (see %s)", err);
+    cr_assert (s_contains (err, "--receipt"), "the line does not name --receipt");
+    //  A sink started again (after a kill -9) whose check at start refuses
+    //  (exit 2: the receipt's directory is gone): not started again.
+    dir = h_path ("receipts3");
+    cr_assert_eq (mkdir (dir, 0700), 0);
+    fifo = h_fifo ("in3");
+    h_feed_start (fifo, h_kjv (), 4096, 20, 64 << 20);
+    err = h_path ("restart.err");
+    io = (h_io_t) { .stdin_path = fifo, .stderr_path = err };
+    snapshot = h_path ("snap3.tsv");
+    zmr = h_spawnl (&io, "zmr", "run", "--no-progress", "-o", h_path ("out3"), "--receipt",
+                    h_strf ("%s/r.json", dir), "--snapshot", snapshot, NULL);
+    s_wait_snapshot (snapshot);
+    h_run (NULL, 10000, "/bin/rm", "-rf", dir, NULL);
+    pid_t sink = s_child_named (zmr, "zmr-sink");
+    cr_assert (sink > 0);
+    kill (sink, SIGKILL);
+    code = h_exit_code (h_wait (zmr, 60000, "zmr run whose sink cannot start again"));
+    h_feed_stop ();
+    cr_assert_eq (code, 1, "exit %d, not 1", code);
+    cr_assert (!s_contains (err, "crashed"), "the sink's refusal was retried (see %s)", err);
+    cr_assert_eq (s_lines (err), 2, "not two lines (the restart, the refusal; see %s)", err);
+}
