@@ -44,7 +44,8 @@ s_help (void)
 "                        (1M .. 128M + 8K, the default); chunks are cut to fit\n"
 "      --require-curve   refuse --expose, --status or --publish beyond loopback\n"
 "                        without --curve (without it: a warning)\n"
-"      --progress        progress bar on stderr (default: if it is a terminal)\n"
+"      --progress        progress bar on stderr (default: if it is a terminal,\n"
+"                        unless the input is typed on a terminal)\n"
 "      --no-progress     no progress bar\n"
 "      --stats           at the end, print wall time and the peak memory summed\n"
 "                        over every process of the job (stderr): RSS, and PSS\n"
@@ -147,7 +148,7 @@ s_run (int argc, char *argv[])
         { NULL, 0, NULL, 0 }
     };
     zmr_config_apply (&argc, &argv, options);
-    bool chunk_set = false;
+    bool chunk_set = false, progress_set = false;
     int opt;
     opterr = 0;
     while ((opt = getopt_long (argc, argv, ":m:r:o:vh", options, NULL)) != -1) {
@@ -168,12 +169,13 @@ s_run (int argc, char *argv[])
             case O_EXPOSE:
                 config.expose = zmr_option_endpoint ("--expose", optarg);
                 if (strncmp (optarg, "tcp://", 6))
-                    zmr_usage_error ("option --expose: expected tcp://HOST:PORT, got '%s'", optarg);
+                    zmr_option_error (optarg, "option --expose: expected tcp://HOST:PORT, got '%s'",
+                                      optarg);
                 break;
             case O_CURVE: config.curve = true; break;
             case O_REQUIRE_CURVE: config.require_curve = true; break;
-            case O_PROGRESS: config.progress = true; break;
-            case O_NO_PROGRESS: config.progress = false; break;
+            case O_PROGRESS: config.progress = progress_set = true; break;
+            case O_NO_PROGRESS: config.progress = false; progress_set = true; break;
             case O_STATS: config.stats = true; break;
             case O_MAP_COST: config.map_cost = (uint32_t) zmr_option_u64 ("--map-cost", optarg, 0, 100000); break;
             case O_STREAM: config.stream = true; break;
@@ -227,6 +229,11 @@ s_run (int argc, char *argv[])
         config.inputs = standard_input;
         config.ninputs = 1;
     }
+    //  Text typed on the terminal is echoed where the bar is drawn: the
+    //  bar would write over what is being typed. Off unless asked for.
+    for (size_t i = 0; i < config.ninputs && !progress_set; i++)
+        if (!strcmp (config.inputs[i], "-") && isatty (STDIN_FILENO))
+            config.progress = false;
     zmr_log_set_level (config.verbose);
     zmr_signals_install ();
     return zmr_launcher_run (&config);

@@ -1084,8 +1084,8 @@ s_check_same_files (const zmr_launcher_config_t *config, char *err, size_t size)
         for (int o = 0; o < 3; o++)
             if (known[o] && !ids[o].name[0] && ids[o].dev == st.st_dev
             &&  ids[o].ino == st.st_ino) {
-                snprintf (err, size, "%s: '%s' is the input '%s': the result would replace it",
-                          options[o], paths[o], input);
+                snprintf (err, size, "%s: '%s' is the input '%s': writing it would replace "
+                          "the input", options[o], paths[o], input);
                 return -1;
             }
     }

@@ -258,11 +258,12 @@ Test (test_run_edges, an_output_that_is_an_input_or_another_output_is_refused)
 //  Item 5: typed input, in a real pty.
 
 static const char *s_pty_script =
-"import os, pty, select, sys, time\n"
+"import fcntl, os, pty, select, struct, sys, termios, time\n"
 "zmr, out, log = sys.argv[1], sys.argv[2], sys.argv[3]\n"
 "pid, fd = pty.fork()\n"
 "if pid == 0:\n"
-"    os.execv(zmr, [zmr, 'run', '--no-progress', '--dead-ms', '300', '-o', out])\n"
+"    os.execv(zmr, [zmr, 'run', '--dead-ms', '300', '-o', out])\n"
+"fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', 24, 80, 0, 0))\n"
 "seen = b''\n"
 "def slurp(seconds):\n"
 "    global seen\n"
@@ -299,6 +300,8 @@ Test (test_run_edges, typed_input_is_counted_and_ctrl_d_ends_it)
     cr_assert_eq (code, 0, "zmr run on a terminal exited %d (pty log: %s)", code, log);
     cr_assert (!s_contains (log, "frozen"), "waiting for typed input looked frozen");
     cr_assert (!s_contains (log, "again"), "a role was started again");
+    //  The bar is off by default on typed input: it would be drawn over it.
+    cr_assert (!s_contains (log, "B/s"), "a progress bar was drawn where text is typed");
     const char *typed = "the quick brown fox\njumps over the lazy dog\nthe end\n";
     h_counts_t ref;
     h_reference_file (h_write ("typed.txt", typed, strlen (typed)), &ref);
