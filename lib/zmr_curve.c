@@ -55,12 +55,13 @@ zmr_curve_help (int use)
         printf ("      --curve-allow=DIR   admit only clients whose public certificate is in\n"
                 "                          DIR (re-read when it changes)\n");
     if (use & ZMR_CURVE_CONNECTS)
-        printf ("      --curve-server=FILE the ventilator's public certificate\n");
+        printf ("      --curve-server=FILE\n"
+                "                          the ventilator's public certificate\n");
     //  Each role is told what it does: a mapper or a monitor only connects.
     const char *does = (use & ZMR_CURVE_BINDS) && (use & ZMR_CURVE_CONNECTS)? "bind or connect to"
                      : (use & ZMR_CURVE_BINDS)? "bind": "connect to";
-    printf ("      --require-curve     refuse to %s tcp:// beyond loopback without\n"
-            "                          CURVE (without it: %s)\n", does,
+    printf ("      --require-curve     refuse to %s tcp:// beyond loopback\n"
+            "                          without CURVE (without it: %s)\n", does,
             (use & ZMR_CURVE_BINDS)? "a warning on binding": "allowed");
 }
 

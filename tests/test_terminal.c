@@ -255,6 +255,23 @@ Test (test_terminal, monitor_help_says_it_connects)
     cr_assert (strstr (r.out, "connect") && !strstr (r.out, "bind"), "%s", r.out);
 }
 
+//  Every program's --help fits an 80-column terminal, and no option's
+//  description is glued to its name with a single space (a reader, or
+//  help2man making the man pages, takes it for part of the name).
+Test (test_terminal, every_help_fits_80_columns_with_options_apart)
+{
+    const char *programs[] = { "zmr run", "zmr keygen", "zmr-ventilator", "zmr-mapper",
+                               "zmr-reducer", "zmr-sink", "zmr-monitor" };
+    for (size_t i = 0; i < sizeof programs / sizeof programs[0]; i++) {
+        s_result_t r = s_sh (h_strf ("%s/%s --help | awk 'length($0) > 80 "
+                                     "|| /^  (-[a-zA-Z], |    )--[a-z-]+(=[A-Z:\\/]+)? [^ ]/'",
+                                     ZMR_BIN_DIR, programs[i]));
+        cr_assert_eq (r.code, 0, "%s --help: %s", programs[i], r.err);
+        cr_assert_str_empty (r.out, "%s --help: lines over 80 columns or glued to their "
+                             "option:\n%s", programs[i], r.out);
+    }
+}
+
 //  ---------------------------------------------------------------------
 //  scripts/verify-receipt (item 13)
 
