@@ -1019,7 +1019,7 @@ s_take (s_vent_t *self, s_worker_t *worker, zmr_msg_t *msg)
 }
 
 //  Sends what is packed in sbuf to the peer with routing id identity
-//  (one that is not a worker of this job).
+//  (one the ledger has no worker for).
 static void
 s_send_to_identity (s_vent_t *self, zmq_msg_t *identity)
 {
@@ -1113,17 +1113,8 @@ s_on_control (s_vent_t *self)
     if (!worker && msg.type != ZMR_BYE) {
         //  A worker of this job that we do not know (we restarted, or it
         //  reconnected under a new id): ask it to say HELLO.
-        zmq_msg_t id;
-        zmq_msg_init (&id);
-        zmq_msg_copy (&id, &frames[0]);
         zmr_msg_pack_again (&self->pk, self->job);
-        if (zmq_msg_send (&id, zsock_resolve (self->control), ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
-            zmq_msg_close (&id);
-            msgpack_sbuffer_clear (&self->sbuf);
-        }
-        else
-        if (zmr_msg_send (self->control, &self->sbuf, ZMQ_DONTWAIT) == -1)
-            msgpack_sbuffer_clear (&self->sbuf);
+        s_send_to_identity (self, &frames[0]);
     }
     //  Pairs (LIVESTAT's top words) are views into the frame: it is closed
     //  after the message is taken.
