@@ -133,9 +133,14 @@ s_tcp_connect (zmr_chunker_t *self, const char *path)
         return -1;
     }
     int fd = -1, err = 0;
+    //  Non-blocking, the connect goes on while the caller's loop does (a
+    //  host that does not answer holds a blocking connect for minutes, and
+    //  the ventilator's status with it); poll() then reports the socket
+    //  when its text comes, or its error, which the first read returns.
+    int type = SOCK_CLOEXEC | (self->nonblocking? SOCK_NONBLOCK: 0);
     for (struct addrinfo *a = addresses; a && fd < 0; a = a->ai_next) {
-        fd = socket (a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-        if (fd >= 0 && connect (fd, a->ai_addr, a->ai_addrlen)) {
+        fd = socket (a->ai_family, a->ai_socktype | type, a->ai_protocol);
+        if (fd >= 0 && connect (fd, a->ai_addr, a->ai_addrlen) && errno != EINPROGRESS) {
             err = errno;
             close (fd);
             fd = -1;
@@ -501,10 +506,16 @@ s_fill (zmr_chunker_t *self, size_t target)
             return 2;           //  (opened O_NONBLOCK: nothing there after all)
         else
         if (errno != EINTR) {
-            snprintf (self->error, sizeof (self->error),
-                      "cannot read '%s' at offset %llu: %s",
-                      self->paths [self->current],
-                      (unsigned long long) (self->offset + self->len), strerror (errno));
+            const char *path = self->paths [self->current];
+            uint64_t at = self->offset + self->len;
+            if (s_is_tcp (path) && at == 0)
+                //  The connect, which went on without us, failed
+                snprintf (self->error, sizeof (self->error), "cannot connect to '%s': %s",
+                          path, strerror (errno));
+            else
+                snprintf (self->error, sizeof (self->error),
+                          "cannot read '%s' at offset %llu: %s", path,
+                          (unsigned long long) at, strerror (errno));
             return s_fail (self);
         }
     }

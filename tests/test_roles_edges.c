@@ -1,11 +1,15 @@
 /*  test_roles_edges: hand-started roles at their edges: waiting for input, state of another job, CURVE handshakes that fail, one line per failure (issue 13). */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -124,6 +128,69 @@ Test (test_roles_edges, zmr_run_waits_for_a_fifo_writer_that_comes_late)
     h_counts_t ref;
     h_reference_file (text, &ref);
     h_assert_result (out, &ref);
+}
+
+//  A tcp:// input whose server is slow to take the connection: its
+//  accept queue is full (a listen backlog of 0 and one connection of the
+//  test's own in it), so the kernel drops the ventilator's SYNs and its
+//  connect waits for a retransmission, seconds. Waiting for the server is
+//  not being frozen: with --dead-ms 300 nothing is "frozen", and once the
+//  server takes the connection the text is counted exactly.
+Test (test_roles_edges, zmr_run_waits_for_a_tcp_server_slow_to_accept)
+{
+    int server = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert (server >= 0);
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (0x7f000001) };
+    socklen_t alen = sizeof addr;
+    cr_assert_eq (bind (server, (struct sockaddr *) &addr, sizeof addr), 0);
+    cr_assert_eq (listen (server, 0), 0);
+    cr_assert_eq (getsockname (server, (struct sockaddr *) &addr, &alen), 0);
+    int filler = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_eq (connect (filler, (struct sockaddr *) &addr, sizeof addr), 0);
+    char *text = h_kjv_slice ("text.txt", 300000);
+    char *out = h_path ("out.txt"), *err = h_path ("run.err");
+    pid_t zmr = h_spawnl (&(h_io_t) { .stderr_path = err }, "zmr", "run", "--no-progress",
+                          "--dead-ms", "300", "-m", "1", "-r", "1", "-o", out,
+                          h_strf ("tcp://127.0.0.1:%d", ntohs (addr.sin_port)), NULL);
+    //  Far over 2 x --dead-ms with the connect waiting; then the queue is
+    //  emptied and the ventilator's next SYN gets through.
+    h_sleep_ms (2500);
+    int first = accept (server, NULL, NULL);
+    cr_assert (first >= 0);
+    close (first);
+    close (filler);
+    struct pollfd item = { .fd = server, .events = POLLIN };
+    cr_assert_eq (poll (&item, 1, 60000), 1, "the ventilator never connected");
+    int peer = accept (server, NULL, NULL);
+    cr_assert (peer >= 0);
+    size_t len;
+    char *bytes = h_read (text, &len);
+    for (size_t at = 0; at < len; ) {
+        ssize_t sent = write (peer, bytes + at, len - at);
+        cr_assert (sent > 0, "writing the text: %s", strerror (errno));
+        at += (size_t) sent;
+    }
+    close (peer);
+    close (server);
+    int code = h_exit_code (h_wait (zmr, 120000, "zmr run on a slow TCP server"));
+    cr_assert_eq (code, 0, "zmr run exited %d: %s", code, s_text (err));
+    cr_assert_eq (s_count_in (err, "frozen"), 0, "stderr: %s", s_text (err));
+    h_counts_t ref;
+    h_reference_file (text, &ref);
+    h_assert_result (out, &ref);
+}
+
+//  A tcp:// input nobody listens on fails the job in one line that says
+//  so, connecting or not.
+Test (test_roles_edges, a_tcp_input_nobody_listens_on_fails_saying_so)
+{
+    int port = h_free_port ();
+    char *err = h_path ("run.err");
+    int code = h_run (&(h_io_t) { .stderr_path = err }, 120000, "zmr", "run", "--no-progress",
+                      "-m", "1", "-r", "1", h_strf ("tcp://127.0.0.1:%d", port), NULL);
+    cr_assert_eq (code, 1, "zmr run exited %d: %s", code, s_text (err));
+    cr_assert_eq (h_count_lines (err), 1, "stderr: %s", s_text (err));
+    cr_assert (s_count_in (err, "cannot connect to") == 1, "stderr: %s", s_text (err));
 }
 
 //  A hand-started ventilator whose input is a FIFO with no writer keeps
