@@ -65,6 +65,7 @@ typedef struct {
     int64_t crashes[S_CRASH_LIMIT];  //  When it last crashed, a ring
     uint32_t ncrashes;       //  Crashes so far
     int64_t restart_at;      //  When to start it again, or 0
+    char restart_note[192];  //  Said when it is started again: how it ended
     int64_t started_at;      //  When it was last started
     uint64_t done_at_crash;  //  The job's chunks done at its last crash
 } s_child_t;
@@ -862,6 +863,21 @@ s_wait (s_launcher_t *self, zsock_t *sub, zmr_status_t *last, int wait_ms)
         s_follow_write (self, false);
 }
 
+//  Whether the ventilator has ended and is not reaped yet (WNOWAIT leaves
+//  it for s_reap, which tells how it ended).
+static bool
+s_ventilator_ended (s_launcher_t *self)
+{
+    for (size_t i = 0; i < self->nchildren; i++)
+        if (self->children[i].kind == C_VENTILATOR && self->children[i].pid) {
+            siginfo_t info;
+            memset (&info, 0, sizeof info);
+            return waitid (P_PID, (id_t) self->children[i].pid, &info,
+                           WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid != 0;
+        }
+    return false;
+}
+
 //  A child ended before the job was done: start it again after a backoff,
 //  unless it keeps crashing (chunks_done: the job's, from its last status).
 //  Returns true if the job must fail.
@@ -879,7 +895,7 @@ s_crashed (s_launcher_t *self, s_child_t *child, const char *how, uint64_t chunk
     //  started again. Only one that dies as it starts is crash-looping.
     if (child->kind == C_MAPPER && now - child->started_at >= 1000) {
         child->restart_at = now + 100;
-        zmr_log (0, "%s %s: starting it again", name, how);
+        snprintf (child->restart_note, sizeof child->restart_note, "%s %s", name, how);
         return false;
     }
     //  Crash-looping is dying soon after each start, or while the job
@@ -910,7 +926,7 @@ s_crashed (s_launcher_t *self, s_child_t *child, const char *how, uint64_t chunk
     if (backoff > 3000)
         backoff = 3000;
     child->restart_at = now + backoff;
-    zmr_log (0, "%s %s: starting it again in %lld ms", name, how, (long long) backoff);
+    snprintf (child->restart_note, sizeof child->restart_note, "%s %s", name, how);
     return false;
 }
 
@@ -1545,8 +1561,9 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
                 //  Left on a signal: starts again, like a crash, but it
                 //  does not count as one.
                 child->restart_at = zmr_now_ms () + 100;
-                zmr_log (0, "%s %u left before the job was done: starting it again",
-                         s_kind_names[child->kind], child->index);
+                snprintf (child->restart_note, sizeof child->restart_note,
+                          "%s %u left before the job was done", s_kind_names[child->kind],
+                          child->index);
                 continue;
             }
             failed = s_crashed (&self, child, how, last.chunks_done);
@@ -1555,16 +1572,25 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
             break;
         s_kill_frozen (&self, &last, last_status_at, config->dead_ms);
         //  Restarts that are due. A sink's starts once what the one before
-        //  wrote to its --follow pipe is read to the end.
+        //  wrote to its --follow pipe is read to the end. Each says how its
+        //  child ended only now: a worker that ended because the job
+        //  failed (it exits 1 on the failed FINISH, which may be reaped
+        //  before the ventilator) is never restarted, nor mentioned, once
+        //  the ventilator's end is seen; its reason is the one line.
         int64_t now = zmr_now_ms ();
-        for (size_t i = 0; i < self.nchildren; i++) {
+        bool vent_ended = s_ventilator_ended (&self);
+        for (size_t i = 0; i < self.nchildren && !vent_ended; i++) {
             s_child_t *c = &self.children[i];
             if (!c->pid && c->restart_at && now >= c->restart_at && !done
-            &&  !(c->kind == C_SINK && self.follow_fd >= 0)
-            &&  s_launch (&self, c)) {
-                zmr_log (0, "%s", self.reason);
-                self.reason[0] = 0;
-                failed = true;
+            &&  !(c->kind == C_SINK && self.follow_fd >= 0)) {
+                if (c->restart_note[0])
+                    zmr_log (0, "%s: starting it again", c->restart_note);
+                c->restart_note[0] = 0;
+                if (s_launch (&self, c)) {
+                    zmr_log (0, "%s", self.reason);
+                    self.reason[0] = 0;
+                    failed = true;
+                }
             }
         }
         if (failed)
