@@ -744,7 +744,7 @@ Test (test_run_edges, a_slow_follow_reader_holds_the_sink_back_without_killing_i
     cr_assert (rd >= 0);
     char *err = h_path ("run.err");
     h_io_t io = { .stdout_path = fifo, .stderr_path = err };
-    pid_t zmr = h_spawnl (&io, "zmr", "run", "--no-progress", "--follow", "--dead-ms", "1000",
+    pid_t zmr = h_spawnl (&io, "zmr", "run", "--no-progress", "--follow", "--dead-ms", "2000",
                           "-m", "2", h_kjv (), NULL);
     int64_t deadline = h_now_ms () + 90000;
     int queued = 0;
@@ -755,15 +755,19 @@ Test (test_run_edges, a_slow_follow_reader_holds_the_sink_back_without_killing_i
         h_sleep_ms (20);
     }
     cr_assert (queued >= 32768, "--follow never filled stdout's pipe (%d bytes)", queued);
-    h_sleep_ms (6000);                          //  3 x the frozen limit
+    h_sleep_ms (12000);                         //  3 x the frozen limit
     fcntl (rd, F_SETFL, 0);
     char *got = h_path ("follow.tsv");
     s_drain (rd, got, 90000);
     close (rd);
     int code = h_exit_code (h_wait (zmr, 60000, "zmr run --follow"));
     cr_assert_eq (code, 0, "zmr run --follow exited %d (see %s)", code, err);
-    cr_assert (!s_contains (err, "frozen"), "the held-back sink was taken for frozen");
-    cr_assert (!s_contains (err, "again"), "a role was started again");
+    //  (On a machine loaded enough, another role may be silent for 2 x
+    //  --dead-ms and be restarted, which is what --dead-ms asks; the sink
+    //  held back by its reader must never be.)
+    cr_assert (!s_contains (err, "sink 0 (pid"), "the held-back sink was taken for frozen");
+    cr_assert (!s_contains (err, "the sink ") && !s_contains (err, "sink 0 left"),
+               "the held-back sink was started again");
     char *last = h_path ("last.tsv");
     h_io_t sh = { .stdout_path = last };
     int rc = h_run (&sh, 60000, "/bin/sh", "-c",

@@ -184,21 +184,38 @@ Test (test_terminal, monitor_says_what_it_waits_for_before_a_job)
     }
 }
 
+//  Sends sig to every zmr-mapper child of zmr run; returns how many.
+static int
+s_signal_mappers (pid_t zmr, int sig)
+{
+    pid_t children[64];
+    size_t n = h_children_of (zmr, children, 64);
+    int sent = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        char *comm = h_read (h_strf ("/proc/%d/comm", (int) children[i]), &len);
+        if (comm && !strncmp (comm, "zmr-mapper", 10) && kill (children[i], sig) == 0)
+            sent++;
+    }
+    return sent;
+}
+
 Test (test_terminal, monitor_fits_80_columns_and_raises_no_alarm_for_a_batch_job)
 {
     const char *endpoint = h_strf ("ipc://%s/status", h_dir ());
     s_tmux_start (h_strf ("%s/zmr-monitor %s", ZMR_BIN_DIR, endpoint));
-    //  A batch job of many chunks, slow to map: the ventilator has more
-    //  chunks than the mappers have room for (what the old view called
-    //  BACKPRESSURED) for as long as it maps.
+    //  A batch job of many chunks: the ventilator has more chunks than the
+    //  mappers have room for (what the old view called BACKPRESSURED) for
+    //  as long as it maps. Once the monitor shows it mapping, its mappers
+    //  are stopped (and --dead-ms keeps them from being declared dead), so
+    //  it maps for as long as the test looks, however fast the machine.
     const char *env[] = { h_strf ("TMPDIR=%s", h_dir ()), NULL };
     h_io_t io = { .env = env };
     pid_t zmr = h_spawnl (&io, "zmr", "run", "--no-progress", "-m", "2", "-r", "2",
-                          "--chunk-size", "16K", "--map-cost", "3000", "--status", endpoint,
-                          "-o", h_path ("out.tsv"), h_kjv (), NULL);
-    //  Three screens of the job while it maps (however long that takes):
-    //  each line fits, no alarm.
-    int seen = 0;
+                          "--chunk-size", "16K", "--map-cost", "3000", "--dead-ms", "600000",
+                          "--status", endpoint, "-o", h_path ("out.tsv"), h_kjv (), NULL);
+    //  Three screens of the job while it maps: each line fits, no alarm.
+    int seen = 0, stopped = 0;
     int64_t deadline = h_now_ms () + 180000;
     while (seen < 3) {
         char *screen = s_screen ();
@@ -207,6 +224,8 @@ Test (test_terminal, monitor_fits_80_columns_and_raises_no_alarm_for_a_batch_job
         cr_assert (h_now_ms () < deadline, "the monitor did not show the job mapping 3 times "
                    "in 180 s (%d); it shows:\n%s", seen, screen);
         if (strstr (screen, "  mapping  ") && strstr (screen, "mapper ")) {
+            if (!stopped)
+                stopped = s_signal_mappers (zmr, SIGSTOP);
             seen++;
             char line[256];
             int widest = s_widest (screen, line, sizeof line);
@@ -218,6 +237,7 @@ Test (test_terminal, monitor_fits_80_columns_and_raises_no_alarm_for_a_batch_job
         }
         h_sleep_ms (300);
     }
+    s_signal_mappers (zmr, SIGCONT);
     kill (zmr, SIGINT);
     h_wait (zmr, 60000, "zmr run after SIGINT");
 }
