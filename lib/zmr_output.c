@@ -105,8 +105,13 @@ s_check_file (const char *option, const char *path, char *err, size_t size)
         char dir[4096];
         snprintf (dir, sizeof dir, "%s", path);
         char *slash = strrchr (dir, '/');
+        struct stat parent;
         if (slash && slash != dir) {
             *slash = 0;
+            //  A directory that is there but takes no new file (/proc)
+            if (stat (dir, &parent) == 0 && S_ISDIR (parent.st_mode))
+                return s_fail (err, size, "%s: cannot write '%s': %s", option, path,
+                               strerror (saved));
             return s_fail (err, size, "%s: cannot write '%s': '%s' %s", option, path, dir,
                            saved == ENOENT? "does not exist": "is not a directory");
         }
