@@ -16,8 +16,9 @@ packages=(build-essential cmake pkg-config libzmq3-dev libczmq-dev
           libmsgpack-dev libssl-dev libcriterion-dev bible-kjv python3 valgrind
           help2man tmux)
 # Only the test command fuzzes (clang and its libFuzzer runtime) and
-# renders the man pages to check them (groff).
-test_packages=(clang libclang-rt-14-dev groff-base)
+# renders the man pages to check them (groff). The multi-host test bed
+# drops packets with nftables and turns off veth offloads with ethtool.
+test_packages=(clang libclang-rt-14-dev groff-base nftables ethtool)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 say() { printf '== %s\n' "$*" >&2; }
