@@ -17,8 +17,9 @@ packages=(build-essential cmake pkg-config libzmq3-dev libczmq-dev
           help2man tmux)
 # Only the test command fuzzes (clang and its libFuzzer runtime) and
 # renders the man pages to check them (groff). The multi-host test bed
-# drops packets with nftables and turns off veth offloads with ethtool.
-test_packages=(clang libclang-rt-14-dev groff-base nftables ethtool)
+# drops packets with nftables and turns off veth offloads with ethtool; its
+# namespaces, veths and tbf come from iproute2 (not in a minimal Debian).
+test_packages=(clang libclang-rt-14-dev groff-base nftables ethtool iproute2)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 say() { printf '== %s\n' "$*" >&2; }
