@@ -102,10 +102,13 @@ dead_ms=2000
 curve_client=(--curve-server "$keys/ventilator.cert")
 
 # start NAME HOST CMD...: run CMD on HOST, bounded, logging to $sc/NAME.log.
+# timeout --foreground: a signal sent to it reaches CMD once (without it,
+# timeout also signals its whole process group, so a mapper sent SIGTERM
+# got it twice, and a second stop signal means "exit at once", 143).
 declare -A pid_of
 start() {
     local name=$1 h=$2; shift 2
-    ip netns exec "$(ns "$h")" timeout -s KILL 300 "$@" 3>&- > "$sc/$name.log" 2>&1 &
+    ip netns exec "$(ns "$h")" timeout --foreground -s KILL 300 "$@" 3>&- > "$sc/$name.log" 2>&1 &
     pid_of[$name]=$!
     pids+=($!)
 }
