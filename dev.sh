@@ -11,15 +11,22 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # help2man makes the man pages at build time; tmux is the terminal of the
-# tests that drive the progress bar and zmr-monitor.
+# tests that drive the progress bar and zmr-monitor; libmicrohttpd is the
+# HTTP server of zmr-monitor --http.
 packages=(build-essential cmake pkg-config libzmq3-dev libczmq-dev
-          libmsgpack-dev libssl-dev libcriterion-dev bible-kjv python3 valgrind
-          help2man tmux)
+          libmsgpack-dev libssl-dev libcriterion-dev libmicrohttpd-dev
+          bible-kjv python3 valgrind help2man tmux)
 # Only the test command fuzzes (clang and its libFuzzer runtime) and
 # renders the man pages to check them (groff). The multi-host test bed
 # drops packets with nftables and turns off veth offloads with ethtool; its
 # namespaces, veths and tbf come from iproute2 (not in a minimal Debian).
-test_packages=(clang libclang-rt-14-dev groff-base nftables ethtool iproute2)
+# The deployment tests build the container image with podman (runc: crun
+# fails here; netavark and aardvark-dns for its networks) on a Debian base
+# made by debootstrap, and boot the systemd units in systemd-nspawn
+# machines. The web face is checked by a real Prometheus and Chromium.
+test_packages=(clang libclang-rt-14-dev groff-base nftables ethtool iproute2
+               podman runc netavark aardvark-dns debootstrap systemd-container
+               prometheus chromium)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 say() { printf '== %s\n' "$*" >&2; }
