@@ -24,7 +24,8 @@ static const s_field_t s_job_fields[] = {
     JOB_FIELD (malformed), JOB_FIELD (duplicates), JOB_FIELD (chunks_quarantined),
     JOB_FIELD (inputs), JOB_FIELD (latency_p50_ms), JOB_FIELD (latency_p99_ms),
     JOB_FIELD (latency_samples), JOB_FIELD (window_ms), JOB_FIELD (windows_closed),
-    JOB_FIELD (last_window_start_ms), JOB_FIELD (last_window_words)
+    JOB_FIELD (last_window_start_ms), JOB_FIELD (last_window_words),
+    JOB_FIELD (backpressure_ms)
 };
 #define WORKER_FIELD(name) { #name, offsetof (zmr_worker_status_t, name) }
 static const s_field_t s_worker_fields[] = {
@@ -311,6 +312,31 @@ zmr_status_decode (zmr_msg_t *msg, zmr_status_t *status, const char **why)
     return 0;
 fail:
     *why = zmr_mpr_error (r)? zmr_mpr_error (r): "bad status";
+    return -1;
+}
+
+int
+zmr_status_copy (zmr_status_t *copy, const zmr_status_t *status)
+{
+    *copy = *status;
+    copy->workers = NULL;
+    copy->quarantine = NULL;
+    if (status->nworkers) {
+        copy->workers = malloc (status->nworkers * sizeof *status->workers);
+        if (!copy->workers)
+            goto fail;
+        memcpy (copy->workers, status->workers, status->nworkers * sizeof *status->workers);
+    }
+    if (status->nquarantine) {
+        copy->quarantine = malloc (status->nquarantine * sizeof *status->quarantine);
+        if (!copy->quarantine)
+            goto fail;
+        memcpy (copy->quarantine, status->quarantine,
+                status->nquarantine * sizeof *status->quarantine);
+    }
+    return 0;
+fail:
+    zmr_status_reset (copy);
     return -1;
 }
 

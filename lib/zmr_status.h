@@ -68,6 +68,8 @@ typedef struct {
     uint64_t chunks_quarantined; //  Chunks that kept killing mappers
     uint64_t inputs;         //  Input files (stdin counts as one)
     bool backpressured;      //  Input waits: the pipeline is full
+    uint64_t backpressure_ms;//  Time it has waited so far (sampled at each
+                             //  status: the spans that began backpressured)
     uint64_t latency_p50_ms; //  Running totals: from text in to count
     uint64_t latency_p99_ms; //  visible at the sink, over the last minute
     uint64_t latency_samples;//  Chunks those are over
@@ -98,6 +100,11 @@ void
 //  skipped. Returns 0, or -1 with a static reason in *why.
 int
     zmr_status_decode (zmr_msg_t *msg, zmr_status_t *status, const char **why);
+
+//  Makes *copy (zeroed or reset) a deep copy of status (its own workers and
+//  quarantine arrays). Returns 0, or -1 out of memory (*copy then reset).
+int
+    zmr_status_copy (zmr_status_t *copy, const zmr_status_t *status);
 
 //  Frees the workers and quarantine arrays and zeroes *status.
 void

@@ -360,6 +360,8 @@ zmr_monitor_run (const zmr_monitor_config_t *config)
         }
         zmq_msg_close (&frame);
         heard = now;
+        if (config->http)
+            zmr_http_publish (config->http, &status);
         if (config->view == ZMR_VIEW_JSON) {
             zmr_status_write_json (&status, stdout);
             fputc ('\n', stdout);
@@ -371,6 +373,7 @@ zmr_monitor_run (const zmr_monitor_config_t *config)
             drawn = now;
         }
         else
+        if (config->view == ZMR_VIEW_LINES)
             s_show_line (&status);
         bool over = !strcmp (status.phase, "done") || !strcmp (status.phase, "failed");
         if (over && !strcmp (status.phase, "failed"))

@@ -112,6 +112,7 @@ typedef struct {
     int64_t next_status;     //  When the next STATUS is due
     int64_t next_flush;      //  When FLUSH is sent again, in flushing
     int64_t rate_at;         //  Rate sample time
+    int64_t backpressure_at; //  When backpressured was last sampled
     uint64_t rate_bytes;     //  bytes_done at rate_at
     uint64_t rate_words;     //  words at rate_at
     int64_t other_said;      //  When a HELLO for another job was last logged
@@ -1371,6 +1372,11 @@ s_pack_state (s_vent_t *self, int type)
     stat->input_eof = self->eof;
     //  Input to read, and no room to take it in: the reader waits (a pipe's
     //  writer blocks, a socket's sender is held back by TCP).
+    //  Its running total counts each span between two samples that began
+    //  backpressured (a sample each status: 250 ms resolution).
+    if (stat->backpressured && self->backpressure_at)
+        stat->backpressure_ms += (uint64_t) (now - self->backpressure_at);
+    self->backpressure_at = now;
     stat->backpressured = self->phase == P_MAPPING && !self->eof && !self->input_waits
                        && !s_can_issue (self);
     stat->mappers_alive = 0;
