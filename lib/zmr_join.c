@@ -8,10 +8,12 @@
 #define S_SAY_AGAIN_MS  30000   //  ... and again this often
 
 //  When this process began to join, and when it says next that it still
-//  waits. A worker joins one job in its life, maybe over several calls
-//  (told "not yet", it calls again): the wait is counted over all of them.
+//  waits. A worker joins a job maybe over several calls (told "not yet",
+//  it calls again): the wait is counted over all of them, and starts again
+//  for a mapper of a pool waiting for the job after s_over_of.
 static int64_t s_joining_since;
 static int64_t s_say_at;
+static uint64_t s_over_of;
 
 //  Says, after S_FIRST_SAY_MS and then every S_SAY_AGAIN_MS, what a worker
 //  that has not joined yet waits for: the last "not yet" from the
@@ -22,6 +24,11 @@ s_say_waiting (const zmr_join_t *join, const char *not_yet, int64_t now)
     if (now < s_say_at)
         return;
     long waited = (long) ((now - s_joining_since) / 1000);
+    if (join->over)
+        //  An idle pool is no trouble: said with -v only.
+        zmr_log (1, "no new job at %s for %lds since job %016llx; still waiting",
+                 join->control, waited, (unsigned long long) join->over);
+    else
     if (*not_yet)
         zmr_log (0, "waiting %lds to join the job at %s: %s; still trying", waited,
                  join->control, not_yet);
@@ -187,9 +194,11 @@ zmr_join (zsock_t *control, const zmr_join_t *join, zmq_msg_t *frame,
     msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
     int64_t start = zmr_now_ms ();
     int64_t next_hello = 0;
-    if (!s_joining_since) {
+    memset (welcome, 0, sizeof *welcome);
+    if (!s_joining_since || join->over != s_over_of) {
         s_joining_since = start;
-        s_say_at = start + S_FIRST_SAY_MS;
+        s_say_at = start + (join->over? S_SAY_AGAIN_MS: S_FIRST_SAY_MS);
+        s_over_of = join->over;
     }
     static char not_yet[ZMR_REASON_MAX];
     int64_t redial_ms = 2000, redial_at = start + redial_ms;
@@ -202,8 +211,16 @@ zmr_join (zsock_t *control, const zmr_join_t *join, zmq_msg_t *frame,
             break;
         }
         int64_t now = zmr_now_ms ();
+        if (join->wait_ms && now - start > join->wait_ms && join->over) {
+            zmr_log (0, "no new job at %s within %u ms after job %016llx: leaving",
+                     join->control, join->wait_ms, (unsigned long long) join->over);
+            welcome->type = 0;
+            rc = 1;
+            break;
+        }
         if (join->wait_ms && now - start > join->wait_ms) {
             zmr_log (0, "no answer from %s within %u ms", join->control, join->wait_ms);
+            welcome->type = 0;
             rc = -1;
             break;
         }
@@ -289,6 +306,15 @@ zmr_join (zsock_t *control, const zmr_join_t *join, zmq_msg_t *frame,
             zmr_log (0, "rejected by the ventilator: %s", welcome->reason);
             rc = -1;
         }
+        else
+        if (welcome->type == ZMR_FINISH && join->over && welcome->job == join->over)
+            //  The ventilator of the job just served, still there: no news.
+            zmr_log (2, "job %016llx is still over at %s", (unsigned long long) join->over,
+                     join->control);
+        else
+        if (welcome->type == ZMR_FINISH && join->pool)
+            //  A job that ended before we came: the caller waits past it.
+            rc = 1;
         else
         if (welcome->type == ZMR_FINISH) {
             if (welcome->flag)

@@ -15,6 +15,8 @@ typedef struct {
     uint32_t wait_ms;            //  Give up after this (0: never)
     uint64_t job;                //  Job of the state the worker holds, or 0
     uint64_t applied;            //  Chunks applied in that state (reducers)
+    bool pool;                   //  Mappers that serve job after job
+    uint64_t over;               //  ... the last job served, or 0
 } zmr_join_t;
 
 //  Joins over control (a connected DEALER). Returns 0 on WELCOME, with the
@@ -27,7 +29,11 @@ typedef struct {
 //  then in welcome->job (the frame is closed: nothing else is valid). Frames
 //  that fail to decode are counted in *malformed. A worker that has not
 //  joined after 5 s, over every call, says what it waits for, and again
-//  every 30 s.
+//  every 30 s. With join->pool (a mapper that serves job after job at the
+//  same address), a FINISH of join->over (the job it served) is no answer; a
+//  FINISH of another job returns 1 quietly, welcome->type ZMR_FINISH and
+//  welcome->job that job; with join->over set, the wait is said only with -v
+//  and the wait limit returns 1 (nothing more to do), welcome->type 0.
 int
     zmr_join (zsock_t *control, const zmr_join_t *join, zmq_msg_t *frame,
               zmr_msg_t *welcome, uint64_t *malformed);

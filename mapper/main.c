@@ -8,12 +8,17 @@ s_help (void)
     printf (
 "Usage: zmr-mapper [OPTION]... CONTROL\n"
 "Join the zmr job whose ventilator listens at CONTROL (e.g. tcp://host:5550)\n"
-"and map chunks until the job is over. SIGTERM or Ctrl-C: finish the chunk in\n"
-"hand and leave; the ventilator re-issues anything not finished.\n"
+"and map its chunks; when it is over (or a ventilator of another job answers\n"
+"at CONTROL), join the next job there, and so on: a standing pool. SIGTERM or\n"
+"Ctrl-C: finish the chunk in hand and leave; the ventilator re-issues anything\n"
+"not finished.\n"
 "\n"
+"      --once              exit after one job (0 if it was done), as a batch\n"
+"                          script or a Kubernetes Job wants\n"
 "      --name=NAME         name shown in the status (default host:pid)\n"
 "      --heartbeat-ms=MS   heartbeat period (default 250)\n"
-"      --wait-ms=MS        give up if the job does not answer within MS\n"
+"      --wait-ms=MS        give up if no job answers within MS: exit 1; after\n"
+"                          a job, if no next job answers within MS: exit 0\n"
 "                          (default 0: wait for ever)\n"
 "      --delay-ms=MS       sleep MS before each chunk (to test a slow mapper)\n"
 "      --map-cost=N        N rounds of extra work per word (bench only)\n"
@@ -24,7 +29,8 @@ s_help (void)
     zmr_common_help (ZMR_CURVE_CONNECTS);
     printf (
 "\n"
-"Exit status: 0 job done or left cleanly, 1 rejected or failed, 2 usage error.\n");
+"Exit status: 0 job done (--once), or left cleanly; 1 rejected or failed (with\n"
+"--once: the job failed, or another took its place); 2 usage error.\n");
 }
 
 int
@@ -33,8 +39,9 @@ main (int argc, char *argv[])
     zmr_log_init ("zmr-mapper");
     zmr_tune_malloc ();
     zmr_mapper_config_t config = { .heartbeat_ms = 250 };
-    enum { O_NAME = 256, O_HEARTBEAT, O_WAIT, O_DELAY, O_MAP_COST, O_VERSION };
+    enum { O_NAME = 256, O_HEARTBEAT, O_WAIT, O_DELAY, O_MAP_COST, O_ONCE, O_VERSION };
     static const struct option options[] = {
+        { "once", no_argument, NULL, O_ONCE },
         { "name", required_argument, NULL, O_NAME },
         { "heartbeat-ms", required_argument, NULL, O_HEARTBEAT },
         { "wait-ms", required_argument, NULL, O_WAIT },
@@ -61,6 +68,7 @@ main (int argc, char *argv[])
             case O_HEARTBEAT: config.heartbeat_ms = (uint32_t) zmr_option_u64 ("--heartbeat-ms", optarg, 10, 60000); break;
             case O_WAIT: config.wait_ms = (uint32_t) zmr_option_u64 ("--wait-ms", optarg, 0, 86400000); break;
             case O_DELAY: config.delay_ms = (uint32_t) zmr_option_u64 ("--delay-ms", optarg, 0, 1000); break;
+            case O_ONCE: config.once = true; break;
             case O_MAP_COST: config.map_cost = (uint32_t) zmr_option_u64 ("--map-cost", optarg, 0, 100000); break;
             case 'v': verbose++; break;
             case 'h': s_help (); return 0;

@@ -22,12 +22,18 @@
 typedef struct {
     const zmr_mapper_config_t *config;
     char name[ZMR_NAME_MAX];     //  As sent in HELLO
-    uint64_t job;                //  Adopted from WELCOME
+    uint64_t job;                //  Adopted from WELCOME (0: between jobs)
+    uint64_t over;               //  The last job seen to end (its FINISH is no news)
+    uint64_t jobs;               //  Jobs joined in this process's life
     uint32_t reducers;           //  R
     uint64_t max_word;           //  Longest word counted (0: any), from WELCOME
     zsock_t *control;            //  DEALER to the ventilator
+    zsock_t *link;               //  Monitor of control's handshakes, or NULL
     zsock_t *chunks;             //  PULL from the ventilator
+    char chunks_at[ZMR_ENDPOINT_MAX];        //  ... connected there
     zsock_t **batches;           //  PUSH per reducer
+    char (*reducer_at)[ZMR_ENDPOINT_MAX];    //  ... connected there
+    char (*reducer_key)[ZMR_KEY_MAX];        //  ... with that CURVE server key
     zmr_partitioner_t *partitioner;  //  SHA-1 with one reused context
     zmr_combiner_t *words;       //  Combiner and partition cache, by rounds
     uint32_t *npairs;            //  Pairs per partition for this chunk
@@ -38,6 +44,7 @@ typedef struct {
     msgpack_packer pk;           //  Packs into sbuf
     zmr_counters_t counters;     //  For heartbeats
     int64_t next_heartbeat;      //  When the next HEARTBEAT is due
+    int64_t next_hello;          //  A HELLO asked for (AGAIN) goes no sooner
     int64_t idle_since;          //  When the last chunk was mapped
     bool trimmed;                //  Memory given back since then
     bool unmapped_hit;           //  The chunk in hand holds ZMR_TEST_UNMAPPED
@@ -53,11 +60,18 @@ typedef struct {
 
 static void
     s_trim (s_mapper_t *self, const char *why);
+static int
+    s_adopt (s_mapper_t *self, zmr_msg_t *welcome);
+static void
+    s_drop_job (s_mapper_t *self);
 
+//  Never blocks: a ventilator that has read nothing for a thousand
+//  messages is gone, and a mapper of a pool waits, heartbeating, for the
+//  next one at its address. What is dropped, leases make up for.
 static void
 s_send_control (s_mapper_t *self)
 {
-    if (zmr_msg_send (self->control, &self->sbuf, 0) == -1)
+    if (zmr_msg_send (self->control, &self->sbuf, ZMQ_DONTWAIT) == -1)
         msgpack_sbuffer_clear (&self->sbuf);
 }
 
@@ -67,6 +81,57 @@ s_heartbeat (s_mapper_t *self, uint32_t state)
     zmr_msg_pack_heartbeat (&self->pk, self->job, state, &self->counters);
     s_send_control (self);
     self->next_heartbeat = zmr_now_ms () + self->config->heartbeat_ms;
+}
+
+//  Says HELLO, with job 0: a mapper holds no state of a job, and the
+//  WELCOME that answers says which job runs at the address now (the same,
+//  its ventilator started again with its journal; or another). Asked for
+//  by AGAIN, at most every 500 ms (a restarted ventilator answers each of
+//  the heartbeats queued meanwhile); forced after a new handshake.
+static void
+s_hello (s_mapper_t *self, bool force)
+{
+    int64_t now = zmr_now_ms ();
+    if (!force && now < self->next_hello)
+        return;
+    zmr_msg_pack_hello (&self->pk, 0, ZMR_ROLE_MAPPER, 0, 0, "", self->name, 0, "");
+    s_send_control (self);
+    self->next_hello = now + 500;
+}
+
+//  The ventilator at our address runs another job than ours: ours is gone
+//  (its ventilator died for good, or ended while we were cut off). With
+//  --once that ends this mapper. In a pool it drops the old job and serves
+//  the new one (welcome a WELCOME), or waits for the next (a FINISH: the
+//  new one is over too).
+static void
+s_other_job (s_mapper_t *self, zmr_msg_t *msg)
+{
+    uint64_t old = self->job;
+    if (self->config->once) {
+        zmr_log (0, "the ventilator at %s now runs job %016llx: job %016llx is left "
+                 "unfinished (--once: leaving)", self->config->control,
+                 (unsigned long long) msg->job, (unsigned long long) old);
+        self->failed = true;
+        return;
+    }
+    s_drop_job (self);
+    if (msg->type == ZMR_FINISH) {
+        zmr_log (0, "the ventilator at %s now runs job %016llx, already over: job %016llx "
+                 "is left unfinished; waiting for the next job", self->config->control,
+                 (unsigned long long) msg->job, (unsigned long long) old);
+        self->over = msg->job;
+        self->finished = true;
+        return;
+    }
+    if (s_adopt (self, msg)) {
+        self->failed = true;
+        return;
+    }
+    zmr_log (0, "job %016llx is left unfinished: the ventilator at %s now runs job "
+             "%016llx; joined it, with %u reducers", (unsigned long long) old,
+             self->config->control, (unsigned long long) self->job, self->reducers);
+    s_heartbeat (self, 0);
 }
 
 //  Handles one message from the ventilator during the job.
@@ -89,7 +154,21 @@ s_on_control (s_mapper_t *self)
         zmr_log_dropped ("control", why);
     }
     else
-    if (msg.type == ZMR_FINISH && (msg.job == self->job || self->job == 0)) {
+    if ((msg.type == ZMR_FINISH || msg.type == ZMR_WELCOME) && self->over
+    &&  msg.job == self->over)
+        ;   //  The last job's ventilator, still there: no news
+    else
+    if ((msg.type == ZMR_FINISH || msg.type == ZMR_WELCOME) && msg.job != self->job)
+        s_other_job (self, &msg);
+    else
+    if (msg.type == ZMR_WELCOME) {
+        //  Our job, told again (after our HELLO, or a reducer came back):
+        //  a peer that moved is connected to afresh.
+        if (s_adopt (self, &msg))
+            self->failed = true;
+    }
+    else
+    if (msg.type == ZMR_FINISH) {
         self->finished = true;
         self->finish_ok = msg.flag;
         //  The ventilator said why, once, for the whole job: here it is
@@ -100,8 +179,7 @@ s_on_control (s_mapper_t *self)
     else
     if (msg.type == ZMR_REJECT) {
         zmr_log (0, "rejected by the ventilator: %s", msg.reason);
-        self->finished = true;
-        self->finish_ok = false;
+        self->failed = true;
     }
     else
     if (msg.type == ZMR_REST && msg.job == self->job) {
@@ -109,13 +187,10 @@ s_on_control (s_mapper_t *self)
             s_trim (self, "every chunk is applied");
     }
     else
-    if (msg.type == ZMR_AGAIN) {
+    if (msg.type == ZMR_AGAIN)
         //  The ventilator does not know us (it restarted): HELLO again.
-        zmr_msg_pack_hello (&self->pk, self->job, ZMR_ROLE_MAPPER, 0, 0, "", self->name, 0, "");
-        s_send_control (self);
-    }
-    else
-    if (msg.type != ZMR_WELCOME) {
+        s_hello (self, false);
+    else {
         self->counters.malformed++;
         zmr_log_dropped ("control", "unexpected message");
     }
@@ -479,70 +554,305 @@ s_trim (s_mapper_t *self, const char *why)
     self->trimmed = true;
 }
 
-//  Joins the job and connects to the chunks and every reducer. Returns
-//  0 welcomed, 1 to exit with success, -1 to exit with failure.
-static int
-s_join (s_mapper_t *self)
+//  Forgets the job in hand: its sockets (what they still hold is for a
+//  job that is over, or whose ventilator is gone), its word table (whose
+//  partitions are those of its R), its file and its counters.
+static void
+s_drop_job (s_mapper_t *self)
 {
-    zmr_join_t join = { .role = ZMR_ROLE_MAPPER, .endpoint = "", .name = self->name,
-                        .control = self->config->control, .wait_ms = self->config->wait_ms };
-    zmq_msg_t frame;
-    zmr_msg_t msg;
-    int rc = 2;
-    while (rc == 2)
-        rc = zmr_join (self->control, &join, &frame, &msg, &self->counters.malformed);
-    if (rc)
-        return rc;
-    rc = -1;
-    self->job = msg.job;
-    self->reducers = msg.reducers;
-    self->max_word = msg.max_word;
+    if (self->chunks) {
+        zsock_set_linger (self->chunks, 0);
+        zsock_destroy (&self->chunks);
+    }
+    for (uint32_t p = 0; p < self->reducers; p++) {
+        if (self->batches && self->batches[p]) {
+            zsock_set_linger (self->batches[p], 0);
+            zsock_destroy (&self->batches[p]);
+        }
+        if (self->bufs)
+            msgpack_sbuffer_destroy (&self->bufs[p]);
+    }
+    free (self->batches);
+    free (self->reducer_at);
+    free (self->reducer_key);
+    free (self->bufs);
+    free (self->packers);
+    free (self->npairs);
+    free (self->nbytes);
+    self->batches = NULL;
+    self->reducer_at = NULL;
+    self->reducer_key = NULL;
+    self->bufs = NULL;
+    self->packers = NULL;
+    self->npairs = NULL;
+    self->nbytes = NULL;
+    zmr_partitioner_destroy (&self->partitioner);
+    self->reducers = 0;
+    self->job = 0;
+    self->chunks_at[0] = 0;
+    if (self->ref_fd >= 0)
+        close (self->ref_fd);
+    self->ref_fd = -1;
+    self->ref_path[0] = 0;
+    free (self->ref_buf);
+    self->ref_buf = NULL;
+    self->ref_cap = 0;
+    zmr_combiner_destroy (&self->words);
+    self->words = zmr_combiner_new ();
+    memset (&self->counters, 0, sizeof self->counters);
+    self->trimmed = true;
+    malloc_trim (0);
+}
+
+//  Connects *sock afresh (a PULL for the chunks if type is ZMQ_PULL, else
+//  a PUSH to a reducer) to endpoint with key, closing the socket it had
+//  without waiting (what it holds went to a peer that is gone; leases send
+//  it again). Returns 0 or -1.
+static int
+s_reconnect (zsock_t **sock, int type, const char *endpoint, const char *key)
+{
+    if (*sock) {
+        zsock_set_linger (*sock, 0);
+        zsock_destroy (sock);
+    }
+    if (type == ZMQ_PULL) {
+        *sock = zmr_socket (ZMQ_PULL, ZMR_MAX_MSG, 0);
+        if (!*sock)
+            return -1;
+        //  Hold as little as possible: what sits here is lost if we die.
+        zsock_set_rcvhwm (*sock, 1);
+        zsock_set_rcvbuf (*sock, 256 * 1024);
+    }
+    else {
+        //  Linger: batches queued at SIGTERM must still reach the reducer.
+        *sock = zmr_socket (ZMQ_PUSH, -1, 5000);
+        if (!*sock)
+            return -1;
+        zsock_set_sndhwm (*sock, 1000);
+    }
+    return zmr_connect (*sock, endpoint, key);
+}
+
+//  Takes a WELCOME. For a job new to us: its table, buffers and sockets.
+//  For the job in hand (said again after our HELLO, or because a reducer
+//  came back): connects afresh to each peer whose endpoint or key changed
+//  (a reducer started again on another port, maybe the one another reducer
+//  had, with another key), and leaves the others alone. Returns 0 or -1.
+static int
+s_adopt (s_mapper_t *self, zmr_msg_t *msg)
+{
+    if (self->job && (msg->job != self->job || msg->reducers != self->reducers))
+        s_drop_job (self);
+    uint32_t R = msg->reducers;
+    if (!self->job) {
+        self->job = msg->job;
+        self->reducers = R;
+        self->jobs++;
+        self->batches = calloc (R, sizeof *self->batches);
+        self->reducer_at = calloc (R, sizeof *self->reducer_at);
+        self->reducer_key = calloc (R, sizeof *self->reducer_key);
+        self->bufs = calloc (R, sizeof *self->bufs);
+        self->packers = calloc (R, sizeof *self->packers);
+        self->npairs = calloc (R, sizeof *self->npairs);
+        self->nbytes = calloc (R, sizeof *self->nbytes);
+        self->partitioner = zmr_partitioner_new (R);
+        if (!self->batches || !self->reducer_at || !self->reducer_key || !self->bufs
+        ||  !self->packers || !self->npairs || !self->nbytes || !self->partitioner
+        ||  !self->words) {
+            zmr_log (0, "out of memory joining job %016llx", (unsigned long long) msg->job);
+            return -1;
+        }
+        for (uint32_t p = 0; p < R; p++) {
+            msgpack_sbuffer_init (&self->bufs[p]);
+            msgpack_packer_init (&self->packers[p], &self->bufs[p], msgpack_sbuffer_write);
+        }
+    }
+    self->max_word = msg->max_word;
     //  Wildcard hosts in what the ventilator advertises are its own host.
     char host[ZMR_ENDPOINT_MAX];
     zmr_endpoint_host (self->config->control, host, sizeof host);
     char endpoint[ZMR_ENDPOINT_MAX];
-    uint32_t R = msg.reducers;
-    self->batches = calloc (R, sizeof *self->batches);
-    self->bufs = calloc (R, sizeof *self->bufs);
-    self->packers = calloc (R, sizeof *self->packers);
-    self->npairs = calloc (R, sizeof *self->npairs);
-    self->nbytes = calloc (R, sizeof *self->nbytes);
-    self->partitioner = zmr_partitioner_new (R);
-    if (!self->batches || !self->bufs || !self->packers || !self->npairs || !self->nbytes
-    ||  !self->partitioner)
-        goto done;
-    for (uint32_t p = 0; p < R; p++) {
-        msgpack_sbuffer_init (&self->bufs[p]);
-        msgpack_packer_init (&self->packers[p], &self->bufs[p], msgpack_sbuffer_write);
-    }
     for (uint32_t p = 0; p < R; p++) {
         char given[ZMR_ENDPOINT_MAX], key[ZMR_KEY_MAX];
-        if (zmr_msg_next_endpoint (&msg, given, key)
+        if (zmr_msg_next_endpoint (msg, given, key)
         ||  zmr_endpoint_with_host (given, host, endpoint, sizeof endpoint))
-            goto done;
-        //  Linger: batches queued at SIGTERM must still reach the reducer.
-        self->batches[p] = zmr_socket (ZMQ_PUSH, -1, 5000);
-        if (!self->batches[p])
-            goto done;
-        zsock_set_sndhwm (self->batches[p], 1000);
-        if (zmr_connect (self->batches[p], endpoint, key))
-            goto done;
+            return -1;
+        if (self->batches[p] && !strcmp (endpoint, self->reducer_at[p])
+        &&  !strcmp (key, self->reducer_key[p]))
+            continue;
+        if (self->batches[p])
+            zmr_log (1, "reducer %u is now at %s%s: connecting there", p, endpoint,
+                     strcmp (key, self->reducer_key[p])? " with another key": "");
+        snprintf (self->reducer_at[p], ZMR_ENDPOINT_MAX, "%s", endpoint);
+        snprintf (self->reducer_key[p], ZMR_KEY_MAX, "%s", key);
+        if (s_reconnect (&self->batches[p], ZMQ_PUSH, endpoint, key))
+            return -1;
     }
-    if (zmr_endpoint_with_host (msg.endpoint, host, endpoint, sizeof endpoint))
-        goto done;
-    self->chunks = zmr_socket (ZMQ_PULL, ZMR_MAX_MSG, 0);
-    if (!self->chunks)
-        goto done;
-    //  Hold as little as possible: what sits here is lost if we die.
-    zsock_set_rcvhwm (self->chunks, 1);
-    zsock_set_rcvbuf (self->chunks, 256 * 1024);
-    if (zmr_connect (self->chunks, endpoint, NULL))
-        goto done;
-    zmr_log (1, "joined job %016llx with %u reducers", (unsigned long long) self->job, R);
-    rc = 0;
-done:
+    if (zmr_endpoint_with_host (msg->endpoint, host, endpoint, sizeof endpoint))
+        return -1;
+    if (!self->chunks || strcmp (endpoint, self->chunks_at)) {
+        if (self->chunks)
+            zmr_log (1, "the chunks now come from %s: connecting there", endpoint);
+        snprintf (self->chunks_at, sizeof self->chunks_at, "%s", endpoint);
+        if (s_reconnect (&self->chunks, ZMQ_PULL, endpoint, NULL))
+            return -1;
+    }
+    return 0;
+}
+
+//  Joins a job: HELLO until WELCOME, then its sockets. In a pool, a job
+//  found already over is waited past. Returns 0 joined, 1 to exit with
+//  success, -1 to exit with failure.
+static int
+s_join (s_mapper_t *self)
+{
+    zmr_join_t join = { .role = ZMR_ROLE_MAPPER, .endpoint = "", .name = self->name,
+                        .control = self->config->control, .wait_ms = self->config->wait_ms,
+                        .pool = !self->config->once, .over = self->over };
+    zmq_msg_t frame;
+    zmr_msg_t msg;
+    int rc;
+    while (true) {
+        rc = zmr_join (self->control, &join, &frame, &msg, &self->counters.malformed);
+        if (rc == 1 && !zmr_interrupted () && join.pool && msg.type == ZMR_FINISH) {
+            zmr_log (0, "job %016llx at %s is already over: waiting for the next job",
+                     (unsigned long long) msg.job, self->config->control);
+            self->over = join.over = msg.job;
+            continue;
+        }
+        if (rc != 2)
+            break;
+    }
+    if (rc)
+        return rc > 0? 1: -1;
+    uint64_t last = self->over;
+    rc = s_adopt (self, &msg);
+    if (rc == 0 && self->jobs > 1)
+        zmr_log (0, "job %016llx is over: joined job %016llx at %s, with %u reducers",
+                 (unsigned long long) last, (unsigned long long) self->job,
+                 self->config->control, self->reducers);
+    else
+    if (rc == 0)
+        zmr_log (1, "joined job %016llx with %u reducers", (unsigned long long) self->job,
+                 self->reducers);
     zmq_msg_close (&frame);
     return rc;
+}
+
+//  Watches the control link's handshakes. One after the join means a
+//  ventilator answers at the address again (started again, or a new one):
+//  the mapper says HELLO at once, and the WELCOME says which job runs
+//  there now (a ventilator of another job drops our heartbeats without
+//  asking for a HELLO).
+static void
+s_link_start (s_mapper_t *self)
+{
+    //  A new name each time: the pool watches once per job.
+    static unsigned serial;
+    char name[64];
+    snprintf (name, sizeof name, "inproc://zmr-mapper-link-%u", serial++);
+    if (zmq_socket_monitor (zsock_resolve (self->control), name,
+                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED))
+        return;
+    self->link = zsock_new (ZMQ_PAIR);
+    if (self->link && zsock_connect (self->link, "%s", name) == -1)
+        zsock_destroy (&self->link);
+    if (!self->link)
+        zmq_socket_monitor (zsock_resolve (self->control), NULL, 0);
+}
+
+static void
+s_link_stop (s_mapper_t *self)
+{
+    if (self->link) {
+        zmq_socket_monitor (zsock_resolve (self->control), NULL, 0);
+        zsock_destroy (&self->link);
+    }
+}
+
+static void
+s_on_link (s_mapper_t *self)
+{
+    zmsg_t *event = zmsg_recv (self->link);
+    if (!event)
+        return;
+    zframe_t *head = zmsg_first (event);
+    uint16_t id = 0;
+    if (head && zframe_size (head) == 6)
+        memcpy (&id, zframe_data (head), 2);
+    zmsg_destroy (&event);
+    if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        zmr_log (1, "connected to %s again: saying HELLO", self->config->control);
+        s_hello (self, true);
+    }
+}
+
+//  Maps the job's chunks until it is over, another takes its place, or a
+//  signal says leave. Returns the exit code, or -1 to join the next job
+//  (a pool mapper whose job is over).
+static int
+s_serve (s_mapper_t *self)
+{
+    self->finished = false;
+    self->finish_ok = false;
+    s_heartbeat (self, 0);
+    self->trimmed = true;           //  Nothing held yet
+    s_link_start (self);
+    while (!self->finished && !self->failed && !zmr_interrupted ()) {
+        zmq_pollitem_t items[] = {
+            { zsock_resolve (self->chunks), 0, ZMQ_POLLIN, 0 },
+            { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 },
+            { self->link? zsock_resolve (self->link): NULL, 0, ZMQ_POLLIN, 0 },
+        };
+        int64_t wait = self->next_heartbeat - zmr_now_ms ();
+        if (!self->trimmed && self->idle_since + S_IDLE_MS - zmr_now_ms () < wait)
+            wait = self->idle_since + S_IDLE_MS - zmr_now_ms ();
+        int rc = zmq_poll (items, self->link? 3: 2, wait > 0? (long) wait: 0);
+        if (rc == -1 && errno != EINTR)
+            break;
+        //  (Taking a message may replace the sockets polled: each is
+        //  read without waiting, from the socket in place.)
+        if (rc > 0 && self->link && (items[2].revents & ZMQ_POLLIN))
+            s_on_link (self);
+        if (rc > 0 && (items[1].revents & ZMQ_POLLIN))
+            s_on_control (self);
+        if (rc > 0 && (items[0].revents & ZMQ_POLLIN) && !self->finished && !self->failed)
+            s_on_chunk (self);
+        if (self->finished || self->failed)
+            break;
+        if (zmr_now_ms () >= self->next_heartbeat)
+            s_heartbeat (self, 0);
+        if (!self->trimmed && zmr_now_ms () >= self->idle_since + S_IDLE_MS)
+            s_trim (self, "no chunk for a while");
+    }
+    s_link_stop (self);
+    if (self->finished && !self->failed && !self->config->once) {
+        //  A pool: the next job may come to the same address.
+        if (self->job) {
+            self->over = self->job;
+            s_drop_job (self);
+        }
+        zmr_log (1, "job %016llx is over: waiting for the next job at %s",
+                 (unsigned long long) self->over, self->config->control);
+        return -1;
+    }
+    if (self->finished) {
+        //  The job is over: the ventilator may be gone, and nothing left to
+        //  say matters to it
+        zsock_set_linger (self->control, 0);
+        return self->finish_ok? 0: 1;
+    }
+    //  Leaving: what sits unread in the chunk queue is dropped with the
+    //  socket, and BYE tells the ventilator to issue it again now.
+    zsock_destroy (&self->chunks);
+    //  BYE only hastens what --dead-ms would find: a live ventilator takes
+    //  it at once, and a gone one (a job that just ended) must not hold the
+    //  exit for the whole linger
+    zsock_set_linger (self->control, 250);
+    zmr_msg_pack_bye (&self->pk, self->job, &self->counters);
+    s_send_control (self);
+    zmr_log (1, "left after %llu chunks", (unsigned long long) self->counters.chunks);
+    return self->failed? 1: 0;
 }
 
 int
@@ -566,54 +876,19 @@ zmr_mapper_run (const zmr_mapper_config_t *config)
     zmr_set_random_identity (self.control);
     if (zmr_connect (self.control, config->control, NULL))
         goto cleanup;
-    int joined = s_join (&self);
-    if (joined != 0) {
-        //  Never joined (stopped, or the job is over): the HELLOs still
-        //  queued are for nobody, and must not hold the exit for the linger
-        zsock_set_linger (self.control, 0);
-        code = joined > 0? 0: 1;
-        goto cleanup;
-    }
-    s_heartbeat (&self, 0);
-    self.trimmed = true;            //  Nothing held yet
-    while (!self.finished && !self.failed && !zmr_interrupted ()) {
-        zmq_pollitem_t items[] = {
-            { zsock_resolve (self.chunks), 0, ZMQ_POLLIN, 0 },
-            { zsock_resolve (self.control), 0, ZMQ_POLLIN, 0 },
-        };
-        int64_t wait = self.next_heartbeat - zmr_now_ms ();
-        if (!self.trimmed && self.idle_since + S_IDLE_MS - zmr_now_ms () < wait)
-            wait = self.idle_since + S_IDLE_MS - zmr_now_ms ();
-        int rc = zmq_poll (items, 2, wait > 0? (long) wait: 0);
-        if (rc == -1 && errno != EINTR)
+    while (true) {
+        int joined = s_join (&self);
+        if (joined != 0) {
+            //  Not joined (stopped, the job is over, or none came): the
+            //  HELLOs still queued are for nobody, and must not hold the
+            //  exit for the linger
+            zsock_set_linger (self.control, 0);
+            code = joined > 0? 0: 1;
             break;
-        if (rc > 0 && (items[1].revents & ZMQ_POLLIN))
-            s_on_control (&self);
-        if (rc > 0 && (items[0].revents & ZMQ_POLLIN) && !self.finished && !self.failed)
-            s_on_chunk (&self);
-        if (zmr_now_ms () >= self.next_heartbeat)
-            s_heartbeat (&self, 0);
-        if (!self.trimmed && zmr_now_ms () >= self.idle_since + S_IDLE_MS)
-            s_trim (&self, "no chunk for a while");
-    }
-    if (self.finished) {
-        //  The job is over: the ventilator may be gone, and nothing left to
-        //  say matters to it
-        zsock_set_linger (self.control, 0);
-        code = self.finish_ok? 0: 1;
-    }
-    else {
-        code = self.failed? 1: 0;
-        //  Leaving: what sits unread in the chunk queue is dropped with the
-        //  socket, and BYE tells the ventilator to issue it again now.
-        zsock_destroy (&self.chunks);
-        //  BYE only hastens what --dead-ms would find: a live ventilator
-        //  takes it at once, and a gone one (a job that just ended) must
-        //  not hold the exit for the whole linger
-        zsock_set_linger (self.control, 250);
-        zmr_msg_pack_bye (&self.pk, self.job, &self.counters);
-        s_send_control (&self);
-        zmr_log (1, "left after %llu chunks", (unsigned long long) self.counters.chunks);
+        }
+        code = s_serve (&self);
+        if (code >= 0)
+            break;
     }
 cleanup:
     if (self.ref_fd >= 0)
@@ -622,9 +897,12 @@ cleanup:
     zsock_destroy (&self.chunks);
     for (uint32_t p = 0; self.batches && p < self.reducers; p++) {
         zsock_destroy (&self.batches[p]);
-        msgpack_sbuffer_destroy (&self.bufs[p]);
+        if (self.bufs)
+            msgpack_sbuffer_destroy (&self.bufs[p]);
     }
     free (self.batches);
+    free (self.reducer_at);
+    free (self.reducer_key);
     free (self.bufs);
     free (self.packers);
     free (self.npairs);

@@ -78,7 +78,7 @@ Test (mapper, gives_back_its_word_table_once_every_chunk_is_applied)
     h_job_start (&job, h_kjv (), &opts);
     char *log_path = h_path ("mapper.err");
     h_io_t io = { .stderr_path = log_path };
-    pid_t mapper = h_spawnl (&io, "zmr-mapper", "-v", job.control, NULL);
+    pid_t mapper = h_spawnl (&io, "zmr-mapper", "--once", "-v", job.control, NULL);
     h_job_wait_done (&job, 180000, NULL);
     cr_assert_eq (h_exit_code (h_wait (mapper, 60000, "the mapper")), 0);
     h_counts_t ref;

@@ -283,7 +283,7 @@ Test (test_roles_edges, a_word_over_64_mib_fails_with_one_line)
         reducers[p] = s_reducer (NULL, control, p, NULL, NULL);
     pid_t sink = h_spawnl (NULL, "zmr-sink", "-o", h_path ("out.txt"),
                            h_strf ("--bind=ipc://%s/sink", h_dir ()), control, NULL);
-    pid_t mapper = h_spawnl (NULL, "zmr-mapper", control, NULL);
+    pid_t mapper = h_spawnl (NULL, "zmr-mapper", "--once", control, NULL);
     int code = h_exit_code (h_wait (ventilator, 120000, "the ventilator"));
     cr_assert_eq (code, 1, "exit %d: %s", code, s_text (verr));
     h_wait (sink, 30000, "the sink");

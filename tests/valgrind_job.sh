@@ -67,8 +67,8 @@ start reducer1 "$bin/zmr-reducer" -p 1 --bind "ipc://$dir/r1" "${r1_curve[@]}" "
 start sink "$bin/zmr-sink" -o "$dir/output" --bind "ipc://$dir/sink" --follow \
     --snapshot "$dir/snapshot" --publish "ipc://$dir/totals" --window-dir "$dir/windows" \
     "${sink_curve[@]}" "$c"
-start mapper0 "$bin/zmr-mapper" "${m0_curve[@]}" "$c"
-start mapper1 "$bin/zmr-mapper" "${m1_curve[@]}" "$c"
+start mapper0 "$bin/zmr-mapper" --once "${m0_curve[@]}" "$c"
+start mapper1 "$bin/zmr-mapper" --once "${m1_curve[@]}" "$c"
 
 failed=0
 deadline=$((SECONDS + 300))
