@@ -689,9 +689,19 @@ s_on_hello (s_vent_t *self, zmq_msg_t *identity, zmq_msg_t *body, zmr_msg_t *msg
                     s_requeue (self, id, "its reducer came back");
             }
         }
+        //  A reducer started again may listen elsewhere (tcp://*:* takes a
+        //  free port, maybe the one another reducer had) or with another
+        //  key: mappers hear it in a new WELCOME and connect there afresh.
+        bool moved = holder >= 0 && holder != index
+                  && (strcmp (self->workers[holder].endpoint, worker->endpoint)
+                  ||  strcmp (self->workers[holder].key, worker->key));
         self->reducer_of[msg->partition] = index;
         zmr_log (1, "reducer %u is %s at %s", msg->partition, worker->name,
                  worker->endpoint);
+        for (size_t i = 0; moved && s_ready (self) && i < self->nworkers; i++)
+            if (self->workers[i].role == ZMR_ROLE_MAPPER && self->workers[i].welcomed
+            &&  self->workers[i].state == W_ALIVE)
+                s_welcome (self, &self->workers[i]);
     }
     else
     if (msg->role == ZMR_ROLE_SINK) {
