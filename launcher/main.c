@@ -35,6 +35,14 @@ s_help (void)
 "      --max-distinct=N  fail the job when a partition holds more than N\n"
 "                        distinct words (default: no limit but memory)\n"
 "      --status=EP       also publish the status at EP, for zmr-monitor\n"
+"      --http=ADDR:PORT  serve the status over HTTP at ADDR:PORT (e.g.\n"
+"                        127.0.0.1:9464), as zmr-monitor --http does: / a live\n"
+"                        dashboard, /status.json, /events, /metrics (Prometheus)\n"
+"      --http-linger=DURATION\n"
+"                        after the job, keep serving its final state for\n"
+"                        DURATION (e.g. 30s, 10m; default 0), so that a browser\n"
+"                        or Prometheus sees the end; Ctrl-C stops it sooner and\n"
+"                        the exit status stays the job's\n"
 "      --expose=tcp://HOST:PORT\n"
 "                        use tcp on HOST, ports PORT.. PORT+3+R, so mappers on\n"
 "                        other machines can join: zmr-mapper tcp://HOST:PORT\n"
@@ -115,7 +123,8 @@ s_run (int argc, char *argv[])
     enum { O_RECEIPT = 200, O_PARTS = 256, O_CHUNK_SIZE, O_DEAD_MS, O_POISON, O_STATUS, O_EXPOSE, O_PROGRESS,
            O_NO_PROGRESS, O_STATS, O_MAP_COST, O_STREAM, O_FOLLOW, O_SNAPSHOT, O_PUBLISH,
            O_FLUSH_MS, O_LIVE_MS, O_FOLLOW_MS, O_WINDOW, O_WINDOW_DIR, O_MAX_DISTINCT,
-           O_CURVE, O_REQUIRE_CURVE, O_MAX_WORD, O_MAX_MESSAGE, O_VERSION, O_FORCE };
+           O_CURVE, O_REQUIRE_CURVE, O_MAX_WORD, O_MAX_MESSAGE, O_VERSION, O_FORCE,
+           O_HTTP, O_HTTP_LINGER };
     static const struct option options[] = {
         { "mappers", required_argument, NULL, 'm' },
         { "reducers", required_argument, NULL, 'r' },
@@ -127,6 +136,8 @@ s_run (int argc, char *argv[])
         { "dead-ms", required_argument, NULL, O_DEAD_MS },
         { "poison-limit", required_argument, NULL, O_POISON },
         { "status", required_argument, NULL, O_STATUS },
+        { "http", required_argument, NULL, O_HTTP },
+        { "http-linger", required_argument, NULL, O_HTTP_LINGER },
         { "expose", required_argument, NULL, O_EXPOSE },
         { "curve", no_argument, NULL, O_CURVE },
         { "require-curve", no_argument, NULL, O_REQUIRE_CURVE },
@@ -170,6 +181,11 @@ s_run (int argc, char *argv[])
             case O_DEAD_MS: config.dead_ms = (uint32_t) zmr_option_u64 ("--dead-ms", optarg, 100, 3600000); break;
             case O_POISON: config.poison_limit = (uint32_t) zmr_option_u64 ("--poison-limit", optarg, 1, 1000); break;
             case O_STATUS: config.status = zmr_option_endpoint ("--status", optarg); break;
+            case O_HTTP: config.http = optarg; break;
+            case O_HTTP_LINGER:
+                config.http_linger_ms = zmr_option_duration ("--http-linger", optarg, 0,
+                                                             7 * 86400000ull);
+                break;
             case O_EXPOSE:
                 config.expose = zmr_option_endpoint ("--expose", optarg);
                 if (strncmp (optarg, "tcp://", 6))
@@ -213,6 +229,8 @@ s_run (int argc, char *argv[])
     if (config.window_ms && !config.window_dir && !config.publish)
         zmr_usage_error ("option --window: say where the windows go, with --window-dir=DIR "
                          "or --publish=EP");
+    if (config.http_linger_ms && !config.http)
+        zmr_usage_error ("option --http-linger needs --http");
     if (config.window_dir && !config.window_ms)
         zmr_usage_error ("option --window-dir needs --window");
     if (config.stream && !chunk_set)

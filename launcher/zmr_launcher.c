@@ -5,6 +5,7 @@
 #define _GNU_SOURCE             //  pipe2
 #include "zmr_launcher.h"
 #include "zmr_output.h"
+#include "zmr_http.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1419,6 +1420,18 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
         zmr_log (0, "%s", err);
         return 2;
     }
+    //  --http: bound now, after fds 0-2 are in place, and said before
+    //  anything starts when it cannot be (exit 2, as an endpoint).
+    int http_fd = -1;
+    if (config->http) {
+        bool usage;
+        http_fd = zmr_http_listen (config->http, &usage, err, sizeof err);
+        if (http_fd == -1) {
+            zmr_log (0, "option --http: %s", err);
+            return 2;
+        }
+    }
+    zmr_http_t *http = NULL;
     const char *tmp = getenv ("TMPDIR");
     tmp = tmp && *tmp? tmp: "/tmp";
     s_sweep (tmp);
@@ -1473,6 +1486,15 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
                      "with --curve-server it and its own certificate in %s", server,
                      self.allow);
     }
+    if (http_fd != -1) {
+        //  Served from the status zmr run reads anyway: no process more.
+        http = zmr_http_new (http_fd, self.status, err, sizeof err);
+        http_fd = -1;
+        if (!http) {
+            zmr_log (0, "%s", err);
+            goto cleanup;
+        }
+    }
     sub = zmr_socket (ZMQ_SUB, 16 << 20, 0);
     if (sub) {
         zsock_set_conflate (sub, 1);
@@ -1499,6 +1521,8 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
         s_wait (&self, sub, &last, config->stats? 10: 50);
         if (last.seq != seq || !last_status_at)
             last_status_at = zmr_now_ms ();
+        if (http && last.seq != seq)
+            zmr_http_publish (http, &last);
         if (!strcmp (last.phase, "done"))
             done = true;
         if (!strcmp (last.phase, "failed")) {
@@ -1631,6 +1655,13 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
     }
     if (code == 0 && self.result[0] && !s_signals && s_copy_result (&self))
         code = 1;
+    if (http && sub) {
+        //  The ventilator's last state may have come after the last look.
+        uint64_t seq = last.seq;
+        s_read_status (&self, sub, &last);
+        if (last.seq != seq)
+            zmr_http_publish (http, &last);
+    }
     if (code == 0 && (last.chunks_quarantined || some_quarantined)) {
         zmr_log (0, "done WITHOUT %llu quarantined chunks (mappers kept dying on them):",
                  (unsigned long long) last.chunks_quarantined);
@@ -1690,5 +1721,18 @@ cleanup:
     s_remove_dir (self.dir);
     if (self.lock_fd >= 0)
         close (self.lock_fd);
+    if (http && config->http_linger_ms && !s_signals) {
+        //  Everything is stopped and removed: only the final state is
+        //  still served, for a browser or Prometheus to see the end.
+        zmr_log (0, "serving the final state at http://%s for %llu s more (Ctrl-C to stop)",
+                 config->http, (unsigned long long) (config->http_linger_ms + 999) / 1000);
+        int64_t until = zmr_now_ms () + (int64_t) config->http_linger_ms;
+        while (!s_signals && zmr_now_ms () < until)
+            usleep (50000);
+        s_signals = 0;              //  Ending the linger is not a stop of the job
+    }
+    zmr_http_destroy (&http);
+    if (http_fd != -1)
+        close (http_fd);
     return code;
 }

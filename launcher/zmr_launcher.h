@@ -15,6 +15,8 @@ typedef struct {
     uint32_t dead_ms;            //  Worker liveness timeout
     uint32_t poison_limit;       //  Mappers that may die on a chunk (0: the ventilator's)
     const char *status;          //  Extra status endpoint to bind, or NULL
+    const char *http;            //  ADDR:PORT to serve the status over HTTP, or NULL
+    uint64_t http_linger_ms;     //  ... and its final state this long after the job
     const char *expose;          //  tcp://HOST:PORT base for all endpoints, or NULL
     bool curve;                  //  CURVE on every socket, with certificates made
                                  //  for this job

@@ -1380,13 +1380,13 @@ s_pack_state (s_vent_t *self, int type)
     stat->window_ms = self->config->window_ms;
     stat->elapsed_ms = (uint64_t) (now - self->started);
     stat->input_eof = self->eof;
-    //  Input to read, and no room to take it in: the reader waits (a pipe's
-    //  writer blocks, a socket's sender is held back by TCP).
-    //  Its running total counts each span between two samples that began
-    //  backpressured (a sample each status: 250 ms resolution).
+    //  Backpressure's running total counts each span between two samples
+    //  that began backpressured (a sample each status: 250 ms resolution).
     if (stat->backpressured && self->backpressure_at)
         stat->backpressure_ms += (uint64_t) (now - self->backpressure_at);
     self->backpressure_at = now;
+    //  Input to read, and no room to take it in: the reader waits (a pipe's
+    //  writer blocks, a socket's sender is held back by TCP).
     stat->backpressured = self->phase == P_MAPPING && !self->eof && !self->input_waits
                        && !s_can_issue (self);
     stat->mappers_alive = 0;
