@@ -45,6 +45,8 @@ typedef struct {
     zmr_counters_t counters;     //  For heartbeats
     int64_t next_heartbeat;      //  When the next HEARTBEAT is due
     int64_t next_hello;          //  A HELLO asked for (AGAIN) goes no sooner
+    bool hello_due;              //  Said HELLO after a new handshake: again
+                                 //  until WELCOME or FINISH answers
     int64_t idle_since;          //  When the last chunk was mapped
     bool trimmed;                //  Memory given back since then
     bool unmapped_hit;           //  The chunk in hand holds ZMR_TEST_UNMAPPED
@@ -156,19 +158,23 @@ s_on_control (s_mapper_t *self)
     else
     if ((msg.type == ZMR_FINISH || msg.type == ZMR_WELCOME) && self->over
     &&  msg.job == self->over)
-        ;   //  The last job's ventilator, still there: no news
+        self->hello_due = false;    //  The last job's ventilator: no news
     else
-    if ((msg.type == ZMR_FINISH || msg.type == ZMR_WELCOME) && msg.job != self->job)
+    if ((msg.type == ZMR_FINISH || msg.type == ZMR_WELCOME) && msg.job != self->job) {
+        self->hello_due = false;
         s_other_job (self, &msg);
+    }
     else
     if (msg.type == ZMR_WELCOME) {
         //  Our job, told again (after our HELLO, or a reducer came back):
         //  a peer that moved is connected to afresh.
+        self->hello_due = false;
         if (s_adopt (self, &msg))
             self->failed = true;
     }
     else
     if (msg.type == ZMR_FINISH) {
+        self->hello_due = false;
         self->finished = true;
         self->finish_ok = msg.flag;
         //  The ventilator said why, once, for the whole job: here it is
@@ -782,8 +788,12 @@ s_on_link (s_mapper_t *self)
         memcpy (&id, zframe_data (head), 2);
     zmsg_destroy (&event);
     if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        //  Again until answered: a ventilator whose job is not ready yet
+        //  answers later, and one of another job takes only HELLO from us
+        //  as a sign of life (it drops our heartbeats of the old job).
         zmr_log (1, "connected to %s again: saying HELLO", self->config->control);
         s_hello (self, true);
+        self->hello_due = true;
     }
 }
 
@@ -795,6 +805,7 @@ s_serve (s_mapper_t *self)
 {
     self->finished = false;
     self->finish_ok = false;
+    self->hello_due = false;
     s_heartbeat (self, 0);
     self->trimmed = true;           //  Nothing held yet
     s_link_start (self);
@@ -822,6 +833,8 @@ s_serve (s_mapper_t *self)
             break;
         if (zmr_now_ms () >= self->next_heartbeat)
             s_heartbeat (self, 0);
+        if (self->hello_due)
+            s_hello (self, false);
         if (!self->trimmed && zmr_now_ms () >= self->idle_since + S_IDLE_MS)
             s_trim (self, "no chunk for a while");
     }

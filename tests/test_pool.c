@@ -300,6 +300,64 @@ Test (pool, a_mapper_carries_on_when_its_ventilator_comes_back_with_its_journal)
     cr_assert_eq (code, 0, "the mapper exited %d: %s", code, s_text (mapper_err));
 }
 
+//  Kills the job's ventilator (kill -9, mid-job, after fraction of its
+//  input), then its reducers and sink: the job is gone for good.
+static void
+s_job_kill (s_job_t *job, double fraction)
+{
+    s_wait_progress (job, fraction);
+    cr_assert_eq (kill (job->ventilator, SIGKILL), 0);
+    h_wait (job->ventilator, 30000, "the killed ventilator");
+    h_status_t before;
+    cr_assert_eq (h_status_last (job->monitor_out, &before), 0);
+    cr_assert_str_eq (before.phase, "mapping", "%s was over before the kill", job->tag);
+    kill (job->sink, SIGKILL);
+    for (int p = 0; p < job->reducers; p++)
+        kill (job->reducer[p], SIGKILL);
+}
+
+//  The ventilator dies for good mid-job (the mapper likely mid-chunk), and
+//  a new one with another job (another R, text, reducers) answers at the
+//  same address: the mapper drops the old job and does the new one, the
+//  only mapper there is, saying so.
+Test (pool, a_mapper_whose_ventilator_died_joins_the_new_job_at_its_address)
+{
+    s_job_t first;
+    s_job_ipc (&first, "gone", 2, s_slice ("first.txt", 0, 2000000));
+    s_job_start (&first);
+    char *mapper_err = h_path ("mapper.err");
+    pid_t mapper = h_spawnl (&(h_io_t) { .stderr_path = mapper_err }, "zmr-mapper",
+                             "--delay-ms=50", first.control, NULL);
+    s_job_kill (&first, 0.3);
+    s_job_t second;
+    s_job_ipc (&second, "new", 3, s_slice ("second.txt", 2000000, 600000));
+    s_job_start (&second);
+    s_job_finish (&second);
+    cr_assert (h_running (mapper), "the mapper left: %s", s_text (mapper_err));
+    cr_assert (strstr (s_text (mapper_err), "is left unfinished")
+               && strstr (s_text (mapper_err), "with 3 reducers"),
+               "the mapper did not say it joined another job: %s", s_text (mapper_err));
+}
+
+//  The same with --once: the mapper's one job is gone; it exits 1 saying so.
+Test (pool, once_leaves_when_another_job_answers_at_its_address)
+{
+    s_job_t first;
+    s_job_ipc (&first, "gone", 2, s_slice ("first.txt", 0, 2000000));
+    s_job_start (&first);
+    char *mapper_err = h_path ("mapper.err");
+    pid_t mapper = h_spawnl (&(h_io_t) { .stderr_path = mapper_err }, "zmr-mapper", "--once",
+                             "--delay-ms=50", first.control, NULL);
+    s_job_kill (&first, 0.3);
+    s_job_t second;
+    s_job_ipc (&second, "new", 2, s_slice ("second.txt", 2000000, 600000));
+    s_job_start (&second);
+    int code = h_exit_code (h_wait (mapper, 60000, "the mapper with --once"));
+    cr_assert_eq (code, 1, "the mapper exited %d: %s", code, s_text (mapper_err));
+    cr_assert (strstr (s_text (mapper_err), "left unfinished (--once"),
+               "stderr: %s", s_text (mapper_err));
+}
+
 //  --once: the mapper leaves after its job, exit 0; another mapper of the
 //  same job without it stays for the next.
 Test (pool, once_exits_0_after_the_first_job)
