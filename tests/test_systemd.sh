@@ -58,6 +58,7 @@ cleanup() {
     # SIGTERM to systemd-nspawn powers its machine off; a machine that has not
     # gone within 30 s is killed (PID 1 of its namespace, then nspawn).
     for h in "${!nspawn_pid[@]}"; do kill -TERM "${nspawn_pid[$h]}" 2>/dev/null; done
+    t=$SECONDS
     for h in "${!nspawn_pid[@]}"; do
         p=${nspawn_pid[$h]}
         for ((i = 0; i < 300; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
@@ -68,6 +69,7 @@ cleanup() {
         fi
         wait "$p" 2>/dev/null
     done
+    [ ${#nspawn_pid[@]} = 0 ] || echo "machines powered off: $((SECONDS - t)) s"
     for h in "${made_ns[@]}"; do
         ip netns pids "$h" 2>/dev/null | xargs -r kill -9 2>/dev/null
         ip netns del "$h" 2>/dev/null
@@ -306,6 +308,10 @@ done
     fail "the ventilator keeps no journal in /var/lib/private/zmr-ventilator"
 killunit r zmr-reducer@0.service
 killunit m zmr-mapper@1.service
+# The ventilator, once it has read (and so spooled) all the first half: the
+# one systemd starts again resumes the job from its journal and spool.
+wait_status "d['bytes_read'] == $half"
+killunit v zmr-ventilator.service
 # A new mapper mid-job; once the status shows it, the others leave (finishing
 # the chunk in hand), so the second half can only be mapped by it.
 inm m systemctl start zmr-mapper@3.service || fail "systemctl start zmr-mapper@3"
@@ -366,5 +372,12 @@ if [ -s "$work/result2" ] && cmp -s "$work/result2" "$work/reference2"; then
 else
     fail "second job: result differs from its reference: $(diff "$work/reference2" "$work/result2" | head -n 4 | tr '\n' ' ')"
 fi
+# The pool's mapper leaves on systemctl stop, between jobs too, exit 0.
+t=$SECONDS
+inm m systemctl stop zmr-mapper@3.service || fail "systemctl stop zmr-mapper@3"
+r=$(prop m zmr-mapper@3.service Result); code=$(prop m zmr-mapper@3.service ExecMainStatus)
+[ "$r" = success ] && [ "$code" = 0 ] ||
+    fail "zmr-mapper@3 stopped badly: result $r, exit $code"
+echo "systemctl stop zmr-mapper@3 between jobs: $((SECONDS - t)) s, exit 0"
 echo "test_systemd: $((SECONDS - t_start)) s in all"
 exit 0
