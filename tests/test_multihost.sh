@@ -10,6 +10,8 @@
 #   s  198.18.0.3  zmr-sink
 #   m1 198.18.0.4, m2 198.18.0.5  a zmr-mapper each
 #   m3 198.18.0.6  a mapper that joins mid-job
+# Mappers run with --once (each job's own), but for the last two jobs: the
+# same two serve both, a standing pool.
 # Each scenario is one job over the KJV text, checked against an independent
 # reference (tr | sort | uniq -c). A fault job is held open by its input: the
 # FIFO gets the first half, the fault happens, then the second half and EOF,
@@ -17,6 +19,8 @@
 # Usage: test_multihost.sh BINDIR. Exit 0 all exact, 1 a scenario failed
 # (named on stderr), 77 cannot run here (not root, no netns): skipped.
 set -uo pipefail
+# (pipefail: a check reads all it pipes, grep >/dev/null, not grep -q, which
+# may exit first and fail the writer with SIGPIPE.)
 bin=$(cd "${1:?usage: test_multihost.sh BINDIR}" && pwd) || exit 1
 skip() { echo "SKIP: test_multihost: $*"; exit 77; }
 
@@ -118,13 +122,15 @@ ventilator() {
         --control "tcp://*:5550" --chunks "tcp://*:5551" --status "tcp://*:5552" \
         --journal "$sc/job.journal" "$sc/in.fifo"
 }
+declare -A advertise   # reducer P --advertise's endpoint, if any
 reducer() {
-    # A fixed port each: a reducer started again binds where it was (on
-    # tcp://*:* the two restarted reducers may swap ports, and mappers then
-    # dial each with the other's key: see the report of issue 14).
-    start "reducer$1" r "$bin/zmr-reducer" -p "$1" --state "$sc/state" \
-        --bind "tcp://*:$((5560 + $1))" \
-        --curve-cert "$keys/reducer$1.cert_secret" --curve-allow "$keys/allow" \
+    # A fixed port each, as README shows (tests/test_pool.c has reducers
+    # started again on each other's ports).
+    local p=$1 adv=()
+    [ -n "${advertise[$p]:-}" ] && adv=(--advertise "${advertise[$p]}")
+    start "reducer$p" r "$bin/zmr-reducer" -p "$p" --state "$sc/state" \
+        --bind "tcp://*:$((5560 + p))" "${adv[@]}" \
+        --curve-cert "$keys/reducer$p.cert_secret" --curve-allow "$keys/allow" \
         "${curve_client[@]}" "$ctl"
 }
 sink() {
@@ -132,9 +138,11 @@ sink() {
         --curve-cert "$keys/sink.cert_secret" --curve-allow "$keys/allow" \
         "${curve_client[@]}" "$ctl"
 }
-mapper() { # mapper N HOST
-    start "mapper$1" "$2" "$bin/zmr-mapper" --name "mapper$1" \
-        --curve-cert "$keys/mapper$1.cert_secret" "${curve_client[@]}" "$ctl"
+mapper() { # mapper N HOST [OPTION...]: --once unless --pool
+    local n=$1 h=$2 once=--once; shift 2
+    [ "${1:-}" = --pool ] && { once=; shift; }
+    start "mapper$n" "$h" "$bin/zmr-mapper" --name "mapper$n" $once "$@" \
+        --curve-cert "$keys/mapper$n.cert_secret" "${curve_client[@]}" "$ctl"
 }
 status_json() { # the ventilator's status, once, as JSON (empty if none)
     inns m3 timeout 20 "$bin/zmr-monitor" --json --once \
@@ -148,7 +156,7 @@ fail() { echo "FAIL: scenario '$scenario': $*" >&2; failed=1; }
 # the sink; the FIFO held open on fd 3 (read-write, so opening never blocks).
 begin() {
     scenario=$1
-    sc="$work/$(echo "$1" | tr -c 'a-z0-9\n' '-')"
+    sc="$work/$(echo "$scenario" | tr -c 'a-z0-9\n' '-')"
     mkdir -p "$sc"
     mkfifo "$sc/in.fifo"
     exec 3<>"$sc/in.fifo"
@@ -192,8 +200,10 @@ print(", %d chunks, re-issued %d, duplicates %d; mappers: %s"
 }
 feed_bg() { timeout 300 cat "$1" >&3 & feed_pid=$!; }
 feed_wait() { wait "$feed_pid" || fail "feeding timed out"; }
-# finish: EOF to the ventilator, every process of the job waited for
-# (bounded), the result compared with the reference.
+# finish [NAME...]: EOF to the ventilator, every process of the job and
+# the named ones waited for (bounded), the result compared with the
+# reference. Processes on the hosts in $keep (a pool) are left running.
+keep=
 finish() {
     settle
     exec 3>&-
@@ -204,6 +214,7 @@ finish() {
         [ "$rc" = 0 ] || fail "$name exited $rc ($(tail -n 3 "$sc/$name.log" | tr '\n' ' '))"
     done
     for h in "${hosts[@]}"; do
+        case " $keep " in *" $h "*) continue ;; esac
         ip netns pids "$(ns "$h")" | xargs -r kill -9 2>/dev/null
     done
     local t1; t1=$(date +%s.%N)
@@ -276,7 +287,7 @@ NFT
 mapper 1 m1; mapper 2 m2
 feed "$input"
 finish mapper1 mapper2
-inns r nft list table inet zmrt 2>/dev/null | grep -q 'numgen random' ||
+inns r nft list table inet zmrt 2>/dev/null | grep 'numgen random' >/dev/null ||
     fail "the drop table was gone before the job ended"
 inns r nft delete table inet zmrt
 
@@ -314,11 +325,66 @@ begin "reducers' host kill -9 and restart"
 mapper 1 m1; mapper 2 m2
 feed "$work/part1"
 wait_status 'd["chunks_done"] >= 2'
-ip netns pids "$(ns r)" | xargs -r kill -9
-wait "${pid_of[reducer0]}" "${pid_of[reducer1]}" 2>/dev/null
+{ ip netns pids "$(ns r)" | xargs -r kill -9
+  wait "${pid_of[reducer0]}" "${pid_of[reducer1]}"; } 2>/dev/null
 reducer 0
 reducer 1
 feed "$work/part2"
 finish mapper1 mapper2
+
+# --- 8. every process on the ventilator's host kill -9'd, started again by hand --
+# Mid-job, with the same --journal (and the same FIFO: what it had read is
+# in its journal's spool, the rest still in the pipe). The mappers are a
+# pool (no --once): they carry on in the same job, and stay after it.
+begin "ventilator's host kill -9 and restart"
+mapper 1 m1 --pool; mapper 2 m2 --pool
+feed "$work/part1"
+wait_status 'd["chunks_done"] >= 2'
+# (Quiet: bash would say "Killed" of the ventilator's wrapper.)
+{ ip netns pids "$(ns v)" | xargs -r kill -9; wait "${pid_of[ventilator]}"; } 2>/dev/null
+ventilator
+feed "$work/part2"
+keep="m1 m2"
+finish
+pool_pids="${pid_of[mapper1]} ${pid_of[mapper2]}"
+
+# --- 9. --advertise: reducers reachable only at an address the ventilator ------
+# could not have seen. The reducers' host gets a second address; the reducers
+# bind tcp://*:PORT and advertise it; their ports at the first address are
+# closed to everyone (nft), so only the advertised address can work. Their
+# HELLOs come from the first address, which is all the ventilator sees.
+# The mappers are the pool of the last job: they must serve this one too.
+adv=198.18.0.12
+inns r ip addr add "$adv/24" dev eth0 || fail "cannot add $adv"
+inns r nft -f - <<NFT || fail "nft (first address open)"
+table inet zmrt {
+    chain in { type filter hook input priority 0; ip daddr ${addr[r]} tcp dport { 5560, 5561 } drop; }
+}
+NFT
+advertise=([0]="tcp://$adv:5560" [1]="tcp://$adv:5561")
+kill -0 ${pool_pids} 2>/dev/null || fail "a pool mapper was gone after its job"
+begin "--advertise, and the pool's next job"
+# Held open until both have joined (a pool mapper says HELLO every second).
+feed "$work/part1"
+wait_status '{w["name"] for w in d["workers"] if w["role"] == "mapper" and w["state"] == "alive"} == {"mapper1", "mapper2"}'
+feed "$work/part2"
+keep="m1 m2"
+finish
+python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+m = [w for w in d["workers"] if w["role"] == "mapper"]
+sys.exit(0 if len(m) == 2 and all(w["chunks"] > 0 for w in m)
+         and {w["name"] for w in m} == {"mapper1", "mapper2"} else 1)' \
+    "$sc/status.json" 2>/dev/null || fail "the pool's two mappers did not both serve the next job"
+inns r nft list table inet zmrt 2>/dev/null | grep 'dport' >/dev/null ||
+    fail "the table closing the first address was gone before the job ended"
+inns r nft delete table inet zmrt
+# The pool leaves on SIGTERM, exit 0.
+kill -TERM ${pool_pids}
+for p in ${pool_pids}; do
+    wait "$p"; rc=$?
+    [ "$rc" = 0 ] || fail "a pool mapper exited $rc on SIGTERM"
+done
 
 exit $failed
