@@ -24,9 +24,12 @@ packages=(build-essential cmake pkg-config libzmq3-dev libczmq-dev
 # fails here; netavark and aardvark-dns for its networks) on a Debian base
 # made by debootstrap, and boot the systemd units in systemd-nspawn
 # machines. The web face is checked by a real Prometheus and Chromium.
+# Podman's pods need catatonit (their pause image), netavark needs iptables
+# (only suggested by podman), and the Kubernetes test reads the manifests
+# with python3-yaml.
 test_packages=(clang libclang-rt-14-dev groff-base nftables ethtool iproute2
-               podman runc netavark aardvark-dns debootstrap systemd-container
-               prometheus chromium)
+               podman runc netavark aardvark-dns catatonit iptables debootstrap
+               systemd-container python3-yaml prometheus chromium)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 say() { printf '== %s\n' "$*" >&2; }
