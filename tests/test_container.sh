@@ -112,6 +112,10 @@ prun() { podman run --rm --network none "$img" "$@"; }
 uid=$(prun id -u) || die "podman run $img id -u failed"
 [ "$uid" != 0 ] || die "the image runs as root"
 prun zmr --version | grep -q '^zmr ' || die "zmr --version in the image"
+# Every library the programs link is in the image (the runtime package
+# list of the Containerfile is complete).
+missing=$(prun sh -c 'ldd /usr/local/bin/zmr*' | grep 'not found' | sort -u | tr -s ' \t\n' ' ')
+[ -z "$missing" ] || die "libraries missing from the image: $missing"
 for p in zmr zmr-ventilator zmr-mapper zmr-reducer zmr-sink zmr-monitor; do
     prun "$p" --help >/dev/null 2>&1 || die "$p --help fails in the image"
 done
