@@ -28,6 +28,7 @@ extern const size_t zmr_dashboard_html_size;
 #define S_TIMEOUT_S 30           //  A connection idle (or not read) this long is closed
 #define S_REQUEST_MEMORY 32768   //  Per connection: bigger request headers get 431
 #define S_EVENT_BLOCK 16384      //  Bytes MHD asks an event stream for at once
+#define S_SEND_BUFFER 65536      //  Kernel send buffer per connection (bounded)
 #define S_COALESCE_MS 250        //  At most 4 status events a second per client
 #define S_STALE_TICK_MS 1000     //  A monitor event this often while not fresh
 #define S_KEEPALIVE_MS 15000     //  A comment line this often on a quiet stream
@@ -372,6 +373,22 @@ s_answer (void *cls, struct MHD_Connection *connection, const char *url, const c
                    "not found: try /, /status.json, /events or /metrics\n");
 }
 
+//  A new connection: its kernel send buffer is bounded (not left to grow
+//  to megabytes), so a client that stops reading holds little memory and
+//  its stream stops within seconds, after which MHD's timeout drops it.
+static void
+s_on_connection (void *cls, struct MHD_Connection *connection, void **socket_context,
+                 enum MHD_ConnectionNotificationCode code)
+{
+    if (code != MHD_CONNECTION_NOTIFY_STARTED)
+        return;
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info (connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    int size = S_SEND_BUFFER;
+    if (info)
+        setsockopt (info->connect_fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+}
+
 //  ---------------------------------------------------------------------
 
 int
@@ -476,6 +493,7 @@ zmr_http_new (int listener, const char *endpoint, char *err, size_t size)
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int) S_CONNECTIONS,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) S_TIMEOUT_S,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) S_REQUEST_MEMORY,
+        MHD_OPTION_NOTIFY_CONNECTION, s_on_connection, NULL,
         MHD_OPTION_END);
     if (!self->daemon) {
         close (listener);

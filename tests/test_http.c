@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -485,4 +486,97 @@ Test (http, clients_that_never_read_slow_neither_the_monitor_nor_the_job)
     cr_assert_eq (h_exit_code (h_wait (monitor, S_BOUND_MS, "zmr-monitor --http")), 0);
     cr_log_info ("%d answers beside 40 stuck clients, the slowest %lld ms", answered,
                  (long long) slowest);
+}
+
+//  ---------------------------------------------------------------------
+
+//  Threads of a process: the server has one per connection.
+static int
+s_threads (pid_t pid)
+{
+    int n = 0;
+    char *path = h_strf ("/proc/%d/task", (int) pid);
+    DIR *dir = opendir (path);
+    cr_assert_not_null (dir);
+    for (struct dirent *e; (e = readdir (dir));)
+        n += e->d_name[0] != '.';
+    closedir (dir);
+    return n;
+}
+
+Test (http, an_events_client_that_stops_reading_is_dropped_and_others_are_not)
+{
+    char *fifo = h_fifo ("in.fifo");
+    size_t len;
+    h_read (h_kjv (), &len);
+    h_feed_start_held (fifo, h_kjv (), 65536, 0, len, len / 4);
+    h_job_opts_t opts = { .mappers = 1, .stdin_path = fifo, .chunk_size = "64K" };
+    h_job_t job;
+    h_job_start (&job, "-", &opts);
+    pid_t monitor;
+    int port = s_start_monitor (job.status, &monitor);
+    int base = s_threads (monitor);
+
+    //  A reader that keeps up, and 5 that never read (1 KiB receive
+    //  buffers): once their buffers are full the server cannot write to
+    //  them, and drops them after its connection timeout (30 s).
+    int good = s_connect (port);
+    cr_assert_geq (good, 0);
+    const char *ask = "GET /events HTTP/1.1\r\nHost: x\r\n\r\n";
+    s_send_all (good, ask, strlen (ask));
+    int stuck[5];
+    for (int i = 0; i < 5; i++) {
+        stuck[i] = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int small = 1024;
+        setsockopt (stuck[i], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+        struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port) };
+        addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+        cr_assert_eq (connect (stuck[i], (struct sockaddr *) &addr, sizeof addr), 0);
+        s_send_all (stuck[i], ask, strlen (ask));
+    }
+    int64_t deadline = h_now_ms () + S_BOUND_MS;
+    int peak = s_threads (monitor);
+    while (peak < base + 6 && h_now_ms () < deadline) {
+        h_sleep_ms (50);
+        peak = s_threads (monitor);
+    }
+    cr_assert_geq (peak, base + 6, "6 streams, threads %d from %d", peak, base);
+
+    //  Until the 5 are dropped, the good reader reads on.
+    char buf[65536];
+    size_t good_bytes = 0;
+    int64_t started = h_now_ms ();
+    deadline = started + 240000;
+    int now_threads = peak;
+    while (now_threads > peak - 5 && h_now_ms () < deadline) {
+        struct pollfd p = { good, POLLIN, 0 };
+        if (poll (&p, 1, 200) > 0) {
+            ssize_t n = recv (good, buf, sizeof buf, 0);
+            cr_assert_gt (n, 0, "the good reader's stream ended");
+            good_bytes += (size_t) n;
+        }
+        now_threads = s_threads (monitor);
+    }
+    cr_assert_leq (now_threads, peak - 5, "the 5 stuck streams were not dropped in 240 s "
+                   "(threads %d, peak %d)", now_threads, peak);
+    //  The good reader is still served: more status events come.
+    size_t before = good_bytes;
+    deadline = h_now_ms () + S_BOUND_MS;
+    while (good_bytes < before + 1000 && h_now_ms () < deadline) {
+        struct pollfd p = { good, POLLIN, 0 };
+        if (poll (&p, 1, 200) > 0) {
+            ssize_t n = recv (good, buf, sizeof buf, 0);
+            cr_assert_gt (n, 0, "the good reader was dropped too");
+            good_bytes += (size_t) n;
+        }
+    }
+    cr_assert_geq (good_bytes, before + 1000, "the good reader got nothing more");
+    cr_log_info ("5 stuck streams dropped after %lld ms; the reader got %zu bytes",
+                 (long long) (h_now_ms () - started), good_bytes);
+    close (good);
+    for (int i = 0; i < 5; i++)
+        close (stuck[i]);
+    kill (monitor, SIGINT);
+    cr_assert_eq (h_exit_code (h_wait (monitor, S_BOUND_MS, "zmr-monitor --http")), 0);
+    h_feed_stop ();
 }
