@@ -104,7 +104,7 @@ s_hello (s_mapper_t *self, bool force)
 //  The ventilator at our address runs another job than ours: ours is gone
 //  (its ventilator died for good, or ended while we were cut off). With
 //  --once that ends this mapper. In a pool it drops the old job and serves
-//  the new one (welcome a WELCOME), or waits for the next (a FINISH: the
+//  the new one (msg a WELCOME), or waits for the next (msg a FINISH: the
 //  new one is over too).
 static void
 s_other_job (s_mapper_t *self, zmr_msg_t *msg)
@@ -158,7 +158,7 @@ s_on_control (s_mapper_t *self)
     else
     if ((msg.type == ZMR_FINISH || msg.type == ZMR_WELCOME) && self->over
     &&  msg.job == self->over)
-        self->hello_due = false;    //  The last job's ventilator: no news
+        ;   //  The last job's ventilator, a late word: no news
     else
     if ((msg.type == ZMR_FINISH || msg.type == ZMR_WELCOME) && msg.job != self->job) {
         self->hello_due = false;
