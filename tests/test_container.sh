@@ -48,8 +48,9 @@ chmod 755 "$work"
 # netavark's firewall rules for the network go with `podman network rm`,
 # but the nft tables it made for them (ip filter, ip nat, through
 # iptables-nft) stay: one that was not there before this test and holds
-# nothing but netavark's empty chains and the jumps to them is removed;
-# one that another test's network still uses is left alone.
+# nothing but netavark's chains with no address or port in them (its
+# generic mark and masquerade rules) and the jumps to them is removed; one
+# that another test's network still uses is left alone.
 tables_before=
 netavark_leftovers() { # the tables to remove, "family name" a line
     nft -j list ruleset 2>/dev/null | python3 -c '
@@ -66,10 +67,14 @@ for fam, name in sorted(tables - {tuple(t.split(" ")) for t in before if t}):
     def jumps_to_netavark(r):
         return any("jump" in e and e["jump"]["target"].startswith("NETAVARK")
                    for e in r["expr"])
-    if (chains and all(c["name"].startswith("NETAVARK") or "hook" in c for c in chains)
-            and any(c["name"].startswith("NETAVARK") for c in chains)
-            and all(jumps_to_netavark(r) and not r["chain"].startswith("NETAVARK")
-                    for r in rules)):
+    def names_a_network(r):  # an address or a port: some network still there
+        t = json.dumps(r)
+        return any("\"field\": \"%s\"" % f in t for f in ("saddr", "daddr", "dport")) \
+            or "\"dnat\"" in t
+    if (any(c["name"].startswith("NETAVARK") for c in chains)
+            and all(c["name"].startswith("NETAVARK") or "hook" in c for c in chains)
+            and not any(names_a_network(r) for r in rules)
+            and all(jumps_to_netavark(r) for r in rules if not r["chain"].startswith("NETAVARK"))):
         print(fam, name)' "$tables_before"
 }
 cleanup() {
