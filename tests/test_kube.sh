@@ -5,7 +5,9 @@
 # every link, on a podman network of its own in 198.18.20.0/24. One job over
 # the KJV text, checked against an independent reference (tr | sort |
 # uniq -c); mid-job the mapper Deployment gets one more replica and the new
-# mapper must do chunks.
+# mapper must do chunks, the ventilator's liveness probe is run (below), and
+# a reducer's process is killed (-9) and started again by its pod's restart
+# policy on its own PVC.
 #
 # podman 4.3 plays Pods, Deployments, ConfigMaps, Secrets and PVCs, but not
 # StatefulSets, Jobs or Services, and not every field. What this script
@@ -349,6 +351,21 @@ kill -CONT "$vpid"
 play mapper-scaled.yaml
 start_pods zmr-mapper-scaled-pod-0
 wait_status "$(printf "$mapper_alive" zmr-mapper-scaled-pod-0) == 1"
+# A reducer's process killed (-9) mid-job: its pod's restartPolicy (Always,
+# the StatefulSet's) starts it again, as the kubelet would, on its own PVC
+# (--state); the job goes on and stays exact.
+rpid=$(podman inspect --format '{{.State.Pid}}' zmr-reducer-0-reducer)
+[ "${rpid:-0}" -gt 0 ] || die "no pid for zmr-reducer-0's container"
+kill -9 "$rpid"
+end=$((SECONDS + 120))
+while :; do
+    now=$(podman inspect --format '{{.State.Pid}} {{.State.Status}} {{.RestartCount}}' zmr-reducer-0-reducer 2>/dev/null)
+    case $now in "$rpid "*|"0 "*|"") ;; *" running "*) break;; esac
+    [ $SECONDS -lt $end ] || { logs; die "zmr-reducer-0 was not started again after kill -9 ($now)"; }
+    sleep 0.5
+done
+restarts=${now##* }
+wait_status 'any(w["name"] == "zmr-reducer-0" and w["state"] != "dead" for w in d["workers"])'
 timeout 300 cat "$work/part2" >&3 || die "feeding the second half timed out"
 exec 3>&-
 wait_status 'd["phase"] in ("done", "failed")'
@@ -383,12 +400,13 @@ m = {w["name"]: w["chunks"] for w in d["workers"] if w["role"] == "mapper"}
 sys.exit(0 if m.get("zmr-mapper-scaled-pod-0", 0) > 0 else 1)
 PY
 health=$(podman inspect --format '{{.State.Healthcheck.Status}}' zmr-ventilator-ventilator 2>/dev/null)
-python3 - "$work/final.json" "$t0" "$t1" "${health:-none}" <<'PY'
+python3 - "$work/final.json" "$t0" "$t1" "${health:-none}" "$restarts" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 m = ", ".join("%s %d" % (w["name"], w["chunks"]) for w in d["workers"] if w["role"] == "mapper")
 print("kube: exact, %.1f s; %d chunks, re-issued %d, duplicates %d; mappers: %s; "
-      "liveness probe: passed running, failed frozen; healthcheck left at: %s" % (float(sys.argv[3]) - float(sys.argv[2]), d["chunks_done"],
-      d["chunks_reissued"], d["duplicates"], m, sys.argv[4]))
+      "zmr-reducer-0 killed, restarts %s; liveness probe: passed running, failed frozen "
+      "(healthcheck left at %s)" % (float(sys.argv[3]) - float(sys.argv[2]), d["chunks_done"],
+      d["chunks_reissued"], d["duplicates"], m, sys.argv[5], sys.argv[4]))
 PY
 exit 0
