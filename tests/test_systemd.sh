@@ -52,9 +52,17 @@ work=$(mktemp -d /var/tmp/zmr-systemd-XXXXXX) || die "mktemp"
 chmod 755 "$work"
 
 cleanup() {
-    local h p i
+    local rc=$? h p i
     trap '' PIPE INT TERM HUP
-    exec 3>&- 2>/dev/null
+    exec 3>&-
+    # On a failure, what the roles said, before their machines go.
+    if [ "$rc" != 0 ]; then
+        for h in "${!leader[@]}"; do
+            timeout 20 nsenter -t "${leader[$h]}" -m -u -i -n -p -C -- journalctl -q --no-pager \
+                -o short-monotonic -u 'zmr-*' 2>/dev/null | tail -n 8 | sed "s/^/  $h: /" >&2
+        done
+    fi
+    exec 2>/dev/null
     # SIGTERM to systemd-nspawn powers its machine off; a machine that has not
     # gone within 30 s is killed (PID 1 of its namespace, then nspawn).
     for h in "${!nspawn_pid[@]}"; do kill -TERM "${nspawn_pid[$h]}" 2>/dev/null; done
@@ -277,7 +285,7 @@ killunit() {
     restarted "$h" "$u" "$pid"
 }
 # ended HOST UNIT: wait (bounded) until UNIT is no longer running; it must
-# have exited 0.
+# have exited 0 (inactive; a failed unit stays failed).
 ended() {
     local h=$1 u=$2 end=$((SECONDS + 180)) state code
     while [ $SECONDS -lt $end ]; do
@@ -297,7 +305,7 @@ inm v systemctl start zmr-ventilator.service || fail "systemctl start zmr-ventil
 inm r systemctl start zmr-reducer@0.service zmr-reducer@1.service || fail "systemctl start zmr-reducer@0 @1"
 inm s systemctl start zmr-sink.service || fail "systemctl start zmr-sink"
 inm m systemctl start zmr-mapper@1.service zmr-mapper@2.service || fail "systemctl start zmr-mapper@1 @2"
-timeout 300 cat "$work/part1" >&3 || fail "feeding the first half timed out"
+timeout 180 cat "$work/part1" >&3 || fail "feeding the first half timed out"
 wait_status 'd["chunks_done"] >= 2'
 # The reducers' partitions are in their StateDirectory, where the unit says.
 for p in 0 1; do
@@ -312,12 +320,24 @@ killunit m zmr-mapper@1.service
 # one systemd starts again resumes the job from its journal and spool.
 wait_status "d['bytes_read'] == $half"
 killunit v zmr-ventilator.service
+# systemctl stop: the ventilator exits 143, which the unit counts as a clean
+# stop (inactive, not failed: systemd may then unload the unit and forget
+# the status), keeping its journal; systemctl start goes on with the job.
+# (Stopped once it publishes its status again: it has its signal handlers.)
+wait_status 'd["chunks_done"] >= 2'
+inm v systemctl stop zmr-ventilator.service || fail "systemctl stop zmr-ventilator"
+state=$(prop v zmr-ventilator.service ActiveState)
+[ "$state" = inactive ] || fail "systemctl stop zmr-ventilator left it $state"
+[ -s "/proc/${leader[v]}/root/var/lib/private/zmr-ventilator/job.journal" ] ||
+    fail "systemctl stop zmr-ventilator lost the journal"
+inm v systemctl start zmr-ventilator.service || fail "systemctl start zmr-ventilator (again)"
+echo "zmr-ventilator.service: systemctl stop (inactive, not failed; journal kept) and start again"
 # A new mapper mid-job; once the status shows it, the others leave (finishing
 # the chunk in hand), so the second half can only be mapped by it.
 inm m systemctl start zmr-mapper@3.service || fail "systemctl start zmr-mapper@3"
 wait_status 'any(w["name"] == "m-mapper3" and w["state"] != "dead" for w in d["workers"])'
 inm m systemctl stop zmr-mapper@1.service zmr-mapper@2.service || fail "systemctl stop zmr-mapper@1 @2"
-timeout 300 cat "$work/part2" >&3 || fail "feeding the second half timed out"
+timeout 180 cat "$work/part2" >&3 || fail "feeding the second half timed out"
 wait_status 'any(w["name"] == "m-mapper3" and w["chunks"] > 0 for w in d["workers"])'
 note=$(python3 -c '
 import json, sys
@@ -335,9 +355,10 @@ echo "job: $((SECONDS - t_job)) s"
 [ -e "/proc/${leader[v]}/root/var/lib/private/zmr-ventilator/job.journal" ] &&
     fail "the journal is still there after the job"
 
-result="/proc/${leader[s]}/root/var/lib/private/zmr-sink/counts.tsv"
-if [ -s "$result" ]; then
-    awk -F'\t' '{print $1, $2}' "$result" | LC_ALL=C sort > "$work/result"
+# The result, read by root in the machine where the unit says it is.
+result() { inm s cat /var/lib/zmr-sink/counts.tsv 2>/dev/null | awk -F'\t' '{print $1, $2}' | LC_ALL=C sort; }
+result > "$work/result"
+if [ -s "$work/result" ]; then
     cmp -s "$work/result" "$work/reference" ||
         fail "result differs from the reference: $(diff "$work/reference" "$work/result" | head -n 4 | tr '\n' ' ')"
     echo "result: $(wc -l < "$work/result") distinct words, equal to the reference"
@@ -354,16 +375,16 @@ m3pid=$(prop m zmr-mapper@3.service MainPID)
     fail "zmr-mapper@3 did not outlive the job"
 t_job=$SECONDS
 exec 3<>"$work/in/kjv.fifo"
-inm v systemctl start zmr-ventilator.service || fail "second job: systemctl start zmr-ventilator"
 inm r systemctl start zmr-reducer@0.service zmr-reducer@1.service || fail "second job: start reducers"
 inm s systemctl start zmr-sink.service || fail "second job: systemctl start zmr-sink"
-timeout 300 cat "$work/part2" >&3 || fail "second job: feeding timed out"
+inm v systemctl start zmr-ventilator.service || fail "second job: systemctl start zmr-ventilator"
+timeout 180 cat "$work/part2" >&3 || fail "second job: feeding timed out"
 exec 3>&-
 ended v zmr-ventilator.service
 ended s zmr-sink.service
 LC_ALL=C tr -s ' \t\n\v\f\r' '\n' < "$work/part2" | sed '/^$/d' | LC_ALL=C sort |
     uniq -c | awk '{print $2, $1}' | LC_ALL=C sort > "$work/reference2"
-awk -F'\t' '{print $1, $2}' "$result" 2>/dev/null | LC_ALL=C sort > "$work/result2"
+result > "$work/result2"
 if [ -s "$work/result2" ] && cmp -s "$work/result2" "$work/reference2"; then
     [ "$(prop m zmr-mapper@3.service MainPID)" = "$m3pid" ] &&
     [ "$(prop m zmr-mapper@3.service NRestarts)" = 0 ] ||
