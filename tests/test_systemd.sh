@@ -175,6 +175,11 @@ LC_ALL=C tr -s ' \t\n\v\f\r' '\n' < "$input" | sed '/^$/d' | LC_ALL=C sort |
 
 # --- the machines -----------------------------------------------------------------
 t_boot=$SECONDS
+# Where PID 1 is not systemd (here, and CI), systemd-nspawn cannot ask it for
+# a scope of its own: it stays in the caller's cgroup (--keep-unit). Where it
+# is, the host's systemd gives each machine a scope, as usual.
+keep=()
+[ -d /run/systemd/system ] || keep=(--keep-unit)
 for h in "${hosts[@]}"; do
     binds=(--bind-ro="$bin:/usr/local/bin" --bind-ro="$work/etc-$h:/etc/zmr")
     for u in "${units[@]}"; do
@@ -182,7 +187,7 @@ for h in "${hosts[@]}"; do
     done
     [ "$h" = v ] && binds+=(--bind-ro="$work/in:/srv/zmr/input")
     systemd-nspawn --quiet --boot --directory="$rootfs" --volatile=overlay \
-        --register=no --keep-unit --machine="$tag-$h" --hostname="$h" \
+        --register=no "${keep[@]}" --machine="$tag-$h" --hostname="$h" \
         --network-namespace-path="/run/netns/$tag-$h" --console=passive \
         "${binds[@]}" < /dev/null > "$work/boot-$h.log" 2>&1 &
     nspawn_pid[$h]=$!
