@@ -91,7 +91,8 @@ cleanup() {
     local f p v s t
     trap '' PIPE INT TERM HUP
     exec 3>&- 2>/dev/null
-    for f in "${made_ctrs[@]}"; do podman rm -f -t 0 "$f" >/dev/null 2>&1; done
+    # -v: also the anonymous volumes of the image's VOLUMEs it mounts nothing on.
+    for f in "${made_ctrs[@]}"; do podman rm -f -v -t 0 "$f" >/dev/null 2>&1; done
     for f in "${played[@]}"; do timeout 120 podman kube down "$f" >/dev/null 2>&1; done
     for p in "${made_pods[@]}"; do
         podman pod exists "$p" 2>/dev/null && timeout 120 podman pod rm -f -t 5 "$p" >/dev/null 2>&1
