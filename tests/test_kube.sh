@@ -58,7 +58,8 @@
 # (zmrk-PID-monitor, zmrk-PID-net), and the nft
 # tables netavark made during the run if no container is left running.
 # Usage: test_kube.sh SRCDIR. Exit 0 exact, 1 failed (said on stderr),
-# 77 cannot run here (not root, no podman, podman cannot start a pod).
+# 77 cannot run here (not root, no podman or what its pods need, podman
+# cannot start a container).
 set -uo pipefail
 src=$(cd "${1:?usage: test_kube.sh SRCDIR}" && pwd) || exit 1
 skip() { echo "SKIP: test_kube: $*"; exit 77; }
@@ -66,6 +67,9 @@ die() { echo "FAIL: test_kube: $*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || skip "needs root (rootful podman)"
 command -v podman >/dev/null || skip "no podman (./dev.sh test installs it)"
+command -v catatonit >/dev/null || [ -x /usr/libexec/podman/catatonit ] ||
+    skip "no catatonit, which podman's pods need (./dev.sh test installs it)"
+command -v iptables >/dev/null || skip "no iptables, which netavark needs (./dev.sh test installs it)"
 command -v bible >/dev/null || skip "no bible (package bible-kjv) for the input"
 python3 -c 'import yaml' 2>/dev/null || skip "no python3-yaml for the manifests' transform"
 # runc and explicit ulimits: crun fails here (deploy/container/containers.conf).
