@@ -82,6 +82,8 @@ cleanup() {
         ip netns pids "$h" 2>/dev/null | xargs -r kill -9 2>/dev/null
         ip netns del "$h" 2>/dev/null
     done
+    # systemd-nspawn's directory for mounts into a machine, when it left one.
+    rmdir /run/systemd/nspawn/propagate/"$tag"-* 2>/dev/null
     rm -rf "$work"
 }
 trap cleanup EXIT
