@@ -14,12 +14,16 @@
 # CURVE on every link (the units always speak it). In every machine:
 # systemd-analyze verify of the units must say nothing; systemd-analyze
 # security scores are printed. One job over the KJV text, held open by its
-# FIFO: after the first half, reducer@0 and mapper@1 are kill -9'd through
-# their units' MainPID, and systemd must start each again (NRestarts, a new
-# MainPID); then zmr-mapper@3 is started, @1 and @2 are stopped, and the
-# second half can only be mapped by @3 (the status must show it did chunks).
-# The result must equal an independent reference (tr | sort | uniq -c), and
-# every unit of the job must end with exit 0.
+# FIFO: after the first half, reducer@0, mapper@1 and the ventilator are
+# kill -9'd through their units' MainPID, and systemd must start each again
+# (NRestarts, a new MainPID); the ventilator is then stopped and started with
+# systemctl (its journal kept); zmr-mapper@3 is started, @1 and @2 are
+# stopped, and the second half can only be mapped by @3 (the status must show
+# it did chunks). The result must equal an independent reference (tr | sort |
+# uniq -c), and the ventilator, reducers and sink must end with exit 0. A
+# second job (the second half again) must be served by the same zmr-mapper@3
+# process, exact too. The rootfs is made once (about a minute) and kept in
+# /var/cache/zmr-tests, named by the packages it holds.
 # Usage: test_systemd.sh SOURCE_DIR BINDIR. Exit 0 exact, 1 failed (the reason
 # on stderr), 77 cannot run here (one line SKIP: ...).
 set -uo pipefail
