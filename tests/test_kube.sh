@@ -105,11 +105,14 @@ cleanup() {
     for s in "${made_secrets[@]}"; do podman secret rm "$s" >/dev/null 2>&1; done
     [ "$made_net" = 1 ] && podman network rm -f "$net" >/dev/null 2>&1
     # netavark (iptables-nft) makes its tables at the first container of a
-    # network and leaves them. Those that appeared during this run go, unless
-    # a container of someone else still runs (they may be using them).
+    # network and leaves them. Those that appeared during this run and hold
+    # NETAVARK chains go, unless a container of someone else still runs (it
+    # may be using them); no other table is touched.
     if [ -z "$(podman ps -q 2>/dev/null)" ]; then
         nft list tables 2>/dev/null | while read -r _ fam name; do
-            grep -qx "table $fam $name" <<<"$tables_before" || nft delete table "$fam" "$name" 2>/dev/null
+            grep -qx "table $fam $name" <<<"$tables_before" && continue
+            nft list table "$fam" "$name" 2>/dev/null | grep -q NETAVARK &&
+                nft delete table "$fam" "$name" 2>/dev/null
         done
     fi
     rm -rf "$work"
