@@ -36,12 +36,23 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 t0=$SECONDS
 
-# Two free loopback ports: bound by the kernel's choice, then let go.
+# Two free loopback ports below the ephemeral range (as harness.c's
+# h_free_port: no outgoing connection can be holding one when it is bound).
 read -r zmr_port prom_port < <(python3 -c '
-import socket
-s = [socket.socket() for _ in range(2)]
-for x in s: x.bind(("127.0.0.1", 0))
-print(*(x.getsockname()[1] for x in s))')
+import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+ports = []
+while len(ports) < 2:
+    p = random.randrange(1024, low)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+        if p not in ports: ports.append(p)
+    except OSError:
+        pass
+    s.close()
+print(*ports)')
+[ -n "${prom_port:-}" ] || fail "no free loopback port"
 
 input="$work/kjv.txt"
 bible gen1:1-rev22:21 > "$input" 2>/dev/null
