@@ -101,7 +101,9 @@ def child():
 log = open(logf, "ab")
 p = subprocess.Popen([chrome, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                       "--user-data-dir=" + os.path.dirname(os.path.abspath(logf)) + "/chrome-" + str(os.getpid()),
-                      "--remote-debugging-pipe", "--hide-scrollbars", "about:blank"],
+                      "--remote-debugging-pipe", "--hide-scrollbars",
+                      "--disable-dev-shm-usage",  # a container's /dev/shm may be tiny
+                      "about:blank"],
                      stdin=subprocess.DEVNULL, stdout=log, stderr=log, preexec_fn=child, close_fds=False)
 os.close(r_cmd); os.close(w_res)
 buf = b""; nid = 0; session = None
