@@ -15,6 +15,7 @@
 #   receipt's chunks, partitions summing to the words, and the page saying
 #   the status stream is gone; the page open all along also lists the phase
 #   changes among its recent events.
+# * the page throws no uncaught exception, ever.
 # Screenshots (1280x900): mid-job, while the second half of the input comes,
 # to BUILDDIR/dashboard.png, and at the end to BUILDDIR/dashboard-final.png
 # (README.md, "Watching a job").
@@ -107,6 +108,7 @@ p = subprocess.Popen([chrome, "--headless", "--no-sandbox", "--disable-gpu", "--
                      stdin=subprocess.DEVNULL, stdout=log, stderr=log, preexec_fn=child, close_fds=False)
 os.close(r_cmd); os.close(w_res)
 buf = b""; nid = 0; session = None
+thrown = []  # uncaught exceptions in the page: each fails the test
 def send(method, params=None, sess=True, timeout=60):
     global nid, buf
     nid += 1
@@ -118,6 +120,9 @@ def send(method, params=None, sess=True, timeout=60):
         while b"\0" in buf:
             raw, buf = buf.split(b"\0", 1)
             r = json.loads(raw)
+            if r.get("method") == "Runtime.exceptionThrown":
+                x = r["params"]["exceptionDetails"]
+                thrown.append("%s (line %s)" % (x.get("exception", {}).get("description", x.get("text")), x.get("lineNumber")))
             if r.get("id") == nid:
                 if "error" in r: raise RuntimeError("%s: %s" % (method, r["error"]))
                 return r.get("result", {})
@@ -140,8 +145,10 @@ try:
     t = send("Target.createTarget", {"url": "about:blank"}, sess=False)["targetId"]
     session = send("Target.attachToTarget", {"targetId": t, "flatten": True}, sess=False)["sessionId"]
     send("Emulation.setDeviceMetricsOverride", {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False})
-    send("Page.enable"); send("Page.navigate", {"url": url})
+    send("Page.enable"); send("Runtime.enable"); send("Page.navigate", {"url": url})
     for step in steps:
+        if thrown:
+            fail("the page threw: " + "; ".join(thrown))
         kind, arg = step.split(":", 1)
         end = time.time() + (300 if kind == "await" else 120)
         if kind == "wait":
@@ -166,6 +173,9 @@ try:
             open(arg, "wb").write(base64.b64decode(send("Page.captureScreenshot", {"format": "png"})["data"]))
         else:
             fail("unknown step " + step)
+    js("0")
+    if thrown:
+        fail("the page threw: " + "; ".join(thrown))
     try: send("Browser.close", sess=False, timeout=10)
     except Exception: pass
 except RuntimeError as e:
