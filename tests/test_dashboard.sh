@@ -14,11 +14,11 @@
 #   receipt and of an independent reference (tr | sort | uniq -c), the
 #   receipt's chunks, partitions summing to the words, and the page saying
 #   the status stream is gone; the page open all along also lists the phase
-#   changes among its recent events.
+#   changes among its recent events;
 # * the page throws no uncaught exception, ever.
 # Screenshots (1280x900): mid-job, while the second half of the input comes,
 # to BUILDDIR/dashboard.png, and at the end to BUILDDIR/dashboard-final.png
-# (README.md, "Watching a job").
+# (README.md, "Prometheus metrics and the web page").
 #
 # Chromium is driven over its DevTools pipe (cdp.py below), not with
 # --dump-dom: the page holds an EventSource open, a fetch that never ends,
