@@ -341,6 +341,9 @@ sys.exit(0 if eval(sys.argv[2]) else 1)' "$j" "$1" 2>/dev/null; then
 }
 mapper_alive='sum(1 for w in d["workers"] if w["role"] == "mapper" and w["state"] != "dead" and w["name"].startswith("%s"))'
 
+# Every partition served and the sink there: the job maps (else the status
+# says whom it waits for, and that is the failure).
+wait_status 'd["phase"] != "waiting"'
 timeout 300 cat "$work/part1" >&3 || die "feeding the first half timed out"
 wait_status "d[\"chunks_done\"] >= 2 and $(printf "$mapper_alive" zmr-mapper-pod-) == $mappers"
 # The ventilator's liveness probe, which podman 4.3 made its healthcheck (and
