@@ -66,7 +66,18 @@ typedef struct {
     uint64_t window_ms;              //  Window length, 0: no windows
     s_window_t *windows;             //  Open windows, and the last closed
     size_t nwindows, windows_cap;
+    bool failed;                     //  Cannot go on (said why): the loop
+                                     //  ends and the reducer exits 1
 } s_reducer_t;
+
+//  A failure the reducer cannot go on after (its state would be wrong or
+//  unlogged): said by the caller; the loop ends and _run exits 1 without
+//  BYE, as a crash would, so the ventilator re-issues what it did not ACK.
+static void
+s_fail (s_reducer_t *self)
+{
+    self->failed = true;
+}
 
 static void
 s_send_control (s_reducer_t *self)
@@ -284,12 +295,16 @@ s_on_batch (s_reducer_t *self)
     &&  zmr_store_append (self->store, zmq_msg_data (&frame), zmq_msg_size (&frame))) {
         zmr_log (0, "cannot log a batch in %s: %s", self->config->state_dir,
                  strerror (errno));
-        exit (1);
+        zmq_msg_close (&frame);
+        s_fail (self);
+        return;
     }
     if (fresh && s_apply (self, &msg, &words)) {
         zmr_log (0, "out of memory with %zu distinct words",
                  zmr_counts_size (self->counts));
-        exit (1);
+        zmq_msg_close (&frame);
+        s_fail (self);
+        return;
     }
     if (!fresh)
         self->counters.duplicates++;
@@ -452,7 +467,8 @@ s_close_window (s_reducer_t *self, uint64_t id)
     zmr_counts_t *counts = s_window (self, id);
     if (!counts) {
         zmr_log (0, "out of memory closing a window");
-        exit (1);
+        s_fail (self);
+        return;
     }
     s_send_counts (self, counts, id + 1);
     size_t kept = 0;
@@ -521,7 +537,7 @@ s_on_control (s_reducer_t *self)
         if (anew && s_mark_all (self)) {
             zmr_log (0, "out of memory with %zu distinct words",
                      zmr_counts_size (self->counts));
-            exit (1);
+            s_fail (self);
         }
         self->next_update = zmr_now_ms () + self->live_ms;
     }
@@ -656,7 +672,7 @@ zmr_reducer_run (const zmr_reducer_config_t *config)
     zmr_log (1, "serving partition %u of %u for job %016llx at %s", config->partition,
              self.reducers, (unsigned long long) self.job, self.endpoint);
     s_heartbeat (&self);
-    while (!self.finished && !zmr_interrupted ()) {
+    while (!self.finished && !self.failed && !zmr_interrupted ()) {
         zmq_pollitem_t items[] = {
             { zsock_resolve (self.batches), 0, ZMQ_POLLIN, 0 },
             { zsock_resolve (self.control), 0, ZMQ_POLLIN, 0 },
@@ -668,10 +684,13 @@ zmr_reducer_run (const zmr_reducer_config_t *config)
         if (rc == -1 && errno != EINTR)
             break;
         if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
-            for (int i = 0; i < 64 && (zsock_events (self.batches) & ZMQ_POLLIN); i++)
+            for (int i = 0; i < 64 && !self.failed
+                            && (zsock_events (self.batches) & ZMQ_POLLIN); i++)
                 s_on_batch (&self);
-        if (rc > 0 && (items[1].revents & ZMQ_POLLIN))
+        if (rc > 0 && !self.failed && (items[1].revents & ZMQ_POLLIN))
             s_on_control (&self);
+        if (self.failed)
+            break;
         int64_t now = zmr_now_ms ();
         if (now >= self.next_heartbeat)
             s_heartbeat (&self);
@@ -685,6 +704,14 @@ zmr_reducer_run (const zmr_reducer_config_t *config)
         if (self.store && now >= self.next_snapshot)
             s_checkpoint (&self);
     }
+    if (self.failed) {
+        //  Nothing more goes out: what is queued for the sink (a partial
+        //  result) must not hold the exit for the socket's linger.
+        if (self.sink)
+            zsock_set_linger (self.sink, 0);
+        code = 1;
+    }
+    else
     if (self.finished) {
         code = self.finish_ok? 0: 1;
         //  The job is done and its result written: its state has served,
