@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # The container image as a user runs it (issue 14, item 2): build.sh builds
 # localhost/zmr:latest from this tree, then a whole job runs in containers
-# on a podman network of its own, 198.18.10.0/24, with fixed addresses:
-#   .2 ventilator (--journal on a named volume; reads a FIFO this script
-#      feeds, mounted from the host)
-#   .3 .4 reducers 0 and 1 (--state on a named volume each, --bind on a
-#      fixed port and --advertise of their own address)
-#   .5 sink (-o on a host directory mounted at /out, --bind/--advertise)
-#   .6 .7 mappers 1 and 2;   .20 the monitor that reads the status
+# on two podman networks of its own, isolated from each other (netavark's
+# isolate: no traffic between them), with fixed addresses:
+#   "roles" 198.18.10.0/25           "mappers" 198.18.10.128/25
+#   .2   ventilator                  .130 ventilator
+#   .3 .4 reducers 0 and 1           .131 .132 reducers 0 and 1
+#   .5   sink,  .20 the monitor      .134 .135 mappers 1 and 2
+# The ventilator journals on a named volume and reads a FIFO this script
+# feeds; reducers keep --state on a named volume each; the sink writes into
+# a host directory mounted at /out. Reducers join the ventilator on the
+# roles' network, so that is the address it sees them at, which mappers
+# cannot reach: each reducer's --advertise gives its address on the
+# mappers' network, and the job can only be done through it.
 # CURVE on every link, keys made by `zmr keygen` in the image and mounted
 # read-only at /etc/zmr/curve. The job is held open by its input: the
 # FIFO gets the first half of the KJV, then reducer 0's container is
@@ -18,9 +23,10 @@
 # --help work in it.
 # Usage: test_container.sh SOURCE_DIR. Exit 0 exact, 1 failed (the reason
 # on stderr), 77 cannot run here (not root, no podman, no container runs):
-# skipped. Removes every container, volume and network it made, and the
-# firewall chains netavark made for its network; leaves the image and its
-# base for the Kubernetes test and for the next run.
+# skipped. Removes every container (with its anonymous volumes), volume
+# and network it made, and the nft tables netavark made for them and left
+# behind; leaves the image and its base for the Kubernetes test and for the
+# next run.
 set -uo pipefail
 src=$(cd "${1:?usage: test_container.sh SOURCE_DIR}" && pwd) || exit 1
 skip() { echo "SKIP: test_container: $*"; exit 77; }
@@ -38,8 +44,9 @@ fi
 
 img=localhost/zmr:latest
 tag="zmrc-$$"
-net=$tag
-subnet=198.18.10
+net=$tag          # the roles' network, 198.18.10.0/25
+mnet=$tag-m       # the mappers' network, 198.18.10.128/25
+a=198.18.10       # both in 198.18.10.0/24
 work=$(mktemp -d "${TMPDIR:-/tmp}/zmr-container-XXXXXX")
 chmod 755 "$work"
 
@@ -67,10 +74,10 @@ for fam, name in sorted(tables - {tuple(t.split(" ")) for t in before if t}):
     def jumps_to_netavark(r):
         return any("jump" in e and e["jump"]["target"].startswith("NETAVARK")
                    for e in r["expr"])
-    def names_a_network(r):  # an address or a port: some network still there
+    def names_a_network(r):  # an address, port or bridge: a network is there
         t = json.dumps(r)
         return any("\"field\": \"%s\"" % f in t for f in ("saddr", "daddr", "dport")) \
-            or "\"dnat\"" in t
+            or any("\"%s\"" % k in t for k in ("dnat", "iifname", "oifname"))
     if (any(c["name"].startswith("NETAVARK") for c in chains)
             and all(c["name"].startswith("NETAVARK") or "hook" in c for c in chains)
             and not any(names_a_network(r) for r in rules)
@@ -79,6 +86,7 @@ for fam, name in sorted(tables - {tuple(t.split(" ")) for t in before if t}):
 }
 cleanup() {
     trap '' PIPE INT TERM HUP
+    [ -z "${feeder:-}" ] || kill "$feeder" 2>/dev/null
     exec 3>&- 2>/dev/null
     local c v t
     for c in $(podman ps -a --filter "name=^$tag-" --format '{{.Names}}' 2>/dev/null); do
@@ -87,8 +95,8 @@ cleanup() {
     for v in $(podman volume ls --filter "name=^$tag-" --format '{{.Name}}' 2>/dev/null); do
         podman volume rm -f "$v" >/dev/null 2>&1
     done
-    if podman network exists "$net" 2>/dev/null; then
-        podman network rm -f "$net" >/dev/null 2>&1
+    if podman network exists "$net" 2>/dev/null || podman network exists "$mnet" 2>/dev/null; then
+        podman network rm -f "$net" "$mnet" >/dev/null 2>&1
         if command -v nft >/dev/null; then
             netavark_leftovers | while read -r fam name; do
                 nft delete table "$fam" "$name" 2>/dev/null
@@ -152,54 +160,64 @@ mkdir "$work/out" && chown "$uid" "$work/out" || die "mkdir out"
 # --disable-dns: every role has a fixed address, so no aardvark-dns runs.
 command -v nft >/dev/null &&
     tables_before=$(nft list tables 2>/dev/null | sed 's/^table //' | paste -sd, -)
-podman network create --subnet "$subnet.0/24" --gateway "$subnet.1" --disable-dns "$net" \
+podman network create --subnet "$a.0/25" --gateway "$a.1" --disable-dns -o isolate=true "$net" \
+    >/dev/null 2>"$work/net.err" || die "podman network create: $(head -n 1 "$work/net.err")"
+podman network create --subnet "$a.128/25" --gateway "$a.129" --disable-dns -o isolate=true "$mnet" \
     >/dev/null 2>"$work/net.err" || die "podman network create: $(head -n 1 "$work/net.err")"
 
 # --- the roles: the commands deploy/README.md shows -------------------------------------
-ctl="tcp://$subnet.2:5550"
+ctl="tcp://$a.2:5550"        # the ventilator, for the roles
+mctl="tcp://$a.130:5550"     # the ventilator, for the mappers
 curve=(-v "$keys:/etc/zmr/curve:ro")
 client=(--curve-server /etc/zmr/curve/ventilator.cert)
 dead_ms=2000
-# role NAME IP [podman options] -- CMD...: a detached container on the network.
+# role NAME [podman options] -- CMD...: a detached container.
 role() {
-    local name=$1 ip=$2; shift 2
+    local name=$1; shift
     local opts=()
     while [ "$1" != -- ]; do opts+=("$1"); shift; done
     shift
-    podman run -d --name "$tag-$name" --network "$net" --ip "$ip" "${curve[@]}" \
+    podman run -d --name "$tag-$name" "${curve[@]}" \
         "${opts[@]}" "$img" "$@" >/dev/null 2>"$work/$name.err" ||
         die "podman run $name: $(head -n 1 "$work/$name.err")"
 }
 ventilator() {
-    role ventilator "$subnet.2" -v "$tag-journal:/var/lib/zmr" -v "$work/in:/in:ro" -- \
+    role ventilator --network "$net:ip=$a.2" --network "$mnet:ip=$a.130" \
+        -v "$tag-journal:/var/lib/zmr" -v "$work/in:/in:ro" -- \
         zmr-ventilator -r 2 --dead-ms "$dead_ms" --chunk-size 64K \
         --curve-cert /etc/zmr/curve/ventilator.cert_secret --curve-allow /etc/zmr/curve/allow \
         --control 'tcp://*:5550' --chunks 'tcp://*:5551' --status 'tcp://*:5552' \
         --journal /var/lib/zmr/job.journal /in/in.fifo
 }
 reducer() { # reducer N
-    local ip=$subnet.$((3 + $1))
-    role "reducer$1" "$ip" -v "$tag-state$1:/var/lib/zmr" -- \
+    # A fixed MAC with the fixed address: a reducer's container started
+    # again is the same neighbour to its peers. With a new MAC, a mapper's
+    # stale ARP entry for the address (nothing the new container sends on
+    # the mappers' network refreshes it) held its batches for 20-70 s here:
+    # 256-512 re-issues, each a duplicate dropped.
+    role "reducer$1" --network "$net:ip=$a.$((3 + $1)),mac=02:c6:12:0a:00:0$((3 + $1))" \
+        --network "$mnet:ip=$a.$((131 + $1)),mac=02:c6:12:0a:00:8$((3 + $1))" \
+        -v "$tag-state$1:/var/lib/zmr" -- \
         zmr-reducer -p "$1" --state /var/lib/zmr \
-        --bind 'tcp://*:5560' --advertise "tcp://$ip:5560" \
+        --bind 'tcp://*:5560' --advertise "tcp://$a.$((131 + $1)):5560" \
         --curve-cert "/etc/zmr/curve/reducer$1.cert_secret" --curve-allow /etc/zmr/curve/allow \
         "${client[@]}" "$ctl"
 }
 sink() {
-    role sink "$subnet.5" -v "$work/out:/out" -- \
-        zmr-sink -o /out/counts.tsv --bind 'tcp://*:5570' --advertise "tcp://$subnet.5:5570" \
+    role sink --network "$net:ip=$a.5" -v "$work/out:/out" -- \
+        zmr-sink -o /out/counts.tsv --bind 'tcp://*:5570' --advertise "tcp://$a.5:5570" \
         --curve-cert /etc/zmr/curve/sink.cert_secret --curve-allow /etc/zmr/curve/allow \
         "${client[@]}" "$ctl"
 }
 mapper() { # mapper N
-    role "mapper$1" "$subnet.$((5 + $1))" -- \
+    role "mapper$1" --network "$mnet:ip=$a.$((133 + $1))" -- \
         zmr-mapper --name "mapper$1" \
-        --curve-cert "/etc/zmr/curve/mapper$1.cert_secret" "${client[@]}" "$ctl"
+        --curve-cert "/etc/zmr/curve/mapper$1.cert_secret" "${client[@]}" "$mctl"
 }
 status_json() { # the ventilator's status, once, as JSON (empty if none)
-    timeout 60 podman run --rm --name "$tag-mon" --network "$net" --ip "$subnet.20" "${curve[@]}" \
+    timeout 60 podman run --rm --name "$tag-mon" --network "$net:ip=$a.20" "${curve[@]}" \
         "$img" timeout 20 zmr-monitor --json --once \
-        --curve-cert /etc/zmr/curve/mon.cert_secret "${client[@]}" "tcp://$subnet.2:5552" 2>/dev/null
+        --curve-cert /etc/zmr/curve/mon.cert_secret "${client[@]}" "tcp://$a.2:5552" 2>/dev/null
 }
 # wait_status PYEXPR: until the status JSON (as d) makes PYEXPR true,
 # bounded; the last one is left in $work/status.json.
@@ -239,8 +257,12 @@ reducer 1
 sink
 mapper 1
 mapper 2
-timeout 300 cat "$work/part1" >&3 || die "feeding the first half timed out"
+# In the background: the ventilator reads only as chunks get done, so a
+# job where none can be done says so in wait_status, not as a stuck feed.
+timeout 300 cat "$work/part1" >&3 &
+feeder=$!
 wait_status 'd["chunks_done"] >= 2'
+wait "$feeder" || die "feeding the first half timed out"
 
 # Reducer 0's container dies (SIGKILL to its process) and comes back: the
 # same name, address, port and state volume.
