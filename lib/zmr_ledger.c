@@ -1,0 +1,578 @@
+/*  zmr_ledger: the chunk ledger (see zmr_ledger.h for its story).
+
+    Entries sit in an array indexed by chunk id minus the base: a stream's
+    ledger forgets its done prefix (compaction), so the array holds what is
+    in flight, not what went by. The line of chunks to (re)issue is a ring
+    of ids; an id can be in it twice (re-issued, then taken after all), and
+    the entry's state says whether it still needs to go out. */
+#include "zmr.h"
+#include "zmr_ledger.h"
+#include <assert.h>
+
+struct _zmr_ledger_t {
+    uint32_t reducers;           //  R
+    uint32_t dead_ms;            //  Evidence a chunk may be lost, in ms
+    uint32_t poison_limit;       //  Mapper deaths before quarantine
+    const char *const *inputs;   //  Input names, for the quarantine list
+    zmr_ledger_entry_t *entries; //  Chunk base + i at i
+    size_t size;                 //  Allocated entries
+    uint64_t base;               //  First chunk held
+    uint64_t nchunks;            //  Chunks cut so far
+    uint64_t first_open;         //  Every chunk below is DONE
+    uint64_t first_uncounted;    //  Every chunk below is DONE and counted
+    size_t uncounted;            //  DONE chunks whose words are unknown
+    uint64_t first_quarantined;  //  Lowest chunk quarantined, or UINT64_MAX
+    zmr_journal_summary_t forgotten;  //  Sums of the chunks below base
+    uint64_t *queue;             //  Ring of chunk ids to (re)issue
+    size_t queue_head;           //  Next to issue
+    size_t queue_len;            //  Ids in the ring
+    size_t queue_size;           //  Ring capacity
+    uint64_t acks_by[ZMR_MAX_REDUCERS];  //  Chunks partition p has ACKed
+    zmr_quarantine_t *quarantine;        //  Chunks given up on
+    zmr_ledger_counts_t counts;  //  Running totals
+};
+
+//  The entry of chunk id, which must be held.
+static inline zmr_ledger_entry_t *
+s_at (zmr_ledger_t *self, uint64_t id)
+{
+    assert (id >= self->base && id < self->nchunks);
+    return &self->entries[id - self->base];
+}
+
+zmr_ledger_t *
+zmr_ledger_new (uint32_t reducers, uint32_t dead_ms, uint32_t poison_limit,
+                const char *const *inputs)
+{
+    assert (reducers >= 1 && reducers <= ZMR_MAX_REDUCERS);
+    zmr_ledger_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->reducers = reducers;
+    self->dead_ms = dead_ms;
+    self->poison_limit = poison_limit;
+    self->inputs = inputs;
+    self->first_quarantined = UINT64_MAX;
+    return self;
+}
+
+void
+zmr_ledger_destroy (zmr_ledger_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    zmr_ledger_t *self = *self_p;
+    for (uint64_t id = self->base; id < self->nchunks; id++) {
+        free (s_at (self, id)->data);
+        free (s_at (self, id)->acked);
+    }
+    free (self->entries);
+    free (self->queue);
+    free (self->quarantine);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+zmr_ledger_resume (zmr_ledger_t *self, const zmr_journal_summary_t *summary)
+{
+    assert (self->nchunks == 0);
+    if (!summary->chunks)
+        return;
+    self->nchunks = self->base = summary->chunks;
+    self->first_open = self->first_uncounted = summary->chunks;
+    self->forgotten = *summary;
+    self->counts.chunks_read = self->counts.chunks_done = summary->chunks;
+    self->counts.bytes_read = self->counts.bytes_done = summary->bytes;
+    self->counts.words = summary->words;
+    self->counts.words_too_long = summary->too_long;
+    for (uint32_t p = 0; p < self->reducers; p++)
+        self->acks_by[p] = summary->chunks;
+}
+
+static int
+s_queue_push (zmr_ledger_t *self, uint64_t id)
+{
+    if (self->queue_len == self->queue_size) {
+        size_t size = self->queue_size? self->queue_size * 2: 64;
+        uint64_t *queue = malloc (size * sizeof *queue);
+        if (!queue)
+            return -1;
+        for (size_t i = 0; i < self->queue_len; i++)
+            queue[i] = self->queue[(self->queue_head + i) % self->queue_size];
+        free (self->queue);
+        self->queue = queue;
+        self->queue_size = size;
+        self->queue_head = 0;
+    }
+    self->queue[(self->queue_head + self->queue_len) % self->queue_size] = id;
+    self->queue_len++;
+    return 0;
+}
+
+static void
+s_queue_pop (zmr_ledger_t *self)
+{
+    assert (self->queue_len > 0);
+    self->queue_head = (self->queue_head + 1) % self->queue_size;
+    self->queue_len--;
+}
+
+//  A new entry at the end, zeroed but for where it was cut and its stamp;
+//  NULL on out-of-memory.
+static zmr_ledger_entry_t *
+s_append (zmr_ledger_t *self, size_t len, uint32_t input, uint64_t offset, uint64_t stamp)
+{
+    if (self->nchunks - self->base == self->size) {
+        size_t size = self->size? self->size * 2: 256;
+        zmr_ledger_entry_t *entries = realloc (self->entries, size * sizeof *entries);
+        if (!entries)
+            return NULL;
+        self->entries = entries;
+        self->size = size;
+    }
+    zmr_ledger_entry_t *entry = &self->entries[self->nchunks - self->base];
+    memset (entry, 0, sizeof *entry);
+    entry->len = len;
+    entry->input = input;
+    entry->offset = offset;
+    entry->state = ZMR_LEDGER_QUEUED;
+    //  Never before the previous chunk's, even if the wall clock steps
+    //  back: windows close in the order of their chunks.
+    entry->stamp = stamp;
+    if (self->nchunks > self->base && stamp < s_at (self, self->nchunks - 1)->stamp)
+        entry->stamp = s_at (self, self->nchunks - 1)->stamp;
+    return entry;
+}
+
+int64_t
+zmr_ledger_add (zmr_ledger_t *self, char *data, size_t len, uint32_t input,
+                uint64_t offset, uint64_t stamp)
+{
+    zmr_ledger_entry_t *entry = s_append (self, len, input, offset, stamp);
+    if (entry)
+        entry->acked = calloc (self->reducers, 1);
+    if (!entry || !entry->acked || s_queue_push (self, self->nchunks)) {
+        free (data);
+        if (entry)
+            free (entry->acked);
+        return -1;
+    }
+    entry->data = data;
+    self->counts.chunks_read++;
+    self->counts.bytes_read += len;
+    self->counts.in_flight++;
+    return (int64_t) self->nchunks++;
+}
+
+int64_t
+zmr_ledger_add_done (zmr_ledger_t *self, size_t len, uint32_t input, uint64_t offset,
+                     uint64_t stamp, uint64_t words, uint32_t too_long)
+{
+    zmr_ledger_entry_t *entry = s_append (self, len, input, offset, stamp);
+    if (!entry)
+        return -1;
+    entry->state = ZMR_LEDGER_DONE;
+    entry->words = words;
+    entry->too_long = too_long;
+    entry->has_words = entry->counted = true;
+    self->counts.chunks_read++;
+    self->counts.bytes_read += len;
+    self->counts.chunks_done++;
+    self->counts.bytes_done += len;
+    self->counts.words += words;
+    self->counts.words_too_long += too_long;
+    for (uint32_t p = 0; p < self->reducers; p++)
+        self->acks_by[p]++;
+    if (self->first_open == self->nchunks)
+        self->first_open++;
+    return (int64_t) self->nchunks++;
+}
+
+const zmr_ledger_entry_t *
+zmr_ledger_next (zmr_ledger_t *self, uint64_t *id)
+{
+    while (self->queue_len > 0) {
+        uint64_t next = self->queue[self->queue_head];
+        zmr_ledger_entry_t *entry = next >= self->base? s_at (self, next): NULL;
+        if (entry && (entry->state == ZMR_LEDGER_QUEUED
+                      || (entry->state == ZMR_LEDGER_DONE && entry->recount
+                          && !entry->has_words))) {
+            *id = next;
+            return entry;
+        }
+        //  Queued twice and already handled (done, maybe forgotten): skip.
+        s_queue_pop (self);
+    }
+    return NULL;
+}
+
+void
+zmr_ledger_issued (zmr_ledger_t *self, uint64_t id, int64_t now)
+{
+    assert (self->queue_len > 0 && self->queue[self->queue_head] == id);
+    s_queue_pop (self);
+    zmr_ledger_entry_t *entry = s_at (self, id);
+    if (entry->state == ZMR_LEDGER_DONE)
+        entry->recount = false;     //  Stays DONE; its MAPPED will count it
+    else
+        entry->state = ZMR_LEDGER_ISSUED;
+    entry->since = now;
+    self->counts.chunks_issued++;
+}
+
+//  Issues chunk id once more: a new attempt, at the back of the line.
+static int
+s_issue_again (zmr_ledger_t *self, uint64_t id)
+{
+    s_at (self, id)->attempt++;
+    self->counts.chunks_reissued++;
+    return s_queue_push (self, id);
+}
+
+//  Puts a chunk that may be lost back in line, once.
+static int
+s_requeue (zmr_ledger_t *self, uint64_t id, const char *why)
+{
+    zmr_ledger_entry_t *entry = s_at (self, id);
+    if (entry->state == ZMR_LEDGER_DONE || entry->state == ZMR_LEDGER_QUEUED)
+        return 0;
+    zmr_log (1, "re-issuing chunk %llu (attempt %u): %s",
+             (unsigned long long) id, entry->attempt + 1, why);
+    entry->state = ZMR_LEDGER_QUEUED;
+    entry->holder = 0;
+    return s_issue_again (self, id);
+}
+
+static void
+s_skip_done (zmr_ledger_t *self)
+{
+    while (self->first_open < self->nchunks
+       &&  s_at (self, self->first_open)->state == ZMR_LEDGER_DONE)
+        self->first_open++;
+}
+
+//  Adds a done chunk's words to the total, once, as soon as both its last
+//  ACK and a MAPPED (which says how many words it has) are in: ACKs cannot
+//  tell, a reducer that drops a duplicate does not count it again. Returns
+//  true if it counted it now.
+static bool
+s_count (zmr_ledger_t *self, zmr_ledger_entry_t *entry)
+{
+    if (entry->state != ZMR_LEDGER_DONE || !entry->has_words || entry->counted)
+        return false;
+    entry->counted = true;
+    self->uncounted--;
+    self->counts.words += entry->words;
+    self->counts.words_too_long += entry->too_long;
+    //  Its bytes were kept for a recount until now.
+    free (entry->data);
+    entry->data = NULL;
+    return true;
+}
+
+void
+zmr_ledger_take (zmr_ledger_t *self, uint64_t id, uint32_t holder, int64_t now)
+{
+    zmr_ledger_entry_t *entry = zmr_ledger_entry (self, id)? s_at (self, id): NULL;
+    //  A TAKE of a chunk already back in line means it was not lost after
+    //  all; its line entry is skipped when reached.
+    if (entry && (entry->state == ZMR_LEDGER_ISSUED || entry->state == ZMR_LEDGER_QUEUED
+                  || entry->state == ZMR_LEDGER_TAKEN)) {
+        entry->state = ZMR_LEDGER_TAKEN;
+        entry->holder = holder;
+        entry->since = now;
+    }
+}
+
+int
+zmr_ledger_mapped (zmr_ledger_t *self, uint64_t id, uint32_t holder, uint64_t words,
+                   uint32_t too_long, int64_t now)
+{
+    if (!zmr_ledger_entry (self, id))
+        return -1;
+    zmr_ledger_entry_t *entry = s_at (self, id);
+    bool counted = false;
+    if (!entry->has_words) {
+        entry->words = words;
+        entry->too_long = too_long;
+        entry->has_words = true;
+        counted = s_count (self, entry);
+    }
+    if (entry->state != ZMR_LEDGER_DONE) {
+        entry->state = ZMR_LEDGER_MAPPED;
+        entry->holder = holder;
+        entry->since = now;
+    }
+    return counted? 1: 0;
+}
+
+int
+zmr_ledger_ack (zmr_ledger_t *self, uint64_t id, uint32_t partition, int64_t now)
+{
+    assert (partition < self->reducers);
+    //  A chunk not cut yet: after a restart, reducers ACK what the last
+    //  ventilator issued. It is issued again and ACKed again as a duplicate.
+    //  (Below the base: done long ago.)
+    if (!zmr_ledger_entry (self, id))
+        return 0;
+    zmr_ledger_entry_t *entry = s_at (self, id);
+    if (entry->state == ZMR_LEDGER_DONE || entry->acked[partition])
+        return 0;
+    entry->acked[partition] = 1;
+    entry->acks++;
+    self->acks_by[partition]++;
+    if (entry->acks < self->reducers)
+        return 0;
+    entry->state = ZMR_LEDGER_DONE;
+    entry->since = now;
+    self->counts.chunks_done++;
+    self->counts.bytes_done += entry->len;
+    self->counts.in_flight--;
+    self->uncounted++;
+    int what = ZMR_LEDGER_DONE_NOW;
+    if (s_count (self, entry))
+        what |= ZMR_LEDGER_COUNTED_NOW;
+    free (entry->acked);
+    entry->acked = NULL;
+    //  Scans for lost chunks start here: the done prefix is skipped.
+    s_skip_done (self);
+    return what;
+}
+
+//  Gives up on a chunk that kept killing mappers: the job finishes without
+//  it, and says so (stderr, status, receipt, exit code 3).
+static int
+s_quarantine (zmr_ledger_t *self, uint64_t id)
+{
+    zmr_ledger_entry_t *entry = s_at (self, id);
+    zmr_quarantine_t *list = realloc (self->quarantine,
+        (self->counts.chunks_quarantined + 1) * sizeof *list);
+    if (!list)
+        return -1;
+    self->quarantine = list;
+    zmr_quarantine_t *item = &list[self->counts.chunks_quarantined++];
+    memset (item, 0, sizeof *item);
+    snprintf (item->file, sizeof item->file, "%s", self->inputs[entry->input]);
+    item->offset = entry->offset;
+    item->length = entry->len;
+    zmr_log (0, "quarantined chunk %llu ('%s', offset %llu, %zu bytes): "
+             "%u mappers died mapping it", (unsigned long long) id, item->file,
+             (unsigned long long) entry->offset, entry->len, entry->crashes);
+    entry->state = ZMR_LEDGER_DONE;
+    entry->counted = entry->has_words = true;
+    entry->quarantined = true;
+    entry->words = 0;
+    if (id < self->first_quarantined)
+        self->first_quarantined = id;
+    free (entry->data);
+    entry->data = NULL;
+    free (entry->acked);
+    entry->acked = NULL;
+    self->counts.in_flight--;
+    s_skip_done (self);
+    return 0;
+}
+
+int
+zmr_ledger_mapper_gone (zmr_ledger_t *self, uint32_t holder, const char *why, bool died)
+{
+    int rc = 0;
+    for (uint64_t id = self->first_open; id < self->nchunks; id++) {
+        zmr_ledger_entry_t *entry = s_at (self, id);
+        if (died && entry->state == ZMR_LEDGER_TAKEN && entry->holder == holder
+        &&  ++entry->crashes >= self->poison_limit)
+            rc |= s_quarantine (self, id);
+        else
+        if ((entry->state == ZMR_LEDGER_TAKEN || entry->state == ZMR_LEDGER_MAPPED)
+        &&  entry->holder == holder)
+            rc |= s_requeue (self, id, why);
+        else
+        if (entry->state == ZMR_LEDGER_ISSUED)
+            rc |= s_requeue (self, id, why);
+    }
+    return rc? -1: 0;
+}
+
+int
+zmr_ledger_partition_back (zmr_ledger_t *self, uint32_t partition)
+{
+    assert (partition < self->reducers);
+    int rc = 0;
+    for (uint64_t id = self->first_open; id < self->nchunks; id++) {
+        zmr_ledger_entry_t *entry = s_at (self, id);
+        if (entry->state == ZMR_LEDGER_MAPPED && !entry->acked[partition])
+            rc |= s_requeue (self, id, "its reducer came back");
+    }
+    return rc? -1: 0;
+}
+
+bool
+zmr_ledger_holds (zmr_ledger_t *self, uint32_t holder)
+{
+    for (uint64_t id = self->first_open; id < self->nchunks; id++)
+        if (s_at (self, id)->state == ZMR_LEDGER_TAKEN && s_at (self, id)->holder == holder)
+            return true;
+    return false;
+}
+
+int
+zmr_ledger_expire (zmr_ledger_t *self, int64_t now, bool idle)
+{
+    int rc = 0;
+    for (uint64_t id = self->first_open; id < self->nchunks; id++) {
+        zmr_ledger_entry_t *entry = s_at (self, id);
+        if (entry->state == ZMR_LEDGER_ISSUED && now - entry->since > self->dead_ms && idle)
+            rc |= s_requeue (self, id, "no mapper took it");
+        else
+        if (entry->state == ZMR_LEDGER_MAPPED && now - entry->since > self->dead_ms)
+            rc |= s_requeue (self, id, "its batches did not all arrive");
+    }
+    return rc? -1: 0;
+}
+
+static void
+s_skip_counted (zmr_ledger_t *self)
+{
+    while (self->first_uncounted < self->nchunks
+       &&  s_at (self, self->first_uncounted)->state == ZMR_LEDGER_DONE
+       &&  s_at (self, self->first_uncounted)->counted)
+        self->first_uncounted++;
+}
+
+int
+zmr_ledger_recount (zmr_ledger_t *self, int64_t now)
+{
+    if (!self->uncounted)
+        return 0;
+    int rc = 0;
+    s_skip_counted (self);
+    for (uint64_t id = self->first_uncounted; id < self->nchunks; id++) {
+        zmr_ledger_entry_t *entry = s_at (self, id);
+        if (entry->state != ZMR_LEDGER_DONE || entry->has_words || entry->recount
+        ||  now - entry->since <= (int64_t) self->dead_ms)
+            continue;
+        zmr_log (1, "chunk %llu is done but its words are not known: mapping it again",
+                 (unsigned long long) id);
+        entry->recount = true;
+        rc |= s_issue_again (self, id);
+    }
+    return rc? -1: 0;
+}
+
+uint64_t
+zmr_ledger_first_needed (zmr_ledger_t *self)
+{
+    uint64_t low = self->first_open;
+    if (self->uncounted) {
+        s_skip_counted (self);
+        if (self->first_uncounted < low)
+            low = self->first_uncounted;
+    }
+    return low;
+}
+
+void
+zmr_ledger_compact (zmr_ledger_t *self, uint64_t keep)
+{
+    uint64_t low = zmr_ledger_first_needed (self);
+    if (keep < low)
+        low = keep;
+    //  The last chunk cut stays: where the input stands, and the stamp the
+    //  next one may not go below.
+    if (self->nchunks == 0)
+        return;
+    if (low > self->nchunks - 1)
+        low = self->nchunks - 1;
+    if (low < self->base || low - self->base < 1024)
+        return;
+    for (uint64_t id = self->base; id < low; id++) {
+        const zmr_ledger_entry_t *entry = s_at (self, id);
+        self->forgotten.words += entry->words;
+        self->forgotten.too_long += entry->too_long;
+        self->forgotten.bytes += entry->len;
+    }
+    self->forgotten.chunks = low;
+    memmove (self->entries, self->entries + (low - self->base),
+             (self->nchunks - low) * sizeof *self->entries);
+    self->base = low;
+    if (self->first_uncounted < low)
+        self->first_uncounted = low;
+}
+
+const zmr_ledger_entry_t *
+zmr_ledger_entry (zmr_ledger_t *self, uint64_t id)
+{
+    return id >= self->base && id < self->nchunks? s_at (self, id): NULL;
+}
+
+uint64_t
+zmr_ledger_cut (zmr_ledger_t *self)
+{
+    return self->nchunks;
+}
+
+uint64_t
+zmr_ledger_base (zmr_ledger_t *self)
+{
+    return self->base;
+}
+
+uint64_t
+zmr_ledger_first_open (zmr_ledger_t *self)
+{
+    return self->first_open;
+}
+
+size_t
+zmr_ledger_queued (zmr_ledger_t *self)
+{
+    return self->queue_len;
+}
+
+size_t
+zmr_ledger_waiting (zmr_ledger_t *self)
+{
+    size_t waiting = 0;
+    for (uint64_t id = self->first_open; id < self->nchunks; id++)
+        if (s_at (self, id)->state == ZMR_LEDGER_ISSUED)
+            waiting++;
+    return waiting;
+}
+
+size_t
+zmr_ledger_uncounted (zmr_ledger_t *self)
+{
+    return self->uncounted;
+}
+
+uint64_t
+zmr_ledger_acks_by (zmr_ledger_t *self, uint32_t partition)
+{
+    assert (partition < self->reducers);
+    return self->acks_by[partition];
+}
+
+uint64_t
+zmr_ledger_first_quarantined (zmr_ledger_t *self)
+{
+    return self->first_quarantined;
+}
+
+const zmr_journal_summary_t *
+zmr_ledger_forgotten (zmr_ledger_t *self)
+{
+    return &self->forgotten;
+}
+
+const zmr_ledger_counts_t *
+zmr_ledger_counts (zmr_ledger_t *self)
+{
+    return &self->counts;
+}
+
+const zmr_quarantine_t *
+zmr_ledger_quarantine (zmr_ledger_t *self)
+{
+    return self->quarantine;
+}
