@@ -31,8 +31,13 @@
 #include "zmr_msg.h"
 #include "zmr_status.h"
 #include "zmr_json.h"
+//  The process layers, each built only on those listed before it
+//  (docs/architecture.md, "Layers"):
 #include "zmr_util.h"
+#include "zmr_log.h"
+#include "zmr_option.h"
 #include "zmr_curve.h"
+#include "zmr_sock.h"
 #include "zmr_config.h"
 #include "zmr_join.h"
 #include "zmr_store.h"

@@ -328,6 +328,15 @@ zmr_common_option (int opt, const char *arg, zmr_curve_config_t *curve)
     return zmr_curve_option (opt, arg, curve);
 }
 
+int
+zmr_curve_setup (const zmr_curve_config_t *config, int use)
+{
+    const char *misuse = zmr_curve_misuse (config, use);
+    if (misuse)
+        zmr_usage_error ("%s", misuse);
+    return zmr_curve_load (config, use);
+}
+
 void
 zmr_common_help (int use)
 {

@@ -62,6 +62,13 @@ enum { ZMR_O_MAX_MESSAGE = 1100 };
 bool
     zmr_common_option (int opt, const char *arg, zmr_curve_config_t *curve);
 
+//  For main, after its options: sets CURVE up from them for a role that
+//  does use (zmr_curve_use_t). Exits 2 with the reason if they do not fit
+//  the role (zmr_curve_misuse), as for any other misused option; logs one
+//  line and returns -1 if a file cannot be used (zmr_curve_load).
+int
+    zmr_curve_setup (const zmr_curve_config_t *config, int use);
+
 //  Help lines of --config, --max-message and the CURVE options for use
 //  (zmr_curve_use_t).
 void

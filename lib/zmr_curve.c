@@ -32,6 +32,9 @@
 #define S_MAX_DELAY_MS    5000        //  ... up to this
 #define S_FORGET_MS       60000       //  An offender quiet this long is forgotten
 
+//  Global because it is the process's: libzmq asks one ZAP handler per
+//  context (inproc://zeromq.zap.01) and CZMQ's context is the process's,
+//  and every socket any module makes is bound or connected with these keys.
 static struct {
     bool on;                         //  CURVE configured
     bool require;                    //  --require-curve
@@ -96,23 +99,36 @@ s_load (const char *option, const char *path)
     return cert;
 }
 
-int
-zmr_curve_setup (const zmr_curve_config_t *config, int use)
+const char *
+zmr_curve_misuse (const zmr_curve_config_t *config, int use)
 {
-    s_curve.require = config->require;
     if (!config->cert && !config->allow && !config->server)
-        return 0;
+        return NULL;
     if (!config->cert)
-        zmr_usage_error ("--curve-allow and --curve-server need --curve-cert");
+        return "--curve-allow and --curve-server need --curve-cert";
     if ((use & ZMR_CURVE_BINDS) && !config->allow)
-        zmr_usage_error ("with --curve-cert this role needs --curve-allow DIR: it binds");
+        return "with --curve-cert this role needs --curve-allow DIR: it binds";
     if (!(use & ZMR_CURVE_BINDS) && config->allow)
-        zmr_usage_error ("--curve-allow does not apply: this role binds nothing");
+        return "--curve-allow does not apply: this role binds nothing";
     if ((use & ZMR_CURVE_CONNECTS) && !config->server)
-        zmr_usage_error ("with --curve-cert this role needs --curve-server FILE, "
-                         "the ventilator's public certificate");
+        return "with --curve-cert this role needs --curve-server FILE, "
+               "the ventilator's public certificate";
     if (!(use & ZMR_CURVE_CONNECTS) && config->server)
-        zmr_usage_error ("--curve-server does not apply: this role is the ventilator");
+        return "--curve-server does not apply: this role is the ventilator";
+    return NULL;
+}
+
+int
+zmr_curve_load (const zmr_curve_config_t *config, int use)
+{
+    const char *misuse = zmr_curve_misuse (config, use);
+    if (misuse) {
+        zmr_log (0, "%s", misuse);
+        return -1;
+    }
+    s_curve.require = config->require;
+    if (!config->cert)
+        return 0;
     s_curve.cert = s_load ("--curve-cert", config->cert);
     if (!s_curve.cert)
         return -1;

@@ -54,12 +54,18 @@ void
 bool
     zmr_curve_option (int opt, const char *arg, zmr_curve_config_t *config);
 
-//  Sets the process up from config for a role that does use. Loads the
-//  certificates; exits 2 naming the option if one needed is missing or one
-//  given does not apply; logs one line and returns -1 if a file cannot be
-//  used. Without any CURVE option the process runs without CURVE.
+//  Why config does not fit a role that does use (a constant sentence
+//  naming the options, for a usage error), or NULL if it does.
+const char *
+    zmr_curve_misuse (const zmr_curve_config_t *config, int use);
+
+//  Sets the process up from config for a role that does use: loads the
+//  certificates. Returns 0, or -1 with one line logged if config does not
+//  fit use (zmr_curve_misuse) or a file cannot be used. Without any CURVE
+//  option the process runs without CURVE. Exits never: main's
+//  zmr_curve_setup (zmr_config.h) turns misuse into a usage error.
 int
-    zmr_curve_setup (const zmr_curve_config_t *config, int use);
+    zmr_curve_load (const zmr_curve_config_t *config, int use);
 
 //  Stops the ZAP handler alone, sockets still bound: for the test that
 //  shows they then admit no one.
