@@ -82,15 +82,16 @@ ref_words=$(awk '{ n += $2 } END { print n }' "$work/reference")
 # --- the browser: headless Chromium driven over its DevTools pipe ---------------------
 # cdp.py URL STEP...: opens URL in a 1280x900 page and runs the steps in
 # order, each bounded: wait:JS (until the expression is true in the page),
-# more:N (until the page has shown N more statuses), await:FILE (until this
-# script makes FILE), touch:FILE, dump:FILE (the DOM), shot:FILE (a PNG).
+# more:N (until the page has shown N more statuses, or the job is over),
+# await:FILE (until this script makes FILE), touch:FILE, dump:FILE (the
+# DOM), shot:FILE (a PNG).
 # Exit 1 naming the step that never came. (Not --dump-dom: the page holds an
 # EventSource open, a fetch that never ends, so --virtual-time-budget, which
 # waits for pending fetches, never runs out; and --timeout dumps at the load
 # event, before any status. The DevTools protocol on fds 3 and 4 lets the
 # test wait for what the page shows instead, with the standard library only.)
 cat > "$work/cdp.py" <<'PY'
-import base64, ctypes, fcntl, json, os, signal, subprocess, sys, time
+import base64, ctypes, fcntl, json, os, select, signal, subprocess, sys, time
 chrome, logf, url, steps = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 def high(fd):
     n = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10); os.close(fd); return n
@@ -126,6 +127,8 @@ def send(method, params=None, sess=True, timeout=60):
             if r.get("id") == nid:
                 if "error" in r: raise RuntimeError("%s: %s" % (method, r["error"]))
                 return r.get("result", {})
+        if not select.select([r_res], [], [], max(0, end - time.time()))[0]:
+            break
         chunk = os.read(r_res, 1 << 20)
         if not chunk: raise RuntimeError("chromium closed the pipe")
         buf += chunk
@@ -156,9 +159,11 @@ try:
                 if time.time() > end: fail("the page never showed: " + arg)
                 time.sleep(0.2)
         elif kind == "more":
+            # (or until the job is over: no status comes after that)
             rec = lambda: int(js("document.getElementById('seq').getAttribute('data-received')||'0'"))
+            over = lambda: js("['done','failed'].includes(document.getElementById('phase').dataset.value)")
             n0 = rec()
-            while rec() < n0 + int(arg):
+            while rec() < n0 + int(arg) and not over():
                 if time.time() > end: fail("the page got no %s more statuses" % arg)
                 time.sleep(0.2)
         elif kind == "await":
