@@ -7,6 +7,7 @@
     mapper's life and each word costs one hash lookup. */
 #define _GNU_SOURCE
 #include "zmr_mapper.h"
+#include "zmr_worker.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -141,21 +142,10 @@ static void
 s_on_control (s_mapper_t *self)
 {
     zmq_msg_t frame;
-    int n;
-    if (zmr_msg_recv (self->control, &frame, 1, &n, ZMQ_DONTWAIT) == -1) {
-        if (errno == EPROTO) {
-            self->counters.malformed++;
-            zmr_log_dropped ("control", "too many frames");
-        }
-        return;
-    }
     zmr_msg_t msg;
-    const char *why;
-    if (zmr_msg_decode (zmq_msg_data (&frame), zmq_msg_size (&frame), &msg, &why)) {
-        self->counters.malformed++;
-        zmr_log_dropped ("control", why);
-    }
-    else
+    if (!zmr_worker_recv (self->control, "control", &frame, 1, &msg,
+                          &self->counters.malformed))
+        return;
     if ((msg.type == ZMR_FINISH || msg.type == ZMR_WELCOME) && self->over
     &&  msg.job == self->over)
         ;   //  The last job's ventilator, a late word: no news
@@ -491,18 +481,13 @@ static void
 s_on_chunk (s_mapper_t *self)
 {
     zmq_msg_t frames[2];
-    int n;
-    if (zmr_msg_recv (self->chunks, frames, 2, &n, ZMQ_DONTWAIT) == -1) {
-        if (errno == EPROTO) {
-            self->counters.malformed++;
-            zmr_log_dropped ("chunks", "too many frames");
-        }
-        return;
-    }
     zmr_msg_t msg;
+    int n = zmr_worker_recv (self->chunks, "chunks", frames, 2, &msg,
+                             &self->counters.malformed);
+    if (n == 0)
+        return;
     const char *why = "a CHUNK has two frames";
-    if (n != 2 || zmr_msg_decode (zmq_msg_data (&frames[0]), zmq_msg_size (&frames[0]),
-                                  &msg, &why)
+    if (n != 2
     ||  (msg.type != ZMR_CHUNK && (why = "not a CHUNK"))
     ||  (msg.job != self->job && (why = "CHUNK of another job"))) {
         self->counters.malformed++;

@@ -20,6 +20,7 @@
     log: a reducer killed at any moment comes back with every batch it ACKed
     (snapshot + log replayed through the same apply path). */
 #include "zmr_reducer.h"
+#include "zmr_worker.h"
 #include <errno.h>
 #include <string.h>
 
@@ -269,18 +270,12 @@ static void
 s_on_batch (s_reducer_t *self)
 {
     zmq_msg_t frame;
-    int n;
-    if (zmr_msg_recv (self->batches, &frame, 1, &n, ZMQ_DONTWAIT) == -1) {
-        if (errno == EPROTO) {
-            self->counters.malformed++;
-            zmr_log_dropped ("batches", "too many frames");
-        }
-        return;
-    }
     zmr_msg_t msg;
+    if (!zmr_worker_recv (self->batches, "batches", &frame, 1, &msg,
+                          &self->counters.malformed))
+        return;
     const char *why;
-    if (zmr_msg_decode (zmq_msg_data (&frame), zmq_msg_size (&frame), &msg, &why)
-    ||  (msg.type != ZMR_BATCH && (why = "not a BATCH"))
+    if ((msg.type != ZMR_BATCH && (why = "not a BATCH"))
     ||  (msg.job != self->job && (why = "BATCH of another job"))
     ||  (msg.partition != self->config->partition && (why = "BATCH for another partition"))
     ||  (msg.reducers != self->reducers && (why = "BATCH for another reducer count"))) {
@@ -486,19 +481,10 @@ static void
 s_on_control (s_reducer_t *self)
 {
     zmq_msg_t frame;
-    int n;
-    if (zmr_msg_recv (self->control, &frame, 1, &n, ZMQ_DONTWAIT) == -1) {
-        if (errno == EPROTO)
-            self->counters.malformed++;
-        return;
-    }
     zmr_msg_t msg;
-    const char *why;
-    if (zmr_msg_decode (zmq_msg_data (&frame), zmq_msg_size (&frame), &msg, &why)) {
-        self->counters.malformed++;
-        zmr_log_dropped ("control", why);
-    }
-    else
+    if (!zmr_worker_recv (self->control, "control", &frame, 1, &msg,
+                          &self->counters.malformed))
+        return;
     if (msg.job != self->job) {
         self->counters.malformed++;
         zmr_log_dropped ("control", "message of another job");

@@ -15,6 +15,7 @@
     --window-dir, TOTALS on --publish), WSTORED tells the ventilator, and
     its memory is freed. */
 #include "zmr_sink.h"
+#include "zmr_worker.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -221,18 +222,12 @@ static void
 s_on_result (s_sink_t *self)
 {
     zmq_msg_t frame;
-    int n;
-    if (zmr_msg_recv (self->results, &frame, 1, &n, ZMQ_DONTWAIT) == -1) {
-        if (errno == EPROTO) {
-            self->counters.malformed++;
-            zmr_log_dropped ("results", "too many frames");
-        }
-        return;
-    }
     zmr_msg_t msg;
+    if (!zmr_worker_recv (self->results, "results", &frame, 1, &msg,
+                          &self->counters.malformed))
+        return;
     const char *why;
-    if (zmr_msg_decode (zmq_msg_data (&frame), zmq_msg_size (&frame), &msg, &why)
-    ||  (msg.type != ZMR_RESULT && msg.type != ZMR_UPDATE && msg.type != ZMR_WINDOW
+    if ((msg.type != ZMR_RESULT && msg.type != ZMR_UPDATE && msg.type != ZMR_WINDOW
          && (why = "not a RESULT"))
     ||  (msg.job != self->job && (why = "RESULT of another job"))
     ||  (msg.reducers != self->reducers && (why = "RESULT for another reducer count"))) {
@@ -821,19 +816,11 @@ static void
 s_on_control (s_sink_t *self)
 {
     zmq_msg_t frame;
-    int n;
-    if (zmr_msg_recv (self->control, &frame, 1, &n, ZMQ_DONTWAIT) == -1) {
-        if (errno == EPROTO)
-            self->counters.malformed++;
-        return;
-    }
     zmr_msg_t msg;
+    if (!zmr_worker_recv (self->control, "control", &frame, 1, &msg,
+                          &self->counters.malformed))
+        return;
     const char *why;
-    if (zmr_msg_decode (zmq_msg_data (&frame), zmq_msg_size (&frame), &msg, &why)) {
-        self->counters.malformed++;
-        zmr_log_dropped ("control", why);
-    }
-    else
     if (msg.type == ZMR_FINISH && msg.job == self->job) {
         self->finished = true;
         self->finish_ok = msg.flag;
