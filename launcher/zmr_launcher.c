@@ -6,6 +6,7 @@
 #include "zmr_launcher.h"
 #include "zmr_output.h"
 #include "zmr_http.h"
+#include "zmr_argv.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -259,35 +260,22 @@ s_make_certs (s_launcher_t *self)
     return 0;
 }
 
-//  The options every child gets, into opts, pointed at from argv[*n...]:
-//  --max-message, and with --curve the child's certificate (name), the
-//  allow-list if it binds, the ventilator's certificate if it connects.
-typedef struct {
-    char max_message[48], cert[300], allow[300], server[300];
-} s_common_opts_t;
-
+//  The options every child gets: --max-message, and with --curve the
+//  child's certificate (name), the allow-list if it binds, the
+//  ventilator's certificate if it connects.
 static void
-s_common_args (s_launcher_t *self, const char *name, int use, s_common_opts_t *opts,
-               char **argv, size_t *n)
+s_common_args (s_launcher_t *self, const char *name, int use, zmr_argv_t *argv)
 {
-    if (self->config->max_message) {
-        snprintf (opts->max_message, sizeof opts->max_message, "--max-message=%llu",
-                  (unsigned long long) self->config->max_message);
-        argv[(*n)++] = opts->max_message;
-    }
+    if (self->config->max_message)
+        zmr_argv_addf (argv, "--max-message=%llu",
+                       (unsigned long long) self->config->max_message);
     if (!self->config->curve)
         return;
-    snprintf (opts->cert, sizeof opts->cert, "--curve-cert=%s/%s.cert", self->certs, name);
-    argv[(*n)++] = opts->cert;
-    if (use & ZMR_CURVE_BINDS) {
-        snprintf (opts->allow, sizeof opts->allow, "--curve-allow=%s", self->allow);
-        argv[(*n)++] = opts->allow;
-    }
-    if (use & ZMR_CURVE_CONNECTS) {
-        snprintf (opts->server, sizeof opts->server, "--curve-server=%s/ventilator.cert",
-                  self->allow);
-        argv[(*n)++] = opts->server;
-    }
+    zmr_argv_addf (argv, "--curve-cert=%s/%s.cert", self->certs, name);
+    if (use & ZMR_CURVE_BINDS)
+        zmr_argv_addf (argv, "--curve-allow=%s", self->allow);
+    if (use & ZMR_CURVE_CONNECTS)
+        zmr_argv_addf (argv, "--curve-server=%s/ventilator.cert", self->allow);
 }
 
 //  Builds the endpoints: ipc:// in the private directory, or tcp:// on
@@ -341,192 +329,187 @@ s_reducer_endpoint (s_launcher_t *self, uint32_t p, char *out, size_t size)
         snprintf (out, size, "ipc://%s/reducer-%u", self->dir, p);
 }
 
+//  Most arguments a child gets besides the ventilator's input files:
+//  twice what the longest list below adds, so that one more option cannot
+//  silently overflow it, and a slip fails the start with a reason instead.
+#define S_ARGV_OPTIONS 64
+
+//  The -q, -v.. a child gets, or NULL when zmr run is neither (the child's
+//  own default).
+static const char *
+s_verbosity (const zmr_launcher_config_t *config, char *out, size_t size)
+{
+    if (!config->verbose)
+        return NULL;
+    snprintf (out, size, "-%.*s", config->verbose > 3? 3: config->verbose, "vvv");
+    return out;
+}
+
+//  Adds a child running argv, or fails the start with a reason if argv
+//  could not be built. Destroys argv.
 static int
-s_start (s_launcher_t *self)
+s_spawn_built (s_launcher_t *self, int kind, uint32_t index, zmr_argv_t **argv_p)
+{
+    char **items = *argv_p? zmr_argv_items (*argv_p): NULL;
+    int rc = -1;
+    if (!items)
+        snprintf (self->reason, sizeof self->reason,
+                  "cannot build the command line of a %s: too many arguments or no memory",
+                  s_kind_names[kind]);
+    else
+        rc = s_spawn (self, kind, index, items);
+    zmr_argv_destroy (argv_p);
+    return rc;
+}
+
+//  The ventilator: it binds what the others dial, so it starts first.
+static int
+s_start_ventilator (s_launcher_t *self)
 {
     const zmr_launcher_config_t *config = self->config;
-    char verbose[8] = "-q";
-    if (config->verbose)
-        snprintf (verbose, sizeof verbose, "-%.*s", config->verbose > 3? 3: config->verbose, "vvv");
-    bool talk = config->verbose > 0;
-
-    //  The ventilator first: it binds what the others dial.
-    char reducers[16], chunk_size[32], dead_ms[16], poison_opt[32];
-    snprintf (reducers, sizeof reducers, "%u", config->reducers);
-    snprintf (chunk_size, sizeof chunk_size, "%llu", (unsigned long long) config->chunk_size);
-    snprintf (dead_ms, sizeof dead_ms, "%u", config->dead_ms);
-    size_t n = 0;
-    char **argv = calloc (config->ninputs + 32, sizeof *argv);
+    char verbose[8];
+    zmr_argv_t *argv = zmr_argv_new (S_ARGV_OPTIONS + config->ninputs);
     if (!argv)
-        return -1;
-    char control_opt[ZMR_ENDPOINT_MAX + 16], chunks_opt[ZMR_ENDPOINT_MAX + 16];
-    char status_opt[ZMR_ENDPOINT_MAX + 16], extra_opt[ZMR_ENDPOINT_MAX + 16];
-    snprintf (control_opt, sizeof control_opt, "--control=%s", self->control);
-    snprintf (chunks_opt, sizeof chunks_opt, "--chunks=%s", self->chunks);
-    snprintf (status_opt, sizeof status_opt, "--status=%s", self->status);
-    argv[n++] = "zmr-ventilator";
-    argv[n++] = control_opt;
-    argv[n++] = chunks_opt;
-    argv[n++] = status_opt;
-    if (config->status) {
-        snprintf (extra_opt, sizeof extra_opt, "--status=%s", config->status);
-        argv[n++] = extra_opt;
-    }
-    argv[n++] = "--reducers";
-    argv[n++] = reducers;
-    argv[n++] = "--chunk-size";
-    argv[n++] = chunk_size;
-    argv[n++] = "--dead-ms";
-    argv[n++] = dead_ms;
-    if (config->poison_limit) {
-        snprintf (poison_opt, sizeof poison_opt, "--poison-limit=%u", config->poison_limit);
-        argv[n++] = poison_opt;
-    }
+        return s_spawn_built (self, C_VENTILATOR, 0, &argv);
+    zmr_argv_add (argv, "zmr-ventilator");
+    zmr_argv_addf (argv, "--control=%s", self->control);
+    zmr_argv_addf (argv, "--chunks=%s", self->chunks);
+    zmr_argv_addf (argv, "--status=%s", self->status);
+    if (config->status)
+        zmr_argv_addf (argv, "--status=%s", config->status);
+    zmr_argv_add (argv, "--reducers");
+    zmr_argv_addf (argv, "%u", config->reducers);
+    zmr_argv_add (argv, "--chunk-size");
+    zmr_argv_addf (argv, "%llu", (unsigned long long) config->chunk_size);
+    zmr_argv_add (argv, "--dead-ms");
+    zmr_argv_addf (argv, "%u", config->dead_ms);
+    if (config->poison_limit)
+        zmr_argv_addf (argv, "--poison-limit=%u", config->poison_limit);
     //  A fixed job id and a journal: a ventilator started again resumes.
-    char job_opt[40], journal_opt[PATH_MAX + 16];
     uint64_t job = 0;
     while (job == 0)
         zmr_random (&job, sizeof job);
-    snprintf (job_opt, sizeof job_opt, "--job=%llu", (unsigned long long) job);
+    zmr_argv_addf (argv, "--job=%llu", (unsigned long long) job);
     snprintf (self->journal, sizeof self->journal, "%s/journal", self->dir);
-    snprintf (journal_opt, sizeof journal_opt, "--journal=%s", self->journal);
-    argv[n++] = job_opt;
-    argv[n++] = journal_opt;
+    zmr_argv_addf (argv, "--journal=%s", self->journal);
     //  Mappers on this machine read the files themselves; exposed, others
     //  may join from elsewhere and need the bytes.
     if (!config->expose)
-        argv[n++] = "--by-reference";
-    char flush_opt[32], live_opt[32], window_opt[48], max_word_opt[48];
-    if (config->max_word) {
-        snprintf (max_word_opt, sizeof max_word_opt, "--max-word=%llu",
-                  (unsigned long long) config->max_word);
-        argv[n++] = max_word_opt;
-    }
-    if (config->window_ms) {
-        snprintf (window_opt, sizeof window_opt, "--window-ms=%llu",
-                  (unsigned long long) config->window_ms);
-        argv[n++] = window_opt;
-    }
-    if (config->flush_ms) {
-        snprintf (flush_opt, sizeof flush_opt, "--flush-ms=%u", config->flush_ms);
-        argv[n++] = flush_opt;
-    }
-    if (config->stream) {
-        snprintf (live_opt, sizeof live_opt, "--live-ms=%u", config->live_ms);
-        argv[n++] = live_opt;
-    }
-    if (talk)
-        argv[n++] = verbose;
-    s_common_opts_t common;
-    s_common_args (self, "ventilator", ZMR_CURVE_BINDS, &common, argv, &n);
-    argv[n++] = "--";
+        zmr_argv_add (argv, "--by-reference");
+    if (config->max_word)
+        zmr_argv_addf (argv, "--max-word=%llu", (unsigned long long) config->max_word);
+    if (config->window_ms)
+        zmr_argv_addf (argv, "--window-ms=%llu", (unsigned long long) config->window_ms);
+    if (config->flush_ms)
+        zmr_argv_addf (argv, "--flush-ms=%u", config->flush_ms);
+    if (config->stream)
+        zmr_argv_addf (argv, "--live-ms=%u", config->live_ms);
+    if (s_verbosity (config, verbose, sizeof verbose))
+        zmr_argv_add (argv, verbose);
+    s_common_args (self, "ventilator", ZMR_CURVE_BINDS, argv);
+    zmr_argv_add (argv, "--");
     for (size_t i = 0; i < config->ninputs; i++)
-        argv[n++] = (char *) config->inputs[i];
-    argv[n] = NULL;
-    int rc = s_spawn (self, C_VENTILATOR, 0, argv);
-    free (argv);
-    if (rc)
-        return -1;
+        zmr_argv_add (argv, config->inputs[i]);
+    return s_spawn_built (self, C_VENTILATOR, 0, &argv);
+}
 
-    char bind_opt[ZMR_ENDPOINT_MAX + 16];
-    char output_opt[PATH_MAX + 16], parts_opt[PATH_MAX + 16], receipt_opt[PATH_MAX + 16];
-    snprintf (bind_opt, sizeof bind_opt, "--bind=%s", self->sink);
-    char *sink_argv[24] = { "zmr-sink", bind_opt };
-    n = 2;
-    char snapshot_opt[PATH_MAX + 16], publish_opt[ZMR_ENDPOINT_MAX + 16];
-    char window_dir_opt[PATH_MAX + 16];
-    if (config->window_dir) {
-        snprintf (window_dir_opt, sizeof window_dir_opt, "--window-dir=%s", config->window_dir);
-        sink_argv[n++] = window_dir_opt;
-    }
-    char follow_ms_opt[32];
+static int
+s_start_sink (s_launcher_t *self)
+{
+    const zmr_launcher_config_t *config = self->config;
+    char verbose[8];
+    zmr_argv_t *argv = zmr_argv_new (S_ARGV_OPTIONS);
+    if (!argv)
+        return s_spawn_built (self, C_SINK, 0, &argv);
+    zmr_argv_add (argv, "zmr-sink");
+    zmr_argv_addf (argv, "--bind=%s", self->sink);
+    if (config->window_dir)
+        zmr_argv_addf (argv, "--window-dir=%s", config->window_dir);
     if (config->follow)
-        sink_argv[n++] = "--follow";
-    if (config->follow_ms) {
-        snprintf (follow_ms_opt, sizeof follow_ms_opt, "--follow-ms=%u", config->follow_ms);
-        sink_argv[n++] = follow_ms_opt;
-    }
-    if (config->snapshot) {
-        snprintf (snapshot_opt, sizeof snapshot_opt, "--snapshot=%s", config->snapshot);
-        sink_argv[n++] = snapshot_opt;
-    }
-    if (config->publish) {
-        snprintf (publish_opt, sizeof publish_opt, "--publish=%s", config->publish);
-        sink_argv[n++] = publish_opt;
-    }
-    if (config->output || self->result[0]) {
-        snprintf (output_opt, sizeof output_opt, "--output=%s",
-                  config->output? config->output: self->result);
-        sink_argv[n++] = output_opt;
-    }
+        zmr_argv_add (argv, "--follow");
+    if (config->follow_ms)
+        zmr_argv_addf (argv, "--follow-ms=%u", config->follow_ms);
+    if (config->snapshot)
+        zmr_argv_addf (argv, "--snapshot=%s", config->snapshot);
+    if (config->publish)
+        zmr_argv_addf (argv, "--publish=%s", config->publish);
+    if (config->output || self->result[0])
+        zmr_argv_addf (argv, "--output=%s", config->output? config->output: self->result);
     //  zmr run checked --parts and --window-dir before the job (refused
     //  files of an earlier run, or removed them with --force): what the
     //  sink finds there when it is started again is its own.
     if (config->parts_dir || config->window_dir)
-        sink_argv[n++] = "--force";
-    if (config->parts_dir) {
-        snprintf (parts_opt, sizeof parts_opt, "--parts=%s", config->parts_dir);
-        sink_argv[n++] = parts_opt;
-    }
-    if (config->receipt) {
-        snprintf (receipt_opt, sizeof receipt_opt, "--receipt=%s", config->receipt);
-        sink_argv[n++] = receipt_opt;
-    }
-    if (talk)
-        sink_argv[n++] = verbose;
-    s_common_args (self, "sink", ZMR_CURVE_BINDS | ZMR_CURVE_CONNECTS, &common, sink_argv, &n);
-    sink_argv[n++] = self->connect_control;
-    sink_argv[n] = NULL;
-    if (s_spawn (self, C_SINK, 0, sink_argv))
-        return -1;
+        zmr_argv_add (argv, "--force");
+    if (config->parts_dir)
+        zmr_argv_addf (argv, "--parts=%s", config->parts_dir);
+    if (config->receipt)
+        zmr_argv_addf (argv, "--receipt=%s", config->receipt);
+    if (s_verbosity (config, verbose, sizeof verbose))
+        zmr_argv_add (argv, verbose);
+    s_common_args (self, "sink", ZMR_CURVE_BINDS | ZMR_CURVE_CONNECTS, argv);
+    zmr_argv_add (argv, self->connect_control);
+    return s_spawn_built (self, C_SINK, 0, &argv);
+}
 
-    for (uint32_t p = 0; p < config->reducers; p++) {
-        char endpoint[ZMR_ENDPOINT_MAX], partition[16];
-        s_reducer_endpoint (self, p, endpoint, sizeof endpoint);
-        snprintf (bind_opt, sizeof bind_opt, "--bind=%s", endpoint);
-        snprintf (partition, sizeof partition, "%u", p);
-        //  Durable state: a reducer started again loses nothing.
-        char state_opt[PATH_MAX + 16];
-        snprintf (state_opt, sizeof state_opt, "--state=%s/state", self->dir);
-        char *reducer_argv[20] = { "zmr-reducer", "--partition", partition,
-                                   "--reducers", reducers, bind_opt, state_opt };
-        n = 7;
-        char max_opt[48];
-        if (config->max_distinct) {
-            snprintf (max_opt, sizeof max_opt, "--max-distinct=%llu",
-                      (unsigned long long) config->max_distinct);
-            reducer_argv[n++] = max_opt;
-        }
-        if (talk)
-            reducer_argv[n++] = verbose;
-        char name[32];
-        snprintf (name, sizeof name, "reducer-%u", p);
-        s_common_args (self, name, ZMR_CURVE_BINDS | ZMR_CURVE_CONNECTS, &common, reducer_argv,
-                       &n);
-        reducer_argv[n++] = self->connect_control;
-        reducer_argv[n] = NULL;
-        if (s_spawn (self, C_REDUCER, p, reducer_argv))
+static int
+s_start_reducer (s_launcher_t *self, uint32_t p)
+{
+    const zmr_launcher_config_t *config = self->config;
+    char verbose[8], endpoint[ZMR_ENDPOINT_MAX], name[32];
+    zmr_argv_t *argv = zmr_argv_new (S_ARGV_OPTIONS);
+    if (!argv)
+        return s_spawn_built (self, C_REDUCER, p, &argv);
+    s_reducer_endpoint (self, p, endpoint, sizeof endpoint);
+    zmr_argv_add (argv, "zmr-reducer");
+    zmr_argv_add (argv, "--partition");
+    zmr_argv_addf (argv, "%u", p);
+    zmr_argv_add (argv, "--reducers");
+    zmr_argv_addf (argv, "%u", config->reducers);
+    zmr_argv_addf (argv, "--bind=%s", endpoint);
+    //  Durable state: a reducer started again loses nothing.
+    zmr_argv_addf (argv, "--state=%s/state", self->dir);
+    if (config->max_distinct)
+        zmr_argv_addf (argv, "--max-distinct=%llu", (unsigned long long) config->max_distinct);
+    if (s_verbosity (config, verbose, sizeof verbose))
+        zmr_argv_add (argv, verbose);
+    snprintf (name, sizeof name, "reducer-%u", p);
+    s_common_args (self, name, ZMR_CURVE_BINDS | ZMR_CURVE_CONNECTS, argv);
+    zmr_argv_add (argv, self->connect_control);
+    return s_spawn_built (self, C_REDUCER, p, &argv);
+}
+
+static int
+s_start_mapper (s_launcher_t *self, uint32_t m)
+{
+    const zmr_launcher_config_t *config = self->config;
+    char verbose[8], name[32];
+    zmr_argv_t *argv = zmr_argv_new (S_ARGV_OPTIONS);
+    if (!argv)
+        return s_spawn_built (self, C_MAPPER, m, &argv);
+    zmr_argv_add (argv, "zmr-mapper");
+    //  --once: zmr run is one job; a mapper must not wait for a next.
+    zmr_argv_add (argv, "--once");
+    if (config->map_cost)
+        zmr_argv_addf (argv, "--map-cost=%u", config->map_cost);
+    if (s_verbosity (config, verbose, sizeof verbose))
+        zmr_argv_add (argv, verbose);
+    snprintf (name, sizeof name, "mapper-%u", m);
+    s_common_args (self, name, ZMR_CURVE_CONNECTS, argv);
+    zmr_argv_add (argv, self->connect_control);
+    return s_spawn_built (self, C_MAPPER, m, &argv);
+}
+
+static int
+s_start (s_launcher_t *self)
+{
+    if (s_start_ventilator (self) || s_start_sink (self))
+        return -1;
+    for (uint32_t p = 0; p < self->config->reducers; p++)
+        if (s_start_reducer (self, p))
             return -1;
-    }
-    for (uint32_t m = 0; m < config->mappers; m++) {
-        //  --once: zmr run is one job; a mapper must not wait for a next.
-        char *mapper_argv[16] = { "zmr-mapper", "--once" };
-        n = 2;
-        char cost[32];
-        if (config->map_cost) {
-            snprintf (cost, sizeof cost, "--map-cost=%u", config->map_cost);
-            mapper_argv[n++] = cost;
-        }
-        if (talk)
-            mapper_argv[n++] = verbose;
-        char name[32];
-        snprintf (name, sizeof name, "mapper-%u", m);
-        s_common_args (self, name, ZMR_CURVE_CONNECTS, &common, mapper_argv, &n);
-        mapper_argv[n++] = self->connect_control;
-        mapper_argv[n] = NULL;
-        if (s_spawn (self, C_MAPPER, m, mapper_argv))
+    for (uint32_t m = 0; m < self->config->mappers; m++)
+        if (s_start_mapper (self, m))
             return -1;
-    }
     return 0;
 }
 
@@ -1368,20 +1351,22 @@ s_remove_sockets (const zmr_launcher_config_t *config)
     }
 }
 
-int
-zmr_launcher_run (const zmr_launcher_config_t *config)
+//  What the supervision learns as the job runs.
+typedef struct {
+    bool done;                   //  The job is done (its state, or the ventilator's exit)
+    bool some_quarantined;       //  The ventilator exited 3
+    bool journal_seen;           //  The ventilator's journal existed
+    int64_t last_status_at;      //  When the status last changed
+    long peak_pss;               //  --stats: sampled every 10 ms
+} s_watch_t;
+
+//  A closed stdout (>&-) would be the next file this process opens, and
+//  the result would be copied into that: refused when the result goes
+//  there (and stdin when it is read), else the slots 0..2 get /dev/null.
+//  Returns 0, or the exit status after a line logged.
+static int
+s_check_stdio (const zmr_launcher_config_t *config)
 {
-    s_signals_install ();
-    int64_t started = zmr_now_ms ();
-    s_launcher_t self;
-    memset (&self, 0, sizeof self);
-    self.config = config;
-    self.lock_fd = self.relay_read = self.relay_write = self.follow_fd = -1;
-    self.width = s_term_width ();
-    //  A closed stdout (>&-) would be the next file this process opens,
-    //  and the result would be copied into that: refused when the result
-    //  goes there (and stdin when it is read), else the slots 0..2 get
-    //  /dev/null.
     if ((!config->output || config->follow) && fcntl (STDOUT_FILENO, F_GETFD) < 0) {
         zmr_log (0, "standard output is closed: say where the result goes with -o FILE");
         return 2;
@@ -1396,65 +1381,73 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
             zmr_log (0, "cannot open /dev/null: %s", strerror (errno));
             return 1;
         }
-    if (s_check_inputs (config))
-        return s_signals? 128 + s_first_signal: 1;
+    return 0;
+}
+
+//  The role binaries are beside this one. Returns 0, or -1 after a line.
+static int
+s_find_bindir (s_launcher_t *self)
+{
     char exe[PATH_MAX];
     ssize_t len = readlink ("/proc/self/exe", exe, sizeof exe - 1);
     if (len <= 0) {
         zmr_log (0, "cannot find my own binary: %s", strerror (errno));
-        return 1;
+        return -1;
     }
     exe[len] = 0;
-    snprintf (self.bindir, sizeof self.bindir, "%s", exe);
-    char *slash = strrchr (self.bindir, '/');
+    snprintf (self->bindir, sizeof self->bindir, "%s", exe);
+    char *slash = strrchr (self->bindir, '/');
     if (slash)
         *slash = 0;
+    return 0;
+}
+
+//  What must hold before anything starts: the endpoints (with --expose,
+//  the ports to try; their ipc:// form is made later, in the directory
+//  made then), every output, and --http, bound now (after fds 0-2 are in
+//  place) into *http_fd. Returns 0, or the exit status after a line.
+static int
+s_check_before_start (s_launcher_t *self, int *http_fd)
+{
+    const zmr_launcher_config_t *config = self->config;
     char err[1024];
-    //  The endpoints first (with --expose, the ports to try); their ipc://
-    //  form is made below, in the directory made then.
-    if (config->expose && s_endpoints (&self)) {
-        zmr_log (0, "%s", self.reason);
+    if (config->expose && s_endpoints (self)) {
+        zmr_log (0, "%s", self->reason);
         return 1;
     }
-    if (s_check_outputs (&self, err, sizeof err)) {
+    if (s_check_outputs (self, err, sizeof err)) {
         zmr_log (0, "%s", err);
         return 2;
     }
-    //  --http: bound now, after fds 0-2 are in place, and said before
-    //  anything starts when it cannot be (exit 2, as an endpoint).
-    int http_fd = -1;
     if (config->http) {
         bool usage;
-        http_fd = zmr_http_listen (config->http, &usage, err, sizeof err);
-        if (http_fd == -1) {
+        *http_fd = zmr_http_listen (config->http, &usage, err, sizeof err);
+        if (*http_fd == -1) {
             zmr_log (0, "option --http: %s", err);
             return 2;
         }
     }
-    zmr_http_t *http = NULL;
-    const char *tmp = getenv ("TMPDIR");
-    tmp = tmp && *tmp? tmp: "/tmp";
-    s_sweep (tmp);
-    int code = 1;
-    zsock_t *sub = NULL;
-    long peak_pss = 0;                  //  --stats: sampled every 10 ms
-    zmr_status_t last;
-    memset (&last, 0, sizeof last);
-    self.last = &last;
-    if (s_make_dir (&self, tmp))
-        goto cleanup;
+    return 0;
+}
+
+//  Where the result and the progress bar go, and the relay of a terminal
+//  on stdin. Returns 0, or -1 after a line.
+static int
+s_setup_stdio (s_launcher_t *self)
+{
+    const zmr_launcher_config_t *config = self->config;
     //  Without -o the sink writes the result here; zmr run copies it to
     //  stdout once the job is done: a sink started again never writes
     //  stdout twice.
     if (!config->output && !config->follow)
-        snprintf (self.result, sizeof self.result, "%s/result", self.dir);
-    self.writes_stdout = self.result[0] || config->follow;
+        snprintf (self->result, sizeof self->result, "%s/result", self->dir);
+    self->writes_stdout = self->result[0] || config->follow;
     struct stat out;
-    self.stdout_fifo = fstat (STDOUT_FILENO, &out) == 0 && S_ISFIFO (out.st_mode);
+    self->stdout_fifo = fstat (STDOUT_FILENO, &out) == 0 && S_ISFIFO (out.st_mode);
     if (config->progress && isatty (STDOUT_FILENO) && isatty (STDERR_FILENO)) {
         struct stat err_st;
-        self.bar_shares_stdout = fstat (STDERR_FILENO, &err_st) == 0
-                              && err_st.st_rdev == out.st_rdev;
+        self->bar_shares_stdout = fstat (STDERR_FILENO, &err_st) == 0
+                               && err_st.st_rdev == out.st_rdev;
     }
     bool reads_stdin = false;
     for (size_t i = 0; i < config->ninputs; i++)
@@ -1463,274 +1456,396 @@ zmr_launcher_run (const zmr_launcher_config_t *config)
         int relay[2];
         if (pipe2 (relay, O_CLOEXEC)) {
             zmr_log (0, "cannot make a pipe for the terminal's input: %s", strerror (errno));
-            goto cleanup;
+            return -1;
         }
-        self.relay_read = relay[0];
-        self.relay_write = relay[1];
-        fcntl (self.relay_write, F_SETFL, O_NONBLOCK);
+        self->relay_read = relay[0];
+        self->relay_write = relay[1];
+        fcntl (self->relay_write, F_SETFL, O_NONBLOCK);
     }
-    if (s_endpoints (&self) || (config->curve && s_make_certs (&self)) || s_start (&self)) {
-        zmr_log (0, "%s", self.reason);
-        goto cleanup;
+    return 0;
+}
+
+//  Starts every child, takes zmr run's own CURVE keys, and serves --http
+//  from *http_fd (taken) into *http. Returns 0, or -1 after a line.
+static int
+s_start_job (s_launcher_t *self, int *http_fd, zmr_http_t **http)
+{
+    const zmr_launcher_config_t *config = self->config;
+    if (s_endpoints (self) || (config->curve && s_make_certs (self)) || s_start (self)) {
+        zmr_log (0, "%s", self->reason);
+        return -1;
     }
     if (config->curve) {
         //  zmr run reads the status as one more CURVE client.
         char cert[PATH_MAX], server[PATH_MAX];
-        snprintf (cert, sizeof cert, "%s/run.cert", self.certs);
-        snprintf (server, sizeof server, "%s/ventilator.cert", self.allow);
+        snprintf (cert, sizeof cert, "%s/run.cert", self->certs);
+        snprintf (server, sizeof server, "%s/ventilator.cert", self->allow);
         zmr_curve_config_t own = { .cert = cert, .server = server };
-        if (zmr_curve_setup (&own, ZMR_CURVE_CONNECTS))
-            goto cleanup;
+        if (zmr_curve_load (&own, ZMR_CURVE_CONNECTS))
+            return -1;
         if (config->expose)
             zmr_log (0, "CURVE: the ventilator's public certificate is %s; a mapper joins "
                      "with --curve-server it and its own certificate in %s", server,
-                     self.allow);
+                     self->allow);
     }
-    if (http_fd != -1) {
+    if (*http_fd != -1) {
         //  Served from the status zmr run reads anyway: no process more.
-        http = zmr_http_new (http_fd, self.status, err, sizeof err);
-        http_fd = -1;
-        if (!http) {
+        char err[1024];
+        *http = zmr_http_new (*http_fd, self->status, err, sizeof err);
+        *http_fd = -1;
+        if (!*http) {
             zmr_log (0, "%s", err);
-            goto cleanup;
+            return -1;
         }
     }
-    sub = zmr_socket (ZMQ_SUB, 16 << 20, 0);
+    return 0;
+}
+
+//  The status subscription, for the bar and to know the job's end; NULL
+//  if no socket could be made (the children's exits still tell).
+static zsock_t *
+s_subscribe (s_launcher_t *self)
+{
+    zsock_t *sub = zmr_socket (ZMQ_SUB, 16 << 20, 0);
     if (sub) {
         zsock_set_conflate (sub, 1);
         //  The ventilator may not have bound yet: try again soon, not in 100 ms.
         zsock_set_reconnect_ivl (sub, 10);
         zsock_set_subscribe (sub, "");
         char status[ZMR_ENDPOINT_MAX];
-        zmr_endpoint_with_host (self.status, "127.0.0.1", status, sizeof status);
+        zmr_endpoint_with_host (self->status, "127.0.0.1", status, sizeof status);
         zmr_connect (sub, status, NULL);
     }
-    bool done = false;
-    int64_t last_status_at = 0;         //  When the status last changed
-    bool journal_seen = false;          //  The ventilator's journal existed
-    bool some_quarantined = false;      //  The ventilator exited 3
-    while (!s_signals && !self.stdout_closed && !self.stdout_errno) {
-        if (!journal_seen && access (self.journal, F_OK) == 0)
-            journal_seen = true;
-        if (config->stats) {
-            long pss = s_pss_now (&self);
-            if (pss > peak_pss)
-                peak_pss = pss;
+    return sub;
+}
+
+//  A child ended with status: decides whether the job is done, failed,
+//  or the child starts again. Returns whether the job failed.
+static bool
+s_child_ended (s_launcher_t *self, s_watch_t *watch, s_child_t *child, int status,
+               const zmr_status_t *last)
+{
+    char how[128];
+    s_describe (status, how, sizeof how);
+    //  The ventilator exits 0 only for a job done, 3 for one done
+    //  without quarantined chunks, and 128 + the signal when it was
+    //  stopped first: its exit tells, whether or not we heard its
+    //  last state (a short job may end before we subscribe).
+    int code_of = WIFEXITED (status)? WEXITSTATUS (status): -1;
+    bool vent = child->kind == C_VENTILATOR;
+    bool sink = child->kind == C_SINK;
+    if (vent && (code_of == 0 || code_of == 3))
+        watch->done = true;
+    if (vent && code_of == 3)
+        watch->some_quarantined = true;
+    bool clean = code_of == 0
+              || (vent && (code_of == 128 + SIGTERM || code_of == 128 + SIGINT));
+    if (!strcmp (last->phase, "done"))
+        watch->done = true;
+    //  The sink exits 1 for what a restart cannot cure (it said
+    //  why: an output it cannot write...), and after the job it
+    //  still writes the receipt: either fails the job. Exit 2 from
+    //  any role is its check at start refusing (an output gone
+    //  since zmr run checked it): no restart cures that either.
+    if ((sink && code_of == 1) || code_of == 2) {
+        self->reason[0] = 0;
+        return true;
+    }
+    if (sink && watch->done && code_of != 0) {
+        snprintf (self->reason, sizeof self->reason, "the sink %s after the job was "
+                  "done: its outputs may be incomplete", how);
+        return true;
+    }
+    if (watch->done)
+        return false;           //  Leaving after the job, as it should
+    if (vent && code_of == 1) {
+        //  The ventilator said why the job failed.
+        self->reason[0] = 0;
+        return true;
+    }
+    if (clean && watch->journal_seen && access (self->journal, F_OK)) {
+        //  The ventilator removes its journal when the job is done,
+        //  before it sends FINISH: whoever leaves cleanly after that
+        //  leaves a finished job, however short it was.
+        watch->done = true;
+        return false;
+    }
+    if (clean) {
+        //  Left on a signal: starts again, like a crash, but it
+        //  does not count as one.
+        child->restart_at = zmr_now_ms () + 100;
+        snprintf (child->restart_note, sizeof child->restart_note,
+                  "%s %u left before the job was done", s_kind_names[child->kind],
+                  child->index);
+        return false;
+    }
+    return s_crashed (self, child, how, last->chunks_done);
+}
+
+//  Restarts that are due. A sink's starts once what the one before
+//  wrote to its --follow pipe is read to the end. Each says how its
+//  child ended only now: a worker that ended because the job
+//  failed (it exits 1 on the failed FINISH, which may be reaped
+//  before the ventilator) is never restarted, nor mentioned, once
+//  the ventilator's end is seen; its reason is the one line.
+//  Returns whether the job failed (a child could not be started).
+static bool
+s_restart_due (s_launcher_t *self, bool done)
+{
+    int64_t now = zmr_now_ms ();
+    bool vent_ended = s_ventilator_ended (self);
+    bool failed = false;
+    for (size_t i = 0; i < self->nchildren && !vent_ended; i++) {
+        s_child_t *c = &self->children[i];
+        if (!c->pid && c->restart_at && now >= c->restart_at && !done
+        &&  !(c->kind == C_SINK && self->follow_fd >= 0)) {
+            if (c->restart_note[0])
+                zmr_log (0, "%s: starting it again", c->restart_note);
+            c->restart_note[0] = 0;
+            if (s_launch (self, c)) {
+                zmr_log (0, "%s", self->reason);
+                self->reason[0] = 0;
+                failed = true;
+            }
         }
-        uint64_t seq = last.seq;
-        s_wait (&self, sub, &last, config->stats? 10: 50);
-        if (last.seq != seq || !last_status_at)
-            last_status_at = zmr_now_ms ();
-        if (http && last.seq != seq)
-            zmr_http_publish (http, &last);
-        if (!strcmp (last.phase, "done"))
-            done = true;
-        if (!strcmp (last.phase, "failed")) {
+    }
+    return failed;
+}
+
+//  Watches the status and the children until the job is done and the
+//  ventilator and the sink are gone (returns 0), or it fails, a signal
+//  comes or stdout is lost (returns 1).
+static int
+s_supervise (s_launcher_t *self, zsock_t *sub, zmr_http_t *http, zmr_status_t *last,
+             s_watch_t *watch)
+{
+    const zmr_launcher_config_t *config = self->config;
+    while (!s_signals && !self->stdout_closed && !self->stdout_errno) {
+        if (!watch->journal_seen && access (self->journal, F_OK) == 0)
+            watch->journal_seen = true;
+        if (config->stats) {
+            long pss = s_pss_now (self);
+            if (pss > watch->peak_pss)
+                watch->peak_pss = pss;
+        }
+        uint64_t seq = last->seq;
+        s_wait (self, sub, last, config->stats? 10: 50);
+        if (last->seq != seq || !watch->last_status_at)
+            watch->last_status_at = zmr_now_ms ();
+        if (http && last->seq != seq)
+            zmr_http_publish (http, last);
+        if (!strcmp (last->phase, "done"))
+            watch->done = true;
+        if (!strcmp (last->phase, "failed")) {
             //  The ventilator said why, in its line.
-            self.reason[0] = 0;
-            break;
+            self->reason[0] = 0;
+            return 1;
         }
         int status;
         s_child_t *child;
         bool failed = false;
-        while (!failed && s_reap (&self, &status, &child)) {
-            char how[128];
-            s_describe (status, how, sizeof how);
-            //  The ventilator exits 0 only for a job done, 3 for one done
-            //  without quarantined chunks, and 128 + the signal when it was
-            //  stopped first: its exit tells, whether or not we heard its
-            //  last state (a short job may end before we subscribe).
-            int code_of = WIFEXITED (status)? WEXITSTATUS (status): -1;
-            bool vent = child->kind == C_VENTILATOR;
-            bool sink = child->kind == C_SINK;
-            if (vent && (code_of == 0 || code_of == 3))
-                done = true;
-            if (vent && code_of == 3)
-                some_quarantined = true;
-            bool clean = code_of == 0
-                      || (vent && (code_of == 128 + SIGTERM || code_of == 128 + SIGINT));
-            if (!strcmp (last.phase, "done"))
-                done = true;
-            //  The sink exits 1 for what a restart cannot cure (it said
-            //  why: an output it cannot write...), and after the job it
-            //  still writes the receipt: either fails the job. Exit 2 from
-            //  any role is its check at start refusing (an output gone
-            //  since zmr run checked it): no restart cures that either.
-            if ((sink && code_of == 1) || code_of == 2) {
-                self.reason[0] = 0;
-                failed = true;
-                break;
-            }
-            if (sink && done && code_of != 0) {
-                snprintf (self.reason, sizeof self.reason, "the sink %s after the job was "
-                          "done: its outputs may be incomplete", how);
-                failed = true;
-                break;
-            }
-            if (done)
-                continue;           //  Leaving after the job, as it should
-            if (vent && code_of == 1) {
-                //  The ventilator said why the job failed.
-                self.reason[0] = 0;
-                failed = true;
-                break;
-            }
-            if (clean && journal_seen && access (self.journal, F_OK)) {
-                //  The ventilator removes its journal when the job is done,
-                //  before it sends FINISH: whoever leaves cleanly after that
-                //  leaves a finished job, however short it was.
-                done = true;
-                continue;
-            }
-            if (clean) {
-                //  Left on a signal: starts again, like a crash, but it
-                //  does not count as one.
-                child->restart_at = zmr_now_ms () + 100;
-                snprintf (child->restart_note, sizeof child->restart_note,
-                          "%s %u left before the job was done", s_kind_names[child->kind],
-                          child->index);
-                continue;
-            }
-            failed = s_crashed (&self, child, how, last.chunks_done);
-        }
+        while (!failed && s_reap (self, &status, &child))
+            failed = s_child_ended (self, watch, child, status, last);
         if (failed)
-            break;
-        s_kill_frozen (&self, &last, last_status_at, config->dead_ms);
-        //  Restarts that are due. A sink's starts once what the one before
-        //  wrote to its --follow pipe is read to the end. Each says how its
-        //  child ended only now: a worker that ended because the job
-        //  failed (it exits 1 on the failed FINISH, which may be reaped
-        //  before the ventilator) is never restarted, nor mentioned, once
-        //  the ventilator's end is seen; its reason is the one line.
-        int64_t now = zmr_now_ms ();
-        bool vent_ended = s_ventilator_ended (&self);
-        for (size_t i = 0; i < self.nchildren && !vent_ended; i++) {
-            s_child_t *c = &self.children[i];
-            if (!c->pid && c->restart_at && now >= c->restart_at && !done
-            &&  !(c->kind == C_SINK && self.follow_fd >= 0)) {
-                if (c->restart_note[0])
-                    zmr_log (0, "%s: starting it again", c->restart_note);
-                c->restart_note[0] = 0;
-                if (s_launch (&self, c)) {
-                    zmr_log (0, "%s", self.reason);
-                    self.reason[0] = 0;
-                    failed = true;
-                }
-            }
-        }
-        if (failed)
-            break;
-        if (done && s_gone (&self, C_VENTILATOR) && s_gone (&self, C_SINK)) {
-            code = 0;
-            break;
-        }
+            return 1;
+        s_kill_frozen (self, last, watch->last_status_at, config->dead_ms);
+        if (s_restart_due (self, watch->done))
+            return 1;
+        if (watch->done && s_gone (self, C_VENTILATOR) && s_gone (self, C_SINK))
+            return 0;
     }
+    return 1;
+}
+
+//  After the supervision (code 0: the job is done): the rest of --follow's
+//  lines, the bar's last state, the result copied to stdout, the last
+//  state served, the quarantined chunks said. Returns the exit status.
+static int
+s_finish (s_launcher_t *self, int code, zsock_t *sub, zmr_http_t *http, zmr_status_t *last,
+          const s_watch_t *watch, int64_t started)
+{
+    const zmr_launcher_config_t *config = self->config;
     if (code == 0 && config->follow) {
         //  The last sink is gone: its pipe ends; every whole line goes out.
-        while (self.follow_fd >= 0 && !s_signals && !self.stdout_closed && !self.stdout_errno) {
-            struct pollfd in = { self.follow_fd, POLLIN, 0 };
+        while (self->follow_fd >= 0 && !s_signals && !self->stdout_closed
+           && !self->stdout_errno) {
+            struct pollfd in = { self->follow_fd, POLLIN, 0 };
             poll (&in, 1, 100);
-            s_follow_read (&self);
-            s_follow_write (&self, true);
+            s_follow_read (self);
+            s_follow_write (self, true);
         }
-        s_follow_write (&self, true);
+        s_follow_write (self, true);
     }
-    if (self.stdout_errno) {
-        zmr_log (0, "cannot write to standard output: %s", strerror (self.stdout_errno));
+    if (self->stdout_errno) {
+        zmr_log (0, "cannot write to standard output: %s", strerror (self->stdout_errno));
         code = 1;
     }
-    if (self.bar_used) {
+    if (self->bar_used) {
         if (code == 0) {
             //  The final state, then a newline to keep it on screen. Its
             //  rate is the whole job's: the last second's may be nothing.
-            last.bytes_done = last.input_known? last.input_bytes: last.bytes_done;
-            snprintf (last.phase, sizeof last.phase, "done");
+            last->bytes_done = last->input_known? last->input_bytes: last->bytes_done;
+            snprintf (last->phase, sizeof last->phase, "done");
             int64_t took = zmr_now_ms () - started;
-            if (!last.bytes_per_s && took > 0)
-                last.bytes_per_s = last.bytes_done * 1000 / (uint64_t) took;
-            s_draw (&self, &last);
+            if (!last->bytes_per_s && took > 0)
+                last->bytes_per_s = last->bytes_done * 1000 / (uint64_t) took;
+            s_draw (self, last);
         }
         fputs ("\n", stderr);
-        self.drawn = false;
+        self->drawn = false;
     }
-    if (code == 0 && self.result[0] && !s_signals && s_copy_result (&self))
+    if (code == 0 && self->result[0] && !s_signals && s_copy_result (self))
         code = 1;
     if (http && sub) {
         //  The ventilator's last state may have come after the last look.
-        uint64_t seq = last.seq;
-        s_read_status (&self, sub, &last);
-        if (last.seq != seq)
-            zmr_http_publish (http, &last);
+        uint64_t seq = last->seq;
+        s_read_status (self, sub, last);
+        if (last->seq != seq)
+            zmr_http_publish (http, last);
     }
-    if (code == 0 && (last.chunks_quarantined || some_quarantined)) {
+    if (code == 0 && (last->chunks_quarantined || watch->some_quarantined)) {
         zmr_log (0, "done WITHOUT %llu quarantined chunks (mappers kept dying on them):",
-                 (unsigned long long) last.chunks_quarantined);
-        for (uint32_t q = 0; q < last.nquarantine; q++)
-            zmr_log (0, "  '%s' offset %llu, %llu bytes", last.quarantine[q].file,
-                     (unsigned long long) last.quarantine[q].offset,
-                     (unsigned long long) last.quarantine[q].length);
+                 (unsigned long long) last->chunks_quarantined);
+        for (uint32_t q = 0; q < last->nquarantine; q++)
+            zmr_log (0, "  '%s' offset %llu, %llu bytes", last->quarantine[q].file,
+                     (unsigned long long) last->quarantine[q].offset,
+                     (unsigned long long) last->quarantine[q].length);
         code = 3;
     }
-cleanup:
+    return code;
+}
+
+//  The exit status, whatever happened: a signal or a lost stdout wins,
+//  and a failure says its reason if none was said yet.
+static int
+s_exit_code (s_launcher_t *self, int code)
+{
     if (s_signals) {
         zmr_log (0, "interrupted: stopping the job");
-        code = 128 + s_first_signal;
+        return 128 + s_first_signal;
     }
-    else
-    if (self.stdout_closed)
-        code = 128 + SIGPIPE;           //  As a shell shows a filter ended by it
-    else
-    if (code == 1 && self.reason[0])
-        zmr_log (0, "job failed: %s", self.reason);
-    zmr_status_reset (&last);
-    zsock_destroy (&sub);
-    zmr_curve_teardown ();
-    //  Done: the rest got FINISH and leave by themselves, but for a mapper
-    //  that was still joining when the job ended (a short job, many
-    //  mappers): the job never knew it, so it waits for a FINISH that will
-    //  not come. Mappers hold nothing once the job is done: those not gone
-    //  within 100 ms are stopped. (A tiny job took 2-4 s one time in 7.)
+    if (self->stdout_closed)
+        return 128 + SIGPIPE;           //  As a shell shows a filter ended by it
+    if (code == 1 && self->reason[0])
+        zmr_log (0, "job failed: %s", self->reason);
+    return code;
+}
+
+//  Ends every child. Done: the rest got FINISH and leave by themselves,
+//  but for a mapper that was still joining when the job ended (a short
+//  job, many mappers): the job never knew it, so it waits for a FINISH
+//  that will not come. Mappers hold nothing once the job is done: those
+//  not gone within 100 ms are stopped. (A tiny job took 2-4 s one time
+//  in 7.)
+static void
+s_stop_children (s_launcher_t *self, int code)
+{
     bool finished = code == 0 || code == 3;
     if (finished)
-        s_stop_all (&self, C_MAPPER, 100, 2000);
-    s_stop_all (&self, -1, finished? 2000: 0, 2000);
-    if (config->stats) {
-        //  For the bench: the memory of the whole pipeline, not one process.
-        struct rusage own;
-        getrusage (RUSAGE_SELF, &own);
-        long total = own.ru_maxrss;
-        for (size_t i = 0; i < self.nchildren; i++)
-            total += self.children[i].maxrss_kb;
-        fprintf (stderr, "zmr: stats: wall_ms=%lld peak_rss_kb=%ld peak_pss_kb=%ld "
-                 "processes=%zu\n", (long long) (zmr_now_ms () - started), total, peak_pss,
-                 self.nchildren + 1);
-    }
-    for (size_t i = 0; i < self.nchildren; i++) {
-        for (char **arg = self.children[i].argv; arg && *arg; arg++)
+        s_stop_all (self, C_MAPPER, 100, 2000);
+    s_stop_all (self, -1, finished? 2000: 0, 2000);
+}
+
+//  --stats, for the bench: the memory of the whole pipeline, not one
+//  process.
+static void
+s_print_stats (s_launcher_t *self, int64_t started, long peak_pss)
+{
+    struct rusage own;
+    getrusage (RUSAGE_SELF, &own);
+    long total = own.ru_maxrss;
+    for (size_t i = 0; i < self->nchildren; i++)
+        total += self->children[i].maxrss_kb;
+    fprintf (stderr, "zmr: stats: wall_ms=%lld peak_rss_kb=%ld peak_pss_kb=%ld "
+             "processes=%zu\n", (long long) (zmr_now_ms () - started), total, peak_pss,
+             self->nchildren + 1);
+}
+
+//  Frees what the launcher holds and removes its directory. Every child
+//  is reaped: nothing writes in the directory any more.
+static void
+s_release (s_launcher_t *self)
+{
+    for (size_t i = 0; i < self->nchildren; i++) {
+        for (char **arg = self->children[i].argv; arg && *arg; arg++)
             free (*arg);
-        free (self.children[i].argv);
+        free (self->children[i].argv);
     }
-    free (self.children);
-    free (self.fbuf);
-    int fds[] = { self.relay_read, self.relay_write, self.follow_fd };
+    free (self->children);
+    free (self->fbuf);
+    int fds[] = { self->relay_read, self->relay_write, self->follow_fd };
     for (int i = 0; i < 3; i++)
         if (fds[i] >= 0)
             close (fds[i]);
-    //  Every child is reaped: nothing writes in the directory any more.
-    s_remove_sockets (config);
-    s_remove_dir (self.dir);
-    if (self.lock_fd >= 0)
-        close (self.lock_fd);
-    if (http && config->http_linger_ms && !s_signals) {
-        //  Everything is stopped and removed: only the final state is
-        //  still served, for a browser or Prometheus to see the end.
-        zmr_log (0, "serving the final state at http://%s for %llu s more (Ctrl-C to stop)",
-                 config->http, (unsigned long long) (config->http_linger_ms + 999) / 1000);
-        int64_t until = zmr_now_ms () + (int64_t) config->http_linger_ms;
-        while (!s_signals && zmr_now_ms () < until)
-            usleep (50000);
-        s_signals = 0;              //  Ending the linger is not a stop of the job
+    s_remove_sockets (self->config);
+    s_remove_dir (self->dir);
+    if (self->lock_fd >= 0)
+        close (self->lock_fd);
+}
+
+//  --http-linger: everything is stopped and removed; only the final state
+//  is still served, for a browser or Prometheus to see the end.
+static void
+s_http_linger (const zmr_launcher_config_t *config, zmr_http_t *http)
+{
+    if (!http || !config->http_linger_ms || s_signals)
+        return;
+    zmr_log (0, "serving the final state at http://%s for %llu s more (Ctrl-C to stop)",
+             config->http, (unsigned long long) (config->http_linger_ms + 999) / 1000);
+    int64_t until = zmr_now_ms () + (int64_t) config->http_linger_ms;
+    while (!s_signals && zmr_now_ms () < until)
+        usleep (50000);
+    s_signals = 0;              //  Ending the linger is not a stop of the job
+}
+
+int
+zmr_launcher_run (const zmr_launcher_config_t *config)
+{
+    s_signals_install ();
+    int64_t started = zmr_now_ms ();
+    s_launcher_t self;
+    memset (&self, 0, sizeof self);
+    self.config = config;
+    self.lock_fd = self.relay_read = self.relay_write = self.follow_fd = -1;
+    self.width = s_term_width ();
+    int code = s_check_stdio (config);
+    if (code)
+        return code;
+    if (s_check_inputs (config))
+        return s_signals? 128 + s_first_signal: 1;
+    if (s_find_bindir (&self))
+        return 1;
+    int http_fd = -1;
+    code = s_check_before_start (&self, &http_fd);
+    if (code)
+        return code;
+    const char *tmp = getenv ("TMPDIR");
+    tmp = tmp && *tmp? tmp: "/tmp";
+    s_sweep (tmp);
+
+    zmr_http_t *http = NULL;
+    zsock_t *sub = NULL;
+    s_watch_t watch;
+    memset (&watch, 0, sizeof watch);
+    zmr_status_t last;
+    memset (&last, 0, sizeof last);
+    self.last = &last;
+    code = 1;
+    if (s_make_dir (&self, tmp) == 0 && s_setup_stdio (&self) == 0
+    &&  s_start_job (&self, &http_fd, &http) == 0) {
+        sub = s_subscribe (&self);
+        code = s_supervise (&self, sub, http, &last, &watch);
+        code = s_finish (&self, code, sub, http, &last, &watch, started);
     }
+    code = s_exit_code (&self, code);
+    zmr_status_reset (&last);
+    zsock_destroy (&sub);
+    zmr_curve_teardown ();
+    s_stop_children (&self, code);
+    if (config->stats)
+        s_print_stats (&self, started, watch.peak_pss);
+    s_release (&self);
+    s_http_linger (config, http);
     zmr_http_destroy (&http);
     if (http_fd != -1)
         close (http_fd);
