@@ -279,7 +279,8 @@ s_common_args (s_launcher_t *self, const char *name, int use, zmr_argv_t *argv)
 }
 
 //  Builds the endpoints: ipc:// in the private directory, or tcp:// on
-//  consecutive ports when exposed.
+//  consecutive ports when exposed. Returns 0, -1 (a failure) or -2 (a
+//  misused --expose), with self->reason.
 static int
 s_endpoints (s_launcher_t *self)
 {
@@ -292,8 +293,10 @@ s_endpoints (s_launcher_t *self)
         //  PORT .. PORT+3 for the ventilator and the sink, then one per
         //  reducer: the last is PORT+3+R.
         if (!host[0] || !colon || zmr_parse_u64 (colon + 1, 1, 65535 - 3 - config->reducers, &port)) {
-            zmr_usage_error ("option --expose: expected tcp://HOST:PORT with room for %u ports, got '%s'",
-                             4 + config->reducers, config->expose);
+            snprintf (self->reason, sizeof self->reason,
+                      "option --expose: expected tcp://HOST:PORT with room for %u ports, got '%s'",
+                      4 + config->reducers, config->expose);
+            return -2;
         }
         snprintf (self->control, sizeof self->control, "tcp://%s:%llu", host, (unsigned long long) port);
         snprintf (self->chunks, sizeof self->chunks, "tcp://%s:%llu", host, (unsigned long long) port + 1);
@@ -1411,7 +1414,10 @@ s_check_before_start (s_launcher_t *self, int *http_fd)
 {
     const zmr_launcher_config_t *config = self->config;
     char err[1024];
-    if (config->expose && s_endpoints (self)) {
+    int rc = config->expose? s_endpoints (self): 0;
+    if (rc == -2)
+        zmr_usage_error ("%s", self->reason);
+    if (rc) {
         zmr_log (0, "%s", self->reason);
         return 1;
     }
