@@ -1,46 +1,22 @@
 /*  zmr_ventilator: the coordinator of a job.
 
-    The ledger holds one entry per chunk from the moment it is cut until all
-    R reducers have ACKed it; then its bytes are freed. An entry moves
-    QUEUED -> ISSUED (pushed) -> TAKEN (a mapper said TAKE) -> MAPPED (the
-    mapper sent its batches) -> DONE (R ACKs). Anything short of DONE goes
-    back to QUEUED when the evidence says it may be lost: its holder went
-    silent for dead_ms or left, it sat ISSUED or MAPPED for dead_ms. A
-    re-issue can only cost duplicate work, which the reducers drop; it can
-    never lose or double a count. */
+    The chunk ledger (lib/zmr_ledger: which chunk is where, what goes out
+    again, when a chunk is complete and its words count) knows no socket:
+    this file cuts the input into it, sends what it says to issue, tells it
+    what the workers say, keeps the registry of workers, closes windows,
+    journals, and publishes the job's state. */
 #include "zmr_ventilator.h"
+#include "zmr_ledger.h"
 #include <assert.h>
 #include <errno.h>
 #include <string.h>
 
-typedef enum { S_QUEUED, S_ISSUED, S_TAKEN, S_MAPPED, S_DONE } s_chunk_state_t;
 typedef enum { P_WAITING, P_MAPPING, P_FLUSHING, P_DONE, P_FAILED } s_phase_t;
 typedef enum { W_ALIVE, W_DEAD, W_LEFT } s_worker_state_t;
 
 static const char *s_phase_names[] = { "waiting", "mapping", "flushing", "done", "failed" };
 static const char *s_worker_states[] = { "alive", "dead", "left" };
 static const char *s_role_names[] = { "", "mapper", "reducer", "sink" };
-
-typedef struct {
-    char *data;              //  The chunk's bytes until DONE (owned)
-    size_t len;              //  Length of the chunk
-    uint32_t input;          //  Index of its input
-    uint64_t offset;         //  Offset in its input
-    uint8_t state;           //  s_chunk_state_t
-    uint32_t attempt;        //  Issues so far, minus one
-    int64_t since;           //  When it entered its state
-    uint32_t holder;         //  Worker index + 1 that holds it, or 0
-    uint32_t acks;           //  Partitions that ACKed it
-    uint8_t *acked;          //  R flags (owned)
-    uint64_t words;          //  Words in the chunk, from its first MAPPED
-    uint32_t too_long;       //  ... and words over --max-word, left out
-    bool has_words;          //  A MAPPED told words
-    bool counted;            //  Done and its words added to the total
-    uint32_t crashes;        //  Mappers that died holding it
-    uint64_t stamp;          //  When its text came in (ms since the epoch)
-    bool recount;            //  Done, words unknown: queued to be mapped again
-    bool quarantined;        //  Given up on: DONE without words, not journaled
-} s_chunk_t;
 
 typedef struct {
     uint8_t identity[256];   //  ROUTER routing id
@@ -78,32 +54,17 @@ typedef struct {
     int64_t pending_since;   //  Monotonic ms since text waits in the
                              //  chunker for its chunk to fill, or 0
     uint64_t pending_stamp;  //  The same, in ms since the epoch
-    s_chunk_t *ledger;       //  Chunk id base + i at i (use s_at)
-    size_t base;             //  First chunk id the ledger holds: those
-                             //  below are done and counted, and forgotten
-    size_t nchunks;          //  Chunks cut so far
+    zmr_ledger_t *ledger;    //  Every chunk not forgotten yet
     size_t ncuts_journaled;  //  Chunks whose cut the journal held at start
     size_t journal_first;    //  The first of them (chunks below: done)
-    zmr_journal_summary_t forgotten;  //  Sums of the chunks below base
-    size_t first_quarantined;  //  Lowest chunk quarantined, or SIZE_MAX
     zmr_file_ref_t *refs;    //  Per input, for chunks by reference (path
                              //  NULL until its first chunk)
-    size_t first_open;       //  Every chunk below this one is DONE
-    size_t first_uncounted;  //  Every chunk below this one is DONE and counted
-    size_t uncounted;        //  DONE chunks whose words are not known yet
-    zmr_quarantine_t *quarantine;  //  Chunks given up on (owned)
-    size_t ledger_size;      //  Allocated entries
-    uint64_t *queue;         //  Ring of chunk ids to (re)issue
-    size_t queue_head;       //  Next to issue
-    size_t queue_len;        //  Ids in the ring
-    size_t queue_size;       //  Ring capacity
     s_worker_t *workers;     //  Everyone who said HELLO
     size_t nworkers;         //  Entries in workers
     size_t workers_size;     //  Allocated entries
     int reducer_of[ZMR_MAX_REDUCERS];  //  Worker index serving p, or -1
     int sink;                //  Worker index of the sink, or -1
     bool stored[ZMR_MAX_REDUCERS];     //  The sink holds partition p
-    uint64_t acks_by[ZMR_MAX_REDUCERS];  //  Chunks partition p has ACKed
     uint32_t nstored;        //  Partitions stored
     int phase;               //  s_phase_t
     char reason[ZMR_REASON_MAX];       //  Why it failed
@@ -122,12 +83,27 @@ typedef struct {
     msgpack_packer pk;       //  Packs into sbuf
 } s_vent_t;
 
-//  The ledger entry of chunk id, which must be held (base <= id < nchunks).
-static inline s_chunk_t *
-s_at (s_vent_t *self, uint64_t id)
+//  Chunks cut so far.
+static inline uint64_t
+s_cut (s_vent_t *self)
 {
-    assert (id >= self->base && id < self->nchunks);
-    return &self->ledger[id - self->base];
+    return zmr_ledger_cut (self->ledger);
+}
+
+//  The stamp of chunk id, which must be held.
+static inline uint64_t
+s_stamp (s_vent_t *self, uint64_t id)
+{
+    const zmr_ledger_entry_t *chunk = zmr_ledger_entry (self->ledger, id);
+    assert (chunk);
+    return chunk->stamp;
+}
+
+//  The ledger's running totals.
+static inline const zmr_ledger_counts_t *
+s_counts (s_vent_t *self)
+{
+    return zmr_ledger_counts (self->ledger);
 }
 
 static void s_publish (s_vent_t *self);
@@ -139,7 +115,10 @@ s_fail (s_vent_t *self, const char *reason)
     if (self->phase == P_FAILED || self->phase == P_DONE)
         return;
     zmr_log (0, "job failed: %s", reason);
-    snprintf (self->reason, sizeof self->reason, "%s", reason);
+    //  Cut to fit the status (the log has it whole).
+    size_t len = strnlen (reason, sizeof self->reason - 1);
+    memcpy (self->reason, reason, len);
+    self->reason[len] = 0;
     self->phase = P_FAILED;
     s_publish (self);
 }
@@ -162,50 +141,6 @@ s_send_to (s_vent_t *self, s_worker_t *worker)
         msgpack_sbuffer_clear (&self->sbuf);
 }
 
-static int
-s_queue_push (s_vent_t *self, uint64_t chunk)
-{
-    if (self->queue_len == self->queue_size) {
-        size_t size = self->queue_size? self->queue_size * 2: 64;
-        uint64_t *queue = malloc (size * sizeof *queue);
-        if (!queue)
-            return -1;
-        for (size_t i = 0; i < self->queue_len; i++)
-            queue[i] = self->queue[(self->queue_head + i) % self->queue_size];
-        free (self->queue);
-        self->queue = queue;
-        self->queue_size = size;
-        self->queue_head = 0;
-    }
-    self->queue[(self->queue_head + self->queue_len) % self->queue_size] = chunk;
-    self->queue_len++;
-    return 0;
-}
-
-//  Issues chunk id once more: a new attempt, at the back of the line.
-static void
-s_issue_again (s_vent_t *self, uint64_t id)
-{
-    s_at (self, id)->attempt++;
-    self->stat.chunks_reissued++;
-    if (s_queue_push (self, id))
-        s_fail (self, "out of memory");
-}
-
-//  Puts a chunk that may be lost back in line, once.
-static void
-s_requeue (s_vent_t *self, uint64_t id, const char *why)
-{
-    s_chunk_t *chunk = s_at (self, id);
-    if (chunk->state == S_DONE || chunk->state == S_QUEUED)
-        return;
-    zmr_log (1, "re-issuing chunk %llu (attempt %u): %s",
-             (unsigned long long) id, chunk->attempt + 1, why);
-    chunk->state = S_QUEUED;
-    chunk->holder = 0;
-    s_issue_again (self, id);
-}
-
 //  Whether text waiting in the chunker has waited a flush interval.
 static bool
 s_flush_due (s_vent_t *self)
@@ -220,16 +155,6 @@ s_flush_due (s_vent_t *self)
 static int
 s_read_chunk (s_vent_t *self)
 {
-    if (self->nchunks - self->base == self->ledger_size) {
-        size_t size = self->ledger_size? self->ledger_size * 2: 256;
-        s_chunk_t *ledger = realloc (self->ledger, size * sizeof *ledger);
-        if (!ledger) {
-            s_fail (self, "out of memory for the ledger");
-            return -1;
-        }
-        self->ledger = ledger;
-        self->ledger_size = size;
-    }
     zmr_chunk_t cut;
     int rc = zmr_chunker_next (self->chunker, &cut);
     if (rc == 2 && s_flush_due (self)) {
@@ -273,66 +198,39 @@ s_read_chunk (s_vent_t *self)
         ref->device = cut.device;
         ref->inode = cut.inode;
     }
-    s_chunk_t *chunk = &self->ledger[self->nchunks - self->base];
-    memset (chunk, 0, sizeof *chunk);
-    chunk->data = cut.data;
-    chunk->len = cut.len;
-    chunk->input = cut.input;
-    chunk->offset = cut.offset;
-    chunk->state = S_QUEUED;
     //  Stamped with the time its oldest text came in: when the text began
     //  to wait in the chunker, or now.
-    chunk->stamp = self->pending_since? self->pending_stamp: zmr_wall_ms ();
-    //  Never before the previous chunk's, even if the wall clock steps
-    //  back: windows close in the order of their chunks.
-    if (self->nchunks > self->base && chunk->stamp < s_at (self, self->nchunks - 1)->stamp)
-        chunk->stamp = s_at (self, self->nchunks - 1)->stamp;
+    uint64_t stamp = self->pending_since? self->pending_stamp: zmr_wall_ms ();
     self->pending_since = 0;
     if (zmr_chunker_pending (self->chunker)) {
         self->pending_since = zmr_now_ms ();
         self->pending_stamp = zmr_wall_ms ();
     }
-    chunk->acked = calloc (self->config->reducers, 1);
-    if (!chunk->acked || s_queue_push (self, self->nchunks)) {
-        free (chunk->data);
-        free (chunk->acked);
-        s_fail (self, "out of memory for the ledger");
-        return -1;
-    }
-    self->nchunks++;
-    self->stat.chunks_read++;
-    if (self->journal && self->nchunks > self->journal_first + self->ncuts_journaled) {
+    uint64_t id = s_cut (self);
+    if (self->journal && id + 1 > self->journal_first + self->ncuts_journaled) {
         //  Where it was cut is on disk before the chunk goes anywhere
         zmr_journal_cut_t where = { cut.input, cut.offset, cut.len };
-        if (zmr_journal_cut (self->journal, self->nchunks - 1, &where)) {
+        if (zmr_journal_cut (self->journal, id, &where)) {
+            free (cut.data);
             s_fail (self, "cannot write the journal");
             return -1;
         }
     }
-    self->stat.bytes_read += cut.len;
     uint64_t words;
     uint32_t too_long;
-    if (self->journal && zmr_journal_was_done (self->journal, self->nchunks - 1, &words,
-                                               &too_long)) {
+    if (self->journal && zmr_journal_was_done (self->journal, id, &words, &too_long)) {
         //  Applied at every reducer before a restart: not issued again.
-        self->queue_len--;
-        chunk->state = S_DONE;
-        free (chunk->data);
-        chunk->data = NULL;
-        free (chunk->acked);
-        chunk->acked = NULL;
-        chunk->words = words;
-        chunk->too_long = too_long;
-        chunk->has_words = chunk->counted = true;
-        self->stat.chunks_done++;
-        self->stat.bytes_done += cut.len;
-        self->stat.words += words;
-        self->stat.words_too_long += too_long;
-        for (uint32_t p = 0; p < self->config->reducers; p++)
-            self->acks_by[p]++;
-        if (self->first_open == self->nchunks - 1)
-            self->first_open++;
+        free (cut.data);
+        if (zmr_ledger_add_done (self->ledger, cut.len, cut.input, cut.offset, stamp,
+                                 words, too_long) < 0) {
+            s_fail (self, "out of memory for the ledger");
+            return -1;
+        }
         return 2;
+    }
+    if (zmr_ledger_add (self->ledger, cut.data, cut.len, cut.input, cut.offset, stamp) < 0) {
+        s_fail (self, "out of memory for the ledger");
+        return -1;
     }
     return 1;
 }
@@ -355,20 +253,17 @@ s_can_issue (s_vent_t *self)
     //  once connected to the chunks: counted from its HELLO, the credit of a
     //  mapper still connecting filled the first one's queue (measured: 15
     //  and 10 of the KJV bench's 25 chunks, the job waiting on the first).
-    size_t mappers = 0, waiting = 0;
+    size_t mappers = 0;
     for (size_t i = 0; i < self->nworkers; i++)
         if (self->workers[i].role == ZMR_ROLE_MAPPER && self->workers[i].state == W_ALIVE
         &&  self->workers[i].ready)
             mappers++;
-    for (size_t id = self->first_open; id < self->nchunks; id++)
-        if (s_at (self, id)->state == S_ISSUED)
-            waiting++;
-    if (waiting >= 2 * (mappers? mappers: 1))
+    if (zmr_ledger_waiting (self->ledger) >= 2 * (mappers? mappers: 1))
         return false;
-    if (self->queue_len > 0)
+    if (zmr_ledger_queued (self->ledger) > 0)
         return true;
     return !self->eof && (!self->input_waits || s_flush_due (self))
-        && self->stat.in_flight < self->config->in_flight;
+        && s_counts (self)->in_flight < self->config->in_flight;
 }
 
 //  Pushes the next chunk to a mapper. Called when the PUSH socket can take
@@ -378,23 +273,13 @@ s_issue (s_vent_t *self)
 {
     //  New chunks are read only below --in-flight; re-issues of
     //  chunks already in flight go first and need none.
-    while (self->queue_len == 0) {
-        if (self->eof || self->stat.in_flight >= self->config->in_flight)
+    uint64_t id;
+    const zmr_ledger_entry_t *chunk;
+    while (!(chunk = zmr_ledger_next (self->ledger, &id))) {
+        if (self->eof || s_counts (self)->in_flight >= self->config->in_flight)
             return;
-        int rc = s_read_chunk (self);
-        if (rc <= 0)
+        if (s_read_chunk (self) <= 0)
             return;
-        if (rc == 1)
-            self->stat.in_flight++;
-    }
-    uint64_t id = self->queue[self->queue_head];
-    s_chunk_t *chunk = id >= self->base? s_at (self, id): NULL;
-    bool recount = chunk && chunk->state == S_DONE && chunk->recount && !chunk->has_words;
-    if (!chunk || (chunk->state != S_QUEUED && !recount)) {
-        //  Queued twice and already handled (done, maybe forgotten): skip.
-        self->queue_head = (self->queue_head + 1) % self->queue_size;
-        self->queue_len--;
-        return;
     }
     //  A chunk without bytes is one by reference: the mapper reads it.
     zmr_msg_pack_chunk (&self->pk, self->job, id, chunk->input, chunk->offset,
@@ -413,14 +298,7 @@ s_issue (s_vent_t *self)
         zmq_msg_close (&body);
         return;
     }
-    self->queue_head = (self->queue_head + 1) % self->queue_size;
-    self->queue_len--;
-    if (recount)
-        chunk->recount = false;     //  Stays DONE; its MAPPED will count it
-    else
-        chunk->state = S_ISSUED;
-    chunk->since = zmr_now_ms ();
-    self->stat.chunks_issued++;
+    zmr_ledger_issued (self->ledger, id, zmr_now_ms ());
 }
 
 static s_worker_t *
@@ -519,14 +397,14 @@ static void
 s_close_windows (s_vent_t *self)
 {
     uint64_t W = self->config->window_ms;
-    if (!W || self->closing || self->window_first >= self->nchunks || self->sink < 0)
+    if (!W || self->closing || self->window_first >= s_cut (self) || self->sink < 0)
         return;
-    uint64_t id = s_at (self, self->window_first)->stamp / W * W;
+    uint64_t id = s_stamp (self, self->window_first) / W * W;
     uint64_t end = id + W;
     bool no_more = self->eof
                 || (zmr_wall_ms () >= end && (!self->pending_since || self->pending_stamp >= end));
-    bool all_done = self->first_open == self->nchunks
-                 || s_at (self, self->first_open)->stamp >= end;
+    uint64_t first_open = zmr_ledger_first_open (self->ledger);
+    bool all_done = first_open == s_cut (self) || s_stamp (self, first_open) >= end;
     if (!no_more || !all_done)
         return;
     self->closing = true;
@@ -545,7 +423,7 @@ s_window_stored (s_vent_t *self, uint64_t id, uint64_t words)
     if (!self->closing || id != self->closing_id)
         return;
     uint64_t end = id + self->config->window_ms;
-    while (self->window_first < self->nchunks && s_at (self, self->window_first)->stamp < end)
+    while (self->window_first < s_cut (self) && s_stamp (self, self->window_first) < end)
         self->window_first++;
     self->closing = false;
     self->stat.windows_closed++;
@@ -573,9 +451,9 @@ s_advance (s_vent_t *self)
     }
     if (self->phase == P_MAPPING)
         s_close_windows (self);
-    if (self->phase == P_MAPPING && self->eof && self->stat.in_flight == 0
-    &&  self->queue_len == 0 && self->uncounted == 0
-    &&  (!self->config->window_ms || self->window_first == self->nchunks)) {
+    if (self->phase == P_MAPPING && self->eof && s_counts (self)->in_flight == 0
+    &&  zmr_ledger_queued (self->ledger) == 0 && zmr_ledger_uncounted (self->ledger) == 0
+    &&  (!self->config->window_ms || self->window_first == s_cut (self))) {
         self->phase = P_FLUSHING;
         zmr_log (1, "every chunk is applied: flushing %u partitions",
                  self->config->reducers);
@@ -659,7 +537,7 @@ s_on_hello (s_vent_t *self, zmq_msg_t *identity, zmq_msg_t *body, zmr_msg_t *msg
         //  A reducer that comes back must hold every chunk it ever ACKed,
         //  or counts were lost: fail rather than finish wrong.
         uint64_t applied = msg->job == self->job? msg->applied: 0;
-        uint64_t acked = self->acks_by[msg->partition];
+        uint64_t acked = zmr_ledger_acks_by (self->ledger, msg->partition);
         if (applied < acked) {
             snprintf (reason, sizeof reason,
                       "reducer %u came back holding %llu of the %llu chunks it ACKed "
@@ -683,11 +561,8 @@ s_on_hello (s_vent_t *self, zmq_msg_t *identity, zmq_msg_t *body, zmr_msg_t *msg
                      msg->partition, worker->name, (unsigned long long) applied);
             //  Batches in flight to the old process may be lost: what this
             //  partition has not ACKed yet goes out again.
-            for (size_t id = self->first_open; id < self->nchunks; id++) {
-                s_chunk_t *chunk = s_at (self, id);
-                if (chunk->state == S_MAPPED && !chunk->acked[msg->partition])
-                    s_requeue (self, id, "its reducer came back");
-            }
+            if (zmr_ledger_partition_back (self->ledger, msg->partition))
+                s_fail (self, "out of memory");
         }
         //  A reducer started again may listen elsewhere (tcp://*:* takes a
         //  free port, maybe the one another reducer had) or with another
@@ -735,120 +610,22 @@ s_on_hello (s_vent_t *self, zmq_msg_t *identity, zmq_msg_t *body, zmr_msg_t *msg
     s_advance (self);
 }
 
-//  Adds a complete chunk's words to the total, once, as soon as both its
-//  last ACK and a MAPPED (which says how many words it has) are in: ACKs
-//  cannot tell, a reducer that drops a duplicate does not count it again.
+//  The ledger counted a complete chunk's words: the journal holds it.
 static void
-s_count (s_vent_t *self, uint64_t id)
+s_journal_done (s_vent_t *self, uint64_t id)
 {
-    s_chunk_t *chunk = s_at (self, id);
-    if (chunk->state != S_DONE || !chunk->has_words || chunk->counted)
-        return;
-    chunk->counted = true;
-    self->uncounted--;
-    self->stat.words += chunk->words;
-    self->stat.words_too_long += chunk->too_long;
-    //  Its bytes were kept for a recount until now.
-    free (chunk->data);
-    chunk->data = NULL;
+    const zmr_ledger_entry_t *chunk = zmr_ledger_entry (self->ledger, id);
     if (self->journal && zmr_journal_done (self->journal, id, chunk->words, chunk->too_long))
         s_fail (self, "cannot write the journal");
 }
 
-static void
-s_on_ack (s_vent_t *self, zmr_msg_t *msg)
-{
-    if (msg->partition >= self->config->reducers) {
-        self->stat.malformed++;
-        zmr_log_dropped ("control", "ACK for a partition the job does not have");
-        return;
-    }
-    //  A chunk not cut yet: after a restart, reducers ACK what the last
-    //  ventilator issued. It is issued again and ACKed again as a duplicate.
-    if (msg->chunk >= self->nchunks || msg->chunk < self->base)
-        return;             //  (below base: done long ago)
-    s_chunk_t *chunk = s_at (self, msg->chunk);
-    if (chunk->state == S_DONE || chunk->acked[msg->partition])
-        return;
-    chunk->acked[msg->partition] = 1;
-    chunk->acks++;
-    self->acks_by[msg->partition]++;
-    if (chunk->acks < self->config->reducers)
-        return;
-    chunk->state = S_DONE;
-    chunk->since = zmr_now_ms ();
-    self->stat.chunks_done++;
-    self->stat.bytes_done += chunk->len;
-    self->stat.in_flight--;
-    self->uncounted++;
-    s_count (self, msg->chunk);
-    free (chunk->acked);
-    chunk->acked = NULL;
-    //  Scans for lost chunks start here: the ledger's done prefix is skipped.
-    while (self->first_open < self->nchunks
-       &&  s_at (self, self->first_open)->state == S_DONE)
-        self->first_open++;
-    s_advance (self);
-}
-
-//  Gives up on a chunk that kept killing mappers: the job finishes without
-//  it, and says so (stderr, status, receipt, exit code 3).
-static void
-s_quarantine (s_vent_t *self, uint64_t id)
-{
-    s_chunk_t *chunk = s_at (self, id);
-    zmr_quarantine_t *list = realloc (self->quarantine,
-        (self->stat.chunks_quarantined + 1) * sizeof *list);
-    if (!list) {
-        s_fail (self, "out of memory");
-        return;
-    }
-    self->quarantine = list;
-    zmr_quarantine_t *item = &list[self->stat.chunks_quarantined++];
-    memset (item, 0, sizeof *item);
-    snprintf (item->file, sizeof item->file, "%s", self->config->inputs[chunk->input]);
-    item->offset = chunk->offset;
-    item->length = chunk->len;
-    zmr_log (0, "quarantined chunk %llu ('%s', offset %llu, %zu bytes): "
-             "%u mappers died mapping it", (unsigned long long) id, item->file,
-             (unsigned long long) chunk->offset, chunk->len, chunk->crashes);
-    chunk->state = S_DONE;
-    chunk->counted = chunk->has_words = true;
-    chunk->quarantined = true;
-    chunk->words = 0;
-    if (id < self->first_quarantined)
-        self->first_quarantined = id;
-    free (chunk->data);
-    chunk->data = NULL;
-    free (chunk->acked);
-    chunk->acked = NULL;
-    self->stat.in_flight--;
-    while (self->first_open < self->nchunks
-       &&  s_at (self, self->first_open)->state == S_DONE)
-        self->first_open++;
-}
-
-//  A mapper is gone: what it held goes back in line, and so does what was
-//  pushed but not taken, which may sit in its lost queue. A chunk whose
-//  mapper died while mapping it counts a crash; poison_limit crashes and it
-//  is quarantined instead.
+//  A mapper is gone: the ledger sends what it held out again.
 static void
 s_reclaim (s_vent_t *self, s_worker_t *worker, const char *why, bool died)
 {
     uint32_t holder = (uint32_t) (worker - self->workers) + 1;
-    for (size_t id = self->first_open; id < self->nchunks; id++) {
-        s_chunk_t *chunk = s_at (self, id);
-        if (died && chunk->state == S_TAKEN && chunk->holder == holder
-        &&  ++chunk->crashes >= self->config->poison_limit)
-            s_quarantine (self, id);
-        else
-        if ((chunk->state == S_TAKEN || chunk->state == S_MAPPED)
-        &&  chunk->holder == holder)
-            s_requeue (self, id, why);
-        else
-        if (chunk->state == S_ISSUED)
-            s_requeue (self, id, why);
-    }
+    if (zmr_ledger_mapper_gone (self->ledger, holder, why, died))
+        s_fail (self, "out of memory");
 }
 
 //  Whether some live mapper holds no chunk. A chunk issued and not taken
@@ -859,20 +636,180 @@ s_reclaim (s_vent_t *self, s_worker_t *worker, const char *why, bool died)
 static bool
 s_a_mapper_is_idle (s_vent_t *self)
 {
-    for (size_t i = 0; i < self->nworkers; i++) {
-        if (self->workers[i].role != ZMR_ROLE_MAPPER || self->workers[i].state != W_ALIVE)
-            continue;
-        bool holds = false;
-        for (size_t id = self->first_open; id < self->nchunks && !holds; id++)
-            holds = s_at (self, id)->state == S_TAKEN && s_at (self, id)->holder == i + 1;
-        if (!holds)
+    for (size_t i = 0; i < self->nworkers; i++)
+        if (self->workers[i].role == ZMR_ROLE_MAPPER && self->workers[i].state == W_ALIVE
+        &&  !zmr_ledger_holds (self->ledger, (uint32_t) i + 1))
             return true;
-    }
     return false;
 }
 
+//  The handlers of what workers send on the control socket, once s_take
+//  has checked who sent it. worker is NULL only for TAKE and MAPPED, which
+//  may come from a mapper before its HELLO after a restart.
+
+//  TAKE: a mapper holds the chunk now.
+static void
+s_on_take (s_vent_t *self, s_worker_t *worker, zmr_msg_t *msg)
+{
+    uint32_t holder = worker? (uint32_t) (worker - self->workers) + 1: 0;
+    zmr_ledger_take (self->ledger, msg->chunk, holder, zmr_now_ms ());
+}
+
+//  MAPPED: a mapper sent the chunk's batches, and says its words.
+static void
+s_on_mapped (s_vent_t *self, s_worker_t *worker, zmr_msg_t *msg)
+{
+    uint32_t holder = worker? (uint32_t) (worker - self->workers) + 1: 0;
+    int rc = zmr_ledger_mapped (self->ledger, msg->chunk, holder, msg->words,
+                                (uint32_t) msg->too_long, zmr_now_ms ());
+    if (rc < 0)
+        return;
+    if (rc == 1)
+        s_journal_done (self, msg->chunk);
+    if (worker) {
+        worker->counters.chunks++;
+        worker->counters.words += msg->words;
+        worker->counters.bytes += zmr_ledger_entry (self->ledger, msg->chunk)->len;
+    }
+}
+
+//  ACK: a reducer applied a chunk; with R of them it is complete.
+static void
+s_on_ack (s_vent_t *self, s_worker_t *worker, zmr_msg_t *msg)
+{
+    (void) worker;
+    if (msg->partition >= self->config->reducers) {
+        self->stat.malformed++;
+        zmr_log_dropped ("control", "ACK for a partition the job does not have");
+        return;
+    }
+    int what = zmr_ledger_ack (self->ledger, msg->chunk, msg->partition, zmr_now_ms ());
+    if (what & ZMR_LEDGER_COUNTED_NOW)
+        s_journal_done (self, msg->chunk);
+    if (what & ZMR_LEDGER_DONE_NOW)
+        s_advance (self);
+}
+
+//  HEARTBEAT and BYE: a worker's counters; BYE, it leaves.
+static void
+s_on_heartbeat (s_vent_t *self, s_worker_t *worker, zmr_msg_t *msg)
+{
+    if (!worker)
+        return;
+    if (worker->role != ZMR_ROLE_MAPPER)
+        worker->counters = msg->counters;
+    else {
+        //  Chunks, words and bytes are counted here from MAPPED; the rest
+        //  only the mapper knows.
+        worker->counters.malformed = msg->counters.malformed;
+        worker->counters.distinct = msg->counters.distinct;
+    }
+    if (msg->type == ZMR_BYE) {
+        worker->state = W_LEFT;
+        zmr_log (1, "%s %s left", s_role_names[worker->role], worker->name);
+        if (worker->role == ZMR_ROLE_MAPPER)
+            s_reclaim (self, worker, "its mapper left", false);
+    }
+}
+
+//  STORED: the sink holds a partition's result.
+static void
+s_on_stored (s_vent_t *self, s_worker_t *worker, zmr_msg_t *msg)
+{
+    (void) worker;
+    if (msg->partition < self->config->reducers && !self->stored[msg->partition]) {
+        self->stored[msg->partition] = true;
+        self->nstored++;
+    }
+}
+
+//  DONE: the sink wrote the result; its words must be the completed
+//  chunks' words, or the job fails.
+static void
+s_on_done (s_vent_t *self, s_worker_t *worker, zmr_msg_t *msg)
+{
+    (void) worker;
+    if (self->phase != P_FLUSHING)
+        return;
+    zmr_log (1, "the sink wrote %llu words, %llu distinct",
+             (unsigned long long) msg->words, (unsigned long long) msg->distinct);
+    uint64_t words = s_counts (self)->words;
+    if (msg->words != words) {
+        char reason[ZMR_REASON_MAX];
+        snprintf (reason, sizeof reason,
+                  "the sink holds %llu words but the completed chunks %llu",
+                  (unsigned long long) msg->words, (unsigned long long) words);
+        s_fail (self, reason);
+    }
+    else {
+        self->phase = P_DONE;
+        s_publish (self);
+    }
+}
+
+//  WSTORED: the sink wrote a window.
+static void
+s_on_wstored (s_vent_t *self, s_worker_t *worker, zmr_msg_t *msg)
+{
+    (void) worker;
+    s_window_stored (self, msg->window, msg->words);
+}
+
+//  FAIL: a reducer or the sink cannot go on, so neither can the job.
+static void
+s_on_fail (s_vent_t *self, s_worker_t *worker, zmr_msg_t *msg)
+{
+    if (worker && worker->role != ZMR_ROLE_MAPPER) {
+        char reason[ZMR_REASON_MAX + ZMR_NAME_MAX + 16];
+        snprintf (reason, sizeof reason, "%s %s: %s", s_role_names[worker->role],
+                  worker->name, msg->reason);
+        s_fail (self, reason);
+    }
+}
+
+//  LIVESTAT: the sink's view of the running totals, for the status.
+static void
+s_on_livestat (s_vent_t *self, s_worker_t *worker, zmr_msg_t *msg)
+{
+    (void) worker;
+    self->stat.latency_p50_ms = msg->p50;
+    self->stat.latency_p99_ms = msg->p99;
+    self->stat.latency_samples = msg->samples;
+    const char *word;
+    uint32_t len;
+    uint64_t count;
+    self->stat.ntop = 0;
+    while (zmr_msg_next_pair (msg, &word, &len, &count)) {
+        zmr_top_t *top = &self->stat.top[self->stat.ntop++];
+        zmr_status_set_word (top, word, len);
+        top->count = count;
+    }
+}
+
+typedef void (s_handler_fn) (s_vent_t *self, s_worker_t *worker, zmr_msg_t *msg);
+
+//  Each message is taken only from the role that sends it (0: any role):
+//  a peer that said HELLO as a mapper cannot ACK, store or finish anything.
+static const struct {
+    int type;                //  zmr_msg_type_t
+    int role;                //  zmr_role_t that sends it, or 0
+    s_handler_fn *handler;   //  What takes it
+} s_handlers[] = {
+    { ZMR_TAKE,      ZMR_ROLE_MAPPER,  s_on_take },
+    { ZMR_MAPPED,    ZMR_ROLE_MAPPER,  s_on_mapped },
+    { ZMR_ACK,       ZMR_ROLE_REDUCER, s_on_ack },
+    { ZMR_HEARTBEAT, 0,                s_on_heartbeat },
+    { ZMR_BYE,       0,                s_on_heartbeat },
+    { ZMR_STORED,    ZMR_ROLE_SINK,    s_on_stored },
+    { ZMR_DONE,      ZMR_ROLE_SINK,    s_on_done },
+    { ZMR_WSTORED,   ZMR_ROLE_SINK,    s_on_wstored },
+    { ZMR_FAIL,      0,                s_on_fail },
+    { ZMR_LIVESTAT,  ZMR_ROLE_SINK,    s_on_livestat },
+};
+
 //  Takes a decoded message of this job from worker (NULL: a peer that has
-//  not said HELLO) on the control socket.
+//  not said HELLO) on the control socket: checks who sent it, and hands it
+//  to the handler of its type.
 static void
 s_take (s_vent_t *self, s_worker_t *worker, zmr_msg_t *msg)
 {
@@ -896,12 +833,14 @@ s_take (s_vent_t *self, s_worker_t *worker, zmr_msg_t *msg)
         zmr_log_dropped ("control", "message from a peer that has not said HELLO");
         return;
     }
-    //  Each message is taken only from the role that sends it: a peer that
-    //  said HELLO as a mapper cannot ACK, store or finish anything.
-    int expected = msg->type == ZMR_TAKE || msg->type == ZMR_MAPPED? ZMR_ROLE_MAPPER
-                 : msg->type == ZMR_ACK? ZMR_ROLE_REDUCER
-                 : msg->type == ZMR_STORED || msg->type == ZMR_DONE
-                   || msg->type == ZMR_LIVESTAT || msg->type == ZMR_WSTORED? ZMR_ROLE_SINK: 0;
+    s_handler_fn *handler = NULL;
+    int expected = 0;
+    for (size_t i = 0; i < sizeof s_handlers / sizeof s_handlers[0]; i++)
+        if (s_handlers[i].type == (int) msg->type) {
+            handler = s_handlers[i].handler;
+            expected = s_handlers[i].role;
+            break;
+        }
     bool in_place = !worker || expected == 0 || worker->role == expected;
     if (msg->type == ZMR_ACK)
         in_place = in_place && self->reducer_of[msg->partition < ZMR_MAX_REDUCERS? msg->partition: 0]
@@ -913,120 +852,12 @@ s_take (s_vent_t *self, s_worker_t *worker, zmr_msg_t *msg)
         zmr_log_dropped ("control", "message from a worker not in that role");
         return;
     }
-    uint32_t holder = worker? (uint32_t) (worker - self->workers) + 1: 0;
-    s_chunk_t *chunk = msg->chunk < self->nchunks && msg->chunk >= self->base
-                     ? s_at (self, msg->chunk): NULL;
-    switch (msg->type) {
-        case ZMR_TAKE:
-            if (!chunk)
-                break;
-            if (chunk->state == S_ISSUED || chunk->state == S_QUEUED
-            ||  chunk->state == S_TAKEN) {
-                //  A TAKE of a chunk already back in line means it was not
-                //  lost after all; its queue entry is skipped when reached.
-                chunk->state = S_TAKEN;
-                chunk->holder = holder;
-                chunk->since = zmr_now_ms ();
-            }
-            break;
-        case ZMR_MAPPED:
-            if (!chunk)
-                break;
-            if (!chunk->has_words) {
-                chunk->words = msg->words;
-                chunk->too_long = (uint32_t) msg->too_long;
-                chunk->has_words = true;
-                s_count (self, msg->chunk);
-            }
-            if (chunk->state != S_DONE) {
-                chunk->state = S_MAPPED;
-                chunk->holder = holder;
-                chunk->since = zmr_now_ms ();
-            }
-            if (worker) {
-                worker->counters.chunks++;
-                worker->counters.words += msg->words;
-                worker->counters.bytes += chunk->len;
-            }
-            break;
-        case ZMR_ACK:
-            s_on_ack (self, msg);
-            break;
-        case ZMR_HEARTBEAT:
-        case ZMR_BYE:
-            if (!worker)
-                break;
-            if (worker->role != ZMR_ROLE_MAPPER)
-                worker->counters = msg->counters;
-            else {
-                //  Chunks, words and bytes are counted here from MAPPED;
-                //  the rest only the mapper knows.
-                worker->counters.malformed = msg->counters.malformed;
-                worker->counters.distinct = msg->counters.distinct;
-            }
-            if (msg->type == ZMR_BYE) {
-                worker->state = W_LEFT;
-                zmr_log (1, "%s %s left", s_role_names[worker->role], worker->name);
-                if (worker->role == ZMR_ROLE_MAPPER)
-                    s_reclaim (self, worker, "its mapper left", false);
-            }
-            break;
-        case ZMR_STORED:
-            if (msg->partition < self->config->reducers && !self->stored[msg->partition]) {
-                self->stored[msg->partition] = true;
-                self->nstored++;
-            }
-            break;
-        case ZMR_DONE:
-            if (self->phase == P_FLUSHING) {
-                zmr_log (1, "the sink wrote %llu words, %llu distinct",
-                         (unsigned long long) msg->words,
-                         (unsigned long long) msg->distinct);
-                if (msg->words != self->stat.words) {
-                    char reason[ZMR_REASON_MAX];
-                    snprintf (reason, sizeof reason,
-                              "the sink holds %llu words but the completed chunks %llu",
-                              (unsigned long long) msg->words,
-                              (unsigned long long) self->stat.words);
-                    s_fail (self, reason);
-                }
-                else {
-                    self->phase = P_DONE;
-                    s_publish (self);
-                }
-            }
-            break;
-        case ZMR_WSTORED:
-            s_window_stored (self, msg->window, msg->words);
-            break;
-        case ZMR_FAIL:
-            if (worker && worker->role != ZMR_ROLE_MAPPER) {
-                char reason[ZMR_REASON_MAX + ZMR_NAME_MAX + 16];
-                snprintf (reason, sizeof reason, "%s %s: %s", s_role_names[worker->role],
-                          worker->name, msg->reason);
-                s_fail (self, reason);
-            }
-            break;
-        case ZMR_LIVESTAT: {
-            //  The sink's view of the running totals, for the status.
-            self->stat.latency_p50_ms = msg->p50;
-            self->stat.latency_p99_ms = msg->p99;
-            self->stat.latency_samples = msg->samples;
-            const char *word;
-            uint32_t len;
-            uint64_t count;
-            self->stat.ntop = 0;
-            while (zmr_msg_next_pair (msg, &word, &len, &count)) {
-                zmr_top_t *top = &self->stat.top[self->stat.ntop++];
-                zmr_status_set_word (top, word, len);
-                top->count = count;
-            }
-            break;
-        }
-        default:
-            self->stat.malformed++;
-            zmr_log_dropped ("control", "message type not for the ventilator");
+    if (!handler) {
+        self->stat.malformed++;
+        zmr_log_dropped ("control", "message type not for the ventilator");
+        return;
     }
+    handler (self, worker, msg);
 }
 
 //  Sends what is packed in sbuf to the peer with routing id identity
@@ -1133,79 +964,6 @@ s_on_control (s_vent_t *self)
     zmr_msg_close (frames, n);
 }
 
-//  A chunk can be done (every reducer applied it) with its words unknown:
-//  its mapper died after its batches went and before its MAPPED did. It
-//  is mapped again after dead_ms, only to learn its words: the reducers
-//  drop its batches as duplicates, its MAPPED counts it.
-static void
-s_skip_counted (s_vent_t *self)
-{
-    while (self->first_uncounted < self->nchunks
-       &&  s_at (self, self->first_uncounted)->state == S_DONE
-       &&  s_at (self, self->first_uncounted)->counted)
-        self->first_uncounted++;
-}
-
-static void
-s_recount (s_vent_t *self, int64_t now)
-{
-    s_skip_counted (self);
-    for (size_t id = self->first_uncounted; id < self->nchunks; id++) {
-        s_chunk_t *chunk = s_at (self, id);
-        if (chunk->state != S_DONE || chunk->has_words || chunk->recount
-        ||  now - chunk->since <= (int64_t) self->config->dead_ms)
-            continue;
-        zmr_log (1, "chunk %llu is done but its words are not known: mapping it again",
-                 (unsigned long long) id);
-        chunk->recount = true;
-        s_issue_again (self, id);
-    }
-}
-
-//  The first chunk whose text may still be read: not done yet, or done
-//  without its word count (it is mapped again to learn it, from memory or,
-//  after a restart, from the spool).
-static size_t
-s_first_needed (s_vent_t *self)
-{
-    size_t low = self->first_open;
-    if (self->uncounted) {
-        s_skip_counted (self);
-        if (self->first_uncounted < low)
-            low = self->first_uncounted;
-    }
-    return low;
-}
-
-//  A stream's ledger would grow by an entry per chunk for as long as the
-//  stream runs: the prefix of chunks done, counted and past every window
-//  is forgotten (their ids stay known: below base, done).
-static void
-s_compact (s_vent_t *self)
-{
-    size_t low = s_first_needed (self);
-    if (self->config->window_ms && self->window_first < low)
-        low = self->window_first;
-    //  The last chunk cut stays: where the input stands, and the stamp the
-    //  next one may not go below.
-    if (low > self->nchunks - 1)
-        low = self->nchunks - 1;
-    if (low < self->base || low - self->base < 1024)
-        return;
-    for (size_t id = self->base; id < low; id++) {
-        const s_chunk_t *chunk = s_at (self, id);
-        self->forgotten.words += chunk->words;
-        self->forgotten.too_long += chunk->too_long;
-        self->forgotten.bytes += chunk->len;
-    }
-    self->forgotten.chunks = low;
-    memmove (self->ledger, self->ledger + (low - self->base),
-             (self->nchunks - low) * sizeof *self->ledger);
-    self->base = low;
-    if (self->first_uncounted < low)
-        self->first_uncounted = low;
-}
-
 //  Writes the journal anew when it has grown: the prefix of chunks done
 //  and counted in one summary record, then a cut (and done) record per
 //  chunk after it, so that a stream's journal stays the size of what is
@@ -1213,27 +971,29 @@ s_compact (s_vent_t *self)
 static void
 s_journal_rewrite (s_vent_t *self)
 {
-    if (self->nchunks <= self->base
+    uint64_t base = zmr_ledger_base (self->ledger), nchunks = s_cut (self);
+    uint64_t first_quarantined = zmr_ledger_first_quarantined (self->ledger);
+    if (nchunks <= base
     ||  zmr_journal_records (self->journal) < self->config->journal_compact)
         return;
     //  A quarantined chunk looks done (no words), but a summary must not
     //  hide it: a ventilator restarted on it would not report it. The
     //  journal grows on past one (and cannot be written anew at all once
     //  the ledger forgot the chunks before it).
-    if (self->first_quarantined < self->base)
+    if (first_quarantined < base)
         return;
     //  The chunk the summary stops at must be cut already: it says where
     //  the input stands
-    size_t low = s_first_needed (self);
-    if (low > self->first_quarantined)
-        low = self->first_quarantined;
-    if (low > self->nchunks - 1)
-        low = self->nchunks - 1;
-    zmr_journal_summary_t summary = self->forgotten;
-    size_t id = self->base;
+    uint64_t low = zmr_ledger_first_needed (self->ledger);
+    if (low > first_quarantined)
+        low = first_quarantined;
+    if (low > nchunks - 1)
+        low = nchunks - 1;
+    zmr_journal_summary_t summary = *zmr_ledger_forgotten (self->ledger);
+    uint64_t id = base;
     for (; id < low; id++) {
-        const s_chunk_t *chunk = s_at (self, id);
-        if (chunk->state != S_DONE || !chunk->counted)
+        const zmr_ledger_entry_t *chunk = zmr_ledger_entry (self->ledger, id);
+        if (chunk->state != ZMR_LEDGER_DONE || !chunk->counted)
             break;
         summary.words += chunk->words;
         summary.too_long += chunk->too_long;
@@ -1242,27 +1002,27 @@ s_journal_rewrite (s_vent_t *self)
     if (id <= zmr_journal_summary (self->journal)->chunks || id == 0)
         return;                 //  No shorter journal to write
     summary.chunks = id;
-    summary.input = s_at (self, id)->input;
-    summary.offset = s_at (self, id)->offset;
+    summary.input = zmr_ledger_entry (self->ledger, id)->input;
+    summary.offset = zmr_ledger_entry (self->ledger, id)->offset;
     if (zmr_journal_rewrite_begin (self->journal, &summary)) {
         zmr_log (0, "cannot write the journal anew (it goes on growing): %s", strerror (errno));
         return;
     }
     bool ok = true;
-    for (size_t i = id; ok && i < self->nchunks; i++) {
-        const s_chunk_t *chunk = s_at (self, i);
+    for (uint64_t i = id; ok && i < nchunks; i++) {
+        const zmr_ledger_entry_t *chunk = zmr_ledger_entry (self->ledger, i);
         zmr_journal_cut_t where = { chunk->input, chunk->offset, chunk->len };
         //  (A quarantined chunk gets no done record, as when it was
         //  quarantined: a ventilator started again tries it again)
         ok = zmr_journal_cut (self->journal, i, &where) == 0
-          && (chunk->state != S_DONE || !chunk->counted || chunk->quarantined
+          && (chunk->state != ZMR_LEDGER_DONE || !chunk->counted || chunk->quarantined
               || zmr_journal_done (self->journal, i, chunk->words, chunk->too_long) == 0);
     }
     if (zmr_journal_rewrite_end (self->journal, ok))
         zmr_log (0, "cannot write the journal anew (it goes on growing): %s",
                  ok? strerror (errno): "a record failed");
     else
-        zmr_log (2, "journal written anew from chunk %zu", id);
+        zmr_log (2, "journal written anew from chunk %llu", (unsigned long long) id);
 }
 
 //  Who the job waits for before it can map: "reducers 0, 2 and the sink"
@@ -1317,20 +1077,17 @@ s_housekeeping (s_vent_t *self)
                 s_reclaim (self, worker, "its mapper is dead", true);
         }
     }
-    if (self->phase == P_MAPPING) {
-        bool idle = s_a_mapper_is_idle (self);
-        for (size_t id = self->first_open; id < self->nchunks; id++) {
-            s_chunk_t *chunk = s_at (self, id);
-            if (chunk->state == S_ISSUED && now - chunk->since > dead_ms && idle)
-                s_requeue (self, id, "no mapper took it");
-            else
-            if (chunk->state == S_MAPPED && now - chunk->since > dead_ms)
-                s_requeue (self, id, "its batches did not all arrive");
-        }
-    }
-    if (self->phase == P_MAPPING && self->uncounted)
-        s_recount (self, now);
-    s_compact (self);
+    //  Leases that ran out. A chunk can also be done (every reducer applied
+    //  it) with its words unknown: its mapper died after its batches went
+    //  and before its MAPPED did. It is mapped again after dead_ms, only to
+    //  learn its words: the reducers drop its batches as duplicates.
+    if (self->phase == P_MAPPING
+    &&  (zmr_ledger_expire (self->ledger, now, s_a_mapper_is_idle (self))
+    ||   zmr_ledger_recount (self->ledger, now)))
+        s_fail (self, "out of memory");
+    //  A stream's ledger forgets the chunks done, counted and past every
+    //  window.
+    zmr_ledger_compact (self->ledger, self->config->window_ms? self->window_first: UINT64_MAX);
     if (self->phase == P_FLUSHING && now >= self->next_flush)
         s_flush (self);
     if (self->closing && now >= self->close_again) {
@@ -1341,12 +1098,12 @@ s_housekeeping (s_vent_t *self)
     if (self->journal && now >= self->next_sync) {
         //  A stream's spool holds only what may be read again, on disk:
         //  the text before the first chunk still needed is given back.
-        if (self->nchunks > self->base) {
+        if (s_cut (self) > zmr_ledger_base (self->ledger)) {
             //  (None yet after a restart from a journal written anew: the
             //  ledger starts empty, at its summary's chunk)
-            size_t needed = s_first_needed (self);
-            const s_chunk_t *first = needed < self->nchunks? s_at (self, needed): NULL;
-            const s_chunk_t *last = s_at (self, self->nchunks - 1);
+            uint64_t needed = zmr_ledger_first_needed (self->ledger);
+            const zmr_ledger_entry_t *first = zmr_ledger_entry (self->ledger, needed);
+            const zmr_ledger_entry_t *last = zmr_ledger_entry (self->ledger, s_cut (self) - 1);
             zmr_chunker_release (self->chunker, first? first->input: last->input,
                                  first? first->offset: last->offset + last->len);
         }
@@ -1364,6 +1121,23 @@ s_housekeeping (s_vent_t *self)
         s_publish (self);
 }
 
+//  Copies the ledger's running totals into the status.
+static void
+s_sync_counts (s_vent_t *self)
+{
+    const zmr_ledger_counts_t *counts = s_counts (self);
+    self->stat.chunks_read = counts->chunks_read;
+    self->stat.bytes_read = counts->bytes_read;
+    self->stat.chunks_issued = counts->chunks_issued;
+    self->stat.chunks_reissued = counts->chunks_reissued;
+    self->stat.chunks_done = counts->chunks_done;
+    self->stat.bytes_done = counts->bytes_done;
+    self->stat.in_flight = counts->in_flight;
+    self->stat.words = counts->words;
+    self->stat.words_too_long = counts->words_too_long;
+    self->stat.chunks_quarantined = counts->chunks_quarantined;
+}
+
 //  Packs the job's whole state into sbuf, as STATUS (for the PUB) or as
 //  FINISH (for a worker, at the end).
 static void
@@ -1371,6 +1145,7 @@ s_pack_state (s_vent_t *self, int type)
 {
     int64_t now = zmr_now_ms ();
     zmr_status_t *stat = &self->stat;
+    s_sync_counts (self);
     stat->job = self->job;
     if (type == ZMR_STATUS)
         stat->seq++;
@@ -1408,7 +1183,7 @@ s_pack_state (s_vent_t *self, int type)
         snprintf (stat->reason, sizeof stat->reason, "no mapper alive: waiting for one");
     else
     if (self->phase == P_MAPPING && self->input_waits && !self->eof
-    &&  stat->in_flight == 0 && self->queue_len == 0)
+    &&  stat->in_flight == 0 && zmr_ledger_queued (self->ledger) == 0)
         //  All read is done and the input has nothing more yet (a FIFO
         //  with no writer, a quiet pipe): waiting is not being stuck.
         snprintf (stat->reason, sizeof stat->reason, "waiting for input");
@@ -1444,7 +1219,7 @@ s_pack_state (s_vent_t *self, int type)
     }
     stat->workers = workers;
     stat->nworkers = (uint32_t) nworkers;
-    stat->quarantine = self->quarantine;
+    stat->quarantine = (zmr_quarantine_t *) zmr_ledger_quarantine (self->ledger);
     stat->nquarantine = (uint32_t) stat->chunks_quarantined;
     if (type == ZMR_STATUS)
         zmr_status_pack (&self->pk, stat);
@@ -1493,7 +1268,9 @@ s_open (s_vent_t *self, const zmr_ventilator_config_t *config)
     zmr_chunker_set_nonblocking (self->chunker, true);
     zmr_chunker_set_by_reference (self->chunker, config->by_reference);
     self->refs = calloc (config->ninputs? config->ninputs: 1, sizeof *self->refs);
-    if (!self->refs) {
+    self->ledger = zmr_ledger_new (config->reducers, config->dead_ms, config->poison_limit,
+                                   config->inputs);
+    if (!self->refs || !self->ledger) {
         zmr_log (0, "out of memory");
         return -1;
     }
@@ -1530,15 +1307,8 @@ s_open (s_vent_t *self, const zmr_ventilator_config_t *config)
                 zmr_log (0, "journal '%s' is corrupt", config->journal);
                 return -1;
             }
-            self->nchunks = self->base = summary->chunks;
-            self->first_open = self->first_uncounted = self->window_first = summary->chunks;
-            self->forgotten = *summary;
-            self->stat.chunks_read = self->stat.chunks_done = summary->chunks;
-            self->stat.bytes_read = self->stat.bytes_done = summary->bytes;
-            self->stat.words = summary->words;
-            self->stat.words_too_long = summary->too_long;
-            for (uint32_t p = 0; p < config->reducers; p++)
-                self->acks_by[p] = summary->chunks;
+            zmr_ledger_resume (self->ledger, summary);
+            self->window_first = summary->chunks;
         }
         self->journal_first = summary->chunks;
         const zmr_journal_cut_t *cuts = zmr_journal_cuts (self->journal, &self->ncuts_journaled);
@@ -1590,17 +1360,11 @@ s_open (s_vent_t *self, const zmr_ventilator_config_t *config)
 static void
 s_close (s_vent_t *self)
 {
-    for (size_t i = self->base; i < self->nchunks; i++) {
-        free (self->ledger[i - self->base].data);
-        free (self->ledger[i - self->base].acked);
-    }
-    free (self->ledger);
+    zmr_ledger_destroy (&self->ledger);
     for (size_t i = 0; self->refs && i < self->config->ninputs; i++)
         free ((char *) self->refs[i].path);
     free (self->refs);
-    free (self->queue);
     free (self->workers);
-    free (self->quarantine);
     zsock_destroy (&self->status);
     zsock_destroy (&self->chunks);
     zsock_destroy (&self->control);
@@ -1650,7 +1414,6 @@ zmr_ventilator_run (const zmr_ventilator_config_t *config)
 {
     s_vent_t self;
     memset (&self, 0, sizeof self);
-    self.first_quarantined = SIZE_MAX;
     if (s_open (&self, config)) {
         s_close (&self);
         return 1;
@@ -1675,11 +1438,11 @@ zmr_ventilator_run (const zmr_ventilator_config_t *config)
         }
         if (wait > 100)
             wait = 100;
-        if (self.config->window_ms && !self.closing && self.window_first < self.nchunks) {
+        if (self.config->window_ms && !self.closing && self.window_first < s_cut (&self)) {
             //  Wake when the next window's end passes. Once it has, what
             //  lets the window close (ACKs, the flush) wakes us anyway.
             uint64_t W = self.config->window_ms;
-            uint64_t end = (s_at (&self, self.window_first)->stamp / W + 1) * W;
+            uint64_t end = (s_stamp (&self, self.window_first) / W + 1) * W;
             uint64_t now = zmr_wall_ms ();
             if (now < end && (int64_t) (end - now) < wait)
                 wait = (int64_t) (end - now);
@@ -1703,15 +1466,17 @@ zmr_ventilator_run (const zmr_ventilator_config_t *config)
             s_on_subscribers (&self);
         if (rc > 0 && nitems > 3 && (items[3].revents & ZMQ_POLLOUT))
             for (int i = 0; i < 64 && s_can_issue (&self); i++) {
-                uint64_t before = self.stat.chunks_issued;
+                uint64_t before = s_counts (&self)->chunks_issued;
                 s_issue (&self);
-                if (self.stat.chunks_issued == before && self.queue_len > 0
+                if (s_counts (&self)->chunks_issued == before
+                &&  zmr_ledger_queued (self.ledger) > 0
                 &&  !(zsock_events (self.chunks) & ZMQ_POLLOUT))
                     break;
             }
         s_advance (&self);
         s_housekeeping (&self);
     }
+    s_sync_counts (&self);
     int code;
     if (self.phase == P_DONE) {
         zmr_log (1, "job done: %llu words in %llu chunks",
@@ -1729,9 +1494,10 @@ zmr_ventilator_run (const zmr_ventilator_config_t *config)
             zmr_log (0, "done WITHOUT %llu quarantined chunks:",
                      (unsigned long long) self.stat.chunks_quarantined);
             for (uint64_t q = 0; q < self.stat.chunks_quarantined; q++)
-                zmr_log (0, "  '%s' offset %llu, %llu bytes", self.quarantine[q].file,
-                         (unsigned long long) self.quarantine[q].offset,
-                         (unsigned long long) self.quarantine[q].length);
+                zmr_log (0, "  '%s' offset %llu, %llu bytes",
+                         zmr_ledger_quarantine (self.ledger)[q].file,
+                         (unsigned long long) zmr_ledger_quarantine (self.ledger)[q].offset,
+                         (unsigned long long) zmr_ledger_quarantine (self.ledger)[q].length);
             code = 3;
         }
     }
