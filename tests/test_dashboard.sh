@@ -56,9 +56,17 @@ cleanup() {
     done
     for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+    keep_logs
     rm -rf "$work"
 }
 trap cleanup EXIT
+# (On failure the job's logs are kept next to the screenshots, for a look.)
+keep_logs() {
+    [ "${failed:-1}" = 0 ] && return
+    for f in run monitor chromium; do
+        [ -s "$work/$f.log" ] && cp "$work/$f.log" "$out/dashboard-$f.log"
+    done
+}
 trap 'exit 1' INT TERM HUP
 
 failed=0
@@ -255,7 +263,11 @@ sys.exit(0 if eval(sys.argv[2]) else 1)' "$j" "$2" 2>/dev/null; then
         fi
         sleep 0.3
     done
-    fail "the status at port $1 never showed: $2"
+    fail "the status at port $1 never showed: $2 (the last: $(python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+print(", ".join("%s %s" % (k, d.get(k)) for k in ("phase", "reason", "chunks_read", "chunks_done", "in_flight", "chunks_reissued", "mappers_alive")),
+      "; workers:", ", ".join("%s %s %s" % (w["role"], w["name"], w["state"]) for w in d.get("workers", [])))' "$j" 2>&1 | head -c 600))"
     return 1
 }
 
@@ -296,7 +308,18 @@ pids+=($run_pid)
 mon_pid=$!
 pids+=($mon_pid)
 
-timeout 300 cat "$work/part1" >&3 || fail "feeding the first half timed out"
+# Fed in the background, so that a zmr run that died (and so reads no more)
+# is said at once, with its last lines, rather than after the feed's bound.
+timeout 300 cat "$work/part1" >&3 &
+feeder=$!
+pids+=($feeder)
+while kill -0 "$feeder" 2>/dev/null; do
+    kill -0 "$run_pid" 2>/dev/null || break
+    sleep 0.2
+done
+kill -0 "$run_pid" 2>/dev/null ||
+    { fail "zmr run ended before its input did: $(tail -n 5 "$work/run.log" | tr '\n' ' ')"; exit 1; }
+wait "$feeder" || fail "feeding the first half timed out"
 # Settled: all that was cut into chunks is counted, nothing in flight; the
 # job waits for more input, so its figures stay as they are while we look.
 settled='d["phase"] == "mapping" and d["chunks_read"] > 0 and d["chunks_done"] == d["chunks_read"] and d["in_flight"] == 0 and d["mappers_alive"] == 3 and sum(w["role"] == "reducer" and w["state"] == "alive" for w in d["workers"]) == 2'
