@@ -171,7 +171,9 @@ mctl="tcp://$a.130:5550"     # the ventilator, for the mappers
 curve=(-v "$keys:/etc/zmr/curve:ro")
 client=(--curve-server /etc/zmr/curve/ventilator.cert)
 dead_ms=2000
-# role NAME [podman options] -- CMD...: a detached container.
+# role NAME [podman options] -- CMD...: a detached container, which must
+# keep running until the test kills it or the job ends (see wait_status).
+live=()
 role() {
     local name=$1; shift
     local opts=()
@@ -180,6 +182,12 @@ role() {
     podman run -d --name "$tag-$name" "${curve[@]}" \
         "${opts[@]}" "$img" "$@" >/dev/null 2>"$work/$name.err" ||
         die "podman run $name: $(head -n 1 "$work/$name.err")"
+    live+=("$name")
+}
+killed() { # killed NAME: the test kills it; no longer expected to run
+    local n keep=()
+    for n in "${live[@]}"; do [ "$n" = "$1" ] || keep+=("$n"); done
+    live=("${keep[@]}")
 }
 ventilator() {
     role ventilator --network "$net:ip=$a.2" --network "$mnet:ip=$a.130" \
@@ -222,7 +230,7 @@ status_json() { # the ventilator's status, once, as JSON (empty if none)
 # wait_status PYEXPR: until the status JSON (as d) makes PYEXPR true,
 # bounded; the last one is left in $work/status.json.
 wait_status() {
-    local j end=$((SECONDS + 240))
+    local j c end=$((SECONDS + 240))
     while [ $SECONDS -lt $end ]; do
         j=$(status_json)
         if [ -n "$j" ] && python3 -c '
@@ -232,9 +240,11 @@ sys.exit(0 if eval(sys.argv[2]) else 1)' "$j" "$1" 2>/dev/null; then
             printf '%s\n' "$j" > "$work/status.json"
             return 0
         fi
-        # The input is held open, so a ventilator that ended has failed.
-        [ "$(podman inspect -f '{{.State.Running}}' "$tag-ventilator" 2>/dev/null)" = true ] ||
-            die "the ventilator ended while waiting for: $1 ($(logs ventilator))"
+        # The input is held open, so a role that ended has failed.
+        for c in "${live[@]}"; do
+            [ "$(podman inspect -f '{{.State.Running}}' "$tag-$c" 2>/dev/null)" = true ] ||
+                die "$c ended ($(podman inspect -f '{{.State.ExitCode}}' "$tag-$c" 2>/dev/null)) while waiting for: $1 ($(logs "$c"))"
+        done
         sleep 1
     done
     die "the status never showed: $1"
@@ -266,12 +276,14 @@ wait "$feeder" || die "feeding the first half timed out"
 
 # Reducer 0's container dies (SIGKILL to its process) and comes back: the
 # same name, address, port and state volume.
+killed reducer0
 podman kill -s KILL "$tag-reducer0" >/dev/null || die "podman kill reducer0"
 rc=$(exited reducer0) || exit 1
 [ "$rc" = 137 ] || die "reducer0 ended with $rc after SIGKILL, not 137"
 podman rm -v "$tag-reducer0" >/dev/null || die "podman rm reducer0"
 reducer 0
 # Mapper 1's container dies too: its chunks go to mapper 2.
+killed mapper1
 podman kill -s KILL "$tag-mapper1" >/dev/null || die "podman kill mapper1"
 wait_status 'any(w["name"] == "mapper1" and w["state"] == "dead" for w in d["workers"])'
 
