@@ -473,7 +473,7 @@ s_clock (uint64_t seconds, char *buf, size_t size)
 }
 
 #define S_PIECES 8
-#define S_PIECE 48
+#define S_PIECE 72                  //  Room for two 31-byte human numbers and their words
 #define S_BAR_MAX 40
 #define S_BAR_MIN 10
 #define S_LINE_MAX 1024
