@@ -91,7 +91,6 @@ EOC
 
 podman image exists "$base" || make_base
 
-old=$(podman image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
 say "building $image from $src"
 # --network host: the build only fetches Debian packages with apt, and
 # podman's default network (10.88.0.0/16) is one we never use; the host's
@@ -101,14 +100,13 @@ podman build --quiet --network host --layers \
     --ignorefile "$here/containerignore" \
     -f "$here/Containerfile" -t "$image" "$src" >/dev/null \
     || die "podman build failed (run it again without --quiet to see the step)"
-new=$(podman image inspect --format '{{.Id}}' "$image")
-# The image this build replaced is untagged now; remove it unless a
-# container still uses it.
-if [ -n "$old" ] && [ "$old" != "$new" ]; then
-    podman rmi "$old" >/dev/null 2>&1 || true
-fi
-# So do the compile stages of earlier builds (label zmr.stage=build), all
-# but the newest, which makes a rebuild of the same tree instant.
+# The images earlier builds replaced are untagged now (label
+# zmr.stage=image): removed, except those a container still uses (those
+# go at a later build). So are the compile stages of earlier builds
+# (label zmr.stage=build), all but the newest, which makes a rebuild of
+# the same tree instant.
+podman images --filter dangling=true --filter label=zmr.stage=image --format '{{.ID}}' |
+    while read -r id; do podman rmi "$id" >/dev/null 2>&1 || true; done
 podman images --filter dangling=true --filter label=zmr.stage=build \
         --format '{{.CreatedAt}}|{{.ID}}' | sort -r | tail -n +2 | cut -d'|' -f2 |
     while read -r id; do podman rmi "$id" >/dev/null 2>&1 || true; done
