@@ -1,7 +1,6 @@
 /*  zmr_join: the HELLO/WELCOME handshake of docs/protocol.md, one copy for
     the three worker roles. */
 #include "zmr.h"
-#include "zmr_worker.h"
 #include <errno.h>
 #include <string.h>
 
@@ -261,8 +260,18 @@ zmr_join (zsock_t *control, const zmr_join_t *join, zmq_msg_t *frame,
             s_watch_events (&watch, control, join->control);
         if (ready <= 0 || !(items[0].revents & ZMQ_POLLIN))
             continue;
-        if (!zmr_worker_recv (control, "control", frame, 1, welcome, malformed))
+        int n;
+        if (zmr_msg_recv (control, frame, 1, &n, ZMQ_DONTWAIT) == -1) {
+            if (errno == EPROTO)
+                (*malformed)++;
             continue;
+        }
+        const char *why;
+        if (zmr_msg_decode (zmq_msg_data (frame), zmq_msg_size (frame), welcome, &why)) {
+            (*malformed)++;
+            zmr_log_dropped ("control", why);
+        }
+        else
         if (welcome->type == ZMR_WELCOME && welcome->max_message > zmr_max_message ()) {
             //  Its messages would be cut off by our sockets: say so now,
             //  rather than lose them one by one.

@@ -22,14 +22,15 @@
 
 typedef struct {
     const zmr_mapper_config_t *config;
-    char name[ZMR_NAME_MAX];     //  As sent in HELLO
+    zmr_worker_t *worker;        //  Control link to the ventilator
+    zmr_counters_t *counters;    //  The worker's, for heartbeats
     uint64_t job;                //  Adopted from WELCOME (0: between jobs)
     uint64_t over;               //  The last job seen to end (its FINISH is no news)
     uint64_t jobs;               //  Jobs joined in this process's life
     uint32_t reducers;           //  R
     uint64_t max_word;           //  Longest word counted (0: any), from WELCOME
-    zsock_t *control;            //  DEALER to the ventilator
-    zsock_t *link;               //  Monitor of control's handshakes, or NULL
+    zsock_t *link;               //  The worker's watch of control's handshakes,
+                                 //  or NULL
     zsock_t *chunks;             //  PULL from the ventilator
     char chunks_at[ZMR_ENDPOINT_MAX];        //  ... connected there
     zsock_t **batches;           //  PUSH per reducer
@@ -41,10 +42,6 @@ typedef struct {
     size_t *nbytes;              //  Most bytes its pairs can take, per partition
     msgpack_sbuffer *bufs;       //  One batch buffer per partition
     msgpack_packer *packers;     //  Packers into bufs
-    msgpack_sbuffer sbuf;        //  Small messages
-    msgpack_packer pk;           //  Packs into sbuf
-    zmr_counters_t counters;     //  For heartbeats
-    int64_t next_heartbeat;      //  When the next HEARTBEAT is due
     int64_t next_hello;          //  A HELLO asked for (AGAIN) goes no sooner
     bool hello_due;              //  Said HELLO after a new handshake: again
                                  //  until WELCOME or FINISH answers
@@ -68,22 +65,10 @@ static int
 static void
     s_drop_job (s_mapper_t *self);
 
-//  Never blocks: a ventilator that has read nothing for a thousand
-//  messages is gone, and a mapper of a pool waits, heartbeating, for the
-//  next one at its address. What is dropped, leases make up for.
-static void
-s_send_control (s_mapper_t *self)
-{
-    if (zmr_msg_send (self->control, &self->sbuf, ZMQ_DONTWAIT) == -1)
-        msgpack_sbuffer_clear (&self->sbuf);
-}
-
 static void
 s_heartbeat (s_mapper_t *self, uint32_t state)
 {
-    zmr_msg_pack_heartbeat (&self->pk, self->job, state, &self->counters);
-    s_send_control (self);
-    self->next_heartbeat = zmr_now_ms () + self->config->heartbeat_ms;
+    zmr_worker_heartbeat (self->worker, self->job, state);
 }
 
 //  Says HELLO, with job 0: a mapper holds no state of a job, and the
@@ -97,8 +82,9 @@ s_hello (s_mapper_t *self, bool force)
     int64_t now = zmr_now_ms ();
     if (!force && now < self->next_hello)
         return;
-    zmr_msg_pack_hello (&self->pk, 0, ZMR_ROLE_MAPPER, 0, 0, "", self->name, 0, "");
-    s_send_control (self);
+    zmr_msg_pack_hello (zmr_worker_packer (self->worker), 0, ZMR_ROLE_MAPPER, 0, 0, "",
+                        zmr_worker_name (self->worker), 0, "");
+    zmr_worker_send (self->worker);
     self->next_hello = now + 500;
 }
 
@@ -143,8 +129,7 @@ s_on_control (s_mapper_t *self)
 {
     zmq_msg_t frame;
     zmr_msg_t msg;
-    if (!zmr_worker_recv (self->control, "control", &frame, 1, &msg,
-                          &self->counters.malformed))
+    if (!zmr_worker_recv_control (self->worker, &frame, &msg))
         return;
     if ((msg.type == ZMR_FINISH || msg.type == ZMR_WELCOME) && self->over
     &&  msg.job == self->over)
@@ -187,7 +172,7 @@ s_on_control (s_mapper_t *self)
         //  The ventilator does not know us (it restarted): HELLO again.
         s_hello (self, false);
     else {
-        self->counters.malformed++;
+        self->counters->malformed++;
         zmr_log_dropped ("control", "unexpected message");
     }
     zmq_msg_close (&frame);
@@ -212,7 +197,7 @@ s_costly_map (const char *word, size_t len, uint32_t rounds)
 static void
 s_heartbeat_if_due (s_mapper_t *self)
 {
-    if (zmr_now_ms () >= self->next_heartbeat)
+    if (zmr_worker_heartbeat_in (self->worker) <= 0)
         s_heartbeat (self, 1);
 }
 
@@ -237,7 +222,7 @@ s_on_new_word (zmr_combined_t *slot, void *arg)
 {
     s_mapper_t *self = (s_mapper_t *) arg;
     slot->part = zmr_partitioner_of (self->partitioner, slot->word, slot->len);
-    self->counters.distinct++;      //  Words hashed, for the status
+    self->counters->distinct++;      //  Words hashed, for the status
     return 0;
 }
 
@@ -299,8 +284,8 @@ s_count_bytes (s_mapper_t *self, uint64_t chunk, const char *data, size_t len,
 static void
 s_map_begin (s_mapper_t *self, uint64_t chunk)
 {
-    zmr_msg_pack_take (&self->pk, self->job, chunk);
-    s_send_control (self);
+    zmr_msg_pack_take (zmr_worker_packer (self->worker), self->job, chunk);
+    zmr_worker_send (self->worker);
     if (self->config->delay_ms)
         zclock_sleep ((int) self->config->delay_ms);
     //  The cache is bounded by a reset between chunks.
@@ -372,11 +357,11 @@ s_map_end (s_mapper_t *self, uint64_t chunk, uint64_t stamp, uint64_t len, uint6
             raise (SIGKILL);
         }
     }
-    zmr_msg_pack_mapped (&self->pk, self->job, chunk, words, too_long);
-    s_send_control (self);
-    self->counters.chunks++;
-    self->counters.words += words;
-    self->counters.bytes += len;
+    zmr_msg_pack_mapped (zmr_worker_packer (self->worker), self->job, chunk, words, too_long);
+    zmr_worker_send (self->worker);
+    self->counters->chunks++;
+    self->counters->words += words;
+    self->counters->bytes += len;
     //  The counters follow each chunk, so that the status (and the final
     //  one) is current even for a job shorter than a heartbeat period.
     s_heartbeat (self, 0);
@@ -483,24 +468,24 @@ s_on_chunk (s_mapper_t *self)
     zmq_msg_t frames[2];
     zmr_msg_t msg;
     int n = zmr_worker_recv (self->chunks, "chunks", frames, 2, &msg,
-                             &self->counters.malformed);
+                             &self->counters->malformed);
     if (n == 0)
         return;
     const char *why = "a CHUNK has two frames";
     if (n != 2
     ||  (msg.type != ZMR_CHUNK && (why = "not a CHUNK"))
     ||  (msg.job != self->job && (why = "CHUNK of another job"))) {
-        self->counters.malformed++;
+        self->counters->malformed++;
         zmr_log_dropped ("chunks", why);
     }
     else
     if (!msg.path_len && zmq_msg_size (&frames[1]) != msg.length) {
-        self->counters.malformed++;
+        self->counters->malformed++;
         zmr_log_dropped ("chunks", "CHUNK length differs from its bytes");
     }
     else
     if (msg.path_len && zmq_msg_size (&frames[1]) != 0) {
-        self->counters.malformed++;
+        self->counters->malformed++;
         zmr_log_dropped ("chunks", "CHUNK by reference with bytes");
     }
     else {
@@ -590,7 +575,7 @@ s_drop_job (s_mapper_t *self)
     self->ref_cap = 0;
     zmr_combiner_destroy (&self->words);
     self->words = zmr_combiner_new ();
-    memset (&self->counters, 0, sizeof self->counters);
+    memset (self->counters, 0, sizeof *self->counters);
     self->trimmed = true;
     malloc_trim (0);
 }
@@ -697,14 +682,14 @@ s_adopt (s_mapper_t *self, zmr_msg_t *msg)
 static int
 s_join (s_mapper_t *self)
 {
-    zmr_join_t join = { .role = ZMR_ROLE_MAPPER, .endpoint = "", .name = self->name,
-                        .control = self->config->control, .wait_ms = self->config->wait_ms,
+    zmr_join_t join = { .role = ZMR_ROLE_MAPPER, .endpoint = "",
+                        .wait_ms = self->config->wait_ms,
                         .pool = !self->config->once, .over = self->over };
     zmq_msg_t frame;
     zmr_msg_t msg;
     int rc;
     while (true) {
-        rc = zmr_join (self->control, &join, &frame, &msg, &self->counters.malformed);
+        rc = zmr_worker_join (self->worker, &join, &frame, &msg);
         if (rc == 1 && !zmr_interrupted () && join.pool && msg.type == ZMR_FINISH) {
             zmr_log (0, "job %016llx at %s is already over: waiting for the next job",
                      (unsigned long long) msg.job, self->config->control);
@@ -730,49 +715,15 @@ s_join (s_mapper_t *self)
     return rc;
 }
 
-//  Watches the control link's handshakes. One after the join means a
-//  ventilator answers at the address again (started again, or a new one):
-//  the mapper says HELLO at once, and the WELCOME says which job runs
-//  there now (a ventilator of another job drops our heartbeats without
-//  asking for a HELLO).
-static void
-s_link_start (s_mapper_t *self)
-{
-    //  A new name each time: the pool watches once per job.
-    static unsigned serial;
-    char name[64];
-    snprintf (name, sizeof name, "inproc://zmr-mapper-link-%u", serial++);
-    if (zmq_socket_monitor (zsock_resolve (self->control), name,
-                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED))
-        return;
-    self->link = zsock_new (ZMQ_PAIR);
-    if (self->link && zsock_connect (self->link, "%s", name) == -1)
-        zsock_destroy (&self->link);
-    if (!self->link)
-        zmq_socket_monitor (zsock_resolve (self->control), NULL, 0);
-}
-
-static void
-s_link_stop (s_mapper_t *self)
-{
-    if (self->link) {
-        zmq_socket_monitor (zsock_resolve (self->control), NULL, 0);
-        zsock_destroy (&self->link);
-    }
-}
-
+//  The control link's handshakes are watched (zmr_worker_watch_start):
+//  one after the join means a ventilator answers at the address again
+//  (started again, or a new one): the mapper says HELLO at once, and the
+//  WELCOME says which job runs there now (a ventilator of another job drops
+//  our heartbeats without asking for a HELLO).
 static void
 s_on_link (s_mapper_t *self)
 {
-    zmsg_t *event = zmsg_recv (self->link);
-    if (!event)
-        return;
-    zframe_t *head = zmsg_first (event);
-    uint16_t id = 0;
-    if (head && zframe_size (head) == 6)
-        memcpy (&id, zframe_data (head), 2);
-    zmsg_destroy (&event);
-    if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+    if (zmr_worker_watch_event (self->worker)) {
         //  Again until answered: a ventilator whose job is not ready yet
         //  answers later, and one of another job takes only HELLO from us
         //  as a sign of life (it drops our heartbeats of the old job).
@@ -793,14 +744,14 @@ s_serve (s_mapper_t *self)
     self->hello_due = false;
     s_heartbeat (self, 0);
     self->trimmed = true;           //  Nothing held yet
-    s_link_start (self);
+    self->link = zmr_worker_watch_start (self->worker);
     while (!self->finished && !self->failed && !zmr_interrupted ()) {
         zmq_pollitem_t items[] = {
             { zsock_resolve (self->chunks), 0, ZMQ_POLLIN, 0 },
-            { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 },
+            { zsock_resolve (zmr_worker_control (self->worker)), 0, ZMQ_POLLIN, 0 },
             { self->link? zsock_resolve (self->link): NULL, 0, ZMQ_POLLIN, 0 },
         };
-        int64_t wait = self->next_heartbeat - zmr_now_ms ();
+        int64_t wait = zmr_worker_heartbeat_in (self->worker);
         if (!self->trimmed && self->idle_since + S_IDLE_MS - zmr_now_ms () < wait)
             wait = self->idle_since + S_IDLE_MS - zmr_now_ms ();
         int rc = zmq_poll (items, self->link? 3: 2, wait > 0? (long) wait: 0);
@@ -816,14 +767,15 @@ s_serve (s_mapper_t *self)
             s_on_chunk (self);
         if (self->finished || self->failed)
             break;
-        if (zmr_now_ms () >= self->next_heartbeat)
+        if (zmr_worker_heartbeat_in (self->worker) <= 0)
             s_heartbeat (self, 0);
         if (self->hello_due)
             s_hello (self, false);
         if (!self->trimmed && zmr_now_ms () >= self->idle_since + S_IDLE_MS)
             s_trim (self, "no chunk for a while");
     }
-    s_link_stop (self);
+    zmr_worker_watch_stop (self->worker);
+    self->link = NULL;
     if (self->finished && !self->failed && !self->config->once) {
         //  A pool: the next job may come to the same address.
         if (self->job) {
@@ -837,7 +789,7 @@ s_serve (s_mapper_t *self)
     if (self->finished) {
         //  The job is over: the ventilator may be gone, and nothing left to
         //  say matters to it
-        zsock_set_linger (self->control, 0);
+        zmr_worker_set_linger (self->worker, 0);
         return self->finish_ok? 0: 1;
     }
     //  Leaving: what sits unread in the chunk queue is dropped with the
@@ -846,10 +798,9 @@ s_serve (s_mapper_t *self)
     //  BYE only hastens what --dead-ms would find: a live ventilator takes
     //  it at once, and a gone one (a job that just ended) must not hold the
     //  exit for the whole linger
-    zsock_set_linger (self->control, 250);
-    zmr_msg_pack_bye (&self->pk, self->job, &self->counters);
-    s_send_control (self);
-    zmr_log (1, "left after %llu chunks", (unsigned long long) self->counters.chunks);
+    zmr_worker_set_linger (self->worker, 250);
+    zmr_worker_bye (self->worker, self->job);
+    zmr_log (1, "left after %llu chunks", (unsigned long long) self->counters->chunks);
     return self->failed? 1: 0;
 }
 
@@ -860,27 +811,23 @@ zmr_mapper_run (const zmr_mapper_config_t *config)
     memset (&self, 0, sizeof self);
     self.ref_fd = -1;
     self.config = config;
-    if (config->name)
-        snprintf (self.name, sizeof self.name, "%s", config->name);
-    else
-        zmr_default_name (self.name, sizeof self.name);
-    msgpack_sbuffer_init (&self.sbuf);
-    msgpack_packer_init (&self.pk, &self.sbuf, msgpack_sbuffer_write);
     self.words = zmr_combiner_new ();
-    self.control = zmr_socket (ZMQ_DEALER, 1 << 20, 2000);
+    //  Control never blocks: a ventilator that has read nothing for a
+    //  thousand messages is gone, and a mapper of a pool waits,
+    //  heartbeating, for the next one at its address. What is dropped,
+    //  leases make up for.
+    self.worker = zmr_worker_new (config->control, config->name, config->heartbeat_ms, true);
     int code = 1;
-    if (!self.words || !self.control)
+    if (!self.words || !self.worker)
         goto cleanup;
-    zmr_set_random_identity (self.control);
-    if (zmr_connect (self.control, config->control, NULL))
-        goto cleanup;
+    self.counters = zmr_worker_counters (self.worker);
     while (true) {
         int joined = s_join (&self);
         if (joined != 0) {
             //  Not joined (stopped, the job is over, or none came): the
             //  HELLOs still queued are for nobody, and must not hold the
             //  exit for the linger
-            zsock_set_linger (self.control, 0);
+            zmr_worker_set_linger (self.worker, 0);
             code = joined > 0? 0: 1;
             break;
         }
@@ -905,9 +852,8 @@ cleanup:
     free (self.packers);
     free (self.npairs);
     free (self.nbytes);
-    zsock_destroy (&self.control);
+    zmr_worker_destroy (&self.worker);
     zmr_partitioner_destroy (&self.partitioner);
     zmr_combiner_destroy (&self.words);
-    msgpack_sbuffer_destroy (&self.sbuf);
     return code;
 }

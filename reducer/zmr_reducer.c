@@ -34,14 +34,14 @@ typedef struct {
 
 typedef struct {
     const zmr_reducer_config_t *config;
-    char name[ZMR_NAME_MAX];         //  As sent in HELLO
+    zmr_worker_t *worker;            //  Control link to the ventilator
+    zmr_counters_t *counters;        //  The worker's, for heartbeats
     char endpoint[ZMR_ENDPOINT_MAX]; //  As advertised
     uint64_t job;                    //  Adopted from WELCOME
     uint32_t reducers;               //  R
     uint64_t part_bytes;             //  Bytes of pairs in one RESULT, UPDATE or
                                      //  WINDOW: S_PART_BYTES, or a quarter of
                                      //  the job's --max-message if less
-    zsock_t *control;                //  DEALER to the ventilator
     zsock_t *batches;                //  PULL from mappers
     zsock_t *sink;                   //  PUSH to the sink, once flushed
     char sink_endpoint[ZMR_ENDPOINT_MAX];  //  Where sink is connected
@@ -51,10 +51,8 @@ typedef struct {
     zmr_store_t *store;              //  Durable state, or NULL
     int64_t next_sync;               //  When the log is fsynced next
     int64_t next_snapshot;           //  When a snapshot is due
-    msgpack_sbuffer sbuf;            //  Encoding buffer
+    msgpack_sbuffer sbuf;            //  What goes to the sink
     msgpack_packer pk;               //  Packs into sbuf
-    zmr_counters_t counters;         //  For heartbeats
-    int64_t next_heartbeat;          //  When the next HEARTBEAT is due
     bool finished;                   //  FINISH received
     bool finish_ok;                  //  ... for a job that was done
     bool over_limit;                 //  --max-distinct passed: FAIL sent
@@ -81,19 +79,10 @@ s_fail (s_reducer_t *self)
 }
 
 static void
-s_send_control (s_reducer_t *self)
-{
-    if (zmr_msg_send (self->control, &self->sbuf, 0) == -1)
-        msgpack_sbuffer_clear (&self->sbuf);
-}
-
-static void
 s_heartbeat (s_reducer_t *self)
 {
-    self->counters.distinct = zmr_counts_size (self->counts);
-    zmr_msg_pack_heartbeat (&self->pk, self->job, 0, &self->counters);
-    s_send_control (self);
-    self->next_heartbeat = zmr_now_ms () + self->config->heartbeat_ms;
+    self->counters->distinct = zmr_counts_size (self->counts);
+    zmr_worker_heartbeat (self->worker, self->job, 0);
 }
 
 //  Grows a vector of n elements of size bytes to hold one more. Returns 0
@@ -206,8 +195,8 @@ s_apply (s_reducer_t *self, zmr_msg_t *msg, uint64_t *words)
         self->stamps[self->nstamps++] = msg->chunk;
         self->stamps[self->nstamps++] = msg->stamp;
     }
-    self->counters.chunks++;
-    self->counters.words += *words;
+    self->counters->chunks++;
+    self->counters->words += *words;
     return 0;
 }
 
@@ -272,14 +261,14 @@ s_on_batch (s_reducer_t *self)
     zmq_msg_t frame;
     zmr_msg_t msg;
     if (!zmr_worker_recv (self->batches, "batches", &frame, 1, &msg,
-                          &self->counters.malformed))
+                          &self->counters->malformed))
         return;
     const char *why;
     if ((msg.type != ZMR_BATCH && (why = "not a BATCH"))
     ||  (msg.job != self->job && (why = "BATCH of another job"))
     ||  (msg.partition != self->config->partition && (why = "BATCH for another partition"))
     ||  (msg.reducers != self->reducers && (why = "BATCH for another reducer count"))) {
-        self->counters.malformed++;
+        self->counters->malformed++;
         zmr_log_dropped ("batches", why);
         zmq_msg_close (&frame);
         return;
@@ -302,7 +291,7 @@ s_on_batch (s_reducer_t *self)
         return;
     }
     if (!fresh)
-        self->counters.duplicates++;
+        self->counters->duplicates++;
     zmq_msg_close (&frame);
     if (fresh && self->config->max_distinct && !self->over_limit
     &&  zmr_counts_size (self->counts) > self->config->max_distinct) {
@@ -313,13 +302,13 @@ s_on_batch (s_reducer_t *self)
                   "(--max-distinct)", self->config->partition,
                   (unsigned long long) self->config->max_distinct);
         zmr_log (0, "%s", reason);
-        zmr_msg_pack_fail (&self->pk, self->job, reason);
-        s_send_control (self);
+        zmr_msg_pack_fail (zmr_worker_packer (self->worker), self->job, reason);
+        zmr_worker_send (self->worker);
         self->over_limit = true;
     }
-    zmr_msg_pack_ack (&self->pk, self->job, self->config->partition, msg.chunk,
+    zmr_msg_pack_ack (zmr_worker_packer (self->worker), self->job, self->config->partition, msg.chunk,
                       words, !fresh);
-    s_send_control (self);
+    zmr_worker_send (self->worker);
 }
 
 //  Connects to the sink at endpoint with CURVE key key, unless connected
@@ -482,20 +471,20 @@ s_on_control (s_reducer_t *self)
 {
     zmq_msg_t frame;
     zmr_msg_t msg;
-    if (!zmr_worker_recv (self->control, "control", &frame, 1, &msg,
-                          &self->counters.malformed))
+    if (!zmr_worker_recv_control (self->worker, &frame, &msg))
         return;
     if (msg.job != self->job) {
-        self->counters.malformed++;
+        self->counters->malformed++;
         zmr_log_dropped ("control", "message of another job");
     }
     else
     if (msg.type == ZMR_AGAIN) {
         //  A ventilator that does not know us (it restarted): HELLO again.
-        zmr_msg_pack_hello (&self->pk, self->job, ZMR_ROLE_REDUCER, self->config->partition,
-                            self->reducers, self->endpoint, self->name,
+        zmr_msg_pack_hello (zmr_worker_packer (self->worker), self->job, ZMR_ROLE_REDUCER, self->config->partition,
+                            self->reducers, self->endpoint,
+                            zmr_worker_name (self->worker),
                             zmr_u64set_size (self->applied), zmr_curve_public_key ());
-        s_send_control (self);
+        zmr_worker_send (self->worker);
     }
     else
     if (msg.type == ZMR_FLUSH) {
@@ -543,7 +532,7 @@ s_on_control (s_reducer_t *self)
     }
     else
     if (msg.type != ZMR_WELCOME) {
-        self->counters.malformed++;
+        self->counters->malformed++;
         zmr_log_dropped ("control", "unexpected message");
     }
     zmq_msg_close (&frame);
@@ -556,19 +545,14 @@ zmr_reducer_run (const zmr_reducer_config_t *config)
     memset (&self, 0, sizeof self);
     self.config = config;
     self.part_bytes = S_PART_BYTES;
-    if (config->name)
-        snprintf (self.name, sizeof self.name, "%s", config->name);
-    else
-        zmr_default_name (self.name, sizeof self.name);
     msgpack_sbuffer_init (&self.sbuf);
     msgpack_packer_init (&self.pk, &self.sbuf, msgpack_sbuffer_write);
     self.counts = zmr_counts_new ();
     self.applied = zmr_u64set_new ();
     //  A batch holds at most about twice its chunk's bytes (see protocol.md).
     self.batches = zmr_socket (ZMQ_PULL, 2 * (int64_t) ZMR_MAX_MSG, 0);
-    self.control = zmr_socket (ZMQ_DEALER, 1 << 20, 2000);
     int code = 1;
-    if (!self.counts || !self.applied || !self.batches || !self.control)
+    if (!self.counts || !self.applied || !self.batches)
         goto cleanup;
     zsock_set_rcvhwm (self.batches, 1000);
     char bound[ZMR_ENDPOINT_MAX];
@@ -576,9 +560,10 @@ zmr_reducer_run (const zmr_reducer_config_t *config)
         goto cleanup;
     snprintf (self.endpoint, sizeof self.endpoint, "%s",
               config->advertise? config->advertise: bound);
-    zmr_set_random_identity (self.control);
-    if (zmr_connect (self.control, config->control, NULL))
+    self.worker = zmr_worker_new (config->control, config->name, config->heartbeat_ms, false);
+    if (!self.worker)
         goto cleanup;
+    self.counters = zmr_worker_counters (self.worker);
     zmq_msg_t frame;
     zmr_msg_t welcome;
     int joined = 2;
@@ -593,16 +578,15 @@ zmr_reducer_run (const zmr_reducer_config_t *config)
             self.applied = zmr_u64set_new ();
             self.job = 0;
             self.reducers = 0;
-            memset (&self.counters, 0, sizeof self.counters);
+            memset (self.counters, 0, sizeof *self.counters);
             if (!self.applied || s_recover (&self))
                 goto cleanup;
         }
         zmr_join_t join = { .role = ZMR_ROLE_REDUCER, .partition = config->partition,
                             .reducers = config->reducers, .endpoint = self.endpoint,
-                            .name = self.name, .control = config->control,
                             .wait_ms = config->wait_ms, .job = self.job,
                             .applied = zmr_u64set_size (self.applied) };
-        joined = zmr_join (self.control, &join, &frame, &welcome, &self.counters.malformed);
+        joined = zmr_worker_join (self.worker, &join, &frame, &welcome);
         if (joined == -2 && config->discard_state) {
             zmr_log (0, "dropping partition %u of job %016llx from --state %s "
                      "(--discard-state): the ventilator at %s runs job %016llx",
@@ -636,7 +620,7 @@ zmr_reducer_run (const zmr_reducer_config_t *config)
         zmr_counts_clear (self.counts);
         zmr_u64set_destroy (&self.applied);
         self.applied = zmr_u64set_new ();
-        memset (&self.counters, 0, sizeof self.counters);
+        memset (self.counters, 0, sizeof *self.counters);
         if (!self.applied || (self.store && zmr_store_reset (self.store))) {
             zmq_msg_close (&frame);
             goto cleanup;
@@ -661,9 +645,9 @@ zmr_reducer_run (const zmr_reducer_config_t *config)
     while (!self.finished && !self.failed && !zmr_interrupted ()) {
         zmq_pollitem_t items[] = {
             { zsock_resolve (self.batches), 0, ZMQ_POLLIN, 0 },
-            { zsock_resolve (self.control), 0, ZMQ_POLLIN, 0 },
+            { zsock_resolve (zmr_worker_control (self.worker)), 0, ZMQ_POLLIN, 0 },
         };
-        int64_t wait = self.next_heartbeat - zmr_now_ms ();
+        int64_t wait = zmr_worker_heartbeat_in (self.worker);
         if (self.live_ms && self.next_update - zmr_now_ms () < wait)
             wait = self.next_update - zmr_now_ms ();
         int rc = zmq_poll (items, 2, wait > 0? (long) wait: 0);
@@ -678,7 +662,7 @@ zmr_reducer_run (const zmr_reducer_config_t *config)
         if (self.failed)
             break;
         int64_t now = zmr_now_ms ();
-        if (now >= self.next_heartbeat)
+        if (zmr_worker_heartbeat_in (self.worker) <= 0)
             s_heartbeat (&self);
         if (self.live_ms && now >= self.next_update)
             s_update (&self);
@@ -708,15 +692,14 @@ zmr_reducer_run (const zmr_reducer_config_t *config)
     }
     else {
         s_checkpoint (&self);
-        zmr_msg_pack_bye (&self.pk, self.job, &self.counters);
-        s_send_control (&self);
+        zmr_worker_bye (self.worker, self.job);
         code = 0;
     }
 cleanup:
     zmr_store_destroy (&self.store);
     zsock_destroy (&self.sink);
     zsock_destroy (&self.batches);
-    zsock_destroy (&self.control);
+    zmr_worker_destroy (&self.worker);
     zmr_u64set_destroy (&self.applied);
     zmr_counts_destroy (&self.counts);
     msgpack_sbuffer_destroy (&self.sbuf);

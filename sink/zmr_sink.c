@@ -43,18 +43,16 @@ typedef struct {
 
 typedef struct {
     const zmr_sink_config_t *config;
-    char name[ZMR_NAME_MAX];         //  As sent in HELLO
+    zmr_worker_t *worker;            //  Control link to the ventilator
+    zmr_counters_t *counters;        //  The worker's, for heartbeats
     char endpoint[ZMR_ENDPOINT_MAX]; //  As advertised
     uint64_t job;                    //  Adopted from WELCOME
     uint32_t reducers;               //  R
-    zsock_t *control;                //  DEALER to the ventilator
     zsock_t *results;                //  PULL from reducers
     s_partition_t *partitions;       //  R of them
     uint32_t complete;               //  Partitions complete
-    msgpack_sbuffer sbuf;            //  Encoding buffer
+    msgpack_sbuffer sbuf;            //  TOTALS being sent
     msgpack_packer pk;               //  Packs into sbuf
-    zmr_counters_t counters;         //  For heartbeats
-    int64_t next_heartbeat;          //  When the next HEARTBEAT is due
     bool finished;                   //  FINISH or REJECT received
     bool finish_ok;                  //  ... for a job that was done
     zmr_status_t final;              //  The job's state at FINISH
@@ -118,18 +116,9 @@ s_write_failed (void)
 }
 
 static void
-s_send_control (s_sink_t *self)
-{
-    if (zmr_msg_send (self->control, &self->sbuf, 0) == -1)
-        msgpack_sbuffer_clear (&self->sbuf);
-}
-
-static void
 s_heartbeat (s_sink_t *self)
 {
-    zmr_msg_pack_heartbeat (&self->pk, self->job, 0, &self->counters);
-    s_send_control (self);
-    self->next_heartbeat = zmr_now_ms () + self->config->heartbeat_ms;
+    zmr_worker_heartbeat (self->worker, self->job, 0);
 }
 
 static void s_window_done (s_sink_t *self);
@@ -158,8 +147,8 @@ s_on_window (s_sink_t *self, zmr_msg_t *msg)
 {
     if (self->stored_1 && msg->window < self->stored_1) {
         if (msg->window + 1 == self->stored_1) {
-            zmr_msg_pack_wstored (&self->pk, self->job, msg->window, self->stored_words);
-            s_send_control (self);
+            zmr_msg_pack_wstored (zmr_worker_packer (self->worker), self->job, msg->window, self->stored_words);
+            zmr_worker_send (self->worker);
         }
         return;
     }
@@ -224,14 +213,14 @@ s_on_result (s_sink_t *self)
     zmq_msg_t frame;
     zmr_msg_t msg;
     if (!zmr_worker_recv (self->results, "results", &frame, 1, &msg,
-                          &self->counters.malformed))
+                          &self->counters->malformed))
         return;
     const char *why;
     if ((msg.type != ZMR_RESULT && msg.type != ZMR_UPDATE && msg.type != ZMR_WINDOW
          && (why = "not a RESULT"))
     ||  (msg.job != self->job && (why = "RESULT of another job"))
     ||  (msg.reducers != self->reducers && (why = "RESULT for another reducer count"))) {
-        self->counters.malformed++;
+        self->counters->malformed++;
         zmr_log_dropped ("results", why);
         zmq_msg_close (&frame);
         return;
@@ -278,9 +267,9 @@ s_on_result (s_sink_t *self)
             if (!is_new) {
                 zmr_log (0, "partition %u sent the word '%.*s' twice",
                          msg.partition, (int) (len > 40? 40: len), word);
-                self->counters.malformed++;
+                self->counters->malformed++;
             }
-            self->counters.words += count;
+            self->counters->words += count;
         }
     }
     zmq_msg_close (&frame);
@@ -292,10 +281,10 @@ s_on_result (s_sink_t *self)
     if (zmr_u64set_size (partition->seqs) == partition->parts) {
         partition->complete = true;
         self->complete++;
-        self->counters.chunks++;
-        self->counters.distinct += zmr_counts_size (partition->counts);
-        zmr_msg_pack_stored (&self->pk, self->job, msg.partition);
-        s_send_control (self);
+        self->counters->chunks++;
+        self->counters->distinct += zmr_counts_size (partition->counts);
+        zmr_msg_pack_stored (zmr_worker_packer (self->worker), self->job, msg.partition);
+        zmr_worker_send (self->worker);
     }
 }
 
@@ -748,8 +737,8 @@ s_window_done (s_sink_t *self)
     self->stored_words = window->words;
     zmr_log (1, "window from %llu ms: %llu words, %zu distinct",
              (unsigned long long) start, (unsigned long long) window->words, count);
-    zmr_msg_pack_wstored (&self->pk, self->job, window->id, window->words);
-    s_send_control (self);
+    zmr_msg_pack_wstored (zmr_worker_packer (self->worker), self->job, window->id, window->words);
+    zmr_worker_send (self->worker);
     s_window_free (self);
 }
 
@@ -762,11 +751,11 @@ s_livestat (s_sink_t *self)
     zmr_entry_t top[ZMR_TOP_MAX];
     size_t k = self->config->top < ZMR_TOP_MAX? self->config->top: ZMR_TOP_MAX;
     size_t n = zmr_live_top (self->live, top, k);
-    zmr_msg_begin_livestat (&self->pk, self->job, p50, p99, samples, (uint32_t) n);
+    zmr_msg_begin_livestat (zmr_worker_packer (self->worker), self->job, p50, p99, samples, (uint32_t) n);
     for (size_t i = 0; i < n; i++)
-        zmr_msg_pack_pair (&self->pk, top[i].word,
+        zmr_msg_pack_pair (zmr_worker_packer (self->worker), top[i].word,
                            top[i].len < 256? top[i].len: 256, top[i].count);
-    s_send_control (self);
+    zmr_worker_send (self->worker);
 }
 
 //  What is due of the live views; forced: all of it now (the job ends).
@@ -817,8 +806,7 @@ s_on_control (s_sink_t *self)
 {
     zmq_msg_t frame;
     zmr_msg_t msg;
-    if (!zmr_worker_recv (self->control, "control", &frame, 1, &msg,
-                          &self->counters.malformed))
+    if (!zmr_worker_recv_control (self->worker, &frame, &msg))
         return;
     const char *why;
     if (msg.type == ZMR_FINISH && msg.job == self->job) {
@@ -838,13 +826,13 @@ s_on_control (s_sink_t *self)
     }
     else
     if (msg.type == ZMR_AGAIN) {
-        zmr_msg_pack_hello (&self->pk, self->job, ZMR_ROLE_SINK, 0, 0, self->endpoint,
-                            self->name, 0, zmr_curve_public_key ());
-        s_send_control (self);
+        zmr_msg_pack_hello (zmr_worker_packer (self->worker), self->job, ZMR_ROLE_SINK, 0, 0, self->endpoint,
+                            zmr_worker_name (self->worker), 0, zmr_curve_public_key ());
+        zmr_worker_send (self->worker);
     }
     else
     if (msg.type != ZMR_WELCOME) {
-        self->counters.malformed++;
+        self->counters->malformed++;
         zmr_log_dropped ("control", "unexpected message");
     }
     zmq_msg_close (&frame);
@@ -856,18 +844,13 @@ zmr_sink_run (const zmr_sink_config_t *config)
     s_sink_t self;
     memset (&self, 0, sizeof self);
     self.config = config;
-    if (config->name)
-        snprintf (self.name, sizeof self.name, "%s", config->name);
-    else
-        zmr_default_name (self.name, sizeof self.name);
     msgpack_sbuffer_init (&self.sbuf);
     msgpack_packer_init (&self.pk, &self.sbuf, msgpack_sbuffer_write);
     msgpack_sbuffer_init (&self.pubbuf);
     msgpack_packer_init (&self.pubpk, &self.pubbuf, msgpack_sbuffer_write);
     self.results = zmr_socket (ZMQ_PULL, ZMR_MAX_MSG + (64 << 10), 0);
-    self.control = zmr_socket (ZMQ_DEALER, 1 << 20, 2000);
     int code = 1;
-    if (!self.results || !self.control)
+    if (!self.results)
         goto cleanup;
     char bound[ZMR_ENDPOINT_MAX];
     //  An endpoint that cannot be bound now (in use, a missing ipc://
@@ -890,17 +873,17 @@ zmr_sink_run (const zmr_sink_config_t *config)
     }
     snprintf (self.endpoint, sizeof self.endpoint, "%s",
               config->advertise? config->advertise: bound);
-    zmr_set_random_identity (self.control);
-    if (zmr_connect (self.control, config->control, NULL))
+    self.worker = zmr_worker_new (config->control, config->name, config->heartbeat_ms, false);
+    if (!self.worker)
         goto cleanup;
+    self.counters = zmr_worker_counters (self.worker);
     zmr_join_t join = { .role = ZMR_ROLE_SINK, .endpoint = self.endpoint,
-                        .name = self.name, .control = config->control,
                         .wait_ms = config->wait_ms };
     zmq_msg_t frame;
     zmr_msg_t welcome;
     int joined = 2;
     while (joined == 2)
-        joined = zmr_join (self.control, &join, &frame, &welcome, &self.counters.malformed);
+        joined = zmr_worker_join (self.worker, &join, &frame, &welcome);
     if (joined != 0) {
         code = joined > 0? 0: 1;
         goto cleanup;
@@ -924,9 +907,9 @@ zmr_sink_run (const zmr_sink_config_t *config)
     while (!self.finished && !self.fail && !zmr_interrupted ()) {
         zmq_pollitem_t items[] = {
             { zsock_resolve (self.results), 0, ZMQ_POLLIN, 0 },
-            { zsock_resolve (self.control), 0, ZMQ_POLLIN, 0 },
+            { zsock_resolve (zmr_worker_control (self.worker)), 0, ZMQ_POLLIN, 0 },
         };
-        int64_t wait = self.next_heartbeat - zmr_now_ms ();
+        int64_t wait = zmr_worker_heartbeat_in (self.worker);
         if (zmr_live_updates (self.live) && self.next_follow - zmr_now_ms () < wait)
             wait = self.next_follow - zmr_now_ms ();
         int rc = zmq_poll (items, 2, wait > 0? (long) wait: 0);
@@ -940,13 +923,13 @@ zmr_sink_run (const zmr_sink_config_t *config)
         s_live_tick (&self, false);
         if (rc > 0 && (items[1].revents & ZMQ_POLLIN))
             s_on_control (&self);
-        if (zmr_now_ms () >= self.next_heartbeat) {
+        if (zmr_worker_heartbeat_in (self.worker) <= 0) {
             s_heartbeat (&self);
             if (written) {
                 //  Until FINISH: a ventilator that restarted meanwhile
                 //  must still hear that the result is written.
-                zmr_msg_pack_done (&self.pk, self.job, done_words, done_distinct);
-                s_send_control (&self);
+                zmr_msg_pack_done (zmr_worker_packer (self.worker), self.job, done_words, done_distinct);
+                zmr_worker_send (self.worker);
             }
         }
         if (!written && self.complete == self.reducers) {
@@ -975,8 +958,8 @@ zmr_sink_run (const zmr_sink_config_t *config)
                 break;
             written = true;
             s_heartbeat (&self);
-            zmr_msg_pack_done (&self.pk, self.job, done_words, done_distinct);
-            s_send_control (&self);
+            zmr_msg_pack_done (zmr_worker_packer (self.worker), self.job, done_words, done_distinct);
+            zmr_worker_send (self.worker);
             zmr_log (1, "wrote %llu words, %llu distinct", (unsigned long long) done_words,
                      (unsigned long long) done_distinct);
         }
@@ -984,8 +967,7 @@ zmr_sink_run (const zmr_sink_config_t *config)
     if (self.fail) {
         //  Said why (or quiet: a closed standard output); leaving, so the
         //  ventilator does not wait for this sink's heartbeats
-        zmr_msg_pack_bye (&self.pk, self.job, &self.counters);
-        s_send_control (&self);
+        zmr_worker_bye (self.worker, self.job);
         code = self.fail;
     }
     else
@@ -997,8 +979,7 @@ zmr_sink_run (const zmr_sink_config_t *config)
     }
     else
     if (zmr_interrupted ()) {
-        zmr_msg_pack_bye (&self.pk, self.job, &self.counters);
-        s_send_control (&self);
+        zmr_worker_bye (self.worker, self.job);
         code = 0;
     }
 cleanup:
@@ -1013,7 +994,7 @@ cleanup:
     zsock_destroy (&self.publish);
     msgpack_sbuffer_destroy (&self.pubbuf);
     zsock_destroy (&self.results);
-    zsock_destroy (&self.control);
+    zmr_worker_destroy (&self.worker);
     msgpack_sbuffer_destroy (&self.sbuf);
     return code;
 }
