@@ -273,6 +273,48 @@ Test (ledger, a_chunk_issued_not_taken_within_dead_ms_is_issued_again_while_a_ma
     zmr_ledger_destroy (&ledger);
 }
 
+Test (ledger, a_chunk_issued_again_and_again_not_taken_waits_twice_then_four_times_dead_ms)
+{
+    zmr_ledger_t *ledger = s_ledger (1);
+    s_cut_chunks (ledger, 1, 0);
+    uint64_t id;
+    int64_t now = 0;
+    //  The first issue waits dead_ms, the second 2 x, then 4 x for good
+    const int64_t patience[] = { DEAD, 2 * DEAD, 4 * DEAD, 4 * DEAD, 4 * DEAD };
+    for (int attempt = 0; attempt < 5; attempt++) {
+        cr_assert_not_null (zmr_ledger_next (ledger, &id));
+        zmr_ledger_issued (ledger, id, now);
+        zmr_ledger_expire (ledger, now + patience[attempt], true);
+        cr_assert_eq (s_state (ledger, 0), ZMR_LEDGER_ISSUED, "attempt %d went early", attempt);
+        now += patience[attempt] + 1;
+        zmr_ledger_expire (ledger, now, true);
+        cr_assert_eq (s_state (ledger, 0), ZMR_LEDGER_QUEUED, "attempt %d stayed", attempt);
+        cr_assert_eq (zmr_ledger_entry (ledger, 0)->attempt, (uint32_t) attempt + 1);
+    }
+    zmr_ledger_destroy (&ledger);
+}
+
+Test (ledger, a_chunk_mapped_again_and_again_not_acked_waits_twice_then_four_times_dead_ms)
+{
+    zmr_ledger_t *ledger = s_ledger (2);
+    s_cut_chunks (ledger, 1, 0);
+    uint64_t id;
+    int64_t now = 0;
+    const int64_t patience[] = { DEAD, 2 * DEAD, 4 * DEAD, 4 * DEAD };
+    for (int attempt = 0; attempt < 4; attempt++) {
+        cr_assert_not_null (zmr_ledger_next (ledger, &id));
+        zmr_ledger_issued (ledger, id, now);
+        zmr_ledger_take (ledger, 0, 1, now);
+        zmr_ledger_mapped (ledger, 0, 1, 9, 0, now);
+        zmr_ledger_expire (ledger, now + patience[attempt], false);
+        cr_assert_eq (s_state (ledger, 0), ZMR_LEDGER_MAPPED, "attempt %d went early", attempt);
+        now += patience[attempt] + 1;
+        zmr_ledger_expire (ledger, now, false);
+        cr_assert_eq (s_state (ledger, 0), ZMR_LEDGER_QUEUED, "attempt %d stayed", attempt);
+    }
+    zmr_ledger_destroy (&ledger);
+}
+
 Test (ledger, a_chunk_issued_not_taken_waits_its_turn_while_every_mapper_is_busy)
 {
     zmr_ledger_t *ledger = s_ledger (1);
