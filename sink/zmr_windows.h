@@ -1,0 +1,16 @@
+/*  zmr_windows: the sink's windows, collected from WINDOW parts and
+    written once every partition's are here. */
+#ifndef ZMR_WINDOWS_H
+#define ZMR_WINDOWS_H
+#include "zmr_sink_state.h"
+
+//  Takes a part of a window's counts (msg a WINDOW); a window found whole
+//  is written, told to the ventilator (WSTORED) and freed.
+void
+    zmr_windows_on_part (zmr_sink_state_t *self, zmr_msg_t *msg);
+
+//  Frees the window being collected, if any.
+void
+    zmr_windows_free (zmr_sink_state_t *self);
+
+#endif
