@@ -357,7 +357,8 @@ s_map_end (s_mapper_t *self, uint64_t chunk, uint64_t stamp, uint64_t len, uint6
             raise (SIGKILL);
         }
     }
-    zmr_msg_pack_mapped (zmr_worker_packer (self->worker), self->job, chunk, words, too_long);
+    zmr_msg_pack_mapped (zmr_worker_packer (self->worker), self->job, chunk, words,
+                         too_long);
     zmr_worker_send (self->worker);
     self->counters->chunks++;
     self->counters->words += words;
@@ -816,7 +817,8 @@ zmr_mapper_run (const zmr_mapper_config_t *config)
     //  thousand messages is gone, and a mapper of a pool waits,
     //  heartbeating, for the next one at its address. What is dropped,
     //  leases make up for.
-    self.worker = zmr_worker_new (config->control, config->name, config->heartbeat_ms, true);
+    self.worker = zmr_worker_new (config->control, config->name, config->heartbeat_ms,
+                                  true);
     int code = 1;
     if (!self.words || !self.worker)
         goto cleanup;

@@ -306,8 +306,8 @@ s_on_batch (s_reducer_t *self)
         zmr_worker_send (self->worker);
         self->over_limit = true;
     }
-    zmr_msg_pack_ack (zmr_worker_packer (self->worker), self->job, self->config->partition, msg.chunk,
-                      words, !fresh);
+    zmr_msg_pack_ack (zmr_worker_packer (self->worker), self->job, self->config->partition,
+                      msg.chunk, words, !fresh);
     zmr_worker_send (self->worker);
 }
 
@@ -480,10 +480,10 @@ s_on_control (s_reducer_t *self)
     else
     if (msg.type == ZMR_AGAIN) {
         //  A ventilator that does not know us (it restarted): HELLO again.
-        zmr_msg_pack_hello (zmr_worker_packer (self->worker), self->job, ZMR_ROLE_REDUCER, self->config->partition,
-                            self->reducers, self->endpoint,
-                            zmr_worker_name (self->worker),
-                            zmr_u64set_size (self->applied), zmr_curve_public_key ());
+        zmr_msg_pack_hello (zmr_worker_packer (self->worker), self->job, ZMR_ROLE_REDUCER,
+                            self->config->partition, self->reducers, self->endpoint,
+                            zmr_worker_name (self->worker), zmr_u64set_size (self->applied),
+                            zmr_curve_public_key ());
         zmr_worker_send (self->worker);
     }
     else
@@ -560,7 +560,8 @@ zmr_reducer_run (const zmr_reducer_config_t *config)
         goto cleanup;
     snprintf (self.endpoint, sizeof self.endpoint, "%s",
               config->advertise? config->advertise: bound);
-    self.worker = zmr_worker_new (config->control, config->name, config->heartbeat_ms, false);
+    self.worker = zmr_worker_new (config->control, config->name, config->heartbeat_ms,
+                                  false);
     if (!self.worker)
         goto cleanup;
     self.counters = zmr_worker_counters (self.worker);
