@@ -536,6 +536,55 @@ Test (stream, a_writer_faster_than_the_pipeline_is_held_back)
     h_release (text);
 }
 
+//  No mapper at all yet (none started, or one that has not connected to
+//  the chunks): the ventilator cannot push the chunk it cut, reads no more,
+//  and its status says backpressured. Roles by hand, so that no mapper
+//  ever comes; the writer is held, and nothing is read past the pipes.
+Test (stream, a_stream_with_no_mapper_to_take_its_chunks_is_backpressured)
+{
+    size_t len;
+    char *text = h_read (h_kjv (), &len);
+    cr_assert_not_null (text);
+    char *control = h_strf ("ipc://%s/ctl", h_dir ());
+    char *status = h_strf ("ipc://%s/st", h_dir ());
+    char *monitor_out = h_path ("monitor.json");
+    char *fifo = h_fifo ("in");
+    //  Its standard input, open from the start (a FIFO named as an input
+    //  is opened once there is a chunk to cut).
+    h_io_t vio = { .stdin_path = fifo, .stderr_path = h_path ("ventilator.err") };
+    pid_t vent = h_spawnl (&vio, "zmr-ventilator", "-r", "1", "--control", control,
+                           "--chunks", h_strf ("ipc://%s/chunks", h_dir ()),
+                           "--status", status, "--chunk-size", "64K", "-", NULL);
+    h_io_t rio = { .stderr_path = h_path ("reducer.err") };
+    pid_t reducer = h_spawnl (&rio, "zmr-reducer", "-p", "0", "--bind",
+                              h_strf ("ipc://%s/r0", h_dir ()), control, NULL);
+    h_io_t sio = { .stderr_path = h_path ("sink.err") };
+    pid_t sink = h_spawnl (&sio, "zmr-sink", "-o", h_path ("out.txt"), "--bind",
+                           h_strf ("ipc://%s/sink", h_dir ()), control, NULL);
+    h_io_t mon = { .stdout_path = monitor_out };
+    h_spawnl (&mon, "zmr-monitor", "--json", "--keep", status, NULL);
+    s_flood_t flood = { .fd = s_fifo_writer (fifo), .data = text, .len = len,
+                        .limit = 64u << 20 };
+    pthread_t writer;
+    cr_assert_eq (pthread_create (&writer, NULL, s_flood, &flood), 0);
+
+    int64_t deadline = h_now_ms () + S_EVENT_TIMEOUT;
+    while (!s_backpressured (monitor_out) && h_now_ms () < deadline)
+        h_sleep_ms (50);
+    bool held = s_backpressured (monitor_out);
+    h_sleep_ms (1000);
+    size_t written = atomic_load (&flood.written);
+    kill (vent, SIGTERM);
+    h_wait (vent, 60000, "zmr-ventilator after SIGTERM");
+    kill (reducer, SIGTERM);
+    kill (sink, SIGTERM);
+    pthread_join (writer, NULL);
+    cr_assert (held, "the status never said backpressured with no mapper to take a chunk");
+    cr_assert_lt (written, (size_t) 8 << 20,
+                  "the writer got %zu bytes in: the ventilator did not stop reading", written);
+    h_release (text);
+}
+
 //  Tumbling windows: a stream with pauses spans several windows; each
 //  window's file is a result in order, the windows summed are exactly the
 //  totals, also with a mapper killed mid-stream (its chunks, re-issued,

@@ -1161,9 +1161,14 @@ s_pack_state (s_vent_t *self, int type)
         stat->backpressure_ms += (uint64_t) (now - self->backpressure_at);
     self->backpressure_at = now;
     //  Input to read, and no room to take it in: the reader waits (a pipe's
-    //  writer blocks, a socket's sender is held back by TCP).
+    //  writer blocks, a socket's sender is held back by TCP). No room is no
+    //  credit, or a chunk socket that takes nothing: no mapper connected to
+    //  it yet, or each one's queue full (the ventilator reads the next chunk
+    //  only when the socket can take it). Seen on a loaded machine: a mapper
+    //  stopped before it had connected left the credit untouched, and the
+    //  status never said backpressured while the writer was held.
     stat->backpressured = self->phase == P_MAPPING && !self->eof && !self->input_waits
-                       && !s_can_issue (self);
+                       && (!s_can_issue (self) || !(zsock_events (self->chunks) & ZMQ_POLLOUT));
     stat->mappers_alive = 0;
     stat->duplicates = 0;
     for (size_t i = 0; i < self->nworkers; i++) {
