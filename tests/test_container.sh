@@ -28,6 +28,7 @@
 # behind; leaves the image and its base for the Kubernetes test and for the
 # next run.
 set -uo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 src=$(cd "${1:?usage: test_container.sh SOURCE_DIR}" && pwd) || exit 1
 skip() { echo "SKIP: test_container: $*"; exit 77; }
 die() { echo "FAIL: test_container: $*" >&2; exit 1; }
@@ -144,15 +145,7 @@ for k in ventilator reducer0 reducer1 sink mapper1 mapper2 mon; do
     cp "$keys/$k.cert" "$keys/allow/"
 done
 chown -R "$uid" "$keys/allow"
-input="$work/kjv.txt"
-bible gen1:1-rev22:21 > "$input" 2>/dev/null
-[ -s "$input" ] || skip "bible printed nothing"
-size=$(stat -c %s "$input")
-half=$((size / 2))
-head -c "$half" "$input" > "$work/part1"
-tail -c +"$((half + 1))" "$input" > "$work/part2"
-LC_ALL=C tr -s ' \t\n\v\f\r' '\n' < "$input" | sed '/^$/d' | LC_ALL=C sort |
-    uniq -c | awk '{print $2, $1}' | LC_ALL=C sort > "$work/reference"
+zt_kjv_input "$work" || skip "bible printed nothing"
 mkdir -m 755 "$work/in" && mkfifo -m 644 "$work/in/in.fifo" || die "mkfifo"
 mkdir "$work/out" && chown "$uid" "$work/out" || die "mkdir out"
 

@@ -28,6 +28,7 @@
 # failed (named on stderr), 77 cannot run here (no chromium, no bible):
 # skipped.
 set -uo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bin=$(cd "${1:?usage: test_dashboard.sh BINDIR BUILDDIR}" && pwd) || exit 1
 out=$(cd "${2:?usage: test_dashboard.sh BINDIR BUILDDIR}" && pwd) || exit 1
 skip() { echo "SKIP: test_dashboard: $*"; exit 77; }
@@ -74,17 +75,9 @@ fail() { echo "FAIL: test_dashboard: $*" >&2; failed=1; }
 t0=$SECONDS
 
 # --- input and reference --------------------------------------------------------
-input="$work/kjv.txt"
-bible gen1:1-rev22:21 > "$input" 2>/dev/null
-[ -s "$input" ] || skip "bible printed nothing"
-size=$(stat -c %s "$input")
-half=$((size / 2))
-head -c "$half" "$input" > "$work/part1"
-tail -c +"$((half + 1))" "$input" > "$work/part2"
+zt_kjv_input "$work" || skip "bible printed nothing"
 mkdir "$work/pieces"
 split -b 128K "$work/part2" "$work/pieces/p"
-LC_ALL=C tr -s ' \t\n\v\f\r' '\n' < "$input" | sed '/^$/d' | LC_ALL=C sort |
-    uniq -c | awk '{print $2, $1}' | LC_ALL=C sort > "$work/reference"
 ref_words=$(awk '{ n += $2 } END { print n }' "$work/reference")
 
 # --- the browser: headless Chromium driven over its DevTools pipe ---------------------

@@ -61,6 +61,7 @@
 # 77 cannot run here (not root, no podman or what its pods need, podman
 # cannot start a container).
 set -uo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 src=$(cd "${1:?usage: test_kube.sh SRCDIR}" && pwd) || exit 1
 skip() { echo "SKIP: test_kube: $*"; exit 77; }
 die() { echo "FAIL: test_kube: $*" >&2; exit 1; }
@@ -161,15 +162,7 @@ podman run --rm --network none --user 0 -v "$keys:/keys" -w /keys "$image" \
 chown -R 10001 "$keys"   # the image's user: the monitor below reads its key
 "$k8s/curve.sh" "$keys" > "$work/curve.yaml" || die "deploy/k8s/curve.sh"
 
-input="$work/kjv.txt"
-bible gen1:1-rev22:21 > "$input" 2>/dev/null
-[ -s "$input" ] || skip "bible printed nothing"
-size=$(stat -c %s "$input")
-half=$((size / 2))
-head -c "$half" "$input" > "$work/part1"
-tail -c +"$((half + 1))" "$input" > "$work/part2"
-LC_ALL=C tr -s ' \t\n\v\f\r' '\n' < "$input" | sed '/^$/d' | LC_ALL=C sort |
-    uniq -c | awk '{print $2, $1}' | LC_ALL=C sort > "$work/reference"
+zt_kjv_input "$work" || skip "bible printed nothing"
 
 # --- the transform (see the top of this file) -----------------------------------
 transform() {

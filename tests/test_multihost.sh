@@ -19,6 +19,7 @@
 # Usage: test_multihost.sh BINDIR. Exit 0 all exact, 1 a scenario failed
 # (named on stderr), 77 cannot run here (not root, no netns): skipped.
 set -uo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # (pipefail: a check reads all it pipes, grep >/dev/null, not grep -q, which
 # may exit first and fail the writer with SIGPIPE.)
 bin=$(cd "${1:?usage: test_multihost.sh BINDIR}" && pwd) || exit 1
@@ -89,15 +90,7 @@ for k in ventilator reducer0 reducer1 sink mapper1 mapper2 mapper3 mon; do
         { echo "FAIL: zmr keygen $k" >&2; exit 1; }
     cp "$keys/$k.cert" "$keys/allow/"
 done
-input="$work/kjv.txt"
-bible gen1:1-rev22:21 > "$input" 2>/dev/null
-[ -s "$input" ] || skip "bible printed nothing"
-size=$(stat -c %s "$input")
-half=$((size / 2))
-head -c "$half" "$input" > "$work/part1"
-tail -c +"$((half + 1))" "$input" > "$work/part2"
-LC_ALL=C tr -s ' \t\n\v\f\r' '\n' < "$input" | sed '/^$/d' | LC_ALL=C sort |
-    uniq -c | awk '{print $2, $1}' | LC_ALL=C sort > "$work/reference"
+zt_kjv_input "$work" || skip "bible printed nothing"
 
 # --- roles --------------------------------------------------------------------
 ctl="tcp://${addr[v]}:5550"

@@ -14,6 +14,7 @@
 # Usage: test_prometheus.sh BINDIR. Exit 0 all equal, 1 a difference (said
 # on stderr), 77 cannot run here (no prometheus, promtool, python3, bible).
 set -uo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bin=$(cd "${1:?usage: test_prometheus.sh BINDIR}" && pwd) || exit 1
 skip() { echo "SKIP: prometheus: $*"; exit 77; }
 fail() { echo "FAIL: prometheus: $*" >&2; exit 1; }
@@ -54,15 +55,7 @@ while len(ports) < 2:
 print(*ports)')
 [ -n "${prom_port:-}" ] || fail "no free loopback port"
 
-input="$work/kjv.txt"
-bible gen1:1-rev22:21 > "$input" 2>/dev/null
-[ -s "$input" ] || skip "bible printed nothing"
-size=$(stat -c %s "$input")
-half=$((size / 2))
-head -c "$half" "$input" > "$work/part1"
-tail -c +"$((half + 1))" "$input" > "$work/part2"
-LC_ALL=C tr -s ' \t\n\v\f\r' '\n' < "$input" | sed '/^$/d' | LC_ALL=C sort |
-    uniq -c | awk '{print $2, $1}' | LC_ALL=C sort > "$work/reference"
+zt_kjv_input "$work" || skip "bible printed nothing"
 ref_words=$(awk '{n += $2} END {print n}' "$work/reference")
 ref_distinct=$(wc -l < "$work/reference")
 

@@ -27,6 +27,7 @@
 # Usage: test_systemd.sh SOURCE_DIR BINDIR. Exit 0 exact, 1 failed (the reason
 # on stderr), 77 cannot run here (one line SKIP: ...).
 set -uo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 src=$(cd "${1:?usage: test_systemd.sh SOURCE_DIR BINDIR}" && pwd) || exit 1
 bin=$(cd "${2:?usage: test_systemd.sh SOURCE_DIR BINDIR}" && pwd) || exit 1
 skip() { echo "SKIP: test_systemd: $*"; exit 77; }
@@ -169,15 +170,7 @@ for h in "${hosts[@]}"; do
 done
 mkdir -m 755 "$work/in"
 mkfifo -m 644 "$work/in/kjv.fifo"
-input="$work/kjv.txt"
-bible gen1:1-rev22:21 > "$input" 2>/dev/null
-[ -s "$input" ] || skip "bible printed nothing"
-size=$(stat -c %s "$input")
-half=$((size / 2))
-head -c "$half" "$input" > "$work/part1"
-tail -c +"$((half + 1))" "$input" > "$work/part2"
-LC_ALL=C tr -s ' \t\n\v\f\r' '\n' < "$input" | sed '/^$/d' | LC_ALL=C sort |
-    uniq -c | awk '{print $2, $1}' | LC_ALL=C sort > "$work/reference"
+zt_kjv_input "$work" || skip "bible printed nothing"
 
 # --- the machines -----------------------------------------------------------------
 t_boot=$SECONDS
@@ -393,8 +386,7 @@ timeout 180 cat "$work/part2" >&3 || fail "second job: feeding timed out"
 exec 3>&-
 ended v zmr-ventilator.service
 ended s zmr-sink.service
-LC_ALL=C tr -s ' \t\n\v\f\r' '\n' < "$work/part2" | sed '/^$/d' | LC_ALL=C sort |
-    uniq -c | awk '{print $2, $1}' | LC_ALL=C sort > "$work/reference2"
+zt_reference "$work/part2" "$work/reference2"
 result > "$work/result2"
 if [ -s "$work/result2" ] && cmp -s "$work/result2" "$work/reference2"; then
     [ "$(prop m zmr-mapper@3.service MainPID)" = "$m3pid" ] &&
