@@ -110,6 +110,11 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
 # --- the image -----------------------------------------------------------------
+# build.sh's own face: --help on stdout, exit 0; an unknown option, exit 2.
+bash "$src/deploy/container/build.sh" --help | grep -q 'localhost/zmr:latest' ||
+    die "build.sh --help does not say what it builds"
+bash "$src/deploy/container/build.sh" --no-such-option 2>/dev/null
+[ $? -eq 2 ] || die "build.sh --no-such-option did not exit 2"
 t_build=$SECONDS
 if ! bash "$src/deploy/container/build.sh" > "$work/build.log" 2>&1; then
     # A machine where podman cannot start any container at all is skipped;

@@ -18,6 +18,10 @@ base=localhost/zmr-debian:bookworm
 die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
 say() { printf '== %s\n' "$*" >&2; }
 
+case "${1:-}" in
+    -h|--help) sed -n '2,11s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -*) echo "build.sh: unknown option $1 (usage: deploy/container/build.sh [SRCDIR])" >&2; exit 2 ;;
+esac
 [ $# -le 1 ] || { echo "usage: deploy/container/build.sh [SRCDIR]" >&2; exit 2; }
 src=$(cd "${1:-$root}" 2>/dev/null && pwd) || { echo "build.sh: no directory $1" >&2; exit 2; }
 [ -f "$src/CMakeLists.txt" ] || { echo "build.sh: $src is not a zmr source tree" >&2; exit 2; }
