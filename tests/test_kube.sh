@@ -160,6 +160,9 @@ podman run --rm --network none --user 0 -v "$keys:/keys" -w /keys "$image" \
     sh -c 'for r in ventilator reducer sink mapper monitor; do zmr keygen $r || exit 1; done' \
     >/dev/null 2>"$work/keygen.err" || die "zmr keygen in the image: $(tail -n 1 "$work/keygen.err")"
 chown -R 10001 "$keys"   # the image's user: the monitor below reads its key
+"$k8s/curve.sh" --help | grep -q 'zmr-curve-public' || die "curve.sh --help does not say what it prints"
+"$k8s/curve.sh" --no-such-option 2>/dev/null
+[ $? -eq 2 ] || die "curve.sh --no-such-option did not exit 2"
 "$k8s/curve.sh" "$keys" > "$work/curve.yaml" || die "deploy/k8s/curve.sh"
 
 zt_kjv_input "$work" || skip "bible printed nothing"

@@ -12,6 +12,10 @@
 # and `kubectl create secret generic zmr-curve-ROLE --from-file=...`).
 # Exit 0, 1 a certificate missing (said on stderr), 2 usage.
 set -eu
+case "${1:-}" in
+    -h|--help) sed -n '2,13s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -*) echo "curve.sh: unknown option $1 (usage: curve.sh KEYDIR)" >&2; exit 2 ;;
+esac
 [ $# -eq 1 ] || { echo "usage: curve.sh KEYDIR" >&2; exit 2; }
 dir=$1
 for role in ventilator reducer sink mapper; do
