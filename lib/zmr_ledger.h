@@ -6,7 +6,8 @@
     said TAKE) -> MAPPED (the mapper sent its batches) -> DONE (R ACKs).
     Anything short of DONE goes back to QUEUED, attempt + 1, when the
     evidence says it may be lost: its holder died or left, it sat ISSUED
-    (while a mapper was idle) or MAPPED for dead_ms. A re-issue can only
+    (while a mapper was idle) or MAPPED too long: dead_ms for its first
+    issue, 2 x dead_ms for its second, 4 x from its third. A re-issue can only
     cost duplicate work, which the reducers drop; it can never lose or double
     a count. A chunk's words count once, from its first MAPPED, when it is
     DONE; a chunk that killed poison_limit mappers is quarantined.
@@ -75,8 +76,9 @@ typedef struct {
 #define ZMR_LEDGER_COUNTED_NOW  2
 
 //  Creates an empty ledger for a job of reducers partitions (1 to
-//  ZMR_MAX_REDUCERS): a chunk is re-issued after dead_ms of evidence it may
-//  be lost and quarantined after poison_limit mapper deaths. inputs names
+//  ZMR_MAX_REDUCERS): a chunk is re-issued after dead_ms (more for a chunk
+//  already re-issued: zmr_ledger_expire) of evidence it may be lost and
+//  quarantined after poison_limit mapper deaths. inputs names
 //  the inputs for the quarantine list (borrowed: it must outlive the
 //  ledger). Returns NULL on out-of-memory.
 zmr_ledger_t *
@@ -156,9 +158,10 @@ int
 bool
     zmr_ledger_holds (zmr_ledger_t *self, uint32_t holder);
 
-//  Leases that ran out at now: a chunk ISSUED for dead_ms while a mapper
-//  is idle (idle: the caller knows), or MAPPED for dead_ms without its R
-//  ACKs, goes out again. Returns 0, or -1 on out-of-memory.
+//  Leases that ran out at now: a chunk ISSUED while a mapper is idle
+//  (idle: the caller knows), or MAPPED without its R ACKs, for dead_ms on
+//  its first issue, 2 x dead_ms on its second and 4 x from its third, goes
+//  out again. Returns 0, or -1 on out-of-memory.
 int
     zmr_ledger_expire (zmr_ledger_t *self, int64_t now, bool idle);
 

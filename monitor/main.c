@@ -24,6 +24,7 @@ s_help (void)
 "                      /metrics for Prometheus. Stays after the job ends,\n"
 "                      serving its final state, until stopped; quiet on\n"
 "                      stdout unless it is a terminal or --json is given\n"
+"                      (not with --once)\n"
 "  -h, --help          show this help and exit\n"
 "      --version       show the version and exit\n"
 );

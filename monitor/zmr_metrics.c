@@ -8,6 +8,9 @@
 #include "zmr_http.h"
 #include <string.h>
 
+#define S_STR(x) S_STR_ (x)
+#define S_STR_(x) #x
+
 static void
 s_help (FILE *out, const char *name, const char *type, const char *help)
 {
@@ -88,7 +91,8 @@ void
 zmr_metrics_write (const zmr_status_t *status, bool fresh, uint64_t age_ms, FILE *out)
 {
     s_one (out, "zmr_status_fresh", "gauge",
-           "1 when a status came within the last 2 s (the job publishes every 250 ms)",
+           "1 when a status came within the last " S_STR (ZMR_HTTP_FRESH_MS)
+           " ms (the job publishes every 250 ms)",
            fresh);
     s_seconds (out, "zmr_status_age_seconds", "gauge",
                "Time since the last status (since the monitor started, before any)", age_ms);
