@@ -623,7 +623,7 @@ s_journal_done (s_vent_t *self, uint64_t id)
 static void
 s_reclaim (s_vent_t *self, s_worker_t *worker, const char *why, bool died)
 {
-    uint32_t holder = (uint32_t) (worker - self->workers) + 1;
+    uint32_t holder = worker->id;
     if (zmr_ledger_mapper_gone (self->ledger, holder, why, died))
         s_fail (self, "out of memory");
 }
@@ -638,7 +638,7 @@ s_a_mapper_is_idle (s_vent_t *self)
 {
     for (size_t i = 0; i < self->nworkers; i++)
         if (self->workers[i].role == ZMR_ROLE_MAPPER && self->workers[i].state == W_ALIVE
-        &&  !zmr_ledger_holds (self->ledger, (uint32_t) i + 1))
+        &&  !zmr_ledger_holds (self->ledger, self->workers[i].id))
             return true;
     return false;
 }
@@ -651,7 +651,7 @@ s_a_mapper_is_idle (s_vent_t *self)
 static void
 s_on_take (s_vent_t *self, s_worker_t *worker, zmr_msg_t *msg)
 {
-    uint32_t holder = worker? (uint32_t) (worker - self->workers) + 1: 0;
+    uint32_t holder = worker? worker->id: 0;
     zmr_ledger_take (self->ledger, msg->chunk, holder, zmr_now_ms ());
 }
 
@@ -659,7 +659,7 @@ s_on_take (s_vent_t *self, s_worker_t *worker, zmr_msg_t *msg)
 static void
 s_on_mapped (s_vent_t *self, s_worker_t *worker, zmr_msg_t *msg)
 {
-    uint32_t holder = worker? (uint32_t) (worker - self->workers) + 1: 0;
+    uint32_t holder = worker? worker->id: 0;
     int rc = zmr_ledger_mapped (self->ledger, msg->chunk, holder, msg->words,
                                 (uint32_t) msg->too_long, zmr_now_ms ());
     if (rc < 0)
