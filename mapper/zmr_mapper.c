@@ -531,19 +531,20 @@ s_trim (s_mapper_t *self, const char *why)
     self->trimmed = true;
 }
 
-//  Forgets the job in hand: its sockets (what they still hold is for a
-//  job that is over, or whose ventilator is gone), its word table (whose
-//  partitions are those of its R), its file and its counters.
+//  Frees what a job gave the mapper: its sockets, buffers, partitioner,
+//  word table and reference file, leaving each pointer NULL. linger is the
+//  sockets' linger in ms, or -1 for their default: at exit, batches still
+//  queued go out; between jobs (0) they belong to a job that is over.
 static void
-s_drop_job (s_mapper_t *self)
+s_free_job (s_mapper_t *self, int linger)
 {
-    if (self->chunks) {
-        zsock_set_linger (self->chunks, 0);
-        zsock_destroy (&self->chunks);
-    }
+    if (self->chunks && linger >= 0)
+        zsock_set_linger (self->chunks, linger);
+    zsock_destroy (&self->chunks);
     for (uint32_t p = 0; p < self->reducers; p++) {
         if (self->batches && self->batches[p]) {
-            zsock_set_linger (self->batches[p], 0);
+            if (linger >= 0)
+                zsock_set_linger (self->batches[p], linger);
             zsock_destroy (&self->batches[p]);
         }
         if (self->bufs)
@@ -564,17 +565,26 @@ s_drop_job (s_mapper_t *self)
     self->npairs = NULL;
     self->nbytes = NULL;
     zmr_partitioner_destroy (&self->partitioner);
-    self->reducers = 0;
-    self->job = 0;
-    self->chunks_at[0] = 0;
     if (self->ref_fd >= 0)
         close (self->ref_fd);
     self->ref_fd = -1;
-    self->ref_path[0] = 0;
     free (self->ref_buf);
     self->ref_buf = NULL;
-    self->ref_cap = 0;
     zmr_combiner_destroy (&self->words);
+}
+
+//  Forgets the job in hand: its sockets (what they still hold is for a
+//  job that is over, or whose ventilator is gone), its word table (whose
+//  partitions are those of its R), its file and its counters.
+static void
+s_drop_job (s_mapper_t *self)
+{
+    s_free_job (self, 0);
+    self->reducers = 0;
+    self->job = 0;
+    self->chunks_at[0] = 0;
+    self->ref_path[0] = 0;
+    self->ref_cap = 0;
     self->words = zmr_combiner_new ();
     memset (self->counters, 0, sizeof *self->counters);
     self->trimmed = true;
@@ -838,24 +848,7 @@ zmr_mapper_run (const zmr_mapper_config_t *config)
             break;
     }
 cleanup:
-    if (self.ref_fd >= 0)
-        close (self.ref_fd);
-    free (self.ref_buf);
-    zsock_destroy (&self.chunks);
-    for (uint32_t p = 0; self.batches && p < self.reducers; p++) {
-        zsock_destroy (&self.batches[p]);
-        if (self.bufs)
-            msgpack_sbuffer_destroy (&self.bufs[p]);
-    }
-    free (self.batches);
-    free (self.reducer_at);
-    free (self.reducer_key);
-    free (self.bufs);
-    free (self.packers);
-    free (self.npairs);
-    free (self.nbytes);
+    s_free_job (&self, -1);
     zmr_worker_destroy (&self.worker);
-    zmr_partitioner_destroy (&self.partitioner);
-    zmr_combiner_destroy (&self.words);
     return code;
 }
