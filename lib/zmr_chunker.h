@@ -59,6 +59,13 @@ void
 void
     zmr_chunker_set_by_reference (zmr_chunker_t *self, bool by_reference);
 
+//  Cuts at line ends instead of whitespace (zmr_cut_t): a chunk then ends
+//  just after a '\n' or at the end of its input, a line is never split,
+//  and a line longer than max_chunk fails naming its input and offset.
+//  zmr_chunker_flush cuts at the last '\n'. Call before the first next().
+void
+    zmr_chunker_set_cut (zmr_chunker_t *self, int cut);
+
 //  The descriptor being read now, or -1 (between inputs).
 int
     zmr_chunker_fd (zmr_chunker_t *self);

@@ -12,7 +12,8 @@ typedef struct {
     const char *word;    //  In the table's arena, followed by a NUL byte
     uint32_t len;        //  Word length in bytes (the NUL is not counted)
     uint32_t aux;        //  Free for the caller (the journal keeps words left out)
-    uint64_t count;      //  Occurrences
+    uint64_t count;      //  The value: occurrences for the word count, else
+                         //  a signed 64-bit integer's bits (zmr_job.h)
     uint32_t hash;       //  The table's hash of the word (a prefilter)
 } zmr_entry_t;
 
@@ -26,10 +27,17 @@ zmr_counts_t *
 void
     zmr_counts_destroy (zmr_counts_t **self_p);
 
-//  Adds delta to the count of word[0 .. len), inserting the word with count
-//  delta (and aux 0) when absent; *is_new (may be NULL) tells which. Returns
-//  the entry, borrowed and valid until the next add or clear; NULL on
-//  out-of-memory, leaving the table as it was.
+//  How the table merges a value into a word's (zmr_reduce_t; new tables
+//  sum). Set before the first add.
+void
+    zmr_counts_set_reduce (zmr_counts_t *self, int reduce);
+
+//  Merges delta into the count of word[0 .. len) by the table's reduce,
+//  inserting the word with count delta (and aux 0) when absent; *is_new
+//  (may be NULL) tells which. Returns the entry, borrowed and valid until
+//  the next add or clear; NULL with errno ENOMEM on out-of-memory, or
+//  EOVERFLOW when a sum would pass 64 signed bits, leaving the table as it
+//  was.
 zmr_entry_t *
     zmr_counts_add (zmr_counts_t *self, const void *word, size_t len,
                     uint64_t delta, bool *is_new);
@@ -46,8 +54,8 @@ typedef struct {
 
 //  zmr_counts_add of each pair in order (counts to the word; is_new not
 //  told), with the table's cache misses overlapped across the pairs: the
-//  way to merge many pairs into a large table. Returns 0, or -1 on
-//  out-of-memory (the pairs before the failing one are added).
+//  way to merge many pairs into a large table. Returns 0, or -1 with errno
+//  as zmr_counts_add (the pairs before the failing one are merged).
 int
     zmr_counts_add_pairs (zmr_counts_t *self, const zmr_pair_t *pairs, size_t n);
 
@@ -82,7 +90,8 @@ size_t
 zmr_entry_t *
     zmr_counts_sorted (zmr_counts_t *self, size_t *count);
 
-//  Result order of docs/design.md: higher count first, ties in bytewise order of
+//  Result order of docs/design.md: higher count (as a signed 64-bit
+//  integer) first, ties in bytewise order of
 //  the word (a shorter word before a longer one it prefixes). For qsort over
 //  an array of zmr_entry_t.
 int

@@ -11,10 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <zmq.h>
+#include "zmr_job.h"
 #include "zmr_mpr.h"
 
 #define ZMR_SIGNATURE    0x5A4D
-#define ZMR_PROTOCOL     1
+#define ZMR_PROTOCOL     2        //  2: jobs (WELCOME names one), signed
+                                  //  values, pair counts, REFUSE, FAILED
 #define ZMR_ENDPOINT_MAX 256      //  Longest endpoint string, with its NUL
 #define ZMR_NAME_MAX     128      //  Longest worker name, with its NUL
 #define ZMR_REASON_MAX   256      //  Longest reason text, with its NUL
@@ -50,7 +52,9 @@ typedef enum {
     ZMR_WSTORED,
     ZMR_FAIL,
     ZMR_REST,
-    ZMR_TYPE_LAST = ZMR_REST
+    ZMR_REFUSE,
+    ZMR_FAILED,
+    ZMR_TYPE_LAST = ZMR_FAILED
 } zmr_msg_type_t;
 
 typedef enum {
@@ -86,7 +90,10 @@ typedef struct {
     uint64_t inode;          //  CHUNK by reference: st_ino of the file
     const char *path;        //  CHUNK by reference: the file, a view into the
     uint32_t path_len;       //  frame (not terminated); path_len 0: bytes
-    uint64_t words;          //  MAPPED, ACK, DONE
+    uint64_t words;          //  MAPPED (records: words or lines), ACK, DONE
+    uint64_t pair_count;     //  MAPPED: pairs in the chunk's R batches;
+                             //  RESULT: pairs in the batches the partition
+                             //  applied; DONE: their sum over partitions
     uint64_t too_long;       //  MAPPED: words over the job's --max-word, left out
     uint64_t max_word;       //  WELCOME: longest word counted (0: no limit)
     uint64_t max_message;    //  WELCOME: the job's largest message
@@ -112,7 +119,11 @@ typedef struct {
     char name[ZMR_NAME_MAX];          //  HELLO: worker name
     char key[ZMR_KEY_MAX];            //  HELLO: own CURVE public key; FLUSH,
                                       //  LIVE: the sink's ("": no CURVE)
-    char reason[ZMR_REASON_MAX];      //  REJECT, FINISH, FAIL
+    char reason[ZMR_REASON_MAX];      //  REJECT, FINISH, FAIL, REFUSE, FAILED
+    uint32_t job_kind;                //  WELCOME: zmr_job_kind_t
+    uint32_t reduce;                  //  WELCOME: zmr_reduce_t
+    char digest[ZMR_DIGEST_HEX];      //  WELCOME: the job's (zmr_job.h)
+    char label[ZMR_JOB_LABEL_MAX];    //  WELCOME: the job's label, for logs
     zmr_counters_t counters;          //  HEARTBEAT, BYE
     uint32_t npairs;         //  BATCH, RESULT, UPDATE, TOTALS, LIVESTAT:
     zmr_mpr_t pairs;         //  pairs, validated; cursor at the first
@@ -122,15 +133,17 @@ typedef struct {
 } zmr_msg_t;
 
 //  Decodes the header frame data[0 .. len) into *msg. Returns 0, or -1 with
-//  a static one-line reason in *why. BATCH and RESULT pairs are walked
-//  whole (each a bin and a uint > 0) before 0 is returned, so a consumer that
-//  applies them afterwards cannot meet a bad pair halfway.
+//  a static one-line reason in *why. Pairs are walked whole (each a bin and
+//  an int in the signed 64-bit range) before 0 is returned, so a consumer
+//  that applies them afterwards cannot meet a bad pair halfway. A frame of
+//  protocol version 1 is refused with a reason that says so.
 int
     zmr_msg_decode (const void *data, size_t len, zmr_msg_t *msg,
                     const char **why);
 
-//  Reads the next pair of a decoded BATCH or RESULT. Returns false after
-//  the last pair.
+//  Reads the next pair of a decoded BATCH, RESULT, UPDATE, WINDOW, TOTALS
+//  or LIVESTAT. *count is the value: a signed 64-bit integer's bits (cast
+//  it to int64_t; a word count is positive). Returns false after the last.
 bool
     zmr_msg_next_pair (zmr_msg_t *msg, const char **word, uint32_t *len,
                        uint64_t *count);
@@ -171,7 +184,7 @@ void zmr_msg_pack_welcome (msgpack_packer *pk, uint64_t job, uint32_t reducers,
                            const char *chunks, const char *status,
                            const char *const *reducer_endpoints,
                            const char *const *reducer_keys, uint64_t max_word,
-                           uint64_t max_message);
+                           uint64_t max_message, const zmr_job_t *spec);
 //  REJECT (flag: try again later). FINISH is zmr_status_pack_finish.
 void zmr_msg_pack_reason (msgpack_packer *pk, int type, uint64_t job,
                           bool flag, const char *reason);
@@ -193,7 +206,7 @@ void zmr_msg_pack_chunk (msgpack_packer *pk, uint64_t job, uint64_t chunk,
                          uint64_t stamp);
 void zmr_msg_pack_take (msgpack_packer *pk, uint64_t job, uint64_t chunk);
 void zmr_msg_pack_mapped (msgpack_packer *pk, uint64_t job, uint64_t chunk,
-                          uint64_t words, uint64_t too_long);
+                          uint64_t words, uint64_t too_long, uint64_t pair_count);
 void zmr_msg_pack_ack (msgpack_packer *pk, uint64_t job, uint32_t partition,
                        uint64_t chunk, uint64_t words, bool duplicate);
 void zmr_msg_pack_heartbeat (msgpack_packer *pk, uint64_t job, uint32_t state,
@@ -204,7 +217,15 @@ void zmr_msg_pack_flush (msgpack_packer *pk, uint64_t job, const char *sink,
                          const char *key);
 void zmr_msg_pack_stored (msgpack_packer *pk, uint64_t job, uint32_t partition);
 void zmr_msg_pack_done (msgpack_packer *pk, uint64_t job, uint64_t words,
-                        uint64_t distinct);
+                        uint64_t distinct, uint64_t pair_count);
+//  REFUSE: a mapper will not run the job the WELCOME named (no job its own
+//  options define has that kind and digest); reason says which.
+void zmr_msg_pack_refuse (msgpack_packer *pk, uint64_t job, const char *reason);
+//  FAILED: the map of chunk failed in the mapper (its command exited
+//  non-zero, printed a bad line, hung or died): no batch of it was sent.
+//  The ventilator treats it as a mapper that died holding the chunk.
+void zmr_msg_pack_failed (msgpack_packer *pk, uint64_t job, uint64_t chunk,
+                          const char *reason);
 void zmr_msg_pack_live (msgpack_packer *pk, uint64_t job, const char *sink,
                         uint32_t interval, uint64_t window_ms, const char *key);
 void zmr_msg_pack_close (msgpack_packer *pk, uint64_t job, uint64_t window);
@@ -238,8 +259,8 @@ void zmr_msg_begin_livestat (msgpack_packer *pk, uint64_t job, uint64_t p50,
 void zmr_msg_begin_pairs (msgpack_packer *pk, uint32_t npairs);
 void zmr_msg_begin_result (msgpack_packer *pk, uint64_t job, uint32_t partition,
                            uint32_t reducers, uint64_t seq, uint64_t parts,
-                           uint32_t npairs);
-//  Packs one pair.
+                           uint64_t pair_count, uint32_t npairs);
+//  Packs one pair; count is the value, a signed 64-bit integer's bits.
 void zmr_msg_pack_pair (msgpack_packer *pk, const char *word, uint32_t len,
                         uint64_t count);
 
@@ -252,7 +273,7 @@ void zmr_msg_pack_pair (msgpack_packer *pk, const char *word, uint32_t len,
 int zmr_msg_reserve (msgpack_sbuffer *sbuf, size_t size);
 //  zmr_msg_pack_pair's very bytes, written straight into sbuf, which must
 //  have room for ZMR_MSG_PAIR_MAX (len) more (zmr_msg_reserve): the hot
-//  path of a mapper, without a callback per field.
+//  path of a mapper, without a callback per field. count at most INT64_MAX.
 void zmr_msg_put_pair (msgpack_sbuffer *sbuf, const char *word, uint32_t len,
                        uint64_t count);
 
