@@ -8,14 +8,20 @@
     last record; its length or checksum gives it away and it is cut off on
     load.
 
-    Snapshot: one MessagePack array [0x5A53, 2, job, partition, reducers,
-    [first, last, first, last, ...], [word bin, count uint, ...]], read back
-    with the bounded reader like any frame from the network. The applied
-    chunk ids go as the set's ranges (both ends included, increasing,
-    disjoint, not adjacent), so a snapshot grows with the holes in the ids,
-    not with their number. Version 1, written before, held every id instead
-    ([id, id, ...] in no order); it still loads, and the next snapshot is
-    written as version 2.
+    Snapshot: one MessagePack array [0x5A53, 3, job, partition, reducers,
+    reduce, pair_count, [first, last, first, last, ...], [key bin, value
+    int, ...]], read back with the bounded reader like any frame from the
+    network. The applied chunk ids go as the set's ranges (both ends
+    included, increasing, disjoint, not adjacent), so a snapshot grows with
+    the holes in the ids, not with their number. Versions 1 and 2, written
+    before, were word counts ([0x5A53, V, job, partition, reducers, ids,
+    pairs]: reduce sum, pair count unknown, taken as 0); version 1 held
+    every id ([id, id, ...] in no order). They still load, and the next
+    snapshot is written as version 3.
+
+    The log's batches merge by the snapshot's reduce, so a log with frames
+    and no snapshot is refused: the reducer writes a snapshot before it logs
+    a job's first batch, and empties the log before it removes a snapshot.
 
     Crash safety: the snapshot holds everything logged before it, so if the
     process dies after the rename and before the log is emptied, the replayed
@@ -29,7 +35,7 @@
 #include <unistd.h>
 
 #define S_SNAP_SIGNATURE 0x5A53
-#define S_SNAP_VERSION   2          //  Written; 1 (every id) still loads
+#define S_SNAP_VERSION   3          //  Written; 1 and 2 (word counts) still load
 #define S_RECORD_MAX     (4u << 28)   //  Longest record accepted on load
 
 struct _zmr_store_t {
@@ -219,24 +225,31 @@ s_load_ranges (zmr_mpr_t *r, zmr_u64set_t *applied)
 //  memory.
 static int
 s_load_snapshot (const char *data, size_t size, uint32_t partition, uint64_t *job,
-                 uint32_t *reducers, zmr_counts_t *counts, zmr_u64set_t *applied,
-                 const char **why)
+                 uint32_t *reducers, int *reduce, uint64_t *pair_count,
+                 zmr_counts_t *counts, zmr_u64set_t *applied, const char **why)
 {
     zmr_mpr_t r;
     zmr_mpr_init (&r, data, size);
     uint32_t n, npairs;
     uint64_t signature, version, snap_job, snap_partition, snap_reducers;
+    uint64_t snap_reduce = ZMR_REDUCE_SUM, snap_pairs = 0;
     int rc = -1;
     if (zmr_mpr_array (&r, &n)
-    ||  (n != 7 && zmr_mpr_fail (&r, "not a 7-element array"))
     ||  zmr_mpr_uint (&r, &signature)
     ||  (signature != S_SNAP_SIGNATURE && zmr_mpr_fail (&r, "not a snapshot"))
     ||  zmr_mpr_uint (&r, &version)
     ||  ((version < 1 || version > S_SNAP_VERSION)
          && zmr_mpr_fail (&r, "unknown snapshot version"))
+    ||  (n != (version < 3? 7: 9) && zmr_mpr_fail (&r, version < 3? "not a 7-element array"
+                                                                  : "not a 9-element array"))
     ||  zmr_mpr_uint (&r, &snap_job) || zmr_mpr_uint (&r, &snap_partition)
-    ||  zmr_mpr_uint (&r, &snap_reducers))
+    ||  zmr_mpr_uint (&r, &snap_reducers)
+    ||  (version >= 3 && (zmr_mpr_uint (&r, &snap_reduce) || zmr_mpr_uint (&r, &snap_pairs))))
         goto done;
+    if (snap_reduce > ZMR_REDUCE_MAX) {
+        zmr_mpr_fail (&r, "unknown reduce");
+        goto done;
+    }
     if (snap_partition != partition) {
         zmr_mpr_fail (&r, "snapshot of another partition");
         goto done;
@@ -252,6 +265,9 @@ s_load_snapshot (const char *data, size_t size, uint32_t partition, uint64_t *jo
     }
     *job = snap_job;
     *reducers = (uint32_t) snap_reducers;
+    *reduce = (int) snap_reduce;
+    *pair_count = snap_pairs;
+    zmr_counts_set_reduce (counts, (int) snap_reduce);
     if (version == 1? s_load_ids (&r, applied): s_load_ranges (&r, applied))
         goto done;
     if (zmr_mpr_array (&r, &npairs))
@@ -263,11 +279,18 @@ s_load_snapshot (const char *data, size_t size, uint32_t partition, uint64_t *jo
     for (uint32_t i = 0; i < npairs / 2; i++) {
         const char *word;
         uint32_t len;
-        uint64_t count;
-        if (zmr_mpr_bin (&r, &word, &len) || zmr_mpr_uint (&r, &count))
+        int64_t value;
+        bool is_new;
+        if (zmr_mpr_bin (&r, &word, &len) || zmr_mpr_int (&r, &value))
             goto done;
-        if (!zmr_counts_add (counts, word, len, count, NULL)) {
-            zmr_mpr_fail (&r, "out of memory");
+        //  Each key once: a repeat would merge (a sum might even pass 64
+        //  bits), which no snapshot written here holds.
+        if (!zmr_counts_add (counts, word, len, (uint64_t) value, &is_new)) {
+            zmr_mpr_fail (&r, errno == EOVERFLOW? "a key listed twice": "out of memory");
+            goto done;
+        }
+        if (!is_new) {
+            zmr_mpr_fail (&r, "a key listed twice");
             goto done;
         }
     }
@@ -277,13 +300,26 @@ done:
     return rc;
 }
 
+//  The replay of a log without a snapshot: its first frame stops it.
+static int
+s_no_snapshot (const void *frame, size_t len, void *arg)
+{
+    (void) frame;
+    (void) len;
+    (void) arg;
+    return -1;
+}
+
 int
 zmr_store_load (zmr_store_t *self, uint64_t *job, uint32_t *reducers,
+                int *reduce, uint64_t *pair_count,
                 zmr_counts_t *counts, zmr_u64set_t *applied,
                 zmr_store_replay_fn *replay, void *arg, char *errbuf, size_t errlen)
 {
     *job = 0;
     *reducers = 0;
+    *reduce = -1;
+    *pair_count = 0;
     size_t size;
     int err;
     char *data = s_slurp (self->snap_path, &size, &err);
@@ -291,10 +327,11 @@ zmr_store_load (zmr_store_t *self, uint64_t *job, uint32_t *reducers,
         snprintf (errbuf, errlen, "cannot read '%s': %s", self->snap_path, strerror (err));
         return -1;
     }
-    if (data) {
+    bool snapshot = data != NULL;
+    if (snapshot) {
         const char *why = NULL;
-        int rc = s_load_snapshot (data, size, self->partition, job, reducers,
-                                  counts, applied, &why);
+        int rc = s_load_snapshot (data, size, self->partition, job, reducers, reduce,
+                                  pair_count, counts, applied, &why);
         free (data);
         if (rc < 0) {
             snprintf (errbuf, errlen, "cannot load snapshot '%s': %s", self->snap_path,
@@ -302,7 +339,13 @@ zmr_store_load (zmr_store_t *self, uint64_t *job, uint32_t *reducers,
             return -1;
         }
     }
-    if (zmr_records_read (self->log_fd, replay, arg, &self->log_bytes)) {
+    if (!snapshot && zmr_records_read (self->log_fd, s_no_snapshot, NULL, &self->log_bytes)) {
+        snprintf (errbuf, errlen, "cannot replay '%s': it holds batches but there is no "
+                  "snapshot '%s' to say how they merge (remove the directory to start "
+                  "empty)", self->log_path, self->snap_path);
+        return -1;
+    }
+    if (snapshot && zmr_records_read (self->log_fd, replay, arg, &self->log_bytes)) {
         snprintf (errbuf, errlen, "cannot replay '%s'", self->log_path);
         return -1;
     }
@@ -312,11 +355,12 @@ zmr_store_load (zmr_store_t *self, uint64_t *job, uint32_t *reducers,
 int
 zmr_store_reset (zmr_store_t *self)
 {
-    if (unlink (self->snap_path) && errno != ENOENT)
-        return -1;
+    //  The log first: a log left without its snapshot would be refused.
     if (ftruncate (self->log_fd, 0) || lseek (self->log_fd, 0, SEEK_SET) < 0)
         return -1;
     self->log_bytes = 0;
+    if (unlink (self->snap_path) && errno != ENOENT)
+        return -1;
     return 0;
 }
 
@@ -329,8 +373,9 @@ zmr_store_remove (zmr_store_t **self_p)
     int rc = 0;
     char tmp[PATH_MAX];
     snprintf (tmp, sizeof tmp, "%s.tmp", self->snap_path);
-    if ((unlink (self->snap_path) && errno != ENOENT)
-    ||  (unlink (self->log_path) && errno != ENOENT)
+    //  The log first: a log left without its snapshot would be refused.
+    if ((unlink (self->log_path) && errno != ENOENT)
+    ||  (unlink (self->snap_path) && errno != ENOENT)
     ||  (unlink (tmp) && errno != ENOENT))
         rc = -1;
     char *dir = strdup (self->dir);
@@ -454,6 +499,7 @@ s_file_write (void *data, const char *buf, size_t len)
 
 int
 zmr_store_snapshot (zmr_store_t *self, uint64_t job, uint32_t reducers,
+                    int reduce, uint64_t pair_count,
                     zmr_counts_t *counts, zmr_u64set_t *applied)
 {
     size_t tmp_size = strlen (self->snap_path) + 8;
@@ -474,12 +520,14 @@ zmr_store_snapshot (zmr_store_t *self, uint64_t job, uint32_t reducers,
         goto done;
     msgpack_packer pk;
     msgpack_packer_init (&pk, out, s_file_write);
-    msgpack_pack_array (&pk, 7);
+    msgpack_pack_array (&pk, 9);
     msgpack_pack_uint16 (&pk, S_SNAP_SIGNATURE);
     msgpack_pack_uint8 (&pk, S_SNAP_VERSION);
     msgpack_pack_uint64 (&pk, job);
     msgpack_pack_uint32 (&pk, self->partition);
     msgpack_pack_uint32 (&pk, reducers);
+    msgpack_pack_uint32 (&pk, (uint32_t) reduce);
+    msgpack_pack_uint64 (&pk, pair_count);
     msgpack_pack_array (&pk, (uint32_t) (2 * nranges));
     for (size_t i = 0; i < nranges; i++) {
         msgpack_pack_uint64 (&pk, ranges[i].first);

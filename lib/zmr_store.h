@@ -1,10 +1,13 @@
 /*  zmr_store: a reducer's durable state, so that a reducer killed at any
     moment comes back with every batch it ever ACKed. Two files in a
     directory of its own: a log of the BATCH frames applied since the last
-    snapshot (appended before the ACK goes out), and a snapshot of the counts
-    and of the applied chunk ids (written to a temporary name, fsynced and
-    renamed over the old one, then the log is emptied). Recovery loads the
-    snapshot and replays the log through the reducer's own apply path. */
+    snapshot (appended before the ACK goes out), and a snapshot of the counts,
+    of the applied chunk ids, of the job's reduce and of the pairs applied
+    (written to a temporary name, fsynced and renamed over the old one, then
+    the log is emptied). Recovery loads the snapshot and replays the log
+    through the reducer's own apply path. The log's batches merge by the
+    reduce the snapshot names, so a reducer writes a snapshot (empty, at
+    first) before it logs the first batch of a job. */
 #ifndef ZMR_STORE_H
 #define ZMR_STORE_H
 #include <stddef.h>
@@ -28,12 +31,17 @@ void
     zmr_store_destroy (zmr_store_t **self_p);
 
 //  Loads what is stored: the snapshot's counts and applied ids into counts
-//  and applied (both empty), setting *job and *reducers to the snapshot's
-//  (0 when there is none), then every whole logged frame through replay
-//  (which decides what a frame of which job means). A torn or corrupt log
-//  tail is cut off. Returns 0, or -1 with a reason in errbuf.
+//  and applied (both empty; counts is set to merge by the snapshot's
+//  reduce), setting *job, *reducers, *reduce (zmr_reduce_t) and
+//  *pair_count (the pairs of the batches applied) to the snapshot's (0, 0,
+//  -1 and 0 when there is none), then every whole logged frame through
+//  replay (which decides what a frame of which job means). A torn or
+//  corrupt log tail is cut off. A log that holds frames without a snapshot
+//  is refused (their reduce is unknown). Returns 0, or -1 with a reason in
+//  errbuf.
 int
     zmr_store_load (zmr_store_t *self, uint64_t *job, uint32_t *reducers,
+                    int *reduce, uint64_t *pair_count,
                     zmr_counts_t *counts, zmr_u64set_t *applied,
                     zmr_store_replay_fn *replay, void *arg,
                     char *errbuf, size_t errlen);
@@ -61,10 +69,12 @@ int
 uint64_t
     zmr_store_log_bytes (zmr_store_t *self);
 
-//  Writes a snapshot of counts and applied atomically, then empties the
-//  log. Returns 0, or -1 (the previous snapshot and the log stay valid).
+//  Writes a snapshot of counts, applied, the job's reduce and the pair
+//  count atomically, then empties the log. Returns 0, or -1 (the previous
+//  snapshot and the log stay valid).
 int
     zmr_store_snapshot (zmr_store_t *self, uint64_t job, uint32_t reducers,
+                        int reduce, uint64_t pair_count,
                         zmr_counts_t *counts, zmr_u64set_t *applied);
 
 //  The record file format the store's log uses, for other append-only

@@ -15,12 +15,25 @@
     next CLOSE (the ventilator may ask again) and then freed, so memory is
     the partition's vocabulary times the windows open.
 
-    With --state, a BATCH is appended to the store's log before it is
-    applied and ACKed, so every ACK the ventilator holds is backed by the
-    log: a reducer killed at any moment comes back with every batch it ACKed
-    (snapshot + log replayed through the same apply path). */
+    Values merge by the job's reduce (WELCOME): sum, min or max of signed
+    64-bit integers, in the partition, its windows and so its running
+    totals. A sum that would pass 64 bits fails the job (FAIL naming the
+    key), never wraps: the partition is then left as it is (the batch half
+    merged), nothing more is applied, ACKed, stored or sent, and the
+    ventilator ends the job. The partition also counts the pairs of the
+    batches it applied (duplicates not), which RESULT carries for the
+    ventilator's end check.
+
+    With --state, a BATCH is appended to the store's log after it is
+    applied and before it is ACKed, so every ACK the ventilator holds is
+    backed by the log: a reducer killed at any moment comes back with every
+    batch it ACKed (snapshot + log replayed through the same apply path),
+    and a batch that overflowed is never logged, so the state of a failed
+    job replays. The snapshot holds the reduce and the pair count; one is
+    written when the job is taken, before the first batch is logged. */
 #include "zmr_reducer.h"
 #include "zmr_worker.h"
+#include <ctype.h>
 #include <errno.h>
 #include <string.h>
 
@@ -48,6 +61,15 @@ typedef struct {
     char sink_key[ZMR_KEY_MAX];            //  ... and its CURVE key
     zmr_counts_t *counts;            //  The partition's counts
     zmr_u64set_t *applied;           //  Chunk ids applied
+    int reduce;                      //  The job's (zmr_reduce_t); stored: -1
+                                     //  until a snapshot or WELCOME says
+    uint64_t pair_count;             //  Pairs of the batches applied
+    uint64_t magnitude;              //  Bound on every value's size: the sum
+                                     //  of the values' sizes, saturated
+    bool measured;                   //  magnitude is of the table as loaded
+    bool overflowed;                 //  A sum passed 64 bits: FAIL sent,
+                                     //  nothing more is applied
+    char overflow[ZMR_REASON_MAX];   //  ... saying which key
     zmr_store_t *store;              //  Durable state, or NULL
     int64_t next_sync;               //  When the log is fsynced next
     int64_t next_snapshot;           //  When a snapshot is due
@@ -147,13 +169,105 @@ s_window (s_reducer_t *self, uint64_t id)
                 sizeof (s_window_t)))
         return NULL;
     zmr_counts_t *counts = zmr_counts_new ();
-    if (counts)
+    if (counts) {
+        zmr_counts_set_reduce (counts, self->reduce);
         self->windows[self->nwindows++] = (s_window_t) { id, counts };
+    }
     return counts;
 }
 
+//  The size of a value, |value| (2^63 for INT64_MIN fits).
+static inline uint64_t
+s_size (uint64_t value)
+{
+    return (int64_t) value < 0? -value: value;
+}
+
+//  magnitude from the table as loaded: no value is larger than it, and a
+//  sum stays within 64 bits while it does (zmr_counts_add_pairs' fast path).
+static void
+s_measure (s_reducer_t *self)
+{
+    size_t size = zmr_counts_size (self->counts);
+    zmr_entry_t *entries = zmr_counts_entries (self->counts);
+    uint64_t sum = 0;
+    for (size_t i = 0; i < size; i++)
+        if (__builtin_add_overflow (sum, s_size (entries[i].count), &sum))
+            sum = UINT64_MAX;
+    self->magnitude = sum;
+    self->measured = true;
+}
+
+//  The FAIL reason for a sum of key that passes 64 bits in counts (the
+//  partition's or window's), the key cut and its bytes made printable.
+static void
+s_overflow_reason (s_reducer_t *self, const char *key, uint32_t len, uint64_t window_1)
+{
+    char shown[128];
+    size_t at = 0;
+    uint32_t i = 0;
+    for (; i < len && at + 8 < sizeof shown; i++) {
+        unsigned char c = (unsigned char) key[i];
+        if (isprint (c) && c != '\\' && c != '\'')
+            shown[at++] = (char) c;
+        else
+            at += (size_t) snprintf (shown + at, sizeof shown - at, "\\x%02x", c);
+    }
+    shown[at] = 0;
+    bool cut = i < len;
+    char window[64] = "";
+    if (window_1)
+        snprintf (window, sizeof window, " (window %llu)",
+                  (unsigned long long) (window_1 - 1));
+    snprintf (self->overflow, sizeof self->overflow,
+              "sum of key '%s%s' passes 64 bits in partition %u%s", shown, cut? "...": "",
+              self->config->partition, window);
+}
+
+//  Merges n pairs into the partition and the window (NULL: none, else its
+//  id + 1 in window_1). While the sizes of all values merged stay within
+//  INT64_MAX no sum can pass 64 bits, and the pairs go in at the table's
+//  pace; past that (a sum job of large values) one by one, so that the key
+//  whose sum would pass is known. Returns 0, or -1 with errno ENOMEM, or
+//  EOVERFLOW with the reason in self->overflow.
+static int
+s_merge (s_reducer_t *self, const zmr_pair_t *pairs, size_t n, zmr_counts_t *window,
+         uint64_t window_1)
+{
+    uint64_t sizes = self->magnitude;
+    for (size_t i = 0; i < n; i++)
+        if (__builtin_add_overflow (sizes, s_size (pairs[i].count), &sizes))
+            sizes = UINT64_MAX;
+    self->magnitude = sizes;
+    if (self->reduce != ZMR_REDUCE_SUM || sizes <= INT64_MAX) {
+        if (zmr_counts_add_pairs (self->counts, pairs, n)
+        ||  (window && zmr_counts_add_pairs (window, pairs, n))) {
+            errno = ENOMEM;     //  A sum cannot pass 64 bits here
+            return -1;
+        }
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!zmr_counts_add (self->counts, pairs[i].word, pairs[i].len, pairs[i].count, NULL)) {
+            if (errno == EOVERFLOW)
+                s_overflow_reason (self, pairs[i].word, (uint32_t) pairs[i].len, 0);
+            return -1;
+        }
+        if (window
+        &&  !zmr_counts_add (window, pairs[i].word, pairs[i].len, pairs[i].count, NULL)) {
+            if (errno == EOVERFLOW)
+                s_overflow_reason (self, pairs[i].word, (uint32_t) pairs[i].len, window_1);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 //  Applies a decoded BATCH of a chunk not applied yet: its pairs, then its
-//  chunk id. Returns 0, or -1 on out-of-memory.
+//  chunk id. *words is the sum of its values (modulo 2^64: the word count's
+//  words). Returns 0, or -1 with errno ENOMEM, or EOVERFLOW when a sum
+//  would pass 64 bits (self->overflow says which key; the batch is half
+//  merged).
 static int
 s_apply (s_reducer_t *self, zmr_msg_t *msg, uint64_t *words)
 {
@@ -163,9 +277,16 @@ s_apply (s_reducer_t *self, zmr_msg_t *msg, uint64_t *words)
     size_t n = 0;
     uint64_t total = 0;
     zmr_counts_t *window = NULL;
-    if (self->window_ms
-    &&  !(window = s_window (self, msg->stamp / self->window_ms * self->window_ms)))
-        return -1;
+    uint64_t window_1 = 0;
+    if (!self->measured)
+        s_measure (self);
+    if (self->window_ms) {
+        window_1 = msg->stamp / self->window_ms * self->window_ms + 1;
+        if (!(window = s_window (self, window_1 - 1))) {
+            errno = ENOMEM;
+            return -1;
+        }
+    }
     bool more = true;
     while (more) {
         const char *word;
@@ -177,21 +298,28 @@ s_apply (s_reducer_t *self, zmr_msg_t *msg, uint64_t *words)
             total += count;
         }
         if ((n == ZMR_COUNTS_BATCH || !more) && n) {
-            if (zmr_counts_add_pairs (self->counts, pairs, n)
-            ||  (window && zmr_counts_add_pairs (window, pairs, n))
-            ||  (self->live_ms && s_mark (self, pairs, n)))
+            if (s_merge (self, pairs, n, window, window_1))
                 return -1;
+            if (self->live_ms && s_mark (self, pairs, n)) {
+                errno = ENOMEM;
+                return -1;
+            }
             n = 0;
         }
     }
     *words = total;
-    if (zmr_u64set_insert (self->applied, msg->chunk) < 0)
+    if (zmr_u64set_insert (self->applied, msg->chunk) < 0) {
+        errno = ENOMEM;
         return -1;
+    }
+    self->pair_count += msg->npairs;
     //  (Latency samples stop, bounded, while no sink takes them.)
     if (self->live_ms && self->nstamps < 2 * S_STAMPS_MAX) {
         if (s_grow ((void **) &self->stamps, self->nstamps + 1, &self->stamps_cap,
-                    sizeof (uint64_t)))
+                    sizeof (uint64_t))) {
+            errno = ENOMEM;
             return -1;
+        }
         self->stamps[self->nstamps++] = msg->chunk;
         self->stamps[self->nstamps++] = msg->stamp;
     }
@@ -234,8 +362,9 @@ s_recover (s_reducer_t *self)
         zmr_log (0, "%s", error);
         return -1;
     }
-    if (zmr_store_load (self->store, &self->job, &self->reducers, self->counts,
-                        self->applied, s_replay, self, error, sizeof error)) {
+    if (zmr_store_load (self->store, &self->job, &self->reducers, &self->reduce,
+                        &self->pair_count, self->counts, self->applied, s_replay, self,
+                        error, sizeof error)) {
         zmr_log (0, "%s", error);
         return -1;
     }
@@ -243,13 +372,14 @@ s_recover (s_reducer_t *self)
     return 0;
 }
 
-//  Writes a snapshot (which empties the log).
+//  Writes a snapshot (which empties the log); not of a partition a sum
+//  overflowed in (half a batch merged, never logged).
 static void
 s_checkpoint (s_reducer_t *self)
 {
-    if (self->store && zmr_store_log_bytes (self->store) > 0
-    &&  zmr_store_snapshot (self->store, self->job, self->reducers, self->counts,
-                            self->applied))
+    if (self->store && !self->overflowed && zmr_store_log_bytes (self->store) > 0
+    &&  zmr_store_snapshot (self->store, self->job, self->reducers, self->reduce,
+                            self->pair_count, self->counts, self->applied))
         zmr_log (0, "cannot write a snapshot in %s: %s", self->config->state_dir,
                  strerror (errno));
     self->next_snapshot = zmr_now_ms () + self->config->checkpoint_ms;
@@ -273,19 +403,35 @@ s_on_batch (s_reducer_t *self)
         zmq_msg_close (&frame);
         return;
     }
+    if (self->overflowed) {
+        //  The job is failing (FAIL sent): the partition is half a batch
+        //  off, so nothing more is applied or ACKed.
+        zmq_msg_close (&frame);
+        return;
+    }
     int fresh = zmr_u64set_contains (self->applied, msg.chunk)? 0: 1;
     uint64_t words = 0;
+    if (fresh && s_apply (self, &msg, &words)) {
+        zmq_msg_close (&frame);
+        if (errno == EOVERFLOW) {
+            //  Never a wrapped value: the job fails, naming the key.
+            zmr_log (0, "%s", self->overflow);
+            zmr_msg_pack_fail (zmr_worker_packer (self->worker), self->job, self->overflow);
+            zmr_worker_send (self->worker);
+            self->overflowed = true;
+            return;
+        }
+        zmr_log (0, "out of memory with %zu distinct words",
+                 zmr_counts_size (self->counts));
+        s_fail (self);
+        return;
+    }
+    //  Logged once applied (a batch that overflows is never logged) and
+    //  before the ACK: the ACK is backed by the log.
     if (fresh && self->store
     &&  zmr_store_append (self->store, zmq_msg_data (&frame), zmq_msg_size (&frame))) {
         zmr_log (0, "cannot log a batch in %s: %s", self->config->state_dir,
                  strerror (errno));
-        zmq_msg_close (&frame);
-        s_fail (self);
-        return;
-    }
-    if (fresh && s_apply (self, &msg, &words)) {
-        zmr_log (0, "out of memory with %zu distinct words",
-                 zmr_counts_size (self->counts));
         zmq_msg_close (&frame);
         s_fail (self);
         return;
@@ -337,7 +483,7 @@ static void
 s_update (s_reducer_t *self)
 {
     self->next_update = zmr_now_ms () + self->live_ms;
-    if (!self->sink || (self->ndirty == 0 && self->nstamps == 0))
+    if (!self->sink || self->overflowed || (self->ndirty == 0 && self->nstamps == 0))
         return;
     zmr_entry_t *entries = zmr_counts_entries (self->counts);
     size_t at = 0, chunks_at = 0;
@@ -417,7 +563,8 @@ s_send_counts (s_reducer_t *self, zmr_counts_t *counts, uint64_t window_1)
                                   (uint32_t) (end - start));
         else
             zmr_msg_begin_result (&self->pk, self->job, self->config->partition,
-                                  self->reducers, seq, parts, (uint32_t) (end - start));
+                                  self->reducers, seq, parts, self->pair_count,
+                                  (uint32_t) (end - start));
         for (size_t i = start; i < end; i++)
             zmr_msg_pack_pair (&self->pk, entries[i].word, entries[i].len,
                                entries[i].count);
@@ -437,7 +584,7 @@ s_send_counts (s_reducer_t *self, zmr_counts_t *counts, uint64_t window_1)
 static void
 s_send_result (s_reducer_t *self, const char *sink, const char *key)
 {
-    if (s_sink_connect (self, sink, key) == 0)
+    if (!self->overflowed && s_sink_connect (self, sink, key) == 0)
         s_send_counts (self, self->counts, 0);
 }
 
@@ -446,7 +593,7 @@ s_send_result (s_reducer_t *self, const char *sink, const char *key)
 static void
 s_close_window (s_reducer_t *self, uint64_t id)
 {
-    if (!self->sink)
+    if (!self->sink || self->overflowed)
         return;
     zmr_counts_t *counts = s_window (self, id);
     if (!counts) {
@@ -545,6 +692,7 @@ zmr_reducer_run (const zmr_reducer_config_t *config)
     memset (&self, 0, sizeof self);
     self.config = config;
     self.part_bytes = S_PART_BYTES;
+    self.reduce = -1;
     msgpack_sbuffer_init (&self.sbuf);
     msgpack_packer_init (&self.pk, &self.sbuf, msgpack_sbuffer_write);
     self.counts = zmr_counts_new ();
@@ -579,6 +727,7 @@ zmr_reducer_run (const zmr_reducer_config_t *config)
             self.applied = zmr_u64set_new ();
             self.job = 0;
             self.reducers = 0;
+            self.measured = false;
             memset (self.counters, 0, sizeof *self.counters);
             if (!self.applied || s_recover (&self))
                 goto cleanup;
@@ -621,11 +770,30 @@ zmr_reducer_run (const zmr_reducer_config_t *config)
         zmr_counts_clear (self.counts);
         zmr_u64set_destroy (&self.applied);
         self.applied = zmr_u64set_new ();
+        self.reduce = -1;
+        self.pair_count = 0;
+        self.measured = false;
         memset (self.counters, 0, sizeof *self.counters);
         if (!self.applied || (self.store && zmr_store_reset (self.store))) {
             zmq_msg_close (&frame);
             goto cleanup;
         }
+    }
+    if (welcome.reduce > ZMR_REDUCE_MAX) {
+        zmr_log (0, "the ventilator's job has an unknown reduce (%u)", welcome.reduce);
+        zmq_msg_close (&frame);
+        goto cleanup;
+    }
+    if (self.reduce >= 0 && (uint32_t) self.reduce != welcome.reduce) {
+        //  The same job, merged another way: cannot be, unless the state
+        //  is damaged. Neither way of going on would be right.
+        zmr_log (0, "--state %s holds partition %u of job %016llx reduced by %s, but the "
+                 "ventilator's job reduces by %s: remove %s or use another --state",
+                 config->state_dir, config->partition, (unsigned long long) self.job,
+                 zmr_reduce_name (self.reduce), zmr_reduce_name ((int) welcome.reduce),
+                 config->state_dir);
+        zmq_msg_close (&frame);
+        goto cleanup;
     }
     if (self.job && zmr_u64set_size (self.applied))
         zmr_log (0, "recovered partition %u of job %016llx: %zu chunks, %zu words",
@@ -633,6 +801,21 @@ zmr_reducer_run (const zmr_reducer_config_t *config)
                  zmr_u64set_size (self.applied), zmr_counts_size (self.counts));
     self.job = welcome.job;
     self.reducers = welcome.reducers;
+    if (self.reduce < 0) {
+        //  The table is empty (a state's table comes with its reduce).
+        self.reduce = (int) welcome.reduce;
+        zmr_counts_set_reduce (self.counts, self.reduce);
+        //  The log's batches will merge by the snapshot's reduce: one is
+        //  written before the first is logged.
+        if (self.store && zmr_store_snapshot (self.store, self.job, self.reducers,
+                                              self.reduce, self.pair_count, self.counts,
+                                              self.applied)) {
+            zmr_log (0, "cannot write a snapshot in %s: %s", config->state_dir,
+                     strerror (errno));
+            zmq_msg_close (&frame);
+            goto cleanup;
+        }
+    }
     //  A part, one more pair (a word of at most a chunk) and an UPDATE's
     //  chunk list (72 KB) stay under the job's largest message.
     self.part_bytes = welcome.max_message / 4 < S_PART_BYTES? welcome.max_message / 4

@@ -68,10 +68,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     zmr_counts_t *counts = zmr_counts_new ();
     zmr_u64set_t *applied = zmr_u64set_new ();
     S_CHECK (counts && applied);
-    uint64_t job = 0xdead;
+    uint64_t job = 0xdead, pair_count = 0xfeed;
     uint32_t reducers = 0xbeef;
-    int rc = zmr_store_load (store, &job, &reducers, counts, applied, s_replay, NULL,
-                             err, sizeof err);
+    int reduce = 0xcafe;
+    int rc = zmr_store_load (store, &job, &reducers, &reduce, &pair_count, counts, applied,
+                             s_replay, NULL, err, sizeof err);
     if (rc) {
         S_CHECK (rc == -1 && err[0]);
         goto done;
@@ -79,11 +80,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     S_CHECK (zmr_store_log_bytes (store) == 0);
     if (size == 0) {
         //  An empty file is taken for no snapshot at all.
-        S_CHECK (job == 0 && reducers == 0);
+        S_CHECK (job == 0 && reducers == 0 && reduce == -1 && pair_count == 0);
         S_CHECK (zmr_counts_size (counts) == 0 && zmr_u64set_size (applied) == 0);
         goto done;
     }
     S_CHECK (reducers >= 1 && reducers <= ZMR_MAX_REDUCERS);
+    S_CHECK (reduce >= ZMR_REDUCE_SUM && reduce <= ZMR_REDUCE_MAX);
     S_CHECK (job != 0);             //  "No job yet" to a reducer: refused
 
     //  The applied ids: ranges increasing, disjoint, never adjacent, each

@@ -263,7 +263,7 @@ s_snapshot_seeds (const char *dir)
         }
         //  Empty; then ranges and words; then the extremes.
         if (partition == 1) {
-            zmr_store_snapshot (store, 0x1234, 2, counts, applied);
+            zmr_store_snapshot (store, 0x1234, 2, ZMR_REDUCE_SUM, 0, counts, applied);
             s_snapshot_seed (dir, partition);
         }
         for (uint64_t id = 0; id < 10; id++)
@@ -273,12 +273,13 @@ s_snapshot_seeds (const char *dir)
         zmr_counts_add (counts, "the", 3, 62, NULL);
         zmr_counts_add (counts, "\0nul\xff", 5, 1, NULL);
         zmr_counts_add (counts, "caf\xc3\xa9", 5, 2, NULL);
-        zmr_store_snapshot (store, 0x1234, 2, counts, applied);
+        zmr_store_snapshot (store, 0x1234, 2, ZMR_REDUCE_SUM, 65, counts, applied);
         s_snapshot_seed (dir, partition);
         if (partition == 1) {
             zmr_u64set_insert_range (applied, UINT64_MAX - 1, UINT64_MAX);
             zmr_counts_add (counts, "", 0, UINT64_MAX, NULL);
-            zmr_store_snapshot (store, UINT64_MAX, ZMR_MAX_REDUCERS, counts, applied);
+            zmr_store_snapshot (store, UINT64_MAX, ZMR_MAX_REDUCERS, ZMR_REDUCE_MAX, UINT64_MAX,
+                                counts, applied);
             s_snapshot_seed (dir, partition);
         }
         zmr_store_destroy (&store);
