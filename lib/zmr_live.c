@@ -76,10 +76,13 @@ zmr_live_set (zmr_live_t *self, const char *word, uint32_t len, uint64_t total)
         self->changed = changed;
         self->changed_cap = cap;
     }
-    zmr_entry_t *entry = zmr_counts_add (self->totals, word, len, 0, NULL);
+    //  (The table sums: adding 0 inserts a key with 0, or changes nothing.)
+    bool is_new;
+    zmr_entry_t *entry = zmr_counts_add (self->totals, word, len, 0, &is_new);
     if (!entry)
         return -1;
-    if (entry->count == total)
+    //  A new key is a change even at 0 (a min or max job's value may be 0).
+    if (entry->count == total && !is_new)
         return 0;
     self->words += total - entry->count;
     entry->count = total;

@@ -33,6 +33,8 @@ void
 int
     zmr_live_update (zmr_live_t *self, zmr_msg_t *msg, uint64_t now_ms);
 
+//  Totals are values of the job (a signed 64-bit integer's bits: zmr_job.h).
+
 //  Sets one word's total (marking it changed if it is new): the final
 //  result squares the running totals with what the partitions hold.
 //  Returns 0, or -1 on out-of-memory.
@@ -59,9 +61,9 @@ void
     zmr_live_latency (zmr_live_t *self, uint64_t now_ms, uint64_t window_ms,
                       uint64_t *p50, uint64_t *p99, uint64_t *samples);
 
-//  The k most frequent words (result order of docs/design.md) into out, which
-//  holds k entries; borrowed words, valid until the next update. Returns
-//  how many (at most k).
+//  The k first words in result order (docs/design.md: largest value first,
+//  signed) into out, which holds k entries; borrowed words, valid until the
+//  next update. Returns how many (at most k).
 size_t
     zmr_live_top (zmr_live_t *self, zmr_entry_t *out, size_t k);
 
@@ -70,7 +72,7 @@ size_t
 zmr_entry_t *
     zmr_live_sorted (zmr_live_t *self, size_t *count);
 
-//  Sum of the totals: the words counted so far.
+//  Sum of the totals modulo 2^64: the word count's words counted so far.
 uint64_t
     zmr_live_words (zmr_live_t *self);
 

@@ -46,7 +46,7 @@ zmr_result_write_failed (void)
 }
 
 //  The receipt's digest of one result line: the first 8 bytes, big-endian,
-//  of SHA-256 of the line ("word<TAB>count<LF>"). The digest of a result is
+//  of SHA-256 of the line ("key<TAB>value<LF>"). The digest of a result is
 //  the sum of its lines' modulo 2^64: independent of their order, and a
 //  few lines of Python recompute it from the output.
 static uint64_t
@@ -91,15 +91,19 @@ zmr_result_write_entries (FILE *out, const zmr_entry_t *entries,
             __builtin_prefetch (order[i + 16]);
         if (order && i + 8 < count)
             __builtin_prefetch (order[i + 8]->word);
-        //  "\t<count>\n", the digits written backwards from the end
+        //  "\t<value>\n", the digits written backwards from the end; the
+        //  value is signed (its size as uint64_t: -INT64_MIN fits)
         char tail[24];
         char *at = tail + sizeof tail;
         *--at = '\n';
-        uint64_t value = entry->count;
+        bool negative = (int64_t) entry->count < 0;
+        uint64_t value = negative? -entry->count: entry->count;
         do {
             *--at = (char) ('0' + value % 10);
             value /= 10;
         } while (value);
+        if (negative)
+            *--at = '-';
         *--at = '\t';
         size_t tail_len = (size_t) (tail + sizeof tail - at);
         if (lines && entry->len + tail_len <= cap - used) {
@@ -241,13 +245,17 @@ s_mark_success (const char *dir, const char *marker)
 int
 zmr_result_write (const zmr_sink_config_t *config, zmr_counts_t *const *partitions,
                   uint32_t reducers, uint64_t *digest_out, uint64_t *words,
-                  uint64_t *distinct)
+                  uint64_t *distinct, zmr_result_sum_t *sum)
 {
     size_t total = 0;
     *words = 0;
+    *sum = 0;
     for (uint32_t p = 0; p < reducers; p++) {
         total += zmr_counts_size (partitions[p]);
         *words += zmr_counts_total (partitions[p]);
+        const zmr_entry_t *entries = zmr_counts_entries (partitions[p]);
+        for (size_t i = 0; i < zmr_counts_size (partitions[p]); i++)
+            *sum += (int64_t) entries[i].count;
     }
     *distinct = total;
     const char *parts = config->parts_dir;
@@ -330,16 +338,38 @@ zmr_result_write (const zmr_sink_config_t *config, zmr_counts_t *const *partitio
     return code;
 }
 
+//  sum in decimal into text (at least 41 bytes). Returns text.
+static const char *
+s_sum_text (zmr_result_sum_t sum, char *text, size_t size)
+{
+    char *at = text + size;
+    *--at = 0;
+    bool negative = sum < 0;
+    unsigned __int128 value = negative? -(unsigned __int128) sum: (unsigned __int128) sum;
+    do {
+        *--at = (char) ('0' + (int) (value % 10));
+        value /= 10;
+    } while (value);
+    if (negative)
+        *--at = '-';
+    return at;
+}
+
 //  Writes the job's receipt (JSON), whole or not at all.
 int
-zmr_result_write_receipt (const char *path, uint64_t job, const zmr_status_t *f,
-                          uint64_t words, uint64_t distinct, uint64_t digest)
+zmr_result_write_receipt (const char *path, const zmr_result_job_t *job,
+                          const zmr_status_t *f, const zmr_result_sum_t *sum,
+                          uint64_t distinct, uint64_t digest)
 {
     char temp[4096], target[4096];
     FILE *out = zmr_result_temp_open ("--receipt", path, target, temp, sizeof temp);
     if (!out)
         return -1;
-    fprintf (out, "{\n  \"job\": \"%016llx\",\n", (unsigned long long) job);
+    fprintf (out, "{\n  \"job\": \"%016llx\",\n", (unsigned long long) job->id);
+    fprintf (out, "  \"job_kind\": \"%s\",\n  \"reduce\": \"%s\",\n  \"label\": ",
+             zmr_job_kind_name (job->kind), zmr_reduce_name (job->reduce));
+    zmr_json_string (out, job->label, strlen (job->label));
+    fprintf (out, ",\n  \"pair_count\": %llu,\n", (unsigned long long) job->pair_count);
     fprintf (out, "  \"input_bytes\": %llu,\n  \"input_files\": %llu,\n",
              (unsigned long long) f->bytes_read, (unsigned long long) f->inputs);
     fprintf (out, "  \"chunks\": %llu,\n  \"chunks_issued\": %llu,\n"
@@ -358,11 +388,12 @@ zmr_result_write_receipt (const char *path, uint64_t job, const zmr_status_t *f,
                      (unsigned long long) f->workers[w].duplicates);
             first = false;
         }
-    fprintf (out, "},\n  \"words\": %llu,\n  \"words_too_long\": %llu,\n"
-             "  \"distinct\": %llu,\n", (unsigned long long) words,
+    char text[48];
+    fprintf (out, "},\n  \"words\": %s,\n  \"words_too_long\": %llu,\n"
+             "  \"distinct\": %llu,\n", s_sum_text (*sum, text, sizeof text),
              (unsigned long long) f->words_too_long, (unsigned long long) distinct);
     fprintf (out, "  \"digest\": \"%016llx\",\n", (unsigned long long) digest);
     fputs ("  \"digest_rule\": \"sum modulo 2^64 over the result's lines of the first "
-           "8 bytes, big-endian, of SHA-256 of the line (word, TAB, count, LF)\"\n}\n", out);
+           "8 bytes, big-endian, of SHA-256 of the line (key, TAB, value, LF)\"\n}\n", out);
     return zmr_result_temp_commit (out, temp, target, 0, "--receipt", true);
 }

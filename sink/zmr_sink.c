@@ -66,6 +66,15 @@ s_on_result (zmr_sink_state_t *self)
         zmr_u64set_destroy (&partition->seqs);
         partition->seqs = zmr_u64set_new ();
         partition->parts = msg.parts;
+        partition->pair_count = msg.pair_count;
+    }
+    else
+    if (partition->pair_count != msg.pair_count) {
+        //  Every part of a partition carries its one pair count.
+        self->counters->malformed++;
+        zmr_log_dropped ("results", "RESULT part with another pair count than its partition's");
+        zmq_msg_close (&frame);
+        return;
     }
     int fresh = partition->seqs? zmr_u64set_insert (partition->seqs, msg.seq): -1;
     if (fresh == 1) {
@@ -73,15 +82,17 @@ s_on_result (zmr_sink_state_t *self)
         uint32_t len;
         uint64_t count;
         while (zmr_msg_next_pair (&msg, &word, &len, &count)) {
-            bool is_new;
-            if (!zmr_counts_add (partition->counts, word, len, count, &is_new)) {
+            bool is_new = false;
+            if (!zmr_counts_add (partition->counts, word, len, count, &is_new)
+            &&  errno != EOVERFLOW) {
                 fresh = -1;
                 break;
             }
-            //  Within one partition each word comes once; a repeat is a
-            //  reducer gone wrong, and a sum would hide it.
+            //  Within one partition each key comes once; a repeat is a
+            //  reducer gone wrong, and a merge would hide it (a sum that
+            //  overflowed can only be of a repeat).
             if (!is_new) {
-                zmr_log (0, "partition %u sent the word '%.*s' twice",
+                zmr_log (0, "partition %u sent the key '%.*s' twice",
                          msg.partition, (int) (len > 40? 40: len), word);
                 self->counters->malformed++;
             }
@@ -194,7 +205,15 @@ zmr_sink_run (const zmr_sink_config_t *config)
     }
     self.job = welcome.job;
     self.reducers = welcome.reducers;
+    self.reduce = (int) welcome.reduce;
+    self.job_kind = (int) welcome.job_kind;
+    snprintf (self.label, sizeof self.label, "%s", welcome.label);
     zmq_msg_close (&frame);
+    if (!zmr_reduce_name (self.reduce) || !zmr_job_kind_name (self.job_kind)) {
+        zmr_log (0, "the ventilator's job has an unknown kind (%d) or reduce (%d)",
+                 self.job_kind, self.reduce);
+        goto cleanup;
+    }
     self.partitions = calloc (self.reducers, sizeof *self.partitions);
     self.live = zmr_live_new (self.reducers);
     if (!self.partitions || !self.live)
@@ -204,10 +223,12 @@ zmr_sink_run (const zmr_sink_config_t *config)
         self.partitions[p].seqs = zmr_u64set_new ();
         if (!self.partitions[p].counts || !self.partitions[p].seqs)
             goto cleanup;
+        zmr_counts_set_reduce (self.partitions[p].counts, self.reduce);
     }
     s_heartbeat (&self);
     bool written = false;
-    uint64_t done_words = 0, done_distinct = 0;
+    uint64_t done_words = 0, done_distinct = 0, done_pairs = 0;
+    zmr_result_sum_t done_sum = 0;
     while (!self.finished && !self.fail && !zmr_interrupted ()) {
         zmq_pollitem_t items[] = {
             { zsock_resolve (self.results), 0, ZMQ_POLLIN, 0 },
@@ -233,7 +254,7 @@ zmr_sink_run (const zmr_sink_config_t *config)
                 //  Until FINISH: a ventilator that restarted meanwhile
                 //  must still hear that the result is written.
                 zmr_msg_pack_done (zmr_worker_packer (self.worker), self.job, done_words,
-                                   done_distinct);
+                                   done_distinct, done_pairs);
                 zmr_worker_send (self.worker);
             }
         }
@@ -263,13 +284,15 @@ zmr_sink_run (const zmr_sink_config_t *config)
             if (!self.fail)
                 zmr_sink_fail (&self, zmr_result_write (config, counts, self.reducers,
                                                         &self.digest, &done_words,
-                                                        &done_distinct));
+                                                        &done_distinct, &done_sum));
             if (self.fail)
                 break;
             written = true;
+            for (uint32_t p = 0; p < self.reducers; p++)
+                done_pairs += self.partitions[p].pair_count;
             s_heartbeat (&self);
             zmr_msg_pack_done (zmr_worker_packer (self.worker), self.job, done_words,
-                               done_distinct);
+                               done_distinct, done_pairs);
             zmr_worker_send (self.worker);
             zmr_log (1, "wrote %llu words, %llu distinct", (unsigned long long) done_words,
                      (unsigned long long) done_distinct);
@@ -284,8 +307,10 @@ zmr_sink_run (const zmr_sink_config_t *config)
     else
     if (self.finished) {
         code = self.finish_ok && written? 0: 1;
+        zmr_result_job_t job = { self.job, self.job_kind, self.reduce, self.label,
+                                 done_pairs };
         if (code == 0 && config->receipt
-        &&  zmr_result_write_receipt (config->receipt, self.job, &self.final, done_words,
+        &&  zmr_result_write_receipt (config->receipt, &job, &self.final, &done_sum,
                                       done_distinct, self.digest))
             code = zmr_result_write_failed ();
     }

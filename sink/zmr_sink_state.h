@@ -13,6 +13,8 @@ typedef struct {
     zmr_counts_t *counts;    //  The partition's words
     zmr_u64set_t *seqs;      //  Parts received
     uint64_t parts;          //  Parts expected (0: none seen)
+    uint64_t pair_count;     //  Pairs the partition applied (its parts'
+                             //  pair_count, the same in each)
     bool complete;           //  Every part is here
 } zmr_sink_partition_t;
 
@@ -23,6 +25,9 @@ typedef struct {
     char endpoint[ZMR_ENDPOINT_MAX]; //  As advertised
     uint64_t job;                    //  Adopted from WELCOME
     uint32_t reducers;               //  R
+    int reduce;                      //  The job's (zmr_reduce_t), from WELCOME
+    int job_kind;                    //  ... its kind (zmr_job_kind_t)
+    char label[ZMR_JOB_LABEL_MAX];   //  ... and its label, for the receipt
     zsock_t *results;                //  PULL from reducers
     zmr_sink_partition_t *partitions;       //  R of them
     uint32_t complete;               //  Partitions complete

@@ -9,13 +9,13 @@
 #include <errno.h>
 #include <string.h>
 
-//  --follow: one "word<TAB>total" line per changed word.
+//  --follow: one "key<TAB>total" line per changed key (the total signed).
 static int
 s_follow_line (const char *word, uint32_t len, uint64_t total, void *arg)
 {
     FILE *out = (FILE *) arg;
     fwrite (word, 1, len, out);
-    fprintf (out, "\t%llu\n", (unsigned long long) total);
+    fprintf (out, "\t%lld\n", (long long) (int64_t) total);
     return ferror (out)? -1: 0;
 }
 

@@ -6,6 +6,7 @@
 #include "zmr_windows.h"
 #include "zmr_result.h"
 #include "zmr_views.h"
+#include <errno.h>
 
 struct _zmr_sink_window_t {
     uint64_t id;             //  Window: its start, ms since the epoch
@@ -61,6 +62,7 @@ zmr_windows_on_part (zmr_sink_state_t *self, zmr_msg_t *msg)
         self->window = window;
         if (!window || !window->counts || !window->seqs || !window->parts)
             goto oom;
+        zmr_counts_set_reduce (window->counts, self->reduce);
     }
     zmr_sink_window_t *window = self->window;
     uint32_t p = msg->partition;
@@ -89,8 +91,15 @@ zmr_windows_on_part (zmr_sink_state_t *self, zmr_msg_t *msg)
         uint32_t len;
         uint64_t count;
         while (zmr_msg_next_pair (msg, &word, &len, &count)) {
-            if (!zmr_counts_add (window->counts, word, len, count, NULL))
-                goto oom;
+            if (!zmr_counts_add (window->counts, word, len, count, NULL)) {
+                if (errno != EOVERFLOW)
+                    goto oom;
+                //  Only a key sent twice can overflow: a reducer gone wrong
+                zmr_log (0, "window %llu: a sum of the key '%.*s' sent twice passes 64 bits",
+                         (unsigned long long) msg->window, (int) (len > 40? 40: len), word);
+                zmr_sink_fail (self, 1);
+                return;
+            }
             window->words += count;
         }
     }
