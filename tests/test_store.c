@@ -1,7 +1,8 @@
-/*  test_store: a reducer's durable state. A snapshot keeps the counts and
-    the applied chunk ids as ranges; a snapshot of the format before it
-    (every id) still loads; a damaged one is refused with a reason, never
-    trusted and never a crash. */
+/*  test_store: a reducer's durable state. A snapshot keeps the counts
+    (signed values), the applied chunk ids as ranges, the job's reduce and
+    the pair count; snapshots of the formats before it still load; a
+    damaged one is refused with a reason, never trusted and never a crash;
+    a log without a snapshot (its reduce unknown) is refused. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -83,6 +84,8 @@ s_count_frame (const void *frame, size_t len, void *arg)
 typedef struct {
     uint64_t job;
     uint32_t reducers;
+    int reduce;
+    uint64_t pair_count;
     zmr_counts_t *counts;
     zmr_u64set_t *applied;
     size_t frames;                  //  Log frames replayed
@@ -98,9 +101,10 @@ s_load (s_loaded_t *loaded)
     zmr_store_t *store = zmr_store_open (s_dir, S_PARTITION, loaded->error,
                                          sizeof loaded->error);
     cr_assert_not_null (store, "%s", loaded->error);
-    int rc = zmr_store_load (store, &loaded->job, &loaded->reducers, loaded->counts,
-                             loaded->applied, s_count_frame, &loaded->frames,
-                             loaded->error, sizeof loaded->error);
+    int rc = zmr_store_load (store, &loaded->job, &loaded->reducers, &loaded->reduce,
+                             &loaded->pair_count, loaded->counts, loaded->applied,
+                             s_count_frame, &loaded->frames, loaded->error,
+                             sizeof loaded->error);
     zmr_store_destroy (&store);
     return rc;
 }
@@ -140,7 +144,8 @@ Test (store, a_snapshot_round_trips_the_applied_ranges_and_the_counts)
     zmr_u64set_insert (applied, UINT64_MAX);
     zmr_u64set_insert (applied, UINT64_MAX - 2);
     cr_assert_eq (zmr_store_append (store, "x", 1), 0);
-    cr_assert_eq (zmr_store_snapshot (store, 0xabcdef, 4, counts, applied), 0);
+    cr_assert_eq (zmr_store_snapshot (store, 0xabcdef, 4, ZMR_REDUCE_SUM, 1003, counts,
+                                      applied), 0);
     cr_assert_eq (zmr_store_log_bytes (store), 0, "a snapshot empties the log");
     cr_assert_eq (zmr_store_append (store, "after", 5), 0);
     zmr_store_destroy (&store);
@@ -149,6 +154,8 @@ Test (store, a_snapshot_round_trips_the_applied_ranges_and_the_counts)
     cr_assert_eq (s_load (&loaded), 0, "%s", loaded.error);
     cr_assert_eq (loaded.job, 0xabcdef);
     cr_assert_eq (loaded.reducers, 4);
+    cr_assert_eq (loaded.reduce, ZMR_REDUCE_SUM);
+    cr_assert_eq (loaded.pair_count, 1003);
     cr_assert_eq (loaded.frames, 1, "only the frame logged after the snapshot replays");
     s_assert_same_ranges (applied, loaded.applied);
     cr_assert (zmr_u64set_contains (loaded.applied, UINT64_MAX));
@@ -173,7 +180,7 @@ Test (store, a_snapshot_of_a_million_ids_in_near_order_stays_small)
     for (uint64_t at = 0; at < total; at += window)
         for (uint64_t i = 0; i < window; i++)
             zmr_u64set_insert (applied, at + (i * 7) % window);
-    cr_assert_eq (zmr_store_snapshot (store, 1, 1, counts, applied), 0);
+    cr_assert_eq (zmr_store_snapshot (store, 1, 1, ZMR_REDUCE_SUM, 0, counts, applied), 0);
     size_t len;
     free (s_read_snap (&len));
     cr_assert_lt (len, 64, "snapshot of %llu ids is %zu bytes",
@@ -248,12 +255,13 @@ Test (store, a_version_1_snapshot_of_every_id_still_loads, .timeout = 60)
     //  The next snapshot is written as ranges and loads the same.
     char error[256];
     zmr_store_t *store = zmr_store_open (s_dir, S_PARTITION, error, sizeof error);
-    cr_assert_eq (zmr_store_snapshot (store, loaded.job, loaded.reducers, loaded.counts,
-                                      loaded.applied), 0);
+    cr_assert_eq (loaded.reduce, ZMR_REDUCE_SUM, "a word count's");
+    cr_assert_eq (zmr_store_snapshot (store, loaded.job, loaded.reducers, loaded.reduce,
+                                      loaded.pair_count, loaded.counts, loaded.applied), 0);
     zmr_store_destroy (&store);
     size_t len;
     unsigned char *data = (unsigned char *) s_read_snap (&len);
-    cr_assert (len > 5 && data[0] == 0x97 && data[4] == 2, "rewritten as version 2");
+    cr_assert (len > 5 && data[0] == 0x99 && data[4] == 3, "rewritten as version 3");
     free (data);
     s_loaded_t again;
     cr_assert_eq (s_load (&again), 0, "%s", again.error);
@@ -346,13 +354,22 @@ Test (store, applied_ranges_must_be_increasing_disjoint_and_apart)
 Test (store, snapshots_of_another_kind_are_refused_with_a_reason)
 {
     const struct {
-        unsigned char bytes[16];
+        unsigned char bytes[24];
         size_t len;
         const char *reason;
     } cases[] = {
-        //  Version 3 (from the future)
+        //  Version 4 (from the future)
+        { { 0x99, 0xcd, 0x5a, 0x53, 0x04, 0x01, S_PARTITION, 0x01, 0x00, 0x00, 0x90, 0x90 },
+          12, "unknown snapshot version" },
+        //  Version 3 with an unknown reduce
+        { { 0x99, 0xcd, 0x5a, 0x53, 0x03, 0x01, S_PARTITION, 0x01, 0x03, 0x00, 0x90, 0x90 },
+          12, "unknown reduce" },
+        //  Version 3 in version 2's 7 elements
         { { 0x97, 0xcd, 0x5a, 0x53, 0x03, 0x01, S_PARTITION, 0x01, 0x90, 0x90 }, 10,
-          "unknown snapshot version" },
+          "not a 9-element array" },
+        //  A key listed twice
+        { { 0x99, 0xcd, 0x5a, 0x53, 0x03, 0x01, S_PARTITION, 0x01, 0x00, 0x00, 0x90, 0x94,
+            0xc4, 0x01, 'k', 0x01, 0xc4, 0x01, 'k', 0x01 }, 20, "a key listed twice" },
         //  Another partition
         { { 0x97, 0xcd, 0x5a, 0x53, 0x02, 0x01, S_PARTITION + 1, 0x01, 0x90, 0x90 }, 10,
           "another partition" },
@@ -388,7 +405,7 @@ Test (store, a_damaged_snapshot_is_refused_or_loads_never_crashes)
     for (uint64_t id = 0; id < 300; id += 3)
         zmr_u64set_insert_range (applied, id * 1000, id * 1000 + 1000);
     zmr_u64set_insert (applied, UINT64_MAX);
-    cr_assert_eq (zmr_store_snapshot (store, 77, 2, counts, applied), 0);
+    cr_assert_eq (zmr_store_snapshot (store, 77, 2, ZMR_REDUCE_SUM, 5, counts, applied), 0);
     zmr_store_destroy (&store);
     size_t len;
     unsigned char *good = (unsigned char *) s_read_snap (&len);
@@ -426,4 +443,92 @@ Test (store, a_damaged_snapshot_is_refused_or_loads_never_crashes)
     free (good);
     zmr_u64set_destroy (&applied);
     zmr_counts_destroy (&counts);
+}
+
+//  Issue 16 part 2: a restarted reducer has its job's reduce and pair count
+//  back from the snapshot, with every value as it was, negative ones and
+//  the extremes too, and the table it loads merges by that reduce.
+Test (store, a_snapshot_keeps_the_reduce_the_pair_count_and_signed_values)
+{
+    const struct { const char *key; int64_t value; } pairs[] = {
+        { "low", INT64_MIN }, { "minus one", -1 }, { "zero", 0 }, { "high", INT64_MAX },
+        { "198.18.0.7", -4096 },
+    };
+    const size_t npairs = sizeof pairs / sizeof pairs[0];
+    for (int reduce = ZMR_REDUCE_SUM; reduce <= ZMR_REDUCE_MAX; reduce++) {
+        char error[256];
+        zmr_store_t *store = zmr_store_open (s_dir, S_PARTITION, error, sizeof error);
+        cr_assert_not_null (store, "%s", error);
+        zmr_counts_t *counts = zmr_counts_new ();
+        zmr_counts_set_reduce (counts, reduce);
+        zmr_u64set_t *applied = zmr_u64set_new ();
+        for (size_t i = 0; i < npairs; i++)
+            cr_assert_not_null (zmr_counts_add (counts, pairs[i].key, strlen (pairs[i].key),
+                                                (uint64_t) pairs[i].value, NULL));
+        zmr_u64set_insert_range (applied, 0, 40);
+        //  More pairs than 32 bits hold, as a long stream may apply.
+        const uint64_t pair_count = (1ull << 40) + 17 + (uint64_t) reduce;
+        cr_assert_eq (zmr_store_snapshot (store, 0x5eed, 2, reduce, pair_count, counts,
+                                          applied), 0);
+        zmr_store_destroy (&store);
+
+        s_loaded_t loaded;
+        cr_assert_eq (s_load (&loaded), 0, "%s", loaded.error);
+        cr_assert_eq (loaded.job, 0x5eed);
+        cr_assert_eq (loaded.reduce, reduce, "reduce %d came back as %d", reduce,
+                      loaded.reduce);
+        cr_assert_eq (loaded.pair_count, pair_count, "pair count %llu came back as %llu",
+                      (unsigned long long) pair_count,
+                      (unsigned long long) loaded.pair_count);
+        cr_assert_eq (zmr_counts_size (loaded.counts), npairs);
+        for (size_t i = 0; i < npairs; i++) {
+            zmr_entry_t *entry = zmr_counts_lookup (loaded.counts, pairs[i].key,
+                                                    strlen (pairs[i].key));
+            cr_assert_not_null (entry, "'%s' is gone", pairs[i].key);
+            cr_assert_eq ((int64_t) entry->count, pairs[i].value, "'%s': %lld, not %lld",
+                          pairs[i].key, (long long) (int64_t) entry->count,
+                          (long long) pairs[i].value);
+        }
+        //  The loaded table merges by the snapshot's reduce: -4096 and
+        //  4096 give 0 (sum), -4096 (min), 4096 (max).
+        zmr_entry_t *entry = zmr_counts_add (loaded.counts, "198.18.0.7", 10, 4096, NULL);
+        cr_assert_not_null (entry);
+        const int64_t merged[] = { 0, -4096, 4096 };
+        cr_assert_eq ((int64_t) entry->count, merged[reduce], "reduce %d merged to %lld",
+                      reduce, (long long) (int64_t) entry->count);
+        s_loaded_destroy (&loaded);
+        zmr_u64set_destroy (&applied);
+        zmr_counts_destroy (&counts);
+    }
+}
+
+//  The log's batches merge by the snapshot's reduce: a log holding batches
+//  with no snapshot beside it cannot be replayed right, and is refused
+//  with a reason (an empty one, or none, is a fresh start).
+Test (store, a_log_without_a_snapshot_is_refused_and_an_empty_one_is_a_fresh_start)
+{
+    char error[256];
+    zmr_store_t *store = zmr_store_open (s_dir, S_PARTITION, error, sizeof error);
+    cr_assert_not_null (store, "%s", error);
+    zmr_store_destroy (&store);
+    s_loaded_t loaded;
+    cr_assert_eq (s_load (&loaded), 0, "%s", loaded.error);
+    cr_assert (loaded.job == 0 && loaded.reduce == -1 && loaded.pair_count == 0
+               && loaded.frames == 0);
+    s_loaded_destroy (&loaded);
+
+    store = zmr_store_open (s_dir, S_PARTITION, error, sizeof error);
+    cr_assert_eq (zmr_store_append (store, "batch", 5), 0);
+    zmr_store_destroy (&store);
+    cr_assert_eq (s_load (&loaded), -1, "a log without its snapshot loaded");
+    cr_assert_not_null (strstr (loaded.error, "no snapshot"), "'%s'", loaded.error);
+    cr_assert_eq (loaded.frames, 0, "a frame was replayed");
+    s_loaded_destroy (&loaded);
+
+    //  Emptied by a reset (the log goes first), it is a fresh start again.
+    store = zmr_store_open (s_dir, S_PARTITION, error, sizeof error);
+    cr_assert_eq (zmr_store_reset (store), 0);
+    zmr_store_destroy (&store);
+    cr_assert_eq (s_load (&loaded), 0, "%s", loaded.error);
+    s_loaded_destroy (&loaded);
 }
