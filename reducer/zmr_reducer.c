@@ -278,6 +278,7 @@ s_apply (s_reducer_t *self, zmr_msg_t *msg, uint64_t *words)
     uint64_t total = 0;
     zmr_counts_t *window = NULL;
     uint64_t window_1 = 0;
+    uint32_t npairs = msg->npairs;      //  (zmr_msg_next_pair counts it down)
     if (!self->measured)
         s_measure (self);
     if (self->window_ms) {
@@ -312,7 +313,7 @@ s_apply (s_reducer_t *self, zmr_msg_t *msg, uint64_t *words)
         errno = ENOMEM;
         return -1;
     }
-    self->pair_count += msg->npairs;
+    self->pair_count += npairs;
     //  (Latency samples stop, bounded, while no sink takes them.)
     if (self->live_ms && self->nstamps < 2 * S_STAMPS_MAX) {
         if (s_grow ((void **) &self->stamps, self->nstamps + 1, &self->stamps_cap,
