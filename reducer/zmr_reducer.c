@@ -220,7 +220,8 @@ s_overflow_reason (s_reducer_t *self, const char *key, uint32_t len, uint64_t wi
         snprintf (window, sizeof window, " (window %llu)",
                   (unsigned long long) (window_1 - 1));
     snprintf (self->overflow, sizeof self->overflow,
-              "sum of key '%s%s' passes 64 bits in partition %u%s", shown, cut? "...": "",
+              "sum of key '%s%s' passes 64 bits in partition %u%s (overflow)", shown,
+              cut? "...": "",
               self->config->partition, window);
 }
 
