@@ -238,14 +238,18 @@ Test (util, a_journal_of_job_0_is_refused)
     msgpack_sbuffer_init (&sbuf);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-    msgpack_pack_array (&pk, 7);
+    msgpack_pack_array (&pk, 11);           //  Format version 2
     msgpack_pack_uint16 (&pk, 0x5A4A);
-    msgpack_pack_uint8 (&pk, 1);
+    msgpack_pack_uint8 (&pk, 2);
     msgpack_pack_uint64 (&pk, 0);           //  The job
     msgpack_pack_uint32 (&pk, 2);
     msgpack_pack_uint64 (&pk, 100);
     msgpack_pack_uint64 (&pk, 0);
     msgpack_pack_uint32 (&pk, 1);
+    msgpack_pack_uint32 (&pk, 0);           //  The word count, sum
+    msgpack_pack_uint32 (&pk, 0);
+    msgpack_pack_str (&pk, 0);              //  Its digest and label
+    msgpack_pack_str (&pk, 0);
     cr_assert_eq (zmr_records_append (fd, sbuf.data, sbuf.size), 0);
     close (fd);
     msgpack_sbuffer_destroy (&sbuf);

@@ -1587,9 +1587,11 @@ zmr_ventilator_run (const zmr_ventilator_config_t *config)
     s_sync_counts (&self);
     int code;
     if (self.phase == P_DONE) {
-        zmr_log (1, "job done: %llu words in %llu chunks",
+        zmr_log (1, "job done: %llu %s in %llu chunks, %llu pairs",
                  (unsigned long long) self.stat.words,
-                 (unsigned long long) self.stat.chunks_done);
+                 self.spec.kind == ZMR_JOB_WORDS? "words": "records",
+                 (unsigned long long) self.stat.chunks_done,
+                 (unsigned long long) s_counts (&self)->pairs);
         code = 0;
         //  Words left out change the result: said on stderr, not only in
         //  the status and the receipt.
