@@ -22,6 +22,8 @@
 #   (g) a plugin job with the example plugin (build/examples)
 #   (h) --stream --follow with a command job: each key's last line is its
 #       final value
+#   (i) a ventilator restarted on its --journal with another --map: exit 1
+#       naming both jobs
 # Each check prints one line. Usage: test_jobs.sh BINDIR [BUILDDIR].
 # Exit 0 all checks passed, 1 a check failed (said on stderr), 77 cannot
 # run here (no python3, no /usr/share/dict/words).
@@ -251,12 +253,14 @@ timeout -s KILL 300 "$bin/zmr" run --no-progress -m 2 -r 2 --chunk-size 64K --de
     "$f/in.fifo" 3>&- 2> "$f/run.err" &
 runner=$!
 pids+=("$runner")
-head -c "$half" "$log" >&3
+# (A writer blocks on a full FIFO if the job is gone: bounded.)
+timeout -s KILL 120 head -c "$half" "$log" >&3
 chunks_done() {
     timeout 10 "$bin/zmr-monitor" --json --once --wait-ms 5000 "ipc://$f/status" 2>/dev/null |
         python3 -c 'import json, sys; print(json.load(sys.stdin).get("chunks_done", 0))' 2>/dev/null
 }
-for _ in $(seq 300); do
+deadline=$((SECONDS + 120))
+while [ "$SECONDS" -lt "$deadline" ] && kill -0 "$runner" 2>/dev/null; do
     [ "$(chunks_done)" -ge 3 ] 2>/dev/null && break
     sleep 0.2
 done
@@ -267,7 +271,7 @@ reducer=$(pgrep -P "$zmr_pid" -x zmr-reducer | head -1)
 killed=""
 [ -n "$mapper" ] && kill -9 "$mapper" && killed="mapper"
 [ -n "$reducer" ] && kill -9 "$reducer" && killed="$killed reducer"
-tail -c +$((half + 1)) "$log" >&3
+timeout -s KILL 120 tail -c +$((half + 1)) "$log" >&3
 exec 3>&-
 wait "$runner"
 rc=$?
@@ -304,6 +308,28 @@ if [ "$rc" = 0 ] && cmp -s "$work/h.final" "$work/a.ref"; then
     pass "(h) --stream --follow: $(wc -l < "$work/h.follow") updates, each client's last is its total"
 else
     fail "(h) --stream --follow: rc $rc, the last lines differ from the totals: $(tail -3 "$work/h.err")"
+fi
+
+# --- (i) a journal is resumed only by its own job ------------------------------------------
+i="$work/i"
+mkdir -p "$i"
+vent_args=(--control "ipc://$i/control" --chunks "ipc://$i/chunks" --status "ipc://$i/status"
+           --journal "$i/job.journal")
+timeout -s KILL 60 "$bin/zmr-ventilator" "${vent_args[@]}" --map "awk '{print \$1}'" "$log" \
+    2> "$i/first.err" &
+first=$!
+pids+=("$first")
+for _ in $(seq 300); do [ -s "$i/job.journal" ] && break; sleep 0.1; done
+kill -TERM "$first"
+wait "$first"
+timeout -s KILL 60 "$bin/zmr-ventilator" "${vent_args[@]}" --map "awk '{print \$2}'" "$log" \
+    2> "$i/second.err"
+rc=$?
+if [ "$rc" = 1 ] && grep -q "'awk '{print \$1}'' (command" "$i/second.err" \
+&& grep -q "'awk '{print \$2}'' (command" "$i/second.err"; then
+    pass "(i) a journal of another job definition: exit 1 naming both"
+else
+    fail "(i) a journal of another job: rc $rc (1 expected): $(cat "$i/second.err")"
 fi
 
 exit "$failed"
