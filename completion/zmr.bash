@@ -3,7 +3,8 @@
 # The options are read from the program's own --help each time you press
 # TAB (it takes a few milliseconds), so they cannot drift from what the
 # program takes. An option's argument is completed as a file when --help
-# names it FILE, as a directory when DIR. Installed under each program's
+# names it FILE or PATH, as a directory when DIR, as a command when
+# COMMAND (--map). Installed under each program's
 # name in share/bash-completion/completions, where bash-completion loads
 # it on first use; or source this file from ~/.bashrc. Needs no helper of
 # the bash-completion package.
@@ -78,7 +79,9 @@ _zmr_complete()
         if [[ -n $arg ]]; then
             case $arg in
                 *DIR*) COMPREPLY=($(compgen -d -- "$cur")) ;;
-                *FILE*) COMPREPLY=($(compgen -f -- "$cur")) ;;
+                *FILE* | PATH) COMPREPLY=($(compgen -f -- "$cur")) ;;
+                # --map=COMMAND: a program to start the command with
+                COMMAND) COMPREPLY=($(compgen -c -- "$cur")) ;;
             esac
             compopt -o filenames 2>/dev/null
             return 0

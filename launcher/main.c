@@ -11,7 +11,21 @@ s_help (void)
 "Count the words of FILEs (none or '-': standard input) with the whole zmr\n"
 "pipeline on this machine: a ventilator, mappers, reducers and a sink, each\n"
 "its own process. Writes 'word<TAB>count' lines, most frequent first, ties in\n"
-"byte order.\n"
+"byte order. With --map or --plugin, runs your own job instead: its\n"
+"'key<TAB>value' lines, the largest value first, ties in byte order.\n"
+"\n"
+"Your own job (README, 'Your own jobs'):\n"
+"      --map=COMMAND     map each chunk of whole lines with COMMAND (sh -c; the\n"
+"                        chunk on its stdin); each line it prints is a pair,\n"
+"                        KEY<TAB>VALUE (a signed 64-bit integer) or a line\n"
+"                        without TAB (the line, 1). A chunk whose command\n"
+"                        fails goes to another mapper, and after --poison-limit\n"
+"                        failures is quarantined (exit 3)\n"
+"      --plugin=PATH     map with the C plugin PATH (zmr_plugin.h), per line\n"
+"      --reduce=OP       merge a key's values by sum (default), min or max\n"
+"      --map-timeout=DURATION\n"
+"                        a map command running longer on one chunk fails it\n"
+"                        (e.g. 30s, 5m; default: the mapper's, 10m)\n"
 "\n"
 "  -m, --mappers=N       mapper processes, 1..256 (default: number of cores)\n"
 "  -r, --reducers=N      reducer processes (partitions), 1..%d (default: half\n"
@@ -24,8 +38,8 @@ s_help (void)
 "                        zmr-verify-receipt RESULT FILE (scripts/verify-receipt\n"
 "                        in the source tree)\n"
 "      --chunk-size=SIZE\n"
-"                        bytes per chunk, cut at whitespace (default 4M; 1M\n"
-"                        with --stream)\n"
+"                        bytes per chunk, cut at whitespace (at line ends for\n"
+"                        --map and --plugin) (default 4M; 1M with --stream)\n"
 "      --dead-ms=MS      silence after which a worker is dead (default 3000)\n"
 "      --poison-limit=N  mappers that may die on one chunk before it is\n"
 "                        quarantined and the job finishes without it (exit 3;\n"
@@ -124,7 +138,7 @@ s_run (int argc, char *argv[])
            O_NO_PROGRESS, O_STATS, O_MAP_COST, O_STREAM, O_FOLLOW, O_SNAPSHOT, O_PUBLISH,
            O_FLUSH_MS, O_LIVE_MS, O_FOLLOW_MS, O_WINDOW, O_WINDOW_DIR, O_MAX_DISTINCT,
            O_CURVE, O_REQUIRE_CURVE, O_MAX_WORD, O_MAX_MESSAGE, O_VERSION, O_FORCE,
-           O_HTTP, O_HTTP_LINGER };
+           O_HTTP, O_HTTP_LINGER, O_MAP, O_PLUGIN, O_REDUCE, O_MAP_TIMEOUT };
     static const struct option options[] = {
         { "mappers", required_argument, NULL, 'm' },
         { "reducers", required_argument, NULL, 'r' },
@@ -157,6 +171,10 @@ s_run (int argc, char *argv[])
         { "max-message", required_argument, NULL, O_MAX_MESSAGE },
         { "window", required_argument, NULL, O_WINDOW },
         { "window-dir", required_argument, NULL, O_WINDOW_DIR },
+        { "map", required_argument, NULL, O_MAP },
+        { "plugin", required_argument, NULL, O_PLUGIN },
+        { "reduce", required_argument, NULL, O_REDUCE },
+        { "map-timeout", required_argument, NULL, O_MAP_TIMEOUT },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, O_VERSION },
@@ -209,6 +227,21 @@ s_run (int argc, char *argv[])
                 config.stream = true;
                 break;
             case O_WINDOW_DIR: config.window_dir = optarg; break;
+            case O_MAP:
+                if (config.map)
+                    zmr_usage_error ("option --map: given twice (a job has one map)");
+                config.map = optarg;
+                break;
+            case O_PLUGIN:
+                if (config.plugin)
+                    zmr_usage_error ("option --plugin: given twice (a job has one map)");
+                config.plugin = optarg;
+                break;
+            case O_REDUCE: config.reduce = optarg; break;
+            case O_MAP_TIMEOUT:
+                config.map_timeout_ms = zmr_option_duration ("--map-timeout", optarg, 1,
+                                                             7 * 86400000ull);
+                break;
             case O_MAX_MESSAGE:
                 config.max_message = zmr_option_size ("--max-message", optarg, ZMR_MIN_MAX_MESSAGE,
                                                       ZMR_DEFAULT_MAX_MESSAGE);
@@ -233,6 +266,14 @@ s_run (int argc, char *argv[])
         zmr_usage_error ("option --http-linger needs --http");
     if (config.window_dir && !config.window_ms)
         zmr_usage_error ("option --window-dir needs --window");
+    if (config.map_timeout_ms && !config.map && !config.plugin)
+        zmr_usage_error ("option --map-timeout needs --map or --plugin");
+    //  The job is checked here, before anything starts: a usage error is
+    //  said once, by zmr run, not by a ventilator started again and again.
+    static zmr_job_t spec;
+    char error[512];
+    if (zmr_job_define (&spec, config.map, config.plugin, config.reduce, error, sizeof error))
+        zmr_usage_error ("%s", error);
     if (config.stream && !chunk_set)
         config.chunk_size = ZMR_STREAM_CHUNK;
     config.chunk_size = zmr_option_chunk_fit (config.chunk_size, chunk_set);

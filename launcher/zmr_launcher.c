@@ -401,6 +401,13 @@ s_start_ventilator (s_launcher_t *self)
         zmr_argv_add (argv, "--by-reference");
     if (config->max_word)
         zmr_argv_addf (argv, "--max-word=%llu", (unsigned long long) config->max_word);
+    //  The job: the ventilator names it (kind and digest) in WELCOME.
+    if (config->map)
+        zmr_argv_addf (argv, "--map=%s", config->map);
+    if (config->plugin)
+        zmr_argv_addf (argv, "--plugin=%s", config->plugin);
+    if (config->reduce)
+        zmr_argv_addf (argv, "--reduce=%s", config->reduce);
     if (config->window_ms)
         zmr_argv_addf (argv, "--window-ms=%llu", (unsigned long long) config->window_ms);
     if (config->flush_ms)
@@ -494,6 +501,15 @@ s_start_mapper (s_launcher_t *self, uint32_t m)
     zmr_argv_add (argv, "--once");
     if (config->map_cost)
         zmr_argv_addf (argv, "--map-cost=%u", config->map_cost);
+    //  What this mapper may run: the job's own definition, so that it
+    //  accepts the digest the ventilator names (a mapper runs nothing a
+    //  message names; docs/security.md).
+    if (config->map)
+        zmr_argv_addf (argv, "--map=%s", config->map);
+    if (config->plugin)
+        zmr_argv_addf (argv, "--plugin=%s", config->plugin);
+    if (config->map_timeout_ms)
+        zmr_argv_addf (argv, "--map-timeout=%llums", (unsigned long long) config->map_timeout_ms);
     if (s_verbosity (config, verbose, sizeof verbose))
         zmr_argv_add (argv, verbose);
     snprintf (name, sizeof name, "mapper-%u", m);

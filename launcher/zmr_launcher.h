@@ -38,6 +38,11 @@ typedef struct {
     uint64_t max_message;        //  Every process's --max-message (0: default)
     uint64_t window_ms;          //  Tumbling windows (0: none)
     const char *window_dir;      //  Where the sink writes them, or NULL
+    const char *map;             //  The job's map command (--map), or NULL
+    const char *plugin;          //  ... or its plugin (--plugin), or NULL;
+                                 //  neither: the word count
+    const char *reduce;          //  --reduce (sum, min, max), or NULL: sum
+    uint64_t map_timeout_ms;     //  Mappers' --map-timeout (0: theirs)
     int verbose;                 //  Passed on to the roles
     const char *const *inputs;   //  Paths, "-" for stdin
     size_t ninputs;              //  Number of inputs

@@ -1,9 +1,12 @@
-/*  zmr_journal: records of the zmr_store file format. Header record:
-    [0x5A4A, 1, job, R, chunk_size, input_bytes, inputs]; in a journal
-    written anew, a summary right after it: [chunks, words, too_long,
-    bytes, input, offset]; chunk cut (before it is issued): [chunk, input,
-    offset, length]; completed chunk: [chunk, words] or [chunk, words, words
-    over --max-word]. Decoded with the bounded reader. */
+/*  zmr_journal: records of the zmr_store file format, version 2 (jobs).
+    Header record: [0x5A4A, 2, job, R, chunk_size, input_bytes, inputs,
+    job_kind, reduce, digest, label]; in a journal written anew, a summary
+    right after it: [chunks, words, too_long, bytes, input, offset, pairs];
+    chunk cut (before it is issued): [chunk, input, offset, length];
+    completed chunk: [chunk, words, pairs] or, with words over --max-word,
+    [chunk, words, pairs, too_long, 0] (5 elements: 4 are a cut). Version 1
+    (before jobs: no job in the header, no pairs) is refused, saying so.
+    Decoded with the bounded reader. */
 #include "zmr.h"
 #include <assert.h>
 #include <errno.h>
@@ -12,13 +15,17 @@
 #include <unistd.h>
 
 #define S_SIGNATURE 0x5A4A
-#define S_VERSION   1
+#define S_VERSION   2
 
 struct _zmr_journal_t {
     char *path;                  //  The journal file
     int fd;                      //  Open for append
-    zmr_counts_t *done;          //  Chunk id (8 bytes) -> words, completed
+    zmr_counts_t *done;          //  Chunk id (8 bytes) -> index in done_recs,
+                                 //  too_long in aux: completed chunks
+    uint64_t (*done_recs)[2];    //  Their words and pairs
+    size_t done_cap;             //  Allocated in done_recs
     size_t loaded;               //  Completed chunks found at open
+    uint64_t old_version;        //  A header of another version was read
     bool have_header;            //  A header was read: an old job
     zmr_journal_cut_t *cuts;     //  Cuts found at open, chunk i at [i]
     size_t ncuts;                //  Number of them
@@ -33,6 +40,32 @@ struct _zmr_journal_t {
     char *temp;                  //  While written anew: the new file's path
 };
 
+//  Keeps a completed chunk's counts (the last record of a chunk wins).
+static int
+s_remember (zmr_journal_t *self, uint64_t chunk, uint64_t words, uint32_t too_long,
+            uint64_t pairs)
+{
+    bool is_new;
+    zmr_entry_t *entry = zmr_counts_add (self->done, &chunk, sizeof chunk, 0, &is_new);
+    if (!entry)
+        return -1;
+    if (is_new) {
+        if (self->loaded == self->done_cap) {
+            size_t cap = self->done_cap? self->done_cap * 2: 256;
+            uint64_t (*recs)[2] = realloc (self->done_recs, cap * sizeof *recs);
+            if (!recs)
+                return -1;      //  (the entry stays: the open fails anyway)
+            self->done_recs = recs;
+            self->done_cap = cap;
+        }
+        entry->count = self->loaded++;
+    }
+    self->done_recs[entry->count][0] = words;
+    self->done_recs[entry->count][1] = pairs;
+    entry->aux = too_long;
+    return 0;
+}
+
 static int
 s_read_record (const void *data, size_t len, void *arg)
 {
@@ -43,22 +76,31 @@ s_read_record (const void *data, size_t len, void *arg)
     if (zmr_mpr_array (&r, &n))
         return -1;
     if (!self->have_header) {
-        uint64_t signature, version, reducers, inputs;
+        uint64_t signature = 0, version = 0, reducers, inputs, kind, reduce;
         zmr_journal_header_t *h = &self->header;
-        if (n != 7 || zmr_mpr_uint (&r, &signature) || signature != S_SIGNATURE
-        ||  zmr_mpr_uint (&r, &version) || version != S_VERSION
+        if (n >= 2 && zmr_mpr_uint (&r, &signature) == 0 && signature == S_SIGNATURE
+        &&  zmr_mpr_uint (&r, &version) == 0 && version != S_VERSION) {
+            self->old_version = version ? version : UINT64_MAX;
+            return -1;
+        }
+        if (n != 11 || signature != S_SIGNATURE || version != S_VERSION
         ||  zmr_mpr_uint (&r, &h->job) || zmr_mpr_uint (&r, &reducers)
         ||  zmr_mpr_uint (&r, &h->chunk_size) || zmr_mpr_uint (&r, &h->input_bytes)
-        ||  zmr_mpr_uint (&r, &inputs) || zmr_mpr_finish (&r)
-        ||  reducers > UINT32_MAX || inputs > UINT32_MAX || h->job == 0)
+        ||  zmr_mpr_uint (&r, &inputs) || zmr_mpr_uint (&r, &kind)
+        ||  zmr_mpr_uint (&r, &reduce) || zmr_mpr_cstr (&r, h->digest, sizeof h->digest)
+        ||  zmr_mpr_cstr (&r, h->label, sizeof h->label) || zmr_mpr_finish (&r)
+        ||  reducers > UINT32_MAX || inputs > UINT32_MAX || h->job == 0
+        ||  kind > UINT32_MAX || reduce > UINT32_MAX)
             return -1;          //  (job 0 means "none yet" to every role)
         h->reducers = (uint32_t) reducers;
         h->inputs = (uint32_t) inputs;
+        h->job_kind = (uint32_t) kind;
+        h->reduce = (uint32_t) reduce;
         self->have_header = true;
         return 0;
     }
-    uint64_t chunk, words;
-    if (n == 6) {
+    uint64_t chunk, words, pairs;
+    if (n == 7) {
         //  A summary: only right after the header, once
         zmr_journal_summary_t *s = &self->summary;
         uint64_t input;
@@ -66,7 +108,8 @@ s_read_record (const void *data, size_t len, void *arg)
         ||  zmr_mpr_uint (&r, &s->chunks) || zmr_mpr_uint (&r, &s->words)
         ||  zmr_mpr_uint (&r, &s->too_long) || zmr_mpr_uint (&r, &s->bytes)
         ||  zmr_mpr_uint (&r, &input) || input >= self->header.inputs
-        ||  zmr_mpr_uint (&r, &s->offset) || s->chunks == 0 || zmr_mpr_finish (&r))
+        ||  zmr_mpr_uint (&r, &s->offset) || zmr_mpr_uint (&r, &s->pairs)
+        ||  s->chunks == 0 || zmr_mpr_finish (&r))
             return -1;
         s->input = (uint32_t) input;
         self->have_summary = true;
@@ -94,20 +137,15 @@ s_read_record (const void *data, size_t len, void *arg)
         self->cuts [self->ncuts++] = cut;
         return 0;
     }
-    //  [chunk, words], or with words over --max-word: [chunk, words, long].
-    uint64_t too_long = 0;
-    if ((n != 2 && n != 3) || zmr_mpr_uint (&r, &chunk) || zmr_mpr_uint (&r, &words)
-    ||  (n == 3 && zmr_mpr_uint (&r, &too_long)) || too_long > UINT32_MAX
-    ||  zmr_mpr_finish (&r))
+    //  [chunk, words, pairs], or with words over --max-word: [chunk, words,
+    //  pairs, too_long, 0].
+    uint64_t too_long = 0, zero = 0;
+    if ((n != 3 && n != 5) || zmr_mpr_uint (&r, &chunk) || zmr_mpr_uint (&r, &words)
+    ||  zmr_mpr_uint (&r, &pairs)
+    ||  (n == 5 && (zmr_mpr_uint (&r, &too_long) || zmr_mpr_uint (&r, &zero)))
+    ||  too_long > UINT32_MAX || zero != 0 || zmr_mpr_finish (&r))
         return -1;
-    bool is_new;
-    zmr_entry_t *entry = zmr_counts_add (self->done, &chunk, sizeof chunk, 0, &is_new);
-    if (!entry)
-        return -1;
-    entry->count = words;
-    entry->aux = (uint32_t) too_long;
-    self->loaded += is_new;
-    return 0;
+    return s_remember (self, chunk, words, (uint32_t) too_long, pairs);
 }
 
 //  Appends the record packed in self->sbuf. Returns 0 or -1.
@@ -126,7 +164,7 @@ s_append_header (zmr_journal_t *self)
 {
     const zmr_journal_header_t *header = &self->header;
     msgpack_packer *pk = &self->pk;
-    msgpack_pack_array (pk, 7);
+    msgpack_pack_array (pk, 11);
     msgpack_pack_uint16 (pk, S_SIGNATURE);
     msgpack_pack_uint8 (pk, S_VERSION);
     msgpack_pack_uint64 (pk, header->job);
@@ -134,6 +172,14 @@ s_append_header (zmr_journal_t *self)
     msgpack_pack_uint64 (pk, header->chunk_size);
     msgpack_pack_uint64 (pk, header->input_bytes);
     msgpack_pack_uint32 (pk, header->inputs);
+    msgpack_pack_uint32 (pk, header->job_kind);
+    msgpack_pack_uint32 (pk, header->reduce);
+    size_t len = strnlen (header->digest, sizeof header->digest - 1);
+    msgpack_pack_str (pk, len);
+    msgpack_pack_str_body (pk, header->digest, len);
+    len = strnlen (header->label, sizeof header->label - 1);
+    msgpack_pack_str (pk, len);
+    msgpack_pack_str_body (pk, header->label, len);
     return s_append (self);
 }
 
@@ -161,7 +207,16 @@ zmr_journal_open (const char *path, zmr_journal_header_t *header,
     }
     uint64_t bytes;
     if (zmr_records_read (self->fd, s_read_record, self, &bytes)) {
-        snprintf (errbuf, errlen, "journal '%s' is corrupt", path);
+        if (self->old_version)
+            snprintf (errbuf, errlen,
+                      "journal '%s' is of format version %llu, this zmr writes version %d "
+                      "(jobs): finish its job with the zmr that wrote it, or remove it "
+                      "to start afresh", path,
+                      self->old_version == UINT64_MAX? 0ull
+                                                     : (unsigned long long) self->old_version,
+                      S_VERSION);
+        else
+            snprintf (errbuf, errlen, "journal '%s' is corrupt", path);
         goto fail;
     }
     if (self->have_header) {
@@ -174,6 +229,19 @@ zmr_journal_open (const char *path, zmr_journal_header_t *header,
                       "%llu input bytes): remove it to start afresh", path,
                       (unsigned long long) h->job, h->reducers,
                       (unsigned long long) h->input_bytes);
+            goto fail;
+        }
+        if (header->job_kind != h->job_kind || header->reduce != h->reduce
+        ||  strcmp (header->digest, h->digest)) {
+            const char *kind = zmr_job_kind_name ((int) h->job_kind);
+            const char *reduce = zmr_reduce_name ((int) h->reduce);
+            snprintf (errbuf, errlen,
+                      "journal '%s' is of job '%s' (%s, reduce %s, digest %.12s), not "
+                      "'%s' (%s, reduce %s, digest %.12s): resume it with that job's "
+                      "definition, or remove it to start afresh", path, h->label,
+                      kind? kind: "?", reduce? reduce: "?", h->digest, header->label,
+                      zmr_job_kind_name ((int) header->job_kind),
+                      zmr_reduce_name ((int) header->reduce), header->digest);
             goto fail;
         }
         header->job = h->job;
@@ -204,6 +272,7 @@ zmr_journal_destroy (zmr_journal_t **self_p)
     if (self->fd >= 0)
         close (self->fd);
     zmr_counts_destroy (&self->done);
+    free (self->done_recs);
     msgpack_sbuffer_destroy (&self->sbuf);
     free (self->cuts);
     free (self->path);
@@ -212,13 +281,17 @@ zmr_journal_destroy (zmr_journal_t **self_p)
 }
 
 int
-zmr_journal_done (zmr_journal_t *self, uint64_t chunk, uint64_t words, uint32_t too_long)
+zmr_journal_done (zmr_journal_t *self, uint64_t chunk, uint64_t words, uint32_t too_long,
+                  uint64_t pairs)
 {
-    msgpack_pack_array (&self->pk, too_long? 3: 2);
+    msgpack_pack_array (&self->pk, too_long? 5: 3);
     msgpack_pack_uint64 (&self->pk, chunk);
     msgpack_pack_uint64 (&self->pk, words);
-    if (too_long)
+    msgpack_pack_uint64 (&self->pk, pairs);
+    if (too_long) {
         msgpack_pack_uint32 (&self->pk, too_long);
+        msgpack_pack_uint8 (&self->pk, 0);
+    }
     return s_append (self);
 }
 
@@ -248,12 +321,14 @@ zmr_journal_resumed (zmr_journal_t *self)
 
 bool
 zmr_journal_was_done (zmr_journal_t *self, uint64_t chunk, uint64_t *words,
-                      uint32_t *too_long)
+                      uint32_t *too_long, uint64_t *pairs)
 {
     zmr_entry_t *entry = zmr_counts_lookup (self->done, &chunk, sizeof chunk);
     if (entry) {
-        *words = entry->count;
+        *words = self->done_recs[entry->count][0];
         *too_long = entry->aux;
+        if (pairs)
+            *pairs = self->done_recs[entry->count][1];
     }
     return entry != NULL;
 }
@@ -292,13 +367,14 @@ zmr_journal_rewrite_begin (zmr_journal_t *self, const zmr_journal_summary_t *sum
     self->fd = fd;
     msgpack_packer *pk = &self->pk;
     int rc = s_append_header (self);
-    msgpack_pack_array (pk, 6);
+    msgpack_pack_array (pk, 7);
     msgpack_pack_uint64 (pk, summary->chunks);
     msgpack_pack_uint64 (pk, summary->words);
     msgpack_pack_uint64 (pk, summary->too_long);
     msgpack_pack_uint64 (pk, summary->bytes);
     msgpack_pack_uint32 (pk, summary->input);
     msgpack_pack_uint64 (pk, summary->offset);
+    msgpack_pack_uint64 (pk, summary->pairs);
     if (s_append (self) || rc) {
         int err = errno;
         zmr_journal_rewrite_end (self, false);

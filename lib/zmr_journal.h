@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "zmr_job.h"
 
 typedef struct _zmr_journal_t zmr_journal_t;
 
@@ -20,6 +21,10 @@ typedef struct {
     uint64_t chunk_size;     //  Chunks are cut the same way on resume
     uint64_t input_bytes;    //  Sum of the input sizes
     uint32_t inputs;         //  Number of inputs
+    uint32_t job_kind;       //  The job run (zmr_job.h): a journal is
+    uint32_t reduce;         //  resumed only by the same definition
+    char digest[ZMR_DIGEST_HEX];
+    char label[ZMR_JOB_LABEL_MAX];  //  For the refusal's message
 } zmr_journal_header_t;
 
 typedef struct {
@@ -36,11 +41,14 @@ typedef struct {
     uint64_t bytes;          //  Their bytes
     uint32_t input;          //  Where chunk `chunks` starts: its input
     uint64_t offset;         //  ... and the offset in it
+    uint64_t pairs;          //  Pairs in their batches
 } zmr_journal_summary_t;
 
 //  Opens the journal at path. A new or empty journal gets header; an
-//  existing one must match header (job, when given, R, chunk size, inputs)
-//  and its completed chunks are loaded; header->job is set to the journal's
+//  existing one must match header (job, when given, R, chunk size, inputs,
+//  and the job's kind, digest and reduce) and be of this format's version
+//  (2: one before jobs is refused, saying so), and its completed chunks are
+//  loaded; header->job is set to the journal's
 //  job (a new journal takes header->job, or a random one if it is 0).
 //  Returns NULL with a one-line reason in errbuf otherwise.
 zmr_journal_t *
@@ -52,9 +60,11 @@ void
     zmr_journal_destroy (zmr_journal_t **self_p);
 
 //  Records that chunk is complete with words words counted and too_long
-//  left out (over --max-word). Returns 0 or -1.
+//  left out (over --max-word), and pairs pairs in its batches. Returns 0
+//  or -1.
 int
-    zmr_journal_done (zmr_journal_t *self, uint64_t chunk, uint64_t words, uint32_t too_long);
+    zmr_journal_done (zmr_journal_t *self, uint64_t chunk, uint64_t words,
+                      uint32_t too_long, uint64_t pairs);
 
 //  Records where chunk was cut, before it goes out. Returns 0 or -1.
 int
@@ -91,10 +101,11 @@ int
 bool
     zmr_journal_resumed (zmr_journal_t *self);
 
-//  Whether chunk was complete before; sets *words and *too_long then.
+//  Whether chunk was complete before; sets *words, *too_long and *pairs
+//  (may be NULL) then.
 bool
     zmr_journal_was_done (zmr_journal_t *self, uint64_t chunk, uint64_t *words,
-                          uint32_t *too_long);
+                          uint32_t *too_long, uint64_t *pairs);
 
 //  Completed chunks loaded at open.
 size_t

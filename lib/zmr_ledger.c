@@ -86,6 +86,7 @@ zmr_ledger_resume (zmr_ledger_t *self, const zmr_journal_summary_t *summary)
     self->counts.bytes_read = self->counts.bytes_done = summary->bytes;
     self->counts.words = summary->words;
     self->counts.words_too_long = summary->too_long;
+    self->counts.pairs = summary->pairs;
     for (uint32_t p = 0; p < self->reducers; p++)
         self->acks_by[p] = summary->chunks;
 }
@@ -167,7 +168,7 @@ zmr_ledger_add (zmr_ledger_t *self, char *data, size_t len, uint32_t input,
 
 int64_t
 zmr_ledger_add_done (zmr_ledger_t *self, size_t len, uint32_t input, uint64_t offset,
-                     uint64_t stamp, uint64_t words, uint32_t too_long)
+                     uint64_t stamp, uint64_t words, uint32_t too_long, uint64_t pairs)
 {
     zmr_ledger_entry_t *entry = s_append (self, len, input, offset, stamp);
     if (!entry)
@@ -175,6 +176,7 @@ zmr_ledger_add_done (zmr_ledger_t *self, size_t len, uint32_t input, uint64_t of
     entry->state = ZMR_LEDGER_DONE;
     entry->words = words;
     entry->too_long = too_long;
+    entry->pairs = pairs;
     entry->has_words = entry->counted = true;
     self->counts.chunks_read++;
     self->counts.bytes_read += len;
@@ -182,6 +184,7 @@ zmr_ledger_add_done (zmr_ledger_t *self, size_t len, uint32_t input, uint64_t of
     self->counts.bytes_done += len;
     self->counts.words += words;
     self->counts.words_too_long += too_long;
+    self->counts.pairs += pairs;
     for (uint32_t p = 0; p < self->reducers; p++)
         self->acks_by[p]++;
     if (self->first_open == self->nchunks)
@@ -252,9 +255,9 @@ s_skip_done (zmr_ledger_t *self)
         self->first_open++;
 }
 
-//  Adds a done chunk's words to the total, once, as soon as both its last
-//  ACK and a MAPPED (which says how many words it has) are in: ACKs cannot
-//  tell, a reducer that drops a duplicate does not count it again. Returns
+//  Adds a done chunk's words and pairs to the totals, once, as soon as both
+//  its last ACK and a MAPPED (which says how many it has) are in: ACKs
+//  cannot tell, a reducer that drops a duplicate does not count it again. Returns
 //  true if it counted it now.
 static bool
 s_count (zmr_ledger_t *self, zmr_ledger_entry_t *entry)
@@ -265,6 +268,7 @@ s_count (zmr_ledger_t *self, zmr_ledger_entry_t *entry)
     self->uncounted--;
     self->counts.words += entry->words;
     self->counts.words_too_long += entry->too_long;
+    self->counts.pairs += entry->pairs;
     //  Its bytes were kept for a recount until now.
     free (entry->data);
     entry->data = NULL;
@@ -287,7 +291,7 @@ zmr_ledger_take (zmr_ledger_t *self, uint64_t id, uint32_t holder, int64_t now)
 
 int
 zmr_ledger_mapped (zmr_ledger_t *self, uint64_t id, uint32_t holder, uint64_t words,
-                   uint32_t too_long, int64_t now)
+                   uint32_t too_long, uint64_t pairs, int64_t now)
 {
     if (!zmr_ledger_entry (self, id))
         return -1;
@@ -296,6 +300,7 @@ zmr_ledger_mapped (zmr_ledger_t *self, uint64_t id, uint32_t holder, uint64_t wo
     if (!entry->has_words) {
         entry->words = words;
         entry->too_long = too_long;
+        entry->pairs = pairs;
         entry->has_words = true;
         counted = s_count (self, entry);
     }
@@ -357,12 +362,13 @@ s_quarantine (zmr_ledger_t *self, uint64_t id)
     item->offset = entry->offset;
     item->length = entry->len;
     zmr_log (0, "quarantined chunk %llu ('%s', offset %llu, %zu bytes): "
-             "%u mappers died mapping it", (unsigned long long) id, item->file,
+             "%u mappers died or failed mapping it", (unsigned long long) id, item->file,
              (unsigned long long) entry->offset, entry->len, entry->crashes);
     entry->state = ZMR_LEDGER_DONE;
     entry->counted = entry->has_words = true;
     entry->quarantined = true;
     entry->words = 0;
+    entry->pairs = 0;
     if (id < self->first_quarantined)
         self->first_quarantined = id;
     free (entry->data);
@@ -392,6 +398,26 @@ zmr_ledger_mapper_gone (zmr_ledger_t *self, uint32_t holder, const char *why, bo
             rc |= s_requeue (self, id, why);
     }
     return rc? -1: 0;
+}
+
+int
+zmr_ledger_map_failed (zmr_ledger_t *self, uint64_t id, uint32_t holder, const char *why)
+{
+    if (!zmr_ledger_entry (self, id))
+        return 0;
+    zmr_ledger_entry_t *entry = s_at (self, id);
+    //  Only the attempt in a mapper's hands can fail: a FAILED for a chunk
+    //  mapped (by another), done, or already back in line says nothing new.
+    //  (A FAILED may come before its TAKE is read: ISSUED counts too.)
+    if (entry->state != ZMR_LEDGER_ISSUED && entry->state != ZMR_LEDGER_TAKEN)
+        return 0;
+    if (entry->state == ZMR_LEDGER_TAKEN && holder && entry->holder && entry->holder != holder)
+        return 0;
+    //  Counted like a mapper dying on it: a chunk that fails wherever it
+    //  goes is poison, and is given up on rather than tried for ever.
+    if (++entry->crashes >= self->poison_limit)
+        return s_quarantine (self, id)? -1: 1;
+    return s_requeue (self, id, why)? -1: 1;
 }
 
 int
@@ -507,6 +533,7 @@ zmr_ledger_compact (zmr_ledger_t *self, uint64_t keep)
         const zmr_ledger_entry_t *entry = s_at (self, id);
         self->forgotten.words += entry->words;
         self->forgotten.too_long += entry->too_long;
+        self->forgotten.pairs += entry->pairs;
         self->forgotten.bytes += entry->len;
     }
     self->forgotten.chunks = low;

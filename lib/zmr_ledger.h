@@ -10,7 +10,10 @@
     issue, 2 x dead_ms for its second, 4 x from its third. A re-issue can only
     cost duplicate work, which the reducers drop; it can never lose or double
     a count. A chunk's words count once, from its first MAPPED, when it is
-    DONE; a chunk that killed poison_limit mappers is quarantined.
+    DONE, and so do the pairs its batches hold (the end-of-job check of
+    every job: the sink's DONE says how many pairs the reducers applied);
+    a chunk that killed poison_limit mappers, or failed in their hands
+    (FAILED), is quarantined.
 
     The ledger knows no socket, file or clock: the ventilator passes the
     time in, asks it what to issue, tells it what it heard, and does the
@@ -48,9 +51,11 @@ typedef struct {
     uint8_t *acked;          //  R flags until DONE (owned)
     uint64_t words;          //  Words in the chunk, from its first MAPPED
     uint32_t too_long;       //  ... and words over --max-word, left out
-    bool has_words;          //  A MAPPED told words
+    uint64_t pairs;          //  Pairs in its batches, from its first MAPPED
+    bool has_words;          //  A MAPPED told words (and pairs)
     bool counted;            //  Done and its words added to the total
-    uint32_t crashes;        //  Mappers that died holding it
+    uint32_t crashes;        //  Mappers that died holding it, or failed
+                             //  mapping it (FAILED)
     uint64_t stamp;          //  When its text came in (ms since the epoch)
     bool recount;            //  Done, words unknown: queued to be mapped again
     bool quarantined;        //  Given up on: DONE without words
@@ -67,6 +72,9 @@ typedef struct {
     uint64_t in_flight;          //  Cut and not done
     uint64_t words;              //  Words in done chunks, each counted once
     uint64_t words_too_long;     //  ... and words over --max-word, left out
+    uint64_t pairs;              //  Pairs in done chunks' batches, each
+                                 //  chunk counted once: what the sink's
+                                 //  DONE must say the reducers applied
     uint64_t chunks_quarantined; //  Chunks that kept killing mappers
 } zmr_ledger_counts_t;
 
@@ -104,12 +112,12 @@ int64_t
                     uint64_t offset, uint64_t stamp);
 
 //  Appends the next chunk cut, which a journal says every reducer applied
-//  before a restart, with its words: DONE and counted, never issued.
-//  Returns its id, or -1 on out-of-memory (ledger unchanged).
+//  before a restart, with its words and pairs: DONE and counted, never
+//  issued. Returns its id, or -1 on out-of-memory (ledger unchanged).
 int64_t
     zmr_ledger_add_done (zmr_ledger_t *self, size_t len, uint32_t input,
                          uint64_t offset, uint64_t stamp, uint64_t words,
-                         uint32_t too_long);
+                         uint32_t too_long, uint64_t pairs);
 
 //  The chunk to issue next, its id in *id, or NULL when none is in line.
 //  Entries queued twice and handled meanwhile are dropped from the line.
@@ -125,13 +133,27 @@ void
 void
     zmr_ledger_take (zmr_ledger_t *self, uint64_t id, uint32_t holder, int64_t now);
 
-//  A mapper (holder, 0 if unknown) said MAPPED for chunk id with its words.
-//  The first MAPPED's words are the chunk's; a later one's are ignored.
-//  Returns -1 for a chunk not held (not cut, or forgotten), 1 if the
-//  chunk's words were added to the total now (journal it), else 0.
+//  A mapper (holder, 0 if unknown) said MAPPED for chunk id with its words
+//  and the pairs it sent in its batches. The first MAPPED's are the
+//  chunk's; a later one's are ignored (a map is deterministic: a re-issue
+//  sends the same pairs, which the reducers drop). Returns -1 for a chunk
+//  not held (not cut, or forgotten), 1 if the chunk's words and pairs were
+//  added to the totals now (journal it), else 0.
 int
     zmr_ledger_mapped (zmr_ledger_t *self, uint64_t id, uint32_t holder,
-                       uint64_t words, uint32_t too_long, int64_t now);
+                       uint64_t words, uint32_t too_long, uint64_t pairs,
+                       int64_t now);
+
+//  A mapper (holder, 0 if unknown) said FAILED for chunk id: its map failed
+//  there (the command exited non-zero, printed a bad line, hung or died)
+//  and no batch of it was sent. Counted like a death of its holder on it:
+//  the chunk goes back in line, or is quarantined at poison_limit. why is
+//  for the log. Returns 1 if the chunk was in a mapper's hands (issued or
+//  taken: this attempt failed), 0 if the FAILED is stale (the chunk is
+//  mapped, done or in line again already), -1 on out-of-memory.
+int
+    zmr_ledger_map_failed (zmr_ledger_t *self, uint64_t id, uint32_t holder,
+                           const char *why);
 
 //  Reducer partition (< R) ACKed chunk id at now. A duplicate ACK, or one
 //  for a chunk not held or DONE, does nothing. Returns ZMR_LEDGER_DONE_NOW
@@ -167,7 +189,7 @@ int
 
 //  Chunks DONE for dead_ms with their words unknown (their mapper died
 //  between its batches and its MAPPED) are mapped again, only to learn
-//  their words. Returns 0, or -1 on out-of-memory.
+//  their words and pairs. Returns 0, or -1 on out-of-memory.
 int
     zmr_ledger_recount (zmr_ledger_t *self, int64_t now);
 

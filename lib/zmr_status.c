@@ -25,7 +25,7 @@ static const s_field_t s_job_fields[] = {
     JOB_FIELD (inputs), JOB_FIELD (latency_p50_ms), JOB_FIELD (latency_p99_ms),
     JOB_FIELD (latency_samples), JOB_FIELD (window_ms), JOB_FIELD (windows_closed),
     JOB_FIELD (last_window_start_ms), JOB_FIELD (last_window_words),
-    JOB_FIELD (backpressure_ms)
+    JOB_FIELD (backpressure_ms), JOB_FIELD (mappers_refused)
 };
 #define WORKER_FIELD(name) { #name, offsetof (zmr_worker_status_t, name) }
 static const s_field_t s_worker_fields[] = {
@@ -93,7 +93,7 @@ zmr_status_pack_finish (msgpack_packer *pk, const zmr_status_t *status, bool ok,
 static void
 s_pack_state (msgpack_packer *pk, const zmr_status_t *status)
 {
-    msgpack_pack_map (pk, COUNT (s_job_fields) + 8);
+    msgpack_pack_map (pk, COUNT (s_job_fields) + 11);
     for (size_t i = 0; i < COUNT (s_job_fields); i++) {
         s_pack_key (pk, s_job_fields[i].key);
         msgpack_pack_uint64 (pk, *s_at (status, &s_job_fields[i]));
@@ -103,6 +103,10 @@ s_pack_state (msgpack_packer *pk, const zmr_status_t *status)
     s_pack_bool (pk, "input_known", status->input_known);
     s_pack_bool (pk, "input_eof", status->input_eof);
     s_pack_bool (pk, "backpressured", status->backpressured);
+    //  The job's label is "job" in the map (the id is the header's).
+    s_pack_str (pk, "job", status->job_label);
+    s_pack_str (pk, "job_kind", status->job_kind);
+    s_pack_str (pk, "reduce", status->reduce);
     s_pack_key (pk, "top");
     uint32_t ntop = status->ntop < ZMR_TOP_MAX? status->ntop: ZMR_TOP_MAX;
     msgpack_pack_array (pk, ntop);
@@ -110,7 +114,7 @@ s_pack_state (msgpack_packer *pk, const zmr_status_t *status)
         msgpack_pack_map (pk, 2);
         s_pack_str (pk, "word", status->top[t].word);
         s_pack_key (pk, "count");
-        msgpack_pack_uint64 (pk, status->top[t].count);
+        msgpack_pack_int64 (pk, status->top[t].count);
     }
     s_pack_key (pk, "quarantine");
     uint32_t nquarantine = status->nquarantine < ZMR_STATUS_MAX_QUARANTINE
@@ -181,10 +185,68 @@ static const s_field_t s_quarantine_fields[] = {
 static const s_text_t s_quarantine_texts[] = {
     { "file", offsetof (zmr_quarantine_t, file), sizeof (((zmr_quarantine_t *) 0)->file) }
 };
-static const s_field_t s_top_fields[] = { { "count", offsetof (zmr_top_t, count) } };
-static const s_text_t s_top_texts[] = {
-    { "word", offsetof (zmr_top_t, word), ZMR_TOP_WORD }
-};
+
+//  A MessagePack int in the signed 64-bit range, any encoding (a top
+//  value). Returns 0 or -1.
+static int
+s_read_int (zmr_mpr_t *r, int64_t *value)
+{
+    if (r->error || r->pos >= r->end)
+        return zmr_mpr_fail (r, "expected an integer");
+    uint8_t type = *r->pos;
+    if (type >= 0xe0) {             //  Negative fixint
+        r->pos++;
+        *value = (int8_t) type;
+        return 0;
+    }
+    if (type >= 0xd0 && type <= 0xd3) {
+        size_t n = (size_t) 1 << (type - 0xd0);
+        if ((size_t) (r->end - r->pos) < 1 + n)
+            return zmr_mpr_fail (r, "truncated integer");
+        uint64_t v = 0;
+        for (size_t i = 1; i <= n; i++)
+            v = v << 8 | r->pos[i];
+        r->pos += 1 + n;
+        //  Sign-extend from n bytes.
+        if (n < 8 && (v >> (n * 8 - 1)))
+            v |= ~0ull << (n * 8);
+        *value = (int64_t) v;
+        return 0;
+    }
+    uint64_t u;
+    if (zmr_mpr_uint (r, &u))
+        return -1;
+    if (u > INT64_MAX)
+        return zmr_mpr_fail (r, "integer out of the signed 64-bit range");
+    *value = (int64_t) u;
+    return 0;
+}
+
+//  A top entry: {word, count}; other keys are skipped.
+static int
+s_decode_top (zmr_mpr_t *r, zmr_top_t *top)
+{
+    uint32_t n;
+    if (zmr_mpr_map (r, &n))
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *key;
+        uint32_t len;
+        int rc;
+        if (zmr_mpr_str (r, &key, &len))
+            return -1;
+        if (s_is (key, len, "word"))
+            rc = zmr_mpr_cstr (r, top->word, sizeof top->word);
+        else
+        if (s_is (key, len, "count"))
+            rc = s_read_int (r, &top->count);
+        else
+            rc = zmr_mpr_skip (r, 2);
+        if (rc)
+            return -1;
+    }
+    return 0;
+}
 
 //  Decodes a map of numbers and strings (a worker, a quarantined chunk)
 //  into base, by its tables; other keys are skipped.
@@ -271,15 +333,22 @@ zmr_status_decode (zmr_msg_t *msg, zmr_status_t *status, const char **why)
         if (s_is (key, len, "backpressured"))
             rc = zmr_mpr_bool (r, &status->backpressured);
         else
+        if (s_is (key, len, "job"))
+            rc = zmr_mpr_cstr (r, status->job_label, sizeof status->job_label);
+        else
+        if (s_is (key, len, "job_kind"))
+            rc = zmr_mpr_cstr (r, status->job_kind, sizeof status->job_kind);
+        else
+        if (s_is (key, len, "reduce"))
+            rc = zmr_mpr_cstr (r, status->reduce, sizeof status->reduce);
+        else
         if (s_is (key, len, "top") && status->ntop == 0) {
             uint32_t count;
             rc = zmr_mpr_array (r, &count);
             if (rc == 0 && count > ZMR_TOP_MAX)
                 rc = zmr_mpr_fail (r, "top list too long");
             for (uint32_t t = 0; rc == 0 && t < count; t++) {
-                rc = s_decode_record (r, &status->top[t], s_top_fields,
-                                      COUNT (s_top_fields), s_top_texts,
-                                      COUNT (s_top_texts));
+                rc = s_decode_top (r, &status->top[t]);
                 status->ntop = t + 1;
             }
         }
@@ -385,6 +454,10 @@ zmr_status_write_json (const zmr_status_t *status, FILE *out)
     fprintf (out, "{\"job\":\"%016llx\"", (unsigned long long) status->job);
     s_json_str (out, "phase", status->phase);
     s_json_str (out, "reason", status->reason);
+    //  ("job" is the id here: the label is "job_label")
+    s_json_str (out, "job_label", status->job_label);
+    s_json_str (out, "job_kind", status->job_kind);
+    s_json_str (out, "reduce", status->reduce);
     fprintf (out, ",\"input_known\":%s,\"input_eof\":%s,\"backpressured\":%s",
              status->input_known? "true": "false",
              status->input_eof? "true": "false",
@@ -394,7 +467,7 @@ zmr_status_write_json (const zmr_status_t *status, FILE *out)
     for (uint32_t t = 0; t < status->ntop; t++) {
         fputs (t? ",{\"word\":": "{\"word\":", out);
         zmr_json_string (out, status->top[t].word, strlen (status->top[t].word));
-        fprintf (out, ",\"count\":%llu}", (unsigned long long) status->top[t].count);
+        fprintf (out, ",\"count\":%lld}", (long long) status->top[t].count);
     }
     fputs ("],\"quarantine\":", out);
     zmr_status_write_quarantine (status, out);

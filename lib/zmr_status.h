@@ -15,7 +15,8 @@ typedef struct {
     uint64_t id;             //  The ventilator's number for this worker
     char role[16];           //  "mapper", "reducer", "sink"
     char name[ZMR_NAME_MAX]; //  host:pid as the worker gave it
-    char state[16];          //  "alive", "dead", "left"
+    char state[16];          //  "alive", "dead", "left", "refused" (a
+                             //  mapper that will not run this job)
     uint64_t partition;      //  Reducers: the partition served
     uint64_t chunks;         //  Chunks mapped / batches applied / parts stored
     uint64_t words;          //  Words handled
@@ -37,8 +38,9 @@ typedef struct {
 #define ZMR_TOP_WORD 64     //  Bytes kept of a top word, with its NUL
 
 typedef struct {
-    char word[ZMR_TOP_WORD]; //  The word, cut to fit (at a UTF-8 boundary)
-    uint64_t count;          //  Its running total
+    char word[ZMR_TOP_WORD]; //  The key, cut to fit (at a UTF-8 boundary)
+    int64_t count;           //  Its running value (signed: a job's values
+                             //  may be negative)
 } zmr_top_t;
 
 typedef struct {
@@ -77,6 +79,11 @@ typedef struct {
     uint64_t windows_closed; //  Windows written by the sink
     uint64_t last_window_start_ms; //  The last one's start (ms since the epoch)
     uint64_t last_window_words;    //  and its words
+    uint64_t mappers_refused;      //  Mappers that refused the job (REFUSE)
+    char job_label[ZMR_JOB_LABEL_MAX];  //  The job ("job" in STATUS): "words",
+                                        //  the command, the plugin's name
+    char job_kind[16];             //  "words", "command", "plugin"
+    char reduce[8];                //  "sum", "min", "max"
     uint32_t ntop;           //  Entries in top
     zmr_top_t top[ZMR_TOP_MAX];   //  Most frequent words so far (--live-ms)
     uint32_t nquarantine;    //  Entries in quarantine

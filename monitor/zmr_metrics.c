@@ -47,7 +47,7 @@ s_label (FILE *out, const char *value)
 
 static const char *s_phases[] = { "waiting", "mapping", "flushing", "done", "failed" };
 static const char *s_roles[] = { "mapper", "reducer", "sink" };
-static const char *s_states[] = { "alive", "dead", "left" };
+static const char *s_states[] = { "alive", "dead", "left", "refused" };
 #define COUNT(a) (sizeof (a) / sizeof ((a)[0]))
 
 //  The reducer that speaks for partition p: the alive one, else the one
@@ -159,6 +159,9 @@ zmr_metrics_write (const zmr_status_t *status, bool fresh, uint64_t age_ms, FILE
         }
     s_one (out, "zmr_mappers_alive", "gauge", "Mappers heard from recently",
            status->mappers_alive);
+    s_one (out, "zmr_mappers_refused", "gauge",
+           "Mappers that refused the job (their own --map/--plugin do not define it)",
+           status->mappers_refused);
     s_mappers (out, status, "zmr_mapper_chunks_total", "Chunks each mapper mapped", S_CHUNKS);
     s_mappers (out, status, "zmr_mapper_words_total", "Words each mapper counted", S_WORDS);
     s_mappers (out, status, "zmr_mapper_bytes_total", "Bytes each mapper mapped", S_BYTES);

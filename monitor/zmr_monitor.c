@@ -167,7 +167,7 @@ s_show_stream_live (s_view_t *view, const zmr_status_t *status)
     if (status->ntop) {
         s_put (view, "\n  top words so far:\n");
         for (uint32_t t = 0; t < status->ntop && view->lines < s_rows - 4; t++)
-            s_printf (view, "  %12llu  %s\n", (unsigned long long) status->top[t].count,
+            s_printf (view, "  %12lld  %s\n", (long long) status->top[t].count,
                       status->top[t].word);
     }
 }
@@ -185,6 +185,10 @@ s_show_live (const zmr_status_t *status, int64_t silent_ms)
     if (silent_ms >= 2000)
         s_printf (&view, "  (no update for %lld s)", (long long) silent_ms / 1000);
     s_put (&view, "\n");
+    //  What the job runs (a status from before jobs says nothing).
+    if (status->job_label[0])
+        s_printf (&view, "  job %s '%s', reduce %s\n", status->job_kind, status->job_label,
+                  status->reduce);
     if (status->reason[0])
         s_printf (&view, "  %s\n", status->reason);
     //  The progress line writes to a FILE: into a buffer, then the view.
@@ -210,16 +214,18 @@ s_show_live (const zmr_status_t *status, int64_t silent_ms)
     s_item (&view, "malformed %llu", (unsigned long long) status->malformed);
     if (status->chunks_quarantined)
         s_item (&view, "quarantined %llu", (unsigned long long) status->chunks_quarantined);
+    if (status->mappers_refused)
+        s_item (&view, "mappers refused %llu", (unsigned long long) status->mappers_refused);
     s_put (&view, "\n");
     s_show_stream_live (&view, status);
     s_put (&view, "\n");
     //  Worker rows: the name takes what the numbers leave (55 columns).
-    int name = s_columns - 54;
+    int name = s_columns - 56;
     if (name < 8)
         name = 8;
     if (name > 40)
         name = 40;
-    s_printf (&view, "  %4s %-8s %-*s %-5s %7s %7s %8s %6s\n", "id", "role", name, "name",
+    s_printf (&view, "  %4s %-8s %-*s %-7s %7s %7s %8s %6s\n", "id", "role", name, "name",
               "state", "chunks", "words", "distinct", "seen");
     //  As many rows as the screen has room for, then how many more.
     uint32_t room = s_rows > view.lines + 2? (uint32_t) (s_rows - view.lines - 2): 1;
@@ -234,7 +240,7 @@ s_show_live (const zmr_status_t *status, int64_t silent_ms)
             snprintf (role, sizeof role, "red %llu", (unsigned long long) w->partition);
         else
             snprintf (role, sizeof role, "%s", w->role);
-        s_printf (&view, "  %4llu %-8.8s %-*.*s %-5.5s %7s %7s %8s %5.1fs\n",
+        s_printf (&view, "  %4llu %-8.8s %-*.*s %-7.7s %7s %7s %8s %5.1fs\n",
                   (unsigned long long) w->id, role, name, name, w->name, w->state,
                   zmr_human (w->chunks, b1, sizeof b1), zmr_human (w->words, b2, sizeof b2),
                   zmr_human (w->distinct, b3, sizeof b3),

@@ -85,7 +85,7 @@ Test (ledger, a_chunk_acked_by_r_minus_1_reducers_is_not_done)
     s_cut_chunks (ledger, 1, 0);
     s_issue_all (ledger, 0);
     zmr_ledger_take (ledger, 0, 1, 1);
-    zmr_ledger_mapped (ledger, 0, 1, 42, 0, 2);
+    zmr_ledger_mapped (ledger, 0, 1, 42, 0, 42, 2);
     cr_assert_eq (zmr_ledger_ack (ledger, 0, 0, 3), 0);
     cr_assert_eq (zmr_ledger_ack (ledger, 0, 2, 3), 0);
     cr_assert_neq (s_state (ledger, 0), ZMR_LEDGER_DONE);
@@ -102,7 +102,7 @@ Test (ledger, a_chunk_acked_by_every_reducer_is_done_and_its_words_count)
     s_cut_chunks (ledger, 2, 0);
     s_issue_all (ledger, 0);
     zmr_ledger_take (ledger, 0, 1, 1);
-    cr_assert_eq (zmr_ledger_mapped (ledger, 0, 1, 42, 2, 2), 0);
+    cr_assert_eq (zmr_ledger_mapped (ledger, 0, 1, 42, 2, 42, 2), 0);
     zmr_ledger_ack (ledger, 0, 0, 3);
     zmr_ledger_ack (ledger, 0, 1, 3);
     cr_assert_eq (zmr_ledger_ack (ledger, 0, 2, 3),
@@ -128,7 +128,7 @@ Test (ledger, a_job_is_complete_only_when_every_chunk_is_done)
     s_cut_chunks (ledger, 3, 0);
     s_issue_all (ledger, 0);
     for (uint64_t id = 0; id < 3; id++)
-        zmr_ledger_mapped (ledger, id, 1, 10, 0, 1);
+        zmr_ledger_mapped (ledger, id, 1, 10, 0, 10, 1);
     s_ack_all (ledger, 0, 2, 2);
     s_ack_all (ledger, 2, 2, 2);
     cr_assert_eq (zmr_ledger_counts (ledger)->in_flight, 1);
@@ -150,7 +150,7 @@ Test (ledger, a_duplicate_ack_counts_nothing)
     zmr_ledger_t *ledger = s_ledger (2);
     s_cut_chunks (ledger, 1, 0);
     s_issue_all (ledger, 0);
-    zmr_ledger_mapped (ledger, 0, 1, 5, 0, 1);
+    zmr_ledger_mapped (ledger, 0, 1, 5, 0, 5, 1);
     cr_assert_eq (zmr_ledger_ack (ledger, 0, 0, 2), 0);
     cr_assert_eq (zmr_ledger_ack (ledger, 0, 0, 2), 0);
     cr_assert_eq (zmr_ledger_ack (ledger, 0, 0, 2), 0);
@@ -175,7 +175,7 @@ Test (ledger, an_ack_for_a_chunk_not_cut_is_ignored)
     cr_assert_eq (zmr_ledger_ack (ledger, 7, 0, 1), 0);
     cr_assert_eq (zmr_ledger_acks_by (ledger, 0), 0);
     cr_assert_eq (zmr_ledger_counts (ledger)->chunks_done, 0);
-    cr_assert_eq (zmr_ledger_mapped (ledger, 7, 1, 3, 0, 1), -1);
+    cr_assert_eq (zmr_ledger_mapped (ledger, 7, 1, 3, 0, 3, 1), -1);
     zmr_ledger_destroy (&ledger);
 }
 
@@ -245,7 +245,7 @@ Test (ledger, a_chunk_mapped_but_not_fully_acked_within_dead_ms_is_issued_again)
     s_cut_chunks (ledger, 1, 0);
     s_issue_all (ledger, 0);
     zmr_ledger_take (ledger, 0, 1, 100);
-    zmr_ledger_mapped (ledger, 0, 1, 9, 0, 200);
+    zmr_ledger_mapped (ledger, 0, 1, 9, 0, 9, 200);
     zmr_ledger_ack (ledger, 0, 0, 300);
     //  Not before dead_ms has passed since MAPPED
     zmr_ledger_expire (ledger, 200 + DEAD, false);
@@ -305,7 +305,7 @@ Test (ledger, a_chunk_mapped_again_and_again_not_acked_waits_twice_then_four_tim
         cr_assert_not_null (zmr_ledger_next (ledger, &id));
         zmr_ledger_issued (ledger, id, now);
         zmr_ledger_take (ledger, 0, 1, now);
-        zmr_ledger_mapped (ledger, 0, 1, 9, 0, now);
+        zmr_ledger_mapped (ledger, 0, 1, 9, 0, 9, now);
         zmr_ledger_expire (ledger, now + patience[attempt], false);
         cr_assert_eq (s_state (ledger, 0), ZMR_LEDGER_MAPPED, "attempt %d went early", attempt);
         now += patience[attempt] + 1;
@@ -353,7 +353,7 @@ Test (ledger, a_done_chunk_is_never_issued_again)
     s_cut_chunks (ledger, 1, 0);
     s_issue_all (ledger, 0);
     zmr_ledger_take (ledger, 0, 1, 0);
-    zmr_ledger_mapped (ledger, 0, 1, 1, 0, 0);
+    zmr_ledger_mapped (ledger, 0, 1, 1, 0, 1, 0);
     zmr_ledger_ack (ledger, 0, 0, 0);
     zmr_ledger_mapper_gone (ledger, 1, "dead", true);
     zmr_ledger_expire (ledger, 100 * DEAD, true);
@@ -378,12 +378,12 @@ Test (ledger, a_reissued_chunks_late_mapped_from_the_dead_mapper_counts_once)
     s_issue_all (ledger, 10);
     zmr_ledger_take (ledger, 0, 2, 11);
     //  The dead one's MAPPED arrives late, then the new one's
-    cr_assert_eq (zmr_ledger_mapped (ledger, 0, 1, 7, 0, 12), 0);
-    cr_assert_eq (zmr_ledger_mapped (ledger, 0, 2, 7, 0, 13), 0);
+    cr_assert_eq (zmr_ledger_mapped (ledger, 0, 1, 7, 0, 7, 12), 0);
+    cr_assert_eq (zmr_ledger_mapped (ledger, 0, 2, 7, 0, 7, 13), 0);
     s_ack_all (ledger, 0, 2, 14);
     //  Each reducer ACKs the second copy as a duplicate: nothing more
     s_ack_all (ledger, 0, 2, 15);
-    cr_assert_eq (zmr_ledger_mapped (ledger, 0, 2, 7, 0, 16), 0);
+    cr_assert_eq (zmr_ledger_mapped (ledger, 0, 2, 7, 0, 7, 16), 0);
     cr_assert_eq (zmr_ledger_counts (ledger)->words, 7);
     cr_assert_eq (zmr_ledger_counts (ledger)->chunks_done, 1);
     zmr_ledger_destroy (&ledger);
@@ -394,8 +394,8 @@ Test (ledger, the_first_mappeds_words_are_the_chunks_a_later_one_cannot_change_t
     zmr_ledger_t *ledger = s_ledger (1);
     s_cut_chunks (ledger, 1, 0);
     s_issue_all (ledger, 0);
-    zmr_ledger_mapped (ledger, 0, 1, 7, 1, 1);
-    zmr_ledger_mapped (ledger, 0, 2, 99, 9, 2);
+    zmr_ledger_mapped (ledger, 0, 1, 7, 1, 7, 1);
+    zmr_ledger_mapped (ledger, 0, 2, 99, 9, 99, 2);
     zmr_ledger_ack (ledger, 0, 0, 3);
     cr_assert_eq (zmr_ledger_counts (ledger)->words, 7);
     cr_assert_eq (zmr_ledger_counts (ledger)->words_too_long, 1);
@@ -414,7 +414,7 @@ Test (ledger, a_chunk_complete_before_its_mapped_counts_when_the_mapped_comes)
     //  Its text is kept: it may have to be mapped again to learn its words
     cr_assert_not_null (zmr_ledger_entry (ledger, 0)->data);
     cr_assert_eq (zmr_ledger_first_needed (ledger), 0);
-    cr_assert_eq (zmr_ledger_mapped (ledger, 0, 1, 12, 0, 6), 1);
+    cr_assert_eq (zmr_ledger_mapped (ledger, 0, 1, 12, 0, 12, 6), 1);
     cr_assert_eq (zmr_ledger_uncounted (ledger), 0);
     cr_assert_eq (zmr_ledger_counts (ledger)->words, 12);
     cr_assert_eq (zmr_ledger_first_needed (ledger), 1);
@@ -439,7 +439,7 @@ Test (ledger, a_complete_chunk_whose_words_are_unknown_for_dead_ms_is_mapped_aga
     //  It stays done (no second completion), and its MAPPED counts it
     cr_assert_eq (s_state (ledger, 0), ZMR_LEDGER_DONE);
     cr_assert_eq (zmr_ledger_counts (ledger)->chunks_done, 1);
-    cr_assert_eq (zmr_ledger_mapped (ledger, 0, 2, 4, 0, 100 + 6 * DEAD), 1);
+    cr_assert_eq (zmr_ledger_mapped (ledger, 0, 2, 4, 0, 4, 100 + 6 * DEAD), 1);
     cr_assert_eq (zmr_ledger_counts (ledger)->words, 4);
     cr_assert_eq (zmr_ledger_counts (ledger)->chunks_done, 1);
     zmr_ledger_destroy (&ledger);
@@ -455,7 +455,7 @@ Test (ledger, a_reducer_back_gets_again_only_what_its_partition_has_not_acked)
     s_cut_chunks (ledger, 3, 0);
     s_issue_all (ledger, 0);
     for (uint64_t id = 0; id < 3; id++)
-        zmr_ledger_mapped (ledger, id, 1, 1, 0, 1);
+        zmr_ledger_mapped (ledger, id, 1, 1, 0, 1, 1);
     zmr_ledger_ack (ledger, 0, 1, 2);
     zmr_ledger_ack (ledger, 1, 0, 2);
     zmr_ledger_ack (ledger, 2, 1, 2);
@@ -522,15 +522,179 @@ Test (ledger, mappers_that_leave_never_quarantine_a_chunk)
 }
 
 //  ---------------------------------------------------------------------
+//  Issue 16 part 2: "Exactly once holds for every job": a chunk's pairs
+//  (what its batches hold) count once, from its first MAPPED, when it is
+//  done; their sum is what the sink's DONE must say the reducers applied.
+
+Test (ledger, a_chunks_pairs_count_once_from_its_first_mapped_when_it_is_done)
+{
+    zmr_ledger_t *ledger = s_ledger (2);
+    s_cut_chunks (ledger, 2, 0);
+    s_issue_all (ledger, 1);
+    zmr_ledger_take (ledger, 0, 1, 1);
+    zmr_ledger_take (ledger, 1, 2, 1);
+    cr_assert_eq (zmr_ledger_mapped (ledger, 0, 1, 40, 0, 7, 2), 0);
+    cr_assert_eq (zmr_ledger_mapped (ledger, 1, 2, 30, 0, 5, 2), 0);
+    //  Not done: not counted
+    cr_assert_eq (zmr_ledger_counts (ledger)->pairs, 0);
+    s_ack_all (ledger, 0, 2, 3);
+    cr_assert_eq (zmr_ledger_counts (ledger)->pairs, 7);
+    //  A later MAPPED (a re-issue's) cannot change them, nor a duplicate ACK
+    cr_assert_eq (zmr_ledger_mapped (ledger, 0, 2, 40, 0, 99, 4), 0);
+    s_ack_all (ledger, 0, 2, 5);
+    cr_assert_eq (zmr_ledger_counts (ledger)->pairs, 7);
+    s_ack_all (ledger, 1, 2, 6);
+    cr_assert_eq (zmr_ledger_counts (ledger)->pairs, 12);
+    cr_assert_eq (zmr_ledger_counts (ledger)->words, 70);
+    zmr_ledger_destroy (&ledger);
+}
+
+Test (ledger, a_complete_chunk_mapped_again_to_learn_its_counts_learns_its_pairs)
+{
+    zmr_ledger_t *ledger = s_ledger (1);
+    s_cut_chunks (ledger, 1, 0);
+    s_issue_all (ledger, 0);
+    zmr_ledger_take (ledger, 0, 1, 1);
+    //  Its batches arrived, its MAPPED did not (the mapper died between)
+    s_ack_all (ledger, 0, 1, 2);
+    cr_assert_eq (zmr_ledger_uncounted (ledger), 1);
+    cr_assert_eq (zmr_ledger_recount (ledger, 3 + DEAD), 0);
+    uint64_t ids[2];
+    cr_assert_eq (s_issue_ids (ledger, 4 + DEAD, ids, 2), 1);
+    cr_assert_eq (zmr_ledger_mapped (ledger, 0, 2, 8, 0, 3, 5 + DEAD), 1);
+    cr_assert_eq (zmr_ledger_counts (ledger)->pairs, 3);
+    cr_assert_eq (zmr_ledger_counts (ledger)->words, 8);
+    cr_assert_eq (zmr_ledger_uncounted (ledger), 0);
+    zmr_ledger_destroy (&ledger);
+}
+
+Test (ledger, pairs_of_journaled_and_summed_up_chunks_count_and_survive_compaction)
+{
+    zmr_ledger_t *ledger = s_ledger (1);
+    zmr_journal_summary_t summary = { .chunks = 10, .bytes = 1000, .words = 70,
+                                      .input = 0, .offset = 1000, .pairs = 33 };
+    zmr_ledger_resume (ledger, &summary);
+    cr_assert_eq (zmr_ledger_add_done (ledger, 100, 0, 1000, 0, 9, 0, 4), 10);
+    cr_assert_eq (zmr_ledger_counts (ledger)->pairs, 37);
+    for (int i = 0; i < 1100; i++) {
+        s_cut_chunks (ledger, 1, 0);
+        uint64_t id = zmr_ledger_cut (ledger) - 1;
+        s_issue_all (ledger, 1);
+        zmr_ledger_take (ledger, id, 1, 1);
+        zmr_ledger_mapped (ledger, id, 1, 2, 0, 1, 1);
+        s_ack_all (ledger, id, 1, 1);
+    }
+    zmr_ledger_compact (ledger, UINT64_MAX);
+    cr_assert_gt (zmr_ledger_base (ledger), 11);
+    cr_assert_eq (zmr_ledger_counts (ledger)->pairs, 37 + 1100);
+    //  The forgotten prefix's sums, for the journal written anew
+    const zmr_journal_summary_t *forgotten = zmr_ledger_forgotten (ledger);
+    cr_assert_eq (forgotten->pairs, 37 + (forgotten->chunks - 11));
+    zmr_ledger_destroy (&ledger);
+}
+
+//  "A command that exits non-zero, prints a bad line, hangs or dies makes
+//  its chunk fail like a crashed mapper (re-issued, quarantined after
+//  --poison-limit)" (FAILED).
+
+Test (ledger, a_chunk_whose_map_failed_goes_back_in_line_as_its_next_attempt)
+{
+    zmr_ledger_t *ledger = s_ledger (2);
+    s_cut_chunks (ledger, 2, 0);
+    s_issue_all (ledger, 1);
+    zmr_ledger_take (ledger, 0, 1, 1);
+    zmr_ledger_take (ledger, 1, 1, 1);
+    cr_assert_eq (zmr_ledger_map_failed (ledger, 0, 1, "exit 1"), 1);
+    cr_assert_eq (s_state (ledger, 0), ZMR_LEDGER_QUEUED);
+    cr_assert_eq (zmr_ledger_entry (ledger, 0)->attempt, 1);
+    cr_assert_eq (zmr_ledger_entry (ledger, 0)->crashes, 1);
+    cr_assert_eq (zmr_ledger_counts (ledger)->chunks_reissued, 1);
+    //  The mapper lives on: its other chunk stays with it
+    cr_assert_eq (s_state (ledger, 1), ZMR_LEDGER_TAKEN);
+    uint64_t ids[2];
+    cr_assert_eq (s_issue_ids (ledger, 2, ids, 2), 1);
+    cr_assert_eq (ids[0], 0);
+    zmr_ledger_destroy (&ledger);
+}
+
+Test (ledger, a_chunk_whose_map_failed_poison_limit_times_is_quarantined)
+{
+    zmr_ledger_t *ledger = s_ledger (1);
+    s_cut_chunks (ledger, 1, 0);
+    for (uint32_t attempt = 1; attempt < POISON; attempt++) {
+        cr_assert_eq (s_issue_all (ledger, attempt), 1);
+        zmr_ledger_take (ledger, 0, 1, attempt);
+        cr_assert_eq (zmr_ledger_map_failed (ledger, 0, 1, "exit 1"), 1);
+        cr_assert_eq (s_state (ledger, 0), ZMR_LEDGER_QUEUED);
+    }
+    s_issue_all (ledger, POISON);
+    zmr_ledger_take (ledger, 0, 1, POISON);
+    cr_assert_eq (zmr_ledger_map_failed (ledger, 0, 1, "exit 1"), 1);
+    const zmr_ledger_entry_t *entry = zmr_ledger_entry (ledger, 0);
+    cr_assert_eq (entry->state, ZMR_LEDGER_DONE);
+    cr_assert (entry->quarantined);
+    cr_assert_eq (zmr_ledger_counts (ledger)->chunks_quarantined, 1);
+    cr_assert_eq (zmr_ledger_counts (ledger)->pairs, 0);
+    cr_assert_eq (zmr_ledger_counts (ledger)->in_flight, 0);
+    uint64_t id;
+    cr_assert_null (zmr_ledger_next (ledger, &id));
+    zmr_ledger_destroy (&ledger);
+}
+
+Test (ledger, failures_and_deaths_on_a_chunk_add_up_to_the_poison_limit)
+{
+    zmr_ledger_t *ledger = s_ledger (1);
+    s_cut_chunks (ledger, 1, 0);
+    for (uint32_t mapper = 1; mapper <= POISON; mapper++) {
+        s_issue_all (ledger, mapper);
+        zmr_ledger_take (ledger, 0, mapper, mapper);
+        if (mapper % 2)
+            zmr_ledger_map_failed (ledger, 0, mapper, "exit 1");
+        else
+            zmr_ledger_mapper_gone (ledger, mapper, "dead", true);
+    }
+    cr_assert (zmr_ledger_entry (ledger, 0)->quarantined);
+    zmr_ledger_destroy (&ledger);
+}
+
+Test (ledger, a_stale_failed_changes_nothing)
+{
+    zmr_ledger_t *ledger = s_ledger (1);
+    s_cut_chunks (ledger, 1, 0);
+    s_issue_all (ledger, 1);
+    zmr_ledger_take (ledger, 0, 1, 1);
+    cr_assert_eq (zmr_ledger_map_failed (ledger, 0, 1, "exit 1"), 1);
+    //  Again for the same attempt (it is in line already)
+    cr_assert_eq (zmr_ledger_map_failed (ledger, 0, 1, "exit 1"), 0);
+    cr_assert_eq (zmr_ledger_entry (ledger, 0)->crashes, 1);
+    cr_assert_eq (zmr_ledger_entry (ledger, 0)->attempt, 1);
+    //  From another mapper than the one that took it
+    s_issue_all (ledger, 2);
+    zmr_ledger_take (ledger, 0, 2, 2);
+    cr_assert_eq (zmr_ledger_map_failed (ledger, 0, 1, "exit 1"), 0);
+    cr_assert_eq (s_state (ledger, 0), ZMR_LEDGER_TAKEN);
+    //  For a chunk mapped, done, or not cut
+    zmr_ledger_mapped (ledger, 0, 2, 3, 0, 3, 3);
+    cr_assert_eq (zmr_ledger_map_failed (ledger, 0, 2, "exit 1"), 0);
+    cr_assert_eq (s_state (ledger, 0), ZMR_LEDGER_MAPPED);
+    s_ack_all (ledger, 0, 1, 4);
+    cr_assert_eq (zmr_ledger_map_failed (ledger, 0, 2, "exit 1"), 0);
+    cr_assert_eq (zmr_ledger_map_failed (ledger, 9, 2, "exit 1"), 0);
+    cr_assert_eq (zmr_ledger_entry (ledger, 0)->crashes, 1);
+    cr_assert_eq (zmr_ledger_counts (ledger)->pairs, 3);
+    zmr_ledger_destroy (&ledger);
+}
+
+//  ---------------------------------------------------------------------
 //  "started again with the same journal it resumes the same job id, cuts
 //  the same chunks under the same ids, and issues only the rest."
 
 Test (ledger, a_chunk_the_journal_says_is_complete_is_counted_and_not_issued)
 {
     zmr_ledger_t *ledger = s_ledger (2);
-    cr_assert_eq (zmr_ledger_add_done (ledger, 100, 0, 0, 0, 11, 1), 0);
+    cr_assert_eq (zmr_ledger_add_done (ledger, 100, 0, 0, 0, 11, 1, 11), 0);
     s_cut_chunks (ledger, 1, 0);
-    cr_assert_eq (zmr_ledger_add_done (ledger, 100, 0, 200, 0, 13, 0), 2);
+    cr_assert_eq (zmr_ledger_add_done (ledger, 100, 0, 200, 0, 13, 0, 13), 2);
     uint64_t ids[4];
     cr_assert_eq (s_issue_ids (ledger, 0, ids, 4), 1);
     cr_assert_eq (ids[0], 1);
@@ -576,7 +740,7 @@ Test (ledger, compaction_forgets_done_counted_chunks_and_keeps_the_totals)
     s_cut_chunks (ledger, n, 0);
     s_issue_all (ledger, 0);
     for (int id = 0; id < 1200; id++) {
-        zmr_ledger_mapped (ledger, (uint64_t) id, 1, 2, 0, 1);
+        zmr_ledger_mapped (ledger, (uint64_t) id, 1, 2, 0, 2, 1);
         zmr_ledger_ack (ledger, (uint64_t) id, 0, 1);
     }
     //  Nothing goes while the caller still needs chunk 100 (a window)
@@ -598,7 +762,7 @@ Test (ledger, compaction_forgets_done_counted_chunks_and_keeps_the_totals)
     cr_assert_eq (zmr_ledger_acks_by (ledger, 0), 1200);
     //  The rest completes as before
     for (int id = 1200; id < n; id++) {
-        zmr_ledger_mapped (ledger, (uint64_t) id, 1, 2, 0, 3);
+        zmr_ledger_mapped (ledger, (uint64_t) id, 1, 2, 0, 2, 3);
         zmr_ledger_ack (ledger, (uint64_t) id, 0, 3);
     }
     cr_assert_eq (zmr_ledger_counts (ledger)->words, 2 * (uint64_t) n);
@@ -616,7 +780,7 @@ Test (ledger, compaction_keeps_a_done_chunk_whose_words_are_unknown)
     s_issue_all (ledger, 0);
     for (int id = 0; id < 1100; id++) {
         if (id != 3)
-            zmr_ledger_mapped (ledger, (uint64_t) id, 1, 1, 0, 1);
+            zmr_ledger_mapped (ledger, (uint64_t) id, 1, 1, 0, 1, 1);
         zmr_ledger_ack (ledger, (uint64_t) id, 0, 1);
     }
     cr_assert_eq (zmr_ledger_first_needed (ledger), 3);

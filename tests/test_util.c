@@ -90,19 +90,19 @@ Test (util, the_journal_keeps_words_left_out_across_a_restart)
     char err[256];
     zmr_journal_t *journal = zmr_journal_open (path, &header, err, sizeof err);
     cr_assert_not_null (journal, "%s", err);
-    cr_assert_eq (zmr_journal_done (journal, 5, 100, 7), 0);
-    cr_assert_eq (zmr_journal_done (journal, 6, 50, 0), 0);
+    cr_assert_eq (zmr_journal_done (journal, 5, 100, 7, 3), 0);
+    cr_assert_eq (zmr_journal_done (journal, 6, 50, 0, 3), 0);
     zmr_journal_destroy (&journal);
     journal = zmr_journal_open (path, &header, err, sizeof err);
     cr_assert_not_null (journal, "%s", err);
     uint64_t words = 0;
     uint32_t too_long = 99;
-    cr_assert (zmr_journal_was_done (journal, 5, &words, &too_long));
+    cr_assert (zmr_journal_was_done (journal, 5, &words, &too_long, NULL));
     cr_assert (words == 100 && too_long == 7, "chunk 5: %llu words, %llu left out",
                (unsigned long long) words, (unsigned long long) too_long);
-    cr_assert (zmr_journal_was_done (journal, 6, &words, &too_long));
+    cr_assert (zmr_journal_was_done (journal, 6, &words, &too_long, NULL));
     cr_assert (words == 50 && too_long == 0);
-    cr_assert_not (zmr_journal_was_done (journal, 8, &words, &too_long));
+    cr_assert_not (zmr_journal_was_done (journal, 8, &words, &too_long, NULL));
     zmr_journal_destroy (&journal);
     unlink (path);
 }
@@ -125,7 +125,7 @@ Test (util, a_journal_written_anew_keeps_its_summary_cuts_and_completions)
         zmr_journal_cut_t cut = { (uint32_t) (chunk / 600), (chunk % 600) * 100, 100 };
         cr_assert_eq (zmr_journal_cut (journal, chunk, &cut), 0);
         if (chunk < 990)
-            cr_assert_eq (zmr_journal_done (journal, chunk, 17, chunk == 995? 1: 0), 0);
+            cr_assert_eq (zmr_journal_done (journal, chunk, 17, chunk == 995? 1: 0, 3), 0);
     }
     cr_assert_eq (zmr_journal_records (journal), 1990 + 1);
     struct stat before;
@@ -138,7 +138,7 @@ Test (util, a_journal_written_anew_keeps_its_summary_cuts_and_completions)
         zmr_journal_cut_t cut = { 1, (chunk % 600) * 100, 100 };
         cr_assert_eq (zmr_journal_cut (journal, chunk, &cut), 0);
         if (chunk < 990)
-            cr_assert_eq (zmr_journal_done (journal, chunk, 17, chunk == 985? 2: 0), 0);
+            cr_assert_eq (zmr_journal_done (journal, chunk, 17, chunk == 985? 2: 0, 3), 0);
     }
     cr_assert_eq (zmr_journal_rewrite_end (journal, true), 0);
     cr_assert_eq (zmr_journal_records (journal), 0);
@@ -165,9 +165,9 @@ Test (util, a_journal_written_anew_keeps_its_summary_cuts_and_completions)
                 && cuts[i].len == 100, "cut of chunk %zu", 980 + i);
     uint64_t words;
     uint32_t too_long;
-    cr_assert (zmr_journal_was_done (journal, 985, &words, &too_long));
+    cr_assert (zmr_journal_was_done (journal, 985, &words, &too_long, NULL));
     cr_assert (words == 17 && too_long == 2);
-    cr_assert_not (zmr_journal_was_done (journal, 990, &words, &too_long));
+    cr_assert_not (zmr_journal_was_done (journal, 990, &words, &too_long, NULL));
     cr_assert_eq (zmr_journal_loaded (journal), 10);
     zmr_journal_destroy (&journal);
 
@@ -238,14 +238,18 @@ Test (util, a_journal_of_job_0_is_refused)
     msgpack_sbuffer_init (&sbuf);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-    msgpack_pack_array (&pk, 7);
+    msgpack_pack_array (&pk, 11);           //  Format version 2
     msgpack_pack_uint16 (&pk, 0x5A4A);
-    msgpack_pack_uint8 (&pk, 1);
+    msgpack_pack_uint8 (&pk, 2);
     msgpack_pack_uint64 (&pk, 0);           //  The job
     msgpack_pack_uint32 (&pk, 2);
     msgpack_pack_uint64 (&pk, 100);
     msgpack_pack_uint64 (&pk, 0);
     msgpack_pack_uint32 (&pk, 1);
+    msgpack_pack_uint32 (&pk, 0);           //  The word count, sum
+    msgpack_pack_uint32 (&pk, 0);
+    msgpack_pack_str (&pk, 0);              //  Its digest and label
+    msgpack_pack_str (&pk, 0);
     cr_assert_eq (zmr_records_append (fd, sbuf.data, sbuf.size), 0);
     close (fd);
     msgpack_sbuffer_destroy (&sbuf);

@@ -7,17 +7,28 @@ s_help (void)
 {
     printf (
 "Usage: zmr-ventilator [OPTION]... [FILE]...\n"
-"Coordinate a zmr word count over FILEs (none or '-': standard input).\n"
+"Coordinate a zmr job over FILEs (none or '-': standard input): the word\n"
+"count, or a map command or plugin of your own (--map, --plugin).\n"
 "Reducers, the sink and mappers connect to the control endpoint.\n"
 "\n"
+"      --map=COMMAND     the job: run COMMAND (sh -c) on each chunk of whole\n"
+"                        lines; each line it prints, KEY<TAB>VALUE (a signed\n"
+"                        64-bit integer; no TAB: the line, 1), is a pair.\n"
+"                        Mappers run it only if their own --map names it\n"
+"      --plugin=PATH     the job: the map function of the C plugin PATH\n"
+"                        (zmr_plugin.h), per line; mappers load it only if\n"
+"                        their own --plugin names the same file\n"
+"      --reduce=OP       how two values of a key merge: sum (default), min or\n"
+"                        max (sum only for the word count)\n"
 "  -r, --reducers=N      partitions of the job, 1..%d (default 2)\n"
 "      --control=EP      control endpoint to bind (default tcp://*:5550)\n"
 "      --chunks=EP       chunk endpoint to bind (default tcp://*:5551)\n"
 "      --status=EP       status endpoint to bind, may repeat (default\n"
 "                        tcp://*:5552)\n"
 "      --chunk-size=SIZE\n"
-"                        bytes per chunk, cut at whitespace (default 4M; 1M\n"
-"                        with --live-ms)\n"
+"                        bytes per chunk, cut at whitespace (at line ends\n"
+"                        for --map and --plugin) (default 4M; 1M with\n"
+"                        --live-ms)\n"
 "      --in-flight=N     chunks read and not yet done, at most (default 16)\n"
 "      --dead-ms=MS      silence after which a worker is dead (default 3000)\n"
 "      --status-ms=MS    status period (default 250)\n"
@@ -69,7 +80,8 @@ main (int argc, char *argv[])
     };
     enum { O_CONTROL = 256, O_CHUNKS, O_STATUS, O_CHUNK_SIZE, O_IN_FLIGHT,
            O_DEAD_MS, O_STATUS_MS, O_JOB, O_JOURNAL, O_POISON, O_MAX_WORD, O_BY_REFERENCE,
-           O_FLUSH_MS, O_LIVE_MS, O_WINDOW_MS, O_OLD_WINDOW, O_VERSION };
+           O_FLUSH_MS, O_LIVE_MS, O_WINDOW_MS, O_OLD_WINDOW, O_VERSION,
+           O_MAP, O_PLUGIN, O_REDUCE };
     static const struct option options[] = {
         { "reducers", required_argument, NULL, 'r' },
         { "control", required_argument, NULL, O_CONTROL },
@@ -90,6 +102,9 @@ main (int argc, char *argv[])
         { "window", required_argument, NULL, O_OLD_WINDOW },
         { "poison-limit", required_argument, NULL, O_POISON },
         { "max-word", required_argument, NULL, O_MAX_WORD },
+        { "map", required_argument, NULL, O_MAP },
+        { "plugin", required_argument, NULL, O_PLUGIN },
+        { "reduce", required_argument, NULL, O_REDUCE },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, O_VERSION },
@@ -99,6 +114,7 @@ main (int argc, char *argv[])
     int verbose = 0;
     zmr_curve_config_t curve = { 0 };
     bool chunk_set = false;
+    const char *map = NULL, *plugin = NULL, *reduce = NULL;
     zmr_config_apply (&argc, &argv, options);
     int opt;
     opterr = 0;
@@ -129,6 +145,17 @@ main (int argc, char *argv[])
             case O_OLD_WINDOW:
                 zmr_usage_error ("option --window is gone: --in-flight=N for the chunks in "
                                  "flight, --window-ms=MS for tumbling windows");
+            case O_MAP:
+                if (map)
+                    zmr_usage_error ("option --map: given twice (a job has one map)");
+                map = optarg;
+                break;
+            case O_PLUGIN:
+                if (plugin)
+                    zmr_usage_error ("option --plugin: given twice (a job has one map)");
+                plugin = optarg;
+                break;
+            case O_REDUCE: reduce = optarg; break;
             case O_POISON: config.poison_limit = (uint32_t) zmr_option_u64 ("--poison-limit", optarg, 1, 1000); break;
             case 'v': verbose++; break;
             case 'h': s_help (); return 0;
@@ -152,6 +179,13 @@ main (int argc, char *argv[])
         config.ninputs = 1;
     }
     zmr_log_set_level (verbose);
+    //  The job: its digest is what mappers match against their own
+    //  definitions (nothing of it runs here).
+    static zmr_job_t spec;
+    char error[512];
+    if (zmr_job_define (&spec, map, plugin, reduce, error, sizeof error))
+        zmr_usage_error ("%s", error);
+    config.spec = &spec;
     if (config.live_ms && !chunk_set)
         config.chunk_size = ZMR_STREAM_CHUNK;
     config.chunk_size = (size_t) zmr_option_chunk_fit (config.chunk_size, chunk_set);

@@ -12,10 +12,10 @@
 #include <string.h>
 
 typedef enum { P_WAITING, P_MAPPING, P_FLUSHING, P_DONE, P_FAILED } s_phase_t;
-typedef enum { W_ALIVE, W_DEAD, W_LEFT } s_worker_state_t;
+typedef enum { W_ALIVE, W_DEAD, W_LEFT, W_REFUSED } s_worker_state_t;
 
 static const char *s_phase_names[] = { "waiting", "mapping", "flushing", "done", "failed" };
-static const char *s_worker_states[] = { "alive", "dead", "left" };
+static const char *s_worker_states[] = { "alive", "dead", "left", "refused" };
 static const char *s_role_names[] = { "", "mapper", "reducer", "sink" };
 
 typedef struct {
@@ -32,10 +32,12 @@ typedef struct {
     bool welcomed;           //  WELCOME sent
     zmr_counters_t counters; //  Last reported, or counted here for mappers
     bool ready;              //  Mappers: spoke after WELCOME (its chunk queue is there)
+    bool refused;            //  Mappers: said REFUSE (will not run this job)
 } s_worker_t;
 
 typedef struct {
     const zmr_ventilator_config_t *config;
+    zmr_job_t spec;          //  What the job runs (the config's, or words)
     uint64_t job;            //  Job id
     zsock_t *control;        //  ROUTER
     zsock_t *chunks;         //  PUSH
@@ -216,13 +218,13 @@ s_read_chunk (s_vent_t *self)
             return -1;
         }
     }
-    uint64_t words;
+    uint64_t words, pairs;
     uint32_t too_long;
-    if (self->journal && zmr_journal_was_done (self->journal, id, &words, &too_long)) {
+    if (self->journal && zmr_journal_was_done (self->journal, id, &words, &too_long, &pairs)) {
         //  Applied at every reducer before a restart: not issued again.
         free (cut.data);
         if (zmr_ledger_add_done (self->ledger, cut.len, cut.input, cut.offset, stamp,
-                                 words, too_long) < 0) {
+                                 words, too_long, pairs) < 0) {
             s_fail (self, "out of memory for the ledger");
             return -1;
         }
@@ -356,7 +358,7 @@ s_welcome (s_vent_t *self, s_worker_t *worker)
     }
     zmr_msg_pack_welcome (&self->pk, self->job, self->config->reducers,
                           self->chunks_endpoint, self->status_endpoint, endpoints, keys,
-                          self->config->max_word, zmr_max_message (), NULL);
+                          self->config->max_word, zmr_max_message (), &self->spec);
     s_send_to (self, worker);
     worker->welcomed = true;
     s_live (self, worker);
@@ -615,7 +617,8 @@ static void
 s_journal_done (s_vent_t *self, uint64_t id)
 {
     const zmr_ledger_entry_t *chunk = zmr_ledger_entry (self->ledger, id);
-    if (self->journal && zmr_journal_done (self->journal, id, chunk->words, chunk->too_long))
+    if (self->journal && zmr_journal_done (self->journal, id, chunk->words, chunk->too_long,
+                                           chunk->pairs))
         s_fail (self, "cannot write the journal");
 }
 
@@ -661,7 +664,7 @@ s_on_mapped (s_vent_t *self, s_worker_t *worker, zmr_msg_t *msg)
 {
     uint32_t holder = worker? worker->id: 0;
     int rc = zmr_ledger_mapped (self->ledger, msg->chunk, holder, msg->words,
-                                (uint32_t) msg->too_long, zmr_now_ms ());
+                                (uint32_t) msg->too_long, msg->pair_count, zmr_now_ms ());
     if (rc < 0)
         return;
     if (rc == 1)
@@ -723,19 +726,31 @@ s_on_stored (s_vent_t *self, s_worker_t *worker, zmr_msg_t *msg)
     }
 }
 
-//  DONE: the sink wrote the result; its words must be the completed
-//  chunks' words, or the job fails.
+//  DONE: the sink wrote the result. The pairs the reducers applied must be
+//  the pairs the completed chunks sent, each chunk once (every job), and
+//  for the word count its words the completed chunks' words, or the job
+//  fails.
 static void
 s_on_done (s_vent_t *self, s_worker_t *worker, zmr_msg_t *msg)
 {
     (void) worker;
     if (self->phase != P_FLUSHING)
         return;
-    zmr_log (1, "the sink wrote %llu words, %llu distinct",
-             (unsigned long long) msg->words, (unsigned long long) msg->distinct);
+    zmr_log (1, "the sink wrote %llu %s, %llu distinct keys, from %llu pairs",
+             (unsigned long long) msg->words,
+             self->spec.kind == ZMR_JOB_WORDS? "words": "as its values' total",
+             (unsigned long long) msg->distinct, (unsigned long long) msg->pair_count);
     uint64_t words = s_counts (self)->words;
-    if (msg->words != words) {
-        char reason[ZMR_REASON_MAX];
+    uint64_t pairs = s_counts (self)->pairs;
+    char reason[ZMR_REASON_MAX];
+    if (msg->pair_count != pairs) {
+        snprintf (reason, sizeof reason,
+                  "the sink holds %llu pairs but the completed chunks sent %llu",
+                  (unsigned long long) msg->pair_count, (unsigned long long) pairs);
+        s_fail (self, reason);
+    }
+    else
+    if (self->spec.kind == ZMR_JOB_WORDS && msg->words != words) {
         snprintf (reason, sizeof reason,
                   "the sink holds %llu words but the completed chunks %llu",
                   (unsigned long long) msg->words, (unsigned long long) words);
@@ -767,6 +782,65 @@ s_on_fail (s_vent_t *self, s_worker_t *worker, zmr_msg_t *msg)
     }
 }
 
+//  Mappers that refused the job, and whether every mapper did (none alive).
+static uint64_t
+s_refused (s_vent_t *self, bool *all)
+{
+    uint64_t refused = 0, alive = 0;
+    for (size_t i = 0; i < self->nworkers; i++)
+        if (self->workers[i].role == ZMR_ROLE_MAPPER) {
+            refused += self->workers[i].refused;
+            alive += self->workers[i].state == W_ALIVE;
+        }
+    if (all)
+        *all = refused && !alive;
+    return refused;
+}
+
+//  REFUSE: a mapper will not run this job (no job its own options define
+//  has its kind and digest). It is out of the job; what it may hold goes
+//  out again. Said once per mapper (a pool mapper may ask again).
+static void
+s_on_refuse (s_vent_t *self, s_worker_t *worker, zmr_msg_t *msg)
+{
+    bool again = worker->refused;
+    worker->refused = true;
+    worker->state = W_REFUSED;
+    zmr_log (again? 1: 0, "mapper %s refused the job: %s", worker->name, msg->reason);
+    s_reclaim (self, worker, "its mapper refused the job", false);
+    bool all;
+    uint64_t refused = s_refused (self, &all);
+    if (all && !again)
+        zmr_log (0, "no mapper may run this job: %llu refused it (see their logs); "
+                 "start mappers with this job's --map or --plugin",
+                 (unsigned long long) refused);
+    s_publish (self);
+}
+
+//  FAILED: a chunk's map failed in its mapper (the command exited non-zero,
+//  printed a bad line, hung or died): like a death of that mapper on the
+//  chunk, which goes out again, or is quarantined at --poison-limit.
+static void
+s_on_failed (s_vent_t *self, s_worker_t *worker, zmr_msg_t *msg)
+{
+    const zmr_ledger_entry_t *chunk = zmr_ledger_entry (self->ledger, msg->chunk);
+    if (!chunk)
+        return;
+    //  Said once per attempt: a stale FAILED (the chunk is in line again,
+    //  mapped or done) changes nothing and is not logged.
+    uint32_t attempt = chunk->attempt + 1;
+    char why[ZMR_REASON_MAX + ZMR_NAME_MAX + 32];
+    snprintf (why, sizeof why, "its map failed in mapper %s", worker->name);
+    int rc = zmr_ledger_map_failed (self->ledger, msg->chunk, worker->id, why);
+    if (rc < 0)
+        s_fail (self, "out of memory");
+    else
+    if (rc == 1)
+        zmr_log (0, "chunk %llu (attempt %u) failed in mapper %s: %s",
+                 (unsigned long long) msg->chunk, attempt, worker->name, msg->reason);
+    s_advance (self);
+}
+
 //  LIVESTAT: the sink's view of the running totals, for the status.
 static void
 s_on_livestat (s_vent_t *self, s_worker_t *worker, zmr_msg_t *msg)
@@ -782,7 +856,7 @@ s_on_livestat (s_vent_t *self, s_worker_t *worker, zmr_msg_t *msg)
     while (zmr_msg_next_pair (msg, &word, &len, &count)) {
         zmr_top_t *top = &self->stat.top[self->stat.ntop++];
         zmr_status_set_word (top, word, len);
-        top->count = count;
+        top->count = (int64_t) count;
     }
 }
 
@@ -805,6 +879,8 @@ static const struct {
     { ZMR_WSTORED,   ZMR_ROLE_SINK,    s_on_wstored },
     { ZMR_FAIL,      0,                s_on_fail },
     { ZMR_LIVESTAT,  ZMR_ROLE_SINK,    s_on_livestat },
+    { ZMR_REFUSE,    ZMR_ROLE_MAPPER,  s_on_refuse },
+    { ZMR_FAILED,    ZMR_ROLE_MAPPER,  s_on_failed },
 };
 
 //  Takes a decoded message of this job from worker (NULL: a peer that has
@@ -821,6 +897,10 @@ s_take (s_vent_t *self, s_worker_t *worker, zmr_msg_t *msg)
             zmr_log (0, "%s %s is back", s_role_names[worker->role], worker->name);
             worker->state = W_ALIVE;
         }
+        //  A mapper that refused the job takes no part in it: what it
+        //  says after (its BYE) is dropped as from one that left.
+        if (worker->state == W_REFUSED && msg->type != ZMR_REFUSE)
+            return;
     }
     if (!worker && msg->type != ZMR_TAKE && msg->type != ZMR_MAPPED) {
         //  Asked to say HELLO; until then it is nobody, and what it sends is
@@ -997,6 +1077,7 @@ s_journal_rewrite (s_vent_t *self)
             break;
         summary.words += chunk->words;
         summary.too_long += chunk->too_long;
+        summary.pairs += chunk->pairs;
         summary.bytes += chunk->len;
     }
     if (id <= zmr_journal_summary (self->journal)->chunks || id == 0)
@@ -1016,7 +1097,8 @@ s_journal_rewrite (s_vent_t *self)
         //  quarantined: a ventilator started again tries it again)
         ok = zmr_journal_cut (self->journal, i, &where) == 0
           && (chunk->state != ZMR_LEDGER_DONE || !chunk->counted || chunk->quarantined
-              || zmr_journal_done (self->journal, i, chunk->words, chunk->too_long) == 0);
+              || zmr_journal_done (self->journal, i, chunk->words, chunk->too_long,
+                                   chunk->pairs) == 0);
     }
     if (zmr_journal_rewrite_end (self->journal, ok))
         zmr_log (0, "cannot write the journal anew (it goes on growing): %s",
@@ -1171,6 +1253,7 @@ s_pack_state (s_vent_t *self, int type)
                        && (!s_can_issue (self) || !(zsock_events (self->chunks) & ZMQ_POLLOUT));
     stat->mappers_alive = 0;
     stat->duplicates = 0;
+    stat->mappers_refused = s_refused (self, NULL);
     for (size_t i = 0; i < self->nworkers; i++) {
         s_worker_t *worker = &self->workers[i];
         if (worker->role == ZMR_ROLE_MAPPER && worker->state == W_ALIVE)
@@ -1183,6 +1266,11 @@ s_pack_state (s_vent_t *self, int type)
     else
     if (self->phase == P_WAITING)
         snprintf (stat->reason, sizeof stat->reason, "waiting for %s", s_missing (self));
+    else
+    if (self->phase == P_MAPPING && stat->mappers_alive == 0 && stat->mappers_refused)
+        snprintf (stat->reason, sizeof stat->reason,
+                  "no mapper may run this job: %llu refused it (see their logs)",
+                  (unsigned long long) stat->mappers_refused);
     else
     if (self->phase == P_MAPPING && stat->mappers_alive == 0)
         snprintf (stat->reason, sizeof stat->reason, "no mapper alive: waiting for one");
@@ -1250,6 +1338,15 @@ static int
 s_open (s_vent_t *self, const zmr_ventilator_config_t *config)
 {
     self->config = config;
+    if (config->spec)
+        self->spec = *config->spec;
+    else
+        zmr_job_words (&self->spec);
+    snprintf (self->stat.job_label, sizeof self->stat.job_label, "%s", self->spec.label);
+    snprintf (self->stat.job_kind, sizeof self->stat.job_kind, "%s",
+              zmr_job_kind_name (self->spec.kind));
+    snprintf (self->stat.reduce, sizeof self->stat.reduce, "%s",
+              zmr_reduce_name (self->spec.reduce));
     self->sink = -1;
     for (uint32_t p = 0; p < ZMR_MAX_REDUCERS; p++)
         self->reducer_of[p] = -1;
@@ -1272,6 +1369,8 @@ s_open (s_vent_t *self, const zmr_ventilator_config_t *config)
     }
     zmr_chunker_set_nonblocking (self->chunker, true);
     zmr_chunker_set_by_reference (self->chunker, config->by_reference);
+    //  A line job's chunks hold whole lines: a record is never split.
+    zmr_chunker_set_cut (self->chunker, zmr_job_cut (&self->spec));
     self->refs = calloc (config->ninputs? config->ninputs: 1, sizeof *self->refs);
     self->ledger = zmr_ledger_new (config->reducers, config->dead_ms, config->poison_limit,
                                    config->inputs);
@@ -1286,8 +1385,11 @@ s_open (s_vent_t *self, const zmr_ventilator_config_t *config)
         zmr_journal_header_t header = {
             .job = config->job, .reducers = config->reducers,
             .chunk_size = config->chunk_size, .input_bytes = self->stat.input_bytes,
-            .inputs = (uint32_t) config->ninputs
+            .inputs = (uint32_t) config->ninputs,
+            .job_kind = (uint32_t) self->spec.kind, .reduce = (uint32_t) self->spec.reduce
         };
+        snprintf (header.digest, sizeof header.digest, "%s", self->spec.digest);
+        snprintf (header.label, sizeof header.label, "%s", self->spec.label);
         self->journal = zmr_journal_open (config->journal, &header, error, sizeof error);
         if (!self->journal) {
             zmr_log (0, "%s", error);
@@ -1356,8 +1458,9 @@ s_open (s_vent_t *self, const zmr_ventilator_config_t *config)
         if (zmr_bind (self->status, config->status[i],
                       i == 0? self->status_endpoint: NULL))
             return -1;
-    zmr_log (1, "job %016llx: control %s, chunks %s, status %s",
-             (unsigned long long) self->job, config->control,
+    zmr_log (1, "job %016llx (%s '%s', reduce %s): control %s, chunks %s, status %s",
+             (unsigned long long) self->job, zmr_job_kind_name (self->spec.kind),
+             self->spec.label, zmr_reduce_name (self->spec.reduce), config->control,
              self->chunks_endpoint, self->status_endpoint);
     return 0;
 }
@@ -1484,9 +1587,11 @@ zmr_ventilator_run (const zmr_ventilator_config_t *config)
     s_sync_counts (&self);
     int code;
     if (self.phase == P_DONE) {
-        zmr_log (1, "job done: %llu words in %llu chunks",
+        zmr_log (1, "job done: %llu %s in %llu chunks, %llu pairs",
                  (unsigned long long) self.stat.words,
-                 (unsigned long long) self.stat.chunks_done);
+                 self.spec.kind == ZMR_JOB_WORDS? "words": "records",
+                 (unsigned long long) self.stat.chunks_done,
+                 (unsigned long long) s_counts (&self)->pairs);
         code = 0;
         //  Words left out change the result: said on stderr, not only in
         //  the status and the receipt.

@@ -1,5 +1,6 @@
 /*  zmr_ventilator: the job's coordinator. Reads the input, cuts it into
-    chunks at whitespace, leases them to mappers, keeps the ledger until every
+    chunks (at whitespace for the word count, at line ends for a command or
+    plugin job), leases them to mappers, keeps the ledger until every
     reducer has applied every chunk, and publishes the job's state. */
 #ifndef ZMR_VENTILATOR_H
 #define ZMR_VENTILATOR_H
@@ -34,6 +35,8 @@ typedef struct {
                                      //  none): counts per window at the sink
     uint64_t max_word;               //  Longer words are left out and counted
                                      //  (0: no limit but the chunk's)
+    const zmr_job_t *spec;           //  The job (zmr_job.h; NULL: the word
+                                     //  count), named in WELCOME
 } zmr_ventilator_config_t;
 
 //  Runs the job to its end. Returns the process exit code: 0 when the job

@@ -63,15 +63,26 @@ s_header_of (const uint8_t *data, size_t len, zmr_journal_header_t *header)
     zmr_mpr_t r;
     zmr_mpr_init (&r, data, len);
     uint32_t n;
-    uint64_t signature, version, job, reducers, chunk_size, input_bytes, inputs;
-    if (zmr_mpr_array (&r, &n) || n != 7 || zmr_mpr_uint (&r, &signature)
+    uint64_t signature, version, job, reducers, chunk_size, input_bytes, inputs, kind, reduce;
+    zmr_journal_header_t h = { 0 };
+    if (zmr_mpr_array (&r, &n) || n != 11 || zmr_mpr_uint (&r, &signature)
     ||  zmr_mpr_uint (&r, &version) || zmr_mpr_uint (&r, &job)
     ||  zmr_mpr_uint (&r, &reducers) || zmr_mpr_uint (&r, &chunk_size)
     ||  zmr_mpr_uint (&r, &input_bytes) || zmr_mpr_uint (&r, &inputs)
-    ||  reducers > UINT32_MAX || inputs > UINT32_MAX)
+    ||  zmr_mpr_uint (&r, &kind) || zmr_mpr_uint (&r, &reduce)
+    ||  zmr_mpr_cstr (&r, h.digest, sizeof h.digest)
+    ||  zmr_mpr_cstr (&r, h.label, sizeof h.label)
+    ||  reducers > UINT32_MAX || inputs > UINT32_MAX || kind > UINT32_MAX
+    ||  reduce > UINT32_MAX)
         return -1;
-    *header = (zmr_journal_header_t) { job, (uint32_t) reducers, chunk_size, input_bytes,
-                                       (uint32_t) inputs };
+    h.job = job;
+    h.reducers = (uint32_t) reducers;
+    h.chunk_size = chunk_size;
+    h.input_bytes = input_bytes;
+    h.inputs = (uint32_t) inputs;
+    h.job_kind = (uint32_t) kind;
+    h.reduce = (uint32_t) reduce;
+    *header = h;
     return 0;
 }
 
@@ -86,6 +97,7 @@ typedef struct {
     bool done [S_PROBES];           //  Whether each was complete
     uint64_t words [S_PROBES];      //  ... with these words
     uint32_t too_long [S_PROBES];   //  ... and words left out
+    uint64_t pairs [S_PROBES];      //  ... and pairs
 } s_view_t;
 
 //  Reads everything the ventilator reads of an open journal and checks what
@@ -105,7 +117,8 @@ s_view (zmr_journal_t *journal, const zmr_journal_header_t *header, size_t nreco
     if (have_summary)
         S_CHECK (s->input < header->inputs);
     else
-        S_CHECK (!s->words && !s->too_long && !s->bytes && !s->input && !s->offset);
+        S_CHECK (!s->words && !s->too_long && !s->bytes && !s->input && !s->offset
+                 && !s->pairs);
     S_CHECK (view->ncuts == 0 || view->cuts);
     for (size_t i = 0; i < view->ncuts; i++)
         S_CHECK (view->cuts[i].input < header->inputs && view->cuts[i].len > 0);
@@ -128,7 +141,7 @@ s_view (zmr_journal_t *journal, const zmr_journal_header_t *header, size_t nreco
         view->words [p] = 0xdead;
         view->too_long [p] = 0xbeef;
         view->done [p] = zmr_journal_was_done (journal, view->probe [p], &view->words [p],
-                                               &view->too_long [p]);
+                                               &view->too_long [p], &view->pairs [p]);
         if (!view->done [p])
             S_CHECK (view->words [p] == 0xdead && view->too_long [p] == 0xbeef);
         //  Probes may repeat: count each id once.
@@ -148,8 +161,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     const uint8_t *at = size? data + 1: data;
     const uint8_t *end = data + size;
 
-    zmr_journal_header_t request = { S_JOB, S_REDUCERS, S_CHUNK_SIZE, S_INPUT_BYTES,
-                                     S_INPUTS };
+    zmr_journal_header_t request = { .job = S_JOB, .reducers = S_REDUCERS,
+                                     .chunk_size = S_CHUNK_SIZE,
+                                     .input_bytes = S_INPUT_BYTES, .inputs = S_INPUTS };
     int fd = open (s_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     S_CHECK (fd >= 0);
     size_t nrecords = 0;
@@ -193,7 +207,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     const zmr_journal_summary_t *s1 = &first.summary, *s2 = &again.summary;
     S_CHECK (s1->chunks == s2->chunks && s1->words == s2->words
              && s1->too_long == s2->too_long && s1->bytes == s2->bytes
-             && s1->input == s2->input && s1->offset == s2->offset);
+             && s1->input == s2->input && s1->offset == s2->offset
+             && s1->pairs == s2->pairs);
     S_CHECK (first.ncuts == again.ncuts && first.loaded == again.loaded);
     for (size_t i = 0; i < first.ncuts; i++)
         S_CHECK (first.cuts[i].input == again.cuts[i].input
@@ -202,6 +217,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     S_CHECK (!memcmp (first.done, again.done, sizeof first.done));
     S_CHECK (!memcmp (first.words, again.words, sizeof first.words));
     S_CHECK (!memcmp (first.too_long, again.too_long, sizeof first.too_long));
+    S_CHECK (!memcmp (first.pairs, again.pairs, sizeof first.pairs));
     zmr_journal_destroy (&journal2);
     zmr_journal_destroy (&journal);
     S_CHECK (!journal && !journal2);

@@ -158,7 +158,8 @@ s_journal_seeds (const char *tmp)
 {
     char path[4096];
     snprintf (path, sizeof path, "%s/journal", tmp);
-    const zmr_journal_header_t header = { 0x1234, 2, 65536, 10000, 3 };
+    const zmr_journal_header_t header = { .job = 0x1234, .reducers = 2, .chunk_size = 65536,
+                                          .input_bytes = 10000, .inputs = 3 };
     //  No journal yet: opening writes the header.
     s_write ("journal", "", 0);
     s_write ("journal", "\x03", 1);
@@ -179,16 +180,16 @@ s_journal_seeds (const char *tmp)
                                      { 2, 0, 1000 } };
         for (uint64_t i = 0; i < 4; i++)
             zmr_journal_cut (journal, i, &cuts[i]);
-        zmr_journal_done (journal, 0, 812, 0);
-        zmr_journal_done (journal, 2, 500, 3);
-        zmr_journal_done (journal, 2, 500, 3);
+        zmr_journal_done (journal, 0, 812, 0, 640);
+        zmr_journal_done (journal, 2, 500, 3, 410);
+        zmr_journal_done (journal, 2, 500, 3, 410);
         zmr_journal_cut (journal, 4, &(zmr_journal_cut_t) { 2, 1000, 0xffffffffffull });
         zmr_journal_destroy (&journal);
         s_journal_seed (path, torn? 1: 0, torn? 1: 0);
         if (!torn) {
             journal = s_journal_new (path, header);
             zmr_journal_cut (journal, 0, &cuts[0]);
-            zmr_journal_done (journal, 0, 812, 0);
+            zmr_journal_done (journal, 0, 812, 0, 640);
             zmr_journal_destroy (&journal);
             s_journal_seed (path, 3, 0);
         }
@@ -197,35 +198,36 @@ s_journal_seeds (const char *tmp)
     //  Written anew: the summary, then what followed it, and records
     //  appended after the rewrite.
     journal = s_journal_new (path, header);
-    zmr_journal_summary_t summary = { 2, 1312, 3, 6000, 1, 0 };
+    zmr_journal_summary_t summary = { 2, 1312, 3, 6000, 1, 0, 1000 };
     if (zmr_journal_rewrite_begin (journal, &summary)) {
         perror ("make_seeds: rewrite");
         exit (1);
     }
     zmr_journal_cut (journal, 2, &(zmr_journal_cut_t) { 1, 0, 3000 });
-    zmr_journal_done (journal, 2, 400, 0);
+    zmr_journal_done (journal, 2, 400, 0, 350);
     zmr_journal_rewrite_end (journal, true);
     zmr_journal_cut (journal, 3, &(zmr_journal_cut_t) { 2, 0, 1000 });
-    zmr_journal_done (journal, 3, 99, 7);
+    zmr_journal_done (journal, 3, 99, 7, 90);
     zmr_journal_destroy (&journal);
     s_journal_seed (path, 0, 0);
     journal = s_journal_new (path, header);
     summary = (zmr_journal_summary_t) { UINT64_MAX - 1, UINT64_MAX, UINT64_MAX, UINT64_MAX,
-                                        2, UINT64_MAX };
+                                        2, UINT64_MAX, UINT64_MAX };
     zmr_journal_rewrite_begin (journal, &summary);
     zmr_journal_cut (journal, UINT64_MAX - 1, &(zmr_journal_cut_t) { 2, 1, UINT64_MAX });
-    zmr_journal_done (journal, UINT64_MAX, UINT64_MAX, UINT32_MAX);
+    zmr_journal_done (journal, UINT64_MAX, UINT64_MAX, UINT32_MAX, UINT64_MAX);
     zmr_journal_rewrite_end (journal, true);
     zmr_journal_destroy (&journal);
     s_journal_seed (path, 1, 0);
 
     //  Another job's journal: taken when the request is the header's (mode
     //  0), refused for the fixed request (mode 1).
-    zmr_journal_header_t other = { UINT64_MAX, 256, 1, UINT64_MAX, 1 };
+    zmr_journal_header_t other = { .job = UINT64_MAX, .reducers = 256, .chunk_size = 1,
+                                  .input_bytes = UINT64_MAX, .inputs = 1 };
     for (uint8_t mode = 0; mode < 2; mode++) {
         journal = s_journal_new (path, other);
         zmr_journal_cut (journal, 0, &(zmr_journal_cut_t) { 0, 0, 1 });
-        zmr_journal_done (journal, 0, 1, 0);
+        zmr_journal_done (journal, 0, 1, 0, 1);
         zmr_journal_destroy (&journal);
         s_journal_seed (path, mode, 0);
     }
