@@ -28,6 +28,7 @@ typedef struct {
     size_t have;                //  ... its bytes
     size_t cap;                 //  Longest line: key, tab, value
     bool failed;                //  A bad line or pair: reason is set
+    char last_byte;             //  Of the input read from a file so far
 } s_run_t;
 
 int
@@ -272,6 +273,19 @@ s_spawn (const char *command, int in, int out, int err)
     return pid;
 }
 
+//  Counts the '\n' in data[0 .. len).
+static uint64_t
+s_newlines (const char *data, size_t len)
+{
+    uint64_t n = 0;
+    const char *end = data + len;
+    while (data < end && (data = memchr (data, '\n', (size_t) (end - data)))) {
+        n++;
+        data++;
+    }
+    return n;
+}
+
 //  The next piece of input to write: from memory, or read from fd into
 //  buf. Returns its length (0: no more), or -1 with a reason set.
 static ssize_t
@@ -297,6 +311,8 @@ s_input (s_run_t *self, const char *data, size_t len, int fd, uint64_t offset,
         }
         *buf_have = (size_t) rc;
         *buf_at = 0;
+        self->result->input_lines += s_newlines (buf, (size_t) rc);
+        self->last_byte = buf[rc - 1];
     }
     *piece = buf + *buf_at;
     return (ssize_t) (*buf_have - *buf_at);
@@ -476,6 +492,28 @@ zmr_command_run (const zmr_command_t *cmd, const void *data, size_t len, int fd,
     if (self.have && !self.failed)
         //  The last line, without its '\n'
         s_on_line (&self, self.line, self.have);
+    //  The input's lines, also of what the command left unread
+    if (!self.failed && fd < 0) {
+        result->input_lines = s_newlines (data, len);
+        if (len && ((const char *) data)[len - 1] != '\n')
+            result->input_lines++;
+    }
+    else
+    if (!self.failed) {
+        //  Read and counted, not written: the rest of the piece in hand
+        done_in += buf_have - buf_at;
+        buf_at = buf_have;
+        while (done_in < len && !self.failed) {
+            const char *piece;
+            if (s_input (&self, data, len, fd, offset, &done_in, buf, &buf_have, &buf_at,
+                         &piece) <= 0)
+                break;
+            done_in += buf_have;
+            buf_at = buf_have;
+        }
+        if (len && self.last_byte != '\n')
+            result->input_lines++;
+    }
 done:
     if (pid > 0) {
         killpg (pid, SIGKILL);

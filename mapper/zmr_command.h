@@ -50,6 +50,8 @@ typedef struct {
 
 typedef struct {
     uint64_t lines;               //  Pairs taken (lines of stdout)
+    uint64_t input_lines;         //  Lines of the input (a last one without
+                                  //  '\n' counted), when the run succeeded
     bool interrupted;             //  tick said stop
     char reason[ZMR_COMMAND_REASON];    //  Why the run failed ("" if not)
     char err[ZMR_COMMAND_STDERR + 1];   //  The last bytes of stderr, NUL ended

@@ -146,6 +146,7 @@ Test (command, large_input_read_whole)
     const char *keys[] = { "lines" };
     const int64_t values[] = { (int64_t) lines };
     s_expect (&got, 1, keys, values);
+    cr_assert_eq (result.input_lines, lines + (input[len - 1] != '\n'), "the last line lacks its '\\n'");
     free (got.pairs);
     free (input);
 }
@@ -165,6 +166,7 @@ Test (command, input_left_unread)
         int rc = s_run (commands[i], input, len, 64, 60000, &got, &result);
         cr_assert_eq (rc, 0, "%s: %s", commands[i], result.reason);
         cr_assert_eq (got.n, i? 1u: 0u, "%s", commands[i]);
+        cr_assert_eq (result.input_lines, 1, "%s: one line, without its '\\n'", commands[i]);
         free (got.pairs);
     }
     free (input);
@@ -370,6 +372,16 @@ Test (command, input_from_a_file)
     const char *keys[] = { "x", "y" };
     const int64_t values[] = { 4, 1 };
     s_expect (&got, 2, keys, values);
+    cr_assert_eq (result.input_lines, 2);
+    free (got.pairs);
+    //  Lines counted also where the command read none, the last without
+    //  its '\n'
+    got = (s_got_t) { 0 };
+    cmd.command = "true";
+    rc = zmr_command_run (&cmd, NULL, strlen (text) - 5, fd, 5, &result);
+    cr_assert_eq (rc, 0, "%s", result.reason);
+    cr_assert_eq (result.input_lines, 3);
+    cmd.command = "cat";
     free (got.pairs);
     //  Past the file's end
     got = (s_got_t) { 0 };
