@@ -18,7 +18,7 @@
 extern char **environ;
 
 #define S_PIECE   (64u << 10)   //  Bytes read or written at a time
-#define S_TICK_MS 1000          //  How often tick is called
+#define S_TICK_MS 1000          //  How often tick is called, by default
 #define S_VALUE_MAX 20          //  "-9223372036854775808"
 
 typedef struct {
@@ -353,7 +353,8 @@ zmr_command_run (const zmr_command_t *cmd, const void *data, size_t len, int fd,
     s_close (&err[1]);
 
     int64_t start = zmr_now_ms ();
-    int64_t next_tick = start + S_TICK_MS;
+    int64_t tick_ms = cmd->tick_ms? cmd->tick_ms: S_TICK_MS;
+    int64_t next_tick = start + tick_ms;
     size_t done_in = 0, buf_have = 0, buf_at = 0;
     bool exited = false;            //  The leader exited (not reaped yet)
     bool killed = false;            //  We sent the group SIGKILL
@@ -363,7 +364,7 @@ zmr_command_run (const zmr_command_t *cmd, const void *data, size_t len, int fd,
     while (out[0] >= 0 || err[0] >= 0 || !exited) {
         int64_t now = zmr_now_ms ();
         if (cmd->tick && now >= next_tick) {
-            next_tick = now + S_TICK_MS;
+            next_tick = now + tick_ms;
             if (cmd->tick (cmd->arg) && !killed) {
                 result->interrupted = true;
                 killpg (pid, SIGKILL);

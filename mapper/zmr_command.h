@@ -33,7 +33,7 @@
 typedef int (zmr_command_pair_fn) (void *arg, const char *key, size_t len,
                                    int64_t value, char *reason, size_t size);
 
-//  Called about every second while the command runs (a mapper says it is
+//  Called about every tick_ms while the command runs (a mapper says it is
 //  busy). Returns 0 to go on, non-zero to stop: the command is killed and
 //  the run returns as interrupted.
 typedef int (zmr_command_tick_fn) (void *arg);
@@ -45,6 +45,7 @@ typedef struct {
     const char *what;             //  Names the input in reasons ("chunk 7")
     zmr_command_pair_fn *pair;    //  Each pair, in the order printed
     zmr_command_tick_fn *tick;    //  May be NULL
+    uint32_t tick_ms;             //  How often tick is called (0: 1000)
     void *arg;                    //  For pair and tick
 } zmr_command_t;
 

@@ -658,7 +658,10 @@ s_command_chunk (s_mapper_t *self, const zmr_msg_t *msg, const char *data, uint6
     zmr_command_t cmd = { .command = self->spec->spec,
                           .timeout_ms = self->config->map_timeout_ms,
                           .max_key = s_max_key (self), .what = what,
-                          .pair = s_command_pair, .tick = s_command_tick, .arg = self };
+                          .pair = s_command_pair, .tick = s_command_tick, .arg = self,
+                          //  Busy heartbeats as often as idle ones would go
+                          .tick_ms = self->config->heartbeat_ms < 1000
+                                   ? self->config->heartbeat_ms: 1000 };
     zmr_command_result_t *result = malloc (sizeof *result);
     if (!result) {
         snprintf (self->chunk_error, sizeof self->chunk_error,
@@ -1107,7 +1110,8 @@ s_adopt (s_mapper_t *self, zmr_msg_t *msg)
 
 //  Joins a job: HELLO until WELCOME, then its sockets. In a pool, a job
 //  found already over is waited past. Returns 0 joined, 1 to exit with
-//  success, -1 to exit with failure.
+//  success, -1 to exit with failure, -3 to exit with failure after a
+//  REFUSE (--once), 2 to join again (a pool mapper refused the job).
 static int
 s_join (s_mapper_t *self)
 {
@@ -1135,7 +1139,7 @@ s_join (s_mapper_t *self)
     if (rc > 0) {
         zmq_msg_close (&frame);
         if (self->config->once)
-            return -1;      //  Logged: the job is not one we may run
+            return -3;      //  Logged: the job is not one we may run
         //  A pool: the job at the address may change; ask again in a while
         s_on_refused (self);
         return zmr_interrupted ()? 1: 2;
@@ -1290,8 +1294,8 @@ zmr_mapper_run (const zmr_mapper_config_t *config)
         if (joined != 0) {
             //  Not joined (stopped, the job is over, or none came): the
             //  HELLOs still queued are for nobody, and must not hold the
-            //  exit for the linger
-            zmr_worker_set_linger (self.worker, 0);
+            //  exit for the linger; a REFUSE must still go out
+            zmr_worker_set_linger (self.worker, joined == -3? 500: 0);
             code = joined > 0? 0: 1;
             break;
         }
