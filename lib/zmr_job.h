@@ -56,7 +56,8 @@ typedef struct {
     char digest[ZMR_DIGEST_HEX];      //  Of the definition: see zmr_job_digest
     char label[ZMR_JOB_LABEL_MAX];    //  For logs and the status: "words",
                                       //  the command cut to fit, the
-                                      //  plugin's file name
+                                      //  plugin's file name (control
+                                      //  bytes as spaces)
 } zmr_job_t;
 
 //  The word count, reduce sum: every program's job when none is named.
@@ -65,7 +66,8 @@ void
 
 //  A job from the options (--map COMMAND or --plugin PATH, at most one of
 //  them; reduce "sum", "min" or "max", NULL for sum). For a plugin the
-//  file is read whole to digest it (nothing of it runs here). Returns 0, or
+//  file is read whole to digest it (nothing of it runs here; over 256 MiB
+//  is refused). Returns 0, or
 //  -1 with a one-line reason naming the option in err (errlen bytes): both
 //  given, an empty or too long command, a plugin that cannot be read, an
 //  unknown reduce, a reduce other than sum for the word count.

@@ -135,6 +135,40 @@ zmr_mpr_uint (zmr_mpr_t *self, uint64_t *value)
 }
 
 int
+zmr_mpr_int (zmr_mpr_t *self, int64_t *value)
+{
+    uint8_t type;
+    if (s_type (self, &type))
+        return -1;
+    if (type <= 0x7f || type >= 0xe0) {
+        *value = (int8_t) type;
+        return 0;
+    }
+    uint64_t v;
+    switch (type) {
+        case 0xcc: case 0xcd: case 0xce: case 0xcf:
+            if (s_take_be (self, (size_t) 1 << (type - 0xcc), &v))
+                return -1;
+            if (v > INT64_MAX)
+                return zmr_mpr_fail (self, "integer out of the signed 64-bit range");
+            *value = (int64_t) v;
+            return 0;
+        case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
+            size_t n = (size_t) 1 << (type - 0xd0);
+            if (s_take_be (self, n, &v))
+                return -1;
+            //  Sign-extend the n-byte two's complement value.
+            if (n < 8 && (v >> (n * 8 - 1)))
+                v |= ~(uint64_t) 0 << (n * 8);
+            *value = (int64_t) v;
+            return 0;
+        }
+        default:
+            return zmr_mpr_fail (self, "expected an integer");
+    }
+}
+
+int
 zmr_mpr_bool (zmr_mpr_t *self, bool *value)
 {
     uint8_t type;

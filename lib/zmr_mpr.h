@@ -32,6 +32,9 @@ int zmr_mpr_map (zmr_mpr_t *self, uint32_t *count);
 //  A non-negative integer in any encoding (positive fixint, uint8..64, and
 //  int8..64 holding a value >= 0).
 int zmr_mpr_uint (zmr_mpr_t *self, uint64_t *value);
+//  An integer in the signed 64-bit range in any encoding (fixints,
+//  uint8..64 up to INT64_MAX, int8..64).
+int zmr_mpr_int (zmr_mpr_t *self, int64_t *value);
 //  A boolean.
 int zmr_mpr_bool (zmr_mpr_t *self, bool *value);
 //  A str; *data is a view into the frame, not NUL-terminated.

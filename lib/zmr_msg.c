@@ -11,12 +11,13 @@ static const char *s_names[] = {
     "unknown", "HELLO", "WELCOME", "REJECT", "CHUNK", "TAKE", "MAPPED",
     "BATCH", "ACK", "HEARTBEAT", "BYE", "FLUSH", "RESULT", "STORED", "DONE",
     "FINISH", "STATUS", "AGAIN", "LIVE", "UPDATE", "TOTALS", "LIVESTAT", "CLOSE",
-    "WINDOW", "WSTORED", "FAIL", "REST"
+    "WINDOW", "WSTORED", "FAIL", "REST", "REFUSE", "FAILED"
 };
 
 //  Number of fields after the job, per type.
 static const uint32_t s_fields[] = {
-    0, 7, 7, 2, 9, 1, 3, 5, 4, 2, 1, 2, 5, 1, 2, 3, 1, 0, 4, 4, 3, 4, 1, 6, 2, 1, 0
+    0, 7, 11, 2, 9, 1, 4, 5, 4, 2, 1, 2, 6, 1, 3, 3, 1, 0, 4, 4, 3, 4, 1, 6, 2, 1, 0,
+    1, 2
 };
 
 const char *
@@ -77,12 +78,22 @@ s_pairs (zmr_mpr_t *r, zmr_msg_t *msg)
     for (uint32_t i = 0; i < msg->npairs; i++) {
         const char *word;
         uint32_t len;
-        uint64_t count;
-        if (zmr_mpr_bin (r, &word, &len) || zmr_mpr_uint (r, &count))
+        int64_t value;
+        if (zmr_mpr_bin (r, &word, &len) || zmr_mpr_int (r, &value))
             return -1;
-        if (count == 0)
-            return zmr_mpr_fail (r, "pair with count 0");
     }
+    return 0;
+}
+
+//  A job digest: 64 lower-case hex digits.
+static int
+s_digest (zmr_mpr_t *r, char *digest)
+{
+    if (zmr_mpr_cstr (r, digest, ZMR_DIGEST_HEX))
+        return -1;
+    if (strlen (digest) != ZMR_DIGEST_HEX - 1
+    ||  strspn (digest, "0123456789abcdef") != ZMR_DIGEST_HEX - 1)
+        return zmr_mpr_fail (r, "not a job digest");
     return 0;
 }
 
@@ -132,6 +143,14 @@ s_decode_fields (zmr_mpr_t *r, zmr_msg_t *msg)
                 return zmr_mpr_fail (r, "word limit over the chunk limit");
             if (msg->max_message < ZMR_MIN_MAX_MESSAGE || msg->max_message > ZMR_DEFAULT_MAX_MESSAGE)
                 return zmr_mpr_fail (r, "message limit out of range");
+            if (s_u32 (r, &msg->job_kind) || s_u32 (r, &msg->reduce)
+            ||  s_digest (r, msg->digest)
+            ||  zmr_mpr_cstr (r, msg->label, sizeof msg->label))
+                return -1;
+            if (!zmr_job_kind_name ((int) msg->job_kind))
+                return zmr_mpr_fail (r, "unknown job kind");
+            if (!zmr_reduce_name ((int) msg->reduce))
+                return zmr_mpr_fail (r, "unknown reduce");
             return 0;
         case ZMR_REJECT:
             return zmr_mpr_bool (r, &msg->flag)
@@ -157,7 +176,7 @@ s_decode_fields (zmr_mpr_t *r, zmr_msg_t *msg)
             return zmr_mpr_uint (r, &msg->chunk);
         case ZMR_MAPPED:
             if (zmr_mpr_uint (r, &msg->chunk) || zmr_mpr_uint (r, &msg->words)
-            ||  zmr_mpr_uint (r, &msg->too_long))
+            ||  zmr_mpr_uint (r, &msg->too_long) || zmr_mpr_uint (r, &msg->pair_count))
                 return -1;
             if (msg->too_long > ZMR_MAX_CHUNK)
                 return zmr_mpr_fail (r, "more long words than a chunk can hold");
@@ -187,7 +206,8 @@ s_decode_fields (zmr_mpr_t *r, zmr_msg_t *msg)
                 ? -1: 0;
         case ZMR_RESULT:
             if (s_u32 (r, &msg->partition) || s_u32 (r, &msg->reducers)
-            ||  zmr_mpr_uint (r, &msg->seq) || zmr_mpr_uint (r, &msg->parts))
+            ||  zmr_mpr_uint (r, &msg->seq) || zmr_mpr_uint (r, &msg->parts)
+            ||  zmr_mpr_uint (r, &msg->pair_count))
                 return -1;
             if (msg->reducers < 1 || msg->reducers > ZMR_MAX_REDUCERS
             ||  msg->partition >= msg->reducers)
@@ -199,7 +219,7 @@ s_decode_fields (zmr_mpr_t *r, zmr_msg_t *msg)
             return s_u32 (r, &msg->partition);
         case ZMR_DONE:
             return zmr_mpr_uint (r, &msg->words) || zmr_mpr_uint (r, &msg->distinct)
-                ? -1: 0;
+                || zmr_mpr_uint (r, &msg->pair_count)? -1: 0;
         case ZMR_FINISH:
             if (zmr_mpr_bool (r, &msg->flag)
             ||  zmr_mpr_cstr (r, msg->reason, sizeof msg->reason))
@@ -237,7 +257,11 @@ s_decode_fields (zmr_mpr_t *r, zmr_msg_t *msg)
         case ZMR_WSTORED:
             return zmr_mpr_uint (r, &msg->window) || zmr_mpr_uint (r, &msg->words)? -1: 0;
         case ZMR_FAIL:
+        case ZMR_REFUSE:
             return zmr_mpr_cstr (r, msg->reason, sizeof msg->reason);
+        case ZMR_FAILED:
+            return zmr_mpr_uint (r, &msg->chunk)
+                || zmr_mpr_cstr (r, msg->reason, sizeof msg->reason)? -1: 0;
         case ZMR_UPDATE:
             if (s_u32 (r, &msg->partition) || s_u32 (r, &msg->reducers)
             ||  zmr_mpr_array (r, &n))
@@ -291,7 +315,8 @@ zmr_msg_decode (const void *data, size_t len, zmr_msg_t *msg, const char **why)
     if (zmr_mpr_uint (&r, &version))
         goto fail;
     if (version != ZMR_PROTOCOL) {
-        zmr_mpr_fail (&r, "unsupported protocol version");
+        zmr_mpr_fail (&r, version == 1? "protocol version 1 (an older zmr; this one speaks 2)"
+                                      : "unsupported protocol version");
         goto fail;
     }
     if (zmr_mpr_uint (&r, &type) || zmr_mpr_uint (&r, &msg->job))
@@ -321,8 +346,10 @@ zmr_msg_next_pair (zmr_msg_t *msg, const char **word, uint32_t *len,
     if (msg->npairs == 0)
         return false;
     //  Validated by zmr_msg_decode: these reads cannot fail.
-    int rc = zmr_mpr_bin (&msg->pairs, word, len) | zmr_mpr_uint (&msg->pairs, count);
+    int64_t value;
+    int rc = zmr_mpr_bin (&msg->pairs, word, len) | zmr_mpr_int (&msg->pairs, &value);
     assert (rc == 0);
+    *count = (uint64_t) value;
     (void) rc;
     msg->npairs--;
     return true;
@@ -405,7 +432,7 @@ void
 zmr_msg_pack_welcome (msgpack_packer *pk, uint64_t job, uint32_t reducers,
                       const char *chunks, const char *status,
                       const char *const *reducer_endpoints, const char *const *reducer_keys,
-                      uint64_t max_word, uint64_t max_message)
+                      uint64_t max_word, uint64_t max_message, const zmr_job_t *spec)
 {
     zmr_msg_begin (pk, ZMR_WELCOME, job, s_fields[ZMR_WELCOME]);
     msgpack_pack_uint32 (pk, reducers);
@@ -419,6 +446,17 @@ zmr_msg_pack_welcome (msgpack_packer *pk, uint64_t job, uint32_t reducers,
         s_pack_str (pk, reducer_keys? reducer_keys[i]: "");
     msgpack_pack_uint64 (pk, max_word);
     msgpack_pack_uint64 (pk, max_message);
+    zmr_job_t words;
+    if (!spec) {
+        zmr_job_words (&words);
+        spec = &words;
+    }
+    msgpack_pack_uint32 (pk, (uint32_t) spec->kind);
+    msgpack_pack_uint32 (pk, (uint32_t) spec->reduce);
+    s_pack_str (pk, spec->digest);
+    size_t len = strnlen (spec->label, ZMR_JOB_LABEL_MAX - 1);
+    msgpack_pack_str (pk, len);
+    msgpack_pack_str_body (pk, spec->label, len);
 }
 
 void
@@ -438,6 +476,22 @@ void
 zmr_msg_pack_fail (msgpack_packer *pk, uint64_t job, const char *reason)
 {
     zmr_msg_begin (pk, ZMR_FAIL, job, s_fields[ZMR_FAIL]);
+    s_pack_reason (pk, reason);
+}
+
+void
+zmr_msg_pack_refuse (msgpack_packer *pk, uint64_t job, const char *reason)
+{
+    zmr_msg_begin (pk, ZMR_REFUSE, job, s_fields[ZMR_REFUSE]);
+    s_pack_reason (pk, reason);
+}
+
+void
+zmr_msg_pack_failed (msgpack_packer *pk, uint64_t job, uint64_t chunk,
+                     const char *reason)
+{
+    zmr_msg_begin (pk, ZMR_FAILED, job, s_fields[ZMR_FAILED]);
+    msgpack_pack_uint64 (pk, chunk);
     s_pack_reason (pk, reason);
 }
 
@@ -470,12 +524,13 @@ zmr_msg_pack_take (msgpack_packer *pk, uint64_t job, uint64_t chunk)
 
 void
 zmr_msg_pack_mapped (msgpack_packer *pk, uint64_t job, uint64_t chunk,
-                     uint64_t words, uint64_t too_long)
+                     uint64_t words, uint64_t too_long, uint64_t pair_count)
 {
     zmr_msg_begin (pk, ZMR_MAPPED, job, s_fields[ZMR_MAPPED]);
     msgpack_pack_uint64 (pk, chunk);
     msgpack_pack_uint64 (pk, words);
     msgpack_pack_uint64 (pk, too_long);
+    msgpack_pack_uint64 (pk, pair_count);
 }
 
 void
@@ -575,11 +630,12 @@ zmr_msg_pack_stored (msgpack_packer *pk, uint64_t job, uint32_t partition)
 
 void
 zmr_msg_pack_done (msgpack_packer *pk, uint64_t job, uint64_t words,
-                   uint64_t distinct)
+                   uint64_t distinct, uint64_t pair_count)
 {
     zmr_msg_begin (pk, ZMR_DONE, job, s_fields[ZMR_DONE]);
     msgpack_pack_uint64 (pk, words);
     msgpack_pack_uint64 (pk, distinct);
+    msgpack_pack_uint64 (pk, pair_count);
 }
 
 void
@@ -654,13 +710,14 @@ zmr_msg_begin_pairs (msgpack_packer *pk, uint32_t npairs)
 void
 zmr_msg_begin_result (msgpack_packer *pk, uint64_t job, uint32_t partition,
                       uint32_t reducers, uint64_t seq, uint64_t parts,
-                      uint32_t npairs)
+                      uint64_t pair_count, uint32_t npairs)
 {
     zmr_msg_begin (pk, ZMR_RESULT, job, s_fields[ZMR_RESULT]);
     msgpack_pack_uint32 (pk, partition);
     msgpack_pack_uint32 (pk, reducers);
     msgpack_pack_uint64 (pk, seq);
     msgpack_pack_uint64 (pk, parts);
+    msgpack_pack_uint64 (pk, pair_count);
     msgpack_pack_array (pk, npairs * 2);
 }
 
@@ -670,7 +727,7 @@ zmr_msg_pack_pair (msgpack_packer *pk, const char *word, uint32_t len,
 {
     msgpack_pack_bin (pk, len);
     msgpack_pack_bin_body (pk, word, len);
-    msgpack_pack_uint64 (pk, count);
+    msgpack_pack_int64 (pk, (int64_t) count);
 }
 
 int
@@ -733,6 +790,7 @@ zmr_msg_put_pair (msgpack_sbuffer *sbuf, const char *word, uint32_t len, uint64_
 {
     assert (sbuf);
     assert (sbuf->alloc - sbuf->size >= ZMR_MSG_PAIR_MAX (len));
+    assert (count <= INT64_MAX);
     char *at = sbuf->data + sbuf->size;
     //  As msgpack-c packs them: bin 8/16/32, then the shortest uint
     if (len < 256) {

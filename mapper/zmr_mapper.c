@@ -401,6 +401,9 @@ s_map_end (s_mapper_t *self, uint64_t chunk, uint64_t stamp, uint64_t len, uint6
             raise (SIGKILL);
         }
     }
+    uint64_t pair_count = 0;
+    for (uint32_t p = 0; p < R; p++)
+        pair_count += self->npairs[p];
     zmr_msg_pack_mapped (zmr_worker_packer (self->worker), self->job, chunk, words,
                          too_long, pair_count);
     zmr_worker_send (self->worker);

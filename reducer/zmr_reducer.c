@@ -417,7 +417,8 @@ s_send_counts (s_reducer_t *self, zmr_counts_t *counts, uint64_t window_1)
                                   (uint32_t) (end - start));
         else
             zmr_msg_begin_result (&self->pk, self->job, self->config->partition,
-                                  self->reducers, seq, parts, (uint32_t) (end - start));
+                                  self->reducers, seq, parts, 0,
+                                  (uint32_t) (end - start));
         for (size_t i = start; i < end; i++)
             zmr_msg_pack_pair (&self->pk, entries[i].word, entries[i].len,
                                entries[i].count);

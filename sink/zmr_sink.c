@@ -233,7 +233,7 @@ zmr_sink_run (const zmr_sink_config_t *config)
                 //  Until FINISH: a ventilator that restarted meanwhile
                 //  must still hear that the result is written.
                 zmr_msg_pack_done (zmr_worker_packer (self.worker), self.job, done_words,
-                                   done_distinct);
+                                   done_distinct, 0);
                 zmr_worker_send (self.worker);
             }
         }
@@ -269,7 +269,7 @@ zmr_sink_run (const zmr_sink_config_t *config)
             written = true;
             s_heartbeat (&self);
             zmr_msg_pack_done (zmr_worker_packer (self.worker), self.job, done_words,
-                               done_distinct);
+                               done_distinct, 0);
             zmr_worker_send (self.worker);
             zmr_log (1, "wrote %llu words, %llu distinct", (unsigned long long) done_words,
                      (unsigned long long) done_distinct);

@@ -153,7 +153,7 @@ s_header (s_buf_t *b, uint32_t type, uint64_t job, uint32_t nfields)
     s_byte (b, 0xcd);
     s_byte (b, 0x5A);
     s_byte (b, 0x4D);
-    s_uint (b, 1);
+    s_uint (b, 2);
     s_uint (b, type);
     s_u64 (b, job);
 }
@@ -163,7 +163,7 @@ s_header (s_buf_t *b, uint32_t type, uint64_t job, uint32_t nfields)
 static s_buf_t
 s_spoil_header (const s_buf_t *message, uint16_t signature, uint8_t version)
 {
-    cr_assert (message->len > 5 && message->data[1] == 0xcd && message->data[4] == 1);
+    cr_assert (message->len > 5 && message->data[1] == 0xcd && message->data[4] == 2);
     cr_assert (version < 128);
     s_buf_t b = *message;
     b.data[2] = (unsigned char) (signature >> 8);
@@ -199,11 +199,12 @@ s_result_part (uint64_t job, uint32_t partition, uint32_t reducers, uint64_t seq
                uint64_t parts, const char *word, uint64_t count)
 {
     s_buf_t b = { .len = 0 };
-    s_header (&b, 12, job, 5);
+    s_header (&b, 12, job, 6);
     s_uint (&b, partition);
     s_uint (&b, reducers);
     s_uint (&b, seq);
     s_uint (&b, parts);
+    s_uint (&b, 0);
     s_array (&b, word? 2: 0);
     if (word) {
         s_bin (&b, word, strlen (word));
@@ -286,9 +287,9 @@ s_send_garbage (void *sock, const s_buf_t *valid, const s_buf_t *specific, size_
         static const unsigned char array32[] = { 0xdd, 0x10, 0x00, 0x00, 0x00 };
         s_send (sock, array32, sizeof array32, 0);
         //  The valid message with the wrong signature, then version.
-        s_buf_t b = s_spoil_header (valid, 0x5A4E, 1);
+        s_buf_t b = s_spoil_header (valid, 0x5A4E, 2);
         s_send (sock, b.data, b.len, 0);
-        b = s_spoil_header (valid, 0x5A4D, 2);
+        b = s_spoil_header (valid, 0x5A4D, (uint8_t) (1 + i % 2 * 2));
         s_send (sock, b.data, b.len, 0);
         //  Truncated: the valid message cut at every length in turn.
         s_send (sock, valid->data, 1 + (size_t) i % (valid->len - 1), 0);
@@ -493,8 +494,8 @@ Test (hostile, reducers_count_and_drop_malformed_batches)
             s_batch (id, 999999998, 1 - p, 2, "the", 1000000),
             //  Another reducer count.
             s_batch (id, 999999997, p, 3, "the", 1000000),
-            //  A pair with count 0.
-            s_batch (id, 999999996, p, 2, "the", 0),
+            //  A value beyond 64 signed bits.
+            s_batch (id, 999999996, p, 2, "the", (uint64_t) INT64_MAX + 1),
             //  A RESULT is not a BATCH.
             s_result (id, p, 2, "the", 1000000),
         };

@@ -57,8 +57,14 @@ Test (msg, welcome_carries_every_reducer_endpoint)
     zcert_t *cert = zcert_new ();
     const char *keys[] = { "", zcert_public_txt (cert), "" };
     zmr_msg_pack_welcome (&b.pk, 0xfeedfacecafebeefull, 3, "tcp://h:5551", "tcp://h:5552", eps,
-                          keys, 4096, 8u << 20);
+                          keys, 4096, 8u << 20, NULL);
     zmr_msg_t msg = s_roundtrip (&b, ZMR_WELCOME);
+    //  No job named: the word count
+    zmr_job_t words;
+    zmr_job_words (&words);
+    cr_assert (msg.job_kind == ZMR_JOB_WORDS && msg.reduce == ZMR_REDUCE_SUM);
+    cr_assert_str_eq (msg.digest, words.digest);
+    cr_assert_str_eq (msg.label, "words");
     cr_assert_eq (msg.job, 0xfeedfacecafebeefull);
     cr_assert_eq (msg.reducers, 3);
     cr_assert_str_eq (msg.endpoint, "tcp://h:5551");
@@ -102,9 +108,10 @@ Test (msg, small_messages_roundtrip)
     cr_assert_eq (msg.chunk, 9);
     msgpack_sbuffer_clear (&b.sbuf);
 
-    zmr_msg_pack_mapped (&b.pk, 7, 9, 1000, 3);
+    zmr_msg_pack_mapped (&b.pk, 7, 9, 1000, 3, 1ull << 40);
     msg = s_roundtrip (&b, ZMR_MAPPED);
-    cr_assert (msg.chunk == 9 && msg.words == 1000 && msg.too_long == 3);
+    cr_assert (msg.chunk == 9 && msg.words == 1000 && msg.too_long == 3
+            && msg.pair_count == 1ull << 40);
     msgpack_sbuffer_clear (&b.sbuf);
 
     zmr_msg_pack_ack (&b.pk, 7, 5, 9, 77, true);
@@ -136,9 +143,20 @@ Test (msg, small_messages_roundtrip)
     cr_assert_eq (msg.partition, 2);
     msgpack_sbuffer_clear (&b.sbuf);
 
-    zmr_msg_pack_done (&b.pk, 7, 823359, 33000);
+    zmr_msg_pack_done (&b.pk, 7, 823359, 33000, 99999);
     msg = s_roundtrip (&b, ZMR_DONE);
-    cr_assert (msg.words == 823359 && msg.distinct == 33000);
+    cr_assert (msg.words == 823359 && msg.distinct == 33000 && msg.pair_count == 99999);
+    msgpack_sbuffer_clear (&b.sbuf);
+
+    zmr_msg_pack_refuse (&b.pk, 7, "map command 'cut -f1' is not allowed here");
+    msg = s_roundtrip (&b, ZMR_REFUSE);
+    cr_assert_str_eq (msg.reason, "map command 'cut -f1' is not allowed here");
+    msgpack_sbuffer_clear (&b.sbuf);
+
+    zmr_msg_pack_failed (&b.pk, 7, 41, "map command exited 3");
+    msg = s_roundtrip (&b, ZMR_FAILED);
+    cr_assert_eq (msg.chunk, 41);
+    cr_assert_str_eq (msg.reason, "map command exited 3");
     msgpack_sbuffer_clear (&b.sbuf);
 
     zmr_status_t final;
@@ -180,7 +198,7 @@ Test (msg, batch_pairs_come_back_in_order_with_any_bytes)
     s_buf_t b; s_init (&b);
     const char *words[] = { "the", "\0nul\xff", "", "caf\xc3\xa9" };
     uint32_t lens[] = { 3, 5, 0, 5 };
-    uint64_t counts[] = { 62051, 1, 2, UINT64_MAX };
+    uint64_t counts[] = { 62051, 1, 2, INT64_MAX };
     zmr_msg_begin_batch (&b.pk, 99, 12, 1, 4, 1795000000456ull, 4);
     for (int i = 0; i < 4; i++)
         zmr_msg_pack_pair (&b.pk, words[i], lens[i], counts[i]);
@@ -212,13 +230,23 @@ Test (msg, put_pair_writes_the_bytes_msgpack_c_packs)
     const uint32_t lens[] = { 0, 1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 32, 255, 256, 65535, 65536,
                               70000 };
     const uint64_t counts[] = { 0, 1, 127, 128, 255, 256, 65535, 65536, 4294967295ull,
-                                4294967296ull, UINT64_MAX };
+                                4294967296ull, INT64_MAX };
     for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++)
         for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
             s_buf_t ref; s_init (&ref);
             msgpack_pack_bin (&ref.pk, lens[l]);
             msgpack_pack_bin_body (&ref.pk, word, lens[l]);
             msgpack_pack_uint64 (&ref.pk, counts[c]);
+            //  The signed packer (zmr_msg_pack_pair's, any job's) packs a
+            //  count in the very bytes of the unsigned one: protocol 2's word
+            //  count batches are those of protocol 1.
+            s_buf_t sig; s_init (&sig);
+            msgpack_pack_bin (&sig.pk, lens[l]);
+            msgpack_pack_bin_body (&sig.pk, word, lens[l]);
+            msgpack_pack_int64 (&sig.pk, (int64_t) counts[c]);
+            cr_assert (sig.sbuf.size == ref.sbuf.size
+                    && memcmp (sig.sbuf.data, ref.sbuf.data, ref.sbuf.size) == 0);
+            msgpack_sbuffer_destroy (&sig.sbuf);
             msgpack_sbuffer ours;
             msgpack_sbuffer_init (&ours);
             cr_assert_eq (zmr_msg_reserve (&ours, ZMR_MSG_PAIR_MAX (lens[l])), 0);
@@ -255,12 +283,13 @@ Test (msg, put_pair_writes_the_bytes_msgpack_c_packs)
 Test (msg, result_roundtrips_and_checks_its_part_number)
 {
     s_buf_t b; s_init (&b);
-    zmr_msg_begin_result (&b.pk, 5, 1, 2, 3, 4, 1);
+    zmr_msg_begin_result (&b.pk, 5, 1, 2, 3, 4, 12345, 1);
     zmr_msg_pack_pair (&b.pk, "word", 4, 10);
     zmr_msg_t msg = s_roundtrip (&b, ZMR_RESULT);
-    cr_assert (msg.partition == 1 && msg.reducers == 2 && msg.seq == 3 && msg.parts == 4);
+    cr_assert (msg.partition == 1 && msg.reducers == 2 && msg.seq == 3 && msg.parts == 4
+            && msg.pair_count == 12345);
     msgpack_sbuffer_clear (&b.sbuf);
-    zmr_msg_begin_result (&b.pk, 5, 1, 2, 4, 4, 0);
+    zmr_msg_begin_result (&b.pk, 5, 1, 2, 4, 4, 0, 0);
     const char *why;
     cr_assert_eq (s_decode (&b, &msg, &why), -1, "seq == parts must be refused");
     msgpack_sbuffer_destroy (&b.sbuf);
@@ -285,9 +314,14 @@ Test (msg, refuses_frames_that_are_not_zmr_messages)
     s_refused ("\xdd\x10\x00\x00\x00", 5, "a huge declared array");
     s_refused ("\xdd\xff\xff\xff\xff", 5, "a 4G declared array");
     s_refused ("\x95\xcd\x5a\x4e\x01\x05\x00", 7, "a wrong signature");
-    s_refused ("\x95\xcd\x5a\x4d\x02\x05\x00", 7, "a version from the future");
-    s_refused ("\x95\xcd\x5a\x4d\x01\x63\x00", 7, "an unknown type");
-    s_refused ("\x95\xcd\x5a\x4d\x01\x05\x00", 7, "a TAKE without its chunk");
+    s_refused ("\x95\xcd\x5a\x4d\x03\x05\x00", 7, "a version from the future");
+    s_refused ("\x95\xcd\x5a\x4d\x02\x63\x00", 7, "an unknown type");
+    s_refused ("\x95\xcd\x5a\x4d\x02\x05\x00", 7, "a TAKE without its chunk");
+    //  A TAKE of protocol 1 (an older zmr): refused, and the reason says so.
+    zmr_msg_t msg;
+    const char *why = NULL;
+    cr_assert_eq (zmr_msg_decode ("\x95\xcd\x5a\x4d\x01\x05\x00\x07", 8, &msg, &why), -1);
+    cr_assert (why && strstr (why, "version 1"), "reason '%s'", why? why: "");
 }
 
 Test (msg, refuses_every_truncation_and_trailing_bytes)
@@ -309,12 +343,14 @@ Test (msg, refuses_every_truncation_and_trailing_bytes)
 Test (msg, refuses_a_batch_with_a_bad_pair_anywhere)
 {
     s_buf_t b; s_init (&b);
-    //  The last pair's count is 0: the whole batch is refused, not applied
-    //  up to the bad pair.
+    //  The last pair's value is beyond 64 signed bits: the whole batch is
+    //  refused, not applied up to the bad pair.
     zmr_msg_begin_batch (&b.pk, 1, 2, 0, 1, 0, 2);
     zmr_msg_pack_pair (&b.pk, "alpha", 5, 3);
-    zmr_msg_pack_pair (&b.pk, "beta", 4, 0);
-    s_refused (b.sbuf.data, b.sbuf.size, "a pair with count 0");
+    msgpack_pack_bin (&b.pk, 4);
+    msgpack_pack_bin_body (&b.pk, "beta", 4);
+    msgpack_pack_uint64 (&b.pk, (uint64_t) INT64_MAX + 1);
+    s_refused (b.sbuf.data, b.sbuf.size, "a value of 2^63");
     msgpack_sbuffer_clear (&b.sbuf);
     //  A word as str instead of bin.
     zmr_msg_begin (&b.pk, ZMR_BATCH, 1, 4);
@@ -339,8 +375,8 @@ Test (msg, refuses_a_batch_with_a_bad_pair_anywhere)
     msgpack_pack_array (&b.pk, 2);
     msgpack_pack_bin (&b.pk, 1);
     msgpack_pack_bin_body (&b.pk, "x", 1);
-    msgpack_pack_int8 (&b.pk, -1);
-    s_refused (b.sbuf.data, b.sbuf.size, "a negative count");
+    msgpack_pack_double (&b.pk, 1.0);
+    s_refused (b.sbuf.data, b.sbuf.size, "a value that is a float");
     msgpack_sbuffer_destroy (&b.sbuf);
 }
 
@@ -585,5 +621,55 @@ Test (msg, live_messages_roundtrip_and_are_bounded)
     for (int i = 0; i <= ZMR_TOP_MAX; i++)
         zmr_msg_pack_pair (&b.pk, "w", 1, 1);
     cr_assert_eq (zmr_msg_decode (b.sbuf.data, b.sbuf.size, &msg, &why), -1);
+    msgpack_sbuffer_destroy (&b.sbuf);
+}
+
+Test (msg, a_job_and_signed_values_roundtrip)
+{
+    s_buf_t b; s_init (&b);
+    zmr_job_t job;
+    memset (&job, 0, sizeof job);
+    job.kind = ZMR_JOB_COMMAND;
+    job.reduce = ZMR_REDUCE_MAX;
+    memset (job.digest, 'a', ZMR_DIGEST_HEX - 1);
+    job.digest[3] = '7';
+    snprintf (job.label, sizeof job.label, "awk '{print $1}'");
+    const char *eps[] = { "ipc:///tmp/a" };
+    zmr_msg_pack_welcome (&b.pk, 3, 1, "ipc:///tmp/c", "ipc:///tmp/s", eps, NULL, 0,
+                          8u << 20, &job);
+    zmr_msg_t msg = s_roundtrip (&b, ZMR_WELCOME);
+    cr_assert (msg.job_kind == ZMR_JOB_COMMAND && msg.reduce == ZMR_REDUCE_MAX);
+    cr_assert_str_eq (msg.digest, job.digest);
+    cr_assert_str_eq (msg.label, "awk '{print $1}'");
+    msgpack_sbuffer_clear (&b.sbuf);
+
+    //  A digest that is not 64 lower-case hex digits is refused.
+    job.digest[0] = 'A';
+    zmr_msg_pack_welcome (&b.pk, 3, 1, "ipc:///tmp/c", "ipc:///tmp/s", eps, NULL, 0,
+                          8u << 20, &job);
+    s_refused (b.sbuf.data, b.sbuf.size, "an upper-case digest");
+    msgpack_sbuffer_clear (&b.sbuf);
+    job.digest[0] = 'a';
+    job.reduce = 3;
+    zmr_msg_pack_welcome (&b.pk, 3, 1, "ipc:///tmp/c", "ipc:///tmp/s", eps, NULL, 0,
+                          8u << 20, &job);
+    s_refused (b.sbuf.data, b.sbuf.size, "an unknown reduce");
+    msgpack_sbuffer_clear (&b.sbuf);
+
+    const int64_t values[] = { INT64_MIN, -4294967297ll, -32769, -129, -33, -32, -1, 0, 1,
+                               INT64_MAX };
+    size_t n = sizeof values / sizeof values[0];
+    zmr_msg_begin_batch (&b.pk, 3, 8, 0, 1, 0, (uint32_t) n);
+    for (size_t i = 0; i < n; i++)
+        zmr_msg_pack_pair (&b.pk, "k", 1, (uint64_t) values[i]);
+    msg = s_roundtrip (&b, ZMR_BATCH);
+    const char *key;
+    uint32_t len;
+    uint64_t value;
+    for (size_t i = 0; i < n; i++) {
+        cr_assert (zmr_msg_next_pair (&msg, &key, &len, &value));
+        cr_assert_eq ((int64_t) value, values[i], "pair %zu: %lld", i, (long long) value);
+    }
+    cr_assert_not (zmr_msg_next_pair (&msg, &key, &len, &value));
     msgpack_sbuffer_destroy (&b.sbuf);
 }

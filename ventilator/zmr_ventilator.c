@@ -356,7 +356,7 @@ s_welcome (s_vent_t *self, s_worker_t *worker)
     }
     zmr_msg_pack_welcome (&self->pk, self->job, self->config->reducers,
                           self->chunks_endpoint, self->status_endpoint, endpoints, keys,
-                          self->config->max_word, zmr_max_message ());
+                          self->config->max_word, zmr_max_message (), NULL);
     s_send_to (self, worker);
     worker->welcomed = true;
     s_live (self, worker);

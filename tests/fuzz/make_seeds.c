@@ -339,7 +339,20 @@ main (int argc, char *argv[])
     const char *eps[] = { "ipc:///tmp/r0", "tcp://10.0.0.2:6004" };
     const char *keys[] = { key, "" };
     zmr_msg_pack_welcome (&pk, job, 2, "ipc:///tmp/chunks", "ipc:///tmp/status", eps, keys, 0,
-                          ZMR_DEFAULT_MAX_MESSAGE);
+                          ZMR_DEFAULT_MAX_MESSAGE, NULL);
+    s_seed (&sbuf);
+    zmr_job_t command;
+    memset (&command, 0, sizeof command);
+    command.kind = ZMR_JOB_COMMAND;
+    command.reduce = ZMR_REDUCE_MIN;
+    memset (command.digest, 'c', ZMR_DIGEST_HEX - 1);
+    snprintf (command.label, sizeof command.label, "cut -f1");
+    zmr_msg_pack_welcome (&pk, job, 2, "ipc:///tmp/chunks", "ipc:///tmp/status", eps, keys, 0,
+                          ZMR_DEFAULT_MAX_MESSAGE, &command);
+    s_seed (&sbuf);
+    zmr_msg_pack_refuse (&pk, job, "map command 'cut -f1' is not allowed here");
+    s_seed (&sbuf);
+    zmr_msg_pack_failed (&pk, job, 5, "map command exited 1");
     s_seed (&sbuf);
     zmr_msg_pack_reason (&pk, ZMR_REJECT, job, true, "partition 1 is already served");
     s_seed (&sbuf);
@@ -350,14 +363,18 @@ main (int argc, char *argv[])
     s_seed (&sbuf);
     zmr_msg_pack_take (&pk, job, 5);
     s_seed (&sbuf);
-    zmr_msg_pack_mapped (&pk, job, 5, 812, 0);
+    zmr_msg_pack_mapped (&pk, job, 5, 812, 0, 400);
     s_seed (&sbuf);
-    zmr_msg_pack_mapped (&pk, job, 6, 700, 12);
+    zmr_msg_pack_mapped (&pk, job, 6, 700, 12, 350);
     s_seed (&sbuf);
     zmr_msg_begin_batch (&pk, job, 5, 1, 2, 1795000000000ull, 3);
     zmr_msg_pack_pair (&pk, "the", 3, 62);
     zmr_msg_pack_pair (&pk, "\0nul\xff", 5, 1);
     zmr_msg_pack_pair (&pk, "caf\xc3\xa9", 5, 2);
+    s_seed (&sbuf);
+    zmr_msg_begin_batch (&pk, job, 7, 0, 2, 1795000000000ull, 2);
+    zmr_msg_pack_pair (&pk, "198.18.0.7", 10, (uint64_t) -5);
+    zmr_msg_pack_pair (&pk, "198.18.0.9", 10, (uint64_t) INT64_MIN);
     s_seed (&sbuf);
     zmr_msg_pack_ack (&pk, job, 1, 5, 65, false);
     s_seed (&sbuf);
@@ -368,12 +385,12 @@ main (int argc, char *argv[])
     s_seed (&sbuf);
     zmr_msg_pack_flush (&pk, job, "ipc:///tmp/sink", key);
     s_seed (&sbuf);
-    zmr_msg_begin_result (&pk, job, 0, 2, 0, 2, 1);
+    zmr_msg_begin_result (&pk, job, 0, 2, 0, 2, 77, 1);
     zmr_msg_pack_pair (&pk, "whale", 5, 1234);
     s_seed (&sbuf);
     zmr_msg_pack_stored (&pk, job, 0);
     s_seed (&sbuf);
-    zmr_msg_pack_done (&pk, job, 823359, 29049);
+    zmr_msg_pack_done (&pk, job, 823359, 29049, 153);
     s_seed (&sbuf);
     zmr_msg_pack_again (&pk, job);
     s_seed (&sbuf);
