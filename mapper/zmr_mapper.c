@@ -380,9 +380,6 @@ s_map_end (s_mapper_t *self, uint64_t chunk, uint64_t stamp, uint64_t len, uint6
             zmr_msg_put_pair (&self->bufs[slot->part], slot->word, slot->len, slot->count);
     }
     words -= too_long;
-    uint64_t pair_count = 0;
-    for (uint32_t p = 0; p < R; p++)
-        pair_count += self->npairs[p];
     for (uint32_t p = 0; p < R; p++)
         while (zmr_msg_send (self->batches[p], &self->bufs[p], 0) == -1) {
             //  A signal interrupted the send: it still has to go out.
