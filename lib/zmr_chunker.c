@@ -1,9 +1,11 @@
 /*  zmr_chunker: reads the job's inputs one after the other and cuts them into
-    chunks just after a whitespace byte, carrying the partial word at the end
-    of each read into the next chunk of the same input. Memory stays bounded
-    by one chunk, one read step and the carried partial word. */
+    chunks just after a whitespace byte (or a '\n', cutting lines), carrying
+    the partial word (line) at the end of each read into the next chunk of
+    the same input. Memory stays bounded by one chunk, one read step and the
+    carried partial word. */
 #define _GNU_SOURCE             //  fallocate
 #include "zmr_chunker.h"
+#include "zmr_job.h"
 #include "zmr_tokenize.h"
 
 #include <assert.h>
@@ -30,7 +32,7 @@ typedef struct {
     uint32_t input;
     uint64_t offset;
     uint64_t len;
-} zmr_cut_t;
+} s_cut_t;
 
 struct _zmr_chunker_t {
     char **paths;               //  Copies of the input paths
@@ -47,6 +49,8 @@ struct _zmr_chunker_t {
     bool may_block;             //  fd is not a regular file
     bool nonblocking;           //  next() returns 2 instead of waiting
     bool by_reference;          //  Regular files' chunks come without bytes
+    bool lines;                 //  Cut after '\n' (records are lines), not
+                                //  after any whitespace
     uint64_t size;              //  Size of the current input if regular
     uint64_t device;            //  Its st_dev
     uint64_t inode;             //  Its st_ino
@@ -54,7 +58,7 @@ struct _zmr_chunker_t {
     char *buf;                  //  Bytes read and not yet handed out
     size_t len;                 //  Bytes held in buf
     size_t cap;                 //  Bytes allocated for buf
-    size_t scanned;             //  buf[chunk_size-1 .. scanned) holds no whitespace
+    size_t scanned;             //  buf[chunk_size-1 .. scanned) holds no cut
     bool failed;                //  A -1 was returned; every later call fails too
     char *spool_prefix;         //  Spool files' prefix, or NULL: no spooling
     bool spool_resume;          //  Read what the spools hold before going on
@@ -62,7 +66,7 @@ struct _zmr_chunker_t {
     int spool_fd;               //  Spool of the current input, or -1
     uint64_t spool_size;        //  Bytes in it
     uint64_t spool_released;    //  Its bytes below this are given back
-    zmr_cut_t *cuts;            //  Chunks to cut again as they were cut
+    s_cut_t *cuts;              //  Chunks to cut again as they were cut
     size_t ncuts;               //  Number of them
     size_t cuts_cap;            //  Allocated
     size_t next_cut;            //  The first not cut yet
@@ -522,6 +526,17 @@ s_fill (zmr_chunker_t *self, size_t target)
     return 0;
 }
 
+//  Where a chunk may end in buf[0 .. len): just after its last '\n' when
+//  cutting lines, else just after its last whitespace byte; 0 for nowhere.
+static size_t
+s_last_cut (zmr_chunker_t *self, const char *buf, size_t len)
+{
+    if (!self->lines)
+        return zmr_tokenize_last_cut (buf, len);
+    const char *newline = (const char *) memrchr (buf, '\n', len);
+    return newline? (size_t) (newline - buf) + 1: 0;
+}
+
 //  Hands buf[0 .. cut) to the caller as a chunk and keeps the rest in a new
 //  buffer. Returns 1, or -1 with a reason.
 static int
@@ -565,14 +580,19 @@ s_emit (zmr_chunker_t *self, size_t cut, zmr_chunk_t *chunk)
     return 1;
 }
 
-//  Fails on a word longer than a chunk may be, which starts at the offset
-//  of the chunk being cut. Returns -1.
+//  Fails on a word or line longer than a chunk may be, which starts at the
+//  offset of the chunk being cut (a line counts with its '\n'). Returns -1.
 static int
 s_too_long (zmr_chunker_t *self)
 {
-    snprintf (self->error, sizeof (self->error),
-              "word longer than %zu bytes at '%s' offset %llu", self->max_chunk,
-              self->paths [self->current], (unsigned long long) self->offset);
+    if (self->lines)
+        snprintf (self->error, sizeof (self->error),
+                  "line longer than %zu bytes at %s:%llu", self->max_chunk,
+                  self->paths [self->current], (unsigned long long) self->offset);
+    else
+        snprintf (self->error, sizeof (self->error),
+                  "word longer than %zu bytes at '%s' offset %llu", self->max_chunk,
+                  self->paths [self->current], (unsigned long long) self->offset);
     return s_fail (self);
 }
 
@@ -654,7 +674,7 @@ s_next_by_reference (zmr_chunker_t *self, zmr_chunk_t *chunk)
         if (end > from) {
             if (s_window (self, self->offset + from, (size_t) (end - from)))
                 return -1;
-            size_t cut = zmr_tokenize_last_cut (self->buf, (size_t) (end - from));
+            size_t cut = s_last_cut (self, self->buf, (size_t) (end - from));
             if (cut)
                 return s_emit_reference (self, from + cut, chunk);
             spent += end - from;
@@ -665,11 +685,14 @@ s_next_by_reference (zmr_chunker_t *self, zmr_chunk_t *chunk)
             size_t before = self->chunk_size - 1;
             if (before && s_window (self, self->offset, before))
                 return -1;
-            size_t cut = before? zmr_tokenize_last_cut (self->buf, before): 0;
+            size_t cut = before? s_last_cut (self, self->buf, before): 0;
             if (cut)
                 return s_emit_reference (self, cut, chunk);
             //  A word of exactly max_chunk bytes is the chunk (left >
-            //  max_chunk here, so the byte after it is in the file)
+            //  max_chunk here, so the byte after it is in the file); a
+            //  line's '\n' is part of it, and did not fit
+            if (self->lines)
+                return s_too_long (self);
             if (s_window (self, self->offset + self->max_chunk, 1))
                 return -1;
             if (zmr_is_space ((uint8_t) self->buf [0]))
@@ -696,7 +719,7 @@ s_next_by_reference (zmr_chunker_t *self, zmr_chunk_t *chunk)
 static int
 s_next_replayed (zmr_chunker_t *self, zmr_chunk_t *chunk)
 {
-    zmr_cut_t *cut = &self->cuts [self->next_cut];
+    s_cut_t *cut = &self->cuts [self->next_cut];
     const char *path = self->paths [self->current];
     if (s_by_reference (self)) {
         if (cut->input == self->current && cut->offset == self->offset
@@ -795,7 +818,7 @@ zmr_chunker_next (zmr_chunker_t *self, zmr_chunk_t *chunk)
                 from = self->scanned;
             size_t end = self->len < self->max_chunk ? self->len : self->max_chunk;
             if (end > from) {
-                size_t cut = zmr_tokenize_last_cut (self->buf + from, end - from);
+                size_t cut = s_last_cut (self, self->buf + from, end - from);
                 self->scanned = end;
                 if (cut)
                     return s_emit (self, from + cut, chunk);
@@ -804,11 +827,14 @@ zmr_chunker_next (zmr_chunker_t *self, zmr_chunk_t *chunk)
         if (self->len > self->max_chunk) {
             //  No cut fits: end the chunk before the long word if we can,
             //  so that the word gets a chunk of its own
-            size_t cut = zmr_tokenize_last_cut (self->buf, self->chunk_size - 1);
+            size_t cut = s_last_cut (self, self->buf, self->chunk_size - 1);
             if (cut)
                 return s_emit (self, cut, chunk);
             //  A word of exactly max_chunk bytes is the chunk, cut just
-            //  before the whitespace that ends it (which opens the next)
+            //  before the whitespace that ends it (which opens the next);
+            //  a line's '\n' is part of it, and did not fit
+            if (self->lines)
+                return s_too_long (self);
             if (zmr_is_space ((uint8_t) self->buf [self->max_chunk]))
                 return s_emit (self, self->max_chunk, chunk);
             return s_too_long (self);
@@ -843,7 +869,7 @@ zmr_chunker_flush (zmr_chunker_t *self, zmr_chunk_t *chunk)
     if (self->fd < 0 || self->len == 0 || self->next_cut < self->ncuts
     ||  s_by_reference (self))
         return 0;
-    size_t cut = zmr_tokenize_last_cut (self->buf, self->len);
+    size_t cut = s_last_cut (self, self->buf, self->len);
     return cut? s_emit (self, cut, chunk): 0;
 }
 
@@ -965,13 +991,13 @@ zmr_chunker_replay (zmr_chunker_t *self, uint32_t input, uint64_t offset, uint64
         return -1;
     if (self->ncuts == self->cuts_cap) {
         size_t cap = self->cuts_cap? self->cuts_cap * 2: 64;
-        zmr_cut_t *cuts = (zmr_cut_t *) realloc (self->cuts, cap * sizeof *cuts);
+        s_cut_t *cuts = (s_cut_t *) realloc (self->cuts, cap * sizeof *cuts);
         if (!cuts)
             return -1;
         self->cuts = cuts;
         self->cuts_cap = cap;
     }
-    self->cuts [self->ncuts++] = (zmr_cut_t) { input, offset, len };
+    self->cuts [self->ncuts++] = (s_cut_t) { input, offset, len };
     return 0;
 }
 
@@ -980,4 +1006,12 @@ zmr_chunker_set_by_reference (zmr_chunker_t *self, bool by_reference)
 {
     assert (self);
     self->by_reference = by_reference;
+}
+
+void
+zmr_chunker_set_cut (zmr_chunker_t *self, int cut)
+{
+    assert (self);
+    assert (cut == ZMR_CUT_WORDS || cut == ZMR_CUT_LINES);
+    self->lines = cut == ZMR_CUT_LINES;
 }

@@ -4,7 +4,10 @@
     whitespace byte or at the end of its input; a word longer than
     chunk_size makes its chunk longer, up to max_chunk: a word of exactly
     max_chunk bytes is a chunk of its own, which ends just before the
-    whitespace after it. A longer word fails. */
+    whitespace after it. A longer word fails. Cut at lines instead
+    (zmr_chunker_set_cut), a chunk ends just after a '\n' or at the end of
+    its input, and a line counts with its '\n': one longer than max_chunk
+    fails. */
 #ifndef ZMR_CHUNKER_H
 #define ZMR_CHUNKER_H
 #include <stdbool.h>
@@ -131,11 +134,11 @@ int
 size_t
     zmr_chunker_pending (zmr_chunker_t *self);
 
-//  Cuts what is pending of a stream now, at its last whitespace byte,
-//  however short the chunk: for a stream that has waited long enough
-//  (the flush interval). Returns 1 with a chunk, 0 when nothing can be cut
-//  (nothing pending, no whitespace in it yet, a file by reference, or
-//  cuts still to replay), -1 as next().
+//  Cuts what is pending of a stream now, at its last whitespace byte (its
+//  last '\n' when cutting lines), however short the chunk: for a stream
+//  that has waited long enough (the flush interval). Returns 1 with a
+//  chunk, 0 when nothing can be cut (nothing pending, no whitespace in it
+//  yet, a file by reference, or cuts still to replay), -1 as next().
 int
     zmr_chunker_flush (zmr_chunker_t *self, zmr_chunk_t *chunk);
 

@@ -7,8 +7,10 @@
 #include "zmr_hash.h"
 #include "zmr_arena.h"
 #include "zmr_big.h"
+#include "zmr_job.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +24,8 @@ struct _zmr_counts_t {
     size_t capacity;            //  Entries allocated
     uint32_t *index;            //  Entry number + 1 per slot, 0 = empty
     size_t mask;                //  Index slots - 1 (slots is a power of two)
-    uint64_t total;             //  Sum of all counts
+    uint64_t total;             //  Sum of all counts (modulo 2^64)
+    int reduce;                 //  zmr_reduce_t: how a value merges
     zmr_arena_t arena;          //  The words
 };
 
@@ -31,7 +34,7 @@ struct _zmr_counts_t {
 //  The hash: a wyhash-style multiply-and-fold over 8-byte reads. Words are
 //  mostly short, so lengths up to 16 take one multiply and no loop.
 
-static inline uint64_t
+static inline __attribute__ ((always_inline)) uint64_t
 s_hash (const void *word, size_t len)
 {
     const uint8_t *p = (const uint8_t *) word;
@@ -230,28 +233,62 @@ s_insert (zmr_counts_t *self, const void *word, size_t len, uint64_t hash,
     return entry;
 }
 
-//  zmr_counts_add with the word's hash already known.
-static inline zmr_entry_t *
+//  Merges value into an entry by a reduce other than sum. Out of line:
+//  the word count's sum is the hot path.
+static __attribute__ ((noinline)) void
+s_merge_other (zmr_counts_t *self, zmr_entry_t *entry, uint64_t value)
+{
+    int64_t merged = (int64_t) entry->count;
+    zmr_reduce_merge (self->reduce, &merged, (int64_t) value);
+    //  The total stays the sum of the values (as bits, modulo 2^64)
+    self->total += (uint64_t) merged - entry->count;
+    entry->count = (uint64_t) merged;
+}
+
+//  zmr_counts_add with the word's hash already known; summing tells that
+//  the table's reduce is sum, a constant where this is inlined, so that the
+//  word count's loops carry no test of the reduce.
+static inline __attribute__ ((always_inline)) zmr_entry_t *
 s_add_hashed (zmr_counts_t *self, const void *word, size_t len, uint64_t hash,
-              uint64_t delta, bool *is_new)
+              uint64_t delta, bool *is_new, bool summing)
 {
     size_t slot = s_probe (self, word, len, hash);
     uint32_t ref = self->index [slot];
     if (ref) {
         zmr_entry_t *entry = &self->entries [ref - 1];
-        entry->count += delta;
-        self->total += delta;
+        if (summing) {
+            //  Counts are signed 64-bit values: a sum past them fails
+            int64_t sum;
+            if (__builtin_add_overflow ((int64_t) entry->count, (int64_t) delta, &sum)) {
+                errno = EOVERFLOW;
+                return NULL;
+            }
+            entry->count = (uint64_t) sum;
+            self->total += delta;
+        }
+        else
+            s_merge_other (self, entry, delta);
         if (is_new)
             *is_new = false;
         return entry;
     }
     zmr_entry_t *entry = s_insert (self, word, len, hash, slot, delta);
-    if (entry) {
-        self->total += delta;
-        if (is_new)
-            *is_new = true;
+    if (!entry) {
+        errno = ENOMEM;
+        return NULL;
     }
+    self->total += delta;
+    if (is_new)
+        *is_new = true;
     return entry;
+}
+
+void
+zmr_counts_set_reduce (zmr_counts_t *self, int reduce)
+{
+    assert (self);
+    assert (zmr_reduce_name (reduce));
+    self->reduce = reduce;
 }
 
 zmr_entry_t *
@@ -261,14 +298,15 @@ zmr_counts_add (zmr_counts_t *self, const void *word, size_t len,
     assert (self);
     assert (word || len == 0);
     assert (len <= UINT32_MAX);
-    return s_add_hashed (self, word, len, s_hash (word, len), delta, is_new);
+    if (self->reduce == ZMR_REDUCE_SUM)
+        return s_add_hashed (self, word, len, s_hash (word, len), delta, is_new, true);
+    return s_add_hashed (self, word, len, s_hash (word, len), delta, is_new, false);
 }
 
-int
-zmr_counts_add_pairs (zmr_counts_t *self, const zmr_pair_t *pairs, size_t n)
+//  zmr_counts_add_pairs, its loop made once per value of summing.
+static inline __attribute__ ((always_inline)) int
+s_add_pairs (zmr_counts_t *self, const zmr_pair_t *pairs, size_t n, bool summing)
 {
-    assert (self);
-    assert (pairs || n == 0);
     //  A pair costs two dependent misses in a large table (index slot,
     //  then entry): a batch's slots are prefetched, then its entries, then
     //  the pairs are added, so the misses overlap.
@@ -287,10 +325,20 @@ zmr_counts_add_pairs (zmr_counts_t *self, const zmr_pair_t *pairs, size_t n)
         }
         for (size_t i = from; i < to; i++)
             if (!s_add_hashed (self, pairs [i].word, pairs [i].len, hashes [i - from],
-                               pairs [i].count, NULL))
+                               pairs [i].count, NULL, summing))
                 return -1;
     }
     return 0;
+}
+
+int
+zmr_counts_add_pairs (zmr_counts_t *self, const zmr_pair_t *pairs, size_t n)
+{
+    assert (self);
+    assert (pairs || n == 0);
+    if (self->reduce == ZMR_REDUCE_SUM)
+        return s_add_pairs (self, pairs, n, true);
+    return s_add_pairs (self, pairs, n, false);
 }
 
 zmr_entry_t *
@@ -349,8 +397,11 @@ zmr_entry_compare (const void *a, const void *b)
 {
     const zmr_entry_t *left = (const zmr_entry_t *) a;
     const zmr_entry_t *right = (const zmr_entry_t *) b;
-    if (left->count != right->count)
-        return left->count > right->count ? -1 : 1;
+    //  Values are signed: -1 sorts after 0, not as the largest count
+    int64_t left_count = (int64_t) left->count;
+    int64_t right_count = (int64_t) right->count;
+    if (left_count != right_count)
+        return left_count > right_count ? -1 : 1;
     uint32_t common = left->len < right->len ? left->len : right->len;
     //  memcmp compares as unsigned char, so bytes above 0x7f sort last
     int order = memcmp (left->word, right->word, common);
@@ -368,7 +419,7 @@ zmr_entry_compare (const void *a, const void *b)
 #define S_SORT_PARALLEL (64u << 10)     //  Keys from which two threads sort
 
 typedef struct {
-    uint64_t count;             //  The entry's count
+    int64_t count;              //  The entry's count, signed
     uint64_t prefix;            //  Its word's first 8 bytes, big-endian, zero-padded
     const zmr_entry_t *entry;   //  The entry itself
 } s_sort_key_t;
@@ -475,7 +526,7 @@ s_key_of (const zmr_entry_t *entry)
     uint64_t prefix = 0;
     for (int b = 0; b < 8; b++)
         prefix = (prefix << 8) | bytes [b];
-    return (s_sort_key_t) { entry->count, prefix, entry };
+    return (s_sort_key_t) { (int64_t) entry->count, prefix, entry };
 }
 
 void

@@ -67,7 +67,7 @@ zmr_entry_t *
 size_t
     zmr_counts_size (zmr_counts_t *self);
 
-//  Sum of all counts.
+//  Sum of all counts (of signed values, their sum modulo 2^64).
 uint64_t
     zmr_counts_total (zmr_counts_t *self);
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "zmr_chunker.h"
+#include "zmr_job.h"
 #include "zmr_tokenize.h"
 
 static char s_dir [64];             //  This test's temporary directory
@@ -870,4 +871,324 @@ Test (chunker, seek_starts_reading_at_an_input_and_offset)
     zmr_chunker_destroy (&chunker);
     free (first);
     free (second);
+}
+
+//  --------------------------------------------------------------------------
+//  Cutting at line ends (the records of command and plugin jobs)
+
+//  The promises of line cuts for a run over inputs: chunks come input by
+//  input, contiguous from offset 0, and join into each input exactly; each
+//  ends just after a '\n' or at its input's end (no line is split), is at
+//  most max_chunk bytes, and at least chunk_size unless it is its input's
+//  last or ends before a line too long to join it.
+static void
+s_check_lines (s_run_t *run, const char *const *inputs, const size_t *lens,
+               size_t ninputs, size_t chunk_size, size_t max_chunk)
+{
+    size_t at = 0;
+    for (size_t input = 0; input < ninputs; input++) {
+        uint64_t offset = 0;
+        while (at < run->count && run->chunks [at].input == input) {
+            zmr_chunk_t *chunk = &run->chunks [at];
+            cr_assert_gt (chunk->len, 0, "chunk %zu is empty", at);
+            cr_assert_leq (chunk->len, max_chunk, "chunk %zu: %zu bytes", at, chunk->len);
+            cr_assert_eq (chunk->offset, offset, "chunk %zu: offset %llu, expected %llu",
+                          at, (unsigned long long) chunk->offset, (unsigned long long) offset);
+            cr_assert_leq (offset + chunk->len, lens [input], "chunk %zu runs past its input", at);
+            cr_assert_eq (memcmp (chunk->data, inputs [input] + offset, chunk->len), 0,
+                          "chunk %zu differs from its input", at);
+            offset += chunk->len;
+            bool at_end = offset == lens [input];
+            cr_assert (at_end || chunk->data [chunk->len - 1] == '\n',
+                       "chunk %zu of input %zu ends inside a line, at %llu", at, input,
+                       (unsigned long long) offset);
+            if (!at_end && chunk->len < chunk_size) {
+                //  Short only to give a long line a chunk of its own: no
+                //  chunk of chunk_size to max_chunk bytes could end here
+                size_t from = chunk->offset + chunk_size - 1;
+                size_t to = chunk->offset + max_chunk;
+                if (to > lens [input])
+                    to = lens [input];
+                cr_assert (from >= to || !memchr (inputs [input] + from, '\n', to - from),
+                           "chunk %zu is short (%zu bytes), not its input's last, and a "
+                           "longer one could end at a line", at, chunk->len);
+            }
+            at++;
+        }
+        cr_assert_eq (offset, lens [input], "input %zu: chunks cover %llu of %zu bytes", input,
+                      (unsigned long long) offset, lens [input]);
+    }
+    cr_assert_eq (at, run->count, "chunks of inputs that do not exist");
+}
+
+//  Reads path whole; returns its bytes (the caller's to free), *len its size.
+static char *
+s_read_file (const char *path, size_t *len)
+{
+    FILE *file = fopen (path, "rb");
+    cr_assert_not_null (file, "%s", path);
+    cr_assert_eq (fseek (file, 0, SEEK_END), 0);
+    *len = (size_t) ftell (file);
+    rewind (file);
+    char *bytes = (char *) malloc (*len + 1);
+    cr_assert_eq (fread (bytes, 1, *len, file), *len);
+    fclose (file);
+    return bytes;
+}
+
+//  python3 writes line files into the test directory: lines from empty to
+//  max_content bytes (with CRLF ends, control and high bytes, NUL), some
+//  files without a final '\n', one empty, one of empty lines only.
+#define S_LINE_FILES 7
+
+static void
+s_python_lines (size_t max_content, const char *paths [S_LINE_FILES],
+                char *texts [S_LINE_FILES], size_t lens [S_LINE_FILES])
+{
+    char command [2048];
+    snprintf (command, sizeof command,
+        "python3 -c '\n"
+        "import random, sys\n"
+        "d, most = sys.argv[1], int(sys.argv[2])\n"
+        "r = random.Random(16)\n"
+        "alphabet = bytes(b for b in range(256) if b != 10)\n"
+        "def line():\n"
+        "    k = r.random()\n"
+        "    n = 0 if k < 0.15 else r.randint(1, 40) if k < 0.8 else r.randint(41, most)\n"
+        "    text = bytes(r.choice(alphabet) for _ in range(n))\n"
+        "    if r.random() < 0.3 and n < most:\n"
+        "        text += b\"\\r\"\n"
+        "    return text + b\"\\n\"\n"
+        "for f in range(%d):\n"
+        "    data = b\"\".join(line() for _ in range(r.randint(300, 900)))\n"
+        "    if f == 1: data = b\"\"\n"
+        "    if f == 2: data = b\"\\n\" * 5000\n"
+        "    if f in (3, 5): data += bytes(r.choice(alphabet) for _ in range(r.randint(1, most)))\n"
+        "    if f == 6: data = bytes(r.choice(alphabet) for _ in range(most))\n"
+        "    open(\"%%s/lines%%d\" %% (d, f), \"wb\").write(data)\n"
+        "' %s %zu", S_LINE_FILES, s_dir, max_content);
+    cr_assert_eq (system (command), 0, "python3 failed");
+    for (int f = 0; f < S_LINE_FILES; f++) {
+        char *path = (char *) malloc (512);
+        snprintf (path, 512, "%s/lines%d", s_dir, f);
+        paths [f] = path;
+        texts [f] = s_read_file (path, &lens [f]);
+    }
+    cr_assert_eq (lens [1], 0);
+    cr_assert_neq (texts [3][lens [3] - 1], '\n', "no final newline");
+}
+
+Test (chunker, lines_mode_cuts_random_files_after_newlines_only)
+{
+    const size_t max_chunk = 2048;
+    const char *paths [S_LINE_FILES];
+    char *texts [S_LINE_FILES];
+    size_t lens [S_LINE_FILES];
+    //  Lines with their '\n' up to max_chunk bytes: all fit
+    s_python_lines (max_chunk - 1, paths, texts, lens);
+    const size_t sizes [] = { 1, 7, 100, 1000, 2048 };
+    for (size_t at = 0; at < sizeof sizes / sizeof *sizes; at++)
+        for (int by_reference = 0; by_reference < 2; by_reference++) {
+            zmr_chunker_t *chunker = zmr_chunker_new (paths, S_LINE_FILES, sizes [at],
+                                                      max_chunk, NULL, 0);
+            cr_assert_not_null (chunker);
+            zmr_chunker_set_cut (chunker, ZMR_CUT_LINES);
+            zmr_chunker_set_by_reference (chunker, by_reference);
+            s_run_t run = s_run (chunker);
+            cr_assert_eq (run.last_rc, 0, "chunk size %zu: %s", sizes [at],
+                          zmr_chunker_error (chunker));
+            s_materialize (&run, paths);
+            s_check_lines (&run, (const char *const *) texts, lens, S_LINE_FILES,
+                           sizes [at], max_chunk);
+            s_run_free (&run);
+            zmr_chunker_destroy (&chunker);
+        }
+    //  One of them through a pipe on standard input, read in short pieces
+    pid_t writer = s_stdin_pipe (texts [0], lens [0]);
+    const char *dash = "-";
+    zmr_chunker_t *chunker = zmr_chunker_new (&dash, 1, 500, max_chunk, NULL, 0);
+    zmr_chunker_set_cut (chunker, ZMR_CUT_LINES);
+    s_run_t run = s_run (chunker);
+    cr_assert_eq (run.last_rc, 0, "%s", zmr_chunker_error (chunker));
+    s_check_lines (&run, (const char *const *) texts, lens, 1, 500, max_chunk);
+    int status;
+    cr_assert_eq (waitpid (writer, &status, 0), writer);
+    s_run_free (&run);
+    zmr_chunker_destroy (&chunker);
+    for (int f = 0; f < S_LINE_FILES; f++) {
+        free ((char *) paths [f]);
+        free (texts [f]);
+    }
+}
+
+Test (chunker, lines_mode_fails_a_line_longer_than_max_chunk_naming_input_and_offset)
+{
+    const size_t max_chunk = 1000;
+    //  Lines of exactly max_chunk bytes with their '\n' fit, and so does a
+    //  last line of max_chunk bytes without one; one byte more fails
+    char *text = (char *) malloc (4 * max_chunk);
+    size_t len = 0;
+    for (int i = 0; i < 30; i++)
+        len += (size_t) sprintf (text + len, "line %d\n", i);
+    size_t fits_at = len;
+    memset (text + len, 'a', max_chunk - 1);
+    len += max_chunk - 1;
+    text [len++] = '\n';
+    text [len++] = '\n';
+    size_t long_at = len;
+    memset (text + len, 'b', max_chunk);
+    len += max_chunk;
+    text [len++] = '\n';
+    memcpy (text + len, "after\n", 6);
+    len += 6;
+    char *bad = s_write ("bad lines", text, len);
+    char *good = s_write ("good", text, long_at);
+    char *last = s_write ("last", text + long_at, max_chunk);
+    char want [700];
+    snprintf (want, sizeof want, "line longer than %zu bytes at %s:%zu", max_chunk, bad, long_at);
+    for (int by_reference = 0; by_reference < 2; by_reference++)
+        for (size_t chunk_size = 1; chunk_size <= max_chunk; chunk_size += 333) {
+            const char *paths [3] = { good, last, bad };
+            zmr_chunker_t *chunker = zmr_chunker_new (paths, 3, chunk_size, max_chunk, NULL, 0);
+            zmr_chunker_set_cut (chunker, ZMR_CUT_LINES);
+            zmr_chunker_set_by_reference (chunker, by_reference);
+            s_run_t run = s_run (chunker);
+            cr_assert_eq (run.last_rc, -1, "a line of %zu bytes was taken", max_chunk + 1);
+            cr_assert_str_eq (zmr_chunker_error (chunker), want);
+            s_materialize (&run, paths);
+            //  Up to the long line, the chunks are right: the whole first
+            //  two inputs, and the third up to the line
+            size_t lens [3] = { long_at, max_chunk, long_at };
+            const char *texts [3] = { text, text + long_at, text };
+            s_check_lines (&run, texts, lens, 3, chunk_size, max_chunk);
+            bool whole = false;
+            for (size_t k = 0; k < run.count; k++)
+                whole |= run.chunks [k].input == 0 && run.chunks [k].offset <= fits_at
+                      && run.chunks [k].offset + run.chunks [k].len >= fits_at + max_chunk;
+            cr_assert (whole, "the line of max_chunk bytes is not whole in one chunk");
+            cr_assert_eq (zmr_chunker_next (chunker, &(zmr_chunk_t) { 0 }), -1, "fails again");
+            s_run_free (&run);
+            zmr_chunker_destroy (&chunker);
+        }
+    free (bad);
+    free (good);
+    free (last);
+    free (text);
+}
+
+//  A child that writes text to fd, waits for a byte on go, then writes more
+//  and exits: a stream that pauses. Returns its pid.
+static pid_t
+s_pausing_writer (int fd, int go, const char *text, const char *more)
+{
+    pid_t pid = fork ();
+    cr_assert_geq (pid, 0);
+    if (pid == 0) {
+        alarm (20);
+        char byte;
+        if (write (fd, text, strlen (text)) != (ssize_t) strlen (text) || read (go, &byte, 1) != 1
+        ||  write (fd, more, strlen (more)) != (ssize_t) strlen (more))
+            _exit (1);
+        _exit (0);
+    }
+    return pid;
+}
+
+Test (chunker, lines_mode_flushes_a_stream_at_its_last_newline, .timeout = 30)
+{
+    int data [2], go [2];
+    cr_assert_eq (pipe (data), 0);
+    cr_assert_eq (pipe (go), 0);
+    pid_t writer = s_pausing_writer (data [1], go [0], "one two\nthree four", " five\nsix");
+    close (data [1]);
+    close (go [0]);
+    cr_assert_eq (dup2 (data [0], 0), 0);
+    close (data [0]);
+    const char *dash = "-";
+    zmr_chunker_t *chunker = zmr_chunker_new (&dash, 1, 4096, 1 << 16, NULL, 0);
+    zmr_chunker_set_cut (chunker, ZMR_CUT_LINES);
+    zmr_chunker_set_nonblocking (chunker, true);
+    zmr_chunk_t chunk;
+    //  Wait (bounded) until the first piece is all pending
+    for (int tries = 0; zmr_chunker_pending (chunker) < 18; tries++) {
+        cr_assert_lt (tries, 2000, "the stream's first piece never came");
+        int rc = zmr_chunker_next (chunker, &chunk);
+        cr_assert_eq (rc, 2, "%s", zmr_chunker_error (chunker));
+        if (zmr_chunker_pending (chunker) < 18)
+            usleep (5000);
+    }
+    cr_assert_eq (zmr_chunker_flush (chunker, &chunk), 1);
+    cr_assert_eq (chunk.len, 8);
+    cr_assert_eq (memcmp (chunk.data, "one two\n", 8), 0, "not cut at the newline");
+    cr_assert_eq (chunk.offset, 0);
+    free (chunk.data);
+    cr_assert_eq (zmr_chunker_flush (chunker, &chunk), 0, "a line without its end was cut");
+    cr_assert_eq (zmr_chunker_pending (chunker), 10);
+
+    //  The rest comes, and the stream ends: its last line has no '\n' and
+    //  is a record all the same, at the end of the last chunk
+    cr_assert_eq (write (go [1], "g", 1), 1);
+    close (go [1]);
+    int rc;
+    for (int tries = 0; (rc = zmr_chunker_next (chunker, &chunk)) == 2; tries++) {
+        cr_assert_lt (tries, 4000, "the stream never ended");
+        usleep (5000);
+    }
+    cr_assert_eq (rc, 1, "%s", zmr_chunker_error (chunker));
+    cr_assert_eq (chunk.offset, 8);
+    cr_assert_eq (chunk.len, 19);
+    cr_assert_eq (memcmp (chunk.data, "three four five\nsix", 19), 0);
+    free (chunk.data);
+    cr_assert_eq (zmr_chunker_next (chunker, &chunk), 0);
+    int status;
+    cr_assert_eq (waitpid (writer, &status, 0), writer);
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    zmr_chunker_destroy (&chunker);
+}
+
+Test (chunker, lines_mode_a_spooled_pipe_is_cut_again_the_same_way_after_a_restart)
+{
+    const char *paths [S_LINE_FILES];
+    char *texts [S_LINE_FILES];
+    size_t lens [S_LINE_FILES];
+    s_python_lines (4000, paths, texts, lens);
+    pid_t writer = s_stdin_pipe (texts [0], lens [0]);
+    const char *dash = "-";
+    char prefix [512];
+    snprintf (prefix, sizeof prefix, "%s/spool", s_dir);
+
+    //  A first chunker cuts a few chunks of the pipe and dies
+    zmr_chunker_t *first = zmr_chunker_new (&dash, 1, 1024, 8192, NULL, 0);
+    zmr_chunker_set_cut (first, ZMR_CUT_LINES);
+    cr_assert_eq (zmr_chunker_spool (first, prefix, false, NULL, 0), 0);
+    zmr_chunk_t cut [8];
+    for (size_t i = 0; i < 8; i++) {
+        cr_assert_eq (zmr_chunker_next (first, &cut [i]), 1, "%s", zmr_chunker_error (first));
+        cr_assert_eq (cut [i].data [cut [i].len - 1], '\n');
+    }
+    zmr_chunker_destroy (&first);
+
+    //  The next one replays them and cuts the rest of the pipe at lines
+    zmr_chunker_t *second = zmr_chunker_new (&dash, 1, 1024, 8192, NULL, 0);
+    zmr_chunker_set_cut (second, ZMR_CUT_LINES);
+    cr_assert_eq (zmr_chunker_spool (second, prefix, true, NULL, 0), 0);
+    for (size_t i = 0; i < 8; i++)
+        cr_assert_eq (zmr_chunker_replay (second, cut [i].input, cut [i].offset, cut [i].len), 0);
+    s_run_t run = s_run (second);
+    cr_assert_eq (run.last_rc, 0, "%s", zmr_chunker_error (second));
+    s_check_lines (&run, (const char *const *) texts, lens, 1, 1024, 8192);
+    for (size_t i = 0; i < 8; i++) {
+        cr_assert (run.chunks [i].offset == cut [i].offset && run.chunks [i].len == cut [i].len,
+                   "chunk %zu was cut elsewhere", i);
+        free (cut [i].data);
+    }
+    zmr_chunker_remove_spools (second);
+    int status;
+    cr_assert_eq (waitpid (writer, &status, 0), writer);
+    s_run_free (&run);
+    zmr_chunker_destroy (&second);
+    for (int f = 0; f < S_LINE_FILES; f++) {
+        free ((char *) paths [f]);
+        free (texts [f]);
+    }
 }

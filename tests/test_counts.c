@@ -1,11 +1,14 @@
 /*  test_counts: the word -> count table, as the mapper, reducer and sink use
     it: add, look up, walk in insertion order, sort into result order, clear. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "zmr_counts.h"
+#include "zmr_job.h"
 #include "zmr_tokenize.h"
 
 Test (counts, add_inserts_then_increments)
@@ -271,8 +274,11 @@ Test (counts, compare_orders_by_count_then_bytes)
     zmr_entry_t nul = s_entry ("a\0", 2, 5);
     cr_assert_lt (zmr_entry_compare (&a, &nul), 0, "'a' before 'a\\0'");
     cr_assert_lt (zmr_entry_compare (&nul, &ab), 0, "'a\\0' before 'ab'");
-    zmr_entry_t huge = s_entry ("a", 1, UINT64_MAX), one = s_entry ("a", 1, 1);
-    cr_assert_lt (zmr_entry_compare (&huge, &one), 0, "no overflow in count order");
+    zmr_entry_t huge = s_entry ("a", 1, INT64_MAX), least = s_entry ("a", 1, (uint64_t) INT64_MIN);
+    cr_assert_lt (zmr_entry_compare (&huge, &least), 0, "no overflow in count order");
+    cr_assert_gt (zmr_entry_compare (&least, &huge), 0);
+    zmr_entry_t minus = s_entry ("a", 1, (uint64_t) -1), one = s_entry ("a", 1, 1);
+    cr_assert_gt (zmr_entry_compare (&minus, &one), 0, "counts are signed: -1 after 1");
 }
 
 Test (counts, sort_gives_the_result_order)
@@ -478,5 +484,218 @@ Test (counts, a_sort_of_300_thousand_entries_is_in_result_order)
     }
     cr_assert_gt (zmr_counts_size (counts), 100000, "too few distinct words to sort in two");
     s_assert_sorts_in_result_order (counts);
+    zmr_counts_destroy (&counts);
+}
+
+//  --------------------------------------------------------------------------
+//  Reduces other than the word count's sum, and signed values
+
+Test (counts, a_new_table_sums_and_min_max_keep_the_least_or_most)
+{
+    const int64_t values [] = { 5, -3, 12, -40, 0, 7 };
+    const int reduces [] = { ZMR_REDUCE_SUM, ZMR_REDUCE_MIN, ZMR_REDUCE_MAX };
+    const int64_t want [] = { -19, -40, 12 };
+    for (int r = 0; r < 3; r++) {
+        zmr_counts_t *counts = zmr_counts_new ();
+        if (r > 0)
+            zmr_counts_set_reduce (counts, reduces [r]);
+        for (size_t at = 0; at < sizeof values / sizeof *values; at++) {
+            bool is_new = false;
+            zmr_entry_t *entry = zmr_counts_add (counts, "key", 3, (uint64_t) values [at], &is_new);
+            cr_assert_not_null (entry);
+            cr_assert_eq (is_new, at == 0);
+        }
+        //  A second key through the batched merge
+        zmr_pair_t pairs [6];
+        for (size_t at = 0; at < 6; at++)
+            pairs [at] = (zmr_pair_t) { "other", 5, (uint64_t) values [5 - at] };
+        cr_assert_eq (zmr_counts_add_pairs (counts, pairs, 6), 0);
+        cr_assert_eq ((int64_t) zmr_counts_lookup (counts, "key", 3)->count, want [r],
+                      "%s", zmr_reduce_name (reduces [r]));
+        cr_assert_eq ((int64_t) zmr_counts_lookup (counts, "other", 5)->count, want [r],
+                      "%s in pairs", zmr_reduce_name (reduces [r]));
+        cr_assert_eq ((int64_t) zmr_counts_total (counts), 2 * want [r],
+                      "the total is the sum of the values");
+        zmr_counts_destroy (&counts);
+    }
+}
+
+//  Adding value to a table holding start for "k" by reduce fails with
+//  EOVERFLOW and leaves the entry and the total as they were.
+static void
+s_expect_overflow (int64_t start, int64_t value)
+{
+    zmr_counts_t *counts = zmr_counts_new ();
+    cr_assert_not_null (zmr_counts_add (counts, "k", 1, (uint64_t) start, NULL));
+    cr_assert_not_null (zmr_counts_add (counts, "j", 1, 3, NULL));
+    uint64_t total = zmr_counts_total (counts);
+    errno = 0;
+    cr_assert_null (zmr_counts_add (counts, "k", 1, (uint64_t) value, NULL),
+                    "%lld + %lld accepted", (long long) start, (long long) value);
+    cr_assert_eq (errno, EOVERFLOW);
+    cr_assert_eq ((int64_t) zmr_counts_lookup (counts, "k", 1)->count, start);
+    cr_assert_eq (zmr_counts_total (counts), total);
+
+    //  In a batch, the pairs before the failing one are merged
+    zmr_pair_t pairs [] = { { "j", 1, 4 }, { "k", 1, (uint64_t) value }, { "j", 1, 100 } };
+    errno = 0;
+    cr_assert_eq (zmr_counts_add_pairs (counts, pairs, 3), -1);
+    cr_assert_eq (errno, EOVERFLOW);
+    cr_assert_eq ((int64_t) zmr_counts_lookup (counts, "k", 1)->count, start);
+    cr_assert_eq (zmr_counts_lookup (counts, "j", 1)->count, 7);
+    zmr_counts_destroy (&counts);
+}
+
+Test (counts, a_sum_past_64_signed_bits_fails_leaving_the_entry)
+{
+    s_expect_overflow (INT64_MAX, 1);
+    s_expect_overflow (INT64_MAX - 5, 6);
+    s_expect_overflow (1, INT64_MAX);
+    s_expect_overflow (INT64_MIN, -1);
+    s_expect_overflow (-2, INT64_MIN + 1);
+    s_expect_overflow (INT64_MIN, INT64_MIN);
+
+    //  Up to the limits is fine, both ways
+    zmr_counts_t *counts = zmr_counts_new ();
+    zmr_counts_add (counts, "k", 1, (uint64_t) (INT64_MAX - 1), NULL);
+    cr_assert_not_null (zmr_counts_add (counts, "k", 1, 1, NULL));
+    cr_assert_eq ((int64_t) zmr_counts_lookup (counts, "k", 1)->count, INT64_MAX);
+    cr_assert_not_null (zmr_counts_add (counts, "k", 1, (uint64_t) INT64_MIN, NULL));
+    cr_assert_eq ((int64_t) zmr_counts_lookup (counts, "k", 1)->count, -1);
+    cr_assert_not_null (zmr_counts_add (counts, "k", 1, (uint64_t) INT64_MIN + 1, NULL));
+    cr_assert_eq ((int64_t) zmr_counts_lookup (counts, "k", 1)->count, INT64_MIN);
+
+    //  min and max never overflow
+    zmr_counts_set_reduce (counts, ZMR_REDUCE_MAX);
+    zmr_counts_clear (counts);
+    zmr_counts_add (counts, "k", 1, (uint64_t) INT64_MAX, NULL);
+    cr_assert_not_null (zmr_counts_add (counts, "k", 1, (uint64_t) INT64_MAX, NULL));
+    cr_assert_eq ((int64_t) zmr_counts_lookup (counts, "k", 1)->count, INT64_MAX);
+    zmr_counts_destroy (&counts);
+}
+
+static char s_tmp [64];             //  A temporary directory for python3's files
+
+static void
+s_tmp_remove (void)
+{
+    if (!*s_tmp)
+        return;
+    char path [128];
+    snprintf (path, sizeof path, "%s/entries", s_tmp);
+    unlink (path);
+    rmdir (s_tmp);
+    *s_tmp = 0;
+}
+
+//  Every sort of the table's entries (zmr_counts_sorted, zmr_entries_sort,
+//  zmr_entries_order over runs, qsort with zmr_entry_compare) against
+//  python3's sorted() by (-value, key bytes) over signed values.
+Test (counts, signed_values_sort_as_python_sorts_them, .fini = s_tmp_remove)
+{
+    zmr_counts_t *counts = zmr_counts_new ();
+    zmr_counts_set_reduce (counts, ZMR_REDUCE_MAX);
+    static const int64_t specials [] = {
+        INT64_MIN, INT64_MIN + 1, -1, 0, 1, INT64_MAX - 1, INT64_MAX, -1000, 1000
+    };
+    unsigned int seed = 16;
+    char buf [16];
+    //  Over the 64Ki entries from which the sort is parallel
+    for (int at = 0; at < 90000; at++) {
+        seed = seed * 1103515245u + 12345u;
+        size_t len = (seed >> 16) % 6;
+        for (size_t k = 0; k < len; k++) {
+            seed = seed * 1103515245u + 12345u;
+            buf [k] = (char) ("ab\0z\x80\xff" [(seed >> 16) % 6]);
+        }
+        if (at % 4) {
+            //  Mostly distinct keys, the rest repeat and merge
+            buf [len++] = (char) (at >> 16);
+            buf [len++] = (char) (at >> 8);
+            buf [len++] = (char) at;
+        }
+        seed = seed * 1103515245u + 12345u;
+        int64_t value;
+        switch ((seed >> 16) % 3) {
+            case 0:  value = specials [(seed >> 18) % 9]; break;
+            case 1:  value = (int64_t) ((seed >> 16) % 21) - 10; break;
+            default: value = (int64_t) (((uint64_t) seed << 31) ^ (seed * 2654435761u));
+        }
+        cr_assert_not_null (zmr_counts_add (counts, buf, len, (uint64_t) value, NULL));
+    }
+    size_t size = zmr_counts_size (counts);
+    cr_assert_gt (size, 65536);
+
+    //  python3 reads "hex-key value" lines and prints them sorted
+    strcpy (s_tmp, "/tmp/zmr-test-counts-XXXXXX");
+    cr_assert_not_null (mkdtemp (s_tmp));
+    char path [128];
+    snprintf (path, sizeof path, "%s/entries", s_tmp);
+    FILE *file = fopen (path, "w");
+    cr_assert_not_null (file);
+    const zmr_entry_t *table = zmr_counts_entries (counts);
+    for (size_t at = 0; at < size; at++) {
+        fputc ('x', file);
+        for (uint32_t k = 0; k < table [at].len; k++)
+            fprintf (file, "%02x", (unsigned char) table [at].word [k]);
+        fprintf (file, " %lld\n", (long long) (int64_t) table [at].count);
+    }
+    cr_assert_eq (fclose (file), 0);
+    char command [512];
+    snprintf (command, sizeof command,
+              "python3 -c 'import sys\n"
+              "rows = [(bytes.fromhex(h[1:]), int(v)) for h, v in map(str.split, open(sys.argv[1]))]\n"
+              "for k, v in sorted(rows, key=lambda r: (-r[1], r[0])): print(\"x\" + k.hex(), v)' %s",
+              path);
+    FILE *python = popen (command, "r");
+    cr_assert_not_null (python);
+    char **want_keys = calloc (size, sizeof *want_keys);
+    int64_t *want_values = calloc (size, sizeof *want_values);
+    char line [128];
+    size_t lines = 0;
+    while (fgets (line, sizeof line, python)) {
+        cr_assert_lt (lines, size, "python3 printed too many lines");
+        char *space = strchr (line, ' ');
+        cr_assert_not_null (space);
+        *space = 0;
+        want_keys [lines] = strdup (line + 1);
+        want_values [lines] = strtoll (space + 1, NULL, 10);
+        lines++;
+    }
+    cr_assert_eq (pclose (python), 0, "python3 failed");
+    cr_assert_eq (lines, size);
+
+    zmr_entry_t *sorted_copy = zmr_counts_sorted (counts, &lines);
+    cr_assert_not_null (sorted_copy);
+    zmr_entry_t *by_qsort = malloc (size * sizeof *by_qsort);
+    memcpy (by_qsort, table, size * sizeof *by_qsort);
+    qsort (by_qsort, size, sizeof *by_qsort, zmr_entry_compare);
+    const zmr_entry_t *runs [3] = { table, table + size / 5, table + size / 2 };
+    size_t lens [3] = { size / 5, size / 2 - size / 5, size - size / 2 };
+    size_t ordered = 0;
+    const zmr_entry_t **order = zmr_entries_order (runs, lens, 3, &ordered);
+    cr_assert_not_null (order);
+    cr_assert_eq (ordered, size);
+    const char *names [] = { "zmr_counts_sorted", "qsort", "zmr_entries_order" };
+    char hex [40];
+    for (size_t at = 0; at < size; at++) {
+        const zmr_entry_t *got [3] = { &sorted_copy [at], &by_qsort [at], order [at] };
+        for (int way = 0; way < 3; way++) {
+            for (uint32_t k = 0; k < got [way]->len; k++)
+                sprintf (hex + 2 * k, "%02x", (unsigned char) got [way]->word [k]);
+            hex [2 * got [way]->len] = 0;
+            if (strcmp (hex, want_keys [at]) || (int64_t) got [way]->count != want_values [at])
+                cr_assert_fail ("%s: entry %zu is %s %lld, python3 says %s %lld", names [way],
+                                at, hex, (long long) got [way]->count, want_keys [at],
+                                (long long) want_values [at]);
+        }
+    }
+    for (size_t at = 0; at < size; at++)
+        free (want_keys [at]);
+    free (want_keys);
+    free (want_values);
+    free (order);
+    free (by_qsort);
+    free (sorted_copy);
     zmr_counts_destroy (&counts);
 }

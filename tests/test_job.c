@@ -159,6 +159,12 @@ Test (job, a_plugin_digest_is_sha256_of_plugin_nul_and_the_file_bytes)
     cr_assert_str_eq (job.label, "empty.so");
     cr_assert_str_eq (job.digest, want);
     cr_assert_eq (chdir ("/"), 0);
+
+    //  Never more than the size at open: a /proc file says 0 bytes and
+    //  reads many, and only its 0 bytes count
+    cr_assert_eq (zmr_job_define (&job, NULL, "/proc/self/status", NULL, err, sizeof err), 0,
+                  "%s", err);
+    cr_assert_str_eq (job.digest, want);
     free (empty);
     free (path);
     free (bytes);
