@@ -22,6 +22,17 @@ s_help (void)
 "                          (default 0: wait for ever)\n"
 "      --delay-ms=MS       sleep MS before each chunk (to test a slow mapper)\n"
 "      --map-cost=N        N rounds of extra work per word (bench only)\n"
+"      --map=COMMAND       may run jobs of this map command (/bin/sh -c\n"
+"                          COMMAND, a chunk's lines on its stdin, one\n"
+"                          key<TAB>value pair per line it prints); the\n"
+"                          ventilator's --map must be the very same text\n"
+"      --plugin=PATH       may run jobs of this map plugin (a shared object,\n"
+"                          see zmr_plugin.h), the very file the ventilator's\n"
+"                          --plugin names (same bytes); --map and --plugin\n"
+"                          repeat: any job whose definition is not one of\n"
+"                          them is refused (the word count is always run)\n"
+"      --map-timeout=DUR   fail a chunk whose map command runs longer\n"
+"                          (ms, s, m or h; default 10m)\n"
 "  -v, --verbose           say more on stderr\n"
 "  -h, --help              show this help and exit\n"
 "      --version           show the version and exit\n"
@@ -30,7 +41,8 @@ s_help (void)
     printf (
 "\n"
 "Exit status: 0 job done (--once), or left cleanly; 1 rejected or failed (with\n"
-"--once: the job failed, or another took its place); 2 usage error.\n");
+"--once: the job failed, another took its place, or the job is not one this\n"
+"mapper may run); 2 usage error.\n");
 }
 
 int
@@ -38,8 +50,15 @@ main (int argc, char *argv[])
 {
     zmr_log_init ("zmr-mapper");
     zmr_tune_malloc ();
-    zmr_mapper_config_t config = { .heartbeat_ms = 250 };
-    enum { O_NAME = 256, O_HEARTBEAT, O_WAIT, O_DELAY, O_MAP_COST, O_ONCE, O_VERSION };
+    zmr_mapper_config_t config = { .heartbeat_ms = 250, .map_timeout_ms = 600000 };
+    config.allow = zmr_job_allow_new ();
+    if (!config.allow) {
+        zmr_log (0, "out of memory");
+        return 1;
+    }
+    char err[ZMR_JOB_SPEC_MAX + 256];
+    enum { O_NAME = 256, O_HEARTBEAT, O_WAIT, O_DELAY, O_MAP_COST, O_ONCE, O_VERSION,
+           O_MAP, O_PLUGIN, O_MAP_TIMEOUT };
     static const struct option options[] = {
         { "once", no_argument, NULL, O_ONCE },
         { "name", required_argument, NULL, O_NAME },
@@ -47,6 +66,9 @@ main (int argc, char *argv[])
         { "wait-ms", required_argument, NULL, O_WAIT },
         { "delay-ms", required_argument, NULL, O_DELAY },
         { "map-cost", required_argument, NULL, O_MAP_COST },
+        { "map", required_argument, NULL, O_MAP },
+        { "plugin", required_argument, NULL, O_PLUGIN },
+        { "map-timeout", required_argument, NULL, O_MAP_TIMEOUT },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, O_VERSION },
@@ -70,6 +92,13 @@ main (int argc, char *argv[])
             case O_DELAY: config.delay_ms = (uint32_t) zmr_option_u64 ("--delay-ms", optarg, 0, 1000); break;
             case O_ONCE: config.once = true; break;
             case O_MAP_COST: config.map_cost = (uint32_t) zmr_option_u64 ("--map-cost", optarg, 0, 100000); break;
+            case O_MAP:
+            case O_PLUGIN:
+                if (zmr_job_allow_add (config.allow, opt == O_MAP? optarg: NULL,
+                                       opt == O_PLUGIN? optarg: NULL, err, sizeof err))
+                    zmr_option_error (optarg, "%s", err);
+                break;
+            case O_MAP_TIMEOUT: config.map_timeout_ms = zmr_option_duration ("--map-timeout", optarg, 1, 7 * 86400000ull); break;
             case 'v': verbose++; break;
             case 'h': s_help (); return 0;
             case O_VERSION: zmr_print_version ("zmr-mapper"); return 0;
@@ -99,5 +128,6 @@ main (int argc, char *argv[])
         return 1;
     int code = zmr_mapper_run (&config);
     zmr_curve_teardown ();
+    zmr_job_allow_destroy (&config.allow);
     return code;
 }

@@ -4,9 +4,19 @@
     cache: it lives across chunks, a chunk is one of its rounds (only the
     chunk's own counts, only the words it touched), and a slot keeps its
     word's partition in part, so SHA-1 runs once per distinct word for the
-    mapper's life and each word costs one hash lookup. */
+    mapper's life and each word costs one hash lookup.
+
+    A job of a map command or a plugin (zmr_job.h) takes lines instead: the
+    command (zmr_command) or the plugin (zmr_loader) makes the chunk's
+    pairs, which merge by the job's reduce in a table cleared per chunk
+    (the combiner), each pair then partitioned by SHA-1 of its key. The
+    mapper runs only what its own --map and --plugin options define: a
+    WELCOME naming another job is refused (REFUSE), and a chunk whose map
+    fails is FAILED, with no batch sent. */
 #define _GNU_SOURCE
 #include "zmr_mapper.h"
+#include "zmr_command.h"
+#include "zmr_loader.h"
 #include "zmr_worker.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +29,7 @@
 #define S_CACHE_MAX (4u << 20)   //  Partition cache entries before a reset
 #define S_IDLE_MS   5000         //  No chunk for this long: give memory back
 #define S_PIECE     (256u << 10) //  A chunk by reference is read this much at a time
+#define S_REFUSED_MS 3000        //  A refused job: HELLO again after this
 
 typedef struct {
     const zmr_mapper_config_t *config;
@@ -29,6 +40,17 @@ typedef struct {
     uint64_t jobs;               //  Jobs joined in this process's life
     uint32_t reducers;           //  R
     uint64_t max_word;           //  Longest word counted (0: any), from WELCOME
+    uint64_t max_message;        //  The job's largest message, from WELCOME
+    const zmr_job_t *spec;       //  What runs: the allowed job (never the
+                                 //  message's text), borrowed from the list
+    int reduce;                  //  The job's, from WELCOME
+    zmr_loader_t *plugin;        //  A plugin job's plugin, loaded
+    zmr_counts_t *pairs;         //  A line job's chunk, combined by reduce
+    char chunk_error[ZMR_REASON_MAX];  //  Why the chunk in hand failed
+    bool chunk_failed;           //  ... it did (a pair or the plugin)
+    uint64_t chunk_in_hand;      //  Its id, for the reasons
+    uint64_t refused;            //  The last job refused (its log said once)
+    bool refusing;               //  The WELCOME taken was refused
     zsock_t *link;               //  The worker's watch of control's handshakes,
                                  //  or NULL
     zsock_t *chunks;             //  PULL from the ventilator
@@ -62,6 +84,8 @@ static void
     s_trim (s_mapper_t *self, const char *why);
 static int
     s_adopt (s_mapper_t *self, zmr_msg_t *welcome);
+static void
+    s_on_refused (s_mapper_t *self);
 static void
     s_drop_job (s_mapper_t *self);
 
@@ -113,8 +137,12 @@ s_other_job (s_mapper_t *self, zmr_msg_t *msg)
         self->finished = true;
         return;
     }
-    if (s_adopt (self, msg)) {
-        self->failed = true;
+    int rc = s_adopt (self, msg);
+    if (rc) {
+        if (rc > 0)
+            self->refusing = true;
+        else
+            self->failed = true;
         return;
     }
     zmr_log (0, "job %016llx is left unfinished: the ventilator at %s now runs job "
@@ -144,7 +172,11 @@ s_on_control (s_mapper_t *self)
         //  Our job, told again (after our HELLO, or a reducer came back):
         //  a peer that moved is connected to afresh.
         self->hello_due = false;
-        if (s_adopt (self, &msg))
+        int rc = s_adopt (self, &msg);
+        if (rc > 0)
+            self->refusing = true;
+        else
+        if (rc)
             self->failed = true;
     }
     else
@@ -280,7 +312,8 @@ s_count_bytes (s_mapper_t *self, uint64_t chunk, const char *data, size_t len,
     return 0;
 }
 
-//  Starts mapping one chunk: TAKE, and a new round of the table.
+//  Starts mapping one chunk: TAKE, and a new round of the table (the word
+//  count's combiner, or a line job's pairs).
 static void
 s_map_begin (s_mapper_t *self, uint64_t chunk)
 {
@@ -288,10 +321,18 @@ s_map_begin (s_mapper_t *self, uint64_t chunk)
     zmr_worker_send (self->worker);
     if (self->config->delay_ms)
         zclock_sleep ((int) self->config->delay_ms);
-    //  The cache is bounded by a reset between chunks.
-    if (zmr_combiner_size (self->words) >= S_CACHE_MAX)
-        zmr_combiner_clear (self->words);
-    zmr_combiner_round (self->words);
+    if (self->pairs) {
+        zmr_counts_clear (self->pairs);
+        self->chunk_failed = false;
+        self->chunk_error[0] = 0;
+        self->chunk_in_hand = chunk;
+    }
+    else {
+        //  The cache is bounded by a reset between chunks.
+        if (zmr_combiner_size (self->words) >= S_CACHE_MAX)
+            zmr_combiner_clear (self->words);
+        zmr_combiner_round (self->words);
+    }
     self->unmapped_hit = false;
 }
 
@@ -466,6 +507,275 @@ s_map_reference (s_mapper_t *self, const zmr_msg_t *msg)
     return s_map_end (self, msg->chunk, msg->stamp, msg->length, words);
 }
 
+//  The longest key a line job takes: the job's --max-word, else the
+//  longest chunk (a key longer than that cannot go in a batch anyway).
+static size_t
+s_max_key (s_mapper_t *self)
+{
+    return self->max_word? (size_t) self->max_word: ZMR_MAX_CHUNK;
+}
+
+//  Merges one pair of a line job into the chunk's table. Returns 0, or -1
+//  with a one-line reason (a sum past 64 signed bits, out of memory).
+static int
+s_add_pair (s_mapper_t *self, const char *key, size_t len, int64_t value, char *reason,
+            size_t size)
+{
+    if (zmr_counts_add (self->pairs, key, len, (uint64_t) value, NULL))
+        return 0;
+    char quoted[128];
+    zmr_command_quote (key, len, quoted, sizeof quoted);
+    if (errno == EOVERFLOW)
+        snprintf (reason, size, "the sum of key '%s' overflows 64 signed bits on chunk %llu",
+                  quoted, (unsigned long long) self->chunk_in_hand);
+    else
+        snprintf (reason, size, "out of memory for the pairs of chunk %llu",
+                  (unsigned long long) self->chunk_in_hand);
+    return -1;
+}
+
+//  zmr_command's pair
+static int
+s_command_pair (void *arg, const char *key, size_t len, int64_t value, char *reason,
+                size_t size)
+{
+    return s_add_pair ((s_mapper_t *) arg, key, len, value, reason, size);
+}
+
+//  zmr_command's tick: busy, and a stop asked for ends the command
+static int
+s_command_tick (void *arg)
+{
+    s_mapper_t *self = (s_mapper_t *) arg;
+    s_heartbeat_if_due (self);
+    return zmr_interrupted ();
+}
+
+//  The plugin's emit
+static int
+s_emit (zmr_emit_t *emit, const char *key, size_t keylen, int64_t value)
+{
+    s_mapper_t *self = (s_mapper_t *) emit->mapper;
+    if (self->chunk_failed)
+        return 1;
+    if (keylen > s_max_key (self)) {
+        char quoted[128];
+        zmr_command_quote (key, keylen, quoted, sizeof quoted);
+        snprintf (self->chunk_error, sizeof self->chunk_error, "plugin %s emitted a key "
+                  "longer than the job allows (%zu bytes) on chunk %llu: '%s'",
+                  zmr_loader_name (self->plugin), s_max_key (self),
+                  (unsigned long long) self->chunk_in_hand, quoted);
+        self->chunk_failed = true;
+        return 1;
+    }
+    if (s_add_pair (self, key, keylen, value, self->chunk_error, sizeof self->chunk_error)) {
+        self->chunk_failed = true;
+        return 1;
+    }
+    return 0;
+}
+
+//  Calls the plugin on each line of data[0 .. len) (the last may lack its
+//  '\n'), counting them in *lines, until one fails the chunk.
+static void
+s_plugin_lines (s_mapper_t *self, const char *data, size_t len, uint64_t *lines)
+{
+    zmr_emit_t emit = { .fn = s_emit, .mapper = self };
+    const char *end = data + len;
+    while (data < end && !self->chunk_failed) {
+        const char *nl = memchr (data, '\n', (size_t) (end - data));
+        size_t line_len = nl? (size_t) (nl - data): (size_t) (end - data);
+        int rc = zmr_loader_map (self->plugin, data, line_len, &emit);
+        ++*lines;
+        if (rc && !self->chunk_failed) {
+            snprintf (self->chunk_error, sizeof self->chunk_error, "plugin %s failed on "
+                      "chunk %llu (its map returned %d on line %llu of the chunk)",
+                      zmr_loader_name (self->plugin),
+                      (unsigned long long) self->chunk_in_hand, rc,
+                      (unsigned long long) *lines);
+            self->chunk_failed = true;
+        }
+        data += line_len + 1;
+        if (*lines % 256 == 0)
+            s_heartbeat_if_due (self);
+    }
+}
+
+//  A plugin over a chunk by reference: pieces of S_PIECE, each cut after
+//  its last '\n' (the rest goes to the front of the next). Returns 0 (the
+//  chunk may have failed), or -1 after logging that the file cannot be read.
+static int
+s_plugin_reference (s_mapper_t *self, const zmr_msg_t *msg, uint64_t *lines)
+{
+    uint64_t at = msg->offset, end = msg->offset + msg->length;
+    size_t have = 0;            //  Bytes of an unfinished line at the front
+    while (at < end && !self->chunk_failed) {
+        size_t room = self->ref_cap > have + S_PIECE / 2? self->ref_cap - have: S_PIECE;
+        size_t want = end - at < room? (size_t) (end - at): room;
+        if (have + want > self->ref_cap) {
+            size_t cap = self->ref_cap * 2 > have + want? self->ref_cap * 2: have + want;
+            char *buf = realloc (self->ref_buf, cap);
+            if (!buf)
+                return s_reference_failed (self, msg, "out of memory");
+            self->ref_buf = buf;
+            self->ref_cap = cap;
+        }
+        for (size_t got = 0; got < want;) {
+            ssize_t rc = pread (self->ref_fd, self->ref_buf + have + got, want - got,
+                                (off_t) (at + got));
+            if (rc < 0 && errno == EINTR)
+                continue;
+            if (rc <= 0)
+                return s_reference_failed (self, msg, rc? strerror (errno)
+                                                         : "the file is shorter than the chunk");
+            got += (size_t) rc;
+        }
+        at += want;
+        have += want;
+        size_t cut = have;
+        if (at < end) {
+            const char *nl = memrchr (self->ref_buf, '\n', have);
+            cut = nl? (size_t) (nl - self->ref_buf) + 1: 0;
+        }
+        if (cut) {
+            s_plugin_lines (self, self->ref_buf, cut, lines);
+            memmove (self->ref_buf, self->ref_buf + cut, have - cut);
+            have -= cut;
+        }
+    }
+    return 0;
+}
+
+//  Runs the map command on the chunk (its bytes, or its file by
+//  reference), its pairs into the table. Returns 0 (the chunk may have
+//  failed), or 1 when a stop signal ended it (the chunk is not at fault:
+//  no FAILED, BYE follows).
+static int
+s_command_chunk (s_mapper_t *self, const zmr_msg_t *msg, const char *data, uint64_t *lines)
+{
+    char what[48];
+    snprintf (what, sizeof what, "chunk %llu", (unsigned long long) msg->chunk);
+    zmr_command_t cmd = { .command = self->spec->spec,
+                          .timeout_ms = self->config->map_timeout_ms,
+                          .max_key = s_max_key (self), .what = what,
+                          .pair = s_command_pair, .tick = s_command_tick, .arg = self,
+                          //  Busy heartbeats as often as idle ones would go
+                          .tick_ms = self->config->heartbeat_ms < 1000
+                                   ? self->config->heartbeat_ms: 1000 };
+    zmr_command_result_t *result = malloc (sizeof *result);
+    if (!result) {
+        snprintf (self->chunk_error, sizeof self->chunk_error,
+                  "out of memory to run the map command on %s", what);
+        self->chunk_failed = true;
+        return 0;
+    }
+    int rc = zmr_command_run (&cmd, data, (size_t) msg->length,
+                              msg->path_len? self->ref_fd: -1, msg->path_len? msg->offset: 0,
+                              result);
+    *lines = result->input_lines;
+    if (result->interrupted) {
+        zmr_log (1, "the map command on %s was stopped: leaving", what);
+        free (result);
+        return 1;
+    }
+    if (rc) {
+        snprintf (self->chunk_error, sizeof self->chunk_error, "%s", result->reason);
+        self->chunk_failed = true;
+        //  Its stderr, with the FAILED's reason logged next
+        zmr_command_log_stderr (result, 0, "map command's stderr: ");
+    }
+    else
+        zmr_command_log_stderr (result, 1, "map command's stderr: ");
+    free (result);
+    return 0;
+}
+
+//  Ends a line job's chunk of len bytes and lines lines: the table's pairs,
+//  each to its key's partition, in R batches, then MAPPED; or, when the
+//  chunk failed (here too: a batch over the job's max message), FAILED and
+//  no batch. Returns 0 or -1.
+static int
+s_lines_end (s_mapper_t *self, uint64_t chunk, uint64_t stamp, uint64_t len, uint64_t lines)
+{
+    uint32_t R = self->reducers;
+    size_t n = zmr_counts_size (self->pairs);
+    zmr_entry_t *entries = zmr_counts_entries (self->pairs);
+    memset (self->npairs, 0, R * sizeof *self->npairs);
+    memset (self->nbytes, 0, R * sizeof *self->nbytes);
+    if (!self->chunk_failed)
+        for (size_t i = 0; i < n; i++) {
+            //  aux is the caller's: the pair's partition
+            entries[i].aux = zmr_partitioner_of (self->partitioner, entries[i].word,
+                                                 entries[i].len);
+            self->npairs[entries[i].aux]++;
+            self->nbytes[entries[i].aux] += ZMR_MSG_PAIR_MAX (entries[i].len);
+        }
+    for (uint32_t p = 0; p < R && !self->chunk_failed; p++)
+        if (ZMR_MSG_HEADER_MAX + self->nbytes[p] > self->max_message) {
+            snprintf (self->chunk_error, sizeof self->chunk_error, "the pairs of chunk %llu "
+                      "for reducer %u take up to %zu bytes, over the job's --max-message "
+                      "(%llu): fewer keys per chunk (--chunk-size) or a larger --max-message",
+                      (unsigned long long) chunk, p, ZMR_MSG_HEADER_MAX + self->nbytes[p],
+                      (unsigned long long) self->max_message);
+            self->chunk_failed = true;
+        }
+    if (self->chunk_failed) {
+        zmr_log (0, "chunk %llu failed: %s", (unsigned long long) chunk, self->chunk_error);
+        zmr_msg_pack_failed (zmr_worker_packer (self->worker), self->job, chunk,
+                             self->chunk_error);
+        zmr_worker_send (self->worker);
+        s_heartbeat (self, 0);
+        return 0;
+    }
+    for (uint32_t p = 0; p < R; p++)
+        if (zmr_msg_reserve (&self->bufs[p], ZMR_MSG_HEADER_MAX + self->nbytes[p])) {
+            zmr_log (0, "out of memory for a batch of %zu bytes", self->nbytes[p]);
+            return -1;
+        }
+    for (uint32_t p = 0; p < R; p++)
+        zmr_msg_begin_batch (&self->packers[p], self->job, chunk, p, R, stamp,
+                             self->npairs[p]);
+    for (size_t i = 0; i < n; i++)
+        zmr_msg_pack_pair (&self->packers[entries[i].aux], entries[i].word, entries[i].len,
+                           entries[i].count);
+    for (uint32_t p = 0; p < R; p++)
+        while (zmr_msg_send (self->batches[p], &self->bufs[p], 0) == -1) {
+            if (errno != EINTR)
+                return -1;
+        }
+    zmr_msg_pack_mapped (zmr_worker_packer (self->worker), self->job, chunk, lines, 0,
+                         (uint64_t) n);
+    zmr_worker_send (self->worker);
+    self->counters->chunks++;
+    self->counters->words += lines;
+    self->counters->bytes += len;
+    s_heartbeat (self, 0);
+    return 0;
+}
+
+//  Maps a chunk of a line job (a command's or a plugin's), its bytes at
+//  data or its file by reference. Returns 0, 1 when stopped by a signal,
+//  or -1 (the mapper cannot go on: logged).
+static int
+s_map_lines (s_mapper_t *self, const zmr_msg_t *msg, const char *data)
+{
+    if (msg->path_len && s_open_reference (self, msg))
+        return -1;
+    s_map_begin (self, msg->chunk);
+    uint64_t lines = 0;
+    if (self->plugin) {
+        if (!msg->path_len)
+            s_plugin_lines (self, data, (size_t) msg->length, &lines);
+        else
+        if (s_plugin_reference (self, msg, &lines))
+            return -1;
+    }
+    else
+    if (s_command_chunk (self, msg, data, &lines))
+        return 1;
+    return s_lines_end (self, msg->chunk, msg->stamp, msg->length, lines);
+}
+
 static void
 s_on_chunk (s_mapper_t *self)
 {
@@ -494,6 +804,13 @@ s_on_chunk (s_mapper_t *self)
     }
     else {
         int rc;
+        if (self->spec->kind != ZMR_JOB_WORDS) {
+            rc = s_map_lines (self, &msg, msg.path_len
+                                          ? NULL: (const char *) zmq_msg_data (&frames[1]));
+            if (rc > 0)
+                rc = 0;     //  Stopped: the serve loop sees the signal
+        }
+        else
         if (msg.path_len)
             rc = s_map_reference (self, &msg);
         else {
@@ -530,6 +847,15 @@ s_trim (s_mapper_t *self, const char *why)
     free (self->ref_buf);
     self->ref_buf = NULL;
     self->ref_cap = 0;
+    if (self->pairs) {
+        //  A line job's table, empty between chunks: a new one holds nothing
+        zmr_counts_t *fresh = zmr_counts_new ();
+        if (fresh) {
+            zmr_counts_set_reduce (fresh, self->reduce);
+            zmr_counts_destroy (&self->pairs);
+            self->pairs = fresh;
+        }
+    }
     malloc_trim (0);
     self->trimmed = true;
 }
@@ -568,6 +894,9 @@ s_free_job (s_mapper_t *self, int linger)
     self->npairs = NULL;
     self->nbytes = NULL;
     zmr_partitioner_destroy (&self->partitioner);
+    zmr_loader_close (&self->plugin);
+    zmr_counts_destroy (&self->pairs);
+    self->spec = NULL;
     if (self->ref_fd >= 0)
         close (self->ref_fd);
     self->ref_fd = -1;
@@ -623,11 +952,96 @@ s_reconnect (zsock_t **sock, int type, const char *endpoint, const char *key)
     return zmr_connect (*sock, endpoint, key);
 }
 
+//  Says why the job the WELCOME names is not run here: in the log (once
+//  per job: a pool mapper asks again every few seconds) and to the
+//  ventilator (REFUSE). Returns 1.
+static int
+s_refuse (s_mapper_t *self, const zmr_msg_t *msg, const char *why)
+{
+    if (msg->job != self->refused)
+        zmr_log (0, "refusing job %016llx: %s", (unsigned long long) msg->job, why);
+    else
+        zmr_log (1, "refusing job %016llx again: %s", (unsigned long long) msg->job, why);
+    self->refused = msg->job;
+    char reason[ZMR_REASON_MAX];
+    snprintf (reason, sizeof reason, "%s", why);
+    zmr_msg_pack_refuse (zmr_worker_packer (self->worker), msg->job, reason);
+    zmr_worker_send (self->worker);
+    return 1;
+}
+
+//  Finds what runs for the job a WELCOME names: the job this mapper's own
+//  options define with that kind and digest (its spec runs, never the
+//  message's text), loading a plugin. Returns 0, 1 refused (REFUSE sent),
+//  or -1.
+static int
+s_take_job (s_mapper_t *self, const zmr_msg_t *msg)
+{
+    //  What a job refused before left
+    zmr_loader_close (&self->plugin);
+    zmr_counts_destroy (&self->pairs);
+    self->spec = NULL;
+    char why[ZMR_JOB_SPEC_MAX + 256];
+    const char *kind = zmr_job_kind_name ((int) msg->job_kind);
+    if (!kind || !zmr_reduce_name ((int) msg->reduce)) {
+        snprintf (why, sizeof why, "its job kind %u or reduce %u is unknown to this mapper "
+                  "(another version of zmr?)", msg->job_kind, msg->reduce);
+        return s_refuse (self, msg, why);
+    }
+    const zmr_job_t *spec = zmr_job_allow_find (self->config->allow, (int) msg->job_kind,
+                                                msg->digest);
+    if (!spec) {
+        bool command = msg->job_kind == ZMR_JOB_COMMAND;
+        //  The label is the ventilator's, cut to fit: a hint, not the text
+        snprintf (why, sizeof why, "its %s '%s' (digest %.8s...) is not one this mapper "
+                  "allows; start it with %s '%s'", command? "map command": "plugin",
+                  msg->label, msg->digest, command? "--map": "--plugin", msg->label);
+        if (msg->job_kind == ZMR_JOB_WORDS)
+            snprintf (why, sizeof why, "its word count's digest %.8s... is not this "
+                      "mapper's (another version of zmr?)", msg->digest);
+        return s_refuse (self, msg, why);
+    }
+    self->spec = spec;
+    self->reduce = (int) msg->reduce;
+    if (spec->kind == ZMR_JOB_WORDS)
+        return 0;
+    self->pairs = zmr_counts_new ();
+    if (!self->pairs) {
+        zmr_log (0, "out of memory joining job %016llx", (unsigned long long) msg->job);
+        return -1;
+    }
+    zmr_counts_set_reduce (self->pairs, self->reduce);
+    if (spec->kind == ZMR_JOB_PLUGIN) {
+        //  The file is the one digested when the mapper started, or it is
+        //  not run: a plugin rebuilt since is another job
+        zmr_job_t now;
+        char err[512];
+        if (zmr_job_define (&now, NULL, spec->spec, NULL, err, sizeof err)) {
+            snprintf (why, sizeof why, "%s", err);
+            return s_refuse (self, msg, why);
+        }
+        if (strcmp (now.digest, spec->digest)) {
+            snprintf (why, sizeof why, "plugin %s changed since this mapper started (digest "
+                      "%.8s... now, %.8s... then): start the mapper again", spec->spec,
+                      now.digest, spec->digest);
+            return s_refuse (self, msg, why);
+        }
+        self->plugin = zmr_loader_open (spec->spec, err, sizeof err);
+        if (!self->plugin) {
+            snprintf (why, sizeof why, "%s", err);
+            return s_refuse (self, msg, why);
+        }
+        zmr_log (1, "loaded plugin %s (%s)", spec->spec, zmr_loader_name (self->plugin));
+    }
+    return 0;
+}
+
 //  Takes a WELCOME. For a job new to us: its table, buffers and sockets.
 //  For the job in hand (said again after our HELLO, or because a reducer
 //  came back): connects afresh to each peer whose endpoint or key changed
 //  (a reducer started again on another port, maybe the one another reducer
-//  had, with another key), and leaves the others alone. Returns 0 or -1.
+//  had, with another key), and leaves the others alone. Returns 0, 1 when
+//  the job is refused (not one this mapper runs: no socket is made), or -1.
 static int
 s_adopt (s_mapper_t *self, zmr_msg_t *msg)
 {
@@ -635,6 +1049,9 @@ s_adopt (s_mapper_t *self, zmr_msg_t *msg)
         s_drop_job (self);
     uint32_t R = msg->reducers;
     if (!self->job) {
+        int rc = s_take_job (self, msg);
+        if (rc)
+            return rc;
         self->job = msg->job;
         self->reducers = R;
         self->jobs++;
@@ -658,6 +1075,7 @@ s_adopt (s_mapper_t *self, zmr_msg_t *msg)
         }
     }
     self->max_word = msg->max_word;
+    self->max_message = msg->max_message? msg->max_message: zmr_max_message ();
     //  Wildcard hosts in what the ventilator advertises are its own host.
     char host[ZMR_ENDPOINT_MAX];
     zmr_endpoint_host (self->config->control, host, sizeof host);
@@ -692,7 +1110,8 @@ s_adopt (s_mapper_t *self, zmr_msg_t *msg)
 
 //  Joins a job: HELLO until WELCOME, then its sockets. In a pool, a job
 //  found already over is waited past. Returns 0 joined, 1 to exit with
-//  success, -1 to exit with failure.
+//  success, -1 to exit with failure, -3 to exit with failure after a
+//  REFUSE (--once), 2 to join again (a pool mapper refused the job).
 static int
 s_join (s_mapper_t *self)
 {
@@ -717,6 +1136,14 @@ s_join (s_mapper_t *self)
         return rc > 0? 1: -1;
     uint64_t last = self->over;
     rc = s_adopt (self, &msg);
+    if (rc > 0) {
+        zmq_msg_close (&frame);
+        if (self->config->once)
+            return -3;      //  Logged: the job is not one we may run
+        //  A pool: the job at the address may change; ask again in a while
+        s_on_refused (self);
+        return zmr_interrupted ()? 1: 2;
+    }
     if (rc == 0 && self->jobs > 1)
         zmr_log (0, "job %016llx is over: joined job %016llx at %s, with %u reducers",
                  (unsigned long long) last, (unsigned long long) self->job,
@@ -727,6 +1154,20 @@ s_join (s_mapper_t *self)
                  self->reducers);
     zmq_msg_close (&frame);
     return rc;
+}
+
+//  A pool mapper refused the job at its address: waits S_REFUSED_MS (a
+//  signal ends the wait) before it says HELLO again, for the job may end
+//  and another, one it may run, take its place.
+static void
+s_on_refused (s_mapper_t *self)
+{
+    self->refusing = false;
+    zmr_log (1, "asking the ventilator at %s again in %d s", self->config->control,
+             S_REFUSED_MS / 1000);
+    int64_t until = zmr_now_ms () + S_REFUSED_MS;
+    while (!zmr_interrupted () && zmr_now_ms () < until)
+        zclock_sleep (100);
 }
 
 //  The control link's handshakes are watched (zmr_worker_watch_start):
@@ -759,7 +1200,7 @@ s_serve (s_mapper_t *self)
     s_heartbeat (self, 0);
     self->trimmed = true;           //  Nothing held yet
     self->link = zmr_worker_watch_start (self->worker);
-    while (!self->finished && !self->failed && !zmr_interrupted ()) {
+    while (!self->finished && !self->failed && !self->refusing && !zmr_interrupted ()) {
         zmq_pollitem_t items[] = {
             { zsock_resolve (self->chunks), 0, ZMQ_POLLIN, 0 },
             { zsock_resolve (zmr_worker_control (self->worker)), 0, ZMQ_POLLIN, 0 },
@@ -779,7 +1220,7 @@ s_serve (s_mapper_t *self)
             s_on_control (self);
         if (rc > 0 && (items[0].revents & ZMQ_POLLIN) && !self->finished && !self->failed)
             s_on_chunk (self);
-        if (self->finished || self->failed)
+        if (self->finished || self->failed || self->refusing)
             break;
         if (zmr_worker_heartbeat_in (self->worker) <= 0)
             s_heartbeat (self, 0);
@@ -790,6 +1231,16 @@ s_serve (s_mapper_t *self)
     }
     zmr_worker_watch_stop (self->worker);
     self->link = NULL;
+    if (self->refusing && !self->failed) {
+        //  A WELCOME of another job that this mapper does not run (s_adopt
+        //  said why): the old job is dropped
+        if (self->config->once) {
+            zmr_worker_set_linger (self->worker, 250);
+            return 1;
+        }
+        s_on_refused (self);
+        return -1;
+    }
     if (self->finished && !self->failed && !self->config->once) {
         //  A pool: the next job may come to the same address.
         if (self->job) {
@@ -838,11 +1289,13 @@ zmr_mapper_run (const zmr_mapper_config_t *config)
     self.counters = zmr_worker_counters (self.worker);
     while (true) {
         int joined = s_join (&self);
+        if (joined == 2)
+            continue;       //  Refused the job there: asking again
         if (joined != 0) {
             //  Not joined (stopped, the job is over, or none came): the
             //  HELLOs still queued are for nobody, and must not hold the
-            //  exit for the linger
-            zmr_worker_set_linger (self.worker, 0);
+            //  exit for the linger; a REFUSE must still go out
+            zmr_worker_set_linger (self.worker, joined == -3? 500: 0);
             code = joined > 0? 0: 1;
             break;
         }

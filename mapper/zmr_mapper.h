@@ -20,6 +20,9 @@ typedef struct {
                              //  holding these bytes went and before its
                              //  MAPPED, if the file unmapped_once can be made
     const char *unmapped_once;
+    zmr_job_allow_t *allow;  //  The jobs it may run (--map, --plugin; the
+                             //  word count always)
+    uint64_t map_timeout_ms; //  Longest run of the map command on a chunk
 } zmr_mapper_config_t;
 
 //  Works for the job until it is over (with once; else for the next job at

@@ -62,6 +62,7 @@ install)
             echo "share/bash-completion/completions/$p"
             if [ "$man" = ON ]; then echo "share/man/man1/$p.1"; fi
         done
+        echo "include/zmr_plugin.h"
     } | LC_ALL=C sort > "$work/expected"
     (cd "$prefix" && find . ! -type d | sed 's|^\./||' | LC_ALL=C sort) > "$work/installed"
     if ! cmp -s "$work/expected" "$work/installed"; then
