@@ -17,14 +17,16 @@ counts that batch (batches are counted about in order: an estimate).
 
 Reported per rate and per binary: p50/p99/max of each view's latency
 (every marker; for --publish, those sent once the subscriber is connected,
-and how many of them it missed), the status's own p50/p99 (text in -> count visible at the
-sink, per chunk, last minute), the sustained input rate, the --follow lines
-and TOTALS messages and snapshot replacements per second, the CPU time
-(user + system) of zmr run and every process it started, the summed RSS at
-10 s and at the end, whether the status ever said backpressured, and
-whether the final counts are exact (the expected counts are known: they
-are what was sent). With --base DIR, the binaries in DIR (e.g. a build of
-an older commit) run the same feed right after, for a side-by-side table.
+and how many of them it missed), the status's own p50/p99 (text in ->
+count visible at the sink, per chunk, last minute), the sustained input
+rate, the --follow lines and TOTALS messages and snapshot replacements per
+second, the CPU time (user + system) of zmr run and every process it
+started (and, in the JSON lines on stderr, by program until stdin
+closes), the summed RSS at 10 s and at the end, whether the status ever
+said backpressured, and whether the final counts are exact (the expected
+counts are known: they are what was sent). With --base DIR, the binaries
+in DIR (e.g. a build of an older commit) run the same feed right after,
+for a side-by-side table.
 
 usage: bench/latency.py [--bin DIR] [--base DIR] [--seconds S] [--rates 1,10]
                         [--line BYTES] [--extra 'ZMR RUN OPTIONS']
@@ -65,6 +67,29 @@ def rss_kb(root_pid):
         except OSError:
             pass
     return total
+
+
+def cpu_by_program(root_pid):
+    """CPU seconds (user + system) so far of root_pid's children, summed by
+    program name (zmr-mapper, zmr-sink, ...), and of root_pid itself."""
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [root_pid]
+    try:
+        pids += [int(p) for p in subprocess.run(["ps", "-o", "pid=", "--ppid", str(root_pid)],
+                                                capture_output=True, text=True).stdout.split()]
+    except OSError:
+        pass
+    out = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        out[name] = out.get(name, 0) + (int(fields[11]) + int(fields[12])) / tick
+    return {k: round(v, 1) for k, v in sorted(out.items())}
 
 
 def percentile(values, p):
@@ -267,6 +292,7 @@ def run(bindir, rate_mb, seconds, line_len, workdir, tag, extra):
         time.sleep(0.005)
     elapsed = time.monotonic() - start
     rss_end = rss_kb(zmr.pid)
+    cpu_split = cpu_by_program(zmr.pid)
     pub["closed"] = True
     zmr.stdin.close()
     code = zmr.wait(timeout=120)
@@ -310,6 +336,7 @@ def run(bindir, rate_mb, seconds, line_len, workdir, tag, extra):
         "snapshots_per_s": round(counts["snapshots"] / elapsed, 1),
         "cpu_s": round(cpu_after.ru_utime + cpu_after.ru_stime
                        - cpu_before.ru_utime - cpu_before.ru_stime, 1),
+        "cpu_by_program_s": cpu_split,
         "status_p50_ms": last.get("latency_p50_ms"), "status_p99_ms": last.get("latency_p99_ms"),
         "backpressured": any(s.get("backpressured") for s in statuses),
         "rss_10s_mib": round((rss_10s or 0) / 1024, 1), "rss_end_mib": round(rss_end / 1024, 1),
