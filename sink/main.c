@@ -32,7 +32,7 @@ s_help (void)
 "                          for --publish\n"
 "      --snapshot=FILE     keep FILE holding every total so far, replaced whole\n"
 "      --snapshot-ms=MS    as --follow-ms, for the whole file (default 20); at\n"
-"                          most every 4 times as long as writing it takes\n"
+"                          most every 4 times the CPU time writing it takes\n"
 "      --publish=EP        PUB socket at EP sending TOTALS messages of the\n"
 "                          changed words (docs/protocol.md)\n"
 "      --top=N             words in the status's top list, 0..20 (default 10)\n"

@@ -8,6 +8,7 @@
 #include "zmr_result.h"
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 //  --follow: one "word<TAB>total" line per changed word.
 static int
@@ -111,6 +112,17 @@ s_snapshot (zmr_sink_state_t *self)
     self->snapshot_updates = zmr_live_updates (self->live);
 }
 
+//  CPU time of this thread, in ms: what a snapshot costs, however busy the
+//  machine (its wall time on a loaded one would back it off for nothing).
+static int64_t
+s_cpu_ms (void)
+{
+    struct timespec ts;
+    if (clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts))
+        return 0;
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 //  The ventilator's view for the status: latency and the top words.
 static void
 s_livestat (zmr_sink_state_t *self)
@@ -136,8 +148,8 @@ s_livestat (zmr_sink_state_t *self)
 //  coalescing clock would make, and a word that changed after a quiet
 //  time without a clock tick's wait). The snapshot likewise: at once after
 //  a quiet --snapshot-ms, else once that has passed since the last one,
-//  and never more often than 4 times its own cost, so that a large one
-//  takes at most a fifth of the sink's time. next_follow says when the
+//  and never more often than 4 times its own cost (CPU time), so that a
+//  large one takes at most a fifth of the sink's time. next_follow says when the
 //  next of them is due, for the sink's poll.
 void
 zmr_views_tick (zmr_sink_state_t *self, bool forced)
@@ -172,8 +184,9 @@ zmr_views_tick (zmr_sink_state_t *self, bool forced)
     bool snapshot_due = self->config->snapshot
                      && zmr_live_updates (self->live) != self->snapshot_updates;
     if (snapshot_due && (forced || now >= self->next_snapshot)) {
+        int64_t cpu = s_cpu_ms ();
         s_snapshot (self);
-        int64_t took = zmr_now_ms () - now;
+        int64_t took = s_cpu_ms () - cpu;
         self->next_snapshot = now + (4 * took > (int64_t) self->config->snapshot_ms
                                      ? 4 * took: (int64_t) self->config->snapshot_ms);
         snapshot_due = false;
