@@ -2,7 +2,9 @@
     partition only, so its latest total is simply set), a list of the
     entries changed since the last drain (an entry's aux marks it), and two
     rings: chunks waiting for their last partition, by chunk id, and the
-    latency samples of the recent past. Both rings are bounded: a chunk
+    latency samples of the recent past. For coalescing per word, when each
+    word was last given (by entry index), and the oldest of those among
+    the changed words. Both rings are bounded: a chunk
     that waits while 64 Ki newer ones pass, or a sample older than 64 Ki
     newer ones, is forgotten. */
 #include "zmr_live.h"
@@ -30,6 +32,10 @@ struct _zmr_live_t {
     uint64_t updates;               //  UPDATEs applied
     uint32_t *changed;              //  Entries changed since the last drain
     size_t nchanged, changed_cap;
+    int64_t *given;                 //  By entry: when last given + 1, 0: never
+    size_t given_cap;
+    int64_t oldest;                 //  Smallest given of a changed word,
+                                    //  INT64_MAX: none changed
     s_waiting_t *waiting;           //  S_RING, by chunk id modulo
     s_sample_t *samples;            //  S_RING, a ring
     size_t nsamples;                //  Samples taken (the ring keeps S_RING)
@@ -43,6 +49,7 @@ zmr_live_new (uint32_t reducers)
     if (!self)
         return NULL;
     self->reducers = reducers;
+    self->oldest = INT64_MAX;
     self->totals = zmr_counts_new ();
     self->waiting = calloc (S_RING, sizeof *self->waiting);
     self->samples = calloc (S_RING, sizeof *self->samples);
@@ -59,6 +66,7 @@ zmr_live_destroy (zmr_live_t **self_p)
     zmr_live_t *self = *self_p;
     zmr_counts_destroy (&self->totals);
     free (self->changed);
+    free (self->given);
     free (self->waiting);
     free (self->samples);
     free (self);
@@ -81,6 +89,18 @@ zmr_live_set (zmr_live_t *self, const char *word, uint32_t len, uint64_t total)
     zmr_entry_t *entry = zmr_counts_add (self->totals, word, len, 0, &is_new);
     if (!entry)
         return -1;
+    size_t index = (size_t) (entry - zmr_counts_entries (self->totals));
+    if (index >= self->given_cap) {
+        size_t cap = self->given_cap? self->given_cap * 2: 1024;
+        while (cap <= index)
+            cap *= 2;
+        int64_t *given = realloc (self->given, cap * sizeof *given);
+        if (!given)
+            return -1;
+        memset (given + self->given_cap, 0, (cap - self->given_cap) * sizeof *given);
+        self->given = given;
+        self->given_cap = cap;
+    }
     //  A new key is a change even at 0 (a min or max job's value may be 0).
     if (entry->count == total && !is_new)
         return 0;
@@ -88,8 +108,9 @@ zmr_live_set (zmr_live_t *self, const char *word, uint32_t len, uint64_t total)
     entry->count = total;
     if (!entry->aux) {
         entry->aux = 1;
-        self->changed[self->nchanged++] =
-            (uint32_t) (entry - zmr_counts_entries (self->totals));
+        self->changed[self->nchanged++] = (uint32_t) index;
+        if (self->given[index] < self->oldest)
+            self->oldest = self->given[index];
     }
     return 0;
 }
@@ -145,6 +166,55 @@ zmr_live_drain (zmr_live_t *self, zmr_live_fn *fn, void *arg)
     }
     memmove (self->changed, self->changed + i, (self->nchanged - i) * sizeof *self->changed);
     self->nchanged -= i;
+    if (!self->nchanged)
+        self->oldest = INT64_MAX;
+    return rc;
+}
+
+int64_t
+zmr_live_due (zmr_live_t *self, int64_t interval_ms)
+{
+    if (self->oldest == INT64_MAX)
+        return INT64_MAX;
+    if (self->oldest == 0)
+        return INT64_MIN;       //  A word never given
+    return self->oldest - 1 + interval_ms;
+}
+
+int
+zmr_live_drain_due (zmr_live_t *self, int64_t now_ms, int64_t interval_ms,
+                    zmr_live_fn *fn, void *arg)
+{
+    zmr_entry_t *entries = zmr_counts_entries (self->totals);
+    size_t kept = 0, i = 0;
+    int64_t oldest = INT64_MAX;
+    int rc = 0;
+    //  One pass: the due words go out, the others close ranks in order.
+    for (; i < self->nchanged; i++) {
+        uint32_t index = self->changed[i];
+        int64_t given = self->given[index];
+        if (given && given - 1 + interval_ms > now_ms) {
+            self->changed[kept++] = index;
+            if (given < oldest)
+                oldest = given;
+            continue;
+        }
+        zmr_entry_t *entry = &entries[index];
+        if (fn (entry->word, entry->len, entry->count, arg)) {
+            rc = -1;
+            break;
+        }
+        entry->aux = 0;
+        self->given[index] = now_ms + 1;
+    }
+    //  Stopped: the words not reached stay changed, as they were.
+    for (; i < self->nchanged; i++) {
+        self->changed[kept++] = self->changed[i];
+        if (self->given[self->changed[i]] < oldest)
+            oldest = self->given[self->changed[i]];
+    }
+    self->nchanged = kept;
+    self->oldest = oldest;
     return rc;
 }
 

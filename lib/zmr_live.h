@@ -54,6 +54,24 @@ int
 size_t
     zmr_live_changed (zmr_live_t *self);
 
+//  Coalescing per word, for views that must show a change at once when
+//  they can and still not repeat a busy word more often than every
+//  interval_ms: a changed word is due at once if it was never given by
+//  zmr_live_drain_due or was given interval_ms or more before, else when
+//  that much has passed since. Times are the caller's monotonic ms.
+//  Returns when the first changed word is due (INT64_MIN: one is due
+//  whenever asked, INT64_MAX: none changed).
+int64_t
+    zmr_live_due (zmr_live_t *self, int64_t interval_ms);
+
+//  Gives each changed word that is due at now_ms once, with its total, in
+//  the order they first changed, and notes now_ms as its last time given;
+//  the others stay changed (zmr_live_due says when they are due). Returns
+//  0, or -1 when fn said stop.
+int
+    zmr_live_drain_due (zmr_live_t *self, int64_t now_ms, int64_t interval_ms,
+                        zmr_live_fn *fn, void *arg);
+
 //  Latency over the samples of the last window_ms before now_ms: the 50th
 //  and 99th percentiles (nearest rank) and how many samples there are (all
 //  0 when none).

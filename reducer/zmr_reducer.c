@@ -481,11 +481,16 @@ s_sink_connect (s_reducer_t *self, const char *endpoint, const char *key)
 //  applied meanwhile in the last of them (or in messages of their own when
 //  there are many), so a chunk is listed only once its counts have gone.
 //  What the sink cannot take now (its queue is full) stays for next time.
+//  Only an UPDATE sent (or tried) starts an interval: after a quiet one,
+//  the next change goes at once; while changes keep coming, at most one
+//  UPDATE per interval.
 static void
 s_update (s_reducer_t *self)
 {
+    if (self->sink && self->ndirty == 0 && self->nstamps == 0)
+        return;
     self->next_update = zmr_now_ms () + self->live_ms;
-    if (!self->sink || self->overflowed || (self->ndirty == 0 && self->nstamps == 0))
+    if (!self->sink || self->overflowed)
         return;
     zmr_entry_t *entries = zmr_counts_entries (self->counts);
     size_t at = 0, chunks_at = 0;
@@ -834,7 +839,8 @@ zmr_reducer_run (const zmr_reducer_config_t *config)
             { zsock_resolve (zmr_worker_control (self.worker)), 0, ZMQ_POLLIN, 0 },
         };
         int64_t wait = zmr_worker_heartbeat_in (self.worker);
-        if (self.live_ms && self.next_update - zmr_now_ms () < wait)
+        if (self.live_ms && (self.ndirty || self.nstamps || !self.sink)
+        &&  self.next_update - zmr_now_ms () < wait)
             wait = self.next_update - zmr_now_ms ();
         int rc = zmq_poll (items, 2, wait > 0? (long) wait: 0);
         if (rc == -1 && errno != EINTR)

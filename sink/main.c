@@ -28,10 +28,13 @@ s_help (void)
 "                          key whose total changed; without --output the final\n"
 "                          result is not written again (the last line of each\n"
 "                          key is its final value)\n"
-"      --follow-ms=MS      changes coalesced over MS (default 100); also for\n"
-"                          --publish\n"
+"      --follow-ms=MS      a key's change goes out at once, unless the key \n"
+"                          went out less than MS ago: then once MS have\n"
+"                          passed, with its latest total (default 100); also\n"
+"                          for --publish\n"
 "      --snapshot=FILE     keep FILE holding every total so far, replaced whole\n"
-"      --snapshot-ms=MS    how often (default 1000)\n"
+"      --snapshot-ms=MS    as --follow-ms, for the whole file (default 20); at\n"
+"                          most every 4 times the CPU time writing it takes\n"
 "      --publish=EP        PUB socket at EP sending TOTALS messages of the\n"
 "                          changed words (docs/protocol.md)\n"
 "      --top=N             words in the status's top list, 0..20 (default 10)\n"
@@ -112,7 +115,7 @@ main (int argc, char *argv[])
     zmr_log_init ("zmr-sink");
     zmr_tune_malloc ();
     zmr_sink_config_t config = { .bind = "tcp://*:*", .heartbeat_ms = 250,
-                                 .follow_ms = 100, .snapshot_ms = 1000, .top = 10 };
+                                 .follow_ms = 100, .snapshot_ms = 20, .top = 10 };
     enum { O_BIND = 256, O_ADVERTISE, O_PARTS, O_RECEIPT, O_NAME, O_HEARTBEAT, O_WAIT,
            O_FOLLOW, O_FOLLOW_MS, O_SNAPSHOT, O_SNAPSHOT_MS, O_PUBLISH, O_TOP, O_WINDOW_DIR,
            O_VERSION, O_FORCE };

@@ -8,6 +8,7 @@
 #include "zmr_result.h"
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 //  --follow: one "key<TAB>total" line per changed key (the total signed).
 static int
@@ -111,6 +112,17 @@ s_snapshot (zmr_sink_state_t *self)
     self->snapshot_updates = zmr_live_updates (self->live);
 }
 
+//  CPU time of this thread, in ms: what a snapshot costs, however busy the
+//  machine (its wall time on a loaded one would back it off for nothing).
+static int64_t
+s_cpu_ms (void)
+{
+    struct timespec ts;
+    if (clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts))
+        return 0;
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 //  The ventilator's view for the status: latency and the top words.
 static void
 s_livestat (zmr_sink_state_t *self)
@@ -129,42 +141,66 @@ s_livestat (zmr_sink_state_t *self)
 }
 
 //  What is due of the live views; forced: all of it now (the job ends).
+//  A view waits only when there is more to wait for: a word's line (and
+//  TOTALS pair) goes out as soon as the word changed, unless the word went
+//  out less than --follow-ms ago: then once that is over, with its latest
+//  total (a busy word at most once per interval, as many lines as a
+//  coalescing clock would make, and a word that changed after a quiet
+//  time without a clock tick's wait). The snapshot likewise: at once after
+//  a quiet --snapshot-ms, else once that has passed since the last one,
+//  and never more often than 4 times its own cost (CPU time), so that a
+//  large one takes at most a fifth of the sink's time. next_follow says when the
+//  next of them is due, for the sink's poll.
 void
 zmr_views_tick (zmr_sink_state_t *self, bool forced)
 {
     int64_t now = zmr_now_ms ();
     if (!forced && zmr_live_updates (self->live) == 0)
         return;
-    if (forced || now >= self->next_follow) {
-        self->next_follow = now + self->config->follow_ms;
-        if ((self->config->follow || self->publish)
-        &&  zmr_live_changed (self->live)) {
-            if (zmr_live_drain (self->live, s_changed, self)
-            ||  (self->config->follow && fflush (stdout))) {
-                //  A reader that went away ends us as it ends any filter
-                int quiet = zmr_result_quiet_code (errno);
-                if (quiet) {
-                    zmr_result_drop_stdout ();
-                    zmr_sink_fail (self, quiet);
-                }
-                else {
-                    zmr_log (0, "cannot write the running totals to standard output: %s",
-                             strerror (errno));
-                    zmr_sink_fail (self, 1);
-                }
-                return;
+    int64_t interval = self->config->follow_ms;
+    if ((self->config->follow || self->publish)
+    &&  (forced || zmr_live_due (self->live, interval) <= now)) {
+        if ((forced? zmr_live_drain (self->live, s_changed, self)
+                   : zmr_live_drain_due (self->live, now, interval, s_changed, self))
+        ||  (self->config->follow && fflush (stdout))) {
+            //  A reader that went away ends us as it ends any filter
+            int quiet = zmr_result_quiet_code (errno);
+            if (quiet) {
+                zmr_result_drop_stdout ();
+                zmr_sink_fail (self, quiet);
             }
-            if (self->publish)
-                s_publish_send (self, false, 0);
+            else {
+                zmr_log (0, "cannot write the running totals to standard output: %s",
+                         strerror (errno));
+                zmr_sink_fail (self, 1);
+            }
+            return;
         }
-        if (forced && self->publish)
-            s_publish_all (self);
+        if (self->publish)
+            s_publish_send (self, false, 0);
     }
-    if (self->config->snapshot && (forced || now >= self->next_snapshot)) {
-        self->next_snapshot = now + self->config->snapshot_ms;
-        if (zmr_live_updates (self->live) != self->snapshot_updates || forced)
-            s_snapshot (self);
+    if (forced && self->publish)
+        s_publish_all (self);
+    bool snapshot_due = self->config->snapshot
+                     && zmr_live_updates (self->live) != self->snapshot_updates;
+    if (snapshot_due && (forced || now >= self->next_snapshot)) {
+        int64_t cpu = s_cpu_ms ();
+        s_snapshot (self);
+        int64_t took = s_cpu_ms () - cpu;
+        self->next_snapshot = now + (4 * took > (int64_t) self->config->snapshot_ms
+                                     ? 4 * took: (int64_t) self->config->snapshot_ms);
+        snapshot_due = false;
     }
+    else
+    if (forced && self->config->snapshot)
+        s_snapshot (self);
+    self->next_follow = INT64_MAX;
+    if (self->config->follow || self->publish)
+        self->next_follow = zmr_live_due (self->live, interval);
+    if (snapshot_due && self->next_snapshot < self->next_follow)
+        self->next_follow = self->next_snapshot;
+    if (self->next_follow < now)
+        self->next_follow = now;
     if (forced || now >= self->next_livestat) {
         self->next_livestat = now + self->config->heartbeat_ms;
         s_livestat (self);

@@ -56,6 +56,8 @@ typedef struct {
     int64_t pending_since;   //  Monotonic ms since text waits in the
                              //  chunker for its chunk to fill, or 0
     uint64_t pending_stamp;  //  The same, in ms since the epoch
+    int64_t last_cut;        //  Monotonic ms of the last chunk cut (or
+                             //  flush tried)
     zmr_ledger_t *ledger;    //  Every chunk not forgotten yet
     size_t ncuts_journaled;  //  Chunks whose cut the journal held at start
     size_t journal_first;    //  The first of them (chunks below: done)
@@ -143,12 +145,19 @@ s_send_to (s_vent_t *self, s_worker_t *worker)
         msgpack_sbuffer_clear (&self->sbuf);
 }
 
-//  Whether text waiting in the chunker has waited a flush interval.
+//  Whether text waiting in the chunker is to be cut now: it waits only
+//  when there is more to wait for, while chunks keep being cut (at most
+//  one flush per interval); after a quiet flush interval it goes at once.
+static int64_t
+s_flush_at (s_vent_t *self)
+{
+    return self->last_cut + (int64_t) self->config->flush_ms;
+}
+
 static bool
 s_flush_due (s_vent_t *self)
 {
-    return self->pending_since
-        && zmr_now_ms () - self->pending_since >= (int64_t) self->config->flush_ms;
+    return self->pending_since && zmr_now_ms () >= s_flush_at (self);
 }
 
 //  Cuts the next chunk of input into the ledger and the queue. Returns 1 on
@@ -165,7 +174,7 @@ s_read_chunk (s_vent_t *self)
         //  coming: it waits another interval for the rest.
         rc = zmr_chunker_flush (self->chunker, &cut);
         if (rc == 0) {
-            self->pending_since = zmr_now_ms ();
+            self->pending_since = self->last_cut = zmr_now_ms ();
             rc = 2;
         }
     }
@@ -204,6 +213,7 @@ s_read_chunk (s_vent_t *self)
     //  to wait in the chunker, or now.
     uint64_t stamp = self->pending_since? self->pending_stamp: zmr_wall_ms ();
     self->pending_since = 0;
+    self->last_cut = zmr_now_ms ();
     if (zmr_chunker_pending (self->chunker)) {
         self->pending_since = zmr_now_ms ();
         self->pending_stamp = zmr_wall_ms ();
@@ -1540,7 +1550,7 @@ zmr_ventilator_run (const zmr_ventilator_config_t *config)
         int nitems = s_can_issue (&self)? 4: 3;
         int64_t wait = self.next_status - zmr_now_ms ();
         if (self.pending_since) {
-            int64_t flush = self.pending_since + self.config->flush_ms - zmr_now_ms ();
+            int64_t flush = s_flush_at (&self) - zmr_now_ms ();
             if (flush < wait)
                 wait = flush;
         }
