@@ -8,10 +8,10 @@ s_help (void)
 {
     printf (
 "Usage: zmr run [OPTION]... [FILE]...\n"
-"Count the words of FILEs (none or '-': standard input) with the whole zmr\n"
-"pipeline on this machine: a ventilator, mappers, reducers and a sink, each\n"
-"its own process. Writes 'word<TAB>count' lines, most frequent first, ties in\n"
-"byte order.\n"
+"Count the words of FILEs (none or '-': standard input; none with --listen or\n"
+"--ingest: only their text) with the whole zmr pipeline on this machine: a\n"
+"ventilator, mappers, reducers and a sink, each its own process. Writes\n"
+"'word<TAB>count' lines, most frequent first, ties in byte order.\n"
 "\n"
 "  -m, --mappers=N       mapper processes, 1..256 (default: number of cores)\n"
 "  -r, --reducers=N      reducer processes (partitions), 1..%d (default: half\n"
@@ -66,6 +66,16 @@ s_help (void)
 "                        zmr-monitor) shows the top words and the latency from\n"
 "                        text in to count visible; text from stdin waits at\n"
 "                        most --flush-ms for its chunk to fill\n"
+"      --listen=tcp://ADDR:PORT\n"
+"                        take newline-ended text from any number of TCP\n"
+"                        producers at once, whole lines at a time (after the\n"
+"                        FILEs; no FILE: only this); the first SIGINT or\n"
+"                        SIGTERM ends this input and the job finishes with the\n"
+"                        text taken, a second stops it (implies --stream)\n"
+"      --ingest=EP       take numbered batches of lines from ZeroMQ producers\n"
+"                        on a ROUTER bound at EP, acknowledged once durable and\n"
+"                        never counted twice (docs/protocol.md, \"Ingest\"); ends\n"
+"                        like --listen (implies --stream)\n"
 "      --follow          write 'word<TAB>total' on stdout each time a word's\n"
 "                        total changes (coalesced, --follow-ms); the last line\n"
 "                        of each word is its final count (implies --stream)\n"
@@ -121,7 +131,7 @@ s_run (int argc, char *argv[])
         .progress = isatty (STDERR_FILENO), .live_ms = 10
     };
     enum { O_RECEIPT = 200, O_PARTS = 256, O_CHUNK_SIZE, O_DEAD_MS, O_POISON, O_STATUS, O_EXPOSE, O_PROGRESS,
-           O_NO_PROGRESS, O_STATS, O_MAP_COST, O_STREAM, O_FOLLOW, O_SNAPSHOT, O_PUBLISH,
+           O_NO_PROGRESS, O_STATS, O_MAP_COST, O_STREAM, O_LISTEN, O_INGEST, O_FOLLOW, O_SNAPSHOT, O_PUBLISH,
            O_FLUSH_MS, O_LIVE_MS, O_FOLLOW_MS, O_WINDOW, O_WINDOW_DIR, O_MAX_DISTINCT,
            O_CURVE, O_REQUIRE_CURVE, O_MAX_WORD, O_MAX_MESSAGE, O_VERSION, O_FORCE,
            O_HTTP, O_HTTP_LINGER };
@@ -146,6 +156,8 @@ s_run (int argc, char *argv[])
         { "stats", no_argument, NULL, O_STATS },
         { "map-cost", required_argument, NULL, O_MAP_COST },
         { "stream", no_argument, NULL, O_STREAM },
+        { "listen", required_argument, NULL, O_LISTEN },
+        { "ingest", required_argument, NULL, O_INGEST },
         { "follow", no_argument, NULL, O_FOLLOW },
         { "snapshot", required_argument, NULL, O_SNAPSHOT },
         { "publish", required_argument, NULL, O_PUBLISH },
@@ -199,6 +211,16 @@ s_run (int argc, char *argv[])
             case O_STATS: config.stats = true; break;
             case O_MAP_COST: config.map_cost = (uint32_t) zmr_option_u64 ("--map-cost", optarg, 0, 100000); break;
             case O_STREAM: config.stream = true; break;
+            case O_LISTEN:
+                if (strncmp (optarg, "tcp://", 6))
+                    zmr_usage_error ("option --listen: expected tcp://ADDR:PORT, not '%s'", optarg);
+                config.listen = optarg;
+                config.stream = true;
+                break;
+            case O_INGEST:
+                config.ingest = zmr_option_endpoint ("--ingest", optarg);
+                config.stream = true;
+                break;
             case O_FOLLOW: config.stream = config.follow = true; break;
             case O_SNAPSHOT: config.stream = true; config.snapshot = optarg; break;
             case O_PUBLISH: config.stream = true; config.publish = zmr_option_endpoint ("--publish", optarg); break;
@@ -247,7 +269,8 @@ s_run (int argc, char *argv[])
         config.inputs = (const char *const *) argv + optind;
         config.ninputs = (size_t) (argc - optind);
     }
-    else {
+    else
+    if (!config.listen && !config.ingest) {
         config.inputs = standard_input;
         config.ninputs = 1;
     }

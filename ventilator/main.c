@@ -2,12 +2,23 @@
 #include "zmr_ventilator.h"
 #include <getopt.h>
 
+//  SIGUSR1 ends the input of --listen and --ingest (the job then finishes).
+static volatile sig_atomic_t s_end_input;
+
+static void
+s_on_end_input (int signum)
+{
+    (void) signum;
+    s_end_input = 1;
+}
+
 static void
 s_help (void)
 {
     printf (
 "Usage: zmr-ventilator [OPTION]... [FILE]...\n"
-"Coordinate a zmr word count over FILEs (none or '-': standard input).\n"
+"Coordinate a zmr word count over FILEs (none or '-': standard input; none\n"
+"with --listen or --ingest: only their text).\n"
 "Reducers, the sink and mappers connect to the control endpoint.\n"
 "\n"
 "  -r, --reducers=N      partitions of the job, 1..%d (default 2)\n"
@@ -45,6 +56,15 @@ s_help (void)
 "                        each window go to the sink once it is over (zmr-sink\n"
 "                        --window-dir, --publish); not kept across restarts of\n"
 "                        this ventilator or of a reducer (the job fails)\n"
+"      --listen=tcp://ADDR:PORT\n"
+"                        take newline-ended text from any number of TCP\n"
+"                        producers at once, whole lines at a time, as one more\n"
+"                        input after the FILEs; it ends on SIGUSR1 (then the\n"
+"                        job finishes)\n"
+"      --ingest=EP       take numbered batches of lines from ZeroMQ producers on\n"
+"                        a ROUTER at EP (tcp:// or ipc://), each acknowledged\n"
+"                        once durable, never counted twice (docs/protocol.md,\n"
+"                        \"Ingest\"); the same input as --listen\n"
 "  -v, --verbose         say more on stderr (twice: debug)\n"
 "  -h, --help            show this help and exit\n"
 "      --version         show the version and exit\n",
@@ -69,7 +89,7 @@ main (int argc, char *argv[])
     };
     enum { O_CONTROL = 256, O_CHUNKS, O_STATUS, O_CHUNK_SIZE, O_IN_FLIGHT,
            O_DEAD_MS, O_STATUS_MS, O_JOB, O_JOURNAL, O_POISON, O_MAX_WORD, O_BY_REFERENCE,
-           O_FLUSH_MS, O_LIVE_MS, O_WINDOW_MS, O_OLD_WINDOW, O_VERSION };
+           O_FLUSH_MS, O_LIVE_MS, O_WINDOW_MS, O_OLD_WINDOW, O_VERSION, O_LISTEN, O_INGEST };
     static const struct option options[] = {
         { "reducers", required_argument, NULL, 'r' },
         { "control", required_argument, NULL, O_CONTROL },
@@ -90,6 +110,8 @@ main (int argc, char *argv[])
         { "window", required_argument, NULL, O_OLD_WINDOW },
         { "poison-limit", required_argument, NULL, O_POISON },
         { "max-word", required_argument, NULL, O_MAX_WORD },
+        { "listen", required_argument, NULL, O_LISTEN },
+        { "ingest", required_argument, NULL, O_INGEST },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, O_VERSION },
@@ -130,6 +152,12 @@ main (int argc, char *argv[])
                 zmr_usage_error ("option --window is gone: --in-flight=N for the chunks in "
                                  "flight, --window-ms=MS for tumbling windows");
             case O_POISON: config.poison_limit = (uint32_t) zmr_option_u64 ("--poison-limit", optarg, 1, 1000); break;
+            case O_LISTEN:
+                if (strncmp (optarg, "tcp://", 6))
+                    zmr_usage_error ("option --listen: expected tcp://ADDR:PORT, not '%s'", optarg);
+                config.listen = optarg;
+                break;
+            case O_INGEST: config.ingest = zmr_option_endpoint ("--ingest", optarg); break;
             case 'v': verbose++; break;
             case 'h': s_help (); return 0;
             case O_VERSION: zmr_print_version ("zmr-ventilator"); return 0;
@@ -147,7 +175,8 @@ main (int argc, char *argv[])
         config.inputs = (const char *const *) argv + optind;
         config.ninputs = (size_t) (argc - optind);
     }
-    else {
+    else
+    if (!config.listen && !config.ingest) {
         config.inputs = standard_input;
         config.ninputs = 1;
     }
@@ -161,6 +190,19 @@ main (int argc, char *argv[])
         zmr_usage_error ("ZMR_JOURNAL_COMPACT='%s': expected a number of journal records, "
                          "2 .. 4294967295", compact);
     zmr_signals_install ();
+    if (config.listen || config.ingest) {
+        struct sigaction action;
+        memset (&action, 0, sizeof action);
+        action.sa_handler = s_on_end_input;
+        sigemptyset (&action.sa_mask);
+        sigaction (SIGUSR1, &action, NULL);
+        config.end_input = &s_end_input;
+    }
+    //  zmr run blocks it for us until now: one it sent early waits here
+    sigset_t usr1;
+    sigemptyset (&usr1);
+    sigaddset (&usr1, SIGUSR1);
+    sigprocmask (SIG_UNBLOCK, &usr1, NULL);
     if (zmr_curve_setup (&curve, ZMR_CURVE_BINDS))
         return 1;
     int code = zmr_ventilator_run (&config);

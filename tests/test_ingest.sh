@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# Many producers (issue 17, item 2): `zmr run --listen` with several
+# concurrent line-TCP producers (one stops mid-line, one sends a line too
+# long), and `zmr run --ingest` with tests/ingest_producer.py (written from
+# docs/protocol.md alone) resending batches, across ventilator kill -9s.
+# Each result is compared with the reference of what the producers sent
+# (shell tools, tests/lib.sh), exactly. Needs python3 with pyzmq and
+# msgpack (./dev.sh test installs them); without, it says so and exits 77.
+# Usage: test_ingest.sh BINDIR [listen|ingest|kill]...
+set -u
+bindir=$(cd "$1" && pwd); shift
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+cases=("$@"); [ ${#cases[@]} -gt 0 ] || cases=(listen ingest kill)
+
+py=
+for candidate in python3 /usr/bin/python3; do
+    if "$candidate" -c 'import zmq, msgpack' 2>/dev/null; then py=$candidate; break; fi
+done
+if [ -z "$py" ]; then
+    echo "test_ingest: SKIP: no python3 with pyzmq and msgpack (python3-zmq, python3-msgpack)"
+    exit 77
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/zmr-ingest-test.XXXXXX")
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
+    [ -n "${ZT_KEEP:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "test_ingest: FAIL: $*" >&2; exit 1; }
+
+free_port() {
+    "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s, bounded.
+wait_for() {
+    local limit=$(($1 * 10)); shift
+    for ((i = 0; i < limit; i++)); do "$@" && return 0; sleep 0.1; done
+    return 1
+}
+
+# result_as_reference RESULT OUT: zmr's 'word<TAB>count' as the reference's form
+result_as_reference() {
+    awk -F '\t' '{print $1, $2}' "$1" | LC_ALL=C sort > "$2"
+}
+
+# run_job NAME ARGS...: zmr run in the background, its pid in job_pid
+run_job() {
+    local name=$1; shift
+    "$bindir/zmr" run -m 2 -r 2 -o "$work/$name.tsv" "$@" 2> "$work/$name.err" &
+    job_pid=$!
+    pids+=("$job_pid")
+}
+
+# end_job NAME: the first SIGINT ends the input; the job must finish, exit 0
+end_job() {
+    local name=$1
+    kill -INT "$job_pid"
+    local waited=0
+    while kill -0 "$job_pid" 2>/dev/null && [ $waited -lt 1200 ]; do sleep 0.1; waited=$((waited + 1)); done
+    kill -0 "$job_pid" 2>/dev/null && fail "$name: zmr run still running 120 s after SIGINT"
+    wait "$job_pid"; local code=$?
+    [ $code -eq 0 ] || { cat "$work/$name.err" >&2; fail "$name: zmr run exit $code, not 0"; }
+}
+
+case_listen() {
+    local port; port=$(free_port)
+    run_job listen --listen "tcp://127.0.0.1:$port"
+    # Five producers at once, each writing its lines in pieces cut at random
+    # bytes (mid-word too), with pauses; #3 ends mid-line, #4 sends a line
+    # longer than 1 MiB after its good lines. Each writes what must count
+    # to its own file: the reference is all of them.
+    "$py" - "$port" "$work" <<'PY' || fail "listen: the producers failed"
+import random, socket, sys, threading, time
+port, work = int(sys.argv[1]), sys.argv[2]
+def connect():
+    for _ in range(300):
+        try:
+            return socket.create_connection(("127.0.0.1", port))
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("cannot connect to --listen")
+def producer(n):
+    rnd = random.Random(n)
+    words = ["p%dw%d" % (n, i) for i in range(50)] + ["shared%d" % i for i in range(50)]
+    text = "".join(" ".join(rnd.choice(words) for _ in range(rnd.randint(1, 12))) + "\n"
+                   for _ in range(4000)).encode()
+    counted = text
+    if n == 3:
+        text += b"tail%d cut-here" % n          # no newline: ends where the connection does
+        counted = text + b"\n"
+    s = connect()
+    at = 0
+    while at < len(text):
+        step = rnd.randint(1, 3000)
+        s.sendall(text[at:at + step])
+        at += step
+        if rnd.random() < 0.05:
+            time.sleep(0.01)
+    if n == 4:
+        try:
+            s.sendall(b"x" * (1100 * 1024))      # a line too long: left out
+            time.sleep(0.5)
+            s.sendall(b" never\n")
+        except OSError:
+            pass
+    s.close()
+    with open("%s/listen.sent.%d" % (work, n), "wb") as f:
+        f.write(counted)
+threads = [threading.Thread(target=producer, args=(n,)) for n in range(5)]
+for t in threads: t.start()
+for t in threads: t.join()
+for n in range(5):
+    open("%s/listen.sent.%d" % (work, n), "rb").close()
+PY
+    # Every producer is done (closed): the first SIGINT ends the input
+    end_job listen
+    cat "$work"/listen.sent.* > "$work/listen.sent"
+    zt_reference "$work/listen.sent" "$work/listen.ref"
+    result_as_reference "$work/listen.tsv" "$work/listen.got"
+    cmp -s "$work/listen.got" "$work/listen.ref" || {
+        diff "$work/listen.got" "$work/listen.ref" | head -20 >&2
+        fail "listen: the counts differ from the reference of what the producers sent"; }
+    grep -q "line longer than" "$work/listen.err" || fail "listen: no line said a line was too long"
+    echo "test_ingest: listen: 5 producers, exact ($(wc -l < "$work/listen.ref") words)"
+}
+
+make_input() {
+    "$py" - "$1" "$2" <<'PY'
+import random, sys
+rnd = random.Random(int(sys.argv[2]))
+words = ["w%d" % i for i in range(300)] + ["rare%d" % i for i in range(3000)]
+with open(sys.argv[1], "w") as f:
+    for _ in range(6000):
+        f.write(" ".join(rnd.choice(words) for _ in range(rnd.randint(0, 10))) + "\n")
+PY
+}
+
+case_ingest() {
+    local port; port=$(free_port)
+    make_input "$work/in1" 1; make_input "$work/in2" 2
+    run_job ingest --ingest "tcp://127.0.0.1:$port"
+    : > "$work/ingest.acked1"; : > "$work/ingest.acked2"
+    # Two producers at once; every 7th batch sent twice more (one of them
+    # after a later batch), every 5th answer ignored and the batch resent.
+    "$py" "$here/ingest_producer.py" "tcp://127.0.0.1:$port" "$work/in1" --producer a \
+        --acked "$work/ingest.acked1" --resend-every 7 --drop-ack-every 5 &
+    local p1=$!; pids+=("$p1")
+    "$py" "$here/ingest_producer.py" "tcp://127.0.0.1:$port" "$work/in2" --producer b \
+        --acked "$work/ingest.acked2" --resend-every 3 --lines 17 &
+    local p2=$!; pids+=("$p2")
+    wait "$p1" || fail "ingest: producer a failed"
+    wait "$p2" || fail "ingest: producer b failed"
+    end_job ingest
+    cat "$work/ingest.acked1" "$work/ingest.acked2" > "$work/ingest.sent"
+    cmp -s "$work/ingest.acked1" "$work/in1" || fail "ingest: producer a did not get every batch acknowledged"
+    zt_reference "$work/ingest.sent" "$work/ingest.ref"
+    result_as_reference "$work/ingest.tsv" "$work/ingest.got"
+    cmp -s "$work/ingest.got" "$work/ingest.ref" || {
+        diff "$work/ingest.got" "$work/ingest.ref" | head -20 >&2
+        fail "ingest: the counts differ from the batches acknowledged (each once)"; }
+    echo "test_ingest: ingest: 2 producers with resends, exact"
+}
+
+# kill_ventilator: kill -9 the job's ventilator and wait for its successor
+kill_ventilator() {
+    local vent; vent=$(pgrep -P "$job_pid" -x zmr-ventilator)
+    [ -n "$vent" ] || fail "kill: no ventilator to kill"
+    kill -KILL "$vent"
+    kills=$((kills + 1))
+    wait_for 60 eval '[ -n "$(pgrep -P "$job_pid" -x zmr-ventilator)" ] && [ "$(pgrep -P "$job_pid" -x zmr-ventilator)" != "$vent" ]' ||
+        fail "kill: the ventilator was not started again"
+}
+
+# acked_grows BYTES: waits until the producer has BYTES more acknowledged
+acked_grows() {
+    acked_target=$(( $(stat -c %s "$work/kill.acked") + $1 ))
+    wait_for 60 eval '[ "$(stat -c %s "$work/kill.acked")" -ge $acked_target ]'
+}
+
+case_kill() {
+    local port; port=$(free_port)
+    if [ -n "${ZT_INPUT:-}" ]; then cp "$ZT_INPUT" "$work/in3"; else make_input "$work/in3" 3; fi
+    # A long --dead-ms: mappers stopped below are not taken for dead
+    run_job kill --ingest "tcp://127.0.0.1:$port" --dead-ms 60000 -v
+    : > "$work/kill.acked"
+    "$py" "$here/ingest_producer.py" "tcp://127.0.0.1:$port" "$work/in3" --producer k \
+        --acked "$work/kill.acked" --resend-every 4 --drop-ack-every 9 --lines 10 \
+        --pause-ms 5 --retry-ms 300 --give-up-s 60 &
+    local producer=$!; pids+=("$producer")
+    kills=0
+    # 1: at a moment of the producer's
+    acked_grows 20000 || fail "kill: the producer gets no answers"
+    kill_ventilator
+    # 2: with the mappers stopped, the ventilator holds its chunks in flight
+    # and reads no more: acknowledged batches wait in the pipe to its
+    # chunker, and a ventilator started again must feed them from the log
+    local mappers; mappers=$(pgrep -P "$job_pid" -x zmr-mapper)
+    kill -STOP $mappers
+    acked_grows 20000 || { kill -CONT $mappers; fail "kill: no answers with the mappers stopped"; }
+    kill_ventilator
+    kill -CONT $mappers
+    # 3: again at a moment of the producer's
+    acked_grows 20000 || fail "kill: the producer gets no answers after two kills"
+    kill_ventilator
+    wait "$producer" || fail "kill: the producer failed"
+    cmp -s "$work/kill.acked" "$work/in3" || fail "kill: not every batch was acknowledged"
+    # 4: after one more kill, the producer sends every batch again (as one
+    # started again without its own checkpoint): each is acknowledged, and
+    # none counted again
+    kill_ventilator
+    "$py" "$here/ingest_producer.py" "tcp://127.0.0.1:$port" "$work/in3" --producer k \
+        --acked "$work/kill.again" --lines 10 --retry-ms 300 --give-up-s 60 ||
+        fail "kill: a batch sent again was not acknowledged"
+    end_job kill
+    zt_reference "$work/kill.acked" "$work/kill.ref"
+    result_as_reference "$work/kill.tsv" "$work/kill.got"
+    cmp -s "$work/kill.got" "$work/kill.ref" || {
+        diff "$work/kill.got" "$work/kill.ref" | head -20 >&2
+        fail "kill: after $kills ventilator kill -9s the counts differ from the batches acknowledged"; }
+    grep -q "of the log go to the chunker again" "$work/kill.err" ||
+        fail "kill: no restart fed the chunker from the log (the test missed its point)"
+    echo "test_ingest: kill: $kills ventilator kill -9s, exact"
+}
+
+for c in "${cases[@]}"; do "case_$c"; done
+echo "test_ingest: PASS"
