@@ -100,7 +100,29 @@ struct _zmr_ingest_t {
     zmr_ingest_stats_t stats;
     int64_t ending_since;       //  When the thread saw the end
     int64_t last_read;          //  Last bytes read from a connection
+    int64_t said_at[3];         //  When each kind of complaint was last logged
+    uint64_t unsaid[3];         //  ... and how many since went unsaid
 };
+
+//  Complaints a peer can repeat at will: one line a second at most, per
+//  kind, saying how many were not logged in between.
+enum { S_SAY_CONN, S_SAY_LINE, S_SAY_FRAME };
+
+static bool
+s_say (zmr_ingest_t *self, int kind)
+{
+    int64_t now = zmr_now_ms ();
+    if (self->said_at[kind] && now - self->said_at[kind] < 1000) {
+        self->unsaid[kind]++;
+        return false;
+    }
+    if (self->unsaid[kind])
+        zmr_log (0, "(%llu more like the next one in the last second)",
+                 (unsigned long long) self->unsaid[kind]);
+    self->said_at[kind] = now;
+    self->unsaid[kind] = 0;
+    return true;
+}
 
 //  ---------------------------------------------------------------------
 //  The log
@@ -471,8 +493,9 @@ s_accept (zmr_ingest_t *self)
         getnameinfo ((struct sockaddr *) &addr, addrlen, host, sizeof host, port, sizeof port,
                      NI_NUMERICHOST | NI_NUMERICSERV);
         if (self->nconns == ZMR_LISTEN_MAX_CONN) {
-            zmr_log (0, "--listen: %d connections already: %s:%s closed", ZMR_LISTEN_MAX_CONN,
-                     host, port);
+            if (s_say (self, S_SAY_CONN))
+                zmr_log (0, "--listen: %d connections already: %s:%s closed",
+                         ZMR_LISTEN_MAX_CONN, host, port);
             close (fd);
             pthread_mutex_lock (&self->lock);
             self->stats.refused_conn++;
@@ -552,8 +575,9 @@ s_conn_read (zmr_ingest_t *self, size_t index)
         conn->len -= cut;
     }
     if (conn->len > max_line) {
-        zmr_log (0, "--listen: %s sent a line longer than %zu bytes: connection closed, "
-                 "the line left out", conn->peer, max_line);
+        if (s_say (self, S_SAY_LINE))
+            zmr_log (0, "--listen: %s sent a line longer than %zu bytes: connection "
+                     "closed, the line left out", conn->peer, max_line);
         pthread_mutex_lock (&self->lock);
         self->stats.long_lines++;
         pthread_mutex_unlock (&self->lock);
@@ -673,7 +697,8 @@ s_on_batch (zmr_ingest_t *self)
     }
     if (why) {
         s_count (self, &self->stats.malformed);
-        zmr_log (0, "--ingest: frame dropped: %s", why);
+        if (s_say (self, S_SAY_FRAME))
+            zmr_log (0, "--ingest: frame dropped: %s", why);
         zmq_msg_close (&identity);
         zmq_msg_close (&body);
         return 0;

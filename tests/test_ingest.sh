@@ -6,12 +6,12 @@
 # Each result is compared with the reference of what the producers sent
 # (shell tools, tests/lib.sh), exactly. Needs python3 with pyzmq and
 # msgpack (./dev.sh test installs them); without, it says so and exits 77.
-# Usage: test_ingest.sh BINDIR [listen|ingest|kill]...
+# Usage: test_ingest.sh BINDIR [listen|ingest|kill|limits]...
 set -u
 bindir=$(cd "$1" && pwd); shift
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
-cases=("$@"); [ ${#cases[@]} -gt 0 ] || cases=(listen ingest kill)
+cases=("$@"); [ ${#cases[@]} -gt 0 ] || cases=(listen ingest kill limits)
 
 py=
 for candidate in python3 /usr/bin/python3; do
@@ -225,6 +225,80 @@ case_kill() {
     grep -q "of the log go to the chunker again" "$work/kill.err" ||
         fail "kill: no restart fed the chunker from the log (the test missed its point)"
     echo "test_ingest: kill: $kills ventilator kill -9s, exact"
+}
+
+# The bounds: connections past 256 are closed at once; bad frames are
+# dropped and counted, batches that break a rule are REFUSED; what is good
+# still counts, exactly.
+case_limits() {
+    local port iport; port=$(free_port); iport=$(free_port)
+    run_job limits --listen "tcp://127.0.0.1:$port" --ingest "tcp://127.0.0.1:$iport" -v
+    "$py" - "$port" "$iport" "$work/limits.sent" <<'PY' || fail "limits: the producers failed"
+import socket, sys, time, msgpack, zmq
+port, iport, sent = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+ctx = zmq.Context()
+d = ctx.socket(zmq.DEALER); d.setsockopt(zmq.LINGER, 0)
+d.connect("tcp://127.0.0.1:%d" % iport)
+def ask(frames, expect):
+    for _ in range(60):
+        d.send_multipart(frames)
+        if d.poll(1000):
+            msg = msgpack.unpackb(d.recv(), raw=False)
+            if msg[2] != expect:
+                sys.exit("answer %r, expected type %d" % (msg, expect))
+            return msg
+    sys.exit("no answer to %r" % (frames,))
+good = b"ingest good line\n"
+ask([msgpack.packb([0x5A4D, 1, 27, "p", 1, good])], 28)          # the endpoint is up
+for bad in ([b"\x01\x02garbage"],                                  # not MessagePack
+            [msgpack.packb([0x5A4D, 1, 5, "p", 2, b"x\n"])],        # another type
+            [msgpack.packb([0x5A4D, 1, 27, "p", 2, b"x\n"]), b"more"]):  # two frames
+    d.send_multipart(bad)
+    if d.poll(300):
+        sys.exit("a bad frame was answered")
+r = ask([msgpack.packb([0x5A4D, 1, 27, "p", 2, b"no newline"])], 29)
+assert "newline" in r[5], r
+ask([msgpack.packb([0x5A4D, 1, 27, "p", 0, b"zero\n"])], 29)
+ask([msgpack.packb([0x5A4D, 1, 27, "x" * 129, 1, b"long id\n"])], 29)
+ask([msgpack.packb([0x5A4D, 1, 27, "p", 2, b"ingest second\n"])], 28)
+# 260 connections at once: 256 are served, the rest closed at once
+conns = []
+for i in range(260):
+    conns.append(socket.create_connection(("127.0.0.1", port)))
+closed = set()
+deadline = time.monotonic() + 30
+for i, c in enumerate(conns):
+    c.settimeout(max(0.01, min(0.2, deadline - time.monotonic())))
+    try:
+        if c.recv(1) == b"":
+            closed.add(i)
+    except socket.timeout:
+        pass
+    except ConnectionResetError:
+        closed.add(i)
+if len(closed) != 4:
+    sys.exit("%d connections closed, expected 4" % len(closed))
+text = b""
+for i, c in enumerate(conns):
+    if i not in closed:
+        c.sendall(b"conn%d listen line\n" % i)
+        text += b"conn%d listen line\n" % i
+    c.close()
+with open(sent, "wb") as f:
+    f.write(good + b"ingest second\n" + text)
+PY
+    end_job limits
+    [ "$(grep -c '^conn' "$work/limits.sent")" -ge 256 ] || fail "limits: fewer than 256 connections served"
+    zt_reference "$work/limits.sent" "$work/limits.ref"
+    result_as_reference "$work/limits.tsv" "$work/limits.got"
+    cmp -s "$work/limits.got" "$work/limits.ref" || {
+        diff "$work/limits.got" "$work/limits.ref" | head -20 >&2
+        fail "limits: the counts differ from the good text sent"; }
+    grep -q "frame dropped" "$work/limits.err" || fail "limits: no line on a bad frame"
+    grep -q "connections already" "$work/limits.err" || fail "limits: no line on a connection refused"
+    grep -q "2 batches, 0 duplicates, 3 refused, 3 malformed" "$work/limits.err" ||
+        fail "limits: the ventilator's counts are not 2 batches, 3 refused, 3 malformed"
+    echo "test_ingest: limits: 256 connections, bad frames dropped, batches refused, exact"
 }
 
 for c in "${cases[@]}"; do "case_$c"; done
