@@ -32,6 +32,7 @@
 #define S_READ        (64u << 10)   //  One read from a connection
 #define S_RECV_BATCH  256           //  Batches taken per turn
 #define S_END_IDLE_MS 2000          //  After the end, a silent connection is closed
+#define S_END_MAX_MS  10000         //  ... and any, after reading this long
 #define S_SEQ_COMPACT 65536         //  Sequence records before the file is written anew
 #define S_SLOTS       (2 * ZMR_INGEST_PRODUCERS)
 
@@ -41,6 +42,7 @@ typedef struct {
     size_t len;
     size_t cap;
     char peer[64];              //  Who, for the log
+    int64_t last_read;          //  When it last gave bytes (or could not be read)
 } s_conn_t;
 
 typedef struct {
@@ -98,8 +100,8 @@ struct _zmr_ingest_t {
     char error[512];
     pthread_mutex_t lock;       //  Guards stats
     zmr_ingest_stats_t stats;
-    int64_t ending_since;       //  When the thread saw the end
-    int64_t last_read;          //  Last bytes read from a connection
+    int64_t end_reading;        //  Time spent reading since the end (not held back)
+    int64_t end_tick;           //  ... counted up to here
     int64_t said_at[3];         //  When each kind of complaint was last logged
     uint64_t unsaid[3];         //  ... and how many since went unsaid
 };
@@ -505,12 +507,31 @@ s_accept (zmr_ingest_t *self)
         s_conn_t *conn = &self->conns[self->nconns++];
         memset (conn, 0, sizeof *conn);
         conn->fd = fd;
+        conn->last_read = zmr_now_ms ();
         snprintf (conn->peer, sizeof conn->peer, "%s:%s", host, port);
         zmr_log (2, "--listen: %s connected", conn->peer);
         pthread_mutex_lock (&self->lock);
         self->stats.connections++;
         pthread_mutex_unlock (&self->lock);
     }
+}
+
+//  Ends connection index (its producer is gone, or the input ended): its
+//  last line ends here, as a file's last line without a newline does.
+//  Returns 0, or -1 on a log error.
+static int
+s_conn_end (zmr_ingest_t *self, size_t index)
+{
+    s_conn_t *conn = &self->conns[index];
+    int rc = 0;
+    if (conn->len) {
+        conn->buf[conn->len++] = '\n';      //  buf has cap + 1 bytes
+        rc = s_take (self, conn->buf, conn->len);
+        self->listen_text = true;
+    }
+    zmr_log (2, "--listen: %s closed", conn->peer);
+    s_conn_close (self, index);
+    return rc;
 }
 
 //  Reads what connection index has (once). Whole lines are taken; a line
@@ -526,7 +547,8 @@ s_conn_read (zmr_ingest_t *self, size_t index)
         if (cap > max_line + 1)
             cap = max_line + 1;
         if (cap > conn->cap) {
-            char *buf = (char *) realloc (conn->buf, cap);
+            //  One byte more: the newline that ends a cut last line
+            char *buf = (char *) realloc (conn->buf, cap + 1);
             if (!buf) {
                 snprintf (self->error, sizeof self->error, "out of memory reading --listen");
                 return -1;
@@ -538,20 +560,9 @@ s_conn_read (zmr_ingest_t *self, size_t index)
     ssize_t got = read (conn->fd, conn->buf + conn->len, conn->cap - conn->len);
     if (got < 0 && (errno == EAGAIN || errno == EINTR))
         return 0;
-    if (got <= 0) {
-        //  The producer is gone: its last line ends here, as a file's
-        //  last line without a newline does
-        int rc = 0;
-        if (conn->len) {
-            conn->buf[conn->len++] = '\n';      //  cap > len: there is room
-            rc = s_take (self, conn->buf, conn->len);
-            self->listen_text = true;
-        }
-        zmr_log (2, "--listen: %s closed", conn->peer);
-        s_conn_close (self, index);
-        return rc? -1: 1;
-    }
-    self->last_read = zmr_now_ms ();
+    if (got <= 0)
+        return s_conn_end (self, index) < 0? -1: 1;
+    conn->last_read = zmr_now_ms ();
     size_t seen = conn->len;
     conn->len += (size_t) got;
     size_t cut = 0;
@@ -843,23 +854,35 @@ s_thread (void *arg)
     bool ended = false;
     int rc = 0;
     while (!atomic_load (&self->stopping) && rc == 0) {
+        int64_t now = zmr_now_ms ();
         if (!ended && atomic_load (&self->ending)) {
             //  No more producers; connections open now may finish
             ended = true;
-            self->ending_since = self->last_read = zmr_now_ms ();
+            self->end_tick = now;
             if (self->listen_fd >= 0)
                 close (self->listen_fd);
             self->listen_fd = -1;
             zsock_destroy (&self->router);
         }
-        if (ended && self->nconns && zmr_now_ms () - self->last_read >= S_END_IDLE_MS) {
-            //  Silent too long after the end: its partial line ends here
-            for (size_t i = 0; i < self->nconns; i++)
-                shutdown (self->conns[i].fd, SHUT_RD);
+        bool open = s_waiting (self) < S_HIGH;
+        if (ended) {
+            //  Open connections are read until they close, are silent
+            //  2 s, or 10 s of reading have passed (a producer that never
+            //  stops would hold the job forever). Time held back by the
+            //  pipeline counts for none of it.
+            if (open)
+                self->end_reading += now - self->end_tick;
+            self->end_tick = now;
+            for (size_t i = self->nconns; i > 0 && rc == 0; i--) {
+                if (!open)
+                    self->conns[i - 1].last_read = now;
+                if (now - self->conns[i - 1].last_read >= S_END_IDLE_MS
+                ||  self->end_reading >= S_END_MAX_MS)
+                    rc = s_conn_end (self, i - 1);
+            }
         }
         if (ended && self->nconns == 0 && self->fed == self->total)
             break;
-        bool open = s_waiting (self) < S_HIGH;
         zmq_pollitem_t items[3 + ZMR_LISTEN_MAX_CONN];
         int n = 0;
         items[n++] = (zmq_pollitem_t) { NULL, self->wake[0], ZMQ_POLLIN, 0 };

@@ -62,8 +62,9 @@ int
                       char *errbuf, size_t errlen);
 
 //  Ends the input: no new connection or batch is taken; open connections
-//  are read until they close or stay silent 2 s; what is taken is fed to
-//  the pipe, which then ends (the chunker sees its end). Async-signal-safe.
+//  are read until they close, stay silent 2 s, or 10 s of reading have
+//  passed; what is taken is fed to the pipe, which then ends (the chunker
+//  sees its end). Async-signal-safe.
 void
     zmr_ingest_end (zmr_ingest_t *self);
 

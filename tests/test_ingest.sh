@@ -117,9 +117,40 @@ for t in threads: t.join()
 for n in range(5):
     open("%s/listen.sent.%d" % (work, n), "rb").close()
 PY
-    # Every producer is done (closed): the first SIGINT ends the input
+    # Two that do not close: one silent after a partial line (the end
+    # closes it after 2 s silent: that line ends there), one that never
+    # stops writing (the end closes it after 10 s of reading; what it
+    # wrote is counted up to where it was read: only its own word).
+    "$py" - "$port" "$work/listen.held" "$work/listen.chatty" <<'PY' &
+import socket, sys, time
+port, held, chatty = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+quiet = socket.create_connection(("127.0.0.1", port))
+quiet.sendall(b"held1 held2\nheld3 part")
+loud = socket.create_connection(("127.0.0.1", port))
+with open(held, "wb") as f:
+    f.write(b"held1 held2\nheld3 part\n")
+sent = 0
+try:
+    for _ in range(100000):
+        loud.sendall(b"chatty\n")
+        sent += 1
+        with open(chatty, "w") as f:
+            f.write("%d\n" % sent)
+        time.sleep(0.01)
+except OSError:
+    pass
+time.sleep(120)
+PY
+    local holder=$!; pids+=("$holder")
+    wait_for 30 test -s "$work/listen.chatty" || fail "listen: the held producers did not start"
+    # Every other producer is done (closed): the first SIGINT ends the input
     end_job listen
-    cat "$work"/listen.sent.* > "$work/listen.sent"
+    kill "$holder" 2>/dev/null
+    cat "$work"/listen.sent.* "$work/listen.held" > "$work/listen.sent"
+    local chatty; chatty=$(awk -F '\t' '$1 == "chatty" {print $2}' "$work/listen.tsv")
+    [ -n "$chatty" ] && [ "$chatty" -ge 1 ] && [ "$chatty" -le "$(cat "$work/listen.chatty")" ] ||
+        fail "listen: 'chatty' counted ${chatty:-0} times, sent $(cat "$work/listen.chatty")"
+    grep -v '^chatty	' "$work/listen.tsv" > "$work/listen.rest" && mv "$work/listen.rest" "$work/listen.tsv"
     zt_reference "$work/listen.sent" "$work/listen.ref"
     result_as_reference "$work/listen.tsv" "$work/listen.got"
     cmp -s "$work/listen.got" "$work/listen.ref" || {
