@@ -6,12 +6,12 @@
 # Each result is compared with the reference of what the producers sent
 # (shell tools, tests/lib.sh), exactly. Needs python3 with pyzmq and
 # msgpack (./dev.sh test installs them); without, it says so and exits 77.
-# Usage: test_ingest.sh BINDIR [listen|ingest|kill|limits]...
+# Usage: test_ingest.sh BINDIR [listen|ingest|kill|limits|roles]...
 set -u
 bindir=$(cd "$1" && pwd); shift
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
-cases=("$@"); [ ${#cases[@]} -gt 0 ] || cases=(listen ingest kill limits)
+cases=("$@"); [ ${#cases[@]} -gt 0 ] || cases=(listen ingest kill limits roles)
 
 py=
 for candidate in python3 /usr/bin/python3; do
@@ -160,13 +160,14 @@ PY
     echo "test_ingest: listen: 5 producers, exact ($(wc -l < "$work/listen.ref") words)"
 }
 
+# make_input FILE SEED [LINES]: random lines of words, some frequent, many rare
 make_input() {
-    "$py" - "$1" "$2" <<'PY'
+    "$py" - "$1" "$2" "${3:-6000}" <<'PY'
 import random, sys
 rnd = random.Random(int(sys.argv[2]))
 words = ["w%d" % i for i in range(300)] + ["rare%d" % i for i in range(3000)]
 with open(sys.argv[1], "w") as f:
-    for _ in range(6000):
+    for _ in range(int(sys.argv[3])):
         f.write(" ".join(rnd.choice(words) for _ in range(rnd.randint(0, 10))) + "\n")
 PY
 }
@@ -330,6 +331,53 @@ PY
     grep -q "2 batches, 0 duplicates, 3 refused, 3 malformed" "$work/limits.err" ||
         fail "limits: the ventilator's counts are not 2 batches, 3 refused, 3 malformed"
     echo "test_ingest: limits: 256 connections, bad frames dropped, batches refused, exact"
+}
+
+# The roles by hand, zmr-ventilator without --journal (the text waits in
+# memory; an acknowledgement means taken by this ventilator), a file input
+# before --listen and --ingest, the end by SIGUSR1 to the ventilator.
+case_roles() {
+    local port iport d; port=$(free_port); iport=$(free_port); d="$work/roles"
+    mkdir -p "$d"
+    # The lines: 3 MB at once, more than the pipe to the chunker holds, so
+    # that they wait in memory and go in by parts
+    make_input "$d/file" 4; make_input "$d/batches" 5; make_input "$d/lines" 6 100000
+    "$bindir/zmr-ventilator" -r 1 --control "ipc://$d/control" --chunks "ipc://$d/chunks" \
+        --status "ipc://$d/status" --listen "tcp://127.0.0.1:$port" \
+        --ingest "ipc://$d/ingest" "$d/file" 2> "$d/ventilator.err" &
+    local vent=$!; pids+=("$vent")
+    "$bindir/zmr-reducer" -p 0 --bind "ipc://$d/reducer" "ipc://$d/control" 2> "$d/reducer.err" &
+    pids+=($!)
+    "$bindir/zmr-sink" --bind "ipc://$d/sink" -o "$d/result.tsv" "ipc://$d/control" 2> "$d/sink.err" &
+    local sink=$!; pids+=("$sink")
+    "$bindir/zmr-mapper" "ipc://$d/control" 2> "$d/mapper.err" &
+    pids+=($!)
+    : > "$d/acked"
+    "$py" "$here/ingest_producer.py" "ipc://$d/ingest" "$d/batches" --producer r \
+        --acked "$d/acked" --resend-every 5 ||
+        { cat "$d/ventilator.err" >&2; fail "roles: the producer failed"; }
+    "$py" - "$port" "$d/lines" <<'PY' || fail "roles: the line producer failed"
+import socket, sys, time
+for _ in range(300):
+    try:
+        s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); break
+    except OSError:
+        time.sleep(0.1)
+s.sendall(open(sys.argv[2], "rb").read()); s.close()
+PY
+    kill -USR1 "$vent"
+    local waited=0
+    while kill -0 "$vent" 2>/dev/null && [ $waited -lt 1200 ]; do sleep 0.1; waited=$((waited + 1)); done
+    wait "$vent"; local code=$?
+    [ $code -eq 0 ] || { cat "$d/ventilator.err" >&2; fail "roles: the ventilator exit $code after SIGUSR1, not 0"; }
+    wait_for 60 test -s "$d/result.tsv" || fail "roles: the sink wrote no result"
+    cat "$d/file" "$d/acked" "$d/lines" > "$d/sent"
+    zt_reference "$d/sent" "$d/ref"
+    result_as_reference "$d/result.tsv" "$d/got"
+    cmp -s "$d/got" "$d/ref" || {
+        diff "$d/got" "$d/ref" | head -20 >&2
+        fail "roles: the counts differ from the file, the batches acknowledged and the lines sent"; }
+    echo "test_ingest: roles: zmr-ventilator without a journal, file + --listen + --ingest, exact"
 }
 
 for c in "${cases[@]}"; do "case_$c"; done
