@@ -365,6 +365,20 @@ for _ in range(300):
         time.sleep(0.1)
 s.sendall(open(sys.argv[2], "rb").read()); s.close()
 PY
+    # 4096 producers are tracked; the next new one is REFUSED
+    "$py" - "ipc://$d/ingest" <<'PY' || fail "roles: the producer table's bound"
+import sys, msgpack, zmq
+d = zmq.Context().socket(zmq.DEALER); d.setsockopt(zmq.LINGER, 0); d.connect(sys.argv[1])
+answers = {}
+for i in range(4096):           # "r" above is one of them
+    d.send(msgpack.packb([0x5A4D, 1, 27, "many-%d" % i, 1, b""]))
+while len(answers) < 4096 and d.poll(30000):
+    m = msgpack.unpackb(d.recv(), raw=False)
+    answers[m[3]] = m[2]
+kinds = sorted(answers.values())
+if len(answers) != 4096 or kinds.count(28) != 4095 or kinds.count(29) != 1:
+    sys.exit("answers: %d, %d INGESTED, %d REFUSED" % (len(answers), kinds.count(28), kinds.count(29)))
+PY
     kill -USR1 "$vent"
     local waited=0
     while kill -0 "$vent" 2>/dev/null && [ $waited -lt 1200 ]; do sleep 0.1; waited=$((waited + 1)); done
