@@ -1,6 +1,7 @@
 /*  zmr: the launcher. `zmr run` runs the whole pipeline on this machine. */
 #include "zmr_launcher.h"
 #include <getopt.h>
+#include "zmr_ingest.h"
 #include <unistd.h>
 
 static void
@@ -212,13 +213,16 @@ s_run (int argc, char *argv[])
             case O_MAP_COST: config.map_cost = (uint32_t) zmr_option_u64 ("--map-cost", optarg, 0, 100000); break;
             case O_STREAM: config.stream = true; break;
             case O_LISTEN:
-                if (strncmp (optarg, "tcp://", 6))
+                if (!zmr_ingest_listen_valid (optarg))
                     zmr_usage_error ("option --listen: expected tcp://ADDR:PORT, not '%s'", optarg);
                 config.listen = optarg;
                 config.stream = true;
                 break;
             case O_INGEST:
                 config.ingest = zmr_option_endpoint ("--ingest", optarg);
+                if (!strncmp (config.ingest, "inproc://", 9))
+                    zmr_usage_error ("option --ingest: producers are other processes: "
+                                     "tcp:// or ipc://, not '%s'", config.ingest);
                 config.stream = true;
                 break;
             case O_FOLLOW: config.stream = config.follow = true; break;

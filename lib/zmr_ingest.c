@@ -621,28 +621,48 @@ s_conn_read (zmr_ingest_t *self, size_t index)
     return 0;
 }
 
+//  Splits "tcp://HOST:PORT" into host (without [ ]) and port. Returns 0
+//  or -1.
+static int
+s_listen_split (const char *endpoint, char *host, size_t hostlen, char *port, size_t portlen)
+{
+    const char *at = strncmp (endpoint, "tcp://", 6) == 0? endpoint + 6: NULL;
+    const char *colon = at? strrchr (at, ':'): NULL;
+    if (!colon || colon == at || !colon[1] || strlen (colon + 1) >= portlen
+    ||  strspn (colon + 1, "0123456789") != strlen (colon + 1))
+        return -1;
+    const char *start = at, *end = colon;
+    if (*start == '[' && end - start >= 2 && end[-1] == ']') {
+        start++;
+        end--;
+    }
+    if (end <= start || (size_t) (end - start) >= hostlen)
+        return -1;
+    memcpy (host, start, (size_t) (end - start));
+    host[end - start] = 0;
+    strcpy (port, colon + 1);
+    return 0;
+}
+
+bool
+zmr_ingest_listen_valid (const char *endpoint)
+{
+    char host[256], port[8];
+    return endpoint && s_listen_split (endpoint, host, sizeof host, port, sizeof port) == 0
+        && atoi (port) <= 65535;
+}
+
 //  Opens the listening socket of "tcp://HOST:PORT" (HOST * for any).
 static int
 s_listen (zmr_ingest_t *self, const char *endpoint)
 {
-    const char *at = strncmp (endpoint, "tcp://", 6) == 0? endpoint + 6: NULL;
-    const char *colon = at? strrchr (at, ':'): NULL;
-    char host[256], port[16];
-    if (!colon || colon == at || !colon[1] || strlen (colon + 1) >= sizeof port
-    ||  (size_t) (colon - at) >= sizeof host
-    ||  strspn (colon + 1, "0123456789") != strlen (colon + 1)) {
+    char host[256], port[8];
+    if (!zmr_ingest_listen_valid (endpoint)
+    ||  s_listen_split (endpoint, host, sizeof host, port, sizeof port)) {
         snprintf (self->error, sizeof self->error, "bad --listen '%s': expected "
                   "tcp://HOST:PORT", endpoint);
         return -1;
     }
-    const char *start = at, *end = colon;
-    if (*start == '[' && end[-1] == ']') {
-        start++;
-        end--;
-    }
-    memcpy (host, start, (size_t) (end - start));
-    host[end - start] = 0;
-    strcpy (port, colon + 1);
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                               .ai_flags = AI_PASSIVE };
     struct addrinfo *addresses;
@@ -673,6 +693,15 @@ s_listen (zmr_ingest_t *self, const char *endpoint)
                   strerror (err));
         return -1;
     }
+    //  Port 0 takes a free one: say which, or no producer could find it
+    struct sockaddr_storage bound;
+    socklen_t boundlen = sizeof bound;
+    char where[64] = "?", number[8] = "?";
+    if (getsockname (self->listen_fd, (struct sockaddr *) &bound, &boundlen) == 0)
+        getnameinfo ((struct sockaddr *) &bound, boundlen, where, sizeof where, number,
+                     sizeof number, NI_NUMERICHOST | NI_NUMERICSERV);
+    zmr_log (strcmp (port, "0")? 1: 0, "--listen: listening on tcp://%s%s%s:%s",
+             strchr (where, ':')? "[": "", where, strchr (where, ':')? "]": "", number);
     return 0;
 }
 

@@ -46,6 +46,11 @@ typedef struct {
 
 typedef struct _zmr_ingest_t zmr_ingest_t;
 
+//  Whether endpoint has the form of --listen, tcp://HOST:PORT (HOST may be
+//  *, a name, an address or [v6]; PORT digits). Does not resolve HOST.
+bool
+    zmr_ingest_listen_valid (const char *endpoint);
+
 //  Makes the pipe whose read end the chunker opens by zmr_ingest_path.
 //  Returns NULL with a reason in errbuf.
 zmr_ingest_t *

@@ -6,12 +6,12 @@
 # Each result is compared with the reference of what the producers sent
 # (shell tools, tests/lib.sh), exactly. Needs python3 with pyzmq and
 # msgpack (./dev.sh test installs them); without, it says so and exits 77.
-# Usage: test_ingest.sh BINDIR [listen|ingest|kill|limits|roles]...
+# Usage: test_ingest.sh BINDIR [usage|listen|ingest|kill|limits|roles]...
 set -u
 bindir=$(cd "$1" && pwd); shift
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
-cases=("$@"); [ ${#cases[@]} -gt 0 ] || cases=(listen ingest kill limits roles)
+cases=("$@"); [ ${#cases[@]} -gt 0 ] || cases=(usage listen ingest kill limits roles)
 
 py=
 for candidate in python3 /usr/bin/python3; do
@@ -65,6 +65,23 @@ end_job() {
     kill -0 "$job_pid" 2>/dev/null && fail "$name: zmr run still running 120 s after SIGINT"
     wait "$job_pid"; local code=$?
     [ $code -eq 0 ] || { cat "$work/$name.err" >&2; fail "$name: zmr run exit $code, not 0"; }
+}
+
+# Bad --listen and --ingest values: exit 2 and one line naming the option
+case_usage() {
+    local value prog out code
+    for prog in "zmr run" zmr-ventilator; do
+        for value in --listen=tcp://127.0.0.1:port --listen=tcp://:80 --listen=udp://h:1 \
+                     --listen=tcp://h:70000 --ingest=inproc://x --ingest=foo://x; do
+            out=$($bindir/$prog "$value" 2>&1 < /dev/null); code=$?
+            [ $code -eq 2 ] || fail "usage: $prog $value: exit $code, not 2"
+            case $out in
+                *"option ${value%%=*}"*) ;;
+                *) fail "usage: $prog $value: the error does not name the option: $out" ;;
+            esac
+        done
+    done
+    echo "test_ingest: usage: bad --listen and --ingest values refused (exit 2)"
 }
 
 case_listen() {

@@ -1,6 +1,7 @@
 /*  zmr-ventilator: reads the input and coordinates a job. */
 #include "zmr_ventilator.h"
 #include <getopt.h>
+#include "zmr_ingest.h"
 
 //  SIGUSR1 ends the input of --listen and --ingest (the job then finishes).
 static volatile sig_atomic_t s_end_input;
@@ -153,11 +154,14 @@ main (int argc, char *argv[])
                                  "flight, --window-ms=MS for tumbling windows");
             case O_POISON: config.poison_limit = (uint32_t) zmr_option_u64 ("--poison-limit", optarg, 1, 1000); break;
             case O_LISTEN:
-                if (strncmp (optarg, "tcp://", 6))
+                if (!zmr_ingest_listen_valid (optarg))
                     zmr_usage_error ("option --listen: expected tcp://ADDR:PORT, not '%s'", optarg);
                 config.listen = optarg;
                 break;
-            case O_INGEST: config.ingest = zmr_option_endpoint ("--ingest", optarg); break;
+            case O_INGEST: config.ingest = zmr_option_endpoint ("--ingest", optarg);
+                if (!strncmp (config.ingest, "inproc://", 9))
+                    zmr_usage_error ("option --ingest: producers are other processes: "
+                                     "tcp:// or ipc://, not '%s'", config.ingest); break;
             case 'v': verbose++; break;
             case 'h': s_help (); return 0;
             case O_VERSION: zmr_print_version ("zmr-ventilator"); return 0;
