@@ -7,6 +7,9 @@
 # (shell tools, tests/lib.sh), exactly. Needs python3 with pyzmq and
 # msgpack (./dev.sh test installs them); without, it says so and exits 77.
 # Usage: test_ingest.sh BINDIR [usage|listen|ingest|kill|limits|roles]...
+# ZT_KEEP=1 keeps the work directory; ZT_INPUT=FILE feeds FILE to the kill
+# case instead of its random text (lines with a unique word each show what
+# went missing, if anything).
 set -u
 bindir=$(cd "$1" && pwd); shift
 here=$(cd "$(dirname "$0")" && pwd)
