@@ -27,7 +27,10 @@ fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/zmr-ingest-test.XXXXXX")
 pids=()
+stopped=                # mappers the kill case stopped: SIGTERM (their
+                        # parent's death signal) would not end them
 cleanup() {
+    [ -z "$stopped" ] || kill -KILL $stopped 2>/dev/null
     for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null; done
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
     [ -n "${ZT_KEEP:-}" ] || rm -rf "$work"
@@ -252,10 +255,12 @@ case_kill() {
     # and reads no more: acknowledged batches wait in the pipe to its
     # chunker, and a ventilator started again must feed them from the log
     local mappers; mappers=$(pgrep -P "$job_pid" -x zmr-mapper)
+    stopped=$mappers
     kill -STOP $mappers
-    acked_grows 20000 || { kill -CONT $mappers; fail "kill: no answers with the mappers stopped"; }
+    acked_grows 20000 || fail "kill: no answers with the mappers stopped"
     kill_ventilator
     kill -CONT $mappers
+    stopped=
     # 3: again at a moment of the producer's
     acked_grows 20000 || fail "kill: the producer gets no answers after two kills"
     kill_ventilator
