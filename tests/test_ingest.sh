@@ -6,7 +6,7 @@
 # Each result is compared with the reference of what the producers sent
 # (shell tools, tests/lib.sh), exactly. Needs python3 with pyzmq and
 # msgpack (./dev.sh test installs them); without, it says so and exits 77.
-# Usage: test_ingest.sh BINDIR [usage|listen|ingest|kill|limits|roles]...
+# Usage: test_ingest.sh BINDIR [usage|listen|relisten|ingest|kill|limits|roles]...
 # ZT_KEEP=1 keeps the work directory; ZT_INPUT=FILE feeds FILE to the kill
 # case instead of its random text (lines with a unique word each show what
 # went missing, if anything).
@@ -14,7 +14,7 @@ set -u
 bindir=$(cd "$1" && pwd); shift
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
-cases=("$@"); [ ${#cases[@]} -gt 0 ] || cases=(usage listen ingest kill limits roles)
+cases=("$@"); [ ${#cases[@]} -gt 0 ] || cases=(usage listen relisten ingest kill limits roles)
 
 py=
 for candidate in python3 /usr/bin/python3; do
@@ -181,6 +181,48 @@ PY
         fail "listen: the counts differ from the reference of what the producers sent"; }
     grep -q "line longer than" "$work/listen.err" || fail "listen: no line said a line was too long"
     echo "test_ingest: listen: 5 producers, exact ($(wc -l < "$work/listen.ref") words)"
+}
+
+# send_lines PORT FILE: one line-TCP producer sends FILE and closes
+send_lines() {
+    "$py" - "$1" "$2" <<'PY'
+import socket, sys, time
+for _ in range(600):
+    try:
+        s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); break
+    except OSError:
+        time.sleep(0.1)
+else:
+    sys.exit("cannot connect")
+s.sendall(open(sys.argv[2], "rb").read()); s.close()
+PY
+}
+
+# snapshot_words N: the --snapshot's totals sum to N
+snapshot_words() {
+    [ "$(awk -F '\t' '{s += $2} END {print s + 0}' "$work/relisten.snap" 2>/dev/null)" = "$1" ]
+}
+
+# --listen text read before a ventilator kill -9 counts once: the one
+# started again cuts it from the spool and the log as it was cut
+case_relisten() {
+    local port; port=$(free_port)
+    make_input "$work/la" 7; make_input "$work/lb" 8
+    run_job relisten --listen "tcp://127.0.0.1:$port" --snapshot "$work/relisten.snap"
+    send_lines "$port" "$work/la" || fail "relisten: the first producer failed"
+    local words_a; words_a=$(wc -w < "$work/la")
+    wait_for 60 snapshot_words "$words_a" || fail "relisten: the first text was not counted"
+    kills=0
+    kill_ventilator
+    send_lines "$port" "$work/lb" || fail "relisten: the second producer failed"
+    end_job relisten
+    cat "$work/la" "$work/lb" > "$work/relisten.sent"
+    zt_reference "$work/relisten.sent" "$work/relisten.ref"
+    result_as_reference "$work/relisten.tsv" "$work/relisten.got"
+    cmp -s "$work/relisten.got" "$work/relisten.ref" || {
+        diff "$work/relisten.got" "$work/relisten.ref" | head -20 >&2
+        fail "relisten: after a ventilator kill -9 the counts differ from what was sent"; }
+    echo "test_ingest: relisten: --listen text across a ventilator kill -9, exact"
 }
 
 # make_input FILE SEED [LINES]: random lines of words, some frequent, many rare
