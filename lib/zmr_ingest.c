@@ -300,7 +300,9 @@ s_log_open (zmr_ingest_t *self)
             if (fread (record + 1, 1, rest, in) != rest)
                 break;
             size_t body = 1 + (size_t) idlen + 16;
-            uint32_t check = (uint32_t) (s_u64 (record + body) & 0xffffffffu);
+            const uint8_t *c = record + body;
+            uint32_t check = (uint32_t) c[0] | (uint32_t) c[1] << 8
+                           | (uint32_t) c[2] << 16 | (uint32_t) c[3] << 24;
             if (s_check (record, body) != check)
                 break;
             uint64_t seq = s_u64 (record + 1 + idlen);
