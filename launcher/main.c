@@ -1,6 +1,7 @@
 /*  zmr: the launcher. `zmr run` runs the whole pipeline on this machine. */
 #include "zmr_launcher.h"
 #include <getopt.h>
+#include "zmr_ingest.h"
 #include <unistd.h>
 
 static void
@@ -8,9 +9,9 @@ s_help (void)
 {
     printf (
 "Usage: zmr run [OPTION]... [FILE]...\n"
-"Count the words of FILEs (none or '-': standard input) with the whole zmr\n"
-"pipeline on this machine: a ventilator, mappers, reducers and a sink, each\n"
-"its own process. Writes 'word<TAB>count' lines, most frequent first, ties in\n"
+"Count the words of FILEs (none or '-': standard input; none with --listen or\n"
+"--ingest: only their text) with the whole zmr pipeline on this machine: a\n"
+"ventilator, mappers, reducers and a sink, each its own process. Writes 'word<TAB>count' lines, most frequent first, ties in\n"
 "byte order. With --map or --plugin, runs your own job instead: its\n"
 "'key<TAB>value' lines, the largest value first, ties in byte order.\n"
 "\n"
@@ -80,6 +81,16 @@ s_help (void)
 "                        zmr-monitor) shows the top words and the latency from\n"
 "                        text in to count visible; text from stdin waits at\n"
 "                        most --flush-ms for its chunk to fill\n"
+"      --listen=tcp://ADDR:PORT\n"
+"                        take newline-ended text from any number of TCP\n"
+"                        producers at once, whole lines at a time (after the\n"
+"                        FILEs; no FILE: only this); the first SIGINT or\n"
+"                        SIGTERM ends this input and the job finishes with the\n"
+"                        text taken, a second stops it (implies --stream)\n"
+"      --ingest=EP       take numbered batches of lines from ZeroMQ producers\n"
+"                        on a ROUTER bound at EP, acknowledged once durable and\n"
+"                        never counted twice (docs/protocol.md, \"Ingest\"); ends\n"
+"                        like --listen (implies --stream)\n"
 "      --follow          write 'word<TAB>total' on stdout each time a word's\n"
 "                        total changes (at once, but a word at most once per\n"
 "                        --follow-ms); the last line of each word is its\n"
@@ -137,7 +148,7 @@ s_run (int argc, char *argv[])
         .progress = isatty (STDERR_FILENO), .live_ms = 10
     };
     enum { O_RECEIPT = 200, O_PARTS = 256, O_CHUNK_SIZE, O_DEAD_MS, O_POISON, O_STATUS, O_EXPOSE, O_PROGRESS,
-           O_NO_PROGRESS, O_STATS, O_MAP_COST, O_STREAM, O_FOLLOW, O_SNAPSHOT, O_PUBLISH,
+           O_NO_PROGRESS, O_STATS, O_MAP_COST, O_STREAM, O_LISTEN, O_INGEST, O_FOLLOW, O_SNAPSHOT, O_PUBLISH,
            O_FLUSH_MS, O_LIVE_MS, O_FOLLOW_MS, O_WINDOW, O_WINDOW_DIR, O_MAX_DISTINCT,
            O_CURVE, O_REQUIRE_CURVE, O_MAX_WORD, O_MAX_MESSAGE, O_VERSION, O_FORCE,
            O_HTTP, O_HTTP_LINGER, O_MAP, O_PLUGIN, O_REDUCE, O_MAP_TIMEOUT };
@@ -162,6 +173,8 @@ s_run (int argc, char *argv[])
         { "stats", no_argument, NULL, O_STATS },
         { "map-cost", required_argument, NULL, O_MAP_COST },
         { "stream", no_argument, NULL, O_STREAM },
+        { "listen", required_argument, NULL, O_LISTEN },
+        { "ingest", required_argument, NULL, O_INGEST },
         { "follow", no_argument, NULL, O_FOLLOW },
         { "snapshot", required_argument, NULL, O_SNAPSHOT },
         { "publish", required_argument, NULL, O_PUBLISH },
@@ -219,6 +232,19 @@ s_run (int argc, char *argv[])
             case O_STATS: config.stats = true; break;
             case O_MAP_COST: config.map_cost = (uint32_t) zmr_option_u64 ("--map-cost", optarg, 0, 100000); break;
             case O_STREAM: config.stream = true; break;
+            case O_LISTEN:
+                if (!zmr_ingest_listen_valid (optarg))
+                    zmr_usage_error ("option --listen: expected tcp://ADDR:PORT, not '%s'", optarg);
+                config.listen = optarg;
+                config.stream = true;
+                break;
+            case O_INGEST:
+                config.ingest = zmr_option_endpoint ("--ingest", optarg);
+                if (!strncmp (config.ingest, "inproc://", 9))
+                    zmr_usage_error ("option --ingest: producers are other processes: "
+                                     "tcp:// or ipc://, not '%s'", config.ingest);
+                config.stream = true;
+                break;
             case O_FOLLOW: config.stream = config.follow = true; break;
             case O_SNAPSHOT: config.stream = true; config.snapshot = optarg; break;
             case O_PUBLISH: config.stream = true; config.publish = zmr_option_endpoint ("--publish", optarg); break;
@@ -290,7 +316,8 @@ s_run (int argc, char *argv[])
         config.inputs = (const char *const *) argv + optind;
         config.ninputs = (size_t) (argc - optind);
     }
-    else {
+    else
+    if (!config.listen && !config.ingest) {
         config.inputs = standard_input;
         config.ninputs = 1;
     }

@@ -37,10 +37,20 @@ static const char *s_kind_names[] = { "ventilator", "sink", "reducer", "mapper" 
 static volatile sig_atomic_t s_signals;        //  Stop signals so far
 static volatile sig_atomic_t s_first_signal;   //  The first one
 static volatile sig_atomic_t s_winch;          //  The terminal was resized
+//  --listen, --ingest: the first stop signal only ends their input (the
+//  ventilator's SIGUSR1), and the job finishes with what it took; the
+//  second stops the job.
+static volatile sig_atomic_t s_end_input_pid;  //  The ventilator, if so
+static volatile sig_atomic_t s_input_ended;    //  That first signal came
 
 static void
 s_on_stop (int signum)
 {
+    if (s_end_input_pid && !s_input_ended) {
+        s_input_ended = 1;
+        kill ((pid_t) s_end_input_pid, SIGUSR1);
+        return;
+    }
     if (!s_first_signal)
         s_first_signal = signum;
     s_signals = s_signals + 1;
@@ -167,6 +177,14 @@ s_launch (s_launcher_t *self, s_child_t *child)
         //  Only zmr run writes its stdout: the result once, or --follow's
         //  lines through the pipe.
         int null = open ("/dev/null", O_RDWR);
+        if (child->kind == C_VENTILATOR && (self->config->listen || self->config->ingest)) {
+            //  Held until its handler is there (it unblocks it): a
+            //  SIGUSR1 that comes first would kill it
+            sigset_t usr1;
+            sigemptyset (&usr1);
+            sigaddset (&usr1, SIGUSR1);
+            sigprocmask (SIG_BLOCK, &usr1, NULL);
+        }
         if (child->kind == C_VENTILATOR && self->relay_read >= 0)
             dup2 (self->relay_read, STDIN_FILENO);
         else
@@ -187,6 +205,12 @@ s_launch (s_launcher_t *self, s_child_t *child)
     child->pid = pid;
     child->restart_at = 0;
     child->started_at = zmr_now_ms ();
+    if (child->kind == C_VENTILATOR && (self->config->listen || self->config->ingest)) {
+        //  A ventilator started again after the input ended ends it too
+        s_end_input_pid = pid;
+        if (s_input_ended)
+            kill (pid, SIGUSR1);
+    }
     return 0;
 }
 
@@ -414,6 +438,10 @@ s_start_ventilator (s_launcher_t *self)
         zmr_argv_addf (argv, "--flush-ms=%u", config->flush_ms);
     if (config->stream)
         zmr_argv_addf (argv, "--live-ms=%u", config->live_ms);
+    if (config->listen)
+        zmr_argv_addf (argv, "--listen=%s", config->listen);
+    if (config->ingest)
+        zmr_argv_addf (argv, "--ingest=%s", config->ingest);
     if (s_verbosity (config, verbose, sizeof verbose))
         zmr_argv_add (argv, verbose);
     s_common_args (self, "ventilator", ZMR_CURVE_BINDS, argv);

@@ -46,6 +46,8 @@ typedef struct {
     int verbose;                 //  Passed on to the roles
     const char *const *inputs;   //  Paths, "-" for stdin
     size_t ninputs;              //  Number of inputs
+    const char *listen;          //  Ventilator --listen, or NULL
+    const char *ingest;          //  Ventilator --ingest, or NULL
 } zmr_launcher_config_t;
 
 //  Runs the job. Returns the exit code: 0 done, 1 failed, 2 an output or

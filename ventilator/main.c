@@ -1,14 +1,26 @@
 /*  zmr-ventilator: reads the input and coordinates a job. */
 #include "zmr_ventilator.h"
 #include <getopt.h>
+#include "zmr_ingest.h"
+
+//  SIGUSR1 ends the input of --listen and --ingest (the job then finishes).
+static volatile sig_atomic_t s_end_input;
+
+static void
+s_on_end_input (int signum)
+{
+    (void) signum;
+    s_end_input = 1;
+}
 
 static void
 s_help (void)
 {
     printf (
 "Usage: zmr-ventilator [OPTION]... [FILE]...\n"
-"Coordinate a zmr job over FILEs (none or '-': standard input): the word\n"
-"count, or a map command or plugin of your own (--map, --plugin).\n"
+"Coordinate a zmr job over FILEs (none or '-': standard input; none with\n"
+"--listen or --ingest: only their text): the word count, or a map command\n"
+"or plugin of your own (--map, --plugin).\n"
 "Reducers, the sink and mappers connect to the control endpoint.\n"
 "\n"
 "      --map=COMMAND     the job: run COMMAND (sh -c) on each chunk of whole\n"
@@ -58,6 +70,15 @@ s_help (void)
 "                        each window go to the sink once it is over (zmr-sink\n"
 "                        --window-dir, --publish); not kept across restarts of\n"
 "                        this ventilator or of a reducer (the job fails)\n"
+"      --listen=tcp://ADDR:PORT\n"
+"                        take newline-ended text from any number of TCP\n"
+"                        producers at once, whole lines at a time, as one more\n"
+"                        input after the FILEs; it ends on SIGUSR1 (then the\n"
+"                        job finishes)\n"
+"      --ingest=EP       take numbered batches of lines from ZeroMQ producers on\n"
+"                        a ROUTER at EP (tcp:// or ipc://), each acknowledged\n"
+"                        once durable, never counted twice (docs/protocol.md,\n"
+"                        \"Ingest\"); the same input as --listen\n"
 "  -v, --verbose         say more on stderr (twice: debug)\n"
 "  -h, --help            show this help and exit\n"
 "      --version         show the version and exit\n",
@@ -83,7 +104,7 @@ main (int argc, char *argv[])
     enum { O_CONTROL = 256, O_CHUNKS, O_STATUS, O_CHUNK_SIZE, O_IN_FLIGHT,
            O_DEAD_MS, O_STATUS_MS, O_JOB, O_JOURNAL, O_POISON, O_MAX_WORD, O_BY_REFERENCE,
            O_FLUSH_MS, O_LIVE_MS, O_WINDOW_MS, O_OLD_WINDOW, O_VERSION,
-           O_MAP, O_PLUGIN, O_REDUCE };
+           O_MAP, O_PLUGIN, O_REDUCE, O_LISTEN, O_INGEST };
     static const struct option options[] = {
         { "reducers", required_argument, NULL, 'r' },
         { "control", required_argument, NULL, O_CONTROL },
@@ -107,6 +128,8 @@ main (int argc, char *argv[])
         { "map", required_argument, NULL, O_MAP },
         { "plugin", required_argument, NULL, O_PLUGIN },
         { "reduce", required_argument, NULL, O_REDUCE },
+        { "listen", required_argument, NULL, O_LISTEN },
+        { "ingest", required_argument, NULL, O_INGEST },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, O_VERSION },
@@ -159,6 +182,15 @@ main (int argc, char *argv[])
                 break;
             case O_REDUCE: reduce = optarg; break;
             case O_POISON: config.poison_limit = (uint32_t) zmr_option_u64 ("--poison-limit", optarg, 1, 1000); break;
+            case O_LISTEN:
+                if (!zmr_ingest_listen_valid (optarg))
+                    zmr_usage_error ("option --listen: expected tcp://ADDR:PORT, not '%s'", optarg);
+                config.listen = optarg;
+                break;
+            case O_INGEST: config.ingest = zmr_option_endpoint ("--ingest", optarg);
+                if (!strncmp (config.ingest, "inproc://", 9))
+                    zmr_usage_error ("option --ingest: producers are other processes: "
+                                     "tcp:// or ipc://, not '%s'", config.ingest); break;
             case 'v': verbose++; break;
             case 'h': s_help (); return 0;
             case O_VERSION: zmr_print_version ("zmr-ventilator"); return 0;
@@ -176,7 +208,8 @@ main (int argc, char *argv[])
         config.inputs = (const char *const *) argv + optind;
         config.ninputs = (size_t) (argc - optind);
     }
-    else {
+    else
+    if (!config.listen && !config.ingest) {
         config.inputs = standard_input;
         config.ninputs = 1;
     }
@@ -197,6 +230,19 @@ main (int argc, char *argv[])
         zmr_usage_error ("ZMR_JOURNAL_COMPACT='%s': expected a number of journal records, "
                          "2 .. 4294967295", compact);
     zmr_signals_install ();
+    if (config.listen || config.ingest) {
+        struct sigaction action;
+        memset (&action, 0, sizeof action);
+        action.sa_handler = s_on_end_input;
+        sigemptyset (&action.sa_mask);
+        sigaction (SIGUSR1, &action, NULL);
+        config.end_input = &s_end_input;
+    }
+    //  zmr run blocks it for us until now: one it sent early waits here
+    sigset_t usr1;
+    sigemptyset (&usr1);
+    sigaddset (&usr1, SIGUSR1);
+    sigprocmask (SIG_UNBLOCK, &usr1, NULL);
     if (zmr_curve_setup (&curve, ZMR_CURVE_BINDS))
         return 1;
     int code = zmr_ventilator_run (&config);

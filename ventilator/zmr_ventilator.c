@@ -7,6 +7,7 @@
     journals, and publishes the job's state. */
 #include "zmr_ventilator.h"
 #include "zmr_ledger.h"
+#include "zmr_ingest.h"
 #include <assert.h>
 #include <errno.h>
 #include <string.h>
@@ -1527,15 +1528,62 @@ s_finish (s_vent_t *self)
     s_on_subscribers (self);
 }
 
+//  --listen and --ingest: one more input, the pipe their thread feeds,
+//  after the files. Started once the journal says whether it resumes.
+static int
+s_ingest_start (s_vent_t *self, zmr_ingest_t *ingest)
+{
+    const zmr_ventilator_config_t *config = self->config;
+    char spool[PATH_MAX] = "";
+    if (config->journal)
+        snprintf (spool, sizeof spool, "%s.spool.%zu", config->journal, config->ninputs - 1);
+    zmr_ingest_config_t setup = {
+        .listen = config->listen, .ingest = config->ingest, .journal = config->journal,
+        .resume = self->journal && zmr_journal_resumed (self->journal),
+        .spool = config->journal? spool: NULL,
+        .max_line = (size_t) zmr_max_chunk_for (zmr_max_message ())
+    };
+    char error[512];
+    if (zmr_ingest_start (ingest, &setup, error, sizeof error)) {
+        zmr_log (0, "%s", error);
+        return -1;
+    }
+    return 0;
+}
+
 int
 zmr_ventilator_run (const zmr_ventilator_config_t *config)
 {
     s_vent_t self;
     memset (&self, 0, sizeof self);
-    if (s_open (&self, config)) {
+    zmr_ingest_t *ingest = NULL;
+    zmr_ventilator_config_t with_ingest;
+    const char **inputs = NULL;
+    if (config->listen || config->ingest) {
+        char error[512];
+        ingest = zmr_ingest_new (error, sizeof error);
+        inputs = calloc (config->ninputs + 1, sizeof *inputs);
+        if (!ingest || !inputs) {
+            zmr_log (0, "%s", ingest? "out of memory": error);
+            zmr_ingest_destroy (&ingest);
+            free (inputs);
+            return 1;
+        }
+        for (size_t i = 0; i < config->ninputs; i++)
+            inputs[i] = config->inputs[i];
+        inputs[config->ninputs] = zmr_ingest_path (ingest);
+        with_ingest = *config;
+        with_ingest.inputs = inputs;
+        with_ingest.ninputs = config->ninputs + 1;
+        config = &with_ingest;
+    }
+    if (s_open (&self, config) || (ingest && s_ingest_start (&self, ingest))) {
+        zmr_ingest_destroy (&ingest);
         s_close (&self);
+        free (inputs);
         return 1;
     }
+    bool input_ended = false;
     s_publish (&self);
     while (!zmr_interrupted () && self.phase != P_DONE && self.phase != P_FAILED) {
         zmq_pollitem_t items[] = {
@@ -1591,10 +1639,28 @@ zmr_ventilator_run (const zmr_ventilator_config_t *config)
                 &&  !(zsock_events (self.chunks) & ZMQ_POLLOUT))
                     break;
             }
+        if (ingest && !input_ended && config->end_input && *config->end_input) {
+            zmr_log (1, "input ends: --listen and --ingest take no more");
+            zmr_ingest_end (ingest);
+            input_ended = true;
+        }
+        char why[512];
+        if (ingest && zmr_ingest_failed (ingest, why, sizeof why))
+            s_fail (&self, why);
         s_advance (&self);
         s_housekeeping (&self);
     }
     s_sync_counts (&self);
+    if (ingest) {
+        zmr_ingest_stats_t in;
+        zmr_ingest_stats (ingest, &in);
+        zmr_log (1, "ingest: %llu bytes; %llu connections (%llu refused, %llu closed on a "
+                 "long line); %llu batches, %llu duplicates, %llu refused, %llu malformed",
+                 (unsigned long long) in.bytes, (unsigned long long) in.connections,
+                 (unsigned long long) in.refused_conn, (unsigned long long) in.long_lines,
+                 (unsigned long long) in.batches, (unsigned long long) in.duplicates,
+                 (unsigned long long) in.refused, (unsigned long long) in.malformed);
+    }
     int code;
     if (self.phase == P_DONE) {
         zmr_log (1, "job done: %llu %s in %llu chunks, %llu pairs",
@@ -1639,9 +1705,13 @@ zmr_ventilator_run (const zmr_ventilator_config_t *config)
     if (self.phase == P_DONE && self.journal) {
         zmr_journal_remove (&self.journal);
         zmr_chunker_remove_spools (self.chunker);
+        if (ingest)
+            zmr_ingest_remove (ingest);
     }
     if (self.phase == P_DONE || self.phase == P_FAILED)
         s_finish (&self);
+    zmr_ingest_destroy (&ingest);
     s_close (&self);
+    free (inputs);
     return code;
 }

@@ -5,6 +5,7 @@
 #ifndef ZMR_VENTILATOR_H
 #define ZMR_VENTILATOR_H
 #include "zmr.h"
+#include <signal.h>
 
 #define ZMR_VENTILATOR_MAX_STATUS 8   //  Status endpoints one ventilator binds
 
@@ -37,6 +38,12 @@ typedef struct {
                                      //  (0: no limit but the chunk's)
     const zmr_job_t *spec;           //  The job (zmr_job.h; NULL: the word
                                      //  count), named in WELCOME
+    const char *listen;              //  tcp://ADDR:PORT for line-TCP producers,
+                                     //  one more input after inputs, or NULL
+    const char *ingest;              //  Endpoint of the acked ingest (the same
+                                     //  input), or NULL
+    volatile sig_atomic_t *end_input;  //  Set (by a signal): --listen and
+                                     //  --ingest take no more, the job ends
 } zmr_ventilator_config_t;
 
 //  Runs the job to its end. Returns the process exit code: 0 when the job
