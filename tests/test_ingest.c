@@ -34,7 +34,7 @@ s_fini (void)
 
 TestSuite (ingest, .init = s_init, .fini = s_fini, .timeout = 120);
 
-//  Sends one INGEST and returns the answer's type (28, 29), or -1.
+//  Sends one INGEST and returns the answer's type (30, 31), or -1.
 static int
 s_send (zsock_t *dealer, const char *producer, uint64_t seq, const char *text)
 {
@@ -44,8 +44,8 @@ s_send (zsock_t *dealer, const char *producer, uint64_t seq, const char *text)
     msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
     msgpack_pack_array (&pk, 6);
     msgpack_pack_uint64 (&pk, 0x5A4D);
-    msgpack_pack_uint64 (&pk, 1);
-    msgpack_pack_uint64 (&pk, 27);
+    msgpack_pack_uint64 (&pk, 2);
+    msgpack_pack_uint64 (&pk, 29);
     msgpack_pack_str (&pk, strlen (producer));
     msgpack_pack_str_body (&pk, producer, strlen (producer));
     msgpack_pack_uint64 (&pk, seq);
@@ -137,9 +137,9 @@ Test (ingest, recovery_feeds_the_rest_and_keeps_sequence_numbers)
     zmr_ingest_t *ingest = s_start (journal, spool, endpoint, false);
     int fd = open (zmr_ingest_path (ingest), O_RDONLY | O_NONBLOCK);
     cr_assert_geq (fd, 0);
-    cr_assert_eq (s_send (dealer, "p", 1, "alpha beta\n"), 28);
-    cr_assert_eq (s_send (dealer, "p", 2, "gamma\n"), 28);
-    cr_assert_eq (s_send (dealer, "q", 7, ""), 28);       //  An empty batch: only its number
+    cr_assert_eq (s_send (dealer, "p", 1, "alpha beta\n"), 30);
+    cr_assert_eq (s_send (dealer, "p", 2, "gamma\n"), 30);
+    cr_assert_eq (s_send (dealer, "q", 7, ""), 30);       //  An empty batch: only its number
     char buf[256];
     bool ended;
     size_t got = s_read (fd, buf, 17, &ended);
@@ -167,12 +167,12 @@ Test (ingest, recovery_feeds_the_rest_and_keeps_sequence_numbers)
     cr_assert_eq (got, 11, "fed %zu bytes: '%.*s'", got, (int) got, buf);
     cr_assert (memcmp (buf, "beta\ngamma\n", 11) == 0);
     //  Old batches: duplicates, answered and not taken; a new one, once
-    cr_assert_eq (s_send (dealer, "p", 1, "alpha beta\n"), 28);
-    cr_assert_eq (s_send (dealer, "p", 2, "gamma\n"), 28);
-    cr_assert_eq (s_send (dealer, "q", 5, "old\n"), 28);
-    cr_assert_eq (s_send (dealer, "p", 3, "delta\n"), 28);
-    cr_assert_eq (s_send (dealer, "p", 3, "delta\n"), 28);
-    cr_assert_eq (s_send (dealer, "q", 8, "no newline"), 29);
+    cr_assert_eq (s_send (dealer, "p", 1, "alpha beta\n"), 30);
+    cr_assert_eq (s_send (dealer, "p", 2, "gamma\n"), 30);
+    cr_assert_eq (s_send (dealer, "q", 5, "old\n"), 30);
+    cr_assert_eq (s_send (dealer, "p", 3, "delta\n"), 30);
+    cr_assert_eq (s_send (dealer, "p", 3, "delta\n"), 30);
+    cr_assert_eq (s_send (dealer, "q", 8, "no newline"), 31);
     zmr_ingest_end (ingest);
     got = s_read (fd, buf, sizeof buf, &ended);
     cr_assert (ended, "the pipe did not end after the input did");

@@ -348,18 +348,18 @@ def ask(frames, expect):
             return msg
     sys.exit("no answer to %r" % (frames,))
 good = b"ingest good line\n"
-ask([msgpack.packb([0x5A4D, 1, 27, "p", 1, good])], 28)          # the endpoint is up
+ask([msgpack.packb([0x5A4D, 2, 29, "p", 1, good])], 30)          # the endpoint is up
 for bad in ([b"\x01\x02garbage"],                                  # not MessagePack
-            [msgpack.packb([0x5A4D, 1, 5, "p", 2, b"x\n"])],        # another type
-            [msgpack.packb([0x5A4D, 1, 27, "p", 2, b"x\n"]), b"more"]):  # two frames
+            [msgpack.packb([0x5A4D, 2, 5, "p", 2, b"x\n"])],        # another type
+            [msgpack.packb([0x5A4D, 2, 29, "p", 2, b"x\n"]), b"more"]):  # two frames
     d.send_multipart(bad)
     if d.poll(300):
         sys.exit("a bad frame was answered")
-r = ask([msgpack.packb([0x5A4D, 1, 27, "p", 2, b"no newline"])], 29)
+r = ask([msgpack.packb([0x5A4D, 2, 29, "p", 2, b"no newline"])], 31)
 assert "newline" in r[5], r
-ask([msgpack.packb([0x5A4D, 1, 27, "p", 0, b"zero\n"])], 29)
-ask([msgpack.packb([0x5A4D, 1, 27, "x" * 129, 1, b"long id\n"])], 29)
-ask([msgpack.packb([0x5A4D, 1, 27, "p", 2, b"ingest second\n"])], 28)
+ask([msgpack.packb([0x5A4D, 2, 29, "p", 0, b"zero\n"])], 31)
+ask([msgpack.packb([0x5A4D, 2, 29, "x" * 129, 1, b"long id\n"])], 31)
+ask([msgpack.packb([0x5A4D, 2, 29, "p", 2, b"ingest second\n"])], 30)
 # 260 connections at once: 256 are served, the rest closed at once
 conns = []
 for i in range(260):
@@ -438,13 +438,13 @@ import sys, msgpack, zmq
 d = zmq.Context().socket(zmq.DEALER); d.setsockopt(zmq.LINGER, 0); d.connect(sys.argv[1])
 answers = {}
 for i in range(4096):           # "r" above is one of them
-    d.send(msgpack.packb([0x5A4D, 1, 27, "many-%d" % i, 1, b""]))
+    d.send(msgpack.packb([0x5A4D, 2, 29, "many-%d" % i, 1, b""]))
 while len(answers) < 4096 and d.poll(30000):
     m = msgpack.unpackb(d.recv(), raw=False)
     answers[m[3]] = m[2]
 kinds = sorted(answers.values())
-if len(answers) != 4096 or kinds.count(28) != 4095 or kinds.count(29) != 1:
-    sys.exit("answers: %d, %d INGESTED, %d REFUSED" % (len(answers), kinds.count(28), kinds.count(29)))
+if len(answers) != 4096 or kinds.count(30) != 4095 or kinds.count(31) != 1:
+    sys.exit("answers: %d, %d INGESTED, %d REFUSED" % (len(answers), kinds.count(30), kinds.count(31)))
 PY
     kill -USR1 "$vent"
     local waited=0
