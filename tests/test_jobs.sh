@@ -24,6 +24,8 @@
 #       final value
 #   (i) a ventilator restarted on its --journal with another --map: exit 1
 #       naming both jobs
+#   (j) --window with a command job: the windows' counts add up to the
+#       totals
 # Each check prints one line. Usage: test_jobs.sh BINDIR [BUILDDIR].
 # Exit 0 all checks passed, 1 a check failed (said on stderr), 77 cannot
 # run here (no python3, no /usr/share/dict/words).
@@ -330,6 +332,25 @@ if [ "$rc" = 1 ] && grep -q "'awk '{print \$1}'' (command" "$i/second.err" \
     pass "(i) a journal of another job definition: exit 1 naming both"
 else
     fail "(i) a journal of another job: rc $rc (1 expected): $(cat "$i/second.err")"
+fi
+
+# --- (j) --window with a command job -----------------------------------------------------
+# The log in three parts, 0.5 s apart, into windows of 100 ms: at least two
+# windows, and each client's counts over all windows add up to its total.
+j="$work/j"
+mkdir -p "$j"
+{ head -n 20000 "$log"; sleep 0.5; sed -n '20001,40000p' "$log"; sleep 0.5; tail -n +40001 "$log"; } |
+    timeout -s KILL 300 "$bin/zmr" run --no-progress -m 2 -r 2 --window 100ms \
+        --window-dir "$j/windows" --map "awk '{print \$1}'" -o "$j/result.tsv" 2> "$j/run.err"
+rc=$?
+nwindows=$(ls "$j/windows" 2>/dev/null | grep -c '^window-.*\.tsv$')
+cat "$j/windows"/window-*.tsv 2>/dev/null |
+    awk -F '\t' '{sum[$1] += $2} END {for (k in sum) print k "\t" sum[k]}' | ref_sorted > "$j/sums"
+if [ "$rc" = 0 ] && [ "$nwindows" -ge 2 ] && cmp -s "$j/sums" "$work/a.ref" \
+&& cmp -s "$j/result.tsv" "$work/a.ref"; then
+    pass "(j) --window 100ms: $nwindows windows, each client's counts over them add up to its total"
+else
+    fail "(j) --window: rc $rc, $nwindows windows, sums or result differ: $(tail -3 "$j/run.err")"
 fi
 
 exit "$failed"
