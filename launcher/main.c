@@ -404,9 +404,9 @@ main (int argc, char *argv[])
     }
     if (argc >= 2 && (!strcmp (argv[1], "-h") || !strcmp (argv[1], "--help"))) {
         printf ("Usage: zmr COMMAND [OPTION]...\n"
-                "A MapReduce word count on ZeroMQ.\n\n"
+                "A MapReduce word count on ZeroMQ, and jobs of your own (--map).\n\n"
                 "Commands:\n"
-                "  run     count the words of files or stdin on this machine\n"
+                "  run     count the words of files or stdin (or your own map) here\n"
                 "  keygen  make a CURVE certificate pair for a process of a job\n\n"
                 "'zmr run --help' tells more. The roles run on their own as\n"
                 "zmr-ventilator, zmr-mapper, zmr-reducer, zmr-sink and zmr-monitor.\n");

@@ -117,7 +117,7 @@ zmr_metrics_write (const zmr_status_t *status, bool fresh, uint64_t age_ms, FILE
            status->bytes_read);
     s_one (out, "zmr_input_done_bytes_total", "counter", "Input bytes in completed chunks",
            status->bytes_done);
-    s_one (out, "zmr_words_total", "counter", "Words in completed chunks",
+    s_one (out, "zmr_words_total", "counter", "Words (a job of your own: lines) in completed chunks",
            status->words);
     s_one (out, "zmr_words_too_long_total", "counter",
            "Words over --max-word, left out of the count", status->words_too_long);

@@ -24,6 +24,9 @@
 #       final value
 #   (i) a ventilator restarted on its --journal with another --map: exit 1
 #       naming both jobs
+#   (j) --window with a command job: the windows' counts add up to the
+#       totals
+#   (k) kill -9 of the ventilator mid-job: resumed from its journal, exact
 # Each check prints one line. Usage: test_jobs.sh BINDIR [BUILDDIR].
 # Exit 0 all checks passed, 1 a check failed (said on stderr), 77 cannot
 # run here (no python3, no /usr/share/dict/words).
@@ -330,6 +333,62 @@ if [ "$rc" = 1 ] && grep -q "'awk '{print \$1}'' (command" "$i/second.err" \
     pass "(i) a journal of another job definition: exit 1 naming both"
 else
     fail "(i) a journal of another job: rc $rc (1 expected): $(cat "$i/second.err")"
+fi
+
+# --- (j) --window with a command job -----------------------------------------------------
+# The log in three parts, 0.5 s apart, into windows of 100 ms: at least two
+# windows, and each client's counts over all windows add up to its total.
+j="$work/j"
+mkdir -p "$j"
+{ head -n 20000 "$log"; sleep 0.5; sed -n '20001,40000p' "$log"; sleep 0.5; tail -n +40001 "$log"; } |
+    timeout -s KILL 300 "$bin/zmr" run --no-progress -m 2 -r 2 --window 100ms \
+        --window-dir "$j/windows" --map "awk '{print \$1}'" -o "$j/result.tsv" 2> "$j/run.err"
+rc=$?
+nwindows=$(ls "$j/windows" 2>/dev/null | grep -c '^window-.*\.tsv$')
+cat "$j/windows"/window-*.tsv 2>/dev/null |
+    awk -F '\t' '{sum[$1] += $2} END {for (k in sum) print k "\t" sum[k]}' | ref_sorted > "$j/sums"
+if [ "$rc" = 0 ] && [ "$nwindows" -ge 2 ] && cmp -s "$j/sums" "$work/a.ref" \
+&& cmp -s "$j/result.tsv" "$work/a.ref"; then
+    pass "(j) --window 100ms: $nwindows windows, each client's counts over them add up to its total"
+else
+    fail "(j) --window: rc $rc, $nwindows windows, sums or result differ: $(tail -3 "$j/run.err")"
+fi
+
+# --- (k) kill -9 of the ventilator mid-job ---------------------------------------------
+# zmr run starts it again on its journal: the chunks done before are not
+# issued again, their pairs come from the journal, and the end check (the
+# pairs the reducers applied against those the completed chunks sent) and
+# the result hold across the restart.
+k="$work/k"
+mkdir -p "$k"
+mkfifo "$k/in.fifo"
+exec 3<>"$k/in.fifo"
+timeout -s KILL 300 "$bin/zmr" run --no-progress -m 2 -r 2 --chunk-size 64K --dead-ms 2000 \
+    --status "ipc://$k/status" --map "awk '{print \$1 \"\\t\" \$NF}'" -o "$k/result.tsv" \
+    "$k/in.fifo" 3>&- 2> "$k/run.err" &
+runner=$!
+pids+=("$runner")
+timeout -s KILL 120 head -c "$half" "$log" >&3
+deadline=$((SECONDS + 120))
+while [ "$SECONDS" -lt "$deadline" ] && kill -0 "$runner" 2>/dev/null; do
+    n=$(timeout 10 "$bin/zmr-monitor" --json --once --wait-ms 5000 "ipc://$k/status" 2>/dev/null |
+        python3 -c 'import json, sys; print(json.load(sys.stdin).get("chunks_done", 0))' 2>/dev/null)
+    [ "${n:-0}" -ge 3 ] 2>/dev/null && break
+    sleep 0.2
+done
+zmr_pid=$(pgrep -P "$runner" -x zmr | head -1)
+ventilator=$(pgrep -P "${zmr_pid:-$runner}" -x zmr-ventilator | head -1)
+[ -n "$ventilator" ] && kill -9 "$ventilator"
+timeout -s KILL 120 tail -c +$((half + 1)) "$log" >&3
+exec 3>&-
+wait "$runner"
+rc=$?
+if [ -n "$ventilator" ] && [ "$rc" = 0 ] \
+&& grep -q "resuming job [0-9a-f]*: [0-9]* chunks cut, [1-9][0-9]* complete" "$k/run.err" \
+&& cmp -s "$k/result.tsv" "$work/f.ref"; then
+    pass "(k) kill -9 of the ventilator mid-job: $(grep -o "[0-9]* complete" "$k/run.err" | head -1) in its journal, resumed, exact"
+else
+    fail "(k) kill -9 of the ventilator (pid '${ventilator:-none}'): rc $rc, no resume or result differs: $(tail -3 "$k/run.err")"
 fi
 
 exit "$failed"
