@@ -29,7 +29,8 @@ packages=(build-essential cmake pkg-config libzmq3-dev libczmq-dev
 # with python3-yaml.
 test_packages=(clang libclang-rt-14-dev groff-base nftables ethtool iproute2
                podman runc netavark aardvark-dns catatonit iptables debootstrap
-               systemd-container python3-yaml prometheus chromium python3-zmq python3-msgpack)
+               systemd-container python3-yaml prometheus chromium python3-zmq python3-msgpack
+               wamerican)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 say() { printf '== %s\n' "$*" >&2; }
