@@ -7,6 +7,8 @@
     take a new one once. The end of the input ends the pipe. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,6 +112,28 @@ s_append (const char *path, const void *data, size_t len)
     close (fd);
 }
 
+//  Waits (at most 10 s) until nothing accepts on the ipc:// endpoint: libzmq
+//  closes a socket in its I/O thread, after zsock_destroy has returned, and
+//  a bind before that finds the address in use.
+static void
+s_wait_unbound (const char *endpoint)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    const char *path = endpoint + strlen ("ipc://");
+    cr_assert_lt (strlen (path), sizeof addr.sun_path);
+    memcpy (addr.sun_path, path, strlen (path) + 1);
+    for (int i = 0; i < 200; i++) {
+        int fd = socket (AF_UNIX, SOCK_STREAM, 0);
+        cr_assert_geq (fd, 0);
+        bool live = connect (fd, (struct sockaddr *) &addr, sizeof addr) == 0;
+        close (fd);
+        if (!live)
+            return;
+        usleep (50000);
+    }
+    cr_assert_fail ("%s still accepts 10 s after its socket was closed", endpoint);
+}
+
 static zmr_ingest_t *
 s_start (const char *journal, const char *spool, const char *endpoint, bool resume)
 {
@@ -160,6 +184,7 @@ Test (ingest, recovery_feeds_the_rest_and_keeps_sequence_numbers)
     fclose (file);
 
     //  Started again: the rest of the text, not the orphan
+    s_wait_unbound (endpoint);
     ingest = s_start (journal, spool, endpoint, true);
     fd = open (zmr_ingest_path (ingest), O_RDONLY | O_NONBLOCK);
     cr_assert_geq (fd, 0);
