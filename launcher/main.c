@@ -11,11 +11,12 @@ s_help (void)
 {
     printf (
 "Usage: zmr run [OPTION]... [FILE]...\n"
-"Count the words of FILEs (none or '-': standard input; none with --listen or\n"
+"Run a job over FILEs (none or '-': standard input; none with --listen or\n"
 "--ingest: only their text) with the whole zmr pipeline on this machine: a\n"
-"ventilator, mappers, reducers and a sink, each its own process. Writes 'word<TAB>count' lines, most frequent first, ties in\n"
-"byte order. With --map or --plugin, runs your own job instead: its\n"
-"'key<TAB>value' lines, the largest value first, ties in byte order.\n"
+"ventilator, mappers, reducers and a sink, each its own process. By default\n"
+"the word count: 'word<TAB>count' lines, most frequent first, ties in byte\n"
+"order. With --map or --plugin, your own job: its 'key<TAB>value' lines,\n"
+"the largest value first, ties in byte order.\n"
 "\n"
 "Your own job (README, 'Your own jobs'):\n"
 "      --map=COMMAND     map each chunk of whole lines with COMMAND (sh -c; the\n"
