@@ -2,6 +2,8 @@
 #include "zmr_launcher.h"
 #include <getopt.h>
 #include "zmr_ingest.h"
+#include "zmr_plugin.h"
+#include <dlfcn.h>
 #include <unistd.h>
 
 static void
@@ -9,12 +11,12 @@ s_help (void)
 {
     printf (
 "Usage: zmr run [OPTION]... [FILE]...\n"
-"Count the words of FILEs (none or '-': standard input; none with --listen or\n"
+"Run a job over FILEs (none or '-': standard input; none with --listen or\n"
 "--ingest: only their text) with the whole zmr pipeline on this machine: a\n"
-"ventilator, mappers, reducers and a sink, each its own process. Writes\n"
-"'word<TAB>count' lines, most frequent first, ties in byte order. With --map\n"
-"or --plugin, runs your own job instead: its 'key<TAB>value' lines, the\n"
-"largest value first, ties in byte order.\n"
+"ventilator, mappers, reducers and a sink, each its own process. By default\n"
+"the word count: 'word<TAB>count' lines, most frequent first, ties in byte\n"
+"order. With --map or --plugin, your own job: its 'key<TAB>value' lines,\n"
+"the largest value first, ties in byte order.\n"
 "\n"
 "Your own job (README, 'Your own jobs'):\n"
 "      --map=COMMAND     map each chunk of whole lines with COMMAND (sh -c; the\n"
@@ -23,7 +25,8 @@ s_help (void)
 "                        without TAB (the line, 1). A chunk whose command\n"
 "                        fails goes to another mapper, and after --poison-limit\n"
 "                        failures is quarantined (exit 3)\n"
-"      --plugin=PATH     map with the C plugin PATH (zmr_plugin.h), per line\n"
+"      --plugin=PATH     map with the C plugin PATH (zmr_plugin.h), per line;\n"
+"                        checked (loaded) here before anything starts\n"
 "      --reduce=OP       merge a key's values by sum (default), min or max\n"
 "      --map-timeout=DURATION\n"
 "                        a map command running longer on one chunk fails it\n"
@@ -47,7 +50,8 @@ s_help (void)
 "                        quarantined and the job finishes without it (exit 3;\n"
 "                        default 3)\n"
 "      --max-word=SIZE   leave out words longer than SIZE bytes, counted in the\n"
-"                        status as words_too_long (default: none)\n"
+"                        status as words_too_long (default: none; the word\n"
+"                        count only: refused with --map or --plugin)\n"
 "      --max-distinct=N  fail the job when a partition holds more than N\n"
 "                        distinct words (default: no limit but memory)\n"
 "      --status=EP       also publish the status at EP, for zmr-monitor\n"
@@ -123,8 +127,9 @@ s_help (void)
 "      --version         show the version and exit\n"
 "\n"
 "Exit status: 0 done, 1 failed, 2 usage error (or an output or endpoint that\n"
-"cannot be used, found before the job starts), 3 done without chunks that kept\n"
-"killing mappers (quarantined; listed on stderr and in the receipt), 128+N\n"
+"cannot be used, found before the job starts), 3 done without chunks on which\n"
+"mappers failed (map command) or died --poison-limit times (quarantined;\n"
+"listed on stderr and in the receipt), 128+N\n"
 "stopped by signal N (130 SIGINT, 143 SIGTERM), 141 standard output closed\n"
 "(e.g. | head: the job ends quietly). Any process of the job may crash: it is\n"
 "started again and the result stays exact; one that crashes 5 times in 30 s\n"
@@ -132,6 +137,62 @@ s_help (void)
 "starting). A run killed with SIGKILL leaves its $TMPDIR/zmr-XXXXXX\n"
 "directory: the next zmr run removes it.\n",
         ZMR_MAX_REDUCERS);
+}
+
+//  A usage error from zmr_job_define, led by the place (a --config file's
+//  FILE:LINE) of the option it is about: its message starts with the
+//  option's name.
+static void
+    s_job_error (const char *error, const char *map, const char *plugin,
+                 const char *reduce) __attribute__ ((noreturn));
+static void
+s_job_error (const char *error, const char *map, const char *plugin, const char *reduce)
+{
+    const char *text = !strncmp (error, "--reduce", 8)? reduce:
+                       !strncmp (error, "--plugin", 8)? plugin: map;
+    zmr_option_error (text, "%s", error);
+}
+
+//  zmr run starts the mappers that load the plugin: a plugin they cannot
+//  load would fail the job only once they have started, over and over. So
+//  zmr run loads it first, as a mapper does (the same checks, no init),
+//  which trusts it no more than the job does. Returns 0, or -1 with a
+//  one-line reason in err. (The ventilator never loads one: it runs no job
+//  code, docs/security.md.)
+static int
+s_plugin_check (const char *path, char *err, size_t errlen)
+{
+    //  As the mapper: a name without a slash is the file, not a library
+    //  looked up in the library path
+    char local[4096];
+    if (!strchr (path, '/') && snprintf (local, sizeof local, "./%s", path) < (int) sizeof local)
+        path = local;
+    dlerror ();
+    void *handle = dlopen (path, RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+        const char *why = dlerror ();
+        snprintf (err, errlen, "--plugin: cannot load %.300s: %s", path, why? why: "dlopen failed");
+        return -1;
+    }
+    dlerror ();
+    const zmr_plugin_t *plugin = (const zmr_plugin_t *) dlsym (handle, ZMR_PLUGIN_SYMBOL);
+    const char *why = dlerror ();
+    int rc = -1;
+    if (why || !plugin)
+        snprintf (err, errlen, "--plugin: %.300s defines no symbol '%s' (a const zmr_plugin_t, "
+                  "see zmr_plugin.h)", path, ZMR_PLUGIN_SYMBOL);
+    else
+    if (plugin->abi != ZMR_PLUGIN_ABI)
+        snprintf (err, errlen, "--plugin: %.300s is built for plugin ABI %u, zmr takes %u "
+                  "(build it again against this zmr_plugin.h)", path, plugin->abi,
+                  ZMR_PLUGIN_ABI);
+    else
+    if (!plugin->map)
+        snprintf (err, errlen, "--plugin: %.300s has no map function", path);
+    else
+        rc = 0;
+    dlclose (handle);
+    return rc;
 }
 
 static int
@@ -258,12 +319,12 @@ s_run (int argc, char *argv[])
             case O_WINDOW_DIR: config.window_dir = optarg; break;
             case O_MAP:
                 if (config.map)
-                    zmr_usage_error ("option --map: given twice (a job has one map)");
+                    zmr_option_error (optarg, "option --map: given twice (a job has one map)");
                 config.map = optarg;
                 break;
             case O_PLUGIN:
                 if (config.plugin)
-                    zmr_usage_error ("option --plugin: given twice (a job has one map)");
+                    zmr_option_error (optarg, "option --plugin: given twice (a job has one map)");
                 config.plugin = optarg;
                 break;
             case O_REDUCE: config.reduce = optarg; break;
@@ -302,7 +363,14 @@ s_run (int argc, char *argv[])
     static zmr_job_t spec;
     char error[512];
     if (zmr_job_define (&spec, config.map, config.plugin, config.reduce, error, sizeof error))
-        zmr_usage_error ("%s", error);
+        s_job_error (error, config.map, config.plugin, config.reduce);
+    //  A key's limit is the mapper's (its command's lines); --max-word
+    //  leaves out words of the word count, it means nothing else
+    if (config.max_word && spec.kind != ZMR_JOB_WORDS)
+        zmr_usage_error ("option --max-word: the word count only, not with %s",
+                         config.map? "--map": "--plugin");
+    if (config.plugin && s_plugin_check (config.plugin, error, sizeof error))
+        zmr_option_error (config.plugin, "%s", error);
     if (config.stream && !chunk_set)
         config.chunk_size = ZMR_STREAM_CHUNK;
     config.chunk_size = zmr_option_chunk_fit (config.chunk_size, chunk_set);
@@ -405,9 +473,11 @@ main (int argc, char *argv[])
     }
     if (argc >= 2 && (!strcmp (argv[1], "-h") || !strcmp (argv[1], "--help"))) {
         printf ("Usage: zmr COMMAND [OPTION]...\n"
-                "A MapReduce word count on ZeroMQ, and jobs of your own (--map).\n\n"
+                "MapReduce jobs on ZeroMQ: the word count, or your own map\n"
+                "(--map COMMAND or --plugin PATH) with a sum, min or max reduce.\n\n"
                 "Commands:\n"
-                "  run     count the words of files or stdin (or your own map) here\n"
+                "  run     run a job on files or stdin here, all its processes on\n"
+                "          this machine (the word count, or your own --map/--plugin)\n"
                 "  keygen  make a CURVE certificate pair for a process of a job\n\n"
                 "'zmr run --help' tells more. The roles run on their own as\n"
                 "zmr-ventilator, zmr-mapper, zmr-reducer, zmr-sink and zmr-monitor.\n");

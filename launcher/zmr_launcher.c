@@ -1754,8 +1754,15 @@ s_finish (s_launcher_t *self, int code, zsock_t *sub, zmr_http_t *http, zmr_stat
             zmr_http_publish (http, last);
     }
     if (code == 0 && (last->chunks_quarantined || watch->some_quarantined)) {
-        zmr_log (0, "done WITHOUT %llu quarantined chunks (mappers kept dying on them):",
-                 (unsigned long long) last->chunks_quarantined);
+        //  A short job's ventilator may exit 3 before its last state is
+        //  heard: then the count is not known here (not 0), and the
+        //  ventilator's own lines listed the chunks
+        if (last->chunks_quarantined)
+            zmr_log (0, "done WITHOUT %llu quarantined chunks (mappers failed (map command) or "
+                     "died on them):", (unsigned long long) last->chunks_quarantined);
+        else
+            zmr_log (0, "done WITHOUT the quarantined chunks listed above (mappers failed "
+                     "(map command) or died on them)");
         for (uint32_t q = 0; q < last->nquarantine; q++)
             zmr_log (0, "  '%s' offset %llu, %llu bytes", last->quarantine[q].file,
                      (unsigned long long) last->quarantine[q].offset,

@@ -362,7 +362,7 @@ s_quarantine (zmr_ledger_t *self, uint64_t id)
     item->offset = entry->offset;
     item->length = entry->len;
     zmr_log (0, "quarantined chunk %llu ('%s', offset %llu, %zu bytes): "
-             "%u mappers died or failed mapping it", (unsigned long long) id, item->file,
+             "%u mappers failed (map command) or died on it", (unsigned long long) id, item->file,
              (unsigned long long) entry->offset, entry->len, entry->crashes);
     entry->state = ZMR_LEDGER_DONE;
     entry->counted = entry->has_words = true;

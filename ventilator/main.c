@@ -13,6 +13,20 @@ s_on_end_input (int signum)
     s_end_input = 1;
 }
 
+//  A usage error from zmr_job_define, led by the place (a --config file's
+//  FILE:LINE) of the option it is about: its message starts with the
+//  option's name.
+static void
+    s_job_error (const char *error, const char *map, const char *plugin,
+                 const char *reduce) __attribute__ ((noreturn));
+static void
+s_job_error (const char *error, const char *map, const char *plugin, const char *reduce)
+{
+    const char *text = !strncmp (error, "--reduce", 8)? reduce:
+                       !strncmp (error, "--plugin", 8)? plugin: map;
+    zmr_option_error (text, "%s", error);
+}
+
 static void
 s_help (void)
 {
@@ -48,7 +62,8 @@ s_help (void)
 "                        quarantined and the job finishes without it (default 3)\n"
 "      --max-word=SIZE   leave out words longer than SIZE bytes (K/M suffixes),\n"
 "                        counted as words_too_long in the status (default: none;\n"
-"                        a word over 64 MiB always fails the job)\n"
+"                        a word over 64 MiB always fails the job; the word\n"
+"                        count only: refused with --map or --plugin)\n"
 "      --job=ID          job id, a number (default: random, or the journal's)\n"
 "      --journal=FILE    keep the ledger in FILE: a ventilator killed mid-job and\n"
 "                        started again with the same FILE and input resumes,\n"
@@ -172,12 +187,12 @@ main (int argc, char *argv[])
                                  "flight, --window-ms=MS for tumbling windows");
             case O_MAP:
                 if (map)
-                    zmr_usage_error ("option --map: given twice (a job has one map)");
+                    zmr_option_error (optarg, "option --map: given twice (a job has one map)");
                 map = optarg;
                 break;
             case O_PLUGIN:
                 if (plugin)
-                    zmr_usage_error ("option --plugin: given twice (a job has one map)");
+                    zmr_option_error (optarg, "option --plugin: given twice (a job has one map)");
                 plugin = optarg;
                 break;
             case O_REDUCE: reduce = optarg; break;
@@ -219,7 +234,12 @@ main (int argc, char *argv[])
     static zmr_job_t spec;
     char error[512];
     if (zmr_job_define (&spec, map, plugin, reduce, error, sizeof error))
-        zmr_usage_error ("%s", error);
+        s_job_error (error, map, plugin, reduce);
+    //  A key's limit is the mapper's (its command's lines); --max-word
+    //  leaves out words of the word count, it means nothing else
+    if (config.max_word && spec.kind != ZMR_JOB_WORDS)
+        zmr_usage_error ("option --max-word: the word count only, not with %s",
+                         map? "--map": "--plugin");
     config.spec = &spec;
     if (config.live_ms && !chunk_set)
         config.chunk_size = ZMR_STREAM_CHUNK;
