@@ -70,6 +70,29 @@ int
 int
     zmr_journal_cut (zmr_journal_t *self, uint64_t chunk, const zmr_journal_cut_t *cut);
 
+//  zmr_journal_cut, with the chunk's stamp (when its text came in, ms since
+//  the epoch; it names the chunk's window): a chunk cut again after a
+//  restart keeps it. Returns 0 or -1.
+int
+    zmr_journal_cut_stamped (zmr_journal_t *self, uint64_t chunk,
+                             const zmr_journal_cut_t *cut, uint64_t stamp);
+
+//  The stamps of the cuts found at open, as zmr_journal_cuts (0: a cut
+//  recorded without one, by zmr_journal_cut or a zmr from before).
+const uint64_t *
+    zmr_journal_stamps (zmr_journal_t *self);
+
+//  Records that the sink wrote the window starting at window (ms since the
+//  epoch), the closed-th window written: windows close in order, so the
+//  last such record says which are written. Returns 0 or -1.
+int
+    zmr_journal_window_stored (zmr_journal_t *self, uint64_t window, uint64_t closed);
+
+//  The start of the last window written, found at open or recorded since,
+//  + 1 (0: none); *closed (may be NULL) gets how many were written.
+uint64_t
+    zmr_journal_windows_stored (zmr_journal_t *self, uint64_t *closed);
+
 //  The cuts found at open, chunk summary.chunks + i at [i]; *ncuts gets
 //  their number.
 const zmr_journal_cut_t *
@@ -83,7 +106,8 @@ const zmr_journal_summary_t *
 uint64_t
     zmr_journal_records (zmr_journal_t *self);
 
-//  Starts writing the journal anew beside it: the header, then summary; the
+//  Starts writing the journal anew beside it: the header, then summary (and
+//  the last window written, if any); the
 //  cut and done records that follow go to the new file, chunk summary->
 //  chunks on, until zmr_journal_rewrite_end. Returns 0, or -1 (errno) with
 //  the journal as it was.

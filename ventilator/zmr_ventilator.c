@@ -209,10 +209,18 @@ s_read_chunk (s_vent_t *self)
         self->pending_stamp = zmr_wall_ms ();
     }
     uint64_t id = s_cut (self);
+    if (self->journal && id < self->journal_first + self->ncuts_journaled) {
+        //  Cut before a restart: its stamp is the journal's, so that it
+        //  lands in the window it was counted in before
+        const uint64_t *stamps = zmr_journal_stamps (self->journal);
+        if (stamps[id - self->journal_first])
+            stamp = stamps[id - self->journal_first];
+    }
     if (self->journal && id + 1 > self->journal_first + self->ncuts_journaled) {
-        //  Where it was cut is on disk before the chunk goes anywhere
+        //  Where it was cut, and when its text came in, is on disk before
+        //  the chunk goes anywhere
         zmr_journal_cut_t where = { cut.input, cut.offset, cut.len };
-        if (zmr_journal_cut (self->journal, id, &where)) {
+        if (zmr_journal_cut_stamped (self->journal, id, &where, stamp)) {
             free (cut.data);
             s_fail (self, "cannot write the journal");
             return -1;
@@ -399,6 +407,13 @@ static void
 s_close_windows (s_vent_t *self)
 {
     uint64_t W = self->config->window_ms;
+    uint64_t stored_1 = self->journal? zmr_journal_windows_stored (self->journal, NULL): 0;
+    if (W && !self->closing && stored_1) {
+        //  Windows the journal says are written (before a restart) are past
+        uint64_t stored_end = stored_1 - 1 + W;
+        while (self->window_first < s_cut (self) && s_stamp (self, self->window_first) < stored_end)
+            self->window_first++;
+    }
     if (!W || self->closing || self->window_first >= s_cut (self) || self->sink < 0)
         return;
     uint64_t id = s_stamp (self, self->window_first) / W * W;
@@ -424,6 +439,13 @@ s_window_stored (s_vent_t *self, uint64_t id, uint64_t words)
 {
     if (!self->closing || id != self->closing_id)
         return;
+    //  On disk before the next window closes: a ventilator started again
+    //  closes the windows after it, and only those
+    if (self->journal
+    &&  zmr_journal_window_stored (self->journal, id, self->stat.windows_closed + 1)) {
+        s_fail (self, "cannot write the journal");
+        return;
+    }
     uint64_t end = id + self->config->window_ms;
     while (self->window_first < s_cut (self) && s_stamp (self, self->window_first) < end)
         self->window_first++;
@@ -545,15 +567,6 @@ s_on_hello (s_vent_t *self, zmq_msg_t *identity, zmq_msg_t *body, zmr_msg_t *msg
                       "reducer %u came back holding %llu of the %llu chunks it ACKed "
                       "(was it started without its --state?)", msg->partition,
                       (unsigned long long) applied, (unsigned long long) acked);
-            s_reject (self, worker, reason, false);
-            s_fail (self, reason);
-            return;
-        }
-        if (holder >= 0 && holder != index && applied && self->config->window_ms) {
-            //  Its windows were in its memory only.
-            snprintf (reason, sizeof reason,
-                      "reducer %u was restarted: the counts of its open windows are "
-                      "not kept across restarts (--window)", msg->partition);
             s_reject (self, worker, reason, false);
             s_fail (self, reason);
             return;
@@ -1095,7 +1108,7 @@ s_journal_rewrite (s_vent_t *self)
         zmr_journal_cut_t where = { chunk->input, chunk->offset, chunk->len };
         //  (A quarantined chunk gets no done record, as when it was
         //  quarantined: a ventilator started again tries it again)
-        ok = zmr_journal_cut (self->journal, i, &where) == 0
+        ok = zmr_journal_cut_stamped (self->journal, i, &where, chunk->stamp) == 0
           && (chunk->state != ZMR_LEDGER_DONE || !chunk->counted || chunk->quarantined
               || zmr_journal_done (self->journal, i, chunk->words, chunk->too_long,
                                    chunk->pairs) == 0);
@@ -1424,11 +1437,15 @@ s_open (s_vent_t *self, const zmr_ventilator_config_t *config)
                 zmr_log (0, "journal '%s' is corrupt", config->journal);
                 return -1;
             }
-        if (resumed && config->window_ms) {
-            zmr_log (0, "cannot resume job %016llx with --window: chunks' stamps, "
-                     "hence their windows, are not journaled", (unsigned long long) self->job);
-            return -1;
-        }
+        for (size_t i = 0; config->window_ms && i < self->ncuts_journaled; i++)
+            if (!zmr_journal_stamps (self->journal)[i]) {
+                zmr_log (0, "cannot resume job %016llx with --window from '%s': it was "
+                         "written before chunks' stamps (their windows) were journaled",
+                         (unsigned long long) self->job, config->journal);
+                return -1;
+            }
+        //  Windows written before the restart count on in the status
+        zmr_journal_windows_stored (self->journal, &self->stat.windows_closed);
         if (resumed)
             zmr_log (0, "resuming job %016llx: %zu chunks cut, %zu complete%s",
                      (unsigned long long) self->job, self->journal_first + self->ncuts_journaled,
