@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Windows that survive every crash (issue 17, item 4, ingest-time windows):
+# a `zmr run --stream --window 1s --window-dir DIR` job reads a FIFO held
+# open by the test, which feeds text in rounds, each round with words of
+# its own (r1..., r2..., ...), and waits for the round's words to be all in
+# window files before it feeds the next: so each window file holds one
+# round's words only, and its reference is that round's text, counted here
+# by awk (sort | uniq -c style), independently of zmr. Once per role, and
+# at two moments (a window open: right after a round is fed; a window
+# closing: a second later), one process is killed -9 (mapper, reducer with
+# its --state, sink, ventilator with its --journal; zmr run starts it again).
+# Checked each time:
+#   - zmr run exits 0 and the result equals the reference of all the text;
+#   - every window file holds one round's words, and the files of a round
+#     summed are exactly that round's counts (so the windows summed are the
+#     totals);
+#   - each window file is written once: the bytes first seen of it are its
+#     bytes at the end, and no file seen is missing at the end.
+# No time is asserted: every wait is on an event, bounded.
+# Usage: test_windows_crash.sh BINDIR. Exit 0 passed, 1 failed (said on
+# stderr), 77 cannot run here.
+set -uo pipefail
+bin=$(cd "${1:?usage: test_windows_crash.sh BINDIR}" && pwd) || exit 1
+skip() { echo "SKIP: windows_crash: $*"; exit 77; }
+failed=0
+fail() { echo "FAIL: windows_crash: $*" >&2; failed=1; }
+pass() { echo "ok: windows_crash: $*"; }
+
+for t in awk sort cmp md5sum pgrep timeout mkfifo; do
+    command -v "$t" >/dev/null || skip "no $t"
+done
+for p in zmr zmr-ventilator zmr-mapper zmr-reducer zmr-sink; do
+    [ -x "$bin/$p" ] || { echo "FAIL: windows_crash: no $bin/$p" >&2; exit 1; }
+done
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/zmr-wcrash-XXXXXX")
+pids=()
+cleanup() {
+    local p
+    exec 3>&- 2>/dev/null
+    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+    if [ "${ZMR_TEST_KEEP:-}" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+export LC_ALL=C
+ROUNDS=${ZMR_TEST_ROUNDS:-4}
+
+# round K's text: words rK<letter><n> with counts of many sizes, ~200 KB
+round_text() {
+    awk -v k="$1" 'BEGIN {
+        for (i = 1; i <= 6000; i++)
+            printf "r%da%d r%db%d r%dc%d\n", k, (i * 7) % 301, k, (i * 13) % 53, k, i % 1009
+    }'
+}
+# "word<TAB>count" lines of text on stdin, in the result's order (the
+# largest count first, ties in byte order)
+count_ref() {
+    awk '{for (i = 1; i <= NF; i++) n[$i]++} END {for (w in n) print w "\t" n[w]}' |
+        sort -t "$(printf '\t')" -k2,2nr -k1,1
+}
+
+# Counts, summed over every window file in $1, of the words of round $2
+round_words_in() {
+    cat "$1"/window-*.tsv 2>/dev/null |
+        awk -F '\t' -v p="r$2" 'substr($1, 1, length(p)) == p &&
+                                substr($1, length(p) + 1, 1) ~ /[abc]/ {s += $2} END {print s + 0}'
+}
+
+# Notes the md5 of each window file the first time it is seen, in $1/seen.
+note_windows() {
+    local f
+    for f in "$1"/windows/window-*.tsv; do
+        [ -e "$f" ] || continue
+        grep -q -F " $(basename "$f")" "$1/seen" 2>/dev/null && continue
+        echo "$(md5sum < "$f" | cut -d' ' -f1) $(basename "$f")" >> "$1/seen"
+    done
+}
+
+# one_run ROLE MOMENT: a windowed stream with ROLE killed -9 at MOMENT
+# (open: right after round 2 is fed; closing: a second after round 3 is).
+one_run() {
+    local role=$1 moment=$2 d="$work/$1-$2"
+    mkdir -p "$d"
+    : > "$d/seen"
+    : > "$d/all.txt"
+    mkfifo "$d/in.fifo"
+    exec 3<>"$d/in.fifo"
+    timeout -s KILL 300 "$bin/zmr" run --no-progress -m 2 -r 2 --dead-ms 1500 \
+        --window 1s --window-dir "$d/windows" -o "$d/result.tsv" \
+        "$d/in.fifo" 3>&- 2> "$d/run.err" &
+    local runner=$!
+    pids+=("$runner")
+    local zmr_pid="" victim="" k deadline fed=0
+    for k in $(seq 1 "$ROUNDS"); do
+        fed=$k
+        round_text "$k" > "$d/round$k.txt"
+        cat "$d/round$k.txt" >> "$d/all.txt"
+        # (A writer blocks on a full FIFO if the job is gone: bounded.)
+        timeout -s KILL 60 cat "$d/round$k.txt" >&3
+        local want
+        want=$(wc -w < "$d/round$k.txt")
+        if { [ "$moment" = open ] && [ "$k" = 2 ]; } ||
+           { [ "$moment" = closing ] && [ "$k" = 3 ]; }; then
+            [ "$moment" = closing ] && sleep 1
+            [ -n "$zmr_pid" ] || zmr_pid=$(pgrep -P "$runner" -x zmr | head -1)
+            [ -n "$zmr_pid" ] || zmr_pid=$runner
+            victim=$(pgrep -P "$zmr_pid" -x "zmr-$role" | head -1)
+            [ -n "$victim" ] && kill -9 "$victim"
+        fi
+        # The round's words all in window files: its windows are closed.
+        deadline=$((SECONDS + 90))
+        while [ "$SECONDS" -lt "$deadline" ] && kill -0 "$runner" 2>/dev/null; do
+            note_windows "$d"
+            [ "$(round_words_in "$d/windows" "$k")" = "$want" ] && break
+            sleep 0.2
+        done
+        note_windows "$d"
+        if [ "$(round_words_in "$d/windows" "$k")" != "$want" ]; then
+            fail "$role/$moment: round $k's $want words are not all in window files" \
+                 "($(round_words_in "$d/windows" "$k")): $(tail -3 "$d/run.err")"
+            break
+        fi
+    done
+    exec 3>&-
+    wait "$runner"
+    local rc=$?
+    note_windows "$d"
+    local why=""
+    [ -n "$victim" ] || why="no zmr-$role to kill;"
+    [ "$rc" = 0 ] || why="$why zmr run exited $rc;"
+    count_ref < "$d/all.txt" > "$d/ref.tsv"
+    cmp -s "$d/result.tsv" "$d/ref.tsv" || why="$why the result differs from the reference;"
+    # Each file: one round's words; each round's files summed: its counts.
+    local f rounds_of
+    for f in "$d"/windows/window-*.tsv; do
+        [ -e "$f" ] || { why="$why no window file;"; break; }
+        rounds_of=$(awk -F '\t' '{sub(/[abc].*/, "", $1); print $1}' "$f" | sort -u | tr '\n' ' ')
+        case "$rounds_of" in
+            "r"[0-9]" "|"r"[0-9][0-9]" ") ;;
+            *) why="$why $(basename "$f") holds words of rounds '$rounds_of';" ;;
+        esac
+    done
+    [ "$fed" = "$ROUNDS" ] || why="$why only $fed rounds fed;"
+    for k in $(seq 1 "$fed"); do
+        cat "$d"/windows/window-*.tsv 2>/dev/null |
+            awk -F '\t' -v p="r$k" 'substr($1, 1, length(p)) == p &&
+                                   substr($1, length(p) + 1, 1) ~ /[abc]/ {n[$1] += $2}
+                                   END {for (w in n) print w "\t" n[w]}' |
+            sort -t "$(printf '\t')" -k2,2nr -k1,1 > "$d/round$k.got"
+        count_ref < "$d/round$k.txt" > "$d/round$k.ref"
+        cmp -s "$d/round$k.got" "$d/round$k.ref" ||
+            why="$why the windows of round $k do not sum to its counts;"
+    done
+    # Written once: the bytes first seen are the bytes at the end.
+    local sum name
+    while read -r sum name; do
+        if [ ! -e "$d/windows/$name" ]; then
+            why="$why $name went missing;"
+        elif [ "$(md5sum < "$d/windows/$name" | cut -d' ' -f1)" != "$sum" ]; then
+            why="$why $name was rewritten with other content;"
+        fi
+    done < "$d/seen"
+    local nfiles
+    nfiles=$(ls "$d/windows" | grep -c '^window-.*\.tsv$')
+    if [ -z "$why" ]; then
+        pass "$role killed -9 (window $moment): $nfiles window files, each one round's counts, exact"
+    else
+        fail "$role killed -9 (window $moment):$why $(tail -3 "$d/run.err")"
+    fi
+}
+
+for role in ${ZMR_TEST_ROLES:-mapper reducer sink ventilator}; do
+    for moment in ${ZMR_TEST_MOMENTS:-open closing}; do
+        one_run "$role" "$moment"
+    done
+done
+exit "$failed"
