@@ -5,7 +5,8 @@
     chunk cut (before it is issued): [chunk, input, offset, length, stamp,
     0] (the stamp: when its text came in, which names its window; written
     before stamps were, [chunk, input, offset, length]); a window written by
-    the sink: [start, closed] (closed: windows written so far, 1 on);
+    the sink: [start, closed] (closed: windows written so far, 1 on); a
+    chunk quarantined: [chunk];
     completed chunk: [chunk, words, pairs] or, with words over --max-word,
     [chunk, words, pairs, too_long, 0] (5 elements: 4 are a cut). Version 1
     (before jobs: no job in the header, no pairs) is refused, saying so.
@@ -42,6 +43,7 @@ struct _zmr_journal_t {
     uint64_t records;            //  Appended since open or the last rewrite
     uint64_t windows_stored_1;   //  The last window written's start + 1
     uint64_t windows_closed;     //  ... and how many were written
+    zmr_u64set_t *quarantined;   //  Chunks quarantined, found or recorded
     int old_fd;                  //  While written anew: the journal, else -1
     char *temp;                  //  While written anew: the new file's path
 };
@@ -119,6 +121,13 @@ s_read_record (const void *data, size_t len, void *arg)
             return -1;
         s->input = (uint32_t) input;
         self->have_summary = true;
+        return 0;
+    }
+    if (n == 1) {
+        //  A chunk quarantined
+        if (zmr_mpr_uint (&r, &chunk) || zmr_mpr_finish (&r)
+        ||  zmr_u64set_insert (self->quarantined, chunk) < 0)
+            return -1;
         return 0;
     }
     if (n == 2) {
@@ -222,7 +231,8 @@ zmr_journal_open (const char *path, zmr_journal_header_t *header,
     msgpack_packer_init (&self->pk, &self->sbuf, msgpack_sbuffer_write);
     self->path = strdup (path);
     self->done = zmr_counts_new ();
-    if (!self->path || !self->done) {
+    self->quarantined = zmr_u64set_new ();
+    if (!self->path || !self->done || !self->quarantined) {
         snprintf (errbuf, errlen, "out of memory");
         goto fail;
     }
@@ -298,6 +308,7 @@ zmr_journal_destroy (zmr_journal_t **self_p)
     if (self->fd >= 0)
         close (self->fd);
     zmr_counts_destroy (&self->done);
+    zmr_u64set_destroy (&self->quarantined);
     free (self->done_recs);
     msgpack_sbuffer_destroy (&self->sbuf);
     free (self->cuts);
@@ -365,6 +376,22 @@ zmr_journal_window_stored (zmr_journal_t *self, uint64_t window, uint64_t closed
         self->windows_closed = closed;
     }
     return 0;
+}
+
+int
+zmr_journal_quarantined (zmr_journal_t *self, uint64_t chunk)
+{
+    msgpack_pack_array (&self->pk, 1);
+    msgpack_pack_uint64 (&self->pk, chunk);
+    if (s_append (self) || zmr_u64set_insert (self->quarantined, chunk) < 0)
+        return -1;
+    return 0;
+}
+
+bool
+zmr_journal_was_quarantined (zmr_journal_t *self, uint64_t chunk)
+{
+    return zmr_u64set_contains (self->quarantined, chunk);
 }
 
 uint64_t

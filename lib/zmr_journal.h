@@ -3,7 +3,8 @@
     the job id, where every chunk issued was cut, and which chunks every
     reducer has already applied; only the rest is issued again. A header
     record names the job and its input; then one record per chunk cut and
-    one per chunk completed. A stream would grow it for ever: from time to
+    one per chunk completed (and one per window written and per chunk
+    quarantined). A stream would grow it for ever: from time to
     time it is written anew, the prefix of chunks complete summed up in one
     record, beside it and renamed over it. */
 #ifndef ZMR_JOURNAL_H
@@ -81,6 +82,15 @@ int
 //  recorded without one, by zmr_journal_cut or a zmr from before).
 const uint64_t *
     zmr_journal_stamps (zmr_journal_t *self);
+
+//  Records that chunk was quarantined (a ventilator started again lists it
+//  and does not try it again). Returns 0 or -1.
+int
+    zmr_journal_quarantined (zmr_journal_t *self, uint64_t chunk);
+
+//  Whether chunk was quarantined, found at open or recorded since.
+bool
+    zmr_journal_was_quarantined (zmr_journal_t *self, uint64_t chunk);
 
 //  Records that the sink wrote the window starting at window (ms since the
 //  epoch), the closed-th window written: windows close in order, so the

@@ -59,6 +59,7 @@ typedef struct {
     zmr_ledger_t *ledger;    //  Every chunk not forgotten yet
     size_t ncuts_journaled;  //  Chunks whose cut the journal held at start
     size_t journal_first;    //  The first of them (chunks below: done)
+    uint64_t quarantines_seen;  //  Quarantines the journal has been told of
     zmr_file_ref_t *refs;    //  Per input, for chunks by reference (path
                              //  NULL until its first chunk)
     s_worker_t *workers;     //  Everyone who said HELLO
@@ -238,6 +239,16 @@ s_read_chunk (s_vent_t *self)
         }
         return 2;
     }
+    if (self->journal && zmr_journal_was_quarantined (self->journal, id)) {
+        //  Quarantined before a restart: listed again, not tried again
+        free (cut.data);
+        if (zmr_ledger_add_quarantined (self->ledger, cut.len, cut.input, cut.offset,
+                                        stamp) < 0) {
+            s_fail (self, "out of memory for the ledger");
+            return -1;
+        }
+        return 2;
+    }
     if (zmr_ledger_add (self->ledger, cut.data, cut.len, cut.input, cut.offset, stamp) < 0) {
         s_fail (self, "out of memory for the ledger");
         return -1;
@@ -397,6 +408,24 @@ s_flush (s_vent_t *self)
     self->next_flush = zmr_now_ms () + self->config->dead_ms;
 }
 
+//  Journals the chunks quarantined since the last call (before any window
+//  they are in can close: a ventilator started again must not try them
+//  again, into a window written already).
+static void
+s_journal_quarantines (s_vent_t *self)
+{
+    uint64_t n = s_counts (self)->chunks_quarantined;
+    const uint64_t *ids = zmr_ledger_quarantine_ids (self->ledger);
+    for (; self->journal && self->quarantines_seen < n; self->quarantines_seen++) {
+        uint64_t id = ids[self->quarantines_seen];
+        if (!zmr_journal_was_quarantined (self->journal, id)
+        &&  zmr_journal_quarantined (self->journal, id)) {
+            s_fail (self, "cannot write the journal");
+            return;
+        }
+    }
+}
+
 //  Tumbling windows: the window of the first chunk not in a closed window
 //  closes once no chunk can be stamped in it any more (its end has passed,
 //  and text still waiting to be cut came in after it, or the input ended)
@@ -406,6 +435,7 @@ s_flush (s_vent_t *self)
 static void
 s_close_windows (s_vent_t *self)
 {
+    s_journal_quarantines (self);
     uint64_t W = self->config->window_ms;
     uint64_t stored_1 = self->journal? zmr_journal_windows_stored (self->journal, NULL): 0;
     if (W && !self->closing && stored_1) {
@@ -464,6 +494,7 @@ s_window_stored (s_vent_t *self, uint64_t id, uint64_t words)
 static void
 s_advance (s_vent_t *self)
 {
+    s_journal_quarantines (self);
     if (self->phase == P_WAITING && s_ready (self)) {
         self->phase = P_MAPPING;
         zmr_log (1, "all %u reducers and the sink are here: mapping",
@@ -1106,9 +1137,10 @@ s_journal_rewrite (s_vent_t *self)
     for (uint64_t i = id; ok && i < nchunks; i++) {
         const zmr_ledger_entry_t *chunk = zmr_ledger_entry (self->ledger, i);
         zmr_journal_cut_t where = { chunk->input, chunk->offset, chunk->len };
-        //  (A quarantined chunk gets no done record, as when it was
-        //  quarantined: a ventilator started again tries it again)
+        //  (A quarantined chunk gets no done record but a quarantine one,
+        //  as when it was quarantined)
         ok = zmr_journal_cut_stamped (self->journal, i, &where, chunk->stamp) == 0
+          && (!chunk->quarantined || zmr_journal_quarantined (self->journal, i) == 0)
           && (chunk->state != ZMR_LEDGER_DONE || !chunk->counted || chunk->quarantined
               || zmr_journal_done (self->journal, i, chunk->words, chunk->too_long,
                                    chunk->pairs) == 0);
@@ -1191,6 +1223,7 @@ s_housekeeping (s_vent_t *self)
         s_close_windows (self);
     }
     if (self->journal && now >= self->next_sync) {
+        s_journal_quarantines (self);
         //  A stream's spool holds only what may be read again, on disk:
         //  the text before the first chunk still needed is given back.
         if (s_cut (self) > zmr_ledger_base (self->ledger)) {
