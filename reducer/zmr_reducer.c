@@ -550,11 +550,14 @@ s_update (s_reducer_t *self)
         at = end;
         chunks_at += 2 * nchunks;
     }
-    //  Keep what did not go.
-    memmove (self->dirty, self->dirty + at, (self->ndirty - at) * sizeof *self->dirty);
+    //  Keep what did not go. (Either vector may be NULL, none held yet: a
+    //  reducer recovered from its state marks every word, with no stamps.)
+    if (at)
+        memmove (self->dirty, self->dirty + at, (self->ndirty - at) * sizeof *self->dirty);
     self->ndirty -= at;
-    memmove (self->stamps, self->stamps + chunks_at,
-             (self->nstamps - chunks_at) * sizeof *self->stamps);
+    if (chunks_at)
+        memmove (self->stamps, self->stamps + chunks_at,
+                 (self->nstamps - chunks_at) * sizeof *self->stamps);
     self->nstamps -= chunks_at;
 }
 
