@@ -54,8 +54,9 @@ s_help (void)
 "                        --snapshot, --publish and the status's top words\n"
 "      --window-ms=MS    tumbling windows of MS of ingest time: the counts of\n"
 "                        each window go to the sink once it is over (zmr-sink\n"
-"                        --window-dir, --publish); not kept across restarts of\n"
-"                        this ventilator or of a reducer (the job fails)\n"
+"                        --window-dir, --publish); kept across restarts of\n"
+"                        this ventilator (with --journal) and of a reducer\n"
+"                        (with --state)\n"
 "  -v, --verbose         say more on stderr (twice: debug)\n"
 "  -h, --help            show this help and exit\n"
 "      --version         show the version and exit\n",
