@@ -2,7 +2,11 @@
     Header record: [0x5A4A, 2, job, R, chunk_size, input_bytes, inputs,
     job_kind, reduce, digest, label]; in a journal written anew, a summary
     right after it: [chunks, words, too_long, bytes, input, offset, pairs];
-    chunk cut (before it is issued): [chunk, input, offset, length];
+    chunk cut (before it is issued): [chunk, input, offset, length, stamp,
+    0] (the stamp: when its text came in, which names its window; written
+    before stamps were, [chunk, input, offset, length]); a window written by
+    the sink: [start, closed] (closed: windows written so far, 1 on); a
+    chunk quarantined: [chunk];
     completed chunk: [chunk, words, pairs] or, with words over --max-word,
     [chunk, words, pairs, too_long, 0] (5 elements: 4 are a cut). Version 1
     (before jobs: no job in the header, no pairs) is refused, saying so.
@@ -28,6 +32,7 @@ struct _zmr_journal_t {
     uint64_t old_version;        //  A header of another version was read
     bool have_header;            //  A header was read: an old job
     zmr_journal_cut_t *cuts;     //  Cuts found at open, chunk i at [i]
+    uint64_t *stamps;            //  ... and their stamps
     size_t ncuts;                //  Number of them
     size_t cuts_cap;             //  Allocated
     msgpack_sbuffer sbuf;        //  One record being packed
@@ -36,6 +41,9 @@ struct _zmr_journal_t {
     zmr_journal_summary_t summary;  //  As read (chunks 0: none)
     bool have_summary;           //  A summary record was read
     uint64_t records;            //  Appended since open or the last rewrite
+    uint64_t windows_stored_1;   //  The last window written's start + 1
+    uint64_t windows_closed;     //  ... and how many were written
+    zmr_u64set_t *quarantined;   //  Chunks quarantined, found or recorded
     int old_fd;                  //  While written anew: the journal, else -1
     char *temp;                  //  While written anew: the new file's path
 };
@@ -115,15 +123,37 @@ s_read_record (const void *data, size_t len, void *arg)
         self->have_summary = true;
         return 0;
     }
-    if (n == 4) {
+    if (n == 1) {
+        //  A chunk quarantined
+        if (zmr_mpr_uint (&r, &chunk) || zmr_mpr_finish (&r)
+        ||  zmr_u64set_insert (self->quarantined, chunk) < 0)
+            return -1;
+        return 0;
+    }
+    if (n == 2) {
+        //  A window written: they are written in order
+        uint64_t window, closed;
+        if (zmr_mpr_uint (&r, &window) || zmr_mpr_uint (&r, &closed)
+        ||  window == UINT64_MAX || closed == 0 || zmr_mpr_finish (&r))
+            return -1;
+        if (window + 1 > self->windows_stored_1) {
+            self->windows_stored_1 = window + 1;
+            self->windows_closed = closed;
+        }
+        return 0;
+    }
+    if (n == 4 || n == 6) {
         zmr_journal_cut_t cut;
-        uint64_t input;
+        uint64_t input, zero = 0, stamp = 0;
         //  Cuts come in the order chunks were cut: chunk i is the i-th
         if (zmr_mpr_uint (&r, &chunk) || chunk != self->summary.chunks + self->ncuts
         ||  chunk < self->summary.chunks      //  (ids wrapped past 2^64)
         ||  zmr_mpr_uint (&r, &input) || input >= self->header.inputs
         ||  zmr_mpr_uint (&r, &cut.offset) || zmr_mpr_uint (&r, &cut.len)
-        ||  cut.len == 0 || zmr_mpr_finish (&r))
+        ||  cut.len == 0
+        ||  (n == 6 && (zmr_mpr_uint (&r, &stamp) || stamp == 0
+                        || zmr_mpr_uint (&r, &zero) || zero != 0))
+        ||  zmr_mpr_finish (&r))
             return -1;
         cut.input = (uint32_t) input;
         if (self->ncuts == self->cuts_cap) {
@@ -132,8 +162,13 @@ s_read_record (const void *data, size_t len, void *arg)
             if (!cuts)
                 return -1;
             self->cuts = cuts;
+            uint64_t *stamps = realloc (self->stamps, cap * sizeof *stamps);
+            if (!stamps)
+                return -1;
+            self->stamps = stamps;
             self->cuts_cap = cap;
         }
+        self->stamps [self->ncuts] = stamp;
         self->cuts [self->ncuts++] = cut;
         return 0;
     }
@@ -196,7 +231,8 @@ zmr_journal_open (const char *path, zmr_journal_header_t *header,
     msgpack_packer_init (&self->pk, &self->sbuf, msgpack_sbuffer_write);
     self->path = strdup (path);
     self->done = zmr_counts_new ();
-    if (!self->path || !self->done) {
+    self->quarantined = zmr_u64set_new ();
+    if (!self->path || !self->done || !self->quarantined) {
         snprintf (errbuf, errlen, "out of memory");
         goto fail;
     }
@@ -272,9 +308,11 @@ zmr_journal_destroy (zmr_journal_t **self_p)
     if (self->fd >= 0)
         close (self->fd);
     zmr_counts_destroy (&self->done);
+    zmr_u64set_destroy (&self->quarantined);
     free (self->done_recs);
     msgpack_sbuffer_destroy (&self->sbuf);
     free (self->cuts);
+    free (self->stamps);
     free (self->path);
     free (self);
     *self_p = NULL;
@@ -298,12 +336,70 @@ zmr_journal_done (zmr_journal_t *self, uint64_t chunk, uint64_t words, uint32_t 
 int
 zmr_journal_cut (zmr_journal_t *self, uint64_t chunk, const zmr_journal_cut_t *cut)
 {
-    msgpack_pack_array (&self->pk, 4);
+    return zmr_journal_cut_stamped (self, chunk, cut, 0);
+}
+
+const uint64_t *
+zmr_journal_stamps (zmr_journal_t *self)
+{
+    return self->stamps;
+}
+
+int
+zmr_journal_cut_stamped (zmr_journal_t *self, uint64_t chunk, const zmr_journal_cut_t *cut,
+                         uint64_t stamp)
+{
+    msgpack_pack_array (&self->pk, stamp? 6: 4);
     msgpack_pack_uint64 (&self->pk, chunk);
     msgpack_pack_uint32 (&self->pk, cut->input);
     msgpack_pack_uint64 (&self->pk, cut->offset);
     msgpack_pack_uint64 (&self->pk, cut->len);
+    if (stamp) {
+        msgpack_pack_uint64 (&self->pk, stamp);
+        msgpack_pack_uint8 (&self->pk, 0);
+    }
     return s_append (self);
+}
+
+int
+zmr_journal_window_stored (zmr_journal_t *self, uint64_t window, uint64_t closed)
+{
+    if (window == UINT64_MAX || closed == 0)
+        return -1;
+    msgpack_pack_array (&self->pk, 2);
+    msgpack_pack_uint64 (&self->pk, window);
+    msgpack_pack_uint64 (&self->pk, closed);
+    if (s_append (self))
+        return -1;
+    if (window + 1 > self->windows_stored_1) {
+        self->windows_stored_1 = window + 1;
+        self->windows_closed = closed;
+    }
+    return 0;
+}
+
+int
+zmr_journal_quarantined (zmr_journal_t *self, uint64_t chunk)
+{
+    msgpack_pack_array (&self->pk, 1);
+    msgpack_pack_uint64 (&self->pk, chunk);
+    if (s_append (self) || zmr_u64set_insert (self->quarantined, chunk) < 0)
+        return -1;
+    return 0;
+}
+
+bool
+zmr_journal_was_quarantined (zmr_journal_t *self, uint64_t chunk)
+{
+    return zmr_u64set_contains (self->quarantined, chunk);
+}
+
+uint64_t
+zmr_journal_windows_stored (zmr_journal_t *self, uint64_t *closed)
+{
+    if (closed)
+        *closed = self->windows_closed;
+    return self->windows_stored_1;
 }
 
 const zmr_journal_cut_t *
@@ -375,7 +471,17 @@ zmr_journal_rewrite_begin (zmr_journal_t *self, const zmr_journal_summary_t *sum
     msgpack_pack_uint32 (pk, summary->input);
     msgpack_pack_uint64 (pk, summary->offset);
     msgpack_pack_uint64 (pk, summary->pairs);
-    if (s_append (self) || rc) {
+    if (s_append (self))
+        rc = -1;
+    if (self->windows_stored_1) {
+        //  Which windows are written goes on with the journal
+        msgpack_pack_array (pk, 2);
+        msgpack_pack_uint64 (pk, self->windows_stored_1 - 1);
+        msgpack_pack_uint64 (pk, self->windows_closed);
+        if (s_append (self))
+            rc = -1;
+    }
+    if (rc) {
         int err = errno;
         zmr_journal_rewrite_end (self, false);
         errno = err;

@@ -3,7 +3,8 @@
     the job id, where every chunk issued was cut, and which chunks every
     reducer has already applied; only the rest is issued again. A header
     record names the job and its input; then one record per chunk cut and
-    one per chunk completed. A stream would grow it for ever: from time to
+    one per chunk completed (and one per window written and per chunk
+    quarantined). A stream would grow it for ever: from time to
     time it is written anew, the prefix of chunks complete summed up in one
     record, beside it and renamed over it. */
 #ifndef ZMR_JOURNAL_H
@@ -70,6 +71,38 @@ int
 int
     zmr_journal_cut (zmr_journal_t *self, uint64_t chunk, const zmr_journal_cut_t *cut);
 
+//  zmr_journal_cut, with the chunk's stamp (when its text came in, ms since
+//  the epoch; it names the chunk's window): a chunk cut again after a
+//  restart keeps it. Returns 0 or -1.
+int
+    zmr_journal_cut_stamped (zmr_journal_t *self, uint64_t chunk,
+                             const zmr_journal_cut_t *cut, uint64_t stamp);
+
+//  The stamps of the cuts found at open, as zmr_journal_cuts (0: a cut
+//  recorded without one, by zmr_journal_cut or a zmr from before).
+const uint64_t *
+    zmr_journal_stamps (zmr_journal_t *self);
+
+//  Records that chunk was quarantined (a ventilator started again lists it
+//  and does not try it again). Returns 0 or -1.
+int
+    zmr_journal_quarantined (zmr_journal_t *self, uint64_t chunk);
+
+//  Whether chunk was quarantined, found at open or recorded since.
+bool
+    zmr_journal_was_quarantined (zmr_journal_t *self, uint64_t chunk);
+
+//  Records that the sink wrote the window starting at window (ms since the
+//  epoch), the closed-th window written: windows close in order, so the
+//  last such record says which are written. Returns 0 or -1.
+int
+    zmr_journal_window_stored (zmr_journal_t *self, uint64_t window, uint64_t closed);
+
+//  The start of the last window written, found at open or recorded since,
+//  + 1 (0: none); *closed (may be NULL) gets how many were written.
+uint64_t
+    zmr_journal_windows_stored (zmr_journal_t *self, uint64_t *closed);
+
 //  The cuts found at open, chunk summary.chunks + i at [i]; *ncuts gets
 //  their number.
 const zmr_journal_cut_t *
@@ -83,7 +116,8 @@ const zmr_journal_summary_t *
 uint64_t
     zmr_journal_records (zmr_journal_t *self);
 
-//  Starts writing the journal anew beside it: the header, then summary; the
+//  Starts writing the journal anew beside it: the header, then summary (and
+//  the last window written, if any); the
 //  cut and done records that follow go to the new file, chunk summary->
 //  chunks on, until zmr_journal_rewrite_end. Returns 0, or -1 (errno) with
 //  the journal as it was.

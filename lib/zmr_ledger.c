@@ -29,6 +29,7 @@ struct _zmr_ledger_t {
     size_t queue_size;           //  Ring capacity
     uint64_t acks_by[ZMR_MAX_REDUCERS];  //  Chunks partition p has ACKed
     zmr_quarantine_t *quarantine;        //  Chunks given up on
+    uint64_t *quarantine_ids;            //  ... and their ids
     zmr_ledger_counts_t counts;  //  Running totals
 };
 
@@ -69,6 +70,7 @@ zmr_ledger_destroy (zmr_ledger_t **self_p)
     free (self->entries);
     free (self->queue);
     free (self->quarantine);
+    free (self->quarantine_ids);
     free (self);
     *self_p = NULL;
 }
@@ -190,6 +192,24 @@ zmr_ledger_add_done (zmr_ledger_t *self, size_t len, uint32_t input, uint64_t of
     if (self->first_open == self->nchunks)
         self->first_open++;
     return (int64_t) self->nchunks++;
+}
+
+static int s_quarantine (zmr_ledger_t *self, uint64_t id);
+
+int64_t
+zmr_ledger_add_quarantined (zmr_ledger_t *self, size_t len, uint32_t input, uint64_t offset,
+                            uint64_t stamp)
+{
+    zmr_ledger_entry_t *entry = s_append (self, len, input, offset, stamp);
+    if (!entry)
+        return -1;
+    self->counts.chunks_read++;
+    self->counts.bytes_read += len;
+    self->counts.in_flight++;       //  (s_quarantine takes it off)
+    int64_t id = (int64_t) self->nchunks++;
+    if (s_quarantine (self, (uint64_t) id))
+        return -1;
+    return id;
 }
 
 const zmr_ledger_entry_t *
@@ -356,14 +376,25 @@ s_quarantine (zmr_ledger_t *self, uint64_t id)
     if (!list)
         return -1;
     self->quarantine = list;
+    uint64_t *ids = realloc (self->quarantine_ids,
+        (self->counts.chunks_quarantined + 1) * sizeof *ids);
+    if (!ids)
+        return -1;
+    self->quarantine_ids = ids;
+    ids[self->counts.chunks_quarantined] = id;
     zmr_quarantine_t *item = &list[self->counts.chunks_quarantined++];
     memset (item, 0, sizeof *item);
     snprintf (item->file, sizeof item->file, "%s", self->inputs[entry->input]);
     item->offset = entry->offset;
     item->length = entry->len;
-    zmr_log (0, "quarantined chunk %llu ('%s', offset %llu, %zu bytes): "
-             "%u mappers failed (map command) or died on it", (unsigned long long) id, item->file,
-             (unsigned long long) entry->offset, entry->len, entry->crashes);
+    if (entry->crashes)
+        zmr_log (0, "quarantined chunk %llu ('%s', offset %llu, %zu bytes): "
+                 "%u mappers failed (map command) or died on it", (unsigned long long) id, item->file,
+                 (unsigned long long) entry->offset, entry->len, entry->crashes);
+    else
+        zmr_log (0, "chunk %llu ('%s', offset %llu, %zu bytes) stays quarantined, as "
+                 "the journal says", (unsigned long long) id, item->file,
+                 (unsigned long long) entry->offset, entry->len);
     entry->state = ZMR_LEDGER_DONE;
     entry->counted = entry->has_words = true;
     entry->quarantined = true;
@@ -613,6 +644,12 @@ const zmr_ledger_counts_t *
 zmr_ledger_counts (zmr_ledger_t *self)
 {
     return &self->counts;
+}
+
+const uint64_t *
+zmr_ledger_quarantine_ids (zmr_ledger_t *self)
+{
+    return self->quarantine_ids;
 }
 
 const zmr_quarantine_t *

@@ -119,6 +119,13 @@ int64_t
                          uint64_t offset, uint64_t stamp, uint64_t words,
                          uint32_t too_long, uint64_t pairs);
 
+//  Appends the next chunk cut, which a journal says was quarantined before
+//  a restart: quarantined again at once (listed, never issued). Returns its
+//  id, or -1 on out-of-memory.
+int64_t
+    zmr_ledger_add_quarantined (zmr_ledger_t *self, size_t len, uint32_t input,
+                                uint64_t offset, uint64_t stamp);
+
 //  The chunk to issue next, its id in *id, or NULL when none is in line.
 //  Entries queued twice and handled meanwhile are dropped from the line.
 const zmr_ledger_entry_t *
@@ -248,6 +255,10 @@ const zmr_journal_summary_t *
 //  The running totals.
 const zmr_ledger_counts_t *
     zmr_ledger_counts (zmr_ledger_t *self);
+
+//  Their ids, in the same order (borrowed), for the journal.
+const uint64_t *
+    zmr_ledger_quarantine_ids (zmr_ledger_t *self);
 
 //  The chunks quarantined, counts->chunks_quarantined of them (borrowed).
 const zmr_quarantine_t *

@@ -19,6 +19,11 @@
     every id ([id, id, ...] in no order). They still load, and the next
     snapshot is written as version 3.
 
+    Version 4, for a streaming job with windows: version 3's nine elements,
+    then window_ms and the open windows, [start, [key bin, value int, ...],
+    start, [...], ...] (each start once). Written only with windows, so a
+    job without them still writes version 3.
+
     The log's batches merge by the snapshot's reduce, so a log with frames
     and no snapshot is refused: the reducer writes a snapshot before it logs
     a job's first batch, and empties the log before it removes a snapshot.
@@ -35,7 +40,8 @@
 #include <unistd.h>
 
 #define S_SNAP_SIGNATURE 0x5A53
-#define S_SNAP_VERSION   3          //  Written; 1 and 2 (word counts) still load
+#define S_SNAP_VERSION   4          //  Highest read; 1 and 2 (word counts) still load
+#define S_SNAP_PLAIN     3          //  Written without windows
 #define S_RECORD_MAX     (4u << 28)   //  Longest record accepted on load
 
 struct _zmr_store_t {
@@ -45,6 +51,9 @@ struct _zmr_store_t {
     uint32_t partition;          //  The partition stored
     int log_fd;                  //  Open for append
     uint64_t log_bytes;          //  Bytes in the log
+    uint64_t *window_ms;         //  At load: the snapshot's window length
+    zmr_store_window_fn *window_fn;  //  ... and who takes its windows
+    void *window_arg;
 };
 
 static uint32_t
@@ -220,17 +229,44 @@ s_load_ranges (zmr_mpr_t *r, zmr_u64set_t *applied)
     return 0;
 }
 
+//  Reads an array of key/value pairs into counts (empty). Returns 0 or -1.
+static int
+s_load_pairs (zmr_mpr_t *r, zmr_counts_t *counts)
+{
+    uint32_t npairs;
+    if (zmr_mpr_array (r, &npairs))
+        return -1;
+    if (npairs % 2)
+        return zmr_mpr_fail (r, "odd number of word/count items");
+    for (uint32_t i = 0; i < npairs / 2; i++) {
+        const char *word;
+        uint32_t len;
+        int64_t value;
+        bool is_new;
+        if (zmr_mpr_bin (r, &word, &len) || zmr_mpr_int (r, &value))
+            return -1;
+        //  Each key once: a repeat would merge (a sum might even pass 64
+        //  bits), which no snapshot written here holds.
+        if (!zmr_counts_add (counts, word, len, (uint64_t) value, &is_new))
+            return zmr_mpr_fail (r, errno == EOVERFLOW? "a key listed twice": "out of memory");
+        if (!is_new)
+            return zmr_mpr_fail (r, "a key listed twice");
+    }
+    return 0;
+}
+
 //  Decodes a snapshot into counts and applied; returns 0, or -1 with the
 //  reason in *why if it is corrupt, of another partition, or too big for
 //  memory.
 static int
-s_load_snapshot (const char *data, size_t size, uint32_t partition, uint64_t *job,
+s_load_snapshot (zmr_store_t *store, const char *data, size_t size, uint32_t partition,
+                 uint64_t *job,
                  uint32_t *reducers, int *reduce, uint64_t *pair_count,
                  zmr_counts_t *counts, zmr_u64set_t *applied, const char **why)
 {
     zmr_mpr_t r;
     zmr_mpr_init (&r, data, size);
-    uint32_t n, npairs;
+    uint32_t n;
     uint64_t signature, version, snap_job, snap_partition, snap_reducers;
     uint64_t snap_reduce = ZMR_REDUCE_SUM, snap_pairs = 0;
     int rc = -1;
@@ -240,8 +276,9 @@ s_load_snapshot (const char *data, size_t size, uint32_t partition, uint64_t *jo
     ||  zmr_mpr_uint (&r, &version)
     ||  ((version < 1 || version > S_SNAP_VERSION)
          && zmr_mpr_fail (&r, "unknown snapshot version"))
-    ||  (n != (version < 3? 7: 9) && zmr_mpr_fail (&r, version < 3? "not a 7-element array"
-                                                                  : "not a 9-element array"))
+    ||  (n != (version < 3? 7: version < 4? 9: 11)
+         && zmr_mpr_fail (&r, version < 3? "not a 7-element array"
+                            : version < 4? "not a 9-element array": "not an 11-element array"))
     ||  zmr_mpr_uint (&r, &snap_job) || zmr_mpr_uint (&r, &snap_partition)
     ||  zmr_mpr_uint (&r, &snap_reducers)
     ||  (version >= 3 && (zmr_mpr_uint (&r, &snap_reduce) || zmr_mpr_uint (&r, &snap_pairs))))
@@ -270,28 +307,40 @@ s_load_snapshot (const char *data, size_t size, uint32_t partition, uint64_t *jo
     zmr_counts_set_reduce (counts, (int) snap_reduce);
     if (version == 1? s_load_ids (&r, applied): s_load_ranges (&r, applied))
         goto done;
-    if (zmr_mpr_array (&r, &npairs))
+    if (s_load_pairs (&r, counts))
         goto done;
-    if (npairs % 2) {
-        zmr_mpr_fail (&r, "odd number of word/count items");
-        goto done;
-    }
-    for (uint32_t i = 0; i < npairs / 2; i++) {
-        const char *word;
-        uint32_t len;
-        int64_t value;
-        bool is_new;
-        if (zmr_mpr_bin (&r, &word, &len) || zmr_mpr_int (&r, &value))
+    if (version >= 4) {
+        //  The windows open: each into the table the reducer gives
+        uint64_t window_ms, id, last = 0;
+        uint32_t nwindows;
+        if (zmr_mpr_uint (&r, &window_ms) || zmr_mpr_array (&r, &nwindows))
             goto done;
-        //  Each key once: a repeat would merge (a sum might even pass 64
-        //  bits), which no snapshot written here holds.
-        if (!zmr_counts_add (counts, word, len, (uint64_t) value, &is_new)) {
-            zmr_mpr_fail (&r, errno == EOVERFLOW? "a key listed twice": "out of memory");
+        if (window_ms == 0 || nwindows % 2) {
+            zmr_mpr_fail (&r, "bad windows");
             goto done;
         }
-        if (!is_new) {
-            zmr_mpr_fail (&r, "a key listed twice");
-            goto done;
+        if (store->window_ms)
+            *store->window_ms = window_ms;
+        for (uint32_t i = 0; i < nwindows / 2; i++) {
+            if (zmr_mpr_uint (&r, &id))
+                goto done;
+            if ((i > 0 && id <= last) || id % window_ms) {
+                zmr_mpr_fail (&r, "windows out of order or misaligned");
+                goto done;
+            }
+            last = id;
+            zmr_counts_t *table = store->window_fn? store->window_fn (id, store->window_arg)
+                                                  : zmr_counts_new ();
+            if (!table) {
+                zmr_mpr_fail (&r, "out of memory");
+                goto done;
+            }
+            zmr_counts_set_reduce (table, (int) snap_reduce);
+            int failed = s_load_pairs (&r, table);
+            if (!store->window_fn)
+                zmr_counts_destroy (&table);
+            if (failed)
+                goto done;
         }
     }
     rc = zmr_mpr_finish (&r);
@@ -320,6 +369,8 @@ zmr_store_load (zmr_store_t *self, uint64_t *job, uint32_t *reducers,
     *reducers = 0;
     *reduce = -1;
     *pair_count = 0;
+    if (self->window_ms)
+        *self->window_ms = 0;
     size_t size;
     int err;
     char *data = s_slurp (self->snap_path, &size, &err);
@@ -330,7 +381,7 @@ zmr_store_load (zmr_store_t *self, uint64_t *job, uint32_t *reducers,
     bool snapshot = data != NULL;
     if (snapshot) {
         const char *why = NULL;
-        int rc = s_load_snapshot (data, size, self->partition, job, reducers, reduce,
+        int rc = s_load_snapshot (self, data, size, self->partition, job, reducers, reduce,
                                   pair_count, counts, applied, &why);
         free (data);
         if (rc < 0) {
@@ -497,10 +548,41 @@ s_file_write (void *data, const char *buf, size_t len)
     return fwrite (buf, 1, len, (FILE *) data) == len? 0: -1;
 }
 
+void
+zmr_store_on_windows (zmr_store_t *self, uint64_t *window_ms, zmr_store_window_fn *fn,
+                      void *arg)
+{
+    self->window_ms = window_ms;
+    self->window_fn = fn;
+    self->window_arg = arg;
+}
+
 int
 zmr_store_snapshot (zmr_store_t *self, uint64_t job, uint32_t reducers,
                     int reduce, uint64_t pair_count,
                     zmr_counts_t *counts, zmr_u64set_t *applied)
+{
+    return zmr_store_snapshot_windows (self, job, reducers, reduce, pair_count, counts,
+                                       applied, 0, NULL, 0);
+}
+
+//  Packs a table's pairs.
+static void
+s_pack_pairs (msgpack_packer *pk, zmr_counts_t *counts)
+{
+    size_t n = zmr_counts_size (counts);
+    zmr_entry_t *entries = zmr_counts_entries (counts);
+    msgpack_pack_array (pk, (uint32_t) (2 * n));
+    for (size_t i = 0; i < n; i++)
+        zmr_msg_pack_pair (pk, entries[i].word, entries[i].len, entries[i].count);
+}
+
+int
+zmr_store_snapshot_windows (zmr_store_t *self, uint64_t job, uint32_t reducers,
+                            int reduce, uint64_t pair_count,
+                            zmr_counts_t *counts, zmr_u64set_t *applied,
+                            uint64_t window_ms, const zmr_store_window_t *windows,
+                            size_t nwindows)
 {
     size_t tmp_size = strlen (self->snap_path) + 8;
     char *tmp = malloc (tmp_size);
@@ -511,7 +593,11 @@ zmr_store_snapshot (zmr_store_t *self, uint64_t job, uint32_t reducers,
     const zmr_u64range_t *ranges = zmr_u64set_ranges (applied, &nranges);
     int rc = -1;
     //  MessagePack arrays count in 32 bits.
-    if (nranges > UINT32_MAX / 2 || n > UINT32_MAX / 2) {
+    bool windowed = window_ms > 0;
+    for (size_t i = 0; i < nwindows; i++)
+        if (zmr_counts_size (windows[i].counts) > UINT32_MAX / 2)
+            n = SIZE_MAX;
+    if (nranges > UINT32_MAX / 2 || n > UINT32_MAX / 2 || nwindows > UINT32_MAX / 2) {
         errno = EOVERFLOW;
         goto done;
     }
@@ -520,9 +606,9 @@ zmr_store_snapshot (zmr_store_t *self, uint64_t job, uint32_t reducers,
         goto done;
     msgpack_packer pk;
     msgpack_packer_init (&pk, out, s_file_write);
-    msgpack_pack_array (&pk, 9);
+    msgpack_pack_array (&pk, windowed? 11: 9);
     msgpack_pack_uint16 (&pk, S_SNAP_SIGNATURE);
-    msgpack_pack_uint8 (&pk, S_SNAP_VERSION);
+    msgpack_pack_uint8 (&pk, windowed? S_SNAP_VERSION: S_SNAP_PLAIN);
     msgpack_pack_uint64 (&pk, job);
     msgpack_pack_uint32 (&pk, self->partition);
     msgpack_pack_uint32 (&pk, reducers);
@@ -533,10 +619,23 @@ zmr_store_snapshot (zmr_store_t *self, uint64_t job, uint32_t reducers,
         msgpack_pack_uint64 (&pk, ranges[i].first);
         msgpack_pack_uint64 (&pk, ranges[i].last);
     }
-    zmr_entry_t *entries = zmr_counts_entries (counts);
-    msgpack_pack_array (&pk, (uint32_t) (2 * n));
-    for (size_t i = 0; i < n; i++)
-        zmr_msg_pack_pair (&pk, entries[i].word, entries[i].len, entries[i].count);
+    s_pack_pairs (&pk, counts);
+    if (windowed) {
+        //  In order of their starts, as the load checks
+        msgpack_pack_uint64 (&pk, window_ms);
+        msgpack_pack_array (&pk, (uint32_t) (2 * nwindows));
+        uint64_t last = 0;
+        for (size_t done = 0; done < nwindows; done++) {
+            size_t next = SIZE_MAX;
+            for (size_t i = 0; i < nwindows; i++)
+                if ((done == 0 || windows[i].id > last)
+                &&  (next == SIZE_MAX || windows[i].id < windows[next].id))
+                    next = i;
+            last = windows[next].id;
+            msgpack_pack_uint64 (&pk, last);
+            s_pack_pairs (&pk, windows[next].counts);
+        }
+    }
     bool ok = !ferror (out) && fflush (out) == 0 && fsync (fileno (out)) == 0;
     if (fclose (out))
         ok = false;

@@ -77,6 +77,36 @@ int
                         int reduce, uint64_t pair_count,
                         zmr_counts_t *counts, zmr_u64set_t *applied);
 
+//  Open windows of a streaming job (ingest time, window_ms long each):
+//  their counts are part of the snapshot, so that a reducer killed with
+//  windows open comes back with them (the log's batches carry their stamps
+//  and count into their windows again on replay).
+typedef struct {
+    uint64_t id;                     //  Its start, ms since the epoch
+    zmr_counts_t *counts;            //  The partition's words in it
+} zmr_store_window_t;
+
+//  At load, for each window a snapshot holds: the (empty) table to load
+//  it into, or NULL on out-of-memory.
+typedef zmr_counts_t *(zmr_store_window_fn) (uint64_t id, void *arg);
+
+//  Before zmr_store_load: where the snapshot's window length goes (0: no
+//  windows) and what takes its windows' tables; *window_ms is set before the
+//  log is replayed, so the replay can count batches into their windows.
+//  Without it, a snapshot's windows are read and dropped.
+void
+    zmr_store_on_windows (zmr_store_t *self, uint64_t *window_ms,
+                          zmr_store_window_fn *fn, void *arg);
+
+//  zmr_store_snapshot, with the window length and the windows open (window_ms
+//  0: none, as zmr_store_snapshot). Returns 0 or -1.
+int
+    zmr_store_snapshot_windows (zmr_store_t *self, uint64_t job, uint32_t reducers,
+                                int reduce, uint64_t pair_count,
+                                zmr_counts_t *counts, zmr_u64set_t *applied,
+                                uint64_t window_ms, const zmr_store_window_t *windows,
+                                size_t nwindows);
+
 //  The record file format the store's log uses, for other append-only
 //  files (the ventilator's journal): each record is 4 bytes length, 4 bytes
 //  checksum, then the bytes. ZMR_RECORD_FAST set in the length: the

@@ -30,7 +30,11 @@
     batch it ACKed (snapshot + log replayed through the same apply path),
     and a batch that overflowed is never logged, so the state of a failed
     job replays. The snapshot holds the reduce and the pair count; one is
-    written when the job is taken, before the first batch is logged. */
+    written when the job is taken, before the first batch is logged. With
+    windows it also holds the window length and the open windows' tables,
+    and one is written when LIVE first gives the length, so the log's
+    batches (which carry their chunks' stamps) replay into their windows:
+    a reducer killed with windows open comes back with them whole. */
 #include "zmr_reducer.h"
 #include "zmr_worker.h"
 #include <ctype.h>
@@ -40,10 +44,7 @@
 #define S_PART_BYTES (4u << 20)      //  Target size of one RESULT message
 #define S_STAMPS_MAX 65536           //  Chunks held for the next UPDATE
 
-typedef struct {
-    uint64_t id;                     //  Its start, ms since the epoch
-    zmr_counts_t *counts;            //  The partition's words in it
-} s_window_t;
+typedef zmr_store_window_t s_window_t;  //  A window: its start, its table
 
 typedef struct {
     const zmr_reducer_config_t *config;
@@ -174,6 +175,32 @@ s_window (s_reducer_t *self, uint64_t id)
         self->windows[self->nwindows++] = (s_window_t) { id, counts };
     }
     return counts;
+}
+
+//  The table to load a stored window into.
+static zmr_counts_t *
+s_window_load (uint64_t id, void *arg)
+{
+    return s_window ((s_reducer_t *) arg, id);
+}
+
+//  Frees every window.
+static void
+s_windows_free (s_reducer_t *self)
+{
+    for (size_t i = 0; i < self->nwindows; i++)
+        zmr_counts_destroy (&self->windows[i].counts);
+    self->nwindows = 0;
+}
+
+//  Writes a snapshot of everything, the windows too (which empties the
+//  log). Returns 0 or -1.
+static int
+s_snapshot (s_reducer_t *self)
+{
+    return zmr_store_snapshot_windows (self->store, self->job, self->reducers, self->reduce,
+                                       self->pair_count, self->counts, self->applied,
+                                       self->window_ms, self->windows, self->nwindows);
 }
 
 //  The size of a value, |value| (2^63 for INT64_MIN fits).
@@ -364,6 +391,8 @@ s_recover (s_reducer_t *self)
         zmr_log (0, "%s", error);
         return -1;
     }
+    //  The windows first, and their length before the log's batches replay
+    zmr_store_on_windows (self->store, &self->window_ms, s_window_load, self);
     if (zmr_store_load (self->store, &self->job, &self->reducers, &self->reduce,
                         &self->pair_count, self->counts, self->applied, s_replay, self,
                         error, sizeof error)) {
@@ -380,8 +409,7 @@ static void
 s_checkpoint (s_reducer_t *self)
 {
     if (self->store && !self->overflowed && zmr_store_log_bytes (self->store) > 0
-    &&  zmr_store_snapshot (self->store, self->job, self->reducers, self->reduce,
-                            self->pair_count, self->counts, self->applied))
+    &&  s_snapshot (self))
         zmr_log (0, "cannot write a snapshot in %s: %s", self->config->state_dir,
                  strerror (errno));
     self->next_snapshot = zmr_now_ms () + self->config->checkpoint_ms;
@@ -662,7 +690,19 @@ s_on_control (s_reducer_t *self)
         //  total we hold.
         bool anew = msg.interval > 0;
         self->live_ms = msg.interval;
-        self->window_ms = msg.window_ms;
+        if (self->window_ms != msg.window_ms) {
+            //  Windows of another length cannot go on (the job's length
+            //  never changes: this is a state from before LIVE said it)
+            s_windows_free (self);
+            self->window_ms = msg.window_ms;
+            //  Said in a snapshot before the next batch is logged, so that
+            //  the log replays into windows of this length
+            if (self->store && !self->overflowed && s_snapshot (self)) {
+                zmr_log (0, "cannot write a snapshot in %s: %s", self->config->state_dir,
+                         strerror (errno));
+                s_fail (self);
+            }
+        }
         if (s_sink_connect (self, msg.endpoint, msg.key))
             zmr_log (0, "cannot connect to the sink at %s", msg.endpoint);
         else
@@ -738,6 +778,8 @@ zmr_reducer_run (const zmr_reducer_config_t *config)
             self.job = 0;
             self.reducers = 0;
             self.measured = false;
+            s_windows_free (&self);
+            self.window_ms = 0;
             memset (self.counters, 0, sizeof *self.counters);
             if (!self.applied || s_recover (&self))
                 goto cleanup;
@@ -783,6 +825,8 @@ zmr_reducer_run (const zmr_reducer_config_t *config)
         self.reduce = -1;
         self.pair_count = 0;
         self.measured = false;
+        s_windows_free (&self);
+        self.window_ms = 0;
         memset (self.counters, 0, sizeof *self.counters);
         if (!self.applied || (self.store && zmr_store_reset (self.store))) {
             zmq_msg_close (&frame);
@@ -817,9 +861,7 @@ zmr_reducer_run (const zmr_reducer_config_t *config)
         zmr_counts_set_reduce (self.counts, self.reduce);
         //  The log's batches will merge by the snapshot's reduce: one is
         //  written before the first is logged.
-        if (self.store && zmr_store_snapshot (self.store, self.job, self.reducers,
-                                              self.reduce, self.pair_count, self.counts,
-                                              self.applied)) {
+        if (self.store && s_snapshot (&self)) {
             zmr_log (0, "cannot write a snapshot in %s: %s", config->state_dir,
                      strerror (errno));
             zmq_msg_close (&frame);
@@ -848,12 +890,14 @@ zmr_reducer_run (const zmr_reducer_config_t *config)
         int rc = zmq_poll (items, 2, wait > 0? (long) wait: 0);
         if (rc == -1 && errno != EINTR)
             break;
-        if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
+        //  Control first: LIVE, which comes with WELCOME, says the window
+        //  length before the first batches count into windows
+        if (rc > 0 && (items[1].revents & ZMQ_POLLIN))
+            s_on_control (&self);
+        if (rc > 0 && !self.failed && (items[0].revents & ZMQ_POLLIN))
             for (int i = 0; i < 64 && !self.failed
                             && (zsock_events (self.batches) & ZMQ_POLLIN); i++)
                 s_on_batch (&self);
-        if (rc > 0 && !self.failed && (items[1].revents & ZMQ_POLLIN))
-            s_on_control (&self);
         if (self.failed)
             break;
         int64_t now = zmr_now_ms ();

@@ -1,5 +1,6 @@
 /*  zmr-sink: collects a job's partitions and writes the result. */
 #include "zmr_sink.h"
+#include <dirent.h>
 #include <getopt.h>
 #include <sys/stat.h>
 
@@ -22,7 +23,10 @@ s_help (void)
 "      --receipt=FILE      write the job's receipt (JSON) to FILE at the end\n"
 "      --force             replace what an earlier run wrote in the directories\n"
 "                          of --parts and --window-dir (part-*, window-*,\n"
-"                          _SUCCESS); any other file there is still refused\n"
+"                          _SUCCESS); any other file there is still refused.\n"
+"                          A --window-dir holding only window files is kept\n"
+"                          (a sink started again: a window comes again only\n"
+"                          with the same counts, else the job fails)\n"
 "Running totals, while the job runs (the ventilator's --live-ms):\n"
 "      --follow            write 'key<TAB>total' on standard output for each\n"
 "                          key whose total changed; without --output the final\n"
@@ -72,6 +76,52 @@ s_same_file (const char *a, const char *b)
             && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino);
 }
 
+//  With --force, a --window-dir that holds window files only (and what a
+//  killed sink left of one being written) is kept: they are this job's,
+//  written before this sink was started again (zmr run emptied the
+//  directory before the job), and a window is written once. Temporary files
+//  of dead writers are removed. Returns 1 when kept (and writable), 0 when
+//  the usual check is to be made, -1 after saying why.
+static int
+s_keep_windows (const char *dir)
+{
+    DIR *listing = opendir (dir);
+    if (!listing)
+        return 0;
+    struct dirent *entry;
+    bool only_windows = true, any = false;
+    while (only_windows && (entry = readdir (listing))) {
+        const char *name = entry->d_name;
+        if (!strcmp (name, ".") || !strcmp (name, ".."))
+            continue;
+        any = true;
+        only_windows = !strncmp (name, "window-", 7) && strstr (name, ".tsv");
+    }
+    if (!only_windows || !any) {
+        closedir (listing);
+        return 0;
+    }
+    rewinddir (listing);
+    while ((entry = readdir (listing))) {
+        const char *tmp = strstr (entry->d_name, ".tsv.tmp-");
+        if (strncmp (entry->d_name, "window-", 7) || !tmp)
+            continue;
+        char path[4096 + 256];
+        snprintf (path, sizeof path, "%s/%.*s", dir, (int) (tmp + 4 - entry->d_name),
+                  entry->d_name);
+        zmr_output_sweep (path);
+    }
+    closedir (listing);
+    char probe[4096 + 64], err[4096 + 256];
+    snprintf (probe, sizeof probe, "%s/window-check", dir);
+    if (zmr_output_check_file ("--window-dir", probe, err, sizeof err)) {
+        zmr_log (0, "%s", err);
+        return -1;
+    }
+    zmr_log (1, "--window-dir: keeping the window files in '%s' (--force)", dir);
+    return 1;
+}
+
 //  Every output, before the job is joined: a place that cannot be written
 //  fails now, in one line, not after all the counting. Also removes what a
 //  sink killed before its rename left beside each file. Returns 0 or -1.
@@ -101,11 +151,16 @@ s_check_outputs (const zmr_sink_config_t *config, bool force)
     const char *dirs[][2] = {
         { "--parts", config->parts_dir }, { "--window-dir", config->window_dir },
     };
-    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
-        if (dirs[i][1] && zmr_output_check_dir (dirs[i][0], dirs[i][1], force, err, sizeof err)) {
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        int kept = i == 1 && dirs[i][1] && force? s_keep_windows (dirs[i][1]): 0;
+        if (kept < 0)
+            return -1;
+        if (!kept && dirs[i][1]
+        &&  zmr_output_check_dir (dirs[i][0], dirs[i][1], force, err, sizeof err)) {
             zmr_log (0, "%s", err);
             return -1;
         }
+    }
     return 0;
 }
 

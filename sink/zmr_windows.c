@@ -2,11 +2,19 @@
     counts as WINDOW parts; once every partition's are here the window is
     written (a file in --window-dir, TOTALS on --publish), WSTORED tells
     the ventilator, and its memory is freed. One window is collected at a
-    time: they close in order. */
+    time: they close in order.
+
+    A window file is written once: by rename, whole, and never over other
+    content. A window that comes again when its file is there already (this
+    sink was started again after writing it, or the ventilator after it
+    heard nothing of it) is compared with the file: the same lines are the
+    same window, stored (WSTORED, nothing written); other lines fail the
+    job, which would else replace a window already read. */
 #include "zmr_windows.h"
 #include "zmr_result.h"
 #include "zmr_views.h"
 #include <errno.h>
+#include <sys/stat.h>
 
 struct _zmr_sink_window_t {
     uint64_t id;             //  Window: its start, ms since the epoch
@@ -112,6 +120,56 @@ oom:
     zmr_sink_fail (self, 1);
 }
 
+//  Whether the window file path holds these count sorted entries already: 1
+//  yes (the same bytes), 0 there is no such file, -1 after saying why when
+//  it holds others or cannot be read.
+static int
+s_written (const char *path, const zmr_entry_t *sorted, size_t count)
+{
+    struct stat info;
+    if (stat (path, &info)) {
+        if (errno == ENOENT)
+            return 0;
+        zmr_log (0, "--window-dir: cannot use '%s': %s", path, strerror (errno));
+        return -1;
+    }
+    char *mine = NULL, *theirs = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&mine, &size);
+    int rc = -1;
+    if (!out || zmr_result_write_entries (out, sorted, NULL, count, NULL)) {
+        if (out)
+            fclose (out);
+        zmr_log (0, "out of memory checking '%s'", path);
+        goto done;
+    }
+    if (fclose (out)) {
+        zmr_log (0, "out of memory checking '%s'", path);
+        goto done;
+    }
+    FILE *in = fopen (path, "rb");
+    theirs = (size_t) info.st_size == size? malloc (size + 1): NULL;
+    bool same = in && theirs && fread (theirs, 1, size + 1, in) == size
+             && memcmp (mine, theirs, size) == 0;
+    if (!in)
+        zmr_log (0, "--window-dir: cannot read '%s': %s", path, strerror (errno));
+    else
+    if (!same)
+        zmr_log (0, "--window-dir: '%s' is there already with other counts (of an "
+                 "earlier run?): a window is written once; remove it or use another "
+                 "directory", path);
+    else {
+        zmr_log (1, "window file '%s' is there already, the same: stored", path);
+        rc = 1;
+    }
+    if (in)
+        fclose (in);
+done:
+    free (mine);
+    free (theirs);
+    return rc;
+}
+
 //  A window is whole: writes it where asked, tells the ventilator, frees it.
 static void
 s_window_done (zmr_sink_state_t *self)
@@ -129,7 +187,14 @@ s_window_done (zmr_sink_state_t *self)
         char path[4096];
         snprintf (path, sizeof path, "%s/window-%llu.tsv", self->config->window_dir,
                   (unsigned long long) start);
-        if (zmr_result_write_file ("--window-dir", path, sorted, NULL, count, NULL)) {
+        int there = s_written (path, sorted, count);
+        if (there < 0) {
+            free (sorted);
+            zmr_sink_fail (self, 1);
+            return;
+        }
+        if (there == 0
+        &&  zmr_result_write_file ("--window-dir", path, sorted, NULL, count, NULL)) {
             //  Said why; the job cannot keep its promise
             free (sorted);
             zmr_sink_fail (self, 1);

@@ -336,7 +336,11 @@ Test (test_outputs, a_hand_started_sink_refuses_an_earlier_runs_parts_and_replac
     h_assert_result (h_strf ("%s/part-00000", dir), &ref);
 }
 
-Test (test_outputs, a_window_directory_of_an_earlier_run_is_refused_and_cleared_with_force)
+//  A sink's --force keeps a --window-dir that holds window files only: a
+//  sink started again (zmr run starts it with --force) must not remove the
+//  windows it wrote (issue 17, item 4; a window that comes again is checked
+//  against its file). A directory with other outputs of ours is cleared.
+Test (test_outputs, a_window_directory_of_an_earlier_run_is_refused_and_kept_with_force)
 {
     const char *dir = h_path ("windows");
     cr_assert_eq (mkdir (dir, 0777), 0);
@@ -344,9 +348,15 @@ Test (test_outputs, a_window_directory_of_an_earlier_run_is_refused_and_cleared_
     s_sink_refuses ((const char *[]) { "--window-dir", dir, NULL },
                     (const char *[]) { "--window-dir", dir, "--force", NULL });
     cr_assert_str_eq (s_listing (dir), "window-1700000000000.tsv");
-    //  With --force the old window goes before the sink joins (here: no
-    //  job, so it gives up after --wait-ms)
+    //  With --force the window stays (here: no job, so the sink gives up
+    //  after --wait-ms)
     h_io_t io = { .stderr_path = h_path ("force.err") };
+    h_run (&io, 60000, "zmr-sink", "--window-dir", dir, "--force", "--wait-ms=500",
+           h_strf ("--bind=ipc://%s/w-sink", h_dir ()), h_strf ("ipc://%s/nobody", h_dir ()),
+           NULL);
+    cr_assert_str_eq (s_listing (dir), "window-1700000000000.tsv");
+    //  With another output of ours beside it, --force clears it all
+    h_write ("windows/part-00000", "old\t1\n", 6);
     h_run (&io, 60000, "zmr-sink", "--window-dir", dir, "--force", "--wait-ms=500",
            h_strf ("--bind=ipc://%s/w-sink", h_dir ()), h_strf ("ipc://%s/nobody", h_dir ()),
            NULL);

@@ -62,6 +62,7 @@ typedef struct {
     zmr_ledger_t *ledger;    //  Every chunk not forgotten yet
     size_t ncuts_journaled;  //  Chunks whose cut the journal held at start
     size_t journal_first;    //  The first of them (chunks below: done)
+    uint64_t quarantines_seen;  //  Quarantines the journal has been told of
     zmr_file_ref_t *refs;    //  Per input, for chunks by reference (path
                              //  NULL until its first chunk)
     s_worker_t *workers;     //  Everyone who said HELLO
@@ -220,10 +221,18 @@ s_read_chunk (s_vent_t *self)
         self->pending_stamp = zmr_wall_ms ();
     }
     uint64_t id = s_cut (self);
+    if (self->journal && id < self->journal_first + self->ncuts_journaled) {
+        //  Cut before a restart: its stamp is the journal's, so that it
+        //  lands in the window it was counted in before
+        const uint64_t *stamps = zmr_journal_stamps (self->journal);
+        if (stamps[id - self->journal_first])
+            stamp = stamps[id - self->journal_first];
+    }
     if (self->journal && id + 1 > self->journal_first + self->ncuts_journaled) {
-        //  Where it was cut is on disk before the chunk goes anywhere
+        //  Where it was cut, and when its text came in, is on disk before
+        //  the chunk goes anywhere
         zmr_journal_cut_t where = { cut.input, cut.offset, cut.len };
-        if (zmr_journal_cut (self->journal, id, &where)) {
+        if (zmr_journal_cut_stamped (self->journal, id, &where, stamp)) {
             free (cut.data);
             s_fail (self, "cannot write the journal");
             return -1;
@@ -236,6 +245,16 @@ s_read_chunk (s_vent_t *self)
         free (cut.data);
         if (zmr_ledger_add_done (self->ledger, cut.len, cut.input, cut.offset, stamp,
                                  words, too_long, pairs) < 0) {
+            s_fail (self, "out of memory for the ledger");
+            return -1;
+        }
+        return 2;
+    }
+    if (self->journal && zmr_journal_was_quarantined (self->journal, id)) {
+        //  Quarantined before a restart: listed again, not tried again
+        free (cut.data);
+        if (zmr_ledger_add_quarantined (self->ledger, cut.len, cut.input, cut.offset,
+                                        stamp) < 0) {
             s_fail (self, "out of memory for the ledger");
             return -1;
         }
@@ -400,6 +419,24 @@ s_flush (s_vent_t *self)
     self->next_flush = zmr_now_ms () + self->config->dead_ms;
 }
 
+//  Journals the chunks quarantined since the last call (before any window
+//  they are in can close: a ventilator started again must not try them
+//  again, into a window written already).
+static void
+s_journal_quarantines (s_vent_t *self)
+{
+    uint64_t n = s_counts (self)->chunks_quarantined;
+    const uint64_t *ids = zmr_ledger_quarantine_ids (self->ledger);
+    for (; self->journal && self->quarantines_seen < n; self->quarantines_seen++) {
+        uint64_t id = ids[self->quarantines_seen];
+        if (!zmr_journal_was_quarantined (self->journal, id)
+        &&  zmr_journal_quarantined (self->journal, id)) {
+            s_fail (self, "cannot write the journal");
+            return;
+        }
+    }
+}
+
 //  Tumbling windows: the window of the first chunk not in a closed window
 //  closes once no chunk can be stamped in it any more (its end has passed,
 //  and text still waiting to be cut came in after it, or the input ended)
@@ -409,7 +446,15 @@ s_flush (s_vent_t *self)
 static void
 s_close_windows (s_vent_t *self)
 {
+    s_journal_quarantines (self);
     uint64_t W = self->config->window_ms;
+    uint64_t stored_1 = self->journal? zmr_journal_windows_stored (self->journal, NULL): 0;
+    if (W && !self->closing && stored_1) {
+        //  Windows the journal says are written (before a restart) are past
+        uint64_t stored_end = stored_1 - 1 + W;
+        while (self->window_first < s_cut (self) && s_stamp (self, self->window_first) < stored_end)
+            self->window_first++;
+    }
     if (!W || self->closing || self->window_first >= s_cut (self) || self->sink < 0)
         return;
     uint64_t id = s_stamp (self, self->window_first) / W * W;
@@ -435,6 +480,13 @@ s_window_stored (s_vent_t *self, uint64_t id, uint64_t words)
 {
     if (!self->closing || id != self->closing_id)
         return;
+    //  On disk before the next window closes: a ventilator started again
+    //  closes the windows after it, and only those
+    if (self->journal
+    &&  zmr_journal_window_stored (self->journal, id, self->stat.windows_closed + 1)) {
+        s_fail (self, "cannot write the journal");
+        return;
+    }
     uint64_t end = id + self->config->window_ms;
     while (self->window_first < s_cut (self) && s_stamp (self, self->window_first) < end)
         self->window_first++;
@@ -453,6 +505,7 @@ s_window_stored (s_vent_t *self, uint64_t id, uint64_t words)
 static void
 s_advance (s_vent_t *self)
 {
+    s_journal_quarantines (self);
     if (self->phase == P_WAITING && s_ready (self)) {
         self->phase = P_MAPPING;
         zmr_log (1, "all %u reducers and the sink are here: mapping",
@@ -556,15 +609,6 @@ s_on_hello (s_vent_t *self, zmq_msg_t *identity, zmq_msg_t *body, zmr_msg_t *msg
                       "reducer %u came back holding %llu of the %llu chunks it ACKed "
                       "(was it started without its --state?)", msg->partition,
                       (unsigned long long) applied, (unsigned long long) acked);
-            s_reject (self, worker, reason, false);
-            s_fail (self, reason);
-            return;
-        }
-        if (holder >= 0 && holder != index && applied && self->config->window_ms) {
-            //  Its windows were in its memory only.
-            snprintf (reason, sizeof reason,
-                      "reducer %u was restarted: the counts of its open windows are "
-                      "not kept across restarts (--window)", msg->partition);
             s_reject (self, worker, reason, false);
             s_fail (self, reason);
             return;
@@ -1104,9 +1148,10 @@ s_journal_rewrite (s_vent_t *self)
     for (uint64_t i = id; ok && i < nchunks; i++) {
         const zmr_ledger_entry_t *chunk = zmr_ledger_entry (self->ledger, i);
         zmr_journal_cut_t where = { chunk->input, chunk->offset, chunk->len };
-        //  (A quarantined chunk gets no done record, as when it was
-        //  quarantined: a ventilator started again tries it again)
-        ok = zmr_journal_cut (self->journal, i, &where) == 0
+        //  (A quarantined chunk gets no done record but a quarantine one,
+        //  as when it was quarantined)
+        ok = zmr_journal_cut_stamped (self->journal, i, &where, chunk->stamp) == 0
+          && (!chunk->quarantined || zmr_journal_quarantined (self->journal, i) == 0)
           && (chunk->state != ZMR_LEDGER_DONE || !chunk->counted || chunk->quarantined
               || zmr_journal_done (self->journal, i, chunk->words, chunk->too_long,
                                    chunk->pairs) == 0);
@@ -1189,6 +1234,7 @@ s_housekeeping (s_vent_t *self)
         s_close_windows (self);
     }
     if (self->journal && now >= self->next_sync) {
+        s_journal_quarantines (self);
         //  A stream's spool holds only what may be read again, on disk:
         //  the text before the first chunk still needed is given back.
         if (s_cut (self) > zmr_ledger_base (self->ledger)) {
@@ -1435,11 +1481,15 @@ s_open (s_vent_t *self, const zmr_ventilator_config_t *config)
                 zmr_log (0, "journal '%s' is corrupt", config->journal);
                 return -1;
             }
-        if (resumed && config->window_ms) {
-            zmr_log (0, "cannot resume job %016llx with --window: chunks' stamps, "
-                     "hence their windows, are not journaled", (unsigned long long) self->job);
-            return -1;
-        }
+        for (size_t i = 0; config->window_ms && i < self->ncuts_journaled; i++)
+            if (!zmr_journal_stamps (self->journal)[i]) {
+                zmr_log (0, "cannot resume job %016llx with --window from '%s': it was "
+                         "written before chunks' stamps (their windows) were journaled",
+                         (unsigned long long) self->job, config->journal);
+                return -1;
+            }
+        //  Windows written before the restart count on in the status
+        zmr_journal_windows_stored (self->journal, &self->stat.windows_closed);
         if (resumed)
             zmr_log (0, "resuming job %016llx: %zu chunks cut, %zu complete%s",
                      (unsigned long long) self->job, self->journal_first + self->ncuts_journaled,
