@@ -18,7 +18,12 @@
     ignored here; the command gets it back at its default). The last 4 KiB
     of stderr are kept for the mapper's log. The command's process group is
     killed once its leader exits (a background process it left would hold
-    the pipes open), so a run leaves no process, zombie or descriptor. */
+    the pipes open), so a run leaves no process, zombie or descriptor.
+
+    The group's leader is a small guardian process between the mapper and
+    the shell: it has PR_SET_PDEATHSIG, so when the mapper dies for any
+    reason (kill -9, a crash) it kills the whole group at once; otherwise
+    it ends as the shell ended (its status, or its signal raised again). */
 #ifndef ZMR_COMMAND_H
 #define ZMR_COMMAND_H
 #include <stdbool.h>
