@@ -538,8 +538,11 @@ zmr_command_run (const zmr_command_t *cmd, const void *data, size_t len, int fd,
         s_fail (&self, "map command was killed by signal %d (%s) on %s", WTERMSIG (status),
                 strsignal (WTERMSIG (status)), cmd->what);
     else
-    if (WIFEXITED (status) && WEXITSTATUS (status) != 0)
+    if (WIFEXITED (status) && WEXITSTATUS (status) != 0) {
+        result->cannot_run = !self.failed && !killed
+                          && (WEXITSTATUS (status) == 126 || WEXITSTATUS (status) == 127);
         s_fail (&self, "map command exited %d on %s", WEXITSTATUS (status), cmd->what);
+    }
     else
     if (self.have && !self.failed)
         //  The last line, without its '\n'

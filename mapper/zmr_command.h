@@ -59,6 +59,9 @@ typedef struct {
     uint64_t input_lines;         //  Lines of the input (a last one without
                                   //  '\n' counted), when the run succeeded
     bool interrupted;             //  tick said stop
+    bool cannot_run;              //  The shell exited 126 or 127 (the
+                                  //  command not found or not executable:
+                                  //  this machine's fault, not the chunk's)
     char reason[ZMR_COMMAND_REASON];    //  Why the run failed ("" if not)
     char err[ZMR_COMMAND_STDERR + 1];   //  The last bytes of stderr, NUL ended
     size_t err_len;               //  ... their number

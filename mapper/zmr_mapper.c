@@ -30,6 +30,10 @@
 #define S_IDLE_MS   5000         //  No chunk for this long: give memory back
 #define S_PIECE     (256u << 10) //  A chunk by reference is read this much at a time
 #define S_REFUSED_MS 3000        //  A refused job: HELLO again after this
+//  The exit of a --once mapper whose map command cannot run here (exit 126
+//  or 127): what zmr run takes as a failure no restart cures (exit 2 of any
+//  role), the mapper's refusal line being the reason
+#define S_EXIT_CANNOT_RUN 2
 
 typedef struct {
     const zmr_mapper_config_t *config;
@@ -51,6 +55,9 @@ typedef struct {
     uint64_t chunk_in_hand;      //  Its id, for the reasons
     uint64_t refused;            //  The last job refused (its log said once)
     bool refusing;               //  The WELCOME taken was refused
+    uint64_t unrunnable;         //  The job whose map command cannot run
+                                 //  here (exit 126 or 127), or 0
+    char unrunnable_why[ZMR_REASON_MAX];     //  ... said in each REFUSE
     zsock_t *link;               //  The worker's watch of control's handshakes,
                                  //  or NULL
     zsock_t *chunks;             //  PULL from the ventilator
@@ -86,6 +93,8 @@ static int
     s_adopt (s_mapper_t *self, zmr_msg_t *welcome);
 static void
     s_on_refused (s_mapper_t *self);
+static int
+    s_refuse (s_mapper_t *self, const zmr_msg_t *msg, const char *why);
 static void
     s_drop_job (s_mapper_t *self);
 
@@ -646,10 +655,33 @@ s_plugin_reference (s_mapper_t *self, const zmr_msg_t *msg, uint64_t *lines)
     return 0;
 }
 
+//  The map command cannot run here (the shell exited 126 or 127): REFUSE,
+//  naming the exit and the last line of its stderr (the shell's "not
+//  found"), and remembered, so the job is refused at once if offered again.
+static void
+s_cannot_run (s_mapper_t *self, const zmr_command_result_t *result)
+{
+    const char *end = result->err + result->err_len;
+    while (end > result->err && (end[-1] == '\n' || end[-1] == '\r'))
+        end--;
+    const char *line = end;
+    while (line > result->err && line[-1] != '\n')
+        line--;
+    const char *code = strstr (result->reason, "exited ");
+    int status = code? atoi (code + 7): 127;
+    snprintf (self->unrunnable_why, sizeof self->unrunnable_why,
+              "map command cannot run here: exit %d%s%.*s", status, end > line? ": ": "",
+              (int) (end - line), line);
+    self->unrunnable = self->job;
+    zmr_msg_t msg = { .job = self->job };
+    s_refuse (self, &msg, self->unrunnable_why);
+    self->refusing = true;
+}
+
 //  Runs the map command on the chunk (its bytes, or its file by
 //  reference), its pairs into the table. Returns 0 (the chunk may have
-//  failed), or 1 when a stop signal ended it (the chunk is not at fault:
-//  no FAILED, BYE follows).
+//  failed), or 1 when a stop signal ended it, or the command cannot run
+//  here (the chunk is not at fault: no FAILED; BYE or REFUSE follows).
 static int
 s_command_chunk (s_mapper_t *self, const zmr_msg_t *msg, const char *data, uint64_t *lines)
 {
@@ -675,6 +707,16 @@ s_command_chunk (s_mapper_t *self, const zmr_msg_t *msg, const char *data, uint6
     *lines = result->input_lines;
     if (result->interrupted) {
         zmr_log (1, "the map command on %s was stopped: leaving", what);
+        free (result);
+        return 1;
+    }
+    if (rc && result->cannot_run) {
+        //  Not found or not executable: no chunk would do better here, and
+        //  failing them would quarantine good chunks that healthy mappers
+        //  would map. This mapper refuses the job instead; the ventilator
+        //  issues what it holds again, not counted as a failure.
+        zmr_command_log_stderr (result, 1, "map command's stderr: ");
+        s_cannot_run (self, result);
         free (result);
         return 1;
     }
@@ -981,6 +1023,8 @@ s_take_job (s_mapper_t *self, const zmr_msg_t *msg)
     zmr_loader_close (&self->plugin);
     zmr_counts_destroy (&self->pairs);
     self->spec = NULL;
+    if (self->unrunnable && msg->job == self->unrunnable)
+        return s_refuse (self, msg, self->unrunnable_why);
     char why[ZMR_JOB_SPEC_MAX + 256];
     const char *kind = zmr_job_kind_name ((int) msg->job_kind);
     if (!kind || !zmr_reduce_name ((int) msg->reduce)) {
@@ -1235,9 +1279,12 @@ s_serve (s_mapper_t *self)
         //  A WELCOME of another job that this mapper does not run (s_adopt
         //  said why): the old job is dropped
         if (self->config->once) {
-            zmr_worker_set_linger (self->worker, 250);
-            return 1;
+            zmr_worker_set_linger (self->worker, 500);
+            return self->unrunnable? S_EXIT_CANNOT_RUN: 1;
         }
+        //  Its map command cannot run here: the job is not ours any more
+        if (self->job && self->unrunnable == self->job)
+            s_drop_job (self);
         s_on_refused (self);
         return -1;
     }

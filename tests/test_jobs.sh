@@ -27,6 +27,10 @@
 #   (j) --window with a command job: the windows' counts add up to the
 #       totals
 #   (k) kill -9 of the ventilator mid-job: resumed from its journal, exact
+#   (l) a map command that cannot run (sh exit 127): zmr run exits 1 at
+#       once naming 'not found' (no chunk failed or quarantined); hand-
+#       started, a mapper whose script is missing refuses (exit 2) and gives
+#       its chunk back, and a healthy mapper does the job: exact
 # Each check prints one line. Usage: test_jobs.sh BINDIR [BUILDDIR].
 # Exit 0 all checks passed, 1 a check failed (said on stderr), 77 cannot
 # run here (no python3, no /usr/share/dict/words).
@@ -389,6 +393,50 @@ if [ -n "$ventilator" ] && [ "$rc" = 0 ] \
     pass "(k) kill -9 of the ventilator mid-job: $(grep -o "[0-9]* complete" "$k/run.err" | head -1) in its journal, resumed, exact"
 else
     fail "(k) kill -9 of the ventilator (pid '${ventilator:-none}'): rc $rc, no resume or result differs: $(tail -3 "$k/run.err")"
+fi
+
+# --- (l) a map command that cannot run here --------------------------------------------
+l="$work/l"
+mkdir -p "$l/bin"
+run l-run -m 2 -r 1 --map no-such-cmd-xyz "$work/small.log"
+if [ "$rc" = 1 ] && grep -q "no-such-cmd-xyz: not found" "$work/l-run.err" \
+&& ! grep -qiE "quarantin|crashed|chunk [0-9]+ failed" "$work/l-run.err"; then
+    pass "(l) zmr run --map no-such-cmd-xyz: exit 1, '$(grep -m1 -o "map command cannot run here.*" "$work/l-run.err")'"
+else
+    fail "(l) zmr run --map no-such-cmd-xyz: rc $rc: $(head -5 "$work/l-run.err")"
+fi
+# One command, two machines: the script is where MAPDIR says, missing on one
+printf '#!/bin/sh\nexec awk "{print \\$1}"\n' > "$l/bin/job.sh"
+chmod +x "$l/bin/job.sh"
+l_cmd='"$MAPDIR/job.sh"'
+timeout -s KILL 300 "$bin/zmr-ventilator" -r 1 --control "ipc://$l/control" \
+    --chunks "ipc://$l/chunks" --status "ipc://$l/status" --chunk-size 128K \
+    --dead-ms 2000 --poison-limit 2 --map "$l_cmd" "$log" 2> "$l/ventilator.err" &
+vent=$!
+pids+=("$vent")
+timeout -s KILL 300 "$bin/zmr-reducer" -p 0 -r 1 --bind "ipc://$l/reducer" \
+    "ipc://$l/control" 2> "$l/reducer.err" &
+pids+=($!)
+timeout -s KILL 300 "$bin/zmr-sink" --bind "ipc://$l/sink" -o "$l/result.tsv" \
+    "ipc://$l/control" 2> "$l/sink.err" &
+pids+=($!)
+MAPDIR="$l/missing" timeout -s KILL 120 "$bin/zmr-mapper" --once --map "$l_cmd" \
+    "ipc://$l/control" 2> "$l/refuser.err" &
+refuser=$!
+pids+=("$refuser")
+wait "$refuser"
+refuser_rc=$?
+MAPDIR="$l/bin" timeout -s KILL 300 "$bin/zmr-mapper" --once --map "$l_cmd" \
+    "ipc://$l/control" 2> "$l/mapper.err" &
+pids+=($!)
+wait "$vent"
+vent_rc=$?
+if [ "$refuser_rc" = 2 ] && grep -q "refused the job: map command cannot run here: exit 127: .*not found" "$l/ventilator.err" \
+&& ! grep -qi "failed\|quarantin" "$l/ventilator.err" \
+&& [ "$vent_rc" = 0 ] && cmp -s "$l/result.tsv" "$work/a.ref"; then
+    pass "(l) a mapper whose script is missing refused (exit 2), its chunk went to a healthy one: exact"
+else
+    fail "(l) missing script: refuser exit $refuser_rc ($(head -2 "$l/refuser.err")), ventilator exit $vent_rc: $(grep -i "refus\|fail\|quarantin" "$l/ventilator.err" | head -3)"
 fi
 
 exit "$failed"
