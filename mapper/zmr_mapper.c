@@ -52,6 +52,7 @@ typedef struct {
     zmr_counts_t *pairs;         //  A line job's chunk, combined by reduce
     char chunk_error[ZMR_REASON_MAX];  //  Why the chunk in hand failed
     bool chunk_failed;           //  ... it did (a pair or the plugin)
+    bool chunk_overflow;         //  ... because a key's sum passed 64 bits
     uint64_t chunk_in_hand;      //  Its id, for the reasons
     uint64_t refused;            //  The last job refused (its log said once)
     bool refusing;               //  The WELCOME taken was refused
@@ -333,6 +334,7 @@ s_map_begin (s_mapper_t *self, uint64_t chunk)
     if (self->pairs) {
         zmr_counts_clear (self->pairs);
         self->chunk_failed = false;
+        self->chunk_overflow = false;
         self->chunk_error[0] = 0;
         self->chunk_in_hand = chunk;
     }
@@ -534,9 +536,11 @@ s_add_pair (s_mapper_t *self, const char *key, size_t len, int64_t value, char *
         return 0;
     char quoted[128];
     zmr_command_quote (key, len, quoted, sizeof quoted);
-    if (errno == EOVERFLOW)
+    if (errno == EOVERFLOW) {
         snprintf (reason, size, "the sum of key '%s' overflows 64 signed bits on chunk %llu",
                   quoted, (unsigned long long) self->chunk_in_hand);
+        self->chunk_overflow = true;
+    }
     else
         snprintf (reason, size, "out of memory for the pairs of chunk %llu",
                   (unsigned long long) self->chunk_in_hand);
@@ -761,6 +765,16 @@ s_lines_end (s_mapper_t *self, uint64_t chunk, uint64_t stamp, uint64_t len, uin
                       (unsigned long long) self->max_message);
             self->chunk_failed = true;
         }
+    if (self->chunk_failed && self->chunk_overflow) {
+        //  No mapper would do better: the job fails naming the key, as a
+        //  reducer's FAIL does for a sum passing 64 bits across chunks.
+        //  FAILED follows, for a ventilator that takes FAIL from reducers
+        //  and the sink only (the chunk is then quarantined, never lost
+        //  silently).
+        zmr_log (0, "the job cannot go on: %s", self->chunk_error);
+        zmr_msg_pack_fail (zmr_worker_packer (self->worker), self->job, self->chunk_error);
+        zmr_worker_send (self->worker);
+    }
     if (self->chunk_failed) {
         zmr_log (0, "chunk %llu failed: %s", (unsigned long long) chunk, self->chunk_error);
         zmr_msg_pack_failed (zmr_worker_packer (self->worker), self->job, chunk,
