@@ -1026,6 +1026,32 @@ s_refuse (s_mapper_t *self, const zmr_msg_t *msg, const char *why)
     return 1;
 }
 
+//  Writes text into out (size bytes) quoted as a shell would take it back,
+//  for a command line to paste: 'text', or "text" when it holds a single
+//  quote and nothing a shell expands in double quotes, else with each
+//  single quote as '\''.
+static void
+s_shell_quote (const char *text, char *out, size_t size)
+{
+    size_t at = 0;
+    bool plain = !strchr (text, '\'');
+    bool doubles = !plain && !strpbrk (text, "\"$`\\!");
+    char quote = doubles? '"': '\'';
+    if (at + 1 < size)
+        out[at++] = quote;
+    for (const char *c = text; *c && at + 5 < size; c++) {
+        if (*c == '\'' && !doubles) {
+            memcpy (out + at, "'\\''", 4);
+            at += 4;
+        }
+        else
+            out[at++] = *c;
+    }
+    if (at + 1 < size)
+        out[at++] = quote;
+    out[at < size? at: size - 1] = 0;
+}
+
 //  Finds what runs for the job a WELCOME names: the job this mapper's own
 //  options define with that kind and digest (its spec runs, never the
 //  message's text), loading a plugin. Returns 0, 1 refused (REFUSE sent),
@@ -1050,10 +1076,13 @@ s_take_job (s_mapper_t *self, const zmr_msg_t *msg)
                                                 msg->digest);
     if (!spec) {
         bool command = msg->job_kind == ZMR_JOB_COMMAND;
-        //  The label is the ventilator's, cut to fit: a hint, not the text
-        snprintf (why, sizeof why, "its %s '%s' (digest %.8s...) is not one this mapper "
-                  "allows; start it with %s '%s'", command? "map command": "plugin",
-                  msg->label, msg->digest, command? "--map": "--plugin", msg->label);
+        //  The label is the ventilator's, cut to fit: a hint, not the text;
+        //  quoted so that it pastes into a shell
+        char quoted[ZMR_JOB_SPEC_MAX + 64];
+        s_shell_quote (msg->label, quoted, sizeof quoted);
+        snprintf (why, sizeof why, "its %s %s (digest %.8s...) is not one this mapper "
+                  "allows; start it with %s %s", command? "map command": "plugin",
+                  quoted, msg->digest, command? "--map": "--plugin", quoted);
         if (msg->job_kind == ZMR_JOB_WORDS)
             snprintf (why, sizeof why, "its word count's digest %.8s... is not this "
                       "mapper's (another version of zmr?)", msg->digest);

@@ -237,6 +237,14 @@ if [ -n "$refused" ] && [ "$refuser_rc" = 1 ] && [ -s "$e/refuser.err" ] && [ "$
 else
     fail "(e) refusal: ventilator line '${refused:-none}', mapper exit $refuser_rc, mappers_refused '$refused_n', reason '$reason'"
 fi
+# The command it suggests pastes into a shell: one word, the job's --map
+suggested=$(grep -m1 -o "start it with --map .*" "$e/refuser.err" | sed 's/^start it with --map //')
+eval "set -- $suggested" 2>/dev/null
+if [ -n "$suggested" ] && [ "$#" = 1 ] && [ "$1" = "$map_cmd" ]; then
+    pass "(e) the refusal suggests --map $suggested: pastes into a shell as the job's --map"
+else
+    fail "(e) the refusal's suggestion '$suggested' is not the job's --map as one shell word"
+fi
 timeout -s KILL 300 "$bin/zmr-mapper" --once --map "$map_cmd" "ipc://$e/control" 2> "$e/mapper.err" &
 pids+=($!)
 wait "$vent"
