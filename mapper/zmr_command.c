@@ -115,6 +115,9 @@ s_fail (s_run_t *self, const char *format, ...)
 static void
 s_on_line (s_run_t *self, const char *line, size_t len)
 {
+    //  One trailing '\r': the line of a tool run on a CRLF file
+    if (len && line[len - 1] == '\r')
+        len--;
     const char *tab = memchr (line, '\t', len);
     size_t key_len = tab? (size_t) (tab - line): len;
     int64_t value = 1;
@@ -126,10 +129,21 @@ s_on_line (s_run_t *self, const char *line, size_t len)
     if (tab)
         zmr_command_parse_value (tab + 1, len - key_len - 1, &value, &why);
     if (why) {
-        char quoted[128];
+        char quoted[128], detail[96] = "";
         zmr_command_quote (line, len, quoted, sizeof quoted);
-        s_fail (self, "map command printed a bad line on %s: '%s': %s", self->cmd->what,
-                quoted, why);
+        //  Which byte of the value is wrong (a '+', a space, a '\r'...)
+        const char *text = tab? tab + 1: NULL;
+        size_t value_len = tab? len - key_len - 1: 0;
+        for (size_t i = 0; text && i < value_len; i++)
+            if ((text[i] < '0' || text[i] > '9') && !(i == 0 && text[i] == '-')) {
+                char bad[16];
+                zmr_command_quote (text + i, 1, bad, sizeof bad);
+                snprintf (detail, sizeof detail, ": byte %zu is '%s' (an optional '-' then "
+                          "digits)", i + 1, bad);
+                break;
+            }
+        s_fail (self, "map command printed a bad line on %s: '%s': %s%s", self->cmd->what,
+                quoted, why, strcmp (why, "value is not an integer")? "": detail);
         return;
     }
     reason[0] = 0;

@@ -4,7 +4,8 @@
 
     A line is `key<TAB>value`, split at its FIRST tab, the value a signed
     64-bit decimal integer (an optional '-', then digits, nothing else: no
-    '+', no spaces, no '\r'); a line without a tab is the key whole with
+    '+', no spaces; a bad line's reason names the first wrong byte); one
+    trailing '\r' is taken off each line first (CRLF output); a line without a tab is the key whole with
     the value 1 (an empty line is the empty key, 1). The last line may lack
     its '\n' (what `printf %s` or a program that forgot it prints is still
     a line). The chunk fails, with a one-line reason naming it, when a line

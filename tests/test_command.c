@@ -274,19 +274,25 @@ Test (command, bad_lines)
 {
     struct { const char *command; const char *reason; } cases[] = {
         { "printf 'ok\\t1\\nfoo\\tbar\\n'",
-          "map command printed a bad line on chunk 7: 'foo<TAB>bar': value is not an integer" },
+          "map command printed a bad line on chunk 7: 'foo<TAB>bar': value is not an integer: "
+          "byte 1 is 'b' (an optional '-' then digits)" },
         { "printf 'foo\\t\\n'",
           "map command printed a bad line on chunk 7: 'foo<TAB>': value is empty" },
         { "printf 'foo\\t-\\n'",
           "map command printed a bad line on chunk 7: 'foo<TAB>-': value is not an integer" },
         { "printf 'foo\\t+5\\n'",
-          "map command printed a bad line on chunk 7: 'foo<TAB>+5': value is not an integer" },
+          "map command printed a bad line on chunk 7: 'foo<TAB>+5': value is not an integer: "
+          "byte 1 is '+' (an optional '-' then digits)" },
         { "printf 'foo\\t 5\\n'",
-          "map command printed a bad line on chunk 7: 'foo<TAB> 5': value is not an integer" },
-        { "printf 'foo\\t5\\r\\n'",
-          "map command printed a bad line on chunk 7: 'foo<TAB>5\\x0d': value is not an integer" },
+          "map command printed a bad line on chunk 7: 'foo<TAB> 5': value is not an integer: "
+          "byte 1 is ' ' (an optional '-' then digits)" },
+        //  One '\r' is taken off (CRLF output); a second is a bad byte
+        { "printf 'foo\\t5\\r\\r\\n'",
+          "map command printed a bad line on chunk 7: 'foo<TAB>5\\x0d': value is not an integer: "
+          "byte 2 is '\\x0d' (an optional '-' then digits)" },
         { "printf 'foo\\t1\\t2\\n'",
-          "map command printed a bad line on chunk 7: 'foo<TAB>1<TAB>2': value is not an integer" },
+          "map command printed a bad line on chunk 7: 'foo<TAB>1<TAB>2': value is not an integer: "
+          "byte 2 is '<TAB>' (an optional '-' then digits)" },
         { "printf 'foo\\t9223372036854775808\\n'",
           "map command printed a bad line on chunk 7: 'foo<TAB>9223372036854775808': value is "
           "out of the signed 64-bit range" },
@@ -506,4 +512,18 @@ Test (command, group_dies_with_the_mapper)
     unlink (path);
     rmdir (dir);
     cr_assert_eq (alive, 0, "%d processes of the command's group outlived the mapper", alive);
+}
+
+//  Output of tools on CRLF files: one trailing '\r' is taken off each line
+//  before it is parsed (issue 16 part 2, F1 item 6)
+Test (command, crlf_lines)
+{
+    s_got_t got = { 0 };
+    zmr_command_result_t result;
+    int rc = s_run ("printf 'a\\t1\\r\\nb\\r\\nc\\t-7\\r'", "", 0, 64, 0, &got, &result);
+    cr_assert_eq (rc, 0, "%s", result.reason);
+    const char *keys[] = { "a", "b", "c" };
+    const int64_t values[] = { 1, 1, -7 };
+    s_expect (&got, 3, keys, values);
+    free (got.pairs);
 }
