@@ -1065,7 +1065,7 @@ s_take_job (s_mapper_t *self, const zmr_msg_t *msg)
     self->spec = NULL;
     if (self->unrunnable && msg->job == self->unrunnable)
         return s_refuse (self, msg, self->unrunnable_why);
-    char why[ZMR_JOB_SPEC_MAX + 256];
+    char why[ZMR_JOB_SPEC_MAX + 8 * ZMR_JOB_LABEL_MAX + 256];
     const char *kind = zmr_job_kind_name ((int) msg->job_kind);
     if (!kind || !zmr_reduce_name ((int) msg->reduce)) {
         snprintf (why, sizeof why, "its job kind %u or reduce %u is unknown to this mapper "
@@ -1078,7 +1078,7 @@ s_take_job (s_mapper_t *self, const zmr_msg_t *msg)
         bool command = msg->job_kind == ZMR_JOB_COMMAND;
         //  The label is the ventilator's, cut to fit: a hint, not the text;
         //  quoted so that it pastes into a shell
-        char quoted[ZMR_JOB_SPEC_MAX + 64];
+        char quoted[4 * ZMR_JOB_LABEL_MAX + 3];     //  A quote takes 4 bytes
         s_shell_quote (msg->label, quoted, sizeof quoted);
         snprintf (why, sizeof why, "its %s %s (digest %.8s...) is not one this mapper "
                   "allows; start it with %s %s", command? "map command": "plugin",
