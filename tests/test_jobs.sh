@@ -436,9 +436,15 @@ wait "$refuser"
 refuser_rc=$?
 MAPDIR="$l/bin" timeout -s KILL 300 "$bin/zmr-mapper" --once --map "$l_cmd" \
     "ipc://$l/control" 2> "$l/mapper.err" &
-pids+=($!)
+healthy=$!
+pids+=("$healthy")
 wait "$vent"
 vent_rc=$?
+# The healthy mapper leaves after the job; if not, timeout passes it SIGTERM
+# (a SIGKILL of timeout in the cleanup would leave the mapper running)
+for _ in $(seq 100); do kill -0 "$healthy" 2>/dev/null || break; sleep 0.1; done
+kill -TERM "$healthy" 2>/dev/null
+wait "$healthy" 2>/dev/null
 if [ "$refuser_rc" = 2 ] && grep -q "refused the job: map command cannot run here: exit 127: .*not found" "$l/ventilator.err" \
 && ! grep -qi "failed\|quarantin" "$l/ventilator.err" \
 && [ "$vent_rc" = 0 ] && cmp -s "$l/result.tsv" "$work/a.ref"; then
