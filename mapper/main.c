@@ -1,5 +1,6 @@
 /*  zmr-mapper: an elastic worker; start as many as you like, any time. */
 #include "zmr_mapper.h"
+#include "zmr_loader.h"
 #include <getopt.h>
 
 static void
@@ -24,7 +25,8 @@ s_help (void)
 "      --map-cost=N        N rounds of extra work per word (bench only)\n"
 "      --map=COMMAND       may run jobs of this map command (/bin/sh -c\n"
 "                          COMMAND, a chunk's lines on its stdin, one\n"
-"                          key<TAB>value pair per line it prints); the\n"
+"                          key<TAB>value pair per line it prints, one\n"
+"                          trailing CR taken off each line); the\n"
 "                          ventilator's --map must be the very same text\n"
 "      --plugin=PATH       may run jobs of this map plugin (a shared object,\n"
 "                          see zmr_plugin.h), the very file the ventilator's\n"
@@ -42,7 +44,10 @@ s_help (void)
 "\n"
 "Exit status: 0 job done (--once), or left cleanly; 1 rejected or failed (with\n"
 "--once: the job failed, another took its place, or the job is not one this\n"
-"mapper may run); 2 usage error.\n");
+"mapper may run); 2 usage error, a --plugin it cannot load (checked at start),\n"
+"or, with --once, a map command that cannot run here (the shell's exit 126 or\n"
+"127: not found, not executable; the job is refused, not its chunks failed; a\n"
+"pool mapper refuses that job and waits for the next).\n");
 }
 
 int
@@ -97,11 +102,22 @@ main (int argc, char *argv[])
                 if (zmr_job_allow_add (config.allow, opt == O_MAP? optarg: NULL,
                                        opt == O_PLUGIN? optarg: NULL, err, sizeof err))
                     zmr_option_error (optarg, "%s", err);
+                //  Loaded and checked now, as a job would: a plugin this
+                //  mapper cannot run is an error at start (exit 2, one
+                //  line naming it), not a refusal when a job comes
+                if (opt == O_PLUGIN && zmr_loader_check (optarg, err, sizeof err)) {
+                    zmr_log (0, "%s", err);
+                    zmr_job_allow_destroy (&config.allow);
+                    return 2;
+                }
                 break;
             case O_MAP_TIMEOUT: config.map_timeout_ms = zmr_option_duration ("--map-timeout", optarg, 1, 7 * 86400000ull); break;
             case 'v': verbose++; break;
-            case 'h': s_help (); return 0;
-            case O_VERSION: zmr_print_version ("zmr-mapper"); return 0;
+            case 'h': s_help (); zmr_job_allow_destroy (&config.allow); return 0;
+            case O_VERSION:
+                zmr_print_version ("zmr-mapper");
+                zmr_job_allow_destroy (&config.allow);
+                return 0;
             case ':': zmr_usage_error ("option %s needs a value", argv[optind - 1]);
             default:
                 if (zmr_common_option (opt, optarg, &curve))

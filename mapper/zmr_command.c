@@ -8,10 +8,12 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -113,6 +115,9 @@ s_fail (s_run_t *self, const char *format, ...)
 static void
 s_on_line (s_run_t *self, const char *line, size_t len)
 {
+    //  One trailing '\r': the line of a tool run on a CRLF file
+    if (len && line[len - 1] == '\r')
+        len--;
     const char *tab = memchr (line, '\t', len);
     size_t key_len = tab? (size_t) (tab - line): len;
     int64_t value = 1;
@@ -124,10 +129,21 @@ s_on_line (s_run_t *self, const char *line, size_t len)
     if (tab)
         zmr_command_parse_value (tab + 1, len - key_len - 1, &value, &why);
     if (why) {
-        char quoted[128];
+        char quoted[128], detail[96] = "";
         zmr_command_quote (line, len, quoted, sizeof quoted);
-        s_fail (self, "map command printed a bad line on %s: '%s': %s", self->cmd->what,
-                quoted, why);
+        //  Which byte of the value is wrong (a '+', a space, a '\r'...)
+        const char *text = tab? tab + 1: NULL;
+        size_t value_len = tab? len - key_len - 1: 0;
+        for (size_t i = 0; text && i < value_len; i++)
+            if ((text[i] < '0' || text[i] > '9') && !(i == 0 && text[i] == '-')) {
+                char bad[16];
+                zmr_command_quote (text + i, 1, bad, sizeof bad);
+                snprintf (detail, sizeof detail, ": byte %zu is '%s' (an optional '-' then "
+                          "digits)", i + 1, bad);
+                break;
+            }
+        s_fail (self, "map command printed a bad line on %s: '%s': %s%s", self->cmd->what,
+                quoted, why, strcmp (why, "value is not an integer")? "": detail);
         return;
     }
     reason[0] = 0;
@@ -228,48 +244,97 @@ s_close (int *fd)
     *fd = -1;
 }
 
-//  Starts /bin/sh -c command in a new process group with the three pipe
-//  ends as its stdin, stdout and stderr, its signals at their defaults
-//  and none blocked (we ignore SIGPIPE, and an ignored signal stays
-//  ignored across exec). Returns its pid, or -1 with errno.
+//  The guardian's answer to its parent's death (PR_SET_PDEATHSIG): the
+//  whole group, itself included, dies at once.
+static void
+s_guardian_on_orphan (int signum)
+{
+    (void) signum;
+    kill (0, SIGKILL);
+}
+
+//  The guardian: a small process between the mapper and the command, the
+//  leader of the command's process group. When the mapper dies for any
+//  reason (SIGKILL, a crash, Ctrl-C twice), the kernel tells the guardian
+//  (PR_SET_PDEATHSIG), which kills the whole group: the shell and
+//  whatever it started in the background. Otherwise it waits for the
+//  shell and ends as it ended (its exit status, or its signal raised
+//  again), so the mapper reads the command's own status. Runs after fork
+//  in a threaded process: async-signal-safe calls only. Never returns.
+static void
+s_guardian (pid_t mapper, char *const argv[], int in, int out, int err)
+{
+    struct sigaction action = { .sa_handler = SIG_DFL };
+    sigemptyset (&action.sa_mask);
+    //  The mapper's handlers are not ours; SIGPIPE at its default again
+    for (int signum = 1; signum < NSIG; signum++)
+        if (signum != SIGKILL && signum != SIGSTOP)
+            sigaction (signum, &action, NULL);
+    action.sa_handler = s_guardian_on_orphan;
+    sigaction (SIGTERM, &action, NULL);
+    sigset_t none;
+    sigemptyset (&none);
+    sigprocmask (SIG_SETMASK, &none, NULL);
+    if (prctl (PR_SET_PDEATHSIG, SIGTERM) || getppid () != mapper)
+        //  It died before prctl: no signal will come
+        kill (0, SIGKILL);
+    //  Only the three pipe ends: the mapper's other descriptors (the write
+    //  end of stdin first) must not be held open here
+    if (dup2 (in, 0) < 0 || dup2 (out, 1) < 0 || dup2 (err, 2) < 0)
+        _exit (126);
+    if (syscall (SYS_close_range, 3U, ~0U, 0U))
+        for (int fd = 3; fd < 65536; fd++)
+            close (fd);
+    pid_t shell = fork ();
+    if (shell < 0)
+        _exit (126);
+    if (shell == 0) {
+        //  The shell: signals at their defaults (a pending SIGTERM handler
+        //  is not inherited across exec), the death signal cleared by fork
+        action.sa_handler = SIG_DFL;
+        sigaction (SIGTERM, &action, NULL);
+        execve ("/bin/sh", argv, environ);
+        _exit (127);
+    }
+    //  Its stdio are the shell's business now
+    close (0);
+    close (1);
+    close (2);
+    int status;
+    while (waitpid (shell, &status, 0) < 0)
+        if (errno != EINTR)
+            _exit (126);
+    if (WIFSIGNALED (status)) {
+        //  The same signal, without a core of ours
+        struct rlimit none_core = { 0, 0 };
+        setrlimit (RLIMIT_CORE, &none_core);
+        prctl (PR_SET_PDEATHSIG, 0);
+        action.sa_handler = SIG_DFL;
+        sigaction (WTERMSIG (status), &action, NULL);
+        kill (getpid (), WTERMSIG (status));
+        _exit (128 + WTERMSIG (status));
+    }
+    _exit (WEXITSTATUS (status));
+}
+
+//  Starts /bin/sh -c command under a guardian (above) that leads a new
+//  process group, with the three pipe ends as its stdin, stdout and
+//  stderr, its signals at their defaults and none blocked. Returns the
+//  guardian's pid (the group's id), or -1 with errno.
 static pid_t
 s_spawn (const char *command, int in, int out, int err)
 {
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
-    if (posix_spawn_file_actions_init (&actions))
+    char *argv[] = { "sh", "-c", (char *) command, NULL };
+    pid_t mapper = getpid ();
+    pid_t pid = fork ();
+    if (pid < 0)
         return -1;
-    if (posix_spawnattr_init (&attr)) {
-        posix_spawn_file_actions_destroy (&actions);
-        return -1;
+    if (pid == 0) {
+        setpgid (0, 0);
+        s_guardian (mapper, argv, in, out, err);
     }
-    sigset_t none, defaults;
-    sigemptyset (&none);
-    sigemptyset (&defaults);
-    sigaddset (&defaults, SIGPIPE);
-    sigaddset (&defaults, SIGINT);
-    sigaddset (&defaults, SIGTERM);
-    sigaddset (&defaults, SIGQUIT);
-    sigaddset (&defaults, SIGHUP);
-    pid_t pid = -1;
-    int rc = posix_spawn_file_actions_adddup2 (&actions, in, 0)
-          || posix_spawn_file_actions_adddup2 (&actions, out, 1)
-          || posix_spawn_file_actions_adddup2 (&actions, err, 2)
-          || posix_spawnattr_setpgroup (&attr, 0)
-          || posix_spawnattr_setsigmask (&attr, &none)
-          || posix_spawnattr_setsigdefault (&attr, &defaults)
-          || posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
-                                              | POSIX_SPAWN_SETSIGDEF);
-    if (rc == 0) {
-        char *argv[] = { "sh", "-c", (char *) command, NULL };
-        rc = posix_spawn (&pid, "/bin/sh", &actions, &attr, argv, environ);
-    }
-    posix_spawn_file_actions_destroy (&actions);
-    posix_spawnattr_destroy (&attr);
-    if (rc) {
-        errno = rc;
-        return -1;
-    }
+    //  Here too: the group exists before we may killpg it
+    setpgid (pid, pid);
     return pid;
 }
 
@@ -487,8 +552,11 @@ zmr_command_run (const zmr_command_t *cmd, const void *data, size_t len, int fd,
         s_fail (&self, "map command was killed by signal %d (%s) on %s", WTERMSIG (status),
                 strsignal (WTERMSIG (status)), cmd->what);
     else
-    if (WIFEXITED (status) && WEXITSTATUS (status) != 0)
+    if (WIFEXITED (status) && WEXITSTATUS (status) != 0) {
+        result->cannot_run = !self.failed && !killed
+                          && (WEXITSTATUS (status) == 126 || WEXITSTATUS (status) == 127);
         s_fail (&self, "map command exited %d on %s", WEXITSTATUS (status), cmd->what);
+    }
     else
     if (self.have && !self.failed)
         //  The last line, without its '\n'

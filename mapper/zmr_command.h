@@ -4,7 +4,8 @@
 
     A line is `key<TAB>value`, split at its FIRST tab, the value a signed
     64-bit decimal integer (an optional '-', then digits, nothing else: no
-    '+', no spaces, no '\r'); a line without a tab is the key whole with
+    '+', no spaces; a bad line's reason names the first wrong byte); one
+    trailing '\r' is taken off each line first (CRLF output); a line without a tab is the key whole with
     the value 1 (an empty line is the empty key, 1). The last line may lack
     its '\n' (what `printf %s` or a program that forgot it prints is still
     a line). The chunk fails, with a one-line reason naming it, when a line
@@ -18,7 +19,12 @@
     ignored here; the command gets it back at its default). The last 4 KiB
     of stderr are kept for the mapper's log. The command's process group is
     killed once its leader exits (a background process it left would hold
-    the pipes open), so a run leaves no process, zombie or descriptor. */
+    the pipes open), so a run leaves no process, zombie or descriptor.
+
+    The group's leader is a small guardian process between the mapper and
+    the shell: it has PR_SET_PDEATHSIG, so when the mapper dies for any
+    reason (kill -9, a crash) it kills the whole group at once; otherwise
+    it ends as the shell ended (its status, or its signal raised again). */
 #ifndef ZMR_COMMAND_H
 #define ZMR_COMMAND_H
 #include <stdbool.h>
@@ -54,6 +60,9 @@ typedef struct {
     uint64_t input_lines;         //  Lines of the input (a last one without
                                   //  '\n' counted), when the run succeeded
     bool interrupted;             //  tick said stop
+    bool cannot_run;              //  The shell exited 126 or 127 (the
+                                  //  command not found or not executable:
+                                  //  this machine's fault, not the chunk's)
     char reason[ZMR_COMMAND_REASON];    //  Why the run failed ("" if not)
     char err[ZMR_COMMAND_STDERR + 1];   //  The last bytes of stderr, NUL ended
     size_t err_len;               //  ... their number

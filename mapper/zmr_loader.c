@@ -13,8 +13,10 @@ struct _zmr_loader_t {
     char name[128];
 };
 
-zmr_loader_t *
-zmr_loader_open (const char *path, char *err, size_t errlen)
+//  dlopen()s path and checks its zmr_plugin (symbol, ABI, map). Returns
+//  the handle with *plugin_p set, or NULL with a reason in err.
+static void *
+s_load (const char *path, const zmr_plugin_t **plugin_p, char *err, size_t errlen)
 {
     //  A name without a slash would be looked up in the library path:
     //  the plugin is the file named, nothing else
@@ -49,6 +51,31 @@ zmr_loader_open (const char *path, char *err, size_t errlen)
         dlclose (handle);
         return NULL;
     }
+    *plugin_p = plugin;
+    return handle;
+}
+
+int
+zmr_loader_check (const char *path, char *err, size_t errlen)
+{
+    const zmr_plugin_t *plugin;
+    void *handle = s_load (path, &plugin, err, errlen);
+    if (!handle)
+        return -1;
+    dlclose (handle);
+    return 0;
+}
+
+zmr_loader_t *
+zmr_loader_open (const char *path, char *err, size_t errlen)
+{
+    char local[4096];
+    if (!strchr (path, '/') && snprintf (local, sizeof local, "./%s", path) < (int) sizeof local)
+        path = local;
+    const zmr_plugin_t *plugin;
+    void *handle = s_load (path, &plugin, err, errlen);
+    if (!handle)
+        return NULL;
     zmr_loader_t *self = calloc (1, sizeof *self);
     if (!self) {
         snprintf (err, errlen, "cannot load plugin %s: out of memory", path);

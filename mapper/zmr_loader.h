@@ -14,6 +14,12 @@ typedef struct _zmr_loader_t zmr_loader_t;
 zmr_loader_t *
     zmr_loader_open (const char *path, char *err, size_t errlen);
 
+//  Loads path and checks it as zmr_loader_open does (symbol, ABI, map),
+//  without calling init, then dlclose()s it: a mapper checks its --plugin
+//  when it starts. Returns 0, or -1 with a one-line reason in err.
+int
+    zmr_loader_check (const char *path, char *err, size_t errlen);
+
 //  Calls fini, then dlclose()s. Accepts NULL and *self_p == NULL.
 void
     zmr_loader_close (zmr_loader_t **self_p);

@@ -30,6 +30,10 @@
 #define S_IDLE_MS   5000         //  No chunk for this long: give memory back
 #define S_PIECE     (256u << 10) //  A chunk by reference is read this much at a time
 #define S_REFUSED_MS 3000        //  A refused job: HELLO again after this
+//  The exit of a --once mapper whose map command cannot run here (exit 126
+//  or 127): what zmr run takes as a failure no restart cures (exit 2 of any
+//  role), the mapper's refusal line being the reason
+#define S_EXIT_CANNOT_RUN 2
 
 typedef struct {
     const zmr_mapper_config_t *config;
@@ -48,9 +52,13 @@ typedef struct {
     zmr_counts_t *pairs;         //  A line job's chunk, combined by reduce
     char chunk_error[ZMR_REASON_MAX];  //  Why the chunk in hand failed
     bool chunk_failed;           //  ... it did (a pair or the plugin)
+    bool chunk_overflow;         //  ... because a key's sum passed 64 bits
     uint64_t chunk_in_hand;      //  Its id, for the reasons
     uint64_t refused;            //  The last job refused (its log said once)
     bool refusing;               //  The WELCOME taken was refused
+    uint64_t unrunnable;         //  The job whose map command cannot run
+                                 //  here (exit 126 or 127), or 0
+    char unrunnable_why[ZMR_REASON_MAX];     //  ... said in each REFUSE
     zsock_t *link;               //  The worker's watch of control's handshakes,
                                  //  or NULL
     zsock_t *chunks;             //  PULL from the ventilator
@@ -86,6 +94,8 @@ static int
     s_adopt (s_mapper_t *self, zmr_msg_t *welcome);
 static void
     s_on_refused (s_mapper_t *self);
+static int
+    s_refuse (s_mapper_t *self, const zmr_msg_t *msg, const char *why);
 static void
     s_drop_job (s_mapper_t *self);
 
@@ -324,6 +334,7 @@ s_map_begin (s_mapper_t *self, uint64_t chunk)
     if (self->pairs) {
         zmr_counts_clear (self->pairs);
         self->chunk_failed = false;
+        self->chunk_overflow = false;
         self->chunk_error[0] = 0;
         self->chunk_in_hand = chunk;
     }
@@ -525,9 +536,11 @@ s_add_pair (s_mapper_t *self, const char *key, size_t len, int64_t value, char *
         return 0;
     char quoted[128];
     zmr_command_quote (key, len, quoted, sizeof quoted);
-    if (errno == EOVERFLOW)
+    if (errno == EOVERFLOW) {
         snprintf (reason, size, "the sum of key '%s' overflows 64 signed bits on chunk %llu",
                   quoted, (unsigned long long) self->chunk_in_hand);
+        self->chunk_overflow = true;
+    }
     else
         snprintf (reason, size, "out of memory for the pairs of chunk %llu",
                   (unsigned long long) self->chunk_in_hand);
@@ -646,10 +659,33 @@ s_plugin_reference (s_mapper_t *self, const zmr_msg_t *msg, uint64_t *lines)
     return 0;
 }
 
+//  The map command cannot run here (the shell exited 126 or 127): REFUSE,
+//  naming the exit and the last line of its stderr (the shell's "not
+//  found"), and remembered, so the job is refused at once if offered again.
+static void
+s_cannot_run (s_mapper_t *self, const zmr_command_result_t *result)
+{
+    const char *end = result->err + result->err_len;
+    while (end > result->err && (end[-1] == '\n' || end[-1] == '\r'))
+        end--;
+    const char *line = end;
+    while (line > result->err && line[-1] != '\n')
+        line--;
+    const char *code = strstr (result->reason, "exited ");
+    int status = code? atoi (code + 7): 127;
+    snprintf (self->unrunnable_why, sizeof self->unrunnable_why,
+              "map command cannot run here: exit %d%s%.*s", status, end > line? ": ": "",
+              (int) (end - line), line);
+    self->unrunnable = self->job;
+    zmr_msg_t msg = { .job = self->job };
+    s_refuse (self, &msg, self->unrunnable_why);
+    self->refusing = true;
+}
+
 //  Runs the map command on the chunk (its bytes, or its file by
 //  reference), its pairs into the table. Returns 0 (the chunk may have
-//  failed), or 1 when a stop signal ended it (the chunk is not at fault:
-//  no FAILED, BYE follows).
+//  failed), or 1 when a stop signal ended it, or the command cannot run
+//  here (the chunk is not at fault: no FAILED; BYE or REFUSE follows).
 static int
 s_command_chunk (s_mapper_t *self, const zmr_msg_t *msg, const char *data, uint64_t *lines)
 {
@@ -675,6 +711,16 @@ s_command_chunk (s_mapper_t *self, const zmr_msg_t *msg, const char *data, uint6
     *lines = result->input_lines;
     if (result->interrupted) {
         zmr_log (1, "the map command on %s was stopped: leaving", what);
+        free (result);
+        return 1;
+    }
+    if (rc && result->cannot_run) {
+        //  Not found or not executable: no chunk would do better here, and
+        //  failing them would quarantine good chunks that healthy mappers
+        //  would map. This mapper refuses the job instead; the ventilator
+        //  issues what it holds again, not counted as a failure.
+        zmr_command_log_stderr (result, 1, "map command's stderr: ");
+        s_cannot_run (self, result);
         free (result);
         return 1;
     }
@@ -719,6 +765,16 @@ s_lines_end (s_mapper_t *self, uint64_t chunk, uint64_t stamp, uint64_t len, uin
                       (unsigned long long) self->max_message);
             self->chunk_failed = true;
         }
+    if (self->chunk_failed && self->chunk_overflow) {
+        //  No mapper would do better: the job fails naming the key, as a
+        //  reducer's FAIL does for a sum passing 64 bits across chunks.
+        //  FAILED follows, for a ventilator that takes FAIL from reducers
+        //  and the sink only (the chunk is then quarantined, never lost
+        //  silently).
+        zmr_log (0, "the job cannot go on: %s", self->chunk_error);
+        zmr_msg_pack_fail (zmr_worker_packer (self->worker), self->job, self->chunk_error);
+        zmr_worker_send (self->worker);
+    }
     if (self->chunk_failed) {
         zmr_log (0, "chunk %llu failed: %s", (unsigned long long) chunk, self->chunk_error);
         zmr_msg_pack_failed (zmr_worker_packer (self->worker), self->job, chunk,
@@ -970,6 +1026,32 @@ s_refuse (s_mapper_t *self, const zmr_msg_t *msg, const char *why)
     return 1;
 }
 
+//  Writes text into out (size bytes) quoted as a shell would take it back,
+//  for a command line to paste: 'text', or "text" when it holds a single
+//  quote and nothing a shell expands in double quotes, else with each
+//  single quote as '\''.
+static void
+s_shell_quote (const char *text, char *out, size_t size)
+{
+    size_t at = 0;
+    bool plain = !strchr (text, '\'');
+    bool doubles = !plain && !strpbrk (text, "\"$`\\!");
+    char quote = doubles? '"': '\'';
+    if (at + 1 < size)
+        out[at++] = quote;
+    for (const char *c = text; *c && at + 5 < size; c++) {
+        if (*c == '\'' && !doubles) {
+            memcpy (out + at, "'\\''", 4);
+            at += 4;
+        }
+        else
+            out[at++] = *c;
+    }
+    if (at + 1 < size)
+        out[at++] = quote;
+    out[at < size? at: size - 1] = 0;
+}
+
 //  Finds what runs for the job a WELCOME names: the job this mapper's own
 //  options define with that kind and digest (its spec runs, never the
 //  message's text), loading a plugin. Returns 0, 1 refused (REFUSE sent),
@@ -981,7 +1063,9 @@ s_take_job (s_mapper_t *self, const zmr_msg_t *msg)
     zmr_loader_close (&self->plugin);
     zmr_counts_destroy (&self->pairs);
     self->spec = NULL;
-    char why[ZMR_JOB_SPEC_MAX + 256];
+    if (self->unrunnable && msg->job == self->unrunnable)
+        return s_refuse (self, msg, self->unrunnable_why);
+    char why[ZMR_JOB_SPEC_MAX + 8 * ZMR_JOB_LABEL_MAX + 256];
     const char *kind = zmr_job_kind_name ((int) msg->job_kind);
     if (!kind || !zmr_reduce_name ((int) msg->reduce)) {
         snprintf (why, sizeof why, "its job kind %u or reduce %u is unknown to this mapper "
@@ -992,10 +1076,13 @@ s_take_job (s_mapper_t *self, const zmr_msg_t *msg)
                                                 msg->digest);
     if (!spec) {
         bool command = msg->job_kind == ZMR_JOB_COMMAND;
-        //  The label is the ventilator's, cut to fit: a hint, not the text
-        snprintf (why, sizeof why, "its %s '%s' (digest %.8s...) is not one this mapper "
-                  "allows; start it with %s '%s'", command? "map command": "plugin",
-                  msg->label, msg->digest, command? "--map": "--plugin", msg->label);
+        //  The label is the ventilator's, cut to fit: a hint, not the text;
+        //  quoted so that it pastes into a shell
+        char quoted[4 * ZMR_JOB_LABEL_MAX + 3];     //  A quote takes 4 bytes
+        s_shell_quote (msg->label, quoted, sizeof quoted);
+        snprintf (why, sizeof why, "its %s %s (digest %.8s...) is not one this mapper "
+                  "allows; start it with %s %s", command? "map command": "plugin",
+                  quoted, msg->digest, command? "--map": "--plugin", quoted);
         if (msg->job_kind == ZMR_JOB_WORDS)
             snprintf (why, sizeof why, "its word count's digest %.8s... is not this "
                       "mapper's (another version of zmr?)", msg->digest);
@@ -1235,9 +1322,12 @@ s_serve (s_mapper_t *self)
         //  A WELCOME of another job that this mapper does not run (s_adopt
         //  said why): the old job is dropped
         if (self->config->once) {
-            zmr_worker_set_linger (self->worker, 250);
-            return 1;
+            zmr_worker_set_linger (self->worker, 500);
+            return self->unrunnable? S_EXIT_CANNOT_RUN: 1;
         }
+        //  Its map command cannot run here: the job is not ours any more
+        if (self->job && self->unrunnable == self->job)
+            s_drop_job (self);
         s_on_refused (self);
         return -1;
     }

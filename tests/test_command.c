@@ -274,19 +274,25 @@ Test (command, bad_lines)
 {
     struct { const char *command; const char *reason; } cases[] = {
         { "printf 'ok\\t1\\nfoo\\tbar\\n'",
-          "map command printed a bad line on chunk 7: 'foo<TAB>bar': value is not an integer" },
+          "map command printed a bad line on chunk 7: 'foo<TAB>bar': value is not an integer: "
+          "byte 1 is 'b' (an optional '-' then digits)" },
         { "printf 'foo\\t\\n'",
           "map command printed a bad line on chunk 7: 'foo<TAB>': value is empty" },
         { "printf 'foo\\t-\\n'",
           "map command printed a bad line on chunk 7: 'foo<TAB>-': value is not an integer" },
         { "printf 'foo\\t+5\\n'",
-          "map command printed a bad line on chunk 7: 'foo<TAB>+5': value is not an integer" },
+          "map command printed a bad line on chunk 7: 'foo<TAB>+5': value is not an integer: "
+          "byte 1 is '+' (an optional '-' then digits)" },
         { "printf 'foo\\t 5\\n'",
-          "map command printed a bad line on chunk 7: 'foo<TAB> 5': value is not an integer" },
-        { "printf 'foo\\t5\\r\\n'",
-          "map command printed a bad line on chunk 7: 'foo<TAB>5\\x0d': value is not an integer" },
+          "map command printed a bad line on chunk 7: 'foo<TAB> 5': value is not an integer: "
+          "byte 1 is ' ' (an optional '-' then digits)" },
+        //  One '\r' is taken off (CRLF output); a second is a bad byte
+        { "printf 'foo\\t5\\r\\r\\n'",
+          "map command printed a bad line on chunk 7: 'foo<TAB>5\\x0d': value is not an integer: "
+          "byte 2 is '\\x0d' (an optional '-' then digits)" },
         { "printf 'foo\\t1\\t2\\n'",
-          "map command printed a bad line on chunk 7: 'foo<TAB>1<TAB>2': value is not an integer" },
+          "map command printed a bad line on chunk 7: 'foo<TAB>1<TAB>2': value is not an integer: "
+          "byte 2 is '<TAB>' (an optional '-' then digits)" },
         { "printf 'foo\\t9223372036854775808\\n'",
           "map command printed a bad line on chunk 7: 'foo<TAB>9223372036854775808': value is "
           "out of the signed 64-bit range" },
@@ -425,4 +431,99 @@ Test (command, parse_value)
     cr_assert_eq (zmr_command_parse_value ("", 0, &value, &why), -1);
     cr_assert_eq (zmr_command_parse_value ("-", 1, &value, &why), -1);
     cr_assert_eq (zmr_command_parse_value ("99999999999999999999", 20, &value, &why), -1);
+}
+
+//  The processes of group pgid that are not zombies (a zombie is dead,
+//  waiting for init to reap it).
+static int
+s_group_alive (pid_t pgid)
+{
+    DIR *dir = opendir ("/proc");
+    cr_assert_not_null (dir);
+    int n = 0;
+    struct dirent *entry;
+    while ((entry = readdir (dir))) {
+        char path[300], stat[512];
+        if (entry->d_name[0] < '0' || entry->d_name[0] > '9')
+            continue;
+        snprintf (path, sizeof path, "/proc/%s/stat", entry->d_name);
+        FILE *file = fopen (path, "r");
+        if (!file)
+            continue;
+        size_t got = fread (stat, 1, sizeof stat - 1, file);
+        fclose (file);
+        stat[got] = 0;
+        //  pid (comm) state ppid pgrp ...: comm may hold spaces
+        const char *close_paren = strrchr (stat, ')');
+        char state;
+        int ppid, pgrp;
+        if (close_paren && sscanf (close_paren + 1, " %c %d %d", &state, &ppid, &pgrp) == 3
+        &&  pgrp == pgid && state != 'Z')
+            n++;
+    }
+    closedir (dir);
+    return n;
+}
+
+//  A mapper killed with SIGKILL (no chance to clean up) takes its command's
+//  whole group with it: the shell and the long sleep it started (issue 16
+//  part 2, F1 item 1)
+Test (command, group_dies_with_the_mapper)
+{
+    char dir[] = "/tmp/test_command_XXXXXX";
+    cr_assert_not_null (mkdtemp (dir));
+    char path[sizeof dir + 16], command[200];
+    snprintf (path, sizeof path, "%s/pgid", dir);
+    //  The shell writes its group's id, then waits on a long sleep
+    snprintf (command, sizeof command,
+              "cut -d' ' -f5 /proc/$$/stat > %s.tmp && mv %s.tmp %s; sleep 60 & wait",
+              path, path, path);
+    pid_t mapper = fork ();
+    cr_assert_geq (mapper, 0);
+    if (mapper == 0) {
+        s_got_t got = { 0 };
+        zmr_command_result_t result;
+        s_run (command, "", 0, 8, 0, &got, &result);
+        _exit (0);
+    }
+    pid_t pgid = 0;
+    for (int i = 0; i < 3000 && pgid == 0; i++) {
+        FILE *file = fopen (path, "r");
+        if (file) {
+            if (fscanf (file, "%d", &pgid) != 1)
+                pgid = 0;
+            fclose (file);
+        }
+        if (pgid == 0)
+            usleep (10000);
+    }
+    cr_assert_gt (pgid, 0, "the command did not start");
+    //  Its sleep started too (the shell and the sleep, at least)
+    for (int i = 0; i < 3000 && s_group_alive (pgid) < 2; i++)
+        usleep (10000);
+    cr_assert_geq (s_group_alive (pgid), 2);
+    kill (mapper, SIGKILL);
+    waitpid (mapper, NULL, 0);
+    int alive = 1;
+    for (int i = 0; i < 3000 && (alive = s_group_alive (pgid)) > 0; i++)
+        usleep (10000);
+    if (alive)
+        kill (-pgid, SIGKILL);
+    unlink (path);
+    rmdir (dir);
+    cr_assert_eq (alive, 0, "%d processes of the command's group outlived the mapper", alive);
+}
+
+//  Output of tools on CRLF files: one trailing '\r' is taken off each line
+//  before it is parsed (issue 16 part 2, F1 item 6)
+Test (command, crlf_lines)
+{
+    s_got_t got = { 0 };
+    zmr_command_result_t result;
+    int rc = s_run ("printf 'a\\t1\\r\\nb\\r\\nc\\t-7\\r'", "", 0, 64, 0, &got, &result);
+    cr_assert_eq (rc, 0, "%s", result.reason);
+    const char *keys[] = { "a", "b", "c" };
+    const int64_t values[] = { 1, 1, -7 };
+    s_expect (&got, 3, keys, values);
+    free (got.pairs);
 }

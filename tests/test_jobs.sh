@@ -27,6 +27,10 @@
 #   (j) --window with a command job: the windows' counts add up to the
 #       totals
 #   (k) kill -9 of the ventilator mid-job: resumed from its journal, exact
+#   (l) a map command that cannot run (sh exit 127): zmr run exits 1 at
+#       once naming 'not found' (no chunk failed or quarantined); hand-
+#       started, a mapper whose script is missing refuses (exit 2) and gives
+#       its chunk back, and a healthy mapper does the job: exact
 # Each check prints one line. Usage: test_jobs.sh BINDIR [BUILDDIR].
 # Exit 0 all checks passed, 1 a check failed (said on stderr), 77 cannot
 # run here (no python3, no /usr/share/dict/words).
@@ -233,6 +237,14 @@ if [ -n "$refused" ] && [ "$refuser_rc" = 1 ] && [ -s "$e/refuser.err" ] && [ "$
 else
     fail "(e) refusal: ventilator line '${refused:-none}', mapper exit $refuser_rc, mappers_refused '$refused_n', reason '$reason'"
 fi
+# The command it suggests pastes into a shell: one word, the job's --map
+suggested=$(grep -m1 -o "start it with --map .*" "$e/refuser.err" | sed 's/^start it with --map //')
+eval "set -- $suggested" 2>/dev/null
+if [ -n "$suggested" ] && [ "$#" = 1 ] && [ "$1" = "$map_cmd" ]; then
+    pass "(e) the refusal suggests --map $suggested: pastes into a shell as the job's --map"
+else
+    fail "(e) the refusal's suggestion '$suggested' is not the job's --map as one shell word"
+fi
 timeout -s KILL 300 "$bin/zmr-mapper" --once --map "$map_cmd" "ipc://$e/control" 2> "$e/mapper.err" &
 pids+=($!)
 wait "$vent"
@@ -389,6 +401,56 @@ if [ -n "$ventilator" ] && [ "$rc" = 0 ] \
     pass "(k) kill -9 of the ventilator mid-job: $(grep -o "[0-9]* complete" "$k/run.err" | head -1) in its journal, resumed, exact"
 else
     fail "(k) kill -9 of the ventilator (pid '${ventilator:-none}'): rc $rc, no resume or result differs: $(tail -3 "$k/run.err")"
+fi
+
+# --- (l) a map command that cannot run here --------------------------------------------
+l="$work/l"
+mkdir -p "$l/bin"
+run l-run -m 2 -r 1 --map no-such-cmd-xyz "$work/small.log"
+if [ "$rc" = 1 ] && grep -q "no-such-cmd-xyz: not found" "$work/l-run.err" \
+&& ! grep -qiE "quarantin|crashed|chunk [0-9]+ failed" "$work/l-run.err"; then
+    pass "(l) zmr run --map no-such-cmd-xyz: exit 1, '$(grep -m1 -o "map command cannot run here.*" "$work/l-run.err")'"
+else
+    fail "(l) zmr run --map no-such-cmd-xyz: rc $rc: $(head -5 "$work/l-run.err")"
+fi
+# One command, two machines: the script is where MAPDIR says, missing on one
+printf '#!/bin/sh\nexec awk "{print \\$1}"\n' > "$l/bin/job.sh"
+chmod +x "$l/bin/job.sh"
+l_cmd='"$MAPDIR/job.sh"'
+timeout -s KILL 300 "$bin/zmr-ventilator" -r 1 --control "ipc://$l/control" \
+    --chunks "ipc://$l/chunks" --status "ipc://$l/status" --chunk-size 128K \
+    --dead-ms 2000 --poison-limit 2 --map "$l_cmd" "$log" 2> "$l/ventilator.err" &
+vent=$!
+pids+=("$vent")
+timeout -s KILL 300 "$bin/zmr-reducer" -p 0 -r 1 --bind "ipc://$l/reducer" \
+    "ipc://$l/control" 2> "$l/reducer.err" &
+pids+=($!)
+timeout -s KILL 300 "$bin/zmr-sink" --bind "ipc://$l/sink" -o "$l/result.tsv" \
+    "ipc://$l/control" 2> "$l/sink.err" &
+pids+=($!)
+MAPDIR="$l/missing" timeout -s KILL 120 "$bin/zmr-mapper" --once --map "$l_cmd" \
+    "ipc://$l/control" 2> "$l/refuser.err" &
+refuser=$!
+pids+=("$refuser")
+wait "$refuser"
+refuser_rc=$?
+MAPDIR="$l/bin" timeout -s KILL 300 "$bin/zmr-mapper" --once --map "$l_cmd" \
+    "ipc://$l/control" 2> "$l/mapper.err" &
+healthy=$!
+pids+=("$healthy")
+wait "$vent"
+vent_rc=$?
+# The healthy mapper leaves after the job; if not, timeout passes it SIGTERM
+# (a SIGKILL of timeout in the cleanup would leave the mapper running)
+for _ in $(seq 100); do kill -0 "$healthy" 2>/dev/null || break; sleep 0.1; done
+kill -TERM "$healthy" 2>/dev/null
+wait "$healthy" 2>/dev/null
+if [ "$refuser_rc" = 2 ] && grep -q "refused the job: map command cannot run here: exit 127: .*not found" "$l/ventilator.err" \
+&& ! grep -qi "failed\|quarantin" "$l/ventilator.err" \
+&& [ "$vent_rc" = 0 ] && cmp -s "$l/result.tsv" "$work/a.ref"; then
+    pass "(l) a mapper whose script is missing refused (exit 2), its chunk went to a healthy one: exact"
+else
+    fail "(l) missing script: refuser exit $refuser_rc ($(head -2 "$l/refuser.err")), ventilator exit $vent_rc: $(grep -i "refus\|fail\|quarantin" "$l/ventilator.err" | head -3)"
 fi
 
 exit "$failed"

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "zmr_loader.h"
@@ -180,4 +181,67 @@ Test (plugin, broken_ones_are_refused)
     zmr_loader_close (&plugin);
     zmr_loader_close (&plugin);
     zmr_loader_close (NULL);
+}
+
+//  zmr-mapper ARGS, its stderr into a file of dir: returns its exit status
+//  and the lines it wrote (counted) and the first of them in first.
+static int
+s_mapper (const char *dir, const char *args, int *lines, char *first, size_t size)
+{
+    char command[1024], path[256];
+    snprintf (path, sizeof path, "%s/stderr", dir);
+    snprintf (command, sizeof command, "'%s' %s >/dev/null 2>'%s'", ZMR_MAPPER, args, path);
+    int status = system (command);
+    cr_assert (status != -1 && WIFEXITED (status), "%s did not exit", command);
+    FILE *file = fopen (path, "r");
+    cr_assert_not_null (file);
+    char line[1024];
+    *lines = 0;
+    first[0] = 0;
+    while (fgets (line, sizeof line, file))
+        if ((*lines)++ == 0)
+            snprintf (first, size, "%s", line);
+    fclose (file);
+    unlink (path);
+    return WEXITSTATUS (status);
+}
+
+//  A plugin the mapper cannot run is refused when it starts, in one line,
+//  exit 2, before any job comes (issue 16 part 2, F1 item 3)
+Test (plugin, mapper_checks_its_plugins_at_start)
+{
+    char dir[] = "/tmp/zmr_test_plugin_XXXXXX";
+    cr_assert_not_null (mkdtemp (dir));
+    char text[128];
+    snprintf (text, sizeof text, "%s/text.so", dir);
+    FILE *file = fopen (text, "w");
+    cr_assert_not_null (file);
+    fputs ("not an ELF file\n", file);
+    fclose (file);
+    struct { const char *path, *says; } broken[] = {
+        { ZMR_BAD_ABI_PLUGIN, "is built for plugin ABI 2" },
+        { ZMR_NO_SYMBOL_PLUGIN, "defines no symbol 'zmr_plugin'" },
+        { ZMR_NO_MAP_PLUGIN, "has no map function" },
+        { ZMR_UNDEFINED_PLUGIN, "undefined symbol: zmr_test_no_such_function" },
+        { text, "cannot load plugin" },
+    };
+    char args[1024], first[1024];
+    int lines;
+    for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++) {
+        //  Nothing answers at the endpoint: a mapper that started would
+        //  wait there (--wait-ms) and exit 1
+        snprintf (args, sizeof args, "--once --wait-ms 3000 --plugin '%s' "
+                  "ipc://%s/nobody", broken[i].path, dir);
+        int code = s_mapper (dir, args, &lines, first, sizeof first);
+        cr_expect_eq (code, 2, "--plugin %s: exit %d: %s", broken[i].path, code, first);
+        cr_expect_eq (lines, 1, "--plugin %s: %d lines: %s", broken[i].path, lines, first);
+        cr_expect (strstr (first, broken[i].says), "--plugin %s: %s", broken[i].path, first);
+    }
+    //  --help: exit 0 (under ASan, no leak of the allow list either)
+    int code = s_mapper (dir, "--map cat --plugin " ZMR_EXAMPLE_PLUGIN " --help", &lines, first,
+                         sizeof first);
+    cr_expect_eq (code, 0, "--help: exit %d: %s", code, first);
+    cr_expect_eq (lines, 0, "--help wrote to stderr: %s", first);
+    unlink (text);
+    rmdir (dir);
 }
