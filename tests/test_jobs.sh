@@ -201,6 +201,16 @@ if [ "$rc" = 1 ] && grep -q "'big'" "$work/d2.err" && grep -Eqi "overflow|64 bit
 else
     fail "(d) a sum past 64 bits: rc $rc (1 expected), key or overflow not said: $(tail -3 "$work/d2.err")"
 fi
+# The same within one chunk: the mapper's own merge overflows; the job fails
+# the same way (exit 1, the key named), it is not a chunk quarantined (exit 3).
+printf 'tiny\t9223372036854775807\ntiny\t1\n' > "$work/d3.log"
+run d3 -m 1 -r 1 -o "$work/d3.tsv" --map cat "$work/d3.log"
+if [ "$rc" = 1 ] && grep -q "'tiny'" "$work/d3.err" && grep -Eqi "overflow|64 bits" "$work/d3.err" \
+   && [ ! -e "$work/d3.tsv" ]; then
+    pass "(d) a sum past 64 bits within one chunk: exit 1, the key named"
+else
+    fail "(d) a sum past 64 bits within one chunk: rc $rc (1 expected), key or overflow not said: $(tail -3 "$work/d3.err")"
+fi
 
 # --- (e) hand-started roles: a mapper that may not run the job refuses -----------------
 e="$work/e"

@@ -829,7 +829,9 @@ s_on_wstored (s_vent_t *self, s_worker_t *worker, zmr_msg_t *msg)
 static void
 s_on_fail (s_vent_t *self, s_worker_t *worker, zmr_msg_t *msg)
 {
-    if (worker && worker->role != ZMR_ROLE_MAPPER) {
+    //  A mapper's too: a sum that overflows within one chunk fails the job
+    //  as one across chunks does (at a reducer), not the chunk alone.
+    if (worker) {
         char reason[ZMR_REASON_MAX + ZMR_NAME_MAX + 16];
         snprintf (reason, sizeof reason, "%s %s: %s", s_role_names[worker->role],
                   worker->name, msg->reason);
