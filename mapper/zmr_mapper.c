@@ -466,6 +466,39 @@ s_open_reference (s_mapper_t *self, const zmr_msg_t *msg)
     return why? s_reference_failed (self, msg, why): 0;
 }
 
+//  Reads the next piece of a chunk by reference, at *at (up to end), into
+//  ref_buf after the have bytes of an unfinished record (word or line) at
+//  its front. The piece fills what that record leaves of the buffer, which
+//  grows only for a record longer than half a piece, doubling (a 64 MiB
+//  word would otherwise be copied 256 times). Advances *at. Returns the
+//  bytes now in the buffer, or -1 after logging why.
+static ssize_t
+s_read_piece (s_mapper_t *self, const zmr_msg_t *msg, uint64_t *at, uint64_t end, size_t have)
+{
+    size_t room = self->ref_cap > have + S_PIECE / 2? self->ref_cap - have: S_PIECE;
+    size_t want = end - *at < room? (size_t) (end - *at): room;
+    if (have + want > self->ref_cap) {
+        size_t cap = self->ref_cap * 2 > have + want? self->ref_cap * 2: have + want;
+        char *buf = realloc (self->ref_buf, cap);
+        if (!buf)
+            return s_reference_failed (self, msg, "out of memory");
+        self->ref_buf = buf;
+        self->ref_cap = cap;
+    }
+    for (size_t got = 0; got < want;) {
+        ssize_t rc = pread (self->ref_fd, self->ref_buf + have + got, want - got,
+                            (off_t) (*at + got));
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc <= 0)
+            return s_reference_failed (self, msg, rc? strerror (errno)
+                                                     : "the file is shorter than the chunk");
+        got += (size_t) rc;
+    }
+    *at += want;
+    return (ssize_t) (have + want);
+}
+
 //  Maps a chunk by reference: reads it in pieces of S_PIECE bytes, each
 //  cut after its last whitespace (the rest goes to the front of the next),
 //  so a mapper holds a piece, not a chunk. Returns 0, or -1 after logging.
@@ -479,32 +512,10 @@ s_map_reference (s_mapper_t *self, const zmr_msg_t *msg)
     uint64_t words = 0;
     size_t have = 0;            //  Bytes of an unfinished word at the front
     while (at < end) {
-        //  The piece fills what the unfinished word leaves of the buffer,
-        //  which grows only for a word longer than half a piece
-        size_t room = self->ref_cap > have + S_PIECE / 2? self->ref_cap - have: S_PIECE;
-        size_t want = end - at < room? (size_t) (end - at): room;
-        if (have + want > self->ref_cap) {
-            //  A word longer than a piece makes the buffer grow to hold it,
-            //  doubling (a 64 MiB word would otherwise be copied 256 times)
-            size_t cap = self->ref_cap * 2 > have + want? self->ref_cap * 2: have + want;
-            char *buf = realloc (self->ref_buf, cap);
-            if (!buf)
-                return s_reference_failed (self, msg, "out of memory");
-            self->ref_buf = buf;
-            self->ref_cap = cap;
-        }
-        for (size_t got = 0; got < want;) {
-            ssize_t rc = pread (self->ref_fd, self->ref_buf + have + got, want - got,
-                                (off_t) (at + got));
-            if (rc < 0 && errno == EINTR)
-                continue;
-            if (rc <= 0)
-                return s_reference_failed (self, msg, rc? strerror (errno)
-                                                         : "the file is shorter than the chunk");
-            got += (size_t) rc;
-        }
-        at += want;
-        have += want;
+        ssize_t filled = s_read_piece (self, msg, &at, end, have);
+        if (filled < 0)
+            return -1;
+        have = (size_t) filled;
         //  The chunk ends at whitespace (or its input's end); a piece
         //  before its last is cut after its own last whitespace
         size_t cut = at < end? zmr_tokenize_last_cut (self->ref_buf, have): have;
@@ -623,28 +634,10 @@ s_plugin_reference (s_mapper_t *self, const zmr_msg_t *msg, uint64_t *lines)
     uint64_t at = msg->offset, end = msg->offset + msg->length;
     size_t have = 0;            //  Bytes of an unfinished line at the front
     while (at < end && !self->chunk_failed) {
-        size_t room = self->ref_cap > have + S_PIECE / 2? self->ref_cap - have: S_PIECE;
-        size_t want = end - at < room? (size_t) (end - at): room;
-        if (have + want > self->ref_cap) {
-            size_t cap = self->ref_cap * 2 > have + want? self->ref_cap * 2: have + want;
-            char *buf = realloc (self->ref_buf, cap);
-            if (!buf)
-                return s_reference_failed (self, msg, "out of memory");
-            self->ref_buf = buf;
-            self->ref_cap = cap;
-        }
-        for (size_t got = 0; got < want;) {
-            ssize_t rc = pread (self->ref_fd, self->ref_buf + have + got, want - got,
-                                (off_t) (at + got));
-            if (rc < 0 && errno == EINTR)
-                continue;
-            if (rc <= 0)
-                return s_reference_failed (self, msg, rc? strerror (errno)
-                                                         : "the file is shorter than the chunk");
-            got += (size_t) rc;
-        }
-        at += want;
-        have += want;
+        ssize_t filled = s_read_piece (self, msg, &at, end, have);
+        if (filled < 0)
+            return -1;
+        have = (size_t) filled;
         size_t cut = have;
         if (at < end) {
             const char *nl = memrchr (self->ref_buf, '\n', have);
