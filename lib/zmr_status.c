@@ -186,42 +186,6 @@ static const s_text_t s_quarantine_texts[] = {
     { "file", offsetof (zmr_quarantine_t, file), sizeof (((zmr_quarantine_t *) 0)->file) }
 };
 
-//  A MessagePack int in the signed 64-bit range, any encoding (a top
-//  value). Returns 0 or -1.
-static int
-s_read_int (zmr_mpr_t *r, int64_t *value)
-{
-    if (r->error || r->pos >= r->end)
-        return zmr_mpr_fail (r, "expected an integer");
-    uint8_t type = *r->pos;
-    if (type >= 0xe0) {             //  Negative fixint
-        r->pos++;
-        *value = (int8_t) type;
-        return 0;
-    }
-    if (type >= 0xd0 && type <= 0xd3) {
-        size_t n = (size_t) 1 << (type - 0xd0);
-        if ((size_t) (r->end - r->pos) < 1 + n)
-            return zmr_mpr_fail (r, "truncated integer");
-        uint64_t v = 0;
-        for (size_t i = 1; i <= n; i++)
-            v = v << 8 | r->pos[i];
-        r->pos += 1 + n;
-        //  Sign-extend from n bytes.
-        if (n < 8 && (v >> (n * 8 - 1)))
-            v |= ~0ull << (n * 8);
-        *value = (int64_t) v;
-        return 0;
-    }
-    uint64_t u;
-    if (zmr_mpr_uint (r, &u))
-        return -1;
-    if (u > INT64_MAX)
-        return zmr_mpr_fail (r, "integer out of the signed 64-bit range");
-    *value = (int64_t) u;
-    return 0;
-}
-
 //  A top entry: {word, count}; other keys are skipped.
 static int
 s_decode_top (zmr_mpr_t *r, zmr_top_t *top)
@@ -239,7 +203,7 @@ s_decode_top (zmr_mpr_t *r, zmr_top_t *top)
             rc = zmr_mpr_cstr (r, top->word, sizeof top->word);
         else
         if (s_is (key, len, "count"))
-            rc = s_read_int (r, &top->count);
+            rc = zmr_mpr_int (r, &top->count);
         else
             rc = zmr_mpr_skip (r, 2);
         if (rc)
