@@ -553,6 +553,7 @@ zmr_command_run (const zmr_command_t *cmd, const void *data, size_t len, int fd,
                 strsignal (WTERMSIG (status)), cmd->what);
     else
     if (WIFEXITED (status) && WEXITSTATUS (status) != 0) {
+        result->exit_status = WEXITSTATUS (status);
         result->cannot_run = !self.failed && !killed
                           && (WEXITSTATUS (status) == 126 || WEXITSTATUS (status) == 127);
         s_fail (&self, "map command exited %d on %s", WEXITSTATUS (status), cmd->what);

@@ -63,6 +63,8 @@ typedef struct {
     bool cannot_run;              //  The shell exited 126 or 127 (the
                                   //  command not found or not executable:
                                   //  this machine's fault, not the chunk's)
+    int exit_status;              //  The command's exit status, when it
+                                  //  exited (else 0)
     char reason[ZMR_COMMAND_REASON];    //  Why the run failed ("" if not)
     char err[ZMR_COMMAND_STDERR + 1];   //  The last bytes of stderr, NUL ended
     size_t err_len;               //  ... their number

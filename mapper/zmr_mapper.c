@@ -664,10 +664,9 @@ s_cannot_run (s_mapper_t *self, const zmr_command_result_t *result)
     const char *line = end;
     while (line > result->err && line[-1] != '\n')
         line--;
-    const char *code = strstr (result->reason, "exited ");
-    int status = code? atoi (code + 7): 127;
     snprintf (self->unrunnable_why, sizeof self->unrunnable_why,
-              "map command cannot run here: exit %d%s%.*s", status, end > line? ": ": "",
+              "map command cannot run here: exit %d%s%.*s", result->exit_status,
+              end > line? ": ": "",
               (int) (end - line), line);
     self->unrunnable = self->job;
     zmr_msg_t msg = { .job = self->job };
