@@ -358,13 +358,37 @@ else
 fi
 
 # --- (j) --window with a command job -----------------------------------------------------
-# The log in three parts, 0.5 s apart, into windows of 100 ms: at least two
-# windows, and each client's counts over all windows add up to its total.
+# The log in three parts into windows of 100 ms, through a FIFO the test
+# holds: the next part goes in only once a window holding the one before has
+# been written (an event, not a pause: on a slow or loaded machine a pause
+# could be absorbed by backpressure and leave one window), so there are at
+# least two windows, and each client's counts over all of them add up to its
+# total.
 j="$work/j"
 mkdir -p "$j"
-{ head -n 20000 "$log"; sleep 0.5; sed -n '20001,40000p' "$log"; sleep 0.5; tail -n +40001 "$log"; } |
-    timeout -s KILL 300 "$bin/zmr" run --no-progress -m 2 -r 2 --window 100ms \
-        --window-dir "$j/windows" --map "awk '{print \$1}'" -o "$j/result.tsv" 2> "$j/run.err"
+mkfifo "$j/in.fifo"
+exec 4<>"$j/in.fifo"
+timeout -s KILL 300 "$bin/zmr" run --no-progress -m 2 -r 2 --window 100ms \
+    --window-dir "$j/windows" --map "awk '{print \$1}'" -o "$j/result.tsv" \
+    "$j/in.fifo" 4>&- 2> "$j/run.err" &
+runner=$!
+pids+=("$runner")
+windows_now() { ls "$j/windows" 2>/dev/null | grep -c '^window-.*\.tsv$'; }
+# Thirds of the log, whatever its length (wamerican's word list makes ~15000
+# lines, wamerican-huge's ~50000).
+third=$(( $(wc -l < "$log") / 3 ))
+for part in "1,${third}p" "$((third + 1)),$((2 * third))p" "$((2 * third + 1)),\$p"; do
+    before=$(windows_now)
+    timeout -s KILL 120 sed -n "$part" "$log" >&4
+    [ "$part" = "$((2 * third + 1)),\$p" ] && break
+    deadline=$((SECONDS + 120))
+    while [ "$SECONDS" -lt "$deadline" ] && [ "$(windows_now)" -le "$before" ] \
+          && kill -0 "$runner" 2>/dev/null; do
+        sleep 0.1
+    done
+done
+exec 4>&-
+wait "$runner"
 rc=$?
 nwindows=$(ls "$j/windows" 2>/dev/null | grep -c '^window-.*\.tsv$')
 cat "$j/windows"/window-*.tsv 2>/dev/null |
