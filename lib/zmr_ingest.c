@@ -754,7 +754,7 @@ s_on_batch (zmr_ingest_t *self)
     uint32_t idlen = 0, textlen = 0;
     if (!why) {
         if (zmr_mpr_array (&in, &count) || count != 6 || zmr_mpr_uint (&in, &sig)
-        ||  sig != ZMR_SIGNATURE || zmr_mpr_uint (&in, &ver) || ver != ZMR_PROTOCOL
+        ||  sig != ZMR_SIGNATURE || zmr_mpr_uint (&in, &ver) || ver != ZMR_INGEST_PROTOCOL
         ||  zmr_mpr_uint (&in, &type) || type != ZMR_INGEST_TYPE
         ||  zmr_mpr_str (&in, &id, &idlen) || zmr_mpr_uint (&in, &seq)
         ||  zmr_mpr_bin (&in, &text, &textlen) || zmr_mpr_finish (&in))
@@ -859,7 +859,7 @@ s_commit (zmr_ingest_t *self)
         msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
         msgpack_pack_array (&pk, reply->reason? 6: 5);
         msgpack_pack_uint64 (&pk, ZMR_SIGNATURE);
-        msgpack_pack_uint64 (&pk, ZMR_PROTOCOL);
+        msgpack_pack_uint64 (&pk, ZMR_INGEST_PROTOCOL);
         msgpack_pack_uint64 (&pk, (uint64_t) reply->type);
         msgpack_pack_str (&pk, reply->idlen);
         msgpack_pack_str_body (&pk, reply->id, reply->idlen);

@@ -16,7 +16,7 @@ static const char *s_names[] = {
 
 //  Number of fields after the job, per type.
 static const uint32_t s_fields[] = {
-    0, 7, 11, 2, 9, 1, 4, 5, 4, 2, 1, 2, 6, 1, 3, 3, 1, 0, 4, 4, 3, 4, 1, 6, 2, 1, 0,
+    0, 7, 15, 2, 10, 1, 4, 6, 4, 2, 1, 2, 6, 1, 3, 3, 1, 0, 5, 4, 3, 4, 3, 6, 2, 1, 0,
     1, 2
 };
 
@@ -85,6 +85,74 @@ s_pairs (zmr_mpr_t *r, zmr_msg_t *msg)
     return 0;
 }
 
+//  WELCOME's event-time settings: none (all 0), or a format with a window
+//  of 1 ms .. a week that is a multiple of its step, at most
+//  ZMR_EVENT_PANES_MAX steps long, and a lateness of at most a week.
+static int
+s_event_spec (zmr_mpr_t *r, zmr_msg_t *msg)
+{
+    if (msg->event_format == ZMR_EVTIME_NONE)
+        return msg->window_ms || msg->every_ms || msg->lateness_ms
+             ? zmr_mpr_fail (r, "event-time settings without a format"): 0;
+    if (!zmr_evtime_format_name ((int) msg->event_format))
+        return zmr_mpr_fail (r, "unknown event-time format");
+    if (msg->window_ms < 1 || msg->window_ms > ZMR_EVENT_WINDOW_MAX
+    ||  msg->every_ms < 1 || msg->window_ms % msg->every_ms
+    ||  msg->window_ms / msg->every_ms > ZMR_EVENT_PANES_MAX)
+        return zmr_mpr_fail (r, "event-time window out of range");
+    if (msg->lateness_ms > ZMR_EVENT_WINDOW_MAX)
+        return zmr_mpr_fail (r, "allowed lateness longer than a week");
+    return 0;
+}
+
+//  A BATCH's runs array (3 values per run), before its pairs: leaves
+//  msg->runs at the first run. Each run's kind is known and its n >= 1;
+//  s_runs_cover checks their n against the pairs once those are read.
+static int
+s_runs (zmr_mpr_t *r, zmr_msg_t *msg)
+{
+    uint32_t n;
+    if (zmr_mpr_array (r, &n))
+        return -1;
+    if (n % 3)
+        return zmr_mpr_fail (r, "runs array is not of triples");
+    msg->runs = *r;
+    msg->nruns = n / 3;
+    for (uint32_t i = 0; i < msg->nruns; i++) {
+        uint64_t kind, pane, count;
+        if (zmr_mpr_uint (r, &kind) || zmr_mpr_uint (r, &pane) || zmr_mpr_uint (r, &count))
+            return -1;
+        if (kind > ZMR_RUN_SIDE)
+            return zmr_mpr_fail (r, "unknown run kind");
+        if (count < 1 || count > UINT32_MAX)
+            return zmr_mpr_fail (r, "run length out of range");
+        if (kind != ZMR_RUN_PANE && pane)
+            return zmr_mpr_fail (r, "a pane on a run that has none");
+        if (pane > ZMR_EVTIME_MAX)
+            return zmr_mpr_fail (r, "event time out of range");
+    }
+    return 0;
+}
+
+//  The runs' lengths add up to the pairs (none: one run of them all).
+static int
+s_runs_cover (zmr_mpr_t *r, zmr_msg_t *msg)
+{
+    if (!msg->nruns)
+        return 0;
+    zmr_mpr_t runs = msg->runs;
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < msg->nruns; i++) {
+        uint64_t kind, pane, count;
+        int rc = zmr_mpr_uint (&runs, &kind) | zmr_mpr_uint (&runs, &pane)
+               | zmr_mpr_uint (&runs, &count);
+        assert (rc == 0);
+        (void) rc;
+        total += count;
+    }
+    return total == msg->npairs? 0: zmr_mpr_fail (r, "runs do not cover the pairs");
+}
+
 //  A job digest: 64 lower-case hex digits.
 static int
 s_digest (zmr_mpr_t *r, char *digest)
@@ -151,7 +219,10 @@ s_decode_fields (zmr_mpr_t *r, zmr_msg_t *msg)
                 return zmr_mpr_fail (r, "unknown job kind");
             if (!zmr_reduce_name ((int) msg->reduce))
                 return zmr_mpr_fail (r, "unknown reduce");
-            return 0;
+            if (s_u32 (r, &msg->event_format) || zmr_mpr_uint (r, &msg->window_ms)
+            ||  zmr_mpr_uint (r, &msg->every_ms) || zmr_mpr_uint (r, &msg->lateness_ms))
+                return -1;
+            return s_event_spec (r, msg);
         case ZMR_REJECT:
             return zmr_mpr_bool (r, &msg->flag)
                 || zmr_mpr_cstr (r, msg->reason, sizeof msg->reason)? -1: 0;
@@ -161,8 +232,10 @@ s_decode_fields (zmr_mpr_t *r, zmr_msg_t *msg)
             ||  zmr_mpr_uint (r, &msg->length)
             ||  zmr_mpr_str (r, &msg->path, &msg->path_len)
             ||  zmr_mpr_uint (r, &msg->device) || zmr_mpr_uint (r, &msg->inode)
-            ||  zmr_mpr_uint (r, &msg->stamp))
+            ||  zmr_mpr_uint (r, &msg->stamp) || zmr_mpr_uint (r, &msg->event_max))
                 return -1;
+            if (msg->event_max > ZMR_EVTIME_MAX && msg->event_max != ZMR_EVTIME_UNKNOWN)
+                return zmr_mpr_fail (r, "event time out of range");
             if (msg->length == 0 || msg->length > ZMR_MAX_CHUNK)
                 return zmr_mpr_fail (r, "chunk length out of range");
             if (msg->path_len >= ZMR_PATH_MAX)
@@ -188,7 +261,7 @@ s_decode_fields (zmr_mpr_t *r, zmr_msg_t *msg)
             if (msg->reducers < 1 || msg->reducers > ZMR_MAX_REDUCERS
             ||  msg->partition >= msg->reducers)
                 return zmr_mpr_fail (r, "partition out of range");
-            return s_pairs (r, msg);
+            return s_runs (r, msg) || s_pairs (r, msg) || s_runs_cover (r, msg)? -1: 0;
         case ZMR_ACK:
             return s_u32 (r, &msg->partition) || zmr_mpr_uint (r, &msg->chunk)
                 || zmr_mpr_uint (r, &msg->words) || zmr_mpr_bool (r, &msg->flag)
@@ -232,17 +305,26 @@ s_decode_fields (zmr_mpr_t *r, zmr_msg_t *msg)
         case ZMR_LIVE:
             if (zmr_mpr_cstr (r, msg->endpoint, sizeof msg->endpoint)
             ||  s_u32 (r, &msg->interval) || zmr_mpr_uint (r, &msg->window_ms)
-            ||  s_key (r, msg->key))
+            ||  s_key (r, msg->key) || zmr_mpr_bool (r, &msg->flag))
                 return -1;
             if (msg->interval > 60000)
                 return zmr_mpr_fail (r, "update interval out of range");
             if (msg->window_ms > 7 * 86400000ull)
                 return zmr_mpr_fail (r, "window longer than a week");
-            if (msg->interval == 0 && msg->window_ms == 0)
+            if (msg->interval == 0 && msg->window_ms == 0 && !msg->flag)
                 return zmr_mpr_fail (r, "LIVE asks for nothing");
+            if (msg->window_ms && msg->flag)
+                return zmr_mpr_fail (r, "LIVE asks for windows of both times");
             return 0;
         case ZMR_CLOSE:
-            return zmr_mpr_uint (r, &msg->window);
+            if (zmr_mpr_uint (r, &msg->window) || zmr_mpr_uint (r, &msg->span)
+            ||  zmr_mpr_uint (r, &msg->prev_1))
+                return -1;
+            if (msg->span > ZMR_EVENT_WINDOW_MAX)
+                return zmr_mpr_fail (r, "window longer than a week");
+            if (msg->prev_1 && msg->prev_1 - 1 >= msg->window)
+                return zmr_mpr_fail (r, "CLOSE of a window before the one closed before it");
+            return 0;
         case ZMR_WINDOW:
             if (s_u32 (r, &msg->partition) || s_u32 (r, &msg->reducers)
             ||  zmr_mpr_uint (r, &msg->window)
@@ -315,7 +397,8 @@ zmr_msg_decode (const void *data, size_t len, zmr_msg_t *msg, const char **why)
     if (zmr_mpr_uint (&r, &version))
         goto fail;
     if (version != ZMR_PROTOCOL) {
-        zmr_mpr_fail (&r, version == 1? "protocol version 1 (an older zmr; this one speaks 2)"
+        zmr_mpr_fail (&r, version == 1? "protocol version 1 (an older zmr; this one speaks 3)"
+                        : version == 2? "protocol version 2 (an older zmr; this one speaks 3)"
                                       : "unsupported protocol version");
         goto fail;
     }
@@ -352,6 +435,24 @@ zmr_msg_next_pair (zmr_msg_t *msg, const char **word, uint32_t *len,
     *count = (uint64_t) value;
     (void) rc;
     msg->npairs--;
+    return true;
+}
+
+bool
+zmr_msg_next_run (zmr_msg_t *msg, zmr_run_t *run)
+{
+    if (msg->nruns == 0)
+        return false;
+    //  Validated by zmr_msg_decode: these reads cannot fail.
+    uint64_t kind, pane, count;
+    int rc = zmr_mpr_uint (&msg->runs, &kind) | zmr_mpr_uint (&msg->runs, &pane)
+           | zmr_mpr_uint (&msg->runs, &count);
+    assert (rc == 0);
+    (void) rc;
+    run->kind = (uint32_t) kind;
+    run->pane = pane;
+    run->n = (uint32_t) count;
+    msg->nruns--;
     return true;
 }
 
@@ -432,7 +533,8 @@ void
 zmr_msg_pack_welcome (msgpack_packer *pk, uint64_t job, uint32_t reducers,
                       const char *chunks, const char *status,
                       const char *const *reducer_endpoints, const char *const *reducer_keys,
-                      uint64_t max_word, uint64_t max_message, const zmr_job_t *spec)
+                      uint64_t max_word, uint64_t max_message, const zmr_job_t *spec,
+                      const zmr_event_spec_t *event)
 {
     zmr_msg_begin (pk, ZMR_WELCOME, job, s_fields[ZMR_WELCOME]);
     msgpack_pack_uint32 (pk, reducers);
@@ -457,6 +559,13 @@ zmr_msg_pack_welcome (msgpack_packer *pk, uint64_t job, uint32_t reducers,
     size_t len = strnlen (spec->label, ZMR_JOB_LABEL_MAX - 1);
     msgpack_pack_str (pk, len);
     msgpack_pack_str_body (pk, spec->label, len);
+    zmr_event_spec_t none = { 0 };
+    if (!event)
+        event = &none;
+    msgpack_pack_uint32 (pk, event->format);
+    msgpack_pack_uint64 (pk, event->window_ms);
+    msgpack_pack_uint64 (pk, event->every_ms);
+    msgpack_pack_uint64 (pk, event->lateness_ms);
 }
 
 void
@@ -498,7 +607,8 @@ zmr_msg_pack_failed (msgpack_packer *pk, uint64_t job, uint64_t chunk,
 void
 zmr_msg_pack_chunk (msgpack_packer *pk, uint64_t job, uint64_t chunk,
                     uint32_t input, uint64_t offset, uint32_t attempt,
-                    uint64_t length, const zmr_file_ref_t *ref, uint64_t stamp)
+                    uint64_t length, const zmr_file_ref_t *ref, uint64_t stamp,
+                    uint64_t event_max)
 {
     zmr_msg_begin (pk, ZMR_CHUNK, job, s_fields[ZMR_CHUNK]);
     msgpack_pack_uint64 (pk, chunk);
@@ -513,6 +623,7 @@ zmr_msg_pack_chunk (msgpack_packer *pk, uint64_t job, uint64_t chunk,
     msgpack_pack_uint64 (pk, ref? ref->device: 0);
     msgpack_pack_uint64 (pk, ref? ref->inode: 0);
     msgpack_pack_uint64 (pk, stamp);
+    msgpack_pack_uint64 (pk, event_max);
 }
 
 void
@@ -585,20 +696,27 @@ zmr_msg_pack_flush (msgpack_packer *pk, uint64_t job, const char *sink, const ch
 
 void
 zmr_msg_pack_live (msgpack_packer *pk, uint64_t job, const char *sink, uint32_t interval,
-                   uint64_t window_ms, const char *key)
+                   uint64_t window_ms, const char *key, bool panes)
 {
     zmr_msg_begin (pk, ZMR_LIVE, job, s_fields[ZMR_LIVE]);
     s_pack_str (pk, sink);
     msgpack_pack_uint32 (pk, interval);
     msgpack_pack_uint64 (pk, window_ms);
     s_pack_str (pk, key);
+    if (panes)
+        msgpack_pack_true (pk);
+    else
+        msgpack_pack_false (pk);
 }
 
 void
-zmr_msg_pack_close (msgpack_packer *pk, uint64_t job, uint64_t window)
+zmr_msg_pack_close (msgpack_packer *pk, uint64_t job, uint64_t window, uint64_t span,
+                    uint64_t prev_1)
 {
     zmr_msg_begin (pk, ZMR_CLOSE, job, s_fields[ZMR_CLOSE]);
     msgpack_pack_uint64 (pk, window);
+    msgpack_pack_uint64 (pk, span);
+    msgpack_pack_uint64 (pk, prev_1);
 }
 
 void
@@ -641,13 +759,19 @@ zmr_msg_pack_done (msgpack_packer *pk, uint64_t job, uint64_t words,
 void
 zmr_msg_begin_batch (msgpack_packer *pk, uint64_t job, uint64_t chunk,
                      uint32_t partition, uint32_t reducers, uint64_t stamp,
-                     uint32_t npairs)
+                     const zmr_run_t *runs, uint32_t nruns, uint32_t npairs)
 {
     zmr_msg_begin (pk, ZMR_BATCH, job, s_fields[ZMR_BATCH]);
     msgpack_pack_uint64 (pk, chunk);
     msgpack_pack_uint32 (pk, partition);
     msgpack_pack_uint32 (pk, reducers);
     msgpack_pack_uint64 (pk, stamp);
+    msgpack_pack_array (pk, nruns * 3);
+    for (uint32_t i = 0; i < nruns; i++) {
+        msgpack_pack_uint32 (pk, runs[i].kind);
+        msgpack_pack_uint64 (pk, runs[i].pane);
+        msgpack_pack_uint32 (pk, runs[i].n);
+    }
     msgpack_pack_array (pk, npairs * 2);
 }
 

@@ -11,12 +11,17 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <zmq.h>
+#include "zmr_evtime.h"
 #include "zmr_job.h"
 #include "zmr_mpr.h"
 
 #define ZMR_SIGNATURE    0x5A4D
-#define ZMR_PROTOCOL     2        //  2: jobs (WELCOME names one), signed
-                                  //  values, pair counts, REFUSE, FAILED
+#define ZMR_PROTOCOL     3        //  2: jobs (WELCOME names one), signed
+                                  //  values, pair counts, REFUSE, FAILED;
+                                  //  3: event time (WELCOME, CHUNK, BATCH
+                                  //  runs, LIVE, CLOSE)
+#define ZMR_INGEST_PROTOCOL 2     //  INGEST, INGESTED, REFUSED: unchanged
+                                  //  since 2, which producers speak
 #define ZMR_ENDPOINT_MAX 256      //  Longest endpoint string, with its NUL
 #define ZMR_NAME_MAX     128      //  Longest worker name, with its NUL
 #define ZMR_REASON_MAX   256      //  Longest reason text, with its NUL
@@ -72,6 +77,15 @@ typedef struct {
     uint64_t distinct;       //  Distinct words held
 } zmr_counters_t;
 
+//  An event-time job's settings, in WELCOME (format 0: ingest time, the
+//  rest 0).
+typedef struct {
+    uint32_t format;         //  zmr_evtime_format_t
+    uint64_t window_ms;      //  W
+    uint64_t every_ms;       //  E (W a multiple of E)
+    uint64_t lateness_ms;    //  --allowed-lateness
+} zmr_event_spec_t;
+
 //  One decoded message. Which fields mean something depends on type (see
 //  docs/protocol.md); the others are zero. Views point into the frame.
 typedef struct {
@@ -104,7 +118,20 @@ typedef struct {
     uint64_t stamp;          //  CHUNK, BATCH: ms since the epoch when the
                              //  chunk's text entered the ventilator
     uint32_t interval;       //  LIVE: ms between UPDATEs (0: none)
-    uint64_t window_ms;      //  LIVE: tumbling window length (0: none)
+    uint64_t window_ms;      //  LIVE: ingest-time window length (0: none);
+                             //  WELCOME: the event-time window W (0: none)
+    uint64_t every_ms;       //  WELCOME: a new window every E ms (E = W:
+                             //  tumbling)
+    uint64_t lateness_ms;    //  WELCOME: --allowed-lateness
+    uint32_t event_format;   //  WELCOME: zmr_evtime_format_t (0: ingest time)
+    uint64_t event_max;      //  CHUNK: the largest event time of the lines
+                             //  before the chunk (ZMR_EVTIME_UNKNOWN: none)
+    uint32_t nruns;          //  BATCH: runs, validated (0: one run, the
+    zmr_mpr_t runs;          //  chunk's stamp's window); cursor at the first
+    uint64_t span;           //  CLOSE: the window's length for an event-time
+                             //  job (0: an ingest-time window)
+    uint64_t prev_1;         //  CLOSE: the window closed before it, + 1 (0:
+                             //  none)
     uint64_t window;         //  CLOSE, WINDOW, WSTORED, TOTALS: window,
                              //  by its start (ms since the epoch; TOTALS:
                              //  0 for running totals)
@@ -113,7 +140,8 @@ typedef struct {
     uint32_t nchunks;        //  UPDATE: (chunk, stamp) entries, validated
     zmr_mpr_t chunks;        //  UPDATE: cursor at the first entry
     bool flag;               //  ACK: duplicate; FINISH: ok; REJECT: retry;
-                             //  TOTALS: final
+                             //  TOTALS: final; LIVE: panes (event time:
+                             //  batches carry their panes, CLOSE comes)
     char endpoint[ZMR_ENDPOINT_MAX];  //  HELLO: own; WELCOME: chunks; FLUSH: sink
     char status[ZMR_ENDPOINT_MAX];    //  WELCOME: status endpoint
     char name[ZMR_NAME_MAX];          //  HELLO: worker name
@@ -147,6 +175,24 @@ int
 bool
     zmr_msg_next_pair (zmr_msg_t *msg, const char **word, uint32_t *len,
                        uint64_t *count);
+
+//  A run of a BATCH's pairs (event time): n pairs in a row, of one kind.
+typedef enum {
+    ZMR_RUN_PANE = 0,        //  Words on time: the totals and the pane's table
+    ZMR_RUN_TOTALS = 1,      //  Words of side records: the totals only
+    ZMR_RUN_SIDE = 2         //  Side records (zmr_evtime.h): the side table
+} zmr_run_kind_t;
+
+typedef struct {
+    uint32_t kind;           //  zmr_run_kind_t
+    uint64_t pane;           //  ZMR_RUN_PANE: the pane's start, ms; else 0
+    uint32_t n;              //  Pairs in the run (>= 1)
+} zmr_run_t;
+
+//  Reads the next run of a decoded BATCH. Returns false after the last.
+//  The runs' n add up to the BATCH's pairs (checked when decoding).
+bool
+    zmr_msg_next_run (zmr_msg_t *msg, zmr_run_t *run);
 
 //  Reads the next (chunk, stamp) entry of a decoded UPDATE. Returns false
 //  after the last.
@@ -184,7 +230,8 @@ void zmr_msg_pack_welcome (msgpack_packer *pk, uint64_t job, uint32_t reducers,
                            const char *chunks, const char *status,
                            const char *const *reducer_endpoints,
                            const char *const *reducer_keys, uint64_t max_word,
-                           uint64_t max_message, const zmr_job_t *spec);
+                           uint64_t max_message, const zmr_job_t *spec,
+                           const zmr_event_spec_t *event);
 //  REJECT (flag: try again later). FINISH is zmr_status_pack_finish.
 void zmr_msg_pack_reason (msgpack_packer *pk, int type, uint64_t job,
                           bool flag, const char *reason);
@@ -203,7 +250,7 @@ typedef struct {
 void zmr_msg_pack_chunk (msgpack_packer *pk, uint64_t job, uint64_t chunk,
                          uint32_t input, uint64_t offset, uint32_t attempt,
                          uint64_t length, const zmr_file_ref_t *ref,
-                         uint64_t stamp);
+                         uint64_t stamp, uint64_t event_max);
 void zmr_msg_pack_take (msgpack_packer *pk, uint64_t job, uint64_t chunk);
 void zmr_msg_pack_mapped (msgpack_packer *pk, uint64_t job, uint64_t chunk,
                           uint64_t words, uint64_t too_long, uint64_t pair_count);
@@ -226,17 +273,25 @@ void zmr_msg_pack_refuse (msgpack_packer *pk, uint64_t job, const char *reason);
 //  The ventilator treats it as a mapper that died holding the chunk.
 void zmr_msg_pack_failed (msgpack_packer *pk, uint64_t job, uint64_t chunk,
                           const char *reason);
+//  LIVE: panes is true for an event-time job (then window_ms is 0).
 void zmr_msg_pack_live (msgpack_packer *pk, uint64_t job, const char *sink,
-                        uint32_t interval, uint64_t window_ms, const char *key);
-void zmr_msg_pack_close (msgpack_packer *pk, uint64_t job, uint64_t window);
+                        uint32_t interval, uint64_t window_ms, const char *key,
+                        bool panes);
+//  CLOSE: span is W for an event-time window (0: ingest time), prev_1 the
+//  window closed before it + 1 (0: none).
+void zmr_msg_pack_close (msgpack_packer *pk, uint64_t job, uint64_t window,
+                         uint64_t span, uint64_t prev_1);
 void zmr_msg_pack_wstored (msgpack_packer *pk, uint64_t job, uint64_t window,
                            uint64_t words);
 
 //  BATCH and RESULT: packs the header and the pairs array header for npairs
 //  pairs; the caller then packs npairs times (bin word, uint count).
+//  Runs (event time): nruns of them, whose n add up to npairs, in the order
+//  the pairs follow; NULL and 0 for a batch of one run (ingest time).
 void zmr_msg_begin_batch (msgpack_packer *pk, uint64_t job, uint64_t chunk,
                           uint32_t partition, uint32_t reducers,
-                          uint64_t stamp, uint32_t npairs);
+                          uint64_t stamp, const zmr_run_t *runs, uint32_t nruns,
+                          uint32_t npairs);
 //  UPDATE: packs the header and the chunks array header for nchunks
 //  entries; the caller packs nchunks times (uint chunk, uint stamp), then
 //  zmr_msg_begin_pairs and the pairs (word, its total in the partition).

@@ -379,7 +379,7 @@ s_map_end (s_mapper_t *self, uint64_t chunk, uint64_t stamp, uint64_t len, uint6
             return -1;
         }
     for (uint32_t p = 0; p < R; p++)
-        zmr_msg_begin_batch (&self->packers[p], self->job, chunk, p, R, stamp,
+        zmr_msg_begin_batch (&self->packers[p], self->job, chunk, p, R, stamp, NULL, 0,
                              self->npairs[p]);
     for (size_t i = 0; i < ntouched; i++) {
         if (i + 16 < ntouched)
@@ -781,7 +781,7 @@ s_lines_end (s_mapper_t *self, uint64_t chunk, uint64_t stamp, uint64_t len, uin
             return -1;
         }
     for (uint32_t p = 0; p < R; p++)
-        zmr_msg_begin_batch (&self->packers[p], self->job, chunk, p, R, stamp,
+        zmr_msg_begin_batch (&self->packers[p], self->job, chunk, p, R, stamp, NULL, 0,
                              self->npairs[p]);
     for (size_t i = 0; i < n; i++)
         zmr_msg_pack_pair (&self->packers[entries[i].aux], entries[i].word, entries[i].len,

@@ -57,7 +57,7 @@ Test (msg, welcome_carries_every_reducer_endpoint)
     zcert_t *cert = zcert_new ();
     const char *keys[] = { "", zcert_public_txt (cert), "" };
     zmr_msg_pack_welcome (&b.pk, 0xfeedfacecafebeefull, 3, "tcp://h:5551", "tcp://h:5552", eps,
-                          keys, 4096, 8u << 20, NULL);
+                          keys, 4096, 8u << 20, NULL, NULL);
     zmr_msg_t msg = s_roundtrip (&b, ZMR_WELCOME);
     //  No job named: the word count
     zmr_job_t words;
@@ -87,7 +87,7 @@ Test (msg, small_messages_roundtrip)
     s_buf_t b; s_init (&b);
     zmr_msg_t msg;
     zmr_msg_pack_chunk (&b.pk, 7, 123456789012ull, 4, 1ull << 40, 2, 65536, NULL,
-                        1795000000123ull);
+                        1795000000123ull, ZMR_EVTIME_UNKNOWN);
     msg = s_roundtrip (&b, ZMR_CHUNK);
     cr_assert (msg.job == 7 && msg.chunk == 123456789012ull && msg.input == 4
             && msg.offset == 1ull << 40 && msg.attempt == 2 && msg.length == 65536
@@ -95,7 +95,7 @@ Test (msg, small_messages_roundtrip)
     msgpack_sbuffer_clear (&b.sbuf);
 
     zmr_file_ref_t ref = { "/data/corpus one.txt", 2049, 1ull << 35 };
-    zmr_msg_pack_chunk (&b.pk, 7, 5, 1, 1000, 0, ZMR_MAX_CHUNK, &ref, 0);
+    zmr_msg_pack_chunk (&b.pk, 7, 5, 1, 1000, 0, ZMR_MAX_CHUNK, &ref, 0, ZMR_EVTIME_UNKNOWN);
     msg = s_roundtrip (&b, ZMR_CHUNK);
     cr_assert (msg.chunk == 5 && msg.input == 1 && msg.offset == 1000
             && msg.length == ZMR_MAX_CHUNK && msg.device == 2049 && msg.inode == 1ull << 35);
@@ -199,7 +199,7 @@ Test (msg, batch_pairs_come_back_in_order_with_any_bytes)
     const char *words[] = { "the", "\0nul\xff", "", "caf\xc3\xa9" };
     uint32_t lens[] = { 3, 5, 0, 5 };
     uint64_t counts[] = { 62051, 1, 2, INT64_MAX };
-    zmr_msg_begin_batch (&b.pk, 99, 12, 1, 4, 1795000000456ull, 4);
+    zmr_msg_begin_batch (&b.pk, 99, 12, 1, 4, 1795000000456ull, NULL, 0, 4);
     for (int i = 0; i < 4; i++)
         zmr_msg_pack_pair (&b.pk, words[i], lens[i], counts[i]);
     zmr_msg_t msg = s_roundtrip (&b, ZMR_BATCH);
@@ -265,7 +265,7 @@ Test (msg, put_pair_writes_the_bytes_msgpack_c_packs)
     //  And a batch made of them decodes
     s_buf_t b; s_init (&b);
     cr_assert_eq (zmr_msg_reserve (&b.sbuf, ZMR_MSG_HEADER_MAX + 2 * ZMR_MSG_PAIR_MAX (300)), 0);
-    zmr_msg_begin_batch (&b.pk, 99, 12, 1, 4, 7, 2);
+    zmr_msg_begin_batch (&b.pk, 99, 12, 1, 4, 7, NULL, 0, 2);
     zmr_msg_put_pair (&b.sbuf, word, 300, 70000);
     zmr_msg_put_pair (&b.sbuf, "a", 1, 3);
     zmr_msg_t msg = s_roundtrip (&b, ZMR_BATCH);
@@ -327,7 +327,7 @@ Test (msg, refuses_frames_that_are_not_zmr_messages)
 Test (msg, refuses_every_truncation_and_trailing_bytes)
 {
     s_buf_t b; s_init (&b);
-    zmr_msg_begin_batch (&b.pk, 1, 2, 0, 1, 0, 2);
+    zmr_msg_begin_batch (&b.pk, 1, 2, 0, 1, 0, NULL, 0, 2);
     zmr_msg_pack_pair (&b.pk, "alpha", 5, 3);
     zmr_msg_pack_pair (&b.pk, "beta", 4, 4);
     for (size_t cut = 0; cut < b.sbuf.size; cut++)
@@ -345,7 +345,7 @@ Test (msg, refuses_a_batch_with_a_bad_pair_anywhere)
     s_buf_t b; s_init (&b);
     //  The last pair's value is beyond 64 signed bits: the whole batch is
     //  refused, not applied up to the bad pair.
-    zmr_msg_begin_batch (&b.pk, 1, 2, 0, 1, 0, 2);
+    zmr_msg_begin_batch (&b.pk, 1, 2, 0, 1, 0, NULL, 0, 2);
     zmr_msg_pack_pair (&b.pk, "alpha", 5, 3);
     msgpack_pack_bin (&b.pk, 4);
     msgpack_pack_bin_body (&b.pk, "beta", 4);
@@ -364,7 +364,7 @@ Test (msg, refuses_a_batch_with_a_bad_pair_anywhere)
     s_refused (b.sbuf.data, b.sbuf.size, "a word that is a str");
     msgpack_sbuffer_clear (&b.sbuf);
     //  Partition beyond R.
-    zmr_msg_begin_batch (&b.pk, 1, 2, 4, 4, 0, 0);
+    zmr_msg_begin_batch (&b.pk, 1, 2, 4, 4, 0, NULL, 0, 0);
     s_refused (b.sbuf.data, b.sbuf.size, "partition 4 of 4");
     msgpack_sbuffer_clear (&b.sbuf);
     //  A negative count.
@@ -503,14 +503,14 @@ Test (msg, refuses_a_chunk_of_no_bytes_too_many_or_a_relative_path)
     s_buf_t b; s_init (&b);
     zmr_msg_t msg;
     const char *why = NULL;
-    zmr_msg_pack_chunk (&b.pk, 7, 5, 0, 0, 0, 0, NULL, 0);
+    zmr_msg_pack_chunk (&b.pk, 7, 5, 0, 0, 0, 0, NULL, 0, ZMR_EVTIME_UNKNOWN);
     cr_assert_eq (s_decode (&b, &msg, &why), -1, "accepted a chunk of 0 bytes");
     msgpack_sbuffer_clear (&b.sbuf);
-    zmr_msg_pack_chunk (&b.pk, 7, 5, 0, 0, 0, ZMR_MAX_CHUNK + 1ull, NULL, 0);
+    zmr_msg_pack_chunk (&b.pk, 7, 5, 0, 0, 0, ZMR_MAX_CHUNK + 1ull, NULL, 0, ZMR_EVTIME_UNKNOWN);
     cr_assert_eq (s_decode (&b, &msg, &why), -1, "accepted a chunk over the maximum");
     msgpack_sbuffer_clear (&b.sbuf);
     zmr_file_ref_t ref = { "relative/path", 1, 2 };
-    zmr_msg_pack_chunk (&b.pk, 7, 5, 0, 0, 0, 10, &ref, 0);
+    zmr_msg_pack_chunk (&b.pk, 7, 5, 0, 0, 0, 10, &ref, 0, ZMR_EVTIME_UNKNOWN);
     cr_assert_eq (s_decode (&b, &msg, &why), -1, "accepted a relative path");
     cr_assert_not_null (strstr (why, "absolute"), "%s", why);
     msgpack_sbuffer_destroy (&b.sbuf);
@@ -522,7 +522,7 @@ Test (msg, live_messages_roundtrip_and_are_bounded)
 {
     s_buf_t b; s_init (&b);
     zcert_t *cert = zcert_new ();
-    zmr_msg_pack_live (&b.pk, 3, "ipc:///tmp/sink", 25, 10000, zcert_public_txt (cert));
+    zmr_msg_pack_live (&b.pk, 3, "ipc:///tmp/sink", 25, 10000, zcert_public_txt (cert), false);
     zmr_msg_t msg = s_roundtrip (&b, ZMR_LIVE);
     cr_assert_str_eq (msg.endpoint, "ipc:///tmp/sink");
     cr_assert_str_eq (msg.key, zcert_public_txt (cert));
@@ -531,13 +531,13 @@ Test (msg, live_messages_roundtrip_and_are_bounded)
     cr_assert_eq (msg.window_ms, 10000);
     msgpack_sbuffer_clear (&b.sbuf);
 
-    zmr_msg_pack_live (&b.pk, 3, "ipc:///tmp/sink", 0, 0, "");
+    zmr_msg_pack_live (&b.pk, 3, "ipc:///tmp/sink", 0, 0, "", false);
     const char *why = NULL;
     cr_assert_eq (zmr_msg_decode (b.sbuf.data, b.sbuf.size, &msg, &why), -1,
                   "a LIVE asking for nothing was accepted");
     msgpack_sbuffer_clear (&b.sbuf);
 
-    zmr_msg_pack_close (&b.pk, 3, 179500000);
+    zmr_msg_pack_close (&b.pk, 3, 179500000, 0, 0);
     msg = s_roundtrip (&b, ZMR_CLOSE);
     cr_assert_eq (msg.window, 179500000);
     msgpack_sbuffer_clear (&b.sbuf);
@@ -636,7 +636,7 @@ Test (msg, a_job_and_signed_values_roundtrip)
     snprintf (job.label, sizeof job.label, "awk '{print $1}'");
     const char *eps[] = { "ipc:///tmp/a" };
     zmr_msg_pack_welcome (&b.pk, 3, 1, "ipc:///tmp/c", "ipc:///tmp/s", eps, NULL, 0,
-                          8u << 20, &job);
+                          8u << 20, &job, NULL);
     zmr_msg_t msg = s_roundtrip (&b, ZMR_WELCOME);
     cr_assert (msg.job_kind == ZMR_JOB_COMMAND && msg.reduce == ZMR_REDUCE_MAX);
     cr_assert_str_eq (msg.digest, job.digest);
@@ -646,20 +646,20 @@ Test (msg, a_job_and_signed_values_roundtrip)
     //  A digest that is not 64 lower-case hex digits is refused.
     job.digest[0] = 'A';
     zmr_msg_pack_welcome (&b.pk, 3, 1, "ipc:///tmp/c", "ipc:///tmp/s", eps, NULL, 0,
-                          8u << 20, &job);
+                          8u << 20, &job, NULL);
     s_refused (b.sbuf.data, b.sbuf.size, "an upper-case digest");
     msgpack_sbuffer_clear (&b.sbuf);
     job.digest[0] = 'a';
     job.reduce = 3;
     zmr_msg_pack_welcome (&b.pk, 3, 1, "ipc:///tmp/c", "ipc:///tmp/s", eps, NULL, 0,
-                          8u << 20, &job);
+                          8u << 20, &job, NULL);
     s_refused (b.sbuf.data, b.sbuf.size, "an unknown reduce");
     msgpack_sbuffer_clear (&b.sbuf);
 
     const int64_t values[] = { INT64_MIN, -4294967297ll, -32769, -129, -33, -32, -1, 0, 1,
                                INT64_MAX };
     size_t n = sizeof values / sizeof values[0];
-    zmr_msg_begin_batch (&b.pk, 3, 8, 0, 1, 0, (uint32_t) n);
+    zmr_msg_begin_batch (&b.pk, 3, 8, 0, 1, 0, NULL, 0, (uint32_t) n);
     for (size_t i = 0; i < n; i++)
         zmr_msg_pack_pair (&b.pk, "k", 1, (uint64_t) values[i]);
     msg = s_roundtrip (&b, ZMR_BATCH);

@@ -316,7 +316,7 @@ s_issue (s_vent_t *self)
     //  A chunk without bytes is one by reference: the mapper reads it.
     zmr_msg_pack_chunk (&self->pk, self->job, id, chunk->input, chunk->offset,
                         chunk->attempt, chunk->len,
-                        chunk->data? NULL: &self->refs[chunk->input], chunk->stamp);
+                        chunk->data? NULL: &self->refs[chunk->input], chunk->stamp, ZMR_EVTIME_UNKNOWN);
     if (zmr_msg_send (self->chunks, &self->sbuf, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
         msgpack_sbuffer_clear (&self->sbuf);
         return;
@@ -373,7 +373,7 @@ s_live (s_vent_t *self, s_worker_t *worker)
         return;
     s_worker_t *sink = &self->workers[self->sink];
     zmr_msg_pack_live (&self->pk, self->job, sink->endpoint, self->config->live_ms,
-                       self->config->window_ms, sink->key);
+                       self->config->window_ms, sink->key, false);
     s_send_to (self, worker);
 }
 
@@ -388,7 +388,7 @@ s_welcome (s_vent_t *self, s_worker_t *worker)
     }
     zmr_msg_pack_welcome (&self->pk, self->job, self->config->reducers,
                           self->chunks_endpoint, self->status_endpoint, endpoints, keys,
-                          self->config->max_word, zmr_max_message (), &self->spec);
+                          self->config->max_word, zmr_max_message (), &self->spec, NULL);
     s_send_to (self, worker);
     worker->welcomed = true;
     s_live (self, worker);
@@ -468,7 +468,7 @@ s_close_windows (s_vent_t *self)
     self->closing = true;
     self->closing_id = id;
     for (uint32_t p = 0; p < self->config->reducers; p++) {
-        zmr_msg_pack_close (&self->pk, self->job, id);
+        zmr_msg_pack_close (&self->pk, self->job, id, 0, 0);
         s_send_to (self, &self->workers[self->reducer_of[p]]);
     }
     self->close_again = zmr_now_ms () + self->config->dead_ms;

@@ -342,7 +342,7 @@ main (int argc, char *argv[])
     const char *eps[] = { "ipc:///tmp/r0", "tcp://10.0.0.2:6004" };
     const char *keys[] = { key, "" };
     zmr_msg_pack_welcome (&pk, job, 2, "ipc:///tmp/chunks", "ipc:///tmp/status", eps, keys, 0,
-                          ZMR_DEFAULT_MAX_MESSAGE, NULL);
+                          ZMR_DEFAULT_MAX_MESSAGE, NULL, NULL);
     s_seed (&sbuf);
     zmr_job_t command;
     memset (&command, 0, sizeof command);
@@ -351,7 +351,7 @@ main (int argc, char *argv[])
     memset (command.digest, 'c', ZMR_DIGEST_HEX - 1);
     snprintf (command.label, sizeof command.label, "cut -f1");
     zmr_msg_pack_welcome (&pk, job, 2, "ipc:///tmp/chunks", "ipc:///tmp/status", eps, keys, 0,
-                          ZMR_DEFAULT_MAX_MESSAGE, &command);
+                          ZMR_DEFAULT_MAX_MESSAGE, &command, NULL);
     s_seed (&sbuf);
     zmr_msg_pack_refuse (&pk, job, "map command 'cut -f1' is not allowed here");
     s_seed (&sbuf);
@@ -359,10 +359,10 @@ main (int argc, char *argv[])
     s_seed (&sbuf);
     zmr_msg_pack_reason (&pk, ZMR_REJECT, job, true, "partition 1 is already served");
     s_seed (&sbuf);
-    zmr_msg_pack_chunk (&pk, job, 5, 0, 1000, 1, 4096, NULL, 1795000000000ull);
+    zmr_msg_pack_chunk (&pk, job, 5, 0, 1000, 1, 4096, NULL, 1795000000000ull, ZMR_EVTIME_UNKNOWN);
     s_seed (&sbuf);
     zmr_file_ref_t ref = { "/data/corpus.txt", 2049, 77 };
-    zmr_msg_pack_chunk (&pk, job, 6, 1, 0, 0, 65536, &ref, 1795000000001ull);
+    zmr_msg_pack_chunk (&pk, job, 6, 1, 0, 0, 65536, &ref, 1795000000001ull, ZMR_EVTIME_UNKNOWN);
     s_seed (&sbuf);
     zmr_msg_pack_take (&pk, job, 5);
     s_seed (&sbuf);
@@ -370,12 +370,12 @@ main (int argc, char *argv[])
     s_seed (&sbuf);
     zmr_msg_pack_mapped (&pk, job, 6, 700, 12, 350);
     s_seed (&sbuf);
-    zmr_msg_begin_batch (&pk, job, 5, 1, 2, 1795000000000ull, 3);
+    zmr_msg_begin_batch (&pk, job, 5, 1, 2, 1795000000000ull, NULL, 0, 3);
     zmr_msg_pack_pair (&pk, "the", 3, 62);
     zmr_msg_pack_pair (&pk, "\0nul\xff", 5, 1);
     zmr_msg_pack_pair (&pk, "caf\xc3\xa9", 5, 2);
     s_seed (&sbuf);
-    zmr_msg_begin_batch (&pk, job, 7, 0, 2, 1795000000000ull, 2);
+    zmr_msg_begin_batch (&pk, job, 7, 0, 2, 1795000000000ull, NULL, 0, 2);
     zmr_msg_pack_pair (&pk, "198.18.0.7", 10, (uint64_t) -5);
     zmr_msg_pack_pair (&pk, "198.18.0.9", 10, (uint64_t) INT64_MIN);
     s_seed (&sbuf);
@@ -397,7 +397,7 @@ main (int argc, char *argv[])
     s_seed (&sbuf);
     zmr_msg_pack_again (&pk, job);
     s_seed (&sbuf);
-    zmr_msg_pack_live (&pk, job, "ipc:///tmp/sink", 10, 10000, "");
+    zmr_msg_pack_live (&pk, job, "ipc:///tmp/sink", 10, 10000, "", false);
     s_seed (&sbuf);
     zmr_msg_begin_update (&pk, job, 1, 2, 2);
     for (uint64_t v = 1; v <= 4; v++)
@@ -411,7 +411,7 @@ main (int argc, char *argv[])
     zmr_msg_begin_livestat (&pk, job, 12, 48, 900, 1);
     zmr_msg_pack_pair (&pk, "the", 3, 62051);
     s_seed (&sbuf);
-    zmr_msg_pack_close (&pk, job, 1795000000000ull);
+    zmr_msg_pack_close (&pk, job, 1795000000000ull, 0, 0);
     s_seed (&sbuf);
     zmr_msg_begin_window (&pk, job, 1, 2, 1795000000000ull, 0, 1, 1);
     zmr_msg_pack_pair (&pk, "ship", 4, 3);
