@@ -314,14 +314,108 @@ Test (msg, refuses_frames_that_are_not_zmr_messages)
     s_refused ("\xdd\x10\x00\x00\x00", 5, "a huge declared array");
     s_refused ("\xdd\xff\xff\xff\xff", 5, "a 4G declared array");
     s_refused ("\x95\xcd\x5a\x4e\x01\x05\x00", 7, "a wrong signature");
-    s_refused ("\x95\xcd\x5a\x4d\x03\x05\x00", 7, "a version from the future");
-    s_refused ("\x95\xcd\x5a\x4d\x02\x63\x00", 7, "an unknown type");
-    s_refused ("\x95\xcd\x5a\x4d\x02\x05\x00", 7, "a TAKE without its chunk");
+    s_refused ("\x95\xcd\x5a\x4d\x04\x05\x00", 7, "a version from the future");
+    s_refused ("\x95\xcd\x5a\x4d\x03\x63\x00", 7, "an unknown type");
+    s_refused ("\x95\xcd\x5a\x4d\x03\x05\x00", 7, "a TAKE without its chunk");
     //  A TAKE of protocol 1 (an older zmr): refused, and the reason says so.
     zmr_msg_t msg;
     const char *why = NULL;
     cr_assert_eq (zmr_msg_decode ("\x95\xcd\x5a\x4d\x01\x05\x00\x07", 8, &msg, &why), -1);
     cr_assert (why && strstr (why, "version 1"), "reason '%s'", why? why: "");
+    //  And one of protocol 2 (before event time): said so too.
+    why = NULL;
+    cr_assert_eq (zmr_msg_decode ("\x95\xcd\x5a\x4d\x02\x05\x00\x07", 8, &msg, &why), -1);
+    cr_assert (why && strstr (why, "version 2"), "reason '%s'", why? why: "");
+}
+
+//  Protocol 3's event-time fields: WELCOME's settings, CHUNK's event_max,
+//  BATCH's runs (which must cover the pairs exactly), LIVE's panes flag,
+//  CLOSE's span and the window closed before it; each bound refused.
+Test (msg, event_time_fields_roundtrip_and_are_bounded)
+{
+    s_buf_t b; s_init (&b);
+    const char *eps[] = { "ipc:///tmp/r0" };
+    zmr_event_spec_t spec = { ZMR_EVTIME_CLF, 60000, 10000, 5000 };
+    zmr_msg_pack_welcome (&b.pk, 3, 1, "ipc:///tmp/c", "ipc:///tmp/s", eps, NULL, 0,
+                          ZMR_MIN_MAX_MESSAGE, NULL, &spec);
+    zmr_msg_t msg = s_roundtrip (&b, ZMR_WELCOME);
+    cr_assert (msg.event_format == ZMR_EVTIME_CLF && msg.window_ms == 60000
+            && msg.every_ms == 10000 && msg.lateness_ms == 5000);
+    const zmr_event_spec_t bad[] = {
+        { ZMR_EVTIME_CLF, 60000, 7000, 0 },                  //  not a multiple
+        { ZMR_EVTIME_CLF, 0, 0, 0 },                         //  no window
+        { ZMR_EVTIME_CLF, 7 * 86400000ull + 1, 1, 0 },       //  over a week
+        { ZMR_EVTIME_CLF, 1001, 1, 0 },                      //  1001 panes
+        { ZMR_EVTIME_CLF, 1000, 1000, 7 * 86400000ull + 1 }, //  lateness
+        { 9, 1000, 1000, 0 },                                //  no such format
+        { ZMR_EVTIME_NONE, 1000, 1000, 0 },                  //  settings, no format
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        msgpack_sbuffer_clear (&b.sbuf);
+        zmr_msg_pack_welcome (&b.pk, 3, 1, "ipc:///tmp/c", "ipc:///tmp/s", eps, NULL, 0,
+                              ZMR_MIN_MAX_MESSAGE, NULL, &bad[i]);
+        const char *why = NULL;
+        cr_assert_eq (s_decode (&b, &msg, &why), -1, "event spec %zu accepted", i);
+    }
+    msgpack_sbuffer_clear (&b.sbuf);
+
+    zmr_msg_pack_chunk (&b.pk, 7, 5, 0, 0, 0, 10, NULL, 1, 1795000000000ull);
+    msg = s_roundtrip (&b, ZMR_CHUNK);
+    cr_assert_eq (msg.event_max, 1795000000000ull);
+    msgpack_sbuffer_clear (&b.sbuf);
+    zmr_msg_pack_chunk (&b.pk, 7, 5, 0, 0, 0, 10, NULL, 1, ZMR_EVTIME_MAX + 1);
+    const char *why = NULL;
+    cr_assert_eq (s_decode (&b, &msg, &why), -1, "an event time past 9999 accepted");
+    msgpack_sbuffer_clear (&b.sbuf);
+
+    //  Runs: 2 words of a pane, 1 of side records' words, 1 side record
+    zmr_run_t runs[] = { { ZMR_RUN_PANE, 1795000010000ull, 2 }, { ZMR_RUN_TOTALS, 0, 1 },
+                         { ZMR_RUN_SIDE, 0, 1 } };
+    zmr_msg_begin_batch (&b.pk, 3, 8, 0, 1, 0, runs, 3, 4);
+    for (int i = 0; i < 4; i++)
+        zmr_msg_pack_pair (&b.pk, "abcd" + i, 1, 1);
+    msg = s_roundtrip (&b, ZMR_BATCH);
+    zmr_run_t run;
+    for (int i = 0; i < 3; i++) {
+        cr_assert (zmr_msg_next_run (&msg, &run));
+        cr_assert (run.kind == runs[i].kind && run.pane == runs[i].pane && run.n == runs[i].n,
+                   "run %d", i);
+    }
+    cr_assert_not (zmr_msg_next_run (&msg, &run));
+    cr_assert_eq (msg.npairs, 4);
+    //  Runs that do not cover the pairs, an unknown kind, an empty run, a
+    //  pane on a side run: refused before any pair is used.
+    const zmr_run_t wrong[][2] = {
+        { { ZMR_RUN_PANE, 0, 1 }, { ZMR_RUN_SIDE, 0, 2 } },
+        { { 3, 0, 2 }, { ZMR_RUN_SIDE, 0, 2 } },
+        { { ZMR_RUN_PANE, 0, 0 }, { ZMR_RUN_SIDE, 0, 4 } },
+        { { ZMR_RUN_PANE, 0, 2 }, { ZMR_RUN_SIDE, 5, 2 } },
+    };
+    for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++) {
+        msgpack_sbuffer_clear (&b.sbuf);
+        zmr_msg_begin_batch (&b.pk, 3, 8, 0, 1, 0, wrong[i], 2, 4);
+        for (int k = 0; k < 4; k++)
+            zmr_msg_pack_pair (&b.pk, "abcd" + k, 1, 1);
+        cr_assert_eq (s_decode (&b, &msg, &why), -1, "runs %zu accepted", i);
+    }
+    msgpack_sbuffer_clear (&b.sbuf);
+
+    zmr_msg_pack_live (&b.pk, 3, "ipc:///tmp/sink", 0, 0, "", true);
+    msg = s_roundtrip (&b, ZMR_LIVE);
+    cr_assert (msg.flag && msg.window_ms == 0 && msg.interval == 0);
+    msgpack_sbuffer_clear (&b.sbuf);
+    zmr_msg_pack_live (&b.pk, 3, "ipc:///tmp/sink", 0, 1000, "", true);
+    cr_assert_eq (s_decode (&b, &msg, &why), -1, "windows of both times accepted");
+    msgpack_sbuffer_clear (&b.sbuf);
+
+    zmr_msg_pack_close (&b.pk, 3, ZMR_WINDOW_END, 60000, 1795000000001ull);
+    msg = s_roundtrip (&b, ZMR_CLOSE);
+    cr_assert (msg.window == ZMR_WINDOW_END && msg.span == 60000
+            && msg.prev_1 == 1795000000001ull);
+    msgpack_sbuffer_clear (&b.sbuf);
+    zmr_msg_pack_close (&b.pk, 3, 1795000000000ull, 60000, 1795000000001ull);
+    cr_assert_eq (s_decode (&b, &msg, &why), -1, "a CLOSE at the window closed before accepted");
+    msgpack_sbuffer_destroy (&b.sbuf);
 }
 
 Test (msg, refuses_every_truncation_and_trailing_bytes)

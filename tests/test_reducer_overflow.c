@@ -54,23 +54,24 @@ s_int (s_buf_t *b, int64_t value)
     s_be (b, (uint64_t) value, 8);
 }
 
-//  A BATCH of protocol 2 (docs/protocol.md): [0x5A4D, 2, 7, job, chunk,
-//  partition, reducers, stamp, [key bin, value int]].
+//  A BATCH of protocol 3 (docs/protocol.md): [0x5A4D, 3, 7, job, chunk,
+//  partition, reducers, stamp, [] (no runs), [key bin, value int]].
 static s_buf_t
 s_batch (uint64_t job, uint64_t chunk, uint32_t partition, uint32_t reducers,
          const char *key, int64_t value)
 {
     s_buf_t b = { .len = 0 };
-    s_byte (&b, 0x99);
+    s_byte (&b, 0x9a);
     s_byte (&b, 0xcd);
     s_be (&b, 0x5A4D, 2);
-    s_byte (&b, 2);
+    s_byte (&b, 3);
     s_byte (&b, 7);
     s_uint (&b, job);
     s_uint (&b, chunk);
     s_uint (&b, partition);
     s_uint (&b, reducers);
     s_uint (&b, 0);
+    s_byte (&b, 0x90);
     s_byte (&b, 0x92);
     s_byte (&b, 0xc4);
     s_byte (&b, (unsigned char) strlen (key));

@@ -63,14 +63,14 @@ Test (result_pairs, the_receipt_says_the_pairs_the_reducers_applied)
                   pairs, (unsigned long long) expected);
 }
 
-//  A RESULT of protocol 2 (docs/protocol.md), by hand: [0x5A4D, 2, 12, job,
+//  A RESULT of protocol 3 (docs/protocol.md), by hand: [0x5A4D, 3, 12, job,
 //  partition, reducers, seq, parts, pair_count, [key bin, value int]].
 static size_t
 s_result (unsigned char *b, uint64_t job, uint32_t partition, uint64_t seq,
           uint64_t parts, uint64_t pair_count)
 {
     size_t n = 0;
-    uint64_t fields[] = { 0x5A4D, 2, 12, job, partition, 2, seq, parts, pair_count };
+    uint64_t fields[] = { 0x5A4D, 3, 12, job, partition, 2, seq, parts, pair_count };
     b[n++] = 0x9a;
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         b[n++] = 0xcf;
