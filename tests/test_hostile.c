@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "zmr_msg.h"
 #include <zmq.h>
 
 #include "harness.h"
@@ -153,7 +154,7 @@ s_header (s_buf_t *b, uint32_t type, uint64_t job, uint32_t nfields)
     s_byte (b, 0xcd);
     s_byte (b, 0x5A);
     s_byte (b, 0x4D);
-    s_uint (b, 2);
+    s_uint (b, ZMR_PROTOCOL);
     s_uint (b, type);
     s_u64 (b, job);
 }
@@ -163,7 +164,7 @@ s_header (s_buf_t *b, uint32_t type, uint64_t job, uint32_t nfields)
 static s_buf_t
 s_spoil_header (const s_buf_t *message, uint16_t signature, uint8_t version)
 {
-    cr_assert (message->len > 5 && message->data[1] == 0xcd && message->data[4] == 2);
+    cr_assert (message->len > 5 && message->data[1] == 0xcd && message->data[4] == ZMR_PROTOCOL);
     cr_assert (version < 128);
     s_buf_t b = *message;
     b.data[2] = (unsigned char) (signature >> 8);
@@ -179,11 +180,12 @@ s_batch (uint64_t job, uint64_t chunk, uint32_t partition, uint32_t reducers,
          const char *word, uint64_t count)
 {
     s_buf_t b = { .len = 0 };
-    s_header (&b, 7, job, 5);
+    s_header (&b, 7, job, 6);
     s_uint (&b, chunk);
     s_uint (&b, partition);
     s_uint (&b, reducers);
     s_uint (&b, 0);
+    s_array (&b, 0);            //  No runs: ingest time
     s_array (&b, word? 2: 0);
     if (word) {
         s_bin (&b, word, strlen (word));
@@ -287,9 +289,10 @@ s_send_garbage (void *sock, const s_buf_t *valid, const s_buf_t *specific, size_
         static const unsigned char array32[] = { 0xdd, 0x10, 0x00, 0x00, 0x00 };
         s_send (sock, array32, sizeof array32, 0);
         //  The valid message with the wrong signature, then version.
-        s_buf_t b = s_spoil_header (valid, 0x5A4E, 2);
+        s_buf_t b = s_spoil_header (valid, 0x5A4E, ZMR_PROTOCOL);
         s_send (sock, b.data, b.len, 0);
-        b = s_spoil_header (valid, 0x5A4D, (uint8_t) (1 + i % 2 * 2));
+        //  Older versions and one from the future, in turn
+        b = s_spoil_header (valid, 0x5A4D, (uint8_t) (1 + i % 3 + (i % 3 == 2)));
         s_send (sock, b.data, b.len, 0);
         //  Truncated: the valid message cut at every length in turn.
         s_send (sock, valid->data, 1 + (size_t) i % (valid->len - 1), 0);
