@@ -527,7 +527,11 @@ zmr_journal_rewrite_begin (zmr_journal_t *self, const zmr_journal_summary_t *sum
 {
     assert (!self->temp);
     assert (summary->chunks > 0 && summary->input < self->header.inputs);
-    assert (summary->npanes <= S_PANES_MAX);
+    if (summary->npanes > S_PANES_MAX) {
+        //  More than a reader takes back: the journal goes on as it is
+        errno = EOVERFLOW;
+        return -1;
+    }
     size_t size = strlen (self->path) + 8;
     self->temp = malloc (size);
     if (!self->temp)

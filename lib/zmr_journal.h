@@ -139,7 +139,7 @@ uint64_t
 //  the last window written, if any); the
 //  cut and done records that follow go to the new file, chunk summary->
 //  chunks on, until zmr_journal_rewrite_end. Returns 0, or -1 (errno) with
-//  the journal as it was.
+//  the journal as it was (EOVERFLOW: more panes than a reader takes, 2^24).
 int
     zmr_journal_rewrite_begin (zmr_journal_t *self, const zmr_journal_summary_t *summary);
 
