@@ -150,6 +150,9 @@ typedef struct {
     char control[256];
     char chunks[ZMR_ENDPOINT_MAX];         //  From WELCOME ("": not yet)
     uint64_t job;
+    pid_t vent;                            //  The ventilator served
+    bool vent_ended;                       //  ... reaped, with this status
+    int vent_status;
     uint64_t acked;                        //  Chunks ACKed (the reducer's applied)
     uint8_t *mapped;                       //  Chunk ids mapped (words known)
     uint64_t *words;                       //  ... and their words
@@ -380,6 +383,15 @@ s_serve (s_fake_t *fake, const s_input_t *in, bool (*done) (s_fake_t *, void *),
 {
     int64_t end = h_now_ms () + timeout_ms, beat = 0;
     while (!done (fake, arg)) {
+        //  A ventilator that ended said so first (FINISH): what is left to
+        //  read is read for a second at most
+        if (!fake->vent_ended && h_try_wait (fake->vent, 0, &fake->vent_status)) {
+            fake->vent_ended = true;
+            end = h_now_ms () + 1000;
+        }
+        cr_assert (!fake->vent_ended || h_now_ms () < end,
+                   "the ventilator ended (exit %d) before it finished the job; its "
+                   "stderr: %s", h_exit_code (fake->vent_status), h_path ("vent-*.err"));
         cr_assert (h_now_ms () < end, "the job did not get there in %d ms (%zu closes, "
                    "%llu chunks acked)", timeout_ms, fake->ncloses,
                    (unsigned long long) fake->acked);
@@ -458,6 +470,7 @@ s_run (bool by_reference, uint64_t kill_after, bool rewrite)
     pid_t vent = s_ventilator (control, by_reference, in->path, compact, h_path ("vent-1.err"));
     s_fake_t fake;
     s_fake_new (&fake, control);
+    fake.vent = vent;
     if (kill_after) {
         //  Written anew: windows close slowly (a journal record each), so
         //  that the journal is written anew (every second) while the job
@@ -477,9 +490,11 @@ s_run (bool by_reference, uint64_t kill_after, bool rewrite)
         h_wait (vent, 30000, "zmr-ventilator");
         fake.delay_ms = fake.map_ms = 0;
         vent = s_ventilator (control, by_reference, in->path, compact, h_path ("vent-2.err"));
+        fake.vent = vent;
     }
     s_serve (&fake, in, s_finished, NULL, 200000);
-    int code = h_exit_code (h_wait (vent, 60000, "zmr-ventilator"));
+    int code = h_exit_code (fake.vent_ended? fake.vent_status
+                                           : h_wait (vent, 60000, "zmr-ventilator"));
     cr_assert_eq (code, 0, "the ventilator exited %d", code);
     if (kill_after) {
         //  It did resume (from a summary, when written anew)

@@ -211,6 +211,8 @@ s_panes_drop (s_vent_t *self, uint64_t pane)
     size_t n = 0;
     while (n < self->npanes && self->panes[n] < pane)
         n++;
+    if (n == 0)
+        return;                 //  (panes may be NULL)
     memmove (self->panes, self->panes + n, (self->npanes - n) * sizeof *self->panes);
     self->npanes -= n;
 }
