@@ -892,12 +892,13 @@ s_map_events (s_mapper_t *self, const zmr_msg_t *msg, const char *data)
     }
     s_map_begin (self, msg->chunk);
     size_t len = (size_t) msg->length;
-    s_test_faults (self, msg->chunk, data, len);
     if (zmr_evmap_chunk (self->evmap, &self->event, self->max_word, msg->chunk,
                          msg->event_max, data, len, s_evmap_tick, self)) {
         zmr_log (0, "cannot map chunk %llu: out of memory", (unsigned long long) msg->chunk);
         return -1;
     }
+    //  After the work, as the word count's (the TAKE has had time to leave)
+    s_test_faults (self, msg->chunk, data, len);
     uint32_t R = self->reducers;
     for (uint32_t p = 0; p < R; p++) {
         size_t bytes = zmr_evmap_batch_max (self->evmap, p);
