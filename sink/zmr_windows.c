@@ -391,7 +391,10 @@ zmr_windows_late_recover (const char *dir)
             char file[4096 + 64];
             snprintf (file, sizeof file, "%s/window-%s.tsv", dir, window);
             struct stat info;
-            there = !field && *window && stat (file, &info) == 0;
+            //  (A start's digits or 'end': no other name is looked up)
+            bool named = *window && (!strcmp (window, "end")
+                                     || strspn (window, "0123456789") == strlen (window));
+            there = !field && named && stat (file, &info) == 0;
             snprintf (checked, sizeof checked, "%s", window);
         }
         if (there)

@@ -341,6 +341,16 @@ s_push (s_vent_t *v, int i, const char *endpoint)
     return v->push[i];
 }
 
+//  Stops a role with SIGTERM: it must leave cleanly (exit 0; under the
+//  sanitizers, with nothing leaked).
+static void
+s_stop (pid_t pid, const char *what)
+{
+    kill (pid, SIGTERM);
+    int code = h_exit_code (h_wait (pid, S_WAIT_MS, what));
+    cr_assert_eq (code, 0, "%s exited %d after SIGTERM", what, code);
+}
+
 //  ---------------------------------------------------------------------
 //  A reducer and the test as everything else
 
@@ -541,6 +551,7 @@ Test (event_reducer, panes_hopping_sums_side_records_by_bucket_and_the_end)
     s_assert_pairs (got->pairs, got->npairs, want, nwant, "RESULT");
     cr_assert_eq (got->pair_count, pairs_fed, "RESULT counts %llu pairs, %llu were fed",
                   (unsigned long long) got->pair_count, (unsigned long long) pairs_fed);
+    s_stop (rig.pid, "the reducer");
     s_vent_destroy (&rig.v);
 }
 
@@ -589,6 +600,7 @@ Test (event_reducer, kill_9_with_state_keeps_panes_and_side_table)
                "the CLOSE that came again to the reducer started again sent other bytes");
     s_close_and_check (&rig, chunks, nchunks, 10000, 5001, got);
     s_close_and_check (&rig, chunks, nchunks, S_END, 10001, got);
+    s_stop (rig.pid, "the reducer");
     s_vent_destroy (&rig.v);
 }
 
@@ -726,6 +738,7 @@ Test (late_file, side_records_go_to_late_tsv_in_order_and_the_words_to_the_windo
     s_part (&rig, 1, S_END, e1, 2);
     s_wait_control (&rig.v, ZMR_WSTORED, S_END);
     s_assert_file (h_strf ("%s/late.tsv", rig.dir), late);
+    s_stop (rig.pid, "the sink");
     s_vent_destroy (&rig.v);
 }
 
@@ -759,5 +772,6 @@ Test (late_file, a_sink_started_again_cuts_late_tsv_to_the_windows_written)
     s_wait_control (&rig.v, ZMR_WSTORED, 5000);
     s_assert_file (h_strf ("%s/late.tsv", rig.dir), h_strf ("%s%s", kept, unconfirmed));
     s_assert_file (h_strf ("%s/window-5000.tsv", rig.dir), "");
+    s_stop (rig.pid, "the sink");
     s_vent_destroy (&rig.v);
 }
