@@ -918,6 +918,10 @@ s_on_control (s_reducer_t *self)
         //  total we hold.
         bool anew = msg.interval > 0;
         self->live_ms = msg.interval;
+        //  Panes (event time): the batches say their panes, no ingest-time
+        //  window
+        if (msg.flag)
+            msg.window_ms = 0;
         if (self->window_ms != msg.window_ms) {
             //  Windows of another length cannot go on (the job's length
             //  never changes: this is a state from before LIVE said it)
