@@ -524,6 +524,18 @@ Test (event_reducer, panes_hopping_sums_side_records_by_bucket_and_the_end)
     s_reducer_start (&rig);
     s_chunk_t chunks[4];
     size_t nchunks = s_chunks (chunks);
+    //  A batch whose side run holds a word is dropped whole, before any
+    //  of it counts (not even its pane's words): fed first, on the same
+    //  socket as the others, so it is read before them
+    s_chunk_t bad = { .chunk = 9, .nruns = 2, .runs = {
+        { S_RUN_PANE, 0, { s_word ("alpha", 100) }, 1 },
+        { S_RUN_SIDE, 0, { s_word ("no side record", 1) }, 1 } } };
+    zmr_run_t bad_runs[2] = { { S_RUN_PANE, 0, 1 }, { S_RUN_SIDE, 0, 1 } };
+    zmr_msg_begin_batch (&rig.v.pk, S_JOB, bad.chunk, 0, 1, 1700000000000ULL, bad_runs, 2, 2);
+    for (size_t r = 0; r < 2; r++)
+        zmr_msg_pack_pair (&rig.v.pk, (const char *) bad.runs[r].pairs[0].key,
+                           (uint32_t) bad.runs[r].pairs[0].len, bad.runs[r].pairs[0].count);
+    s_send_on (&rig.v, rig.v.push[0]);
     for (size_t c = 0; c < nchunks; c++)
         cr_assert_not (s_feed (&rig, &chunks[c]), "chunk %zu ACKed as a duplicate", c);
     cr_assert (s_feed (&rig, &chunks[1]), "chunk 1 fed again was applied again");
