@@ -97,6 +97,10 @@ typedef struct {
     size_t panes_size;       //  Allocated in panes
     uint64_t last_1;         //  The last window closed + 1 (0: none yet)
     bool end_stored;         //  The sink wrote ZMR_WINDOW_END: flush
+    uint64_t summed_up;      //  Chunks the journal on disk sums up (its
+                             //  summary): a stream's spool is given back
+                             //  only below them, as a chunk's event time
+                             //  is known again from its bytes or the summary
 } s_vent_t;
 
 //  Chunks cut so far.
@@ -1323,8 +1327,11 @@ s_journal_rewrite (s_vent_t *self)
 {
     uint64_t base = zmr_ledger_base (self->ledger), nchunks = s_cut (self);
     uint64_t first_quarantined = zmr_ledger_first_quarantined (self->ledger);
+    //  Event time: written anew whenever the prefix grew (the spool is
+    //  given back only below it)
     if (nchunks <= base
-    ||  zmr_journal_records (self->journal) < self->config->journal_compact)
+    ||  (zmr_journal_records (self->journal) < self->config->journal_compact
+         && !self->config->event_format))
         return;
     //  A quarantined chunk looks done (no words), but a summary must not
     //  hide it: a ventilator restarted on it would not report it. The
@@ -1352,7 +1359,7 @@ s_journal_rewrite (s_vent_t *self)
         summary.late += chunk->late;
         summary.untimed += chunk->untimed;
     }
-    if (id <= zmr_journal_summary (self->journal)->chunks || id == 0)
+    if (id <= zmr_journal_summary (self->journal)->chunks || id <= self->summed_up || id == 0)
         return;                 //  No shorter journal to write
     summary.chunks = id;
     summary.input = zmr_ledger_entry (self->ledger, id)->input;
@@ -1382,8 +1389,10 @@ s_journal_rewrite (s_vent_t *self)
     if (zmr_journal_rewrite_end (self->journal, ok))
         zmr_log (0, "cannot write the journal anew (it goes on growing): %s",
                  ok? strerror (errno): "a record failed");
-    else
+    else {
+        self->summed_up = id;
         zmr_log (2, "journal written anew from chunk %llu", (unsigned long long) id);
+    }
 }
 
 //  Who the job waits for before it can map: "reducers 0, 2 and the sink"
@@ -1448,10 +1457,11 @@ s_housekeeping (s_vent_t *self)
         s_fail (self, "out of memory");
     //  A stream's ledger forgets the chunks done, counted and past every
     //  window.
-    //  (Event time: what windows need of a chunk is its bucket, which a
-    //  chunk not done keeps; done ones may go.)
-    zmr_ledger_compact (self->ledger, self->config->window_ms && !self->config->event_format
-                                      ? self->window_first: UINT64_MAX);
+    //  (Event time: the chunks not summed up on disk stay, where the spool
+    //  is given back from)
+    zmr_ledger_compact (self->ledger, self->config->event_format? self->summed_up
+                                      : self->config->window_ms? self->window_first
+                                      : UINT64_MAX);
     if (self->phase == P_FLUSHING && now >= self->next_flush)
         s_flush (self);
     if (self->closing && now >= self->close_again) {
@@ -1459,21 +1469,28 @@ s_housekeeping (s_vent_t *self)
         self->closing = false;
         s_close_windows (self);
     }
+    bool event = self->config->event_format != 0;
     if (self->journal && now >= self->next_sync) {
         s_journal_quarantines (self);
+        if (event)
+            //  First: the spool's text given back must be summed up on disk
+            s_journal_rewrite (self);
         //  A stream's spool holds only what may be read again, on disk:
         //  the text before the first chunk still needed is given back.
         if (s_cut (self) > zmr_ledger_base (self->ledger)) {
             //  (None yet after a restart from a journal written anew: the
             //  ledger starts empty, at its summary's chunk)
             uint64_t needed = zmr_ledger_first_needed (self->ledger);
+            if (event && needed > self->summed_up)
+                needed = self->summed_up;
             const zmr_ledger_entry_t *first = zmr_ledger_entry (self->ledger, needed);
             const zmr_ledger_entry_t *last = zmr_ledger_entry (self->ledger, s_cut (self) - 1);
             zmr_chunker_release (self->chunker, first? first->input: last->input,
                                  first? first->offset: last->offset + last->len);
         }
         zmr_chunker_sync (self->chunker);
-        s_journal_rewrite (self);
+        if (!event)
+            s_journal_rewrite (self);
         zmr_journal_sync (self->journal);
         self->next_sync = now + 1000;
     }
@@ -1723,6 +1740,7 @@ s_open (s_vent_t *self, const zmr_ventilator_config_t *config)
             self->stat.untimed_records = summary->untimed;
         }
         self->journal_first = summary->chunks;
+        self->summed_up = summary->chunks;
         const zmr_journal_cut_t *cuts = zmr_journal_cuts (self->journal, &self->ncuts_journaled);
         for (size_t i = 0; i < self->ncuts_journaled; i++)
             if (zmr_chunker_replay (self->chunker, cuts[i].input, cuts[i].offset, cuts[i].len)) {
