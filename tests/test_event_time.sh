@@ -14,11 +14,14 @@
 #       and line of every late or untimed line, in input order, each once;
 #       WINDOW a window written or `end`), an empty window-end.tsv; tumbling:
 #       the windows summed plus the words of late.tsv's lines = the result;
-#   (b) --stream --follow fed through a FIFO in three pieces: a window is
-#       written while the input is still open, and the same checks at the
-#       end, plus each word's last --follow line is its total;
+#   (b) --stream --follow fed through a FIFO in pieces, the second in bits
+#       with pauses: a window is written while the input is still open, and
+#       the same checks at the end, plus each word's last --follow line is
+#       its total;
 #   (c) the same stream with one kill -9 of each role in turn (mapper,
-#       reducer, sink, ventilator; zmr run starts it again): zmr run exits 0,
+#       reducer, sink, ventilator; zmr run starts it again), as soon as a
+#       window of the second piece is written, while it is still being fed
+#       (chunks in flight, windows closing): zmr run exits 0,
 #       the same checks (so late.tsv holds no line twice, and none is
 #       missing), and each window file seen during the run has the same
 #       bytes at the end (written once and whole).
@@ -120,10 +123,11 @@ wait_windows() {
 }
 
 # stream_job ROLE: a hopping event-time stream (epoch, W 10 s, E 5 s, L 2 s)
-# fed through a held FIFO in three pieces; ROLE none: with --follow; else
-# ROLE is killed -9 once: mapper and reducer right after the second piece is
-# fed (windows open, chunks in flight), sink and ventilator as soon as a
-# window of the second piece is written (windows closing).
+# fed through a held FIFO: a first piece, then a second in 20 bits with
+# pauses (by a writer in the background), then a third; ROLE none: with
+# --follow; else ROLE is killed -9 once, as soon as a window of the second
+# piece is written: the writer still feeding, chunks in flight, windows
+# opening and closing.
 stream_job() {
     local role=$1 d="$work/stream-$1" fmt=epoch label
     label="stream, $( [ "$role" = none ] && echo "--follow" || echo "zmr-$role killed -9")"
@@ -131,7 +135,9 @@ stream_job() {
     : > "$d/seen"
     python3 "$ref" gen --format "$fmt" --seed 2 --lines 2400 "$d/in.txt" || {
         fail "$label: the generator failed"; return; }
-    awk -v d="$d" '{print > (d "/piece" (NR <= 800? 1: NR <= 1600? 2: 3))}' "$d/in.txt"
+    awk -v d="$d" '{ if (NR <= 800) f = "piece1"; else if (NR > 1600) f = "piece3";
+                     else f = sprintf("bit%02d", int((NR - 801) / 40))
+                     print > (d "/" f) }' "$d/in.txt"
     mkfifo "$d/in.fifo"
     exec 3<>"$d/in.fifo"
     local follow=()
@@ -147,17 +153,17 @@ stream_job() {
     timeout -s KILL 60 cat "$d/piece1" >&3
     wait_windows "$d" 0 "$runner" || why="$why no window written while the input is open;"
     n=$(nwindows "$d")
-    timeout -s KILL 60 cat "$d/piece2" >&3
+    ( for f in "$d"/bit*; do timeout -s KILL 60 cat "$f" >&3 || exit 1; sleep 0.05; done ) &
+    local writer=$!
+    pids+=("$writer")
+    wait_windows "$d" "$n" "$runner" || why="$why no window of the second piece written;"
     if [ "$role" != none ]; then
-        case "$role" in
-            sink|ventilator) wait_windows "$d" "$n" "$runner" ;;
-        esac
         zmr_pid=$(pgrep -P "$runner" -x zmr | head -1)
         [ -n "$zmr_pid" ] || zmr_pid=$runner
         victim=$(pgrep -P "$zmr_pid" -x "zmr-$role" | head -1)
         if [ -n "$victim" ]; then kill -9 "$victim"; else why="$why no zmr-$role to kill;"; fi
     fi
-    wait_windows "$d" "$n" "$runner" || why="$why no window of the second piece written;"
+    wait "$writer" || why="$why the second piece could not be fed;"
     timeout -s KILL 60 cat "$d/piece3" >&3
     exec 3>&-
     while kill -0 "$runner" 2>/dev/null; do note_windows "$d"; sleep 0.1; done
