@@ -787,3 +787,39 @@ Test (late_file, a_sink_started_again_cuts_late_tsv_to_the_windows_written)
     s_stop (rig.pid, "the sink");
     s_vent_destroy (&rig.v);
 }
+
+//  A window file there already with other counts (an earlier run's, or
+//  edited) is never replaced: the sink started again on it fails saying
+//  which file, appends none of the window's side records, and leaves the
+//  file as it was.
+Test (late_file, a_window_file_with_other_counts_fails_the_sink_naming_it)
+{
+    s_srig_t rig = { .dir = h_path ("windows") };
+    cr_assert_eq (mkdir (rig.dir, 0777), 0);
+    h_write ("windows/window-0.tsv", "alpha\t5\n", 8);
+    s_vent_init (&rig.v, false);
+    const char *err = h_path ("sink.err");
+    h_io_t io = { .stderr_path = err };
+    rig.pid = h_spawnl (&io, "zmr-sink", "--bind", rig.v.sink_ep, "--window-dir", rig.dir,
+                        "-o", h_path ("out"), "--heartbeat-ms", "100", "--force",
+                        rig.v.control, NULL);
+    rig.sink = s_wait_hello (&rig.v, ZMR_ROLE_SINK);
+    const char *endpoints[2] = { h_strf ("ipc://%s/r0", h_dir ()),
+                                 h_strf ("ipc://%s/r1", h_dir ()) };
+    s_welcome (&rig.v, rig.sink, 2, endpoints);
+    s_push (&rig.v, 0, rig.v.sink_ep);
+    s_pair_t w0[] = { s_word ("alpha", 2), s_side (0, 0, 1, 'L', 1700000000100ULL, "late") };
+    s_part (&rig, 0, 0, w0, 2);
+    s_part (&rig, 1, 0, NULL, 0);
+    int status = h_wait (rig.pid, S_WAIT_MS, "the sink meeting another window file");
+    cr_assert_eq (h_exit_code (status), 1, "the sink exited %d, not 1", h_exit_code (status));
+    s_assert_file (h_strf ("%s/window-0.tsv", rig.dir), "alpha\t5\n");
+    struct stat info;
+    cr_assert (stat (h_strf ("%s/late.tsv", rig.dir), &info) != 0 || info.st_size == 0,
+               "late.tsv got the side records of a window not written");
+    size_t len;
+    char *text = h_read (err, &len);
+    cr_assert (text && strstr (text, "window-0.tsv") && strstr (text, "other counts"),
+               "the sink did not say which file: %s", text? text: "(nothing)");
+    s_vent_destroy (&rig.v);
+}
