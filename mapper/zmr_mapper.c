@@ -1137,8 +1137,9 @@ s_refuse (s_mapper_t *self, const zmr_msg_t *msg, const char *why)
     else
         zmr_log (1, "refusing job %016llx again: %s", (unsigned long long) msg->job, why);
     self->refused = msg->job;
+    //  Cut to what REFUSE carries (the log line above has it whole)
     char reason[ZMR_REASON_MAX];
-    snprintf (reason, sizeof reason, "%s", why);
+    snprintf (reason, sizeof reason, "%.*s", (int) sizeof reason - 1, why);
     zmr_msg_pack_refuse (zmr_worker_packer (self->worker), msg->job, reason);
     zmr_worker_send (self->worker);
     return 1;
