@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # soak.sh: the chaos soak of issue 17 (item 5). Not in CI (30 minutes).
 #   bench/soak.sh [--minutes N (30)] [--out DIR] [--build DIR] [--seed N]
-#                 [--event-time FORMAT|none] [--rate MB/S (6)]
+#                 [--event-time auto|epoch|rfc3339|none] [--rate MB/S (6)]
 # Hand-started roles, each under a supervisor loop here that starts it again
 # (same --journal, --state, --force) when it was killed: a ventilator with
 # --journal, --listen (line TCP) and --ingest (acked batches), 2 reducers
@@ -9,7 +9,8 @@
 # Producers (bench/soak_producer.py): 2 on --ingest and 2 on --listen at a
 # combined --rate, every line with its event time, plus a probe line every
 # 100 ms timed to its count in a TOTALS message. Windows of 10 s: of event
-# time with --event-time FORMAT (epoch or rfc3339), else of ingest time.
+# time with --event-time FORMAT (epoch or rfc3339; auto, the default: epoch
+# if the ventilator has --event-time), none: of ingest time.
 # A kill -9 of a random role every 5-15 s; 2 mappers added and 1 removed
 # along the way (at 1/30, 2/30 and 3/30 of the time). At the end the input
 # is ended (SIGUSR1), the job finishes, and bench/soak_check.py checks the
@@ -22,9 +23,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 minutes=30 out="" build=build seed=$$ rate=6
-# Event time: until --event-time exists in the ventilator, windows of
-# ingest time (none); once it does, the soak's default is epoch.
-event_time=${SOAK_EVENT_TIME:-none}
+# Event time: epoch when the ventilator has --event-time (auto), else
+# windows of ingest time (none); SOAK_EVENT_TIME or --event-time chooses.
+event_time=${SOAK_EVENT_TIME:-auto}
 while [ $# -gt 0 ]; do
     case "$1" in
         --minutes) minutes=$2; shift 2 ;;
@@ -34,12 +35,16 @@ while [ $# -gt 0 ]; do
         --event-time) event_time=$2; shift 2 ;;
         --rate) rate=$2; shift 2 ;;
         *) echo "usage: bench/soak.sh [--minutes N] [--out DIR] [--build DIR] [--seed N]" \
-                "[--event-time FORMAT|none] [--rate MB/S]" >&2; exit 2 ;;
+                "[--event-time auto|epoch|rfc3339|none] [--rate MB/S]" >&2; exit 2 ;;
     esac
 done
 case "$minutes" in ''|*[!0-9]*|0) echo "soak.sh: --minutes: a whole number > 0" >&2; exit 2 ;; esac
-case "$event_time" in none|epoch|rfc3339) ;; *) echo "soak.sh: --event-time: none, epoch or rfc3339" >&2; exit 2 ;; esac
+case "$event_time" in auto|none|epoch|rfc3339) ;; *) echo "soak.sh: --event-time: auto, none, epoch or rfc3339" >&2; exit 2 ;; esac
 bin=$(cd "$build/bin" 2>/dev/null && pwd) || { echo "soak.sh: no $build/bin: build first" >&2; exit 2; }
+if [ "$event_time" = auto ]; then
+    event_time=none
+    "$bin/zmr-ventilator" --help | grep -q -- --event-time && event_time=epoch
+fi
 for p in zmr-ventilator zmr-mapper zmr-reducer zmr-sink; do
     [ -x "$bin/$p" ] || { echo "soak.sh: no $bin/$p" >&2; exit 2; }
 done
