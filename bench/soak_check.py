@@ -115,6 +115,7 @@ def main():
                 add_line(kind, t, text)
 
     producers_clean = True
+    resends = 0
     lost_lines = 0
     tcp_conns = 0
     tcp_cut = 0
@@ -126,6 +127,8 @@ def main():
         if name.startswith("ingest"):
             pid = name[len("ingest"):]
             for r in recs:
+                if r[0] == "R":
+                    resends += int(r[1])
                 if r[0] == "I":
                     add_batch(int(r[2]), int(r[3]), int(r[4]), int(r[5]), "ig" + pid)
                     sent_bytes += int(r[6])
@@ -187,6 +190,7 @@ def main():
         why = " (%d words missing, %d extra, %d differ)" % (missing, extra, differ)
     row("totals exact against the reference", "%s: %d words, %d distinct%s" % (
         "yes" if exact else "NO", sum(ref.values()), len(ref), why), exact)
+    row("ingest batches sent again (no answer within 1 s)", resends)
     row("line-TCP connections / cut by a ventilator kill / lines lost with them",
         "%d / %d / %d" % (tcp_conns, tcp_cut, lost_lines))
 
@@ -296,6 +300,15 @@ def main():
             "%.1f -> %.1f %s (%+.1f%%; max %.1f)" % (
                 early / 1024, late_v / 1024, unit,
                 100.0 * (late_v - early) / early if early else 0, peak / 1024), ok)
+
+    roles = collections.defaultdict(list)
+    for r in read_lines(os.path.join(d, "rss.tsv")):
+        for f in r[2:]:
+            k, _, v = f.partition("=")
+            roles[k].append((float(r[0]), int(v)))
+    row("RSS by role, MiB, at %g min -> end" % (early_mark / 60), ", ".join(
+        "%s %.1f -> %.1f" % (k, at(v, early_mark, 1) / 1024, at(v, T, 1) / 1024)
+        for k, v in sorted(roles.items())))
 
     # --- latency ---------------------------------------------------------
     sent, seen_at = {}, {}

@@ -15,6 +15,7 @@ batch, and soak_check.py counts the reference from the logs and the pool:
     X CONN REASON                    tcp: connection CONN broke
     P NUM SENT_WALL                  probe: probe line NUM written
     L NUM SEEN_WALL                  probe: its marker first in a TOTALS
+    R RESENDS                        ingest: batches sent again (no answer in 1 s)
     E                                the producer stopped cleanly
 
 A batch is N lines `TIME TAG BODY` (BODY = POOL[(START + i) % len(POOL)],
@@ -133,6 +134,7 @@ def run_ingest(args, log):
                 return 1
             if not sock.poll(1000):
                 sock.send(frame)                    # no answer in time: again
+                state["resends"] = state.get("resends", 0) + 1
                 continue
             msg = msgpack.unpackb(sock.recv(), raw=False)
             if len(msg) >= 5 and msg[2] == REFUSED and msg[4] == seq:
@@ -142,6 +144,7 @@ def run_ingest(args, log):
                 break
         log.put("I", seq, ts, start, n, extra, len(text))
         written += len(text)
+    log.put("R", state.get("resends", 0))
     return 0
 
 
