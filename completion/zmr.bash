@@ -82,6 +82,8 @@ _zmr_complete()
                 *FILE* | PATH) COMPREPLY=($(compgen -f -- "$cur")) ;;
                 # --map=COMMAND: a program to start the command with
                 COMMAND) COMPREPLY=($(compgen -c -- "$cur")) ;;
+                # --event-time=FORMAT: the formats a line's time may be in
+                FORMAT) COMPREPLY=($(compgen -W "epoch rfc3339 clf" -- "$cur")); return 0 ;;
             esac
             compopt -o filenames 2>/dev/null
             return 0

@@ -112,12 +112,28 @@ s_help (void)
 "      --follow-ms=MS    --follow and --publish send a word's change at once,\n"
 "                        or MS after the word last went out (default 100)\n"
 "      --window=DURATION\n"
-"                        tumbling windows of ingest time (e.g. 10s, 500ms, 1m):\n"
-"                        each window's counts are written once it is over,\n"
-"                        to --window-dir and/or --publish; the status counts the\n"
-"                        windows closed (implies --stream)\n"
+"                        tumbling windows of ingest time (e.g. 10s, 500ms, 1m),\n"
+"                        or of the lines' own time with --event-time (hopping\n"
+"                        with --every): each window's counts are written once\n"
+"                        it is over, to --window-dir and/or --publish; the\n"
+"                        status counts the windows closed (implies --stream)\n"
 "      --window-dir=DIR  write DIR/window-START.tsv per window, START its start\n"
 "                        in ms since the epoch (created if missing)\n"
+"      --event-time=FORMAT\n"
+"                        windows of each line's own time, not of ingest time:\n"
+"                        FORMAT epoch (the first field, seconds since 1970),\n"
+"                        rfc3339 (the first field) or clf (the first\n"
+"                        [DD/Mon/YYYY:HH:MM:SS +HHMM]); needs --window and\n"
+"                        --window-dir, the word count only. A window is written\n"
+"                        once the largest time read minus the lateness is past\n"
+"                        its end; late lines and lines without a time count in\n"
+"                        the totals and go to DIR/late.tsv\n"
+"      --every=DURATION  with --event-time: a window starts every DURATION, so\n"
+"                        windows overlap (--window a multiple of it, at most\n"
+"                        %d times it) (default: --window, tumbling)\n"
+"      --allowed-lateness=DURATION\n"
+"                        with --event-time: a line up to DURATION older than the\n"
+"                        largest time before it is still on time (default 0)\n"
 "      --map-cost=N      N rounds of extra work per word in the mappers, to\n"
 "                        study scaling when map work dominates (bench only)\n"
 "      --config=FILE     read options from FILE first: one 'option = value' (or\n"
@@ -136,7 +152,7 @@ s_help (void)
 "fails the job (a mapper counts only when it dies within a second of\n"
 "starting). A run killed with SIGKILL leaves its $TMPDIR/zmr-XXXXXX\n"
 "directory: the next zmr run removes it.\n",
-        ZMR_MAX_REDUCERS);
+        ZMR_MAX_REDUCERS, ZMR_EVENT_PANES_MAX);
 }
 
 //  A usage error from zmr_job_define, led by the place (a --config file's
@@ -213,7 +229,8 @@ s_run (int argc, char *argv[])
            O_NO_PROGRESS, O_STATS, O_MAP_COST, O_STREAM, O_LISTEN, O_INGEST, O_FOLLOW, O_SNAPSHOT, O_PUBLISH,
            O_FLUSH_MS, O_LIVE_MS, O_FOLLOW_MS, O_WINDOW, O_WINDOW_DIR, O_MAX_DISTINCT,
            O_CURVE, O_REQUIRE_CURVE, O_MAX_WORD, O_MAX_MESSAGE, O_VERSION, O_FORCE,
-           O_HTTP, O_HTTP_LINGER, O_MAP, O_PLUGIN, O_REDUCE, O_MAP_TIMEOUT };
+           O_HTTP, O_HTTP_LINGER, O_MAP, O_PLUGIN, O_REDUCE, O_MAP_TIMEOUT,
+           O_EVENT_TIME, O_EVERY, O_LATENESS };
     static const struct option options[] = {
         { "mappers", required_argument, NULL, 'm' },
         { "reducers", required_argument, NULL, 'r' },
@@ -248,6 +265,9 @@ s_run (int argc, char *argv[])
         { "max-message", required_argument, NULL, O_MAX_MESSAGE },
         { "window", required_argument, NULL, O_WINDOW },
         { "window-dir", required_argument, NULL, O_WINDOW_DIR },
+        { "event-time", required_argument, NULL, O_EVENT_TIME },
+        { "every", required_argument, NULL, O_EVERY },
+        { "allowed-lateness", required_argument, NULL, O_LATENESS },
         { "map", required_argument, NULL, O_MAP },
         { "plugin", required_argument, NULL, O_PLUGIN },
         { "reduce", required_argument, NULL, O_REDUCE },
@@ -258,7 +278,7 @@ s_run (int argc, char *argv[])
         { NULL, 0, NULL, 0 }
     };
     zmr_config_apply (&argc, &argv, options);
-    bool chunk_set = false, progress_set = false;
+    bool chunk_set = false, progress_set = false, lateness_set = false;
     int opt;
     opterr = 0;
     while ((opt = getopt_long (argc, argv, ":m:r:o:vh", options, NULL)) != -1) {
@@ -317,6 +337,20 @@ s_run (int argc, char *argv[])
                 config.stream = true;
                 break;
             case O_WINDOW_DIR: config.window_dir = optarg; break;
+            case O_EVENT_TIME:
+                config.event_format = zmr_evtime_format (optarg);
+                if (config.event_format <= 0)
+                    zmr_option_error (optarg, "option --event-time: expected epoch, rfc3339 "
+                                      "or clf, not '%s'", optarg);
+                break;
+            case O_EVERY:
+                config.every_ms = zmr_option_duration ("--every", optarg, 1, ZMR_EVENT_WINDOW_MAX);
+                break;
+            case O_LATENESS:
+                config.lateness_ms = zmr_option_duration ("--allowed-lateness", optarg, 0,
+                                                          ZMR_EVENT_WINDOW_MAX);
+                lateness_set = true;
+                break;
             case O_MAP:
                 if (config.map)
                     zmr_option_error (optarg, "option --map: given twice (a job has one map)");
@@ -349,6 +383,25 @@ s_run (int argc, char *argv[])
     }
     if (config.stream && !config.flush_ms)
         config.flush_ms = 10;
+    if (config.event_format && !config.window_ms)
+        zmr_usage_error ("option --event-time needs --window (the windows' length)");
+    if (config.event_format && !config.window_dir)
+        zmr_usage_error ("option --event-time needs --window-dir=DIR (late lines and lines "
+                         "without a time go to DIR/late.tsv)");
+    if (config.every_ms && !config.event_format)
+        zmr_usage_error ("option --every needs --event-time (ingest-time windows are "
+                         "tumbling)");
+    if (lateness_set && !config.event_format)
+        zmr_usage_error ("option --allowed-lateness needs --event-time");
+    if (config.event_format && (config.map || config.plugin))
+        zmr_usage_error ("option --event-time: the word count only, not with %s",
+                         config.map? "--map": "--plugin");
+    uint64_t every = config.every_ms? config.every_ms: config.window_ms;
+    if (config.event_format && (config.window_ms % every
+                            ||  config.window_ms / every > ZMR_EVENT_PANES_MAX))
+        zmr_usage_error ("option --every: --window (%llu ms) must be a multiple of --every "
+                         "(%llu ms), at most %d times it", (unsigned long long) config.window_ms,
+                         (unsigned long long) every, ZMR_EVENT_PANES_MAX);
     if (config.window_ms && !config.window_dir && !config.publish)
         zmr_usage_error ("option --window: say where the windows go, with --window-dir=DIR "
                          "or --publish=EP");

@@ -434,6 +434,13 @@ s_start_ventilator (s_launcher_t *self)
         zmr_argv_addf (argv, "--reduce=%s", config->reduce);
     if (config->window_ms)
         zmr_argv_addf (argv, "--window-ms=%llu", (unsigned long long) config->window_ms);
+    if (config->event_format) {
+        zmr_argv_addf (argv, "--event-time=%s", zmr_evtime_format_name (config->event_format));
+        if (config->every_ms)
+            zmr_argv_addf (argv, "--every-ms=%llu", (unsigned long long) config->every_ms);
+        zmr_argv_addf (argv, "--allowed-lateness-ms=%llu",
+                       (unsigned long long) config->lateness_ms);
+    }
     if (config->flush_ms)
         zmr_argv_addf (argv, "--flush-ms=%u", config->flush_ms);
     if (config->stream)

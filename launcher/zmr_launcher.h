@@ -38,6 +38,9 @@ typedef struct {
     uint64_t max_message;        //  Every process's --max-message (0: default)
     uint64_t window_ms;          //  Tumbling windows (0: none)
     const char *window_dir;      //  Where the sink writes them, or NULL
+    int event_format;            //  Event time (zmr_evtime.h; 0: ingest time)
+    uint64_t every_ms;           //  Event time: a window every MS (0: window_ms)
+    uint64_t lateness_ms;        //  Event time: --allowed-lateness
     const char *map;             //  The job's map command (--map), or NULL
     const char *plugin;          //  ... or its plugin (--plugin), or NULL;
                                  //  neither: the word count

@@ -1,11 +1,15 @@
-/*  zmr_journal: records of the zmr_store file format, version 2 (jobs).
-    Header record: [0x5A4A, 2, job, R, chunk_size, input_bytes, inputs,
-    job_kind, reduce, digest, label]; in a journal written anew, a summary
-    right after it: [chunks, words, too_long, bytes, input, offset, pairs];
+/*  zmr_journal: records of the zmr_store file format, version 3 (event
+    time). Header record: [0x5A4A, 3, job, R, chunk_size, input_bytes,
+    inputs, job_kind, reduce, digest, label, event_format, window_ms,
+    every_ms, lateness_ms] (version 2: the first 11, ingest time, read as
+    such; records after it are the same); in a journal written anew, a
+    summary right after it: [chunks, words, too_long, bytes, input, offset,
+    pairs, event_max, late, untimed, [pane...]] (version 2: the first 7);
     chunk cut (before it is issued): [chunk, input, offset, length, stamp,
     0] (the stamp: when its text came in, which names its window; written
     before stamps were, [chunk, input, offset, length]); a window written by
-    the sink: [start, closed] (closed: windows written so far, 1 on); a
+    the sink: [start, closed] (closed: windows written so far, 1 on;
+    start UINT64_MAX: the event-time END, written last); a
     chunk quarantined: [chunk];
     completed chunk: [chunk, words, pairs] or, with words over --max-word,
     [chunk, words, pairs, too_long, 0] (5 elements: 4 are a cut). Version 1
@@ -19,7 +23,10 @@
 #include <unistd.h>
 
 #define S_SIGNATURE 0x5A4A
-#define S_VERSION   2
+#define S_VERSION   3
+#define S_VERSION_2 2            //  Before event time: read as ingest time
+#define S_PANES_MAX (1u << 24)   //  A summary's panes, at most (a bound
+                                 //  for the reader, far above any job's)
 
 struct _zmr_journal_t {
     char *path;                  //  The journal file
@@ -43,6 +50,8 @@ struct _zmr_journal_t {
     uint64_t records;            //  Appended since open or the last rewrite
     uint64_t windows_stored_1;   //  The last window written's start + 1
     uint64_t windows_closed;     //  ... and how many were written
+    bool end_stored;             //  The event-time END was written
+    uint64_t *panes;             //  The summary's panes (owned)
     zmr_u64set_t *quarantined;   //  Chunks quarantined, found or recorded
     int old_fd;                  //  While written anew: the journal, else -1
     char *temp;                  //  While written anew: the new file's path
@@ -87,19 +96,29 @@ s_read_record (const void *data, size_t len, void *arg)
         uint64_t signature = 0, version = 0, reducers, inputs, kind, reduce;
         zmr_journal_header_t *h = &self->header;
         if (n >= 2 && zmr_mpr_uint (&r, &signature) == 0 && signature == S_SIGNATURE
-        &&  zmr_mpr_uint (&r, &version) == 0 && version != S_VERSION) {
+        &&  zmr_mpr_uint (&r, &version) == 0 && version != S_VERSION
+        &&  version != S_VERSION_2) {
             self->old_version = version ? version : UINT64_MAX;
             return -1;
         }
-        if (n != 11 || signature != S_SIGNATURE || version != S_VERSION
+        if (n != (version == S_VERSION_2? 11u: 15u) || signature != S_SIGNATURE
         ||  zmr_mpr_uint (&r, &h->job) || zmr_mpr_uint (&r, &reducers)
         ||  zmr_mpr_uint (&r, &h->chunk_size) || zmr_mpr_uint (&r, &h->input_bytes)
         ||  zmr_mpr_uint (&r, &inputs) || zmr_mpr_uint (&r, &kind)
         ||  zmr_mpr_uint (&r, &reduce) || zmr_mpr_cstr (&r, h->digest, sizeof h->digest)
-        ||  zmr_mpr_cstr (&r, h->label, sizeof h->label) || zmr_mpr_finish (&r)
+        ||  zmr_mpr_cstr (&r, h->label, sizeof h->label)
         ||  reducers > UINT32_MAX || inputs > UINT32_MAX || h->job == 0
         ||  kind > UINT32_MAX || reduce > UINT32_MAX)
             return -1;          //  (job 0 means "none yet" to every role)
+        uint64_t format = 0;
+        if (version == S_VERSION
+        &&  (zmr_mpr_uint (&r, &format) || format > ZMR_EVTIME_CLF
+        ||   zmr_mpr_uint (&r, &h->window_ms) || zmr_mpr_uint (&r, &h->every_ms)
+        ||   zmr_mpr_uint (&r, &h->lateness_ms)))
+            return -1;
+        if (zmr_mpr_finish (&r))
+            return -1;
+        h->event_format = (uint32_t) format;
         h->reducers = (uint32_t) reducers;
         h->inputs = (uint32_t) inputs;
         h->job_kind = (uint32_t) kind;
@@ -108,17 +127,38 @@ s_read_record (const void *data, size_t len, void *arg)
         return 0;
     }
     uint64_t chunk, words, pairs;
-    if (n == 7) {
-        //  A summary: only right after the header, once
+    if (n == 7 || n == 11) {
+        //  A summary: only right after the header, once (7 elements: of
+        //  version 2, before event time)
         zmr_journal_summary_t *s = &self->summary;
         uint64_t input;
+        s->event_max = ZMR_EVTIME_UNKNOWN;
         if (self->have_summary || self->ncuts || self->loaded
         ||  zmr_mpr_uint (&r, &s->chunks) || zmr_mpr_uint (&r, &s->words)
         ||  zmr_mpr_uint (&r, &s->too_long) || zmr_mpr_uint (&r, &s->bytes)
         ||  zmr_mpr_uint (&r, &input) || input >= self->header.inputs
         ||  zmr_mpr_uint (&r, &s->offset) || zmr_mpr_uint (&r, &s->pairs)
-        ||  s->chunks == 0 || zmr_mpr_finish (&r))
+        ||  s->chunks == 0)
             return -1;
+        uint32_t npanes = 0;
+        if (n == 11
+        &&  (zmr_mpr_uint (&r, &s->event_max) || zmr_mpr_uint (&r, &s->late)
+        ||   zmr_mpr_uint (&r, &s->untimed) || zmr_mpr_array (&r, &npanes)
+        ||   npanes > S_PANES_MAX))
+            return -1;
+        if (npanes) {
+            self->panes = malloc (npanes * sizeof *self->panes);
+            if (!self->panes)
+                return -1;
+        }
+        for (uint32_t i = 0; i < npanes; i++)
+            if (zmr_mpr_uint (&r, &self->panes[i])
+            ||  (i && self->panes[i] <= self->panes[i - 1]))
+                return -1;      //  (ascending, each once)
+        if (zmr_mpr_finish (&r))
+            return -1;
+        s->panes = self->panes;
+        s->npanes = npanes;
         s->input = (uint32_t) input;
         self->have_summary = true;
         return 0;
@@ -134,8 +174,11 @@ s_read_record (const void *data, size_t len, void *arg)
         //  A window written: they are written in order
         uint64_t window, closed;
         if (zmr_mpr_uint (&r, &window) || zmr_mpr_uint (&r, &closed)
-        ||  window == UINT64_MAX || closed == 0 || zmr_mpr_finish (&r))
+        ||  closed == 0 || zmr_mpr_finish (&r))
             return -1;
+        if (window == ZMR_WINDOW_END)
+            self->end_stored = true;
+        else
         if (window + 1 > self->windows_stored_1) {
             self->windows_stored_1 = window + 1;
             self->windows_closed = closed;
@@ -199,7 +242,7 @@ s_append_header (zmr_journal_t *self)
 {
     const zmr_journal_header_t *header = &self->header;
     msgpack_packer *pk = &self->pk;
-    msgpack_pack_array (pk, 11);
+    msgpack_pack_array (pk, 15);
     msgpack_pack_uint16 (pk, S_SIGNATURE);
     msgpack_pack_uint8 (pk, S_VERSION);
     msgpack_pack_uint64 (pk, header->job);
@@ -215,7 +258,25 @@ s_append_header (zmr_journal_t *self)
     len = strnlen (header->label, sizeof header->label - 1);
     msgpack_pack_str (pk, len);
     msgpack_pack_str_body (pk, header->label, len);
+    msgpack_pack_uint32 (pk, header->event_format);
+    msgpack_pack_uint64 (pk, header->window_ms);
+    msgpack_pack_uint64 (pk, header->every_ms);
+    msgpack_pack_uint64 (pk, header->lateness_ms);
     return s_append (self);
+}
+
+//  A job's event time, for a refusal: "event time clf, window 10000 ms,
+//  every 5000 ms, lateness 0 ms" or "ingest time".
+static void
+s_event_text (const zmr_journal_header_t *h, char *text, size_t size)
+{
+    const char *name = zmr_evtime_format_name ((int) h->event_format);
+    if (h->event_format == 0)
+        snprintf (text, size, "ingest time");
+    else
+        snprintf (text, size, "event time %s, window %llu ms, every %llu ms, lateness %llu ms",
+                  name? name: "?", (unsigned long long) h->window_ms,
+                  (unsigned long long) h->every_ms, (unsigned long long) h->lateness_ms);
 }
 
 zmr_journal_t *
@@ -246,7 +307,7 @@ zmr_journal_open (const char *path, zmr_journal_header_t *header,
         if (self->old_version)
             snprintf (errbuf, errlen,
                       "journal '%s' is of format version %llu, this zmr writes version %d "
-                      "(jobs): finish its job with the zmr that wrote it, or remove it "
+                      "(event time) and reads version 2 (jobs): finish its job with the zmr that wrote it, or remove it "
                       "to start afresh", path,
                       self->old_version == UINT64_MAX? 0ull
                                                      : (unsigned long long) self->old_version,
@@ -278,6 +339,16 @@ zmr_journal_open (const char *path, zmr_journal_header_t *header,
                       kind? kind: "?", reduce? reduce: "?", h->digest, header->label,
                       zmr_job_kind_name ((int) header->job_kind),
                       zmr_reduce_name ((int) header->reduce), header->digest);
+            goto fail;
+        }
+        if (header->event_format != h->event_format || header->window_ms != h->window_ms
+        ||  header->every_ms != h->every_ms || header->lateness_ms != h->lateness_ms) {
+            char was[96], now[96];
+            s_event_text (h, was, sizeof was);
+            s_event_text (header, now, sizeof now);
+            snprintf (errbuf, errlen,
+                      "journal '%s' is of a job with %s, not %s: resume it with those "
+                      "settings, or remove it to start afresh", path, was, now);
             goto fail;
         }
         header->job = h->job;
@@ -313,6 +384,7 @@ zmr_journal_destroy (zmr_journal_t **self_p)
     msgpack_sbuffer_destroy (&self->sbuf);
     free (self->cuts);
     free (self->stamps);
+    free (self->panes);
     free (self->path);
     free (self);
     *self_p = NULL;
@@ -364,13 +436,16 @@ zmr_journal_cut_stamped (zmr_journal_t *self, uint64_t chunk, const zmr_journal_
 int
 zmr_journal_window_stored (zmr_journal_t *self, uint64_t window, uint64_t closed)
 {
-    if (window == UINT64_MAX || closed == 0)
+    if (closed == 0)
         return -1;
     msgpack_pack_array (&self->pk, 2);
     msgpack_pack_uint64 (&self->pk, window);
     msgpack_pack_uint64 (&self->pk, closed);
     if (s_append (self))
         return -1;
+    if (window == ZMR_WINDOW_END)
+        self->end_stored = true;
+    else
     if (window + 1 > self->windows_stored_1) {
         self->windows_stored_1 = window + 1;
         self->windows_closed = closed;
@@ -400,6 +475,12 @@ zmr_journal_windows_stored (zmr_journal_t *self, uint64_t *closed)
     if (closed)
         *closed = self->windows_closed;
     return self->windows_stored_1;
+}
+
+bool
+zmr_journal_end_stored (zmr_journal_t *self)
+{
+    return self->end_stored;
 }
 
 const zmr_journal_cut_t *
@@ -446,6 +527,11 @@ zmr_journal_rewrite_begin (zmr_journal_t *self, const zmr_journal_summary_t *sum
 {
     assert (!self->temp);
     assert (summary->chunks > 0 && summary->input < self->header.inputs);
+    if (summary->npanes > S_PANES_MAX) {
+        //  More than a reader takes back: the journal goes on as it is
+        errno = EOVERFLOW;
+        return -1;
+    }
     size_t size = strlen (self->path) + 8;
     self->temp = malloc (size);
     if (!self->temp)
@@ -463,7 +549,7 @@ zmr_journal_rewrite_begin (zmr_journal_t *self, const zmr_journal_summary_t *sum
     self->fd = fd;
     msgpack_packer *pk = &self->pk;
     int rc = s_append_header (self);
-    msgpack_pack_array (pk, 7);
+    msgpack_pack_array (pk, 11);
     msgpack_pack_uint64 (pk, summary->chunks);
     msgpack_pack_uint64 (pk, summary->words);
     msgpack_pack_uint64 (pk, summary->too_long);
@@ -471,6 +557,12 @@ zmr_journal_rewrite_begin (zmr_journal_t *self, const zmr_journal_summary_t *sum
     msgpack_pack_uint32 (pk, summary->input);
     msgpack_pack_uint64 (pk, summary->offset);
     msgpack_pack_uint64 (pk, summary->pairs);
+    msgpack_pack_uint64 (pk, summary->event_max);
+    msgpack_pack_uint64 (pk, summary->late);
+    msgpack_pack_uint64 (pk, summary->untimed);
+    msgpack_pack_array (pk, (uint32_t) summary->npanes);
+    for (size_t i = 0; i < summary->npanes; i++)
+        msgpack_pack_uint64 (pk, summary->panes[i]);
     if (s_append (self))
         rc = -1;
     if (self->windows_stored_1) {
@@ -478,6 +570,13 @@ zmr_journal_rewrite_begin (zmr_journal_t *self, const zmr_journal_summary_t *sum
         msgpack_pack_array (pk, 2);
         msgpack_pack_uint64 (pk, self->windows_stored_1 - 1);
         msgpack_pack_uint64 (pk, self->windows_closed);
+        if (s_append (self))
+            rc = -1;
+    }
+    if (self->end_stored) {
+        msgpack_pack_array (pk, 2);
+        msgpack_pack_uint64 (pk, ZMR_WINDOW_END);
+        msgpack_pack_uint64 (pk, self->windows_closed + 1);
         if (s_append (self))
             rc = -1;
     }

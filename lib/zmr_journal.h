@@ -26,6 +26,10 @@ typedef struct {
     uint32_t reduce;         //  resumed only by the same definition
     char digest[ZMR_DIGEST_HEX];
     char label[ZMR_JOB_LABEL_MAX];  //  For the refusal's message
+    uint32_t event_format;   //  Event time (zmr_evtime.h; 0: ingest time,
+    uint64_t window_ms;      //  the rest 0): the format, W, E and the
+    uint64_t every_ms;       //  lateness. A journal is resumed only with
+    uint64_t lateness_ms;    //  the same (a version 2 journal: ingest time)
 } zmr_journal_header_t;
 
 typedef struct {
@@ -43,12 +47,21 @@ typedef struct {
     uint32_t input;          //  Where chunk `chunks` starts: its input
     uint64_t offset;         //  ... and the offset in it
     uint64_t pairs;          //  Pairs in their batches
+    //  Event time: what the chunks summed up leave to the rest
+    uint64_t event_max;      //  The largest time in them (M before chunk
+                             //  `chunks`; ZMR_EVTIME_UNKNOWN: none)
+    uint64_t late;           //  Their late lines
+    uint64_t untimed;        //  ... and lines without a time
+    const uint64_t *panes;   //  Panes with a line on time not closed yet,
+    size_t npanes;           //  ascending (read: owned by the journal;
+                             //  written: the caller's)
 } zmr_journal_summary_t;
 
 //  Opens the journal at path. A new or empty journal gets header; an
 //  existing one must match header (job, when given, R, chunk size, inputs,
-//  and the job's kind, digest and reduce) and be of this format's version
-//  (2: one before jobs is refused, saying so), and its completed chunks are
+//  the job's kind, digest and reduce, and its event time) and be of this
+//  format's version (3, event time) or of version 2 (read as ingest time;
+//  one before jobs is refused, saying so), and its completed chunks are
 //  loaded; header->job is set to the journal's
 //  job (a new journal takes header->job, or a random one if it is 0).
 //  Returns NULL with a one-line reason in errbuf otherwise.
@@ -94,7 +107,8 @@ bool
 
 //  Records that the sink wrote the window starting at window (ms since the
 //  epoch), the closed-th window written: windows close in order, so the
-//  last such record says which are written. Returns 0 or -1.
+//  last such record says which are written. window ZMR_WINDOW_END (event
+//  time: the side records left at the end) is the last. Returns 0 or -1.
 int
     zmr_journal_window_stored (zmr_journal_t *self, uint64_t window, uint64_t closed);
 
@@ -102,6 +116,11 @@ int
 //  + 1 (0: none); *closed (may be NULL) gets how many were written.
 uint64_t
     zmr_journal_windows_stored (zmr_journal_t *self, uint64_t *closed);
+
+//  Whether the window ZMR_WINDOW_END was written (found at open or recorded
+//  since).
+bool
+    zmr_journal_end_stored (zmr_journal_t *self);
 
 //  The cuts found at open, chunk summary.chunks + i at [i]; *ncuts gets
 //  their number.
@@ -120,7 +139,7 @@ uint64_t
 //  the last window written, if any); the
 //  cut and done records that follow go to the new file, chunk summary->
 //  chunks on, until zmr_journal_rewrite_end. Returns 0, or -1 (errno) with
-//  the journal as it was.
+//  the journal as it was (EOVERFLOW: more panes than a reader takes, 2^24).
 int
     zmr_journal_rewrite_begin (zmr_journal_t *self, const zmr_journal_summary_t *summary);
 

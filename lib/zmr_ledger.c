@@ -84,6 +84,8 @@ zmr_ledger_resume (zmr_ledger_t *self, const zmr_journal_summary_t *summary)
     self->nchunks = self->base = summary->chunks;
     self->first_open = self->first_uncounted = summary->chunks;
     self->forgotten = *summary;
+    self->forgotten.panes = NULL;       //  (the journal's: the caller keeps them)
+    self->forgotten.npanes = 0;
     self->counts.chunks_read = self->counts.chunks_done = summary->chunks;
     self->counts.bytes_read = self->counts.bytes_done = summary->bytes;
     self->counts.words = summary->words;
@@ -143,6 +145,7 @@ s_append (zmr_ledger_t *self, size_t len, uint32_t input, uint64_t offset, uint6
     //  Never before the previous chunk's, even if the wall clock steps
     //  back: windows close in the order of their chunks.
     entry->stamp = stamp;
+    entry->event_max = ZMR_EVTIME_UNKNOWN;
     if (self->nchunks > self->base && stamp < s_at (self, self->nchunks - 1)->stamp)
         entry->stamp = s_at (self, self->nchunks - 1)->stamp;
     return entry;
@@ -566,6 +569,8 @@ zmr_ledger_compact (zmr_ledger_t *self, uint64_t keep)
         self->forgotten.too_long += entry->too_long;
         self->forgotten.pairs += entry->pairs;
         self->forgotten.bytes += entry->len;
+        self->forgotten.late += entry->late;
+        self->forgotten.untimed += entry->untimed;
     }
     self->forgotten.chunks = low;
     memmove (self->entries, self->entries + (low - self->base),
@@ -573,6 +578,17 @@ zmr_ledger_compact (zmr_ledger_t *self, uint64_t keep)
     self->base = low;
     if (self->first_uncounted < low)
         self->first_uncounted = low;
+}
+
+void
+zmr_ledger_set_event (zmr_ledger_t *self, uint64_t id, uint64_t event_max, uint32_t late,
+                      uint32_t untimed)
+{
+    assert (id >= self->base && id < self->nchunks);
+    zmr_ledger_entry_t *entry = s_at (self, id);
+    entry->event_max = event_max;
+    entry->late = late;
+    entry->untimed = untimed;
 }
 
 const zmr_ledger_entry_t *

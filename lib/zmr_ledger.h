@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "zmr_evtime.h"
 #include "zmr_journal.h"
 #include "zmr_status.h"
 
@@ -59,6 +60,11 @@ typedef struct {
     uint64_t stamp;          //  When its text came in (ms since the epoch)
     bool recount;            //  Done, words unknown: queued to be mapped again
     bool quarantined;        //  Given up on: DONE without words
+    uint64_t event_max;      //  Event time: the largest time before the
+                             //  chunk (ZMR_EVTIME_UNKNOWN: none, or
+                             //  ingest time), the same on every issue
+    uint32_t late;           //  Event time: its late lines
+    uint32_t untimed;        //  ... and its lines without a time
 } zmr_ledger_entry_t;
 
 //  The ledger's running totals (the job's status shows them).
@@ -125,6 +131,13 @@ int64_t
 int64_t
     zmr_ledger_add_quarantined (zmr_ledger_t *self, size_t len, uint32_t input,
                                 uint64_t offset, uint64_t stamp);
+
+//  Event time: chunk id (held) was scanned: the largest time before it,
+//  and its late and untimed lines (summed into what a journal written anew
+//  says of the chunks it sums up).
+void
+    zmr_ledger_set_event (zmr_ledger_t *self, uint64_t id, uint64_t event_max,
+                          uint32_t late, uint32_t untimed);
 
 //  The chunk to issue next, its id in *id, or NULL when none is in line.
 //  Entries queued twice and handled meanwhile are dropped from the line.

@@ -125,7 +125,7 @@ static bool
 s_ours (const char *name)
 {
     if (!strncmp (name, "part-", 5) || !strncmp (name, "window-", 7)
-    ||  !strcmp (name, "_SUCCESS"))
+    ||  !strcmp (name, "_SUCCESS") || !strcmp (name, "late.tsv"))
         return true;
     const char *tmp = strstr (name, ".tmp-");
     while (tmp) {

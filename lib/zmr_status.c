@@ -25,7 +25,8 @@ static const s_field_t s_job_fields[] = {
     JOB_FIELD (inputs), JOB_FIELD (latency_p50_ms), JOB_FIELD (latency_p99_ms),
     JOB_FIELD (latency_samples), JOB_FIELD (window_ms), JOB_FIELD (windows_closed),
     JOB_FIELD (last_window_start_ms), JOB_FIELD (last_window_words),
-    JOB_FIELD (backpressure_ms), JOB_FIELD (mappers_refused)
+    JOB_FIELD (backpressure_ms), JOB_FIELD (mappers_refused),
+    JOB_FIELD (late_records), JOB_FIELD (untimed_records)
 };
 #define WORKER_FIELD(name) { #name, offsetof (zmr_worker_status_t, name) }
 static const s_field_t s_worker_fields[] = {
@@ -93,10 +94,19 @@ zmr_status_pack_finish (msgpack_packer *pk, const zmr_status_t *status, bool ok,
 static void
 s_pack_state (msgpack_packer *pk, const zmr_status_t *status)
 {
-    msgpack_pack_map (pk, COUNT (s_job_fields) + 11);
+    //  An ingest-time job has no event_time and no watermark_ms: absent,
+    //  not 0 (0 is a time)
+    msgpack_pack_map (pk, COUNT (s_job_fields) + 11 + (status->event_time[0] != 0)
+                          + status->has_watermark);
     for (size_t i = 0; i < COUNT (s_job_fields); i++) {
         s_pack_key (pk, s_job_fields[i].key);
         msgpack_pack_uint64 (pk, *s_at (status, &s_job_fields[i]));
+    }
+    if (status->event_time[0])
+        s_pack_str (pk, "event_time", status->event_time);
+    if (status->has_watermark) {
+        s_pack_key (pk, "watermark_ms");
+        msgpack_pack_uint64 (pk, status->watermark_ms);
     }
     s_pack_str (pk, "phase", status->phase);
     s_pack_str (pk, "reason", status->reason);
@@ -306,6 +316,14 @@ zmr_status_decode (zmr_msg_t *msg, zmr_status_t *status, const char **why)
         if (s_is (key, len, "reduce"))
             rc = zmr_mpr_cstr (r, status->reduce, sizeof status->reduce);
         else
+        if (s_is (key, len, "event_time"))
+            rc = zmr_mpr_cstr (r, status->event_time, sizeof status->event_time);
+        else
+        if (s_is (key, len, "watermark_ms")) {
+            rc = zmr_mpr_uint (r, &status->watermark_ms);
+            status->has_watermark = rc == 0;
+        }
+        else
         if (s_is (key, len, "top") && status->ntop == 0) {
             uint32_t count;
             rc = zmr_mpr_array (r, &count);
@@ -427,6 +445,10 @@ zmr_status_write_json (const zmr_status_t *status, FILE *out)
              status->input_eof? "true": "false",
              status->backpressured? "true": "false");
     s_json_numbers (out, status, s_job_fields, COUNT (s_job_fields));
+    if (status->event_time[0])
+        s_json_str (out, "event_time", status->event_time);
+    if (status->has_watermark)
+        fprintf (out, ",\"watermark_ms\":%llu", (unsigned long long) status->watermark_ms);
     fputs (",\"top\":[", out);
     for (uint32_t t = 0; t < status->ntop; t++) {
         fputs (t? ",{\"word\":": "{\"word\":", out);

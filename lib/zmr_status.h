@@ -80,6 +80,12 @@ typedef struct {
     uint64_t last_window_start_ms; //  The last one's start (ms since the epoch)
     uint64_t last_window_words;    //  and its words
     uint64_t mappers_refused;      //  Mappers that refused the job (REFUSE)
+    uint64_t late_records;   //  Event time: lines later than the watermark
+    uint64_t untimed_records;//  ... and lines without a time (both: late.tsv)
+    char event_time[16];     //  Event time: the format's name ("": ingest
+                             //  time; then absent from the map)
+    bool has_watermark;      //  watermark_ms is known (absent otherwise)
+    uint64_t watermark_ms;   //  Event time: the largest time cut - lateness
     char job_label[ZMR_JOB_LABEL_MAX];  //  The job ("job" in STATUS): "words",
                                         //  the command, the plugin's name
     char job_kind[16];             //  "words", "command", "plugin"

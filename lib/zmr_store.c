@@ -22,7 +22,10 @@
     Version 4, for a streaming job with windows: version 3's nine elements,
     then window_ms and the open windows, [start, [key bin, value int, ...],
     start, [...], ...] (each start once). Written only with windows, so a
-    job without them still writes version 3.
+    job without them still writes version 3. An event-time job's tables
+    are windows of window_ms 0: panes by their start (not aligned to
+    anything the store knows) and the side table (ZMR_SIDE_TABLE), whose
+    id is above any pane's, so it comes last.
 
     The log's batches merge by the snapshot's reduce, so a log with frames
     and no snapshot is refused: the reducer writes a snapshot before it logs
@@ -315,7 +318,7 @@ s_load_snapshot (zmr_store_t *store, const char *data, size_t size, uint32_t par
         uint32_t nwindows;
         if (zmr_mpr_uint (&r, &window_ms) || zmr_mpr_array (&r, &nwindows))
             goto done;
-        if (window_ms == 0 || nwindows % 2) {
+        if (nwindows % 2) {
             zmr_mpr_fail (&r, "bad windows");
             goto done;
         }
@@ -324,7 +327,7 @@ s_load_snapshot (zmr_store_t *store, const char *data, size_t size, uint32_t par
         for (uint32_t i = 0; i < nwindows / 2; i++) {
             if (zmr_mpr_uint (&r, &id))
                 goto done;
-            if ((i > 0 && id <= last) || id % window_ms) {
+            if ((i > 0 && id <= last) || (window_ms && id % window_ms)) {
                 zmr_mpr_fail (&r, "windows out of order or misaligned");
                 goto done;
             }
@@ -593,7 +596,7 @@ zmr_store_snapshot_windows (zmr_store_t *self, uint64_t job, uint32_t reducers,
     const zmr_u64range_t *ranges = zmr_u64set_ranges (applied, &nranges);
     int rc = -1;
     //  MessagePack arrays count in 32 bits.
-    bool windowed = window_ms > 0;
+    bool windowed = window_ms > 0 || nwindows > 0;
     for (size_t i = 0; i < nwindows; i++)
         if (zmr_counts_size (windows[i].counts) > UINT32_MAX / 2)
             n = SIZE_MAX;

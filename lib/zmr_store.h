@@ -99,7 +99,9 @@ void
                           zmr_store_window_fn *fn, void *arg);
 
 //  zmr_store_snapshot, with the window length and the windows open (window_ms
-//  0: none, as zmr_store_snapshot). Returns 0 or -1.
+//  0 and no windows: none, as zmr_store_snapshot; window_ms 0 with windows:
+//  an event-time job's panes and side table, ids not aligned). Returns 0
+//  or -1.
 int
     zmr_store_snapshot_windows (zmr_store_t *self, uint64_t job, uint32_t reducers,
                                 int reduce, uint64_t pair_count,

@@ -12,10 +12,15 @@
     (the combiner), each pair then partitioned by SHA-1 of its key. The
     mapper runs only what its own --map and --plugin options define: a
     WELCOME naming another job is refused (REFUSE), and a chunk whose map
-    fails is FAILED, with no batch sent. */
+    fails is FAILED, with no batch sent.
+
+    An event-time word count (WELCOME's event_format, issue 17 item 3)
+    maps each chunk whole with zmr_evmap: words by pane, side records
+    apart, in runs; a mapper runs it whenever it runs the word count. */
 #define _GNU_SOURCE
 #include "zmr_mapper.h"
 #include "zmr_command.h"
+#include "zmr_evmap.h"
 #include "zmr_loader.h"
 #include "zmr_worker.h"
 #include <errno.h>
@@ -50,6 +55,9 @@ typedef struct {
     int reduce;                  //  The job's, from WELCOME
     zmr_loader_t *plugin;        //  A plugin job's plugin, loaded
     zmr_counts_t *pairs;         //  A line job's chunk, combined by reduce
+    zmr_event_spec_t event;      //  An event-time job's settings (format 0:
+                                 //  none), from WELCOME
+    zmr_evmap_t *evmap;          //  ... and its chunk's runs
     char chunk_error[ZMR_REASON_MAX];  //  Why the chunk in hand failed
     bool chunk_failed;           //  ... it did (a pair or the plugin)
     bool chunk_overflow;         //  ... because a key's sum passed 64 bits
@@ -98,6 +106,8 @@ static int
     s_refuse (s_mapper_t *self, const zmr_msg_t *msg, const char *why);
 static void
     s_drop_job (s_mapper_t *self);
+static void
+    s_test_faults (s_mapper_t *self, uint64_t chunk, const char *data, size_t len);
 
 static void
 s_heartbeat (s_mapper_t *self, uint32_t state)
@@ -280,6 +290,16 @@ s_count (s_mapper_t *self, uint64_t chunk, const char *data, size_t len, uint64_
     if (zmr_combiner_add (self->words, data, len, s_on_new_word, self, &counted))
         return -1;
     *words += counted;
+    s_test_faults (self, chunk, data, len);
+    s_heartbeat_if_due (self);
+    return 0;
+}
+
+//  The test faults (ZMR_TEST_POISON, ZMR_TEST_UNMAPPED) on a piece of the
+//  chunk in hand.
+static void
+s_test_faults (s_mapper_t *self, uint64_t chunk, const char *data, size_t len)
+{
     if (self->config->poison && memmem (data, len, self->config->poison,
                                         strlen (self->config->poison))) {
         //  The test fault: a map function that crashes on some input, in
@@ -292,8 +312,6 @@ s_count (s_mapper_t *self, uint64_t chunk, const char *data, size_t len, uint64_
     if (self->config->unmapped && memmem (data, len, self->config->unmapped,
                                           strlen (self->config->unmapped)))
         self->unmapped_hit = true;
-    s_heartbeat_if_due (self);
-    return 0;
 }
 
 //  Counts a chunk that came with its bytes, a piece of S_PIECE at a time
@@ -347,6 +365,24 @@ s_map_begin (s_mapper_t *self, uint64_t chunk)
     self->unmapped_hit = false;
 }
 
+//  After the batches of a chunk that holds ZMR_TEST_UNMAPPED: the test
+//  fault, the batches are out (given a second to leave), the MAPPED never
+//  goes. Once per test, so the chunk can be counted.
+static void
+s_unmapped_fault (s_mapper_t *self, uint64_t chunk)
+{
+    if (!self->unmapped_hit)
+        return;
+    int marker = open (self->config->unmapped_once, O_CREAT | O_EXCL | O_WRONLY, 0600);
+    if (marker >= 0) {
+        close (marker);
+        zclock_sleep (1000);
+        zmr_log (0, "ZMR_TEST_UNMAPPED: dying before the MAPPED of chunk %llu",
+                 (unsigned long long) chunk);
+        raise (SIGKILL);
+    }
+}
+
 //  Ends mapping a chunk of len bytes and words words: R batches, MAPPED.
 static int
 s_map_end (s_mapper_t *self, uint64_t chunk, uint64_t stamp, uint64_t len, uint64_t words)
@@ -397,18 +433,7 @@ s_map_end (s_mapper_t *self, uint64_t chunk, uint64_t stamp, uint64_t len, uint6
             if (errno != EINTR)
                 return -1;
         }
-    if (self->unmapped_hit) {
-        //  The test fault: the batches are out (given a second to leave), the
-        //  MAPPED never goes. Once per test, so the chunk can be counted.
-        int marker = open (self->config->unmapped_once, O_CREAT | O_EXCL | O_WRONLY, 0600);
-        if (marker >= 0) {
-            close (marker);
-            zclock_sleep (1000);
-            zmr_log (0, "ZMR_TEST_UNMAPPED: dying before the MAPPED of chunk %llu",
-                     (unsigned long long) chunk);
-            raise (SIGKILL);
-        }
-    }
+    s_unmapped_fault (self, chunk);
     uint64_t pair_count = 0;
     for (uint32_t p = 0; p < R; p++)
         pair_count += self->npairs[p];
@@ -824,6 +849,99 @@ s_map_lines (s_mapper_t *self, const zmr_msg_t *msg, const char *data)
     return s_lines_end (self, msg->chunk, msg->stamp, msg->length, lines);
 }
 
+//  zmr_evmap's tick: busy, between records
+static void
+s_evmap_tick (void *arg)
+{
+    s_heartbeat_if_due ((s_mapper_t *) arg);
+}
+
+//  Reads a whole chunk by reference into ref_buf (an event-time chunk is
+//  scanned whole: its lines' indexes and M run over the chunk). Returns
+//  0, or -1 after logging why.
+static int
+s_read_whole (s_mapper_t *self, const zmr_msg_t *msg)
+{
+    if (s_open_reference (self, msg))
+        return -1;
+    uint64_t at = msg->offset, end = msg->offset + msg->length;
+    size_t have = 0;
+    while (at < end) {
+        ssize_t filled = s_read_piece (self, msg, &at, end, have);
+        if (filled < 0)
+            return -1;
+        have = (size_t) filled;
+        s_heartbeat_if_due (self);
+    }
+    return 0;
+}
+
+//  Maps a chunk of an event-time word count (its bytes at data, or its
+//  file by reference): its runs per reducer, R batches and MAPPED; or
+//  FAILED, and no batch, when a batch would pass the job's --max-message
+//  (side records carry their lines: a chunk of short late lines makes
+//  more bytes than the word count's twice the chunk). Returns 0, or -1
+//  (the mapper cannot go on: logged).
+static int
+s_map_events (s_mapper_t *self, const zmr_msg_t *msg, const char *data)
+{
+    if (msg->path_len) {
+        if (s_read_whole (self, msg))
+            return -1;
+        data = self->ref_buf;
+    }
+    s_map_begin (self, msg->chunk);
+    size_t len = (size_t) msg->length;
+    if (zmr_evmap_chunk (self->evmap, &self->event, self->max_word, msg->chunk,
+                         msg->event_max, data, len, s_evmap_tick, self)) {
+        zmr_log (0, "cannot map chunk %llu: out of memory", (unsigned long long) msg->chunk);
+        return -1;
+    }
+    //  After the work, as the word count's (the TAKE has had time to leave)
+    s_test_faults (self, msg->chunk, data, len);
+    uint32_t R = self->reducers;
+    for (uint32_t p = 0; p < R; p++) {
+        size_t bytes = zmr_evmap_batch_max (self->evmap, p);
+        if (bytes > self->max_message) {
+            char why[ZMR_REASON_MAX];
+            snprintf (why, sizeof why, "the pairs and late lines of chunk %llu for "
+                      "reducer %u take up to %zu bytes, over the job's --max-message "
+                      "(%llu): a smaller --chunk-size or a larger --max-message",
+                      (unsigned long long) msg->chunk, p, bytes,
+                      (unsigned long long) self->max_message);
+            zmr_log (0, "chunk %llu failed: %s", (unsigned long long) msg->chunk, why);
+            zmr_msg_pack_failed (zmr_worker_packer (self->worker), self->job, msg->chunk,
+                                 why);
+            zmr_worker_send (self->worker);
+            s_heartbeat (self, 0);
+            return 0;
+        }
+    }
+    for (uint32_t p = 0; p < R; p++)
+        if (zmr_evmap_pack (self->evmap, p, &self->bufs[p], &self->packers[p], self->job,
+                            msg->chunk, msg->stamp)) {
+            zmr_log (0, "out of memory for a batch of %zu bytes",
+                     zmr_evmap_batch_max (self->evmap, p));
+            return -1;
+        }
+    for (uint32_t p = 0; p < R; p++)
+        while (zmr_msg_send (self->batches[p], &self->bufs[p], 0) == -1) {
+            if (errno != EINTR)
+                return -1;
+        }
+    s_unmapped_fault (self, msg->chunk);
+    zmr_evmap_stats_t stats;
+    zmr_evmap_stats (self->evmap, &stats);
+    zmr_msg_pack_mapped (zmr_worker_packer (self->worker), self->job, msg->chunk,
+                         stats.words, stats.too_long, stats.pairs);
+    zmr_worker_send (self->worker);
+    self->counters->chunks++;
+    self->counters->words += stats.words;
+    self->counters->bytes += len;
+    s_heartbeat (self, 0);
+    return 0;
+}
+
 static void
 s_on_chunk (s_mapper_t *self)
 {
@@ -852,6 +970,10 @@ s_on_chunk (s_mapper_t *self)
     }
     else {
         int rc;
+        if (self->event.format)
+            rc = s_map_events (self, &msg, msg.path_len
+                                           ? NULL: (const char *) zmq_msg_data (&frames[1]));
+        else
         if (self->spec->kind != ZMR_JOB_WORDS) {
             rc = s_map_lines (self, &msg, msg.path_len
                                           ? NULL: (const char *) zmq_msg_data (&frames[1]));
@@ -895,6 +1017,8 @@ s_trim (s_mapper_t *self, const char *why)
     free (self->ref_buf);
     self->ref_buf = NULL;
     self->ref_cap = 0;
+    if (self->evmap)
+        zmr_evmap_release (self->evmap);
     if (self->pairs) {
         //  A line job's table, empty between chunks: a new one holds nothing
         zmr_counts_t *fresh = zmr_counts_new ();
@@ -944,6 +1068,8 @@ s_free_job (s_mapper_t *self, int linger)
     zmr_partitioner_destroy (&self->partitioner);
     zmr_loader_close (&self->plugin);
     zmr_counts_destroy (&self->pairs);
+    zmr_evmap_destroy (&self->evmap);
+    memset (&self->event, 0, sizeof self->event);
     self->spec = NULL;
     if (self->ref_fd >= 0)
         close (self->ref_fd);
@@ -1055,6 +1181,7 @@ s_take_job (s_mapper_t *self, const zmr_msg_t *msg)
     zmr_loader_close (&self->plugin);
     zmr_counts_destroy (&self->pairs);
     self->spec = NULL;
+    memset (&self->event, 0, sizeof self->event);
     if (self->unrunnable && msg->job == self->unrunnable)
         return s_refuse (self, msg, self->unrunnable_why);
     char why[ZMR_JOB_SPEC_MAX + 8 * ZMR_JOB_LABEL_MAX + 256];
@@ -1080,8 +1207,21 @@ s_take_job (s_mapper_t *self, const zmr_msg_t *msg)
                       "mapper's (another version of zmr?)", msg->digest);
         return s_refuse (self, msg, why);
     }
+    if (msg->event_format && (spec->kind != ZMR_JOB_WORDS || msg->reduce != ZMR_REDUCE_SUM)) {
+        snprintf (why, sizeof why, "event time (--event-time %s) is for the word count "
+                  "only, not a %s with reduce %s",
+                  zmr_evtime_format_name ((int) msg->event_format), kind,
+                  zmr_reduce_name ((int) msg->reduce));
+        return s_refuse (self, msg, why);
+    }
     self->spec = spec;
     self->reduce = (int) msg->reduce;
+    //  The time parse is ours, not user code: a mapper that runs the word
+    //  count runs it by event time too
+    self->event = (zmr_event_spec_t) { .format = msg->event_format,
+                                       .window_ms = msg->window_ms,
+                                       .every_ms = msg->every_ms,
+                                       .lateness_ms = msg->lateness_ms };
     if (spec->kind == ZMR_JOB_WORDS)
         return 0;
     self->pairs = zmr_counts_new ();
@@ -1142,9 +1282,11 @@ s_adopt (s_mapper_t *self, zmr_msg_t *msg)
         self->npairs = calloc (R, sizeof *self->npairs);
         self->nbytes = calloc (R, sizeof *self->nbytes);
         self->partitioner = zmr_partitioner_new (R);
+        if (self->event.format)
+            self->evmap = zmr_evmap_new (R);
         if (!self->batches || !self->reducer_at || !self->reducer_key || !self->bufs
         ||  !self->packers || !self->npairs || !self->nbytes || !self->partitioner
-        ||  !self->words) {
+        ||  !self->words || (self->event.format && !self->evmap)) {
             zmr_log (0, "out of memory joining job %016llx", (unsigned long long) msg->job);
             return -1;
         }

@@ -202,4 +202,12 @@ zmr_metrics_write (const zmr_status_t *status, bool fresh, uint64_t age_ms, FILE
         s_one (out, "zmr_last_window_words", "gauge", "Words in the last closed window",
                status->last_window_words);
     }
+    if (status->event_time[0]) {
+        s_one (out, "zmr_late_records_total", "counter",
+               "Event time: lines later than the watermark (written to late.tsv)",
+               status->late_records);
+        s_one (out, "zmr_untimed_records_total", "counter",
+               "Event time: lines without a time (written to late.tsv)",
+               status->untimed_records);
+    }
 }

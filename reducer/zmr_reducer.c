@@ -34,7 +34,19 @@
     windows it also holds the window length and the open windows' tables,
     and one is written when LIVE first gives the length, so the log's
     batches (which carry their chunks' stamps) replay into their windows:
-    a reducer killed with windows open comes back with them whole. */
+    a reducer killed with windows open comes back with them whole.
+
+    Event time (zmr_evtime.h): a BATCH's runs say where its pairs count. A
+    PANE run's words count in the partition and in the table of the pane
+    (its start the id, in the same list as windows), a TOTALS run's (the
+    words of late lines and lines without time) in the partition only, and
+    a SIDE run's side records (a key per late or no-time line, value 1) in
+    the side table (id ZMR_SIDE_TABLE) only: never in the result, but in
+    the pair count, as the mappers count them. LIVE says panes, and
+    window_ms 0. CLOSE with a span sends a window's panes summed and the
+    side records of its close (see s_close_panes). The snapshot keeps the
+    panes and the side table as it keeps windows (window length 0), and
+    the log's batches carry their runs, so both survive a kill -9. */
 #include "zmr_reducer.h"
 #include "zmr_worker.h"
 #include <ctype.h>
@@ -291,10 +303,40 @@ s_merge (s_reducer_t *self, const zmr_pair_t *pairs, size_t n, zmr_counts_t *win
     return 0;
 }
 
+//  Merges n pairs of one run: PANE (and a batch without runs) into the
+//  partition and window (id + 1 in window_1; NULL: none), TOTALS into the
+//  partition only, SIDE into window (the side table) only: side records
+//  are no words. Returns 0 or -1 as s_merge.
+static int
+s_merge_run (s_reducer_t *self, const zmr_pair_t *pairs, size_t n, int kind,
+             zmr_counts_t *window, uint64_t window_1)
+{
+    if (kind == ZMR_RUN_SIDE) {
+        //  Each side key once per chunk, of value 1: no sum near 64 bits
+        if (zmr_counts_add_pairs (window, pairs, n)) {
+            if (errno == EOVERFLOW)
+                s_overflow_reason (self, pairs[0].word, (uint32_t) pairs[0].len, window_1);
+            return -1;
+        }
+        return 0;
+    }
+    if (s_merge (self, pairs, n, kind == ZMR_RUN_TOTALS? NULL: window, window_1))
+        return -1;
+    if (self->live_ms && s_mark (self, pairs, n)) {
+        errno = ENOMEM;
+        return -1;
+    }
+    return 0;
+}
+
 //  Applies a decoded BATCH of a chunk not applied yet: its pairs, then its
-//  chunk id. *words is the sum of its values (modulo 2^64: the word count's
-//  words). Returns 0, or -1 with errno ENOMEM, or EOVERFLOW when a sum
-//  would pass 64 bits (self->overflow says which key; the batch is half
+//  chunk id. Without runs, its pairs count into the partition and the
+//  window of its stamp (with windows); with runs (event time), each run as
+//  s_merge_run says, a PANE run into the table of its pane (id: the pane's
+//  start), a SIDE run into the side table (id ZMR_SIDE_TABLE). *words is
+//  the sum of its values but the side records' (modulo 2^64: the word
+//  count's words). Returns 0, or -1 with errno ENOMEM, or EOVERFLOW when a
+//  sum would pass 64 bits (self->overflow says which key; the batch is half
 //  merged).
 static int
 s_apply (s_reducer_t *self, zmr_msg_t *msg, uint64_t *words)
@@ -307,32 +349,56 @@ s_apply (s_reducer_t *self, zmr_msg_t *msg, uint64_t *words)
     zmr_counts_t *window = NULL;
     uint64_t window_1 = 0;
     uint32_t npairs = msg->npairs;      //  (zmr_msg_next_pair counts it down)
+    bool runs = msg->nruns > 0;
+    int kind = ZMR_RUN_PANE;
+    uint32_t left = runs? 0: npairs;    //  Pairs left in the run
     if (!self->measured)
         s_measure (self);
-    if (self->window_ms) {
+    if (self->window_ms && !runs) {
         window_1 = msg->stamp / self->window_ms * self->window_ms + 1;
         if (!(window = s_window (self, window_1 - 1))) {
             errno = ENOMEM;
             return -1;
         }
     }
-    bool more = true;
-    while (more) {
+    while (true) {
+        if (left == 0) {
+            //  A run is over: its pairs go in before the next one's table
+            if (n && s_merge_run (self, pairs, n, kind, window, window_1))
+                return -1;
+            n = 0;
+            zmr_run_t run;
+            if (!runs || !zmr_msg_next_run (msg, &run))
+                break;
+            kind = (int) run.kind;
+            left = run.n;
+            window = NULL;
+            window_1 = 0;
+            if (kind != ZMR_RUN_TOTALS) {
+                uint64_t id = kind == ZMR_RUN_PANE? run.pane: ZMR_SIDE_TABLE;
+                if (!(window = s_window (self, id))) {
+                    errno = ENOMEM;
+                    return -1;
+                }
+                window_1 = id + 1;
+            }
+        }
         const char *word;
         uint32_t len;
         uint64_t count;
-        more = zmr_msg_next_pair (msg, &word, &len, &count);
-        if (more) {
-            pairs[n++] = (zmr_pair_t) { word, len, count };
-            total += count;
+        if (!zmr_msg_next_pair (msg, &word, &len, &count)) {
+            //  (Cannot be: the decoder checked that the runs cover the pairs)
+            if (n && s_merge_run (self, pairs, n, kind, window, window_1))
+                return -1;
+            break;
         }
-        if ((n == ZMR_COUNTS_BATCH || !more) && n) {
-            if (s_merge (self, pairs, n, window, window_1))
+        left--;
+        pairs[n++] = (zmr_pair_t) { word, len, count };
+        if (kind != ZMR_RUN_SIDE)
+            total += count;
+        if (n == ZMR_COUNTS_BATCH) {
+            if (s_merge_run (self, pairs, n, kind, window, window_1))
                 return -1;
-            if (self->live_ms && s_mark (self, pairs, n)) {
-                errno = ENOMEM;
-                return -1;
-            }
             n = 0;
         }
     }
@@ -355,6 +421,31 @@ s_apply (s_reducer_t *self, zmr_msg_t *msg, uint64_t *words)
     self->counters->chunks++;
     self->counters->words += *words;
     return 0;
+}
+
+//  Whether a BATCH's runs hold what they say: a SIDE run side keys only
+//  (zmr_evtime.h), the others no key that starts as one does. Walks a copy
+//  of the message. Returns NULL, or why not.
+static const char *
+s_runs_invalid (const zmr_msg_t *msg)
+{
+    zmr_msg_t walk = *msg;
+    zmr_run_t run;
+    while (zmr_msg_next_run (&walk, &run))
+        for (uint32_t i = 0; i < run.n; i++) {
+            const char *word;
+            uint32_t len;
+            uint64_t count;
+            zmr_side_t side;
+            if (!zmr_msg_next_pair (&walk, &word, &len, &count))
+                return "BATCH with fewer pairs than its runs";
+            if (run.kind == ZMR_RUN_SIDE
+            &&  (count != 1 || !zmr_evtime_side_parse (word, len, &side)))
+                return "BATCH with a side run that holds no side record";
+            if (run.kind != ZMR_RUN_SIDE && len && word[0] == '\n')
+                return "BATCH with a side record out of a side run";
+        }
+    return NULL;
 }
 
 //  Replays one logged frame at startup: the log holds only BATCH frames
@@ -428,6 +519,12 @@ s_on_batch (s_reducer_t *self)
     ||  (msg.job != self->job && (why = "BATCH of another job"))
     ||  (msg.partition != self->config->partition && (why = "BATCH for another partition"))
     ||  (msg.reducers != self->reducers && (why = "BATCH for another reducer count"))) {
+        self->counters->malformed++;
+        zmr_log_dropped ("batches", why);
+        zmq_msg_close (&frame);
+        return;
+    }
+    if (msg.nruns && (why = s_runs_invalid (&msg))) {
         self->counters->malformed++;
         zmr_log_dropped ("batches", why);
         zmq_msg_close (&frame);
@@ -566,13 +663,12 @@ s_update (s_reducer_t *self)
     self->nstamps -= chunks_at;
 }
 
-//  Sends counts to the sink in parts of about part_bytes: the whole
-//  partition as RESULT, or, with window (its id + 1), a window as WINDOW.
+//  Sends distinct entries to the sink in parts of about part_bytes: the
+//  whole partition as RESULT, or, with window, the window id as WINDOW.
 static void
-s_send_counts (s_reducer_t *self, zmr_counts_t *counts, uint64_t window_1)
+s_send_entries (s_reducer_t *self, const zmr_entry_t *entries, size_t distinct, bool window,
+                uint64_t id)
 {
-    size_t distinct = zmr_counts_size (counts);
-    zmr_entry_t *entries = zmr_counts_entries (counts);
     //  Cut into parts by bytes first, so each part knows how many there are.
     uint64_t parts = 1;
     size_t bytes = 0;
@@ -595,9 +691,9 @@ s_send_counts (s_reducer_t *self, zmr_counts_t *counts, uint64_t window_1)
             bytes += pair;
             end++;
         }
-        if (window_1)
+        if (window)
             zmr_msg_begin_window (&self->pk, self->job, self->config->partition,
-                                  self->reducers, window_1 - 1, seq, parts,
+                                  self->reducers, id, seq, parts,
                                   (uint32_t) (end - start));
         else
             zmr_msg_begin_result (&self->pk, self->job, self->config->partition,
@@ -613,9 +709,18 @@ s_send_counts (s_reducer_t *self, zmr_counts_t *counts, uint64_t window_1)
             }
         start = end;
     }
-    if (!window_1)
+    if (!window)
         zmr_log (1, "sent partition %u to the sink: %zu words in %llu parts",
                  self->config->partition, distinct, (unsigned long long) parts);
+}
+
+//  Sends counts to the sink: the whole partition as RESULT, or, with
+//  window (its id + 1), a window as WINDOW.
+static void
+s_send_counts (s_reducer_t *self, zmr_counts_t *counts, uint64_t window_1)
+{
+    s_send_entries (self, zmr_counts_entries (counts), zmr_counts_size (counts),
+                    window_1 > 0, window_1 - 1);
 }
 
 //  Sends the whole partition to the sink.
@@ -651,6 +756,126 @@ s_close_window (s_reducer_t *self, uint64_t id)
     self->nwindows = kept;
 }
 
+//  Bytewise order of keys (a shorter key before a longer one it
+//  prefixes): a window's parts the same whatever order its tables were
+//  filled in, so a CLOSE that comes again (to a reducer started again, too)
+//  sends the same bytes.
+static int
+s_key_compare (const void *a, const void *b)
+{
+    const zmr_entry_t *x = (const zmr_entry_t *) a, *y = (const zmr_entry_t *) b;
+    int order = memcmp (x->word, y->word, x->len < y->len? x->len: y->len);
+    return order? order: (x->len > y->len) - (x->len < y->len);
+}
+
+//  The bucket of a side key in the side table (its bytes 1 .. 8).
+static uint64_t
+s_side_bucket (const zmr_entry_t *entry)
+{
+    uint64_t bucket = 0;
+    for (int i = 1; i <= 8 && (uint32_t) i < entry->len; i++)
+        bucket = bucket << 8 | (unsigned char) entry->word[i];
+    return bucket;
+}
+
+//  Whether a side key's bucket is of the window s closed after prev_1
+//  (the window before + 1; 0: none): prev < bucket <= s.
+static bool
+s_side_in (uint64_t bucket, uint64_t s, uint64_t prev_1)
+{
+    return (prev_1 == 0 || bucket > prev_1 - 1) && bucket <= s;
+}
+
+//  CLOSE of an event-time window s, span ms long, the window closed before
+//  it prev_1 - 1 (0: none): sends as its WINDOW parts the panes in [s, s +
+//  span) summed and the side records whose bucket is in (prev, s], sorted
+//  by key; ZMR_WINDOW_END sends the side records left (bucket > prev), no
+//  pane. Then frees the panes before s and the side records of prev's close
+//  (sent then, kept until now for a CLOSE of prev that came again), so a
+//  CLOSE of s that comes again sends the same bytes.
+static void
+s_close_panes (s_reducer_t *self, uint64_t s, uint64_t span, uint64_t prev_1)
+{
+    if (!self->sink || self->overflowed)
+        return;
+    zmr_counts_t *sum = zmr_counts_new ();
+    zmr_entry_t *sorted = NULL;
+    zmr_counts_t *side = s_window (self, ZMR_SIDE_TABLE);
+    if (!sum || !side)
+        goto oom;
+    zmr_counts_set_reduce (sum, self->reduce);
+    for (size_t w = 0; w < self->nwindows; w++) {
+        s_window_t *window = &self->windows[w];
+        bool pane = window->id != ZMR_SIDE_TABLE;
+        if (pane && (s == ZMR_WINDOW_END || window->id < s || window->id - s >= span))
+            continue;
+        zmr_entry_t *entries = zmr_counts_entries (window->counts);
+        for (size_t i = 0; i < zmr_counts_size (window->counts); i++) {
+            zmr_entry_t *entry = &entries[i];
+            if (!pane && !s_side_in (s_side_bucket (entry), s, prev_1))
+                continue;
+            if (!zmr_counts_add (sum, entry->word, entry->len, entry->count, NULL)) {
+                //  A word's sum over panes is at most its total, which fits
+                if (errno != EOVERFLOW)
+                    goto oom;
+                s_overflow_reason (self, entry->word, entry->len, s + 1);
+                zmr_log (0, "%s", self->overflow);
+                s_fail (self);
+                goto done;
+            }
+        }
+    }
+    size_t count = zmr_counts_size (sum);
+    sorted = malloc ((count? count: 1) * sizeof *sorted);
+    if (!sorted)
+        goto oom;
+    if (count)
+        memcpy (sorted, zmr_counts_entries (sum), count * sizeof *sorted);
+    qsort (sorted, count, sizeof *sorted, s_key_compare);
+    s_send_entries (self, sorted, count, true, s);
+    //  What no CLOSE can ask for again
+    size_t kept = 0;
+    for (size_t i = 0; i < self->nwindows; i++) {
+        s_window_t *window = &self->windows[i];
+        if (window->id != ZMR_SIDE_TABLE && window->id < s)
+            zmr_counts_destroy (&window->counts);
+        else
+            self->windows[kept++] = *window;
+    }
+    self->nwindows = kept;
+    if (prev_1) {
+        zmr_entry_t *entries = zmr_counts_entries (side);
+        size_t n = zmr_counts_size (side), gone = 0;
+        for (size_t i = 0; i < n; i++)
+            gone += s_side_bucket (&entries[i]) <= prev_1 - 1;
+        if (gone) {
+            zmr_counts_t *left = zmr_counts_new ();
+            if (!left)
+                goto oom;
+            zmr_counts_set_reduce (left, self->reduce);
+            for (size_t i = 0; i < n; i++)
+                if (s_side_bucket (&entries[i]) > prev_1 - 1
+                &&  !zmr_counts_add (left, entries[i].word, entries[i].len,
+                                     entries[i].count, NULL)) {
+                    zmr_counts_destroy (&left);
+                    goto oom;
+                }
+            for (size_t i = 0; i < self->nwindows; i++)
+                if (self->windows[i].id == ZMR_SIDE_TABLE) {
+                    zmr_counts_destroy (&self->windows[i].counts);
+                    self->windows[i].counts = left;
+                }
+        }
+    }
+    goto done;
+oom:
+    zmr_log (0, "out of memory closing a window");
+    s_fail (self);
+done:
+    free (sorted);
+    zmr_counts_destroy (&sum);
+}
+
 static void
 s_on_control (s_reducer_t *self)
 {
@@ -681,6 +906,9 @@ s_on_control (s_reducer_t *self)
         s_send_result (self, msg.endpoint, msg.key);
     }
     else
+    if (msg.type == ZMR_CLOSE && msg.span)
+        s_close_panes (self, msg.window, msg.span, msg.prev_1);
+    else
     if (msg.type == ZMR_CLOSE)
         s_close_window (self, msg.window);
     else
@@ -690,6 +918,10 @@ s_on_control (s_reducer_t *self)
         //  total we hold.
         bool anew = msg.interval > 0;
         self->live_ms = msg.interval;
+        //  Panes (event time): the batches say their panes, no ingest-time
+        //  window
+        if (msg.flag)
+            msg.window_ms = 0;
         if (self->window_ms != msg.window_ms) {
             //  Windows of another length cannot go on (the job's length
             //  never changes: this is a state from before LIVE said it)

@@ -1,5 +1,6 @@
 /*  zmr-sink: collects a job's partitions and writes the result. */
 #include "zmr_sink.h"
+#include "zmr_windows.h"
 #include <dirent.h>
 #include <getopt.h>
 #include <sys/stat.h>
@@ -23,8 +24,9 @@ s_help (void)
 "      --receipt=FILE      write the job's receipt (JSON) to FILE at the end\n"
 "      --force             replace what an earlier run wrote in the directories\n"
 "                          of --parts and --window-dir (part-*, window-*,\n"
-"                          _SUCCESS); any other file there is still refused.\n"
-"                          A --window-dir holding only window files is kept\n"
+"                          _SUCCESS, late.tsv); any other file there is still\n"
+"                          refused. A --window-dir holding only window files\n"
+"                          (and late.tsv, cut to the windows written) is kept\n"
 "                          (a sink started again: a window comes again only\n"
 "                          with the same counts, else the job fails)\n"
 "Running totals, while the job runs (the ventilator's --live-ms):\n"
@@ -44,7 +46,9 @@ s_help (void)
 "      --top=N             words in the status's top list, 0..20 (default 10)\n"
 "      --window-dir=DIR    write each closed window's counts (the ventilator's\n"
 "                          --window-ms) to DIR/window-START.tsv, START its\n"
-"                          start in ms since the epoch (DIR: as for --parts)\n"
+"                          start in ms since the epoch (DIR: as for --parts);\n"
+"                          with --event-time, also DIR/late.tsv, the late lines\n"
+"                          and those without time, and window-end.tsv at the end\n"
 "      --bind=EP           where reducers send results (default tcp://*:*)\n"
 "      --advertise=EP      endpoint to give the job instead of the bound one\n"
 "      --name=NAME         name shown in the status (default host:pid)\n"
@@ -95,7 +99,8 @@ s_keep_windows (const char *dir)
         if (!strcmp (name, ".") || !strcmp (name, ".."))
             continue;
         any = true;
-        only_windows = !strncmp (name, "window-", 7) && strstr (name, ".tsv");
+        only_windows = (!strncmp (name, "window-", 7) && strstr (name, ".tsv"))
+                    || !strcmp (name, "late.tsv");
     }
     if (!only_windows || !any) {
         closedir (listing);
@@ -118,6 +123,10 @@ s_keep_windows (const char *dir)
         zmr_log (0, "%s", err);
         return -1;
     }
+    //  Side records of windows whose file is not there were not confirmed:
+    //  their CLOSE comes again
+    if (zmr_windows_late_recover (dir))
+        return -1;
     zmr_log (1, "--window-dir: keeping the window files in '%s' (--force)", dir);
     return 1;
 }

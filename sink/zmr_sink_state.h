@@ -49,6 +49,8 @@ typedef struct {
     zmr_sink_window_t *window;              //  The window being collected, or NULL
     uint64_t stored_1;               //  Last window written, + 1 (0: none)
     uint64_t stored_words;           //  Its words
+    bool end_stored;                 //  Event time: the end's close written
+    uint64_t sides_unwritten;        //  Side records without --window-dir
     int fail;                        //  Exit code of a lasting failure
                                      //  (said already), or 0
 } zmr_sink_state_t;

@@ -9,12 +9,31 @@
     sink was started again after writing it, or the ventilator after it
     heard nothing of it) is compared with the file: the same lines are the
     same window, stored (WSTORED, nothing written); other lines fail the
-    job, which would else replace a window already read. */
+    job, which would else replace a window already read.
+
+    Event time: a WINDOW's keys that start with '\n' are side records
+    (zmr_evtime.h: late lines and lines without time), the rest words. A
+    window whole, its side records are appended to DIR/late.tsv in key
+    order (input order), one line each, 'WINDOW<TAB>REASON<TAB>TIME<TAB>LINE'
+    (WINDOW the window's start in ms or 'end'; REASON late, no-time,
+    late-cut or no-time-cut, the line cut at ZMR_SIDE_LINE_MAX; TIME ms
+    since the epoch or '-'), and fsynced, before its window file is renamed
+    into place: a window file there says its lines in late.tsv are whole.
+    The window's file holds its words only (one with side records and no
+    word: an empty file). The close of ZMR_WINDOW_END, the side records
+    left at the end, writes no counts but an empty window-end.tsv, which
+    says late.tsv is complete. A sink started again on such a directory
+    cuts late.tsv after the last whole line whose window file is there
+    (zmr_windows_late_recover): the lines after it were never confirmed,
+    and their window's CLOSE comes again. A window whose file is there
+    already appends nothing. */
 #include "zmr_windows.h"
 #include "zmr_result.h"
 #include "zmr_views.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 struct _zmr_sink_window_t {
     uint64_t id;             //  Window: its start, ms since the epoch
@@ -22,7 +41,8 @@ struct _zmr_sink_window_t {
     zmr_u64set_t **seqs;     //  Per partition, parts received
     uint64_t *parts;         //  Per partition, parts expected (0: none yet)
     uint32_t complete;       //  Partitions complete
-    uint64_t words;          //  Sum of its counts
+    uint64_t words;          //  Sum of its words' counts
+    zmr_counts_t *sides;     //  Its side records (event time), by key
 };
 
 static void s_window_done (zmr_sink_state_t *self);
@@ -34,6 +54,7 @@ zmr_windows_free (zmr_sink_state_t *self)
     if (!window)
         return;
     zmr_counts_destroy (&window->counts);
+    zmr_counts_destroy (&window->sides);
     for (uint32_t p = 0; window->seqs && p < self->reducers; p++)
         zmr_u64set_destroy (&window->seqs[p]);
     free (window->seqs);
@@ -49,6 +70,15 @@ zmr_windows_free (zmr_sink_state_t *self)
 void
 zmr_windows_on_part (zmr_sink_state_t *self, zmr_msg_t *msg)
 {
+    if (self->end_stored) {
+        //  Everything is written: only the end's close can come again
+        if (msg->window == ZMR_WINDOW_END) {
+            zmr_msg_pack_wstored (zmr_worker_packer (self->worker), self->job, msg->window,
+                                  self->stored_words);
+            zmr_worker_send (self->worker);
+        }
+        return;
+    }
     if (self->stored_1 && msg->window < self->stored_1) {
         if (msg->window + 1 == self->stored_1) {
             zmr_msg_pack_wstored (zmr_worker_packer (self->worker), self->job, msg->window,
@@ -64,11 +94,12 @@ zmr_windows_on_part (zmr_sink_state_t *self, zmr_msg_t *msg)
         if (window) {
             window->id = msg->window;
             window->counts = zmr_counts_new ();
+            window->sides = zmr_counts_new ();
             window->seqs = calloc (self->reducers, sizeof *window->seqs);
             window->parts = calloc (self->reducers, sizeof *window->parts);
         }
         self->window = window;
-        if (!window || !window->counts || !window->seqs || !window->parts)
+        if (!window || !window->counts || !window->sides || !window->seqs || !window->parts)
             goto oom;
         zmr_counts_set_reduce (window->counts, self->reduce);
     }
@@ -99,6 +130,20 @@ zmr_windows_on_part (zmr_sink_state_t *self, zmr_msg_t *msg)
         uint32_t len;
         uint64_t count;
         while (zmr_msg_next_pair (msg, &word, &len, &count)) {
+            zmr_side_t side;
+            if (len && word[0] == '\n') {
+                //  A side record: kept apart from the words, for late.tsv
+                if (!zmr_evtime_side_parse (word, len, &side)) {
+                    self->counters->malformed++;
+                    zmr_log_dropped ("results", "WINDOW with a key that is no side record "
+                                     "nor a word");
+                    continue;
+                }
+                if (!zmr_counts_add (window->sides, word, len, count, NULL)
+                &&  errno != EOVERFLOW)
+                    goto oom;
+                continue;
+            }
             if (!zmr_counts_add (window->counts, word, len, count, NULL)) {
                 if (errno != EOVERFLOW)
                     goto oom;
@@ -170,46 +215,207 @@ done:
     return rc;
 }
 
+//  Bytewise order of keys (a shorter key before a longer one it
+//  prefixes): side records in input order.
+static int
+s_key_compare (const void *a, const void *b)
+{
+    const zmr_entry_t *x = (const zmr_entry_t *) a, *y = (const zmr_entry_t *) b;
+    int order = memcmp (x->word, y->word, x->len < y->len? x->len: y->len);
+    return order? order: (x->len > y->len) - (x->len < y->len);
+}
+
+//  One late.tsv line of the side record key (a side key, checked on
+//  arrival) closed with window (ZMR_WINDOW_END: 'end').
+static void
+s_late_line (FILE *out, uint64_t window, const zmr_entry_t *key)
+{
+    zmr_side_t side;
+    zmr_evtime_side_parse (key->word, key->len, &side);
+    if (window == ZMR_WINDOW_END)
+        fputs ("end\t", out);
+    else
+        fprintf (out, "%llu\t", (unsigned long long) window);
+    fputs (side.kind == ZMR_LINE_LATE? "late": "no-time", out);
+    fputs (side.cut? "-cut\t": "\t", out);
+    if (side.kind == ZMR_LINE_LATE)
+        fprintf (out, "%llu\t", (unsigned long long) side.ms);
+    else
+        fputs ("-\t", out);
+    fwrite (side.line, 1, side.len, out);
+    fputc ('\n', out);
+}
+
+//  Appends the window's side records, sorted, to DIR/late.tsv and fsyncs
+//  it (and the directory, when late.tsv is new). Returns 0, or -1 after
+//  saying why.
+static int
+s_late_append (zmr_sink_state_t *self, uint64_t window, const zmr_entry_t *sides,
+               size_t count)
+{
+    char path[4096];
+    snprintf (path, sizeof path, "%s/late.tsv", self->config->window_dir);
+    struct stat info;
+    bool fresh = stat (path, &info) != 0;
+    int fd = open (path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+    FILE *out = fd == -1? NULL: fdopen (fd, "a");
+    if (!out) {
+        zmr_log (0, "--window-dir: cannot open '%s': %s", path, strerror (errno));
+        if (fd != -1)
+            close (fd);
+        return -1;
+    }
+    for (size_t i = 0; i < count; i++)
+        s_late_line (out, window, &sides[i]);
+    bool ok = !ferror (out) && fflush (out) == 0 && fsync (fd) == 0;
+    int error = errno;
+    if (fclose (out))
+        ok = false, error = errno;
+    if (ok && fresh) {
+        int dir = open (self->config->window_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir >= 0) {
+            fsync (dir);
+            close (dir);
+        }
+    }
+    if (!ok)
+        zmr_log (0, "--window-dir: cannot write '%s': %s", path, strerror (error));
+    return ok? 0: -1;
+}
+
 //  A window is whole: writes it where asked, tells the ventilator, frees it.
 static void
 s_window_done (zmr_sink_state_t *self)
 {
     zmr_sink_window_t *window = self->window;
     uint64_t start = window->id;
-    size_t count;
+    bool end = start == ZMR_WINDOW_END;
+    size_t count, nsides = zmr_counts_size (window->sides);
     zmr_entry_t *sorted = zmr_counts_sorted (window->counts, &count);
-    if (!sorted) {
+    zmr_entry_t *sides = malloc ((nsides? nsides: 1) * sizeof *sides);
+    if (!sorted || !sides) {
         zmr_log (0, "out of memory writing window %llu", (unsigned long long) window->id);
+        free (sorted);
+        free (sides);
         zmr_sink_fail (self, 1);
         return;
     }
+    if (nsides)
+        memcpy (sides, zmr_counts_entries (window->sides), nsides * sizeof *sides);
+    qsort (sides, nsides, sizeof *sides, s_key_compare);
+    if (end)
+        count = 0;              //  The end's close holds no words
+    int failed = 0;
     if (self->config->window_dir) {
         char path[4096];
-        snprintf (path, sizeof path, "%s/window-%llu.tsv", self->config->window_dir,
-                  (unsigned long long) start);
+        if (end)
+            snprintf (path, sizeof path, "%s/window-end.tsv", self->config->window_dir);
+        else
+            snprintf (path, sizeof path, "%s/window-%llu.tsv", self->config->window_dir,
+                      (unsigned long long) start);
         int there = s_written (path, sorted, count);
-        if (there < 0) {
-            free (sorted);
-            zmr_sink_fail (self, 1);
-            return;
-        }
-        if (there == 0
-        &&  zmr_result_write_file ("--window-dir", path, sorted, NULL, count, NULL)) {
-            //  Said why; the job cannot keep its promise
-            free (sorted);
-            zmr_sink_fail (self, 1);
-            return;
-        }
+        //  Its side records on disk before its file: the file says they are
+        failed = there < 0
+              || (there == 0 && nsides && s_late_append (self, start, sides, nsides))
+              //  (Said why; the job cannot keep its promise)
+              || (there == 0
+                  && zmr_result_write_file ("--window-dir", path, sorted, NULL, count, NULL));
     }
-    if (self->publish)
+    else {
+        self->sides_unwritten += nsides;
+        if (end && self->sides_unwritten)
+            zmr_log (0, "%llu side records (late lines, lines without time) not written: "
+                     "no --window-dir", (unsigned long long) self->sides_unwritten);
+    }
+    if (failed) {
+        free (sorted);
+        free (sides);
+        zmr_sink_fail (self, 1);
+        return;
+    }
+    if (self->publish && !end)
         zmr_views_publish_entries (self, sorted, count, window->id);
     free (sorted);
-    self->stored_1 = window->id + 1;
+    free (sides);
+    if (end)
+        self->end_stored = true;
+    else
+        self->stored_1 = window->id + 1;
     self->stored_words = window->words;
-    zmr_log (1, "window from %llu ms: %llu words, %zu distinct",
-             (unsigned long long) start, (unsigned long long) window->words, count);
+    zmr_log (1, "window from %llu ms: %llu words, %zu distinct, %zu side records",
+             (unsigned long long) start, (unsigned long long) window->words, count, nsides);
     zmr_msg_pack_wstored (zmr_worker_packer (self->worker), self->job, window->id,
                           window->words);
     zmr_worker_send (self->worker);
     zmr_windows_free (self);
+}
+
+//  Cuts late.tsv in dir after the last whole line whose window's file
+//  (window-START.tsv, or window-end.tsv for 'end') is there: what follows
+//  was written for a window not confirmed (its CLOSE comes again) or torn.
+//  Returns 0 (also when there is no late.tsv), or -1 after saying why.
+int
+zmr_windows_late_recover (const char *dir)
+{
+    char path[4096];
+    snprintf (path, sizeof path, "%s/late.tsv", dir);
+    FILE *in = fopen (path, "rbe");
+    if (!in) {
+        if (errno == ENOENT)
+            return 0;
+        zmr_log (0, "--window-dir: cannot read '%s': %s", path, strerror (errno));
+        return -1;
+    }
+    uint64_t at = 0, keep = 0;
+    char window[32] = "", checked[32] = "";
+    bool there = false;
+    size_t fill = 0;            //  Bytes of the line's first field so far
+    bool field = true;          //  Still in it
+    int c;
+    while ((c = getc (in)) != EOF) {
+        at++;
+        if (c != '\n') {
+            if (field && c == '\t')
+                field = false;
+            else
+            if (field && fill + 1 < sizeof window)
+                window[fill++] = (char) c;
+            else
+            if (field)
+                fill = sizeof window;       //  Too long: no window's name
+            continue;
+        }
+        window[fill < sizeof window? fill: 0] = 0;
+        if (strcmp (window, checked)) {
+            //  One look per window: its lines follow each other
+            char file[4096 + 64];
+            snprintf (file, sizeof file, "%s/window-%s.tsv", dir, window);
+            struct stat info;
+            //  (A start's digits or 'end': no other name is looked up)
+            bool named = *window && (!strcmp (window, "end")
+                                     || strspn (window, "0123456789") == strlen (window));
+            there = !field && named && stat (file, &info) == 0;
+            snprintf (checked, sizeof checked, "%s", window);
+        }
+        if (there)
+            keep = at;
+        fill = 0;
+        field = true;
+    }
+    bool failed = ferror (in);
+    fclose (in);
+    if (!failed && keep < at) {
+        zmr_log (0, "--window-dir: cutting '%s' after %llu of its %llu bytes (the lines "
+                 "after are of windows not written)", path, (unsigned long long) keep,
+                 (unsigned long long) at);
+        int fd = open (path, O_WRONLY | O_CLOEXEC);
+        failed = fd == -1 || ftruncate (fd, (off_t) keep) || fsync (fd);
+        if (fd != -1)
+            close (fd);
+    }
+    if (failed) {
+        zmr_log (0, "--window-dir: cannot cut '%s': %s", path, strerror (errno));
+        return -1;
+    }
+    return 0;
 }

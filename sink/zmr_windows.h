@@ -9,6 +9,12 @@
 void
     zmr_windows_on_part (zmr_sink_state_t *self, zmr_msg_t *msg);
 
+//  A sink started again on a --window-dir kept (--force): cuts DIR/late.tsv
+//  after the last whole line whose window's file is there. Returns 0, or
+//  -1 after saying why.
+int
+    zmr_windows_late_recover (const char *dir);
+
 //  Frees the window being collected, if any.
 void
     zmr_windows_free (zmr_sink_state_t *self);

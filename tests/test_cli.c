@@ -186,6 +186,70 @@ Test (cli, roles_reject_bad_numbers_naming_the_option)
     s_assert_usage_error ("zmr-monitor", monitor, "--wait-ms");
 }
 
+//  Event time's options (issue 17 item 3): each one's misuse is a usage
+//  error naming it, in zmr run and in the ventilator, before anything
+//  starts.
+Test (cli, event_time_options_are_checked_naming_the_option)
+{
+    char *input = h_write ("in.txt", "1 a\n", 4);
+    const char *dir = h_dir ();
+    const char *run[][12] = {
+        { "--event-time", "unix", "--window", "10s", "--window-dir", dir, NULL },
+        { "--event-time", "clf", NULL },
+        { "--event-time", "clf", "--window", "10s", NULL },
+        { "--event-time", "clf", "--window", "10s", "--publish", "ipc://p", NULL },
+        { "--every", "5s", "--window", "10s", "--window-dir", dir, NULL },
+        { "--allowed-lateness", "0s", "--window", "10s", "--window-dir", dir, NULL },
+        { "--event-time", "clf", "--window", "10s", "--every", "3s", "--window-dir", dir, NULL },
+        { "--event-time", "clf", "--window", "10s", "--every", "20s", "--window-dir", dir, NULL },
+        { "--event-time", "clf", "--window", "2000s", "--every", "1s", "--window-dir", dir, NULL },
+        { "--event-time", "clf", "--window", "10s", "--every", "0s", "--window-dir", dir, NULL },
+        { "--event-time", "clf", "--window", "10s", "--allowed-lateness", "8d",
+          "--window-dir", dir, NULL },
+        { "--event-time", "epoch", "--window", "10s", "--window-dir", dir, "--map", "cat",
+          NULL },
+    };
+    const char *run_what[] = {
+        "--event-time", "--window", "--window", "--window-dir", "--every",
+        "--allowed-lateness", "--every", "--every", "--every", "--every",
+        "--allowed-lateness", "--event-time"
+    };
+    for (size_t i = 0; i < sizeof run / sizeof run[0]; i++) {
+        const char *args[16] = { "run" };
+        size_t n = 1;
+        for (size_t a = 0; run[i][a]; a++)
+            args[n++] = run[i][a];
+        args[n++] = input;
+        args[n] = NULL;
+        s_assert_usage_error ("zmr", args, run_what[i]);
+    }
+    const char *vent[][10] = {
+        { "--event-time", "clf", NULL },
+        { "--event-time", "RFC", "--window-ms", "1000", NULL },
+        { "--every-ms", "500", "--window-ms", "1000", NULL },
+        { "--allowed-lateness-ms", "0", "--window-ms", "1000", NULL },
+        { "--event-time", "epoch", "--window-ms", "1000", "--every-ms", "300", NULL },
+        { "--event-time", "epoch", "--window-ms", "1000", "--every-ms", "2000", NULL },
+        { "--event-time", "epoch", "--window-ms", "100000", "--every-ms", "10", NULL },
+        { "--event-time", "epoch", "--window-ms", "1000", "--map", "cat", NULL },
+    };
+    const char *vent_what[] = {
+        "--window-ms", "--event-time", "--every-ms", "--allowed-lateness-ms", "--every-ms",
+        "--every-ms", "--every-ms", "--event-time"
+    };
+    for (size_t i = 0; i < sizeof vent / sizeof vent[0]; i++) {
+        const char *args[12];
+        size_t n = 0;
+        args[n++] = "--control";
+        args[n++] = h_strf ("ipc://%s/ev%zu", dir, i);
+        for (size_t a = 0; vent[i][a]; a++)
+            args[n++] = vent[i][a];
+        args[n++] = input;
+        args[n] = NULL;
+        s_assert_usage_error ("zmr-ventilator", args, vent_what[i]);
+    }
+}
+
 Test (cli, run_fails_on_a_missing_input_naming_it)
 {
     const char *missing = h_strf ("%s/no-such-file.txt", h_dir ());

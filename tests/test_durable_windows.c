@@ -205,3 +205,62 @@ Test (durable_windows, the_journal_keeps_stamps_windows_written_and_quarantines)
     cr_assert (zmr_journal_was_quarantined (journal, 1));
     zmr_journal_destroy (&journal);
 }
+
+//  An event-time job's tables: panes (by start, on no grid the store
+//  knows) and the side table (ZMR_SIDE_TABLE, above every pane), with
+//  window length 0, come back whole and in order.
+Test (durable_windows, a_snapshot_keeps_panes_and_the_side_table)
+{
+    char error[256];
+    zmr_store_t *store = zmr_store_open (s_dir, S_PARTITION, error, sizeof error);
+    cr_assert_not_null (store, "%s", error);
+    zmr_counts_t *counts = zmr_counts_new ();
+    zmr_u64set_t *applied = zmr_u64set_new ();
+    zmr_counts_add (counts, "alpha", 5, 9, NULL);
+    zmr_u64set_insert (applied, 4);
+    zmr_store_window_t windows[3] = { { ZMR_SIDE_TABLE, zmr_counts_new () },
+                                      { 1700000005000ULL, zmr_counts_new () },
+                                      { 1700000002500ULL, zmr_counts_new () } };
+    const char side[] = "\n\0\0\0\0\0\0\0\0 side record";
+    zmr_counts_add (windows[0].counts, side, sizeof side - 1, 1, NULL);
+    zmr_counts_add (windows[1].counts, "alpha", 5, 6, NULL);
+    zmr_counts_add (windows[2].counts, "alpha", 5, 3, NULL);
+    cr_assert_eq (zmr_store_snapshot_windows (store, 0x78, 1, ZMR_REDUCE_SUM, 12, counts,
+                                              applied, 0, windows, 3), 0);
+    zmr_store_destroy (&store);
+
+    store = zmr_store_open (s_dir, S_PARTITION, error, sizeof error);
+    cr_assert_not_null (store, "%s", error);
+    uint64_t window_ms = 99;
+    s_loader_t loader = { .window_ms = &window_ms };
+    zmr_store_on_windows (store, &window_ms, s_table, &loader);
+    uint64_t job, pairs;
+    uint32_t reducers;
+    int reduce;
+    zmr_counts_t *loaded = zmr_counts_new ();
+    zmr_u64set_t *loaded_ids = zmr_u64set_new ();
+    cr_assert_eq (zmr_store_load (store, &job, &reducers, &reduce, &pairs, loaded, loaded_ids,
+                                  s_replay, &loader, error, sizeof error), 0, "%s", error);
+    cr_assert_eq (window_ms, 0);
+    cr_assert_eq (pairs, 12);
+    cr_assert_eq (loader.ntables, 3);
+    cr_assert_eq (loader.ids[0], 1700000002500ULL);
+    cr_assert_eq (loader.ids[1], 1700000005000ULL);
+    cr_assert_eq (loader.ids[2], ZMR_SIDE_TABLE);
+    cr_assert_eq (s_value (loader.tables[0], "alpha"), 3);
+    cr_assert_eq (s_value (loader.tables[1], "alpha"), 6);
+    cr_assert_eq (zmr_counts_size (loader.tables[2]), 1);
+    zmr_entry_t *entry = zmr_counts_lookup (loader.tables[2], side, sizeof side - 1);
+    cr_assert_not_null (entry, "the side record did not come back");
+    cr_assert_eq (entry->count, 1);
+    zmr_store_destroy (&store);
+
+    for (int i = 0; i < loader.ntables; i++)
+        zmr_counts_destroy (&loader.tables[i]);
+    for (int i = 0; i < 3; i++)
+        zmr_counts_destroy (&windows[i].counts);
+    zmr_counts_destroy (&counts);
+    zmr_counts_destroy (&loaded);
+    zmr_u64set_destroy (&applied);
+    zmr_u64set_destroy (&loaded_ids);
+}

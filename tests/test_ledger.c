@@ -826,3 +826,50 @@ Test (ledger, destroy_accepts_null)
     zmr_ledger_destroy (&ledger);
     zmr_ledger_destroy (NULL);
 }
+
+//  Event time (issue 17 item 3): a chunk's M before it is kept with it, the
+//  same on every issue, and its late and untimed lines are summed into what
+//  a journal written anew says of the chunks it forgets.
+Test (ledger, a_chunks_event_max_stays_and_its_side_counts_survive_compaction)
+{
+    zmr_ledger_t *ledger = s_ledger (1);
+    zmr_journal_summary_t summary = { .chunks = 10, .bytes = 1000, .words = 70,
+                                      .input = 0, .offset = 1000, .pairs = 70,
+                                      .late = 5, .untimed = 6 };
+    zmr_ledger_resume (ledger, &summary);
+    int n = 1100;
+    s_cut_chunks (ledger, n, 0);
+    //  Unscanned (an ingest-time job): no M
+    cr_assert_eq (zmr_ledger_entry (ledger, 10)->event_max, ZMR_EVTIME_UNKNOWN);
+    for (int i = 0; i < n; i++)
+        zmr_ledger_set_event (ledger, 10 + (uint64_t) i, 1796000000000 + (uint64_t) i,
+                              (uint32_t) (i % 3), (uint32_t) (i % 2));
+    s_issue_all (ledger, 0);
+    //  Issued again after its mapper died: the same M
+    zmr_ledger_take (ledger, 20, 1, 1);
+    zmr_ledger_mapper_gone (ledger, 1, "test", true);
+    s_issue_all (ledger, 2);
+    cr_assert_eq (zmr_ledger_entry (ledger, 20)->attempt, 1);
+    cr_assert_eq (zmr_ledger_entry (ledger, 20)->event_max, 1796000000010);
+    for (int i = 0; i < n - 1; i++) {
+        zmr_ledger_mapped (ledger, 10 + (uint64_t) i, 2, 1, 0, 1, 1);
+        zmr_ledger_ack (ledger, 10 + (uint64_t) i, 0, 1);
+    }
+    zmr_ledger_compact (ledger, UINT64_MAX);
+    const zmr_journal_summary_t *forgotten = zmr_ledger_forgotten (ledger);
+    cr_assert_gt (forgotten->chunks, 1000);
+    uint64_t late = 5, untimed = 6;
+    for (uint64_t c = 10; c < forgotten->chunks; c++) {
+        late += (c - 10) % 3;
+        untimed += (c - 10) % 2;
+    }
+    cr_assert (forgotten->late == late && forgotten->untimed == untimed,
+               "late %llu (expected %llu), untimed %llu (expected %llu)",
+               (unsigned long long) forgotten->late, (unsigned long long) late,
+               (unsigned long long) forgotten->untimed, (unsigned long long) untimed);
+    cr_assert_null (forgotten->panes);
+    //  The chunks held keep theirs
+    cr_assert_eq (zmr_ledger_entry (ledger, forgotten->chunks)->event_max,
+                  1796000000000 + forgotten->chunks - 10);
+    zmr_ledger_destroy (&ledger);
+}

@@ -270,3 +270,48 @@ Test (status, progress_line_shows_a_real_rate_and_an_eta)
     cr_assert (strstr (line, "     0B/s") && !strstr (line, "ETA"), "'%s'", line);
     free (line);
 }
+
+//  Event time (issue 17 item 3): the format and the watermark come back,
+//  and an ingest-time job has neither (absent, not "" and 0: 0 is a time).
+Test (status, event_time_and_watermark_come_back_and_are_absent_for_ingest_time)
+{
+    zmr_status_t in;
+    zmr_worker_status_t workers[2];
+    for (int event = 0; event < 2; event++) {
+        s_sample (&in, workers);
+        in.late_records = 12;
+        in.untimed_records = 3;
+        if (event) {
+            snprintf (in.event_time, sizeof in.event_time, "clf");
+            in.has_watermark = true;
+            in.watermark_ms = 0;
+        }
+        msgpack_sbuffer sbuf;
+        msgpack_packer pk;
+        msgpack_sbuffer_init (&sbuf);
+        msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+        zmr_status_pack (&pk, &in);
+        zmr_msg_t msg;
+        const char *why = NULL;
+        cr_assert_eq (zmr_msg_decode (sbuf.data, sbuf.size, &msg, &why), 0, "%s", why);
+        zmr_status_t out;
+        memset (&out, 0, sizeof out);
+        cr_assert_eq (zmr_status_decode (&msg, &out, &why), 0, "%s", why);
+        cr_assert (out.late_records == 12 && out.untimed_records == 3);
+        cr_assert_str_eq (out.event_time, event? "clf": "");
+        cr_assert_eq (out.has_watermark, event != 0);
+        cr_assert_eq (out.watermark_ms, 0);
+        char *json = NULL;
+        size_t len = 0;
+        FILE *file = open_memstream (&json, &len);
+        zmr_status_write_json (&out, file);
+        fclose (file);
+        cr_assert_eq (strstr (json, "\"event_time\":\"clf\"") != NULL, event != 0, "%s", json);
+        cr_assert_eq (strstr (json, "\"watermark_ms\":0") != NULL, event != 0, "%s", json);
+        cr_assert (strstr (json, "\"late_records\":12") && strstr (json, "\"untimed_records\":3"),
+                   "%s", json);
+        free (json);
+        zmr_status_reset (&out);
+        msgpack_sbuffer_destroy (&sbuf);
+    }
+}

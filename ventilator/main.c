@@ -81,11 +81,27 @@ s_help (void)
 "                        MS, at once after a quiet MS (default 0: only at the\n"
 "                        end), for zmr-sink --follow,\n"
 "                        --snapshot, --publish and the status's top words\n"
-"      --window-ms=MS    tumbling windows of MS of ingest time: the counts of\n"
-"                        each window go to the sink once it is over (zmr-sink\n"
+"      --window-ms=MS    tumbling windows of MS of ingest time (--event-time: of\n"
+"                        each line's own time, --every-ms: hopping): the counts\n"
+"                        of each window go to the sink once it is over (zmr-sink\n"
 "                        --window-dir, --publish); kept across restarts of\n"
 "                        this ventilator (with --journal) and of a reducer\n"
 "                        (with --state)\n"
+"      --event-time=FORMAT\n"
+"                        windows of each line's own time instead: FORMAT epoch\n"
+"                        (first field, seconds since 1970), rfc3339 (first\n"
+"                        field) or clf (the first [DD/Mon/YYYY:HH:MM:SS +HHMM]);\n"
+"                        needs --window-ms, the word count only; chunks are cut\n"
+"                        at line ends; a window closes once the largest time\n"
+"                        read minus the lateness is past its end; late lines\n"
+"                        and lines without a time are counted in the totals and\n"
+"                        written to the sink's late.tsv\n"
+"      --every-ms=MS     with --event-time: a window starts every MS, windows\n"
+"                        overlap (--window-ms a multiple of MS, at most %d\n"
+"                        times it) (default: --window-ms, tumbling)\n"
+"      --allowed-lateness-ms=MS\n"
+"                        with --event-time: a line up to MS older than the\n"
+"                        largest time before it is still on time (default 0)\n"
 "      --listen=tcp://ADDR:PORT\n"
 "                        take newline-ended text from any number of TCP\n"
 "                        producers at once, whole lines at a time, as one more\n"
@@ -98,7 +114,7 @@ s_help (void)
 "  -v, --verbose         say more on stderr (twice: debug)\n"
 "  -h, --help            show this help and exit\n"
 "      --version         show the version and exit\n",
-        ZMR_MAX_REDUCERS);
+        ZMR_MAX_REDUCERS, ZMR_EVENT_PANES_MAX);
     zmr_common_help (ZMR_CURVE_BINDS);
     printf (
 "\n"
@@ -120,7 +136,8 @@ main (int argc, char *argv[])
     enum { O_CONTROL = 256, O_CHUNKS, O_STATUS, O_CHUNK_SIZE, O_IN_FLIGHT,
            O_DEAD_MS, O_STATUS_MS, O_JOB, O_JOURNAL, O_POISON, O_MAX_WORD, O_BY_REFERENCE,
            O_FLUSH_MS, O_LIVE_MS, O_WINDOW_MS, O_OLD_WINDOW, O_VERSION,
-           O_MAP, O_PLUGIN, O_REDUCE, O_LISTEN, O_INGEST };
+           O_MAP, O_PLUGIN, O_REDUCE, O_LISTEN, O_INGEST,
+           O_EVENT_TIME, O_EVERY_MS, O_LATENESS_MS };
     static const struct option options[] = {
         { "reducers", required_argument, NULL, 'r' },
         { "control", required_argument, NULL, O_CONTROL },
@@ -136,6 +153,9 @@ main (int argc, char *argv[])
         { "flush-ms", required_argument, NULL, O_FLUSH_MS },
         { "live-ms", required_argument, NULL, O_LIVE_MS },
         { "window-ms", required_argument, NULL, O_WINDOW_MS },
+        { "event-time", required_argument, NULL, O_EVENT_TIME },
+        { "every-ms", required_argument, NULL, O_EVERY_MS },
+        { "allowed-lateness-ms", required_argument, NULL, O_LATENESS_MS },
         //  The old name of --in-flight: taken as a prefix of --window-ms it
         //  would quietly make windows of N ms.
         { "window", required_argument, NULL, O_OLD_WINDOW },
@@ -154,7 +174,7 @@ main (int argc, char *argv[])
     };
     int verbose = 0;
     zmr_curve_config_t curve = { 0 };
-    bool chunk_set = false;
+    bool chunk_set = false, lateness_set = false;
     const char *map = NULL, *plugin = NULL, *reduce = NULL;
     zmr_config_apply (&argc, &argv, options);
     int opt;
@@ -182,6 +202,20 @@ main (int argc, char *argv[])
             case O_FLUSH_MS: config.flush_ms = (uint32_t) zmr_option_u64 ("--flush-ms", optarg, 1, 60000); break;
             case O_LIVE_MS: config.live_ms = (uint32_t) zmr_option_u64 ("--live-ms", optarg, 0, 60000); break;
             case O_WINDOW_MS: config.window_ms = zmr_option_u64 ("--window-ms", optarg, 10, 7 * 86400000ull); break;
+            case O_EVENT_TIME:
+                config.event_format = zmr_evtime_format (optarg);
+                if (config.event_format <= 0)
+                    zmr_option_error (optarg, "option --event-time: expected epoch, rfc3339 "
+                                      "or clf, not '%s'", optarg);
+                break;
+            case O_EVERY_MS:
+                config.every_ms = zmr_option_u64 ("--every-ms", optarg, 1, ZMR_EVENT_WINDOW_MAX);
+                break;
+            case O_LATENESS_MS:
+                config.lateness_ms = zmr_option_u64 ("--allowed-lateness-ms", optarg, 0,
+                                                     ZMR_EVENT_WINDOW_MAX);
+                lateness_set = true;
+                break;
             case O_MAX_WORD: config.max_word = zmr_option_size ("--max-word", optarg, 1, ZMR_MAX_CHUNK); break;
             case O_OLD_WINDOW:
                 zmr_usage_error ("option --window is gone: --in-flight=N for the chunks in "
@@ -241,6 +275,24 @@ main (int argc, char *argv[])
     if (config.max_word && spec.kind != ZMR_JOB_WORDS)
         zmr_usage_error ("option --max-word: the word count only, not with %s",
                          map? "--map": "--plugin");
+    if (config.event_format && !config.window_ms)
+        zmr_usage_error ("option --event-time needs --window-ms (the windows' length)");
+    if (config.every_ms && !config.event_format)
+        zmr_usage_error ("option --every-ms needs --event-time (ingest-time windows "
+                         "are tumbling)");
+    if (lateness_set && !config.event_format)
+        zmr_usage_error ("option --allowed-lateness-ms needs --event-time");
+    if (config.event_format && spec.kind != ZMR_JOB_WORDS)
+        zmr_usage_error ("option --event-time: the word count only, not with %s",
+                         map? "--map": "--plugin");
+    if (config.event_format && !config.every_ms)
+        config.every_ms = config.window_ms;
+    if (config.event_format && (config.window_ms % config.every_ms
+                            ||  config.window_ms / config.every_ms > ZMR_EVENT_PANES_MAX))
+        zmr_usage_error ("option --every-ms: --window-ms=%llu must be a multiple of "
+                         "--every-ms=%llu, at most %d times it",
+                         (unsigned long long) config.window_ms,
+                         (unsigned long long) config.every_ms, ZMR_EVENT_PANES_MAX);
     config.spec = &spec;
     if (config.live_ms && !chunk_set)
         config.chunk_size = ZMR_STREAM_CHUNK;

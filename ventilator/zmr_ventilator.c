@@ -10,7 +10,9 @@
 #include "zmr_ingest.h"
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef enum { P_WAITING, P_MAPPING, P_FLUSHING, P_DONE, P_FAILED } s_phase_t;
 typedef enum { W_ALIVE, W_DEAD, W_LEFT, W_REFUSED } s_worker_state_t;
@@ -87,6 +89,14 @@ typedef struct {
     int64_t waiting_say;     //  When the wait for reducers and sink is said next
     msgpack_sbuffer sbuf;    //  Encoding buffer
     msgpack_packer pk;       //  Packs into sbuf
+    //  Event time (config->event_format): docs/design.md, zmr_evtime.h
+    uint64_t ev_max;         //  M after the last chunk cut (M_cut), or
+                             //  ZMR_EVTIME_UNKNOWN
+    uint64_t *panes;         //  Data panes: panes with a line on time, not
+    size_t npanes;           //  closed yet, ascending
+    size_t panes_size;       //  Allocated in panes
+    uint64_t last_1;         //  The last window closed + 1 (0: none yet)
+    bool end_stored;         //  The sink wrote ZMR_WINDOW_END: flush
 } s_vent_t;
 
 //  Chunks cut so far.
@@ -162,6 +172,119 @@ s_flush_due (s_vent_t *self)
     return self->pending_since && zmr_now_ms () >= s_flush_at (self);
 }
 
+//  Event time: adds pane to the data panes (a set, ascending), unless it is
+//  in no window still to close. Returns 0, or -1 out of memory.
+static int
+s_pane_add (s_vent_t *self, uint64_t pane)
+{
+    if (self->last_1 && pane < self->last_1 - 1 + self->config->every_ms)
+        return 0;
+    size_t low = 0, high = self->npanes;
+    while (low < high) {
+        size_t mid = low + (high - low) / 2;
+        if (self->panes[mid] < pane)
+            low = mid + 1;
+        else
+            high = mid;
+    }
+    if (low < self->npanes && self->panes[low] == pane)
+        return 0;
+    if (self->npanes == self->panes_size) {
+        size_t size = self->panes_size? self->panes_size * 2: 64;
+        uint64_t *panes = realloc (self->panes, size * sizeof *panes);
+        if (!panes)
+            return -1;
+        self->panes = panes;
+        self->panes_size = size;
+    }
+    memmove (self->panes + low + 1, self->panes + low,
+             (self->npanes - low) * sizeof *self->panes);
+    self->panes[low] = pane;
+    self->npanes++;
+    return 0;
+}
+
+//  Event time: drops the data panes below pane (in no window left to close).
+static void
+s_panes_drop (s_vent_t *self, uint64_t pane)
+{
+    size_t n = 0;
+    while (n < self->npanes && self->panes[n] < pane)
+        n++;
+    if (n == 0)
+        return;                 //  (panes may be NULL)
+    memmove (self->panes, self->panes + n, (self->npanes - n) * sizeof *self->panes);
+    self->npanes -= n;
+}
+
+typedef struct {
+    s_vent_t *self;
+    uint32_t late;           //  Late lines in the chunk
+    uint32_t untimed;        //  Lines without a time
+} s_scan_t;
+
+static int
+s_scan_line (const zmr_evline_t *line, void *arg)
+{
+    s_scan_t *scan = (s_scan_t *) arg;
+    if (line->kind == ZMR_LINE_LATE)
+        scan->late++;
+    else
+    if (line->kind == ZMR_LINE_NO_TIME)
+        scan->untimed++;
+    else
+    if (s_pane_add (scan->self, line->pane))
+        return -1;
+    return 0;
+}
+
+//  Event time: scans a chunk just cut (every chunk, in cut order: also one
+//  cut again after a restart, or that the journal says is done, so that M
+//  and the data panes come out as before) with the running M, as the
+//  mappers will from *event_max, M before it. A chunk by reference is read
+//  from its file here. Returns 0, or -1 (the job failed).
+static int
+s_scan_chunk (s_vent_t *self, const zmr_chunk_t *cut, uint64_t *event_max,
+              uint32_t *late, uint32_t *untimed)
+{
+    *event_max = self->ev_max;
+    char *bytes = cut->data;
+    if (!bytes && cut->len) {
+        const char *path = self->refs[cut->input].path;
+        int fd = path? open (path, O_RDONLY | O_CLOEXEC): -1;
+        bytes = fd >= 0? malloc (cut->len): NULL;
+        size_t got = 0;
+        while (bytes && got < cut->len) {
+            ssize_t n = pread (fd, bytes + got, cut->len - got, (off_t) (cut->offset + got));
+            if (n <= 0 && !(n < 0 && errno == EINTR))
+                break;
+            got += n > 0? (size_t) n: 0;
+        }
+        if (fd >= 0)
+            close (fd);
+        if (got < cut->len) {
+            free (bytes);
+            s_fail (self, "cannot read a chunk of an input again to find its lines' times");
+            return -1;
+        }
+    }
+    s_scan_t scan = { self, 0, 0 };
+    const zmr_ventilator_config_t *config = self->config;
+    int rc = zmr_evtime_scan (config->event_format, config->lateness_ms, config->every_ms,
+                              bytes, cut->len, &self->ev_max, s_scan_line, &scan);
+    if (bytes != cut->data)
+        free (bytes);
+    if (rc) {
+        s_fail (self, "out of memory for the event-time panes");
+        return -1;
+    }
+    *late = scan.late;
+    *untimed = scan.untimed;
+    self->stat.late_records += scan.late;
+    self->stat.untimed_records += scan.untimed;
+    return 0;
+}
+
 //  Cuts the next chunk of input into the ledger and the queue. Returns 1 on
 //  a chunk to issue, 2 on a chunk the journal says is complete already, 0
 //  at the end of the input, -1 on failure.
@@ -221,6 +344,13 @@ s_read_chunk (s_vent_t *self)
         self->pending_stamp = zmr_wall_ms ();
     }
     uint64_t id = s_cut (self);
+    uint64_t event_max = ZMR_EVTIME_UNKNOWN;
+    uint32_t late = 0, untimed = 0;
+    if (self->config->event_format
+    &&  s_scan_chunk (self, &cut, &event_max, &late, &untimed)) {
+        free (cut.data);
+        return -1;
+    }
     if (self->journal && id < self->journal_first + self->ncuts_journaled) {
         //  Cut before a restart: its stamp is the journal's, so that it
         //  lands in the window it was counted in before
@@ -248,6 +378,7 @@ s_read_chunk (s_vent_t *self)
             s_fail (self, "out of memory for the ledger");
             return -1;
         }
+        zmr_ledger_set_event (self->ledger, id, event_max, late, untimed);
         return 2;
     }
     if (self->journal && zmr_journal_was_quarantined (self->journal, id)) {
@@ -258,12 +389,14 @@ s_read_chunk (s_vent_t *self)
             s_fail (self, "out of memory for the ledger");
             return -1;
         }
+        zmr_ledger_set_event (self->ledger, id, event_max, late, untimed);
         return 2;
     }
     if (zmr_ledger_add (self->ledger, cut.data, cut.len, cut.input, cut.offset, stamp) < 0) {
         s_fail (self, "out of memory for the ledger");
         return -1;
     }
+    zmr_ledger_set_event (self->ledger, id, event_max, late, untimed);
     return 1;
 }
 
@@ -316,7 +449,7 @@ s_issue (s_vent_t *self)
     //  A chunk without bytes is one by reference: the mapper reads it.
     zmr_msg_pack_chunk (&self->pk, self->job, id, chunk->input, chunk->offset,
                         chunk->attempt, chunk->len,
-                        chunk->data? NULL: &self->refs[chunk->input], chunk->stamp, ZMR_EVTIME_UNKNOWN);
+                        chunk->data? NULL: &self->refs[chunk->input], chunk->stamp, chunk->event_max);
     if (zmr_msg_send (self->chunks, &self->sbuf, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
         msgpack_sbuffer_clear (&self->sbuf);
         return;
@@ -372,8 +505,11 @@ s_live (s_vent_t *self, s_worker_t *worker)
     ||  worker->role != ZMR_ROLE_REDUCER)
         return;
     s_worker_t *sink = &self->workers[self->sink];
+    //  Event time: the batches carry their panes, and CLOSE says which
+    //  window goes (no window of ingest time at the reducers)
+    bool event = self->config->event_format != 0;
     zmr_msg_pack_live (&self->pk, self->job, sink->endpoint, self->config->live_ms,
-                       self->config->window_ms, sink->key, false);
+                       event? 0: self->config->window_ms, sink->key, event);
     s_send_to (self, worker);
 }
 
@@ -386,9 +522,14 @@ s_welcome (s_vent_t *self, s_worker_t *worker)
         endpoints[p] = self->workers[self->reducer_of[p]].endpoint;
         keys[p] = self->workers[self->reducer_of[p]].key;
     }
+    zmr_event_spec_t event = {
+        (uint32_t) self->config->event_format, self->config->window_ms,
+        self->config->every_ms, self->config->lateness_ms
+    };
     zmr_msg_pack_welcome (&self->pk, self->job, self->config->reducers,
                           self->chunks_endpoint, self->status_endpoint, endpoints, keys,
-                          self->config->max_word, zmr_max_message (), &self->spec, NULL);
+                          self->config->max_word, zmr_max_message (), &self->spec,
+                          self->config->event_format? &event: NULL);
     s_send_to (self, worker);
     worker->welcomed = true;
     s_live (self, worker);
@@ -437,6 +578,51 @@ s_journal_quarantines (s_vent_t *self)
     }
 }
 
+//  Event time (docs/design.md): the next window to close is the first
+//  after the last closed that holds a data pane; it closes once no line on
+//  time for it can come any more (the input ended, or M_cut - lateness is
+//  past its end) and every chunk whose bucket is at or before it is done.
+//  After the input's end, with every window closed and every chunk done,
+//  ZMR_WINDOW_END takes the side records left. One at a time, in order.
+static void
+s_close_event (s_vent_t *self)
+{
+    const zmr_ventilator_config_t *config = self->config;
+    uint64_t W = config->window_ms, E = config->every_ms, L = config->lateness_ms;
+    if (self->closing || self->end_stored || self->sink < 0)
+        return;
+    uint64_t from = self->last_1? self->last_1 - 1 + E: 0;
+    s_panes_drop (self, from);
+    uint64_t first_open = zmr_ledger_first_open (self->ledger);
+    uint64_t id;
+    if (self->npanes) {
+        uint64_t p = self->panes[0];
+        id = p >= W - E? p - (W - E): 0;
+        if (id < from)
+            id = from;
+        bool no_more = self->eof || (self->ev_max != ZMR_EVTIME_UNKNOWN
+                                     && self->ev_max >= id + W + L);
+        //  Buckets grow with chunk ids: the first chunk not done says
+        bool all_done = first_open == s_cut (self)
+            || zmr_evtime_bucket (zmr_ledger_entry (self->ledger, first_open)->event_max,
+                                  L, W, E) > id;
+        if (!no_more || !all_done)
+            return;
+    }
+    else
+    if (self->eof && first_open == s_cut (self))
+        id = ZMR_WINDOW_END;
+    else
+        return;
+    self->closing = true;
+    self->closing_id = id;
+    for (uint32_t p = 0; p < config->reducers; p++) {
+        zmr_msg_pack_close (&self->pk, self->job, id, W, self->last_1);
+        s_send_to (self, &self->workers[self->reducer_of[p]]);
+    }
+    self->close_again = zmr_now_ms () + config->dead_ms;
+}
+
 //  Tumbling windows: the window of the first chunk not in a closed window
 //  closes once no chunk can be stamped in it any more (its end has passed,
 //  and text still waiting to be cut came in after it, or the input ended)
@@ -447,6 +633,10 @@ static void
 s_close_windows (s_vent_t *self)
 {
     s_journal_quarantines (self);
+    if (self->config->event_format) {
+        s_close_event (self);
+        return;
+    }
     uint64_t W = self->config->window_ms;
     uint64_t stored_1 = self->journal? zmr_journal_windows_stored (self->journal, NULL): 0;
     if (W && !self->closing && stored_1) {
@@ -475,6 +665,8 @@ s_close_windows (s_vent_t *self)
 }
 
 //  WSTORED: the sink wrote the window being closed; its chunks are past.
+static void s_advance (s_vent_t *self);
+
 static void
 s_window_stored (s_vent_t *self, uint64_t id, uint64_t words)
 {
@@ -485,6 +677,25 @@ s_window_stored (s_vent_t *self, uint64_t id, uint64_t words)
     if (self->journal
     &&  zmr_journal_window_stored (self->journal, id, self->stat.windows_closed + 1)) {
         s_fail (self, "cannot write the journal");
+        return;
+    }
+    if (self->config->event_format) {
+        self->closing = false;
+        if (id == ZMR_WINDOW_END) {
+            //  The side records left are written: the job may flush
+            self->end_stored = true;
+            zmr_log (1, "the side records left at the end are written");
+            s_advance (self);
+            return;
+        }
+        self->last_1 = id + 1;
+        s_panes_drop (self, id + self->config->every_ms);
+        self->stat.windows_closed++;
+        self->stat.last_window_start_ms = id;
+        self->stat.last_window_words = words;
+        zmr_log (1, "window from %llu ms closed: %llu words", (unsigned long long) id,
+                 (unsigned long long) words);
+        s_publish (self);
         return;
     }
     uint64_t end = id + self->config->window_ms;
@@ -519,7 +730,9 @@ s_advance (s_vent_t *self)
         s_close_windows (self);
     if (self->phase == P_MAPPING && self->eof && s_counts (self)->in_flight == 0
     &&  zmr_ledger_queued (self->ledger) == 0 && zmr_ledger_uncounted (self->ledger) == 0
-    &&  (!self->config->window_ms || self->window_first == s_cut (self))) {
+    &&  (self->config->event_format? self->end_stored
+                                   : !self->config->window_ms
+                                     || self->window_first == s_cut (self))) {
         self->phase = P_FLUSHING;
         zmr_log (1, "every chunk is applied: flushing %u partitions",
                  self->config->reducers);
@@ -1136,12 +1349,20 @@ s_journal_rewrite (s_vent_t *self)
         summary.too_long += chunk->too_long;
         summary.pairs += chunk->pairs;
         summary.bytes += chunk->len;
+        summary.late += chunk->late;
+        summary.untimed += chunk->untimed;
     }
     if (id <= zmr_journal_summary (self->journal)->chunks || id == 0)
         return;                 //  No shorter journal to write
     summary.chunks = id;
     summary.input = zmr_ledger_entry (self->ledger, id)->input;
     summary.offset = zmr_ledger_entry (self->ledger, id)->offset;
+    //  Event time: M where the rest starts, and the data panes not closed
+    //  (all of them: those of the chunks after come again when they are
+    //  scanned again, and are the same)
+    summary.event_max = zmr_ledger_entry (self->ledger, id)->event_max;
+    summary.panes = self->panes;
+    summary.npanes = self->npanes;
     if (zmr_journal_rewrite_begin (self->journal, &summary)) {
         zmr_log (0, "cannot write the journal anew (it goes on growing): %s", strerror (errno));
         return;
@@ -1227,7 +1448,10 @@ s_housekeeping (s_vent_t *self)
         s_fail (self, "out of memory");
     //  A stream's ledger forgets the chunks done, counted and past every
     //  window.
-    zmr_ledger_compact (self->ledger, self->config->window_ms? self->window_first: UINT64_MAX);
+    //  (Event time: what windows need of a chunk is its bucket, which a
+    //  chunk not done keeps; done ones may go.)
+    zmr_ledger_compact (self->ledger, self->config->window_ms && !self->config->event_format
+                                      ? self->window_first: UINT64_MAX);
     if (self->phase == P_FLUSHING && now >= self->next_flush)
         s_flush (self);
     if (self->closing && now >= self->close_again) {
@@ -1294,6 +1518,10 @@ s_pack_state (s_vent_t *self, int type)
     stat->reducers = self->config->reducers;
     stat->inputs = self->config->ninputs;
     stat->window_ms = self->config->window_ms;
+    stat->has_watermark = self->config->event_format && self->ev_max != ZMR_EVTIME_UNKNOWN;
+    stat->watermark_ms = !stat->has_watermark? 0
+                       : self->ev_max > self->config->lateness_ms
+                       ? self->ev_max - self->config->lateness_ms: 0;
     stat->elapsed_ms = (uint64_t) (now - self->started);
     stat->input_eof = self->eof;
     //  Backpressure's running total counts each span between two samples
@@ -1416,6 +1644,10 @@ s_open (s_vent_t *self, const zmr_ventilator_config_t *config)
     msgpack_packer_init (&self->pk, &self->sbuf, msgpack_sbuffer_write);
     self->started = self->rate_at = zmr_now_ms ();
     snprintf (self->stat.phase, sizeof self->stat.phase, "waiting");
+    self->ev_max = ZMR_EVTIME_UNKNOWN;
+    if (config->event_format)
+        snprintf (self->stat.event_time, sizeof self->stat.event_time, "%s",
+                  zmr_evtime_format_name (config->event_format));
 
     char error[512];
     self->chunker = zmr_chunker_new (config->inputs, config->ninputs,
@@ -1429,7 +1661,9 @@ s_open (s_vent_t *self, const zmr_ventilator_config_t *config)
     zmr_chunker_set_nonblocking (self->chunker, true);
     zmr_chunker_set_by_reference (self->chunker, config->by_reference);
     //  A line job's chunks hold whole lines: a record is never split.
-    zmr_chunker_set_cut (self->chunker, zmr_job_cut (&self->spec));
+    //  Event time: each line's time is in the line.
+    zmr_chunker_set_cut (self->chunker, config->event_format? ZMR_CUT_LINES
+                                                            : zmr_job_cut (&self->spec));
     self->refs = calloc (config->ninputs? config->ninputs: 1, sizeof *self->refs);
     self->ledger = zmr_ledger_new (config->reducers, config->dead_ms, config->poison_limit,
                                    config->inputs);
@@ -1445,8 +1679,14 @@ s_open (s_vent_t *self, const zmr_ventilator_config_t *config)
             .job = config->job, .reducers = config->reducers,
             .chunk_size = config->chunk_size, .input_bytes = self->stat.input_bytes,
             .inputs = (uint32_t) config->ninputs,
-            .job_kind = (uint32_t) self->spec.kind, .reduce = (uint32_t) self->spec.reduce
+            .job_kind = (uint32_t) self->spec.kind, .reduce = (uint32_t) self->spec.reduce,
+            .event_format = (uint32_t) config->event_format
         };
+        if (config->event_format) {
+            header.window_ms = config->window_ms;
+            header.every_ms = config->every_ms;
+            header.lateness_ms = config->lateness_ms;
+        }
         snprintf (header.digest, sizeof header.digest, "%s", self->spec.digest);
         snprintf (header.label, sizeof header.label, "%s", self->spec.label);
         self->journal = zmr_journal_open (config->journal, &header, error, sizeof error);
@@ -1475,6 +1715,12 @@ s_open (s_vent_t *self, const zmr_ventilator_config_t *config)
             }
             zmr_ledger_resume (self->ledger, summary);
             self->window_first = summary->chunks;
+            //  Event time: M at the summary's end, its lines' counts and
+            //  the data panes of its chunks (the chunks after it are
+            //  scanned again as they are cut again)
+            self->ev_max = summary->event_max;
+            self->stat.late_records = summary->late;
+            self->stat.untimed_records = summary->untimed;
         }
         self->journal_first = summary->chunks;
         const zmr_journal_cut_t *cuts = zmr_journal_cuts (self->journal, &self->ncuts_journaled);
@@ -1491,7 +1737,13 @@ s_open (s_vent_t *self, const zmr_ventilator_config_t *config)
                 return -1;
             }
         //  Windows written before the restart count on in the status
-        zmr_journal_windows_stored (self->journal, &self->stat.windows_closed);
+        self->last_1 = zmr_journal_windows_stored (self->journal, &self->stat.windows_closed);
+        self->end_stored = zmr_journal_end_stored (self->journal);
+        for (size_t i = 0; config->event_format && i < summary->npanes; i++)
+            if (s_pane_add (self, summary->panes[i])) {
+                zmr_log (0, "out of memory");
+                return -1;
+            }
         if (resumed)
             zmr_log (0, "resuming job %016llx: %zu chunks cut, %zu complete%s",
                      (unsigned long long) self->job, self->journal_first + self->ncuts_journaled,
@@ -1536,6 +1788,7 @@ s_close (s_vent_t *self)
         free ((char *) self->refs[i].path);
     free (self->refs);
     free (self->workers);
+    free (self->panes);
     zsock_destroy (&self->status);
     zsock_destroy (&self->chunks);
     zsock_destroy (&self->control);
@@ -1656,7 +1909,8 @@ zmr_ventilator_run (const zmr_ventilator_config_t *config)
         }
         if (wait > 100)
             wait = 100;
-        if (self.config->window_ms && !self.closing && self.window_first < s_cut (&self)) {
+        if (self.config->window_ms && !self.config->event_format && !self.closing
+        &&  self.window_first < s_cut (&self)) {
             //  Wake when the next window's end passes. Once it has, what
             //  lets the window close (ACKs, the flush) wakes us anyway.
             uint64_t W = self.config->window_ms;

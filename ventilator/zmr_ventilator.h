@@ -34,6 +34,13 @@ typedef struct {
                                      //  sink this often (0: only at the end)
     uint64_t window_ms;              //  Tumbling windows of ingest time (0:
                                      //  none): counts per window at the sink
+    int event_format;                //  Event time (zmr_evtime.h): windows of
+                                     //  window_ms on each line's own time
+                                     //  (0: ingest time)
+    uint64_t every_ms;               //  Event time: a window starts every MS
+                                     //  (window_ms a multiple of it)
+    uint64_t lateness_ms;            //  Event time: lines this much older than
+                                     //  the largest time before are on time
     uint64_t max_word;               //  Longer words are left out and counted
                                      //  (0: no limit but the chunk's)
     const zmr_job_t *spec;           //  The job (zmr_job.h; NULL: the word

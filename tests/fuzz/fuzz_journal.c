@@ -65,7 +65,7 @@ s_header_of (const uint8_t *data, size_t len, zmr_journal_header_t *header)
     uint32_t n;
     uint64_t signature, version, job, reducers, chunk_size, input_bytes, inputs, kind, reduce;
     zmr_journal_header_t h = { 0 };
-    if (zmr_mpr_array (&r, &n) || n != 11 || zmr_mpr_uint (&r, &signature)
+    if (zmr_mpr_array (&r, &n) || (n != 11 && n != 15) || zmr_mpr_uint (&r, &signature)
     ||  zmr_mpr_uint (&r, &version) || zmr_mpr_uint (&r, &job)
     ||  zmr_mpr_uint (&r, &reducers) || zmr_mpr_uint (&r, &chunk_size)
     ||  zmr_mpr_uint (&r, &input_bytes) || zmr_mpr_uint (&r, &inputs)
@@ -75,6 +75,13 @@ s_header_of (const uint8_t *data, size_t len, zmr_journal_header_t *header)
     ||  reducers > UINT32_MAX || inputs > UINT32_MAX || kind > UINT32_MAX
     ||  reduce > UINT32_MAX)
         return -1;
+    //  Version 3 (15 elements): the event time too
+    uint64_t format = 0;
+    if (n == 15
+    &&  (zmr_mpr_uint (&r, &format) || format > UINT32_MAX || zmr_mpr_uint (&r, &h.window_ms)
+    ||   zmr_mpr_uint (&r, &h.every_ms) || zmr_mpr_uint (&r, &h.lateness_ms)))
+        return -1;
+    h.event_format = (uint32_t) format;
     h.job = job;
     h.reducers = (uint32_t) reducers;
     h.chunk_size = chunk_size;
@@ -208,7 +215,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     S_CHECK (s1->chunks == s2->chunks && s1->words == s2->words
              && s1->too_long == s2->too_long && s1->bytes == s2->bytes
              && s1->input == s2->input && s1->offset == s2->offset
-             && s1->pairs == s2->pairs);
+             && s1->pairs == s2->pairs && s1->event_max == s2->event_max
+             && s1->late == s2->late && s1->untimed == s2->untimed
+             && s1->npanes == s2->npanes);
+    for (size_t i = 0; i < s1->npanes; i++)
+        S_CHECK (s1->panes[i] == s2->panes[i] && (i == 0 || s1->panes[i] > s1->panes[i - 1]));
     S_CHECK (first.ncuts == again.ncuts && first.loaded == again.loaded);
     for (size_t i = 0; i < first.ncuts; i++)
         S_CHECK (first.cuts[i].input == again.cuts[i].input

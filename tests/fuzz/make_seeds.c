@@ -198,7 +198,9 @@ s_journal_seeds (const char *tmp)
     //  Written anew: the summary, then what followed it, and records
     //  appended after the rewrite.
     journal = s_journal_new (path, header);
-    zmr_journal_summary_t summary = { 2, 1312, 3, 6000, 1, 0, 1000 };
+    static const uint64_t panes[] = { 1796000000000, 1796000005000 };
+    zmr_journal_summary_t summary = { 2, 1312, 3, 6000, 1, 0, 1000, 1796000009999, 4, 1,
+                                      panes, 2 };
     if (zmr_journal_rewrite_begin (journal, &summary)) {
         perror ("make_seeds: rewrite");
         exit (1);
@@ -212,7 +214,8 @@ s_journal_seeds (const char *tmp)
     s_journal_seed (path, 0, 0);
     journal = s_journal_new (path, header);
     summary = (zmr_journal_summary_t) { UINT64_MAX - 1, UINT64_MAX, UINT64_MAX, UINT64_MAX,
-                                        2, UINT64_MAX, UINT64_MAX };
+                                        2, UINT64_MAX, UINT64_MAX, ZMR_EVTIME_UNKNOWN,
+                                        UINT64_MAX, UINT64_MAX, NULL, 0 };
     zmr_journal_rewrite_begin (journal, &summary);
     zmr_journal_cut (journal, UINT64_MAX - 1, &(zmr_journal_cut_t) { 2, 1, UINT64_MAX });
     zmr_journal_done (journal, UINT64_MAX, UINT64_MAX, UINT32_MAX, UINT64_MAX);
