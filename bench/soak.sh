@@ -43,7 +43,8 @@ case "$event_time" in auto|none|epoch|rfc3339) ;; *) echo "soak.sh: --event-time
 bin=$(cd "$build/bin" 2>/dev/null && pwd) || { echo "soak.sh: no $build/bin: build first" >&2; exit 2; }
 if [ "$event_time" = auto ]; then
     event_time=none
-    "$bin/zmr-ventilator" --help | grep -q -- --event-time && event_time=epoch
+    # (Not `| grep -q`: with pipefail, the SIGPIPE it may cause is a failure.)
+    case "$("$bin/zmr-ventilator" --help 2>/dev/null)" in *--event-time*) event_time=epoch ;; esac
 fi
 for p in zmr-ventilator zmr-mapper zmr-reducer zmr-sink; do
     [ -x "$bin/$p" ] || { echo "soak.sh: no $bin/$p" >&2; exit 2; }
