@@ -402,6 +402,14 @@ zmr_entry_compare (const void *a, const void *b)
     int64_t right_count = (int64_t) right->count;
     if (left_count != right_count)
         return left_count > right_count ? -1 : 1;
+    return zmr_entry_key_compare (a, b);
+}
+
+int
+zmr_entry_key_compare (const void *a, const void *b)
+{
+    const zmr_entry_t *left = (const zmr_entry_t *) a;
+    const zmr_entry_t *right = (const zmr_entry_t *) b;
     uint32_t common = left->len < right->len ? left->len : right->len;
     //  memcmp compares as unsigned char, so bytes above 0x7f sort last
     int order = memcmp (left->word, right->word, common);

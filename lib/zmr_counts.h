@@ -97,6 +97,11 @@ zmr_entry_t *
 int
     zmr_entry_compare (const void *a, const void *b);
 
+//  Bytewise order of the keys alone (a shorter key before a longer one it
+//  prefixes), the tie order above. For qsort over zmr_entry_t.
+int
+    zmr_entry_key_compare (const void *a, const void *b);
+
 //  Sorts entries in place in result order. Sort a copy of a table's
 //  entries, not the table's own array: the index would point at the wrong
 //  entries afterwards.

@@ -756,26 +756,12 @@ s_close_window (s_reducer_t *self, uint64_t id)
     self->nwindows = kept;
 }
 
-//  Bytewise order of keys (a shorter key before a longer one it
-//  prefixes): a window's parts the same whatever order its tables were
-//  filled in, so a CLOSE that comes again (to a reducer started again, too)
-//  sends the same bytes.
-static int
-s_key_compare (const void *a, const void *b)
-{
-    const zmr_entry_t *x = (const zmr_entry_t *) a, *y = (const zmr_entry_t *) b;
-    int order = memcmp (x->word, y->word, x->len < y->len? x->len: y->len);
-    return order? order: (x->len > y->len) - (x->len < y->len);
-}
-
-//  The bucket of a side key in the side table (its bytes 1 .. 8).
+//  The bucket of a side key in the side table (checked on arrival).
 static uint64_t
 s_side_bucket (const zmr_entry_t *entry)
 {
-    uint64_t bucket = 0;
-    for (int i = 1; i <= 8 && (uint32_t) i < entry->len; i++)
-        bucket = bucket << 8 | (unsigned char) entry->word[i];
-    return bucket;
+    zmr_side_t side;
+    return zmr_evtime_side_parse (entry->word, entry->len, &side)? side.bucket: 0;
 }
 
 //  Whether a side key's bucket is of the window s closed after prev_1
@@ -831,7 +817,10 @@ s_close_panes (s_reducer_t *self, uint64_t s, uint64_t span, uint64_t prev_1)
         goto oom;
     if (count)
         memcpy (sorted, zmr_counts_entries (sum), count * sizeof *sorted);
-    qsort (sorted, count, sizeof *sorted, s_key_compare);
+    //  Bytewise key order: a window's parts the same whatever order its
+    //  tables were filled in, so a CLOSE that comes again (to a reducer
+    //  started again, too) sends the same bytes
+    qsort (sorted, count, sizeof *sorted, zmr_entry_key_compare);
     s_send_entries (self, sorted, count, true, s);
     //  What no CLOSE can ask for again
     size_t kept = 0;

@@ -215,16 +215,6 @@ done:
     return rc;
 }
 
-//  Bytewise order of keys (a shorter key before a longer one it
-//  prefixes): side records in input order.
-static int
-s_key_compare (const void *a, const void *b)
-{
-    const zmr_entry_t *x = (const zmr_entry_t *) a, *y = (const zmr_entry_t *) b;
-    int order = memcmp (x->word, y->word, x->len < y->len? x->len: y->len);
-    return order? order: (x->len > y->len) - (x->len < y->len);
-}
-
 //  One late.tsv line of the side record key (a side key, checked on
 //  arrival) closed with window (ZMR_WINDOW_END: 'end').
 static void
@@ -302,7 +292,8 @@ s_window_done (zmr_sink_state_t *self)
     }
     if (nsides)
         memcpy (sides, zmr_counts_entries (window->sides), nsides * sizeof *sides);
-    qsort (sides, nsides, sizeof *sides, s_key_compare);
+    //  Bytewise key order: side records in input order
+    qsort (sides, nsides, sizeof *sides, zmr_entry_key_compare);
     if (end)
         count = 0;              //  The end's close holds no words
     int failed = 0;
