@@ -191,6 +191,13 @@ s_progressed (const h_status_t *status, void *arg)
         && (double) status->bytes_done >= progress->fraction * (double) status->input_bytes;
 }
 
+//  The status lists the worker of that pid (a long).
+static bool
+s_has_worker (const h_status_t *status, void *arg)
+{
+    return h_status_worker (status, *(const long *) arg) != NULL;
+}
+
 //  Waits until the job has done fraction of its input, still mapping.
 static void
 s_wait_progress (const s_job_t *job, double fraction)
@@ -368,6 +375,14 @@ Test (pool, once_exits_0_after_the_first_job)
     char *once_err = h_path ("once.err");
     pid_t once = h_spawnl (&(h_io_t) { .stderr_path = once_err }, "zmr-mapper", "--once",
                            job.control, NULL);
+    //  The --once mapper must be in the job before the pool mapper can end
+    //  it: one that comes after its job ended waits for a ventilator at the
+    //  address, as any mapper started first does (a loaded machine can hold
+    //  its start back that long).
+    long once_pid = (long) once;
+    h_status_t seen;
+    cr_assert (h_status_wait (job.monitor_out, s_has_worker, &once_pid, S_PROGRESS_MS, &seen),
+               "the mapper with --once never joined: %s", s_text (once_err));
     pid_t pool = h_spawnl (NULL, "zmr-mapper", job.control, NULL);
     s_job_finish (&job);
     int code = h_exit_code (h_wait (once, 30000, "the mapper with --once"));
