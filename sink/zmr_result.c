@@ -392,6 +392,15 @@ zmr_result_write_receipt (const char *path, const zmr_result_job_t *job,
     fprintf (out, "},\n  \"words\": %s,\n  \"words_too_long\": %llu,\n"
              "  \"distinct\": %llu,\n", s_sum_text (*sum, text, sizeof text),
              (unsigned long long) f->words_too_long, (unsigned long long) distinct);
+    if (f->event_time[0]) {
+        //  Event time: what went to late.tsv, and the windows written
+        fprintf (out, "  \"event_time\": \"%s\",\n  \"windows_closed\": %llu,\n"
+                 "  \"late_records\": %llu,\n  \"untimed_records\": %llu,\n",
+                 f->event_time, (unsigned long long) f->windows_closed,
+                 (unsigned long long) f->late_records, (unsigned long long) f->untimed_records);
+        if (f->has_watermark)
+            fprintf (out, "  \"watermark_ms\": %llu,\n", (unsigned long long) f->watermark_ms);
+    }
     fprintf (out, "  \"digest\": \"%016llx\",\n", (unsigned long long) digest);
     fputs ("  \"digest_rule\": \"sum modulo 2^64 over the result's lines of the first "
            "8 bytes, big-endian, of SHA-256 of the line (key, TAB, value, LF)\"\n}\n", out);

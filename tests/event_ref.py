@@ -43,6 +43,7 @@ import argparse
 import collections
 import datetime
 import hashlib
+import json
 import os
 import random
 import re
@@ -478,6 +479,21 @@ def check(args):
                     if hashlib.md5(g.read()).hexdigest() != md5:
                         fail('%s was rewritten with other content' % name)
 
+    if args.receipt:
+        # The job's own account (its final status, in the receipt): the
+        # format, the windows written, and the late and untimed lines.
+        try:
+            with open(args.receipt) as f:
+                r = json.load(f)
+        except (OSError, ValueError) as e:
+            fail('receipt: %s' % e)
+            r = {}
+        want = {'event_time': args.format, 'windows_closed': len(windows),
+                'late_records': late_n, 'untimed_records': untimed_n}
+        for k, v in want.items():
+            if r and r.get(k) != v:
+                fail('receipt: %s is %r, expected %r' % (k, r.get(k), v))
+
     if c.failures:
         for what in c.failures:
             print('FAIL: event_time: %s: %s' % (args.label, what), file=sys.stderr)
@@ -592,6 +608,7 @@ def main():
     k.add_argument('--dir', required=True)
     k.add_argument('--follow')
     k.add_argument('--seen')
+    k.add_argument('--receipt', help="zmr run's --receipt: its event-time counts checked")
     k.add_argument('--min-side', action='store_true',
                    help='fail when the input has no late or no untimed line')
     k.add_argument('--label', default='job')

@@ -24,7 +24,14 @@
 #       (chunks in flight, windows closing): zmr run exits 0,
 #       the same checks (so late.tsv holds no line twice, and none is
 #       missing), and each window file seen during the run has the same
-#       bytes at the end (written once and whole).
+#       bytes at the end (written once and whole);
+#   (d) the ventilator killed -9 once more, this time with the input idle
+#       after the second piece, once its spool was given back (a stream's
+#       text, done, is punched out of the spool at each sync): started
+#       again, it must know the watermark and the open windows of that text
+#       from its journal, not from the spool's zeros.
+# In every job the receipt (--receipt: the job's final status) must count
+# the windows written and the late and untimed lines as the reference does.
 # No time is asserted: every wait is for an event, bounded.
 # Usage: test_event_time.sh BINDIR. Exit 0 passed, 1 failed (said on
 # stderr), 77 cannot run here (no python3).
@@ -77,7 +84,8 @@ file_job() {
     [ "$e" = "$w" ] || opts+=(--every "$(duration "$e")")
     [ "$l" = 0 ] || opts+=(--allowed-lateness "$(duration "$l")")
     timeout -s KILL 120 "$bin/zmr" run --no-progress -m 2 -r 2 "${opts[@]}" \
-        --window-dir "$d/windows" -o "$d/result.tsv" "$d/in.txt" 2> "$d/run.err"
+        --window-dir "$d/windows" -o "$d/result.tsv" --receipt "$d/receipt.json" "$d/in.txt" \
+        2> "$d/run.err"
     local rc=$?
     if [ "$rc" != 0 ]; then
         fail "$label: zmr run ${opts[*]} exited $rc: $(tail -3 "$d/run.err")"
@@ -85,7 +93,7 @@ file_job() {
     fi
     python3 "$ref" check --format "$fmt" --window "$w" --every "$e" --lateness "$l" \
         --input "$d/in.txt" --result "$d/result.tsv" --dir "$d/windows" --min-side \
-        --label "$label (file)" || failed=1
+        --receipt "$d/receipt.json" --label "$label (file)" || failed=1
 }
 
 for fmt in epoch rfc3339 clf; do
@@ -122,15 +130,28 @@ wait_windows() {
     [ "$(nwindows "$1")" -gt "$2" ]
 }
 
-# stream_job ROLE: a hopping event-time stream (epoch, W 10 s, E 5 s, L 2 s)
-# fed through a held FIFO: a first piece, then a second in 20 bits with
-# pauses (by a writer in the background), then a third; ROLE none: with
-# --follow; else ROLE is killed -9 once, as soon as a window of the second
-# piece is written: the writer still feeding, chunks in flight, windows
-# opening and closing.
+# spool_given_back VENTILATOR_PID: true once the stream's spool (the
+# ventilator's --journal PATH + .spool.0) holds at most 8 KiB on disk
+# while it is longer: the text before its last chunk was given back.
+spool_given_back() {
+    local journal size blocks
+    journal=$(tr '\0' '\n' < "/proc/$1/cmdline" 2>/dev/null | awk 'j { print; exit } /^--journal$/ { j = 1 }
+                                                                  /^--journal=/ { sub(/^--journal=/, ""); print; exit }')
+    [ -n "$journal" ] && [ -f "$journal.spool.0" ] || return 1
+    read -r size blocks < <(stat -c '%s %b' "$journal.spool.0") || return 1
+    [ "$size" -gt 16384 ] && [ $((blocks * 512)) -le 8192 ]
+}
+
+# stream_job ROLE [idle]: a hopping event-time stream (epoch, W 10 s, E 5 s,
+# L 2 s) fed through a held FIFO: a first piece, then a second in 20 bits
+# with pauses (by a writer in the background), then a third; ROLE none:
+# with --follow; else ROLE is killed -9 once, as soon as a window of the
+# second piece is written: the writer still feeding, chunks in flight,
+# windows opening and closing; with idle, once the second piece is all
+# fed and the spool given back.
 stream_job() {
-    local role=$1 d="$work/stream-$1" fmt=epoch label
-    label="stream, $( [ "$role" = none ] && echo "--follow" || echo "zmr-$role killed -9")"
+    local role=$1 idle=${2:-} d="$work/stream-$1${2:+-$2}" fmt=epoch label
+    label="stream, $( [ "$role" = none ] && echo "--follow" || echo "zmr-$role killed -9${idle:+ with the input idle}")"
     mkdir -p "$d"
     : > "$d/seen"
     python3 "$ref" gen --format "$fmt" --seed 2 --lines 2400 "$d/in.txt" || {
@@ -144,7 +165,7 @@ stream_job() {
     [ "$role" = none ] && follow=(--follow)
     timeout -s KILL 300 "$bin/zmr" run --no-progress -m 2 -r 2 --dead-ms 1500 --stream \
         "${follow[@]}" --event-time "$fmt" --window 10s --every 5s --allowed-lateness 2s \
-        --window-dir "$d/windows" -o "$d/result.tsv" "$d/in.fifo" \
+        --window-dir "$d/windows" -o "$d/result.tsv" --receipt "$d/receipt.json" "$d/in.fifo" \
         3>&- > "$d/follow.out" 2> "$d/run.err" &
     local runner=$!
     pids+=("$runner")
@@ -161,17 +182,38 @@ stream_job() {
         zmr_pid=$(pgrep -P "$runner" -x zmr | head -1)
         [ -n "$zmr_pid" ] || zmr_pid=$runner
         victim=$(pgrep -P "$zmr_pid" -x "zmr-$role" | head -1)
+        if [ -n "$idle" ] && [ -n "$victim" ]; then
+            wait "$writer" || why="$why the second piece could not be fed;"
+            local deadline=$((SECONDS + 60))
+            until spool_given_back "$victim" || [ "$SECONDS" -ge "$deadline" ]; do sleep 0.1; done
+            spool_given_back "$victim" || why="$why the spool was not given back;"
+        fi
         if [ -n "$victim" ]; then kill -9 "$victim"; else why="$why no zmr-$role to kill;"; fi
     fi
-    wait "$writer" || why="$why the second piece could not be fed;"
+    [ -n "$idle" ] || wait "$writer" || why="$why the second piece could not be fed;"
     timeout -s KILL 60 cat "$d/piece3" >&3
+    if [ "$role" = ventilator ] && [ -n "$victim" ]; then
+        # The FIFO's text lives while one end is open: the ventilator
+        # started again must have it open before we close ours (closed
+        # first, the kernel drops what is in it, and no writer is left to
+        # say the end).
+        local deadline=$((SECONDS + 60)) again=""
+        while [ "$SECONDS" -lt "$deadline" ]; do
+            again=$(pgrep -P "$zmr_pid" -x zmr-ventilator | head -1)
+            [ -n "$again" ] && [ "$again" != "$victim" ] \
+                && ls -l "/proc/$again/fd" 2>/dev/null | grep -q -F "$d/in.fifo" && break
+            again=""
+            sleep 0.05
+        done
+        [ -n "$again" ] || why="$why the ventilator started again never opened the input;"
+    fi
     exec 3>&-
     while kill -0 "$runner" 2>/dev/null; do note_windows "$d"; sleep 0.1; done
     wait "$runner"
     local rc=$?
     [ "$rc" = 0 ] || why="$why zmr run exited $rc;"
     [ -z "$why" ] || fail "$label:$why $(tail -3 "$d/run.err")"
-    local extra=(--seen "$d/seen")
+    local extra=(--seen "$d/seen" --receipt "$d/receipt.json")
     [ "$role" = none ] && extra+=(--follow "$d/follow.out")
     python3 "$ref" check --format "$fmt" --window 10000 --every 5000 --lateness 2000 \
         --input "$d/in.txt" --result "$d/result.tsv" --dir "$d/windows" --min-side \
@@ -182,4 +224,5 @@ stream_job none
 for role in ${ZMR_TEST_ROLES:-mapper reducer sink ventilator}; do
     stream_job "$role"
 done
+[ -n "${ZMR_TEST_ROLES:-}" ] || stream_job ventilator idle
 exit "$failed"
