@@ -39,30 +39,9 @@ set -uo pipefail
 bin=$(cd "${1:?usage: test_event_time.sh BINDIR}" && pwd) || exit 1
 here=$(cd "$(dirname "$0")" && pwd)
 ref="$here/event_ref.py"
-skip() { echo "SKIP: event_time: $*"; exit 77; }
-failed=0
-fail() { echo "FAIL: event_time: $*" >&2; failed=1; }
-pass() { echo "ok: event_time: $*"; }
-
-for t in python3 awk md5sum pgrep timeout mkfifo; do
-    command -v "$t" >/dev/null || skip "no $t"
-done
-for p in zmr zmr-ventilator zmr-mapper zmr-reducer zmr-sink; do
-    [ -x "$bin/$p" ] || { echo "FAIL: event_time: no $bin/$p" >&2; exit 1; }
-done
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/zmr-evtime-XXXXXX")
-pids=()
-cleanup() {
-    local p
-    exec 3>&- 2>/dev/null
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-    if [ "${ZMR_TEST_KEEP:-}" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-export LC_ALL=C
+. "$(dirname "$0")/lib.sh"
+zt_begin event_time evtime "$bin" python3 awk md5sum pgrep timeout mkfifo \
+    -- zmr zmr-ventilator zmr-mapper zmr-reducer zmr-sink
 
 # The reference checks itself first (hand-worked cases, the generator).
 python3 "$ref" --self-check || { fail "the reference's self-check"; exit 1; }
@@ -106,15 +85,6 @@ for fmt in epoch rfc3339 clf; do
 done
 
 # --- (b), (c) streams through a FIFO -------------------------------------------------
-# Notes the md5 of each window file the first time it is seen, in $1/seen.
-note_windows() {
-    local f
-    for f in "$1"/windows/window-*.tsv; do
-        [ -e "$f" ] || continue
-        grep -q -F " $(basename "$f")" "$1/seen" 2>/dev/null && continue
-        echo "$(md5sum < "$f" | cut -d' ' -f1) $(basename "$f")" >> "$1/seen"
-    done
-}
 nwindows() { ls "$1/windows" 2>/dev/null | grep -c '^window-[0-9]*\.tsv$'; }
 
 # wait_windows D N RUNNER: until D holds more than N window files (noting
@@ -122,11 +92,11 @@ nwindows() { ls "$1/windows" 2>/dev/null | grep -c '^window-[0-9]*\.tsv$'; }
 wait_windows() {
     local deadline=$((SECONDS + 90))
     while [ "$SECONDS" -lt "$deadline" ] && kill -0 "$3" 2>/dev/null; do
-        note_windows "$1"
+        zt_note_windows "$1"
         [ "$(nwindows "$1")" -gt "$2" ] && return 0
         sleep 0.1
     done
-    note_windows "$1"
+    zt_note_windows "$1"
     [ "$(nwindows "$1")" -gt "$2" ]
 }
 
@@ -208,7 +178,7 @@ stream_job() {
         [ -n "$again" ] || why="$why the ventilator started again never opened the input;"
     fi
     exec 3>&-
-    while kill -0 "$runner" 2>/dev/null; do note_windows "$d"; sleep 0.1; done
+    while kill -0 "$runner" 2>/dev/null; do zt_note_windows "$d"; sleep 0.1; done
     wait "$runner"
     local rc=$?
     [ "$rc" = 0 ] || why="$why zmr run exited $rc;"

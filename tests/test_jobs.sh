@@ -37,32 +37,11 @@
 set -uo pipefail
 bin=$(cd "${1:?usage: test_jobs.sh BINDIR [BUILDDIR]}" && pwd) || exit 1
 build=${2:-$bin/..}
-skip() { echo "SKIP: jobs: $*"; exit 77; }
-failed=0
-fail() { echo "FAIL: jobs: $*" >&2; failed=1; }
-pass() { echo "ok: jobs: $*"; }
-
-for t in python3 awk sort uniq timeout mkfifo; do
-    command -v "$t" >/dev/null || skip "no $t"
-done
+. "$(dirname "$0")/lib.sh"
+zt_begin jobs jobs "$bin" python3 awk sort uniq timeout mkfifo \
+    -- zmr zmr-ventilator zmr-mapper zmr-reducer zmr-sink zmr-monitor
 dict=/usr/share/dict/words
 [ -s "$dict" ] || skip "no $dict (package wamerican)"
-for p in zmr zmr-ventilator zmr-mapper zmr-reducer zmr-sink zmr-monitor; do
-    [ -x "$bin/$p" ] || { echo "FAIL: jobs: no $bin/$p" >&2; exit 1; }
-done
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/zmr-jobs-XXXXXX")
-pids=()
-cleanup() {
-    local p
-    exec 3>&- 2>/dev/null
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-    if [ "${ZMR_TEST_KEEP:-}" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-export LC_ALL=C
 
 # --- the input ---------------------------------------------------------------
 # One request per 7th word: ~50000 lines, ~4 MB.

@@ -23,30 +23,9 @@
 # stderr), 77 cannot run here.
 set -uo pipefail
 bin=$(cd "${1:?usage: test_windows_crash.sh BINDIR}" && pwd) || exit 1
-skip() { echo "SKIP: windows_crash: $*"; exit 77; }
-failed=0
-fail() { echo "FAIL: windows_crash: $*" >&2; failed=1; }
-pass() { echo "ok: windows_crash: $*"; }
-
-for t in awk sort cmp md5sum pgrep timeout mkfifo; do
-    command -v "$t" >/dev/null || skip "no $t"
-done
-for p in zmr zmr-ventilator zmr-mapper zmr-reducer zmr-sink; do
-    [ -x "$bin/$p" ] || { echo "FAIL: windows_crash: no $bin/$p" >&2; exit 1; }
-done
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/zmr-wcrash-XXXXXX")
-pids=()
-cleanup() {
-    local p
-    exec 3>&- 2>/dev/null
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-    if [ "${ZMR_TEST_KEEP:-}" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-export LC_ALL=C
+. "$(dirname "$0")/lib.sh"
+zt_begin windows_crash wcrash "$bin" awk sort cmp md5sum pgrep timeout mkfifo \
+    -- zmr zmr-ventilator zmr-mapper zmr-reducer zmr-sink
 ROUNDS=${ZMR_TEST_ROUNDS:-4}
 
 # round K's text: words rK<letter><n> with counts of many sizes, ~200 KB
@@ -68,16 +47,6 @@ round_words_in() {
     cat "$1"/window-*.tsv 2>/dev/null |
         awk -F '\t' -v p="r$2" 'substr($1, 1, length(p)) == p &&
                                 substr($1, length(p) + 1, 1) ~ /[abc]/ {s += $2} END {print s + 0}'
-}
-
-# Notes the md5 of each window file the first time it is seen, in $1/seen.
-note_windows() {
-    local f
-    for f in "$1"/windows/window-*.tsv; do
-        [ -e "$f" ] || continue
-        grep -q -F " $(basename "$f")" "$1/seen" 2>/dev/null && continue
-        echo "$(md5sum < "$f" | cut -d' ' -f1) $(basename "$f")" >> "$1/seen"
-    done
 }
 
 # Roles started by hand (mode hand; not under timeout, so that a kill hits
@@ -159,11 +128,11 @@ one_run() {
         # The round's words all in window files: its windows are closed.
         deadline=$((SECONDS + 90))
         while [ "$SECONDS" -lt "$deadline" ] && kill -0 "$runner" 2>/dev/null; do
-            note_windows "$d"
+            zt_note_windows "$d"
             [ "$(round_words_in "$d/windows" "$k")" = "$want" ] && break
             sleep 0.2
         done
-        note_windows "$d"
+        zt_note_windows "$d"
         if [ "$(round_words_in "$d/windows" "$k")" != "$want" ]; then
             fail "$role/$moment: round $k's $want words are not all in window files" \
                  "($(round_words_in "$d/windows" "$k")): $(tail -3 "$d/run.err")"
@@ -182,7 +151,7 @@ one_run() {
             done
         done
     fi
-    note_windows "$d"
+    zt_note_windows "$d"
     local why=""
     [ -n "$victim" ] || why="no zmr-$role to kill;"
     [ "$rc" = 0 ] || why="$why the job exited $rc;"

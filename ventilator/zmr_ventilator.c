@@ -1359,8 +1359,9 @@ s_journal_rewrite (s_vent_t *self)
         summary.late += chunk->late;
         summary.untimed += chunk->untimed;
     }
-    if (id <= zmr_journal_summary (self->journal)->chunks || id <= self->summed_up || id == 0)
-        return;                 //  No shorter journal to write
+    if (id <= self->summed_up)
+        return;                 //  No shorter journal to write (summed_up
+                                //  starts at the loaded summary's chunks)
     summary.chunks = id;
     summary.input = zmr_ledger_entry (self->ledger, id)->input;
     summary.offset = zmr_ledger_entry (self->ledger, id)->offset;
